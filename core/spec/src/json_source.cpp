@@ -1,0 +1,301 @@
+#include "json_source.h"
+
+#include <cctype>
+#include <cstdlib>
+
+namespace moe::spec::detail {
+namespace {
+
+class Parser {
+public:
+    Parser(const std::string& text, JsonSource& out) : m_s(text), m_out(out) {}
+
+    void run() {
+        skipWs();
+        m_out.root = value("");
+        if (!failed()) {
+            skipWs();
+            if (m_i < m_s.size()) fail("unexpected text after the end of the JSON document");
+        }
+    }
+
+private:
+    const std::string& m_s;
+    JsonSource& m_out;
+    size_t m_i = 0;
+    int m_line = 1;
+    int m_col = 1;
+    int m_depth = 0;
+
+    bool failed() const { return !m_out.error.empty(); }
+    SourcePos pos() const { return {m_line, m_col}; }
+
+    void fail(const std::string& msg) {
+        if (failed()) return;
+        m_out.error = msg;
+        m_out.errorPos = pos();
+    }
+    char peek() const { return m_i < m_s.size() ? m_s[m_i] : '\0'; }
+    void advance() {
+        if (m_i >= m_s.size()) return;
+        if (m_s[m_i] == '\n') {
+            ++m_line;
+            m_col = 1;
+        } else if ((static_cast<unsigned char>(m_s[m_i]) & 0xC0) != 0x80) {
+            ++m_col;  // count UTF-8 code points, not bytes
+        }
+        ++m_i;
+    }
+    void skipWs() {
+        while (m_i < m_s.size() && (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r')) advance();
+    }
+    static std::string describe(char c) {
+        if (c == '\0') return "the end of the file";
+        return std::string("'") + c + "'";
+    }
+
+    nlohmann::ordered_json value(const std::string& path) {
+        if (++m_depth > 256) {
+            fail("nesting is deeper than 256 levels");
+            return {};
+        }
+        skipWs();
+        m_out.positions[path] = pos();
+        nlohmann::ordered_json v;
+        const char c = peek();
+        if (c == '{') v = object(path);
+        else if (c == '[') v = array(path);
+        else if (c == '"') v = string();
+        else if (c == '-' || (c >= '0' && c <= '9')) v = number();
+        else if (literal("true")) v = true;
+        else if (literal("false")) v = false;
+        else if (literal("null")) v = nullptr;
+        else fail("expected a value (object, array, string, number, true, false or null) but found " + describe(c));
+        --m_depth;
+        return v;
+    }
+
+    bool literal(const char* word) {
+        const size_t n = std::char_traits<char>::length(word);
+        if (m_s.compare(m_i, n, word) != 0) return false;
+        for (size_t k = 0; k < n; ++k) advance();
+        return true;
+    }
+
+    nlohmann::ordered_json object(const std::string& path) {
+        nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+        advance();  // {
+        skipWs();
+        if (peek() == '}') {
+            advance();
+            return obj;
+        }
+        while (!failed()) {
+            skipWs();
+            if (peek() != '"') {
+                fail("expected a key in double quotes but found " + describe(peek()));
+                break;
+            }
+            const SourcePos keyPos = pos();
+            const std::string key = string();
+            if (failed()) break;
+            const std::string child = path.empty() ? key : path + "." + key;
+            if (obj.contains(key)) {
+                m_out.errorPos = keyPos;
+                m_out.error = "key \"" + key + "\" appears twice in the same object";
+                break;
+            }
+            m_out.keyPositions[child] = keyPos;
+            skipWs();
+            if (peek() != ':') {
+                fail("expected ':' after the key \"" + key + "\" but found " + describe(peek()));
+                break;
+            }
+            advance();
+            obj[key] = value(child);
+            if (failed()) break;
+            skipWs();
+            if (peek() == ',') {
+                advance();
+                skipWs();
+                if (peek() == '}') {
+                    fail("a trailing comma before '}' is not allowed in JSON");
+                    break;
+                }
+                continue;
+            }
+            if (peek() == '}') {
+                advance();
+                break;
+            }
+            fail("expected ',' or '}' after the value of \"" + key + "\" but found " + describe(peek()));
+        }
+        return obj;
+    }
+
+    nlohmann::ordered_json array(const std::string& path) {
+        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+        advance();  // [
+        skipWs();
+        if (peek() == ']') {
+            advance();
+            return arr;
+        }
+        while (!failed()) {
+            const std::string child = path + "[" + std::to_string(arr.size()) + "]";
+            arr.push_back(value(child));
+            if (failed()) break;
+            skipWs();
+            if (peek() == ',') {
+                advance();
+                skipWs();
+                if (peek() == ']') {
+                    fail("a trailing comma before ']' is not allowed in JSON");
+                    break;
+                }
+                continue;
+            }
+            if (peek() == ']') {
+                advance();
+                break;
+            }
+            fail("expected ',' or ']' in the array but found " + describe(peek()));
+        }
+        return arr;
+    }
+
+    static void putUtf8(std::string& out, unsigned cp) {
+        if (cp < 0x80) out += static_cast<char>(cp);
+        else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+
+    bool hex4(unsigned& cp) {
+        cp = 0;
+        for (int k = 0; k < 4; ++k) {
+            const char h = peek();
+            if (!std::isxdigit(static_cast<unsigned char>(h))) {
+                fail("\\u must be followed by four hex digits");
+                return false;
+            }
+            cp = cp * 16 + static_cast<unsigned>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+            advance();
+        }
+        return true;
+    }
+
+    std::string string() {
+        std::string out;
+        advance();  // "
+        while (!failed()) {
+            const char c = peek();
+            if (m_i >= m_s.size()) {
+                fail("the string is not closed (missing '\"')");
+                break;
+            }
+            if (c == '"') {
+                advance();
+                break;
+            }
+            if (static_cast<unsigned char>(c) < 0x20) {
+                fail("control characters (such as a raw newline) are not allowed inside a string");
+                break;
+            }
+            if (c == '\\') {
+                advance();
+                const char e = peek();
+                advance();
+                switch (e) {
+                    case '"': out += '"'; break;
+                    case '\\': out += '\\'; break;
+                    case '/': out += '/'; break;
+                    case 'b': out += '\b'; break;
+                    case 'f': out += '\f'; break;
+                    case 'n': out += '\n'; break;
+                    case 'r': out += '\r'; break;
+                    case 't': out += '\t'; break;
+                    case 'u': {
+                        unsigned cp = 0;
+                        if (!hex4(cp)) break;
+                        if (cp >= 0xD800 && cp < 0xDC00 && peek() == '\\') {
+                            advance();
+                            advance();
+                            unsigned lo = 0;
+                            if (!hex4(lo)) break;
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        }
+                        putUtf8(out, cp);
+                        break;
+                    }
+                    default: fail(std::string("unknown escape '\\") + e + "' in a string"); break;
+                }
+                continue;
+            }
+            out += c;
+            advance();
+        }
+        return out;
+    }
+
+    nlohmann::ordered_json number() {
+        const size_t start = m_i;
+        bool isFloat = false;
+        if (peek() == '-') advance();
+        if (!std::isdigit(static_cast<unsigned char>(peek()))) {
+            fail("a number needs digits after '-'");
+            return {};
+        }
+        if (peek() == '0' && m_i + 1 < m_s.size() && std::isdigit(static_cast<unsigned char>(m_s[m_i + 1]))) {
+            fail("numbers may not have leading zeros");
+            return {};
+        }
+        while (std::isdigit(static_cast<unsigned char>(peek()))) advance();
+        if (peek() == '.') {
+            isFloat = true;
+            advance();
+            if (!std::isdigit(static_cast<unsigned char>(peek()))) {
+                fail("a decimal point must be followed by digits");
+                return {};
+            }
+            while (std::isdigit(static_cast<unsigned char>(peek()))) advance();
+        }
+        if (peek() == 'e' || peek() == 'E') {
+            isFloat = true;
+            advance();
+            if (peek() == '+' || peek() == '-') advance();
+            if (!std::isdigit(static_cast<unsigned char>(peek()))) {
+                fail("an exponent needs digits");
+                return {};
+            }
+            while (std::isdigit(static_cast<unsigned char>(peek()))) advance();
+        }
+        const std::string tok = m_s.substr(start, m_i - start);
+        if (!isFloat) {
+            errno = 0;
+            const long long v = std::strtoll(tok.c_str(), nullptr, 10);
+            if (errno != ERANGE) return v;
+        }
+        return std::strtod(tok.c_str(), nullptr);
+    }
+};
+
+}  // namespace
+
+JsonSource parseJsonWithPositions(const std::string& text) {
+    JsonSource out;
+    Parser(text, out).run();
+    return out;
+}
+
+}  // namespace moe::spec::detail

@@ -1,0 +1,257 @@
+#include "moe/spec/project_io.h"
+
+#include "json_source.h"
+#include "moe/spec/atomic_file.h"
+#include "moe/spec/validate.h"
+#include "project_json.h"
+
+namespace moe::spec {
+namespace {
+
+using detail::Json;
+
+// Attaches line:column to a diagnostic from the nearest path that exists in the source.
+void locate(Diagnostic& d, const detail::JsonSource& src) {
+    std::string p = d.path;
+    while (true) {
+        if (auto it = src.positions.find(p); it != src.positions.end()) {
+            // Unknown keys point at the key, not its value.
+            if (auto kt = src.keyPositions.find(p); kt != src.keyPositions.end() && d.message.rfind("unknown key", 0) == 0)
+                it = kt;
+            d.line = it->second.line;
+            d.column = it->second.column;
+            return;
+        }
+        if (p.empty()) return;
+        const size_t cut = p.find_last_of(".[");
+        p = cut == std::string::npos ? std::string() : p.substr(0, cut);
+    }
+}
+
+Json scheduleJson(const Schedule& s) {
+    Json j;
+    j["kind"] = toString(s.kind);
+    if (s.kind == ScheduleKind::Explicit) j["values"] = s.values;
+    else {
+        j["min"] = s.min;
+        j["max"] = s.max;
+        if (s.kind == ScheduleKind::Wave) j["period"] = s.period;
+    }
+    return j;
+}
+
+Json routerJson(const RouterSpec& r) {
+    using K = RouterKind;
+    Json j;
+    j["kind"] = toString(r.kind);
+    if (r.k && r.kind != K::ExpertChoice && r.kind != K::Dynamic) j["k"] = *r.k;
+    if (r.kind != K::Hash && r.kind != K::SigmoidBias) j["temperature"] = r.temperature;
+    if (r.kind != K::Hash) j["noise"] = r.noise;
+    if (r.kind == K::TopK || r.kind == K::SigmoidBias || r.kind == K::Sinkhorn) j["renormalize"] = r.renormalize;
+    if (r.kind == K::ExpertChoice) j["capacity_factor"] = r.capacityFactor;
+    if (r.kind == K::Dynamic) {
+        j["tau"] = r.tau;
+        j["min_experts"] = r.minExperts;
+        j["max_experts"] = r.maxExperts;
+    }
+    if (r.kind == K::Unified) j["alpha"] = r.alpha;
+    if (r.kind == K::Sinkhorn) j["iterations"] = r.iterations;
+    if (r.kind == K::SigmoidBias) j["bias_update_rate"] = r.biasUpdateRate;
+    return j;
+}
+
+Json blockJson(const BlockSpec& b) {
+    Json j;
+    j["kind"] = toString(b.kind);
+    if (!b.label.empty()) j["label"] = b.label;
+    j["norm"] = toString(b.norm);
+    j["residual"] = b.residual;
+    j["ffn"] = {{"hidden", b.ffn.hidden}, {"activation", toString(b.ffn.activation)}};
+    if (b.kind == BlockKind::Dense) return j;
+    if (b.experts) j["experts"] = *b.experts;
+    if (b.zeroExperts.total() > 0)
+        j["zero_experts"] = {{"zero", b.zeroExperts.zero}, {"copy", b.zeroExperts.copy}, {"constant", b.zeroExperts.constant}};
+    if (b.sharedExperts > 0) j["shared_experts"] = b.sharedExperts;
+    j["router"] = routerJson(b.router);
+    if (b.capacity.dropless) j["capacity"] = {{"dropless", true}};
+    else j["capacity"] = {{"dropless", false}, {"factor", b.capacity.factor}, {"drop_policy", toString(b.capacity.dropPolicy)}};
+    j["losses"] = {{"aux", b.losses.aux}, {"z", b.losses.z}};
+    return j;
+}
+
+}  // namespace
+
+nlohmann::ordered_json toJson(const Project& p) {
+    Json j;
+    j["format"] = kProjectFormat;
+    if (!p.description.empty()) j["description"] = p.description;
+    const ModelSpec& m = p.model;
+    Json mj;
+    if (!m.name.empty()) mj["name"] = m.name;
+    Json in;
+    in["dataset"] = toString(m.input.dataset);
+    in["tokens"] = toString(m.input.tokens);
+    if (m.input.tokens == TokenMode::Patches) in["patch"] = m.input.patch;
+    if (m.input.dataset == DatasetKind::Blobs || m.input.dataset == DatasetKind::ClusteredTokens) in["classes"] = m.input.classes;
+    if (m.input.dataset == DatasetKind::ClusteredTokens) in["dims"] = m.input.dims;
+    if (m.input.dataset != DatasetKind::FashionMnist) in["noise"] = m.input.noise;
+    mj["input"] = in;
+    mj["stem"] = {{"d_model", m.stem.dModel}, {"activation", toString(m.stem.activation)}};
+    if (m.expertSchedule || m.kSchedule) {
+        Json s = Json::object();
+        if (m.expertSchedule) s["experts"] = scheduleJson(*m.expertSchedule);
+        if (m.kSchedule) s["k"] = scheduleJson(*m.kSchedule);
+        mj["schedule"] = s;
+    }
+    Json blocks = Json::array();
+    for (const auto& b : m.blocks) blocks.push_back(blockJson(b));
+    mj["blocks"] = blocks;
+    mj["head"] = {{"norm", toString(m.head.norm)}};
+    j["model"] = mj;
+
+    const TrainingSettings& t = p.training;
+    Json tj;
+    tj["batch"] = t.batch;
+    tj["optimizer"] = toString(t.optimizer);
+    tj["learning_rate"] = t.learningRate;
+    if (t.weightDecay != 0.0) tj["weight_decay"] = t.weightDecay;
+    if (t.optimizer == OptimizerKind::Sgd) tj["momentum"] = t.momentum;
+    if (t.epochs) tj["epochs"] = *t.epochs;
+    if (t.steps) tj["steps"] = *t.steps;
+    tj["seed"] = t.seed;
+    tj["telemetry_interval"] = t.telemetryInterval;
+    tj["train_samples"] = t.trainSamples;
+    tj["test_samples"] = t.testSamples;
+    j["training"] = tj;
+
+    if (p.deployment) {
+        const DeploymentSpec& d = *p.deployment;
+        Json dj;
+        dj["cluster"] = d.cluster;
+        dj["gpus"] = d.gpus;
+        Json dm = Json::object();
+        if (d.dModel) dm["d_model"] = d.dModel;
+        if (d.ffnHidden) dm["ffn_hidden"] = d.ffnHidden;
+        if (d.layers) dm["layers"] = d.layers;
+        if (d.denseLayers) dm["dense_layers"] = d.denseLayers;
+        if (d.experts) dm["experts"] = d.experts;
+        if (d.k) dm["k"] = d.k;
+        if (d.sharedExperts >= 0) dm["shared_experts"] = d.sharedExperts;
+        if (!dm.empty()) dj["model"] = dm;
+        dj["tokens_per_gpu"] = d.tokensPerGpu;
+        dj["dtype"] = d.dtype;
+        dj["dispatch_dtype"] = d.dispatchDtype;
+        dj["parallel"] = {{"ep", d.ep}, {"dp", d.dp}, {"tp", d.tp}};
+        dj["capacity_factor"] = d.capacityFactor;
+        dj["dedup_tokens"] = d.dedupTokens;
+        dj["routing"] = d.routing;
+        if (d.placement.roundRobin) dj["placement"] = "round_robin";
+        else dj["placement"] = d.placement.gpuExperts;
+        j["deployment"] = dj;
+    }
+    if (p.scenario) {
+        Json sj;
+        sj["title"] = p.scenario->title;
+        Json steps = Json::array();
+        for (const auto& s : p.scenario->steps) {
+            Json st;
+            st["title"] = s.title;
+            st["text"] = s.text;
+            if (s.trainSteps) st["train_steps"] = s.trainSteps;
+            if (!s.edits.is_null() && !s.edits.empty()) st["edits"] = s.edits;
+            steps.push_back(st);
+        }
+        sj["steps"] = steps;
+        j["scenario"] = sj;
+    }
+    return j;
+}
+
+std::string serializeProject(const Project& p) { return toJson(p).dump(2) + "\n"; }
+
+Result<Project> parseProject(const std::string& text, const std::string& fileName) {
+    const detail::JsonSource src = detail::parseJsonWithPositions(text);
+    if (!src.error.empty()) {
+        return Diagnostics{{"", "not valid JSON: " + src.error, src.errorPos.line, src.errorPos.column, fileName}};
+    }
+    detail::ReadContext ctx;
+    Project p = detail::readProject(ctx, src.root);
+    if (ctx.errors.empty()) ctx.errors = validateProject(p);
+    if (!ctx.errors.empty()) {
+        for (auto& d : ctx.errors) {
+            d.file = fileName;
+            locate(d, src);
+        }
+        return ctx.errors;
+    }
+    return p;
+}
+
+Result<Project> loadProject(const std::string& path) {
+    std::string text, err;
+    if (!readFile(path, text, err)) return Diagnostics{{"", err, 0, 0, path}};
+    return parseProject(text, path);
+}
+
+std::string saveProject(const Project& p, const std::string& path) { return writeFileAtomic(path, serializeProject(p)); }
+
+namespace {
+
+// Sets `value` at a dotted path with [i] and [*] (every element) segments.
+bool setPath(Json& node, const std::string& path, size_t pos, const Json& value, std::string& error) {
+    if (pos >= path.size()) {
+        node = value;
+        return true;
+    }
+    if (path[pos] == '.') ++pos;
+    if (path[pos] == '[') {
+        const size_t close = path.find(']', pos);
+        if (close == std::string::npos) {
+            error = "missing ']'";
+            return false;
+        }
+        const std::string idx = path.substr(pos + 1, close - pos - 1);
+        if (!node.is_array()) {
+            error = "'" + path.substr(0, pos) + "' is not an array";
+            return false;
+        }
+        if (idx == "*") {
+            for (auto& e : node)
+                if (!setPath(e, path, close + 1, value, error)) return false;
+            return true;
+        }
+        size_t i = 0;
+        try {
+            i = std::stoul(idx);
+        } catch (...) {
+            error = "'" + idx + "' is not an index";
+            return false;
+        }
+        if (i >= node.size()) {
+            error = "index " + idx + " is past the end of '" + path.substr(0, pos) + "'";
+            return false;
+        }
+        return setPath(node[i], path, close + 1, value, error);
+    }
+    const size_t end = path.find_first_of(".[", pos);
+    const std::string key = path.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (!node.is_object()) {
+        error = "'" + path.substr(0, pos) + "' is not an object";
+        return false;
+    }
+    return setPath(node[key], path, end == std::string::npos ? path.size() : end, value, error);
+}
+
+}  // namespace
+
+Result<Project> applyEdits(const Project& p, const nlohmann::ordered_json& edits) {
+    Json j = toJson(p);
+    for (auto it = edits.begin(); it != edits.end(); ++it) {
+        std::string error;
+        if (!setPath(j, it.key(), 0, it.value(), error))
+            return Diagnostics{{it.key(), "cannot apply this edit: " + error}};
+    }
+    return parseProject(j.dump(2));
+}
+
+}  // namespace moe::spec

@@ -1,0 +1,304 @@
+// Project JSON -> Project, with every error naming its JSON path (line:column attached later).
+#include <algorithm>
+#include <climits>
+
+#include "json_reader.h"
+#include "project_json.h"
+
+namespace moe::spec::detail {
+namespace {
+
+constexpr int kMaxExperts = 4096;
+constexpr int kMaxWidth = 1 << 20;
+
+Schedule readSchedule(ReadContext& ctx, const Json& j, const std::string& path) {
+    Schedule s;
+    ObjectReader r(ctx, j, path);
+    s.kind = r.getEnum("kind", ScheduleKind::Uniform);
+    if (!r.has("kind")) ctx.error(path, "a schedule needs \"kind\": one of " + joinNames(allNames<ScheduleKind>()));
+    if (s.kind == ScheduleKind::Explicit) {
+        if (const Json* v = r.get("values")) {
+            if (!v->is_array()) ctx.error(r.childPath("values"), "expected an array of counts but found " + typeName(*v));
+            else
+                for (size_t i = 0; i < v->size(); ++i) {
+                    const Json& e = (*v)[i];
+                    if (!e.is_number_integer() || e.get<long long>() < 1 || e.get<long long>() > kMaxExperts)
+                        ctx.error(r.childPath("values") + "[" + std::to_string(i) + "]",
+                                  "expected a whole number from 1 to " + std::to_string(kMaxExperts) + " but found " + typeName(e));
+                    else s.values.push_back(e.get<int>());
+                }
+        } else ctx.error(path, "an explicit schedule needs \"values\": one count per MoE block");
+        r.rejectIfPresent("min", "does not apply to explicit schedules (they use \"values\")");
+        r.rejectIfPresent("max", "does not apply to explicit schedules (they use \"values\")");
+        r.rejectIfPresent("period", "applies to wave schedules only");
+    } else {
+        s.min = r.getInt("min", 1, 1, kMaxExperts);
+        s.max = r.getInt("max", s.min, 1, kMaxExperts);
+        if (!r.has("max")) ctx.error(path, "a " + std::string(toString(s.kind)) + " schedule needs \"max\"");
+        if (s.kind == ScheduleKind::Wave) s.period = r.getInt("period", 4, 2, 1024);
+        else r.rejectIfPresent("period", "applies to wave schedules only");
+        r.rejectIfPresent("values", "applies to explicit schedules only");
+    }
+    r.finish();
+    return s;
+}
+
+void readRouter(ReadContext& ctx, const Json& j, const std::string& path, RouterSpec& rt) {
+    ObjectReader r(ctx, j, path);
+    rt.kind = r.getEnum("kind", RouterKind::TopK);
+    const auto kind = rt.kind;
+    const std::string only = " does not apply to a " + std::string(toString(kind)) + " router";
+    auto opt = [&](const char* key, bool applies) {
+        if (!applies) r.rejectIfPresent(key, only.substr(1));
+        return applies;
+    };
+    using K = RouterKind;
+    if (opt("k", kind != K::ExpertChoice && kind != K::Dynamic)) rt.k = r.optInt("k", 1, kMaxExperts);
+    if (opt("temperature", kind != K::Hash && kind != K::SigmoidBias)) rt.temperature = r.getDouble("temperature", 1.0, 1e-3, 1e3);
+    if (opt("noise", kind != K::Hash)) rt.noise = r.getDouble("noise", 0.0, 0.0, 100.0);
+    if (opt("renormalize", kind == K::TopK || kind == K::SigmoidBias || kind == K::Sinkhorn)) rt.renormalize = r.getBool("renormalize", true);
+    if (opt("capacity_factor", kind == K::ExpertChoice)) rt.capacityFactor = r.getDouble("capacity_factor", 1.0, 0.01, 64.0);
+    if (opt("tau", kind == K::Dynamic)) rt.tau = r.getDouble("tau", 0.5, 0.0, 1.0);
+    if (opt("min_experts", kind == K::Dynamic)) rt.minExperts = r.getInt("min_experts", 1, 1, kMaxExperts);
+    if (opt("max_experts", kind == K::Dynamic)) rt.maxExperts = r.getInt("max_experts", 4, 1, kMaxExperts);
+    if (opt("alpha", kind == K::Unified)) rt.alpha = r.getDouble("alpha", 0.5, 0.0, 1.0);
+    if (opt("iterations", kind == K::Sinkhorn)) rt.iterations = r.getInt("iterations", 3, 1, 100);
+    if (opt("bias_update_rate", kind == K::SigmoidBias)) rt.biasUpdateRate = r.getDouble("bias_update_rate", 1e-3, 0.0, 1.0);
+    r.finish();
+}
+
+void readFfn(ReadContext& ctx, const Json& j, const std::string& path, FfnSpec& f) {
+    ObjectReader r(ctx, j, path);
+    f.hidden = r.getInt("hidden", f.hidden, 1, kMaxWidth);
+    f.activation = r.getEnum("activation", f.activation);
+    r.finish();
+}
+
+BlockSpec readBlock(ReadContext& ctx, const Json& j, const std::string& path) {
+    BlockSpec b;
+    ObjectReader r(ctx, j, path);
+    b.kind = r.getEnum("kind", BlockKind::Moe);
+    if (!r.has("kind")) ctx.error(path, "a block needs \"kind\": \"dense\" or \"moe\"");
+    b.label = r.getString("label", "");
+    b.norm = r.getEnum("norm", b.norm);
+    b.residual = r.getBool("residual", true);
+    if (const Json* f = r.get("ffn")) readFfn(ctx, *f, r.childPath("ffn"), b.ffn);
+    if (b.kind == BlockKind::Dense) {
+        for (const char* k : {"experts", "zero_experts", "shared_experts", "router", "capacity", "losses"})
+            r.rejectIfPresent(k, "applies to moe blocks only (this block is dense)");
+        r.finish();
+        return b;
+    }
+    b.experts = r.optInt("experts", 1, kMaxExperts);
+    b.sharedExperts = r.getInt("shared_experts", 0, 0, 64);
+    if (const Json* z = r.get("zero_experts")) {
+        ObjectReader zr(ctx, *z, r.childPath("zero_experts"));
+        b.zeroExperts.zero = zr.getInt("zero", 0, 0, kMaxExperts);
+        b.zeroExperts.copy = zr.getInt("copy", 0, 0, kMaxExperts);
+        b.zeroExperts.constant = zr.getInt("constant", 0, 0, kMaxExperts);
+        zr.finish();
+    }
+    if (const Json* rt = r.get("router")) readRouter(ctx, *rt, r.childPath("router"), b.router);
+    if (const Json* c = r.get("capacity")) {
+        ObjectReader cr(ctx, *c, r.childPath("capacity"));
+        b.capacity.dropless = cr.getBool("dropless", !cr.has("factor"));
+        if (b.capacity.dropless) {
+            cr.rejectIfPresent("factor", "conflicts with \"dropless\": true (a dropless layer has no capacity factor)");
+            cr.rejectIfPresent("drop_policy", "conflicts with \"dropless\": true (nothing is dropped)");
+        } else {
+            b.capacity.factor = cr.getDouble("factor", 1.25, 0.01, 64.0);
+            b.capacity.dropPolicy = cr.getEnum("drop_policy", DropPolicy::Probs);
+        }
+        cr.finish();
+    }
+    if (const Json* l = r.get("losses")) {
+        ObjectReader lr(ctx, *l, r.childPath("losses"));
+        b.losses.aux = lr.getDouble("aux", b.losses.aux, 0.0, 100.0);
+        b.losses.z = lr.getDouble("z", b.losses.z, 0.0, 100.0);
+        lr.finish();
+    }
+    r.finish();
+    return b;
+}
+
+ModelSpec readModel(ReadContext& ctx, const Json& j, const std::string& path) {
+    ModelSpec m;
+    ObjectReader r(ctx, j, path);
+    m.name = r.getString("name", "");
+    if (const Json* in = r.get("input")) {
+        ObjectReader ir(ctx, *in, r.childPath("input"));
+        m.input.dataset = ir.getEnum("dataset", m.input.dataset);
+        if (!ir.has("dataset")) ctx.error(ir.path(), "the input needs \"dataset\": one of " + joinNames(allNames<DatasetKind>()));
+        m.input.tokens = ir.getEnum("tokens", TokenMode::Sample);
+        const bool fmnist = m.input.dataset == DatasetKind::FashionMnist;
+        const bool patches = m.input.tokens == TokenMode::Patches;
+        if (patches && !fmnist) ctx.error(ir.childPath("tokens"), "\"patches\" needs an image dataset (fashion_mnist); 2-D and clustered sets use \"sample\"");
+        if (patches) m.input.patch = ir.getInt("patch", 7, 1, 28);
+        else ir.rejectIfPresent("patch", "applies only with \"tokens\": \"patches\"");
+        const bool ownClasses = m.input.dataset == DatasetKind::Blobs || m.input.dataset == DatasetKind::ClusteredTokens;
+        if (ownClasses) m.input.classes = ir.getInt("classes", 4, 2, 1000);
+        else ir.rejectIfPresent("classes", "is fixed by the " + std::string(toString(m.input.dataset)) + " dataset");
+        if (m.input.dataset == DatasetKind::ClusteredTokens) m.input.dims = ir.getInt("dims", 16, 2, 4096);
+        else ir.rejectIfPresent("dims", "applies to clustered_tokens only");
+        if (!fmnist) m.input.noise = ir.getDouble("noise", 0.1, 0.0, 100.0);
+        else ir.rejectIfPresent("noise", "does not apply to fashion_mnist (real data)");
+        ir.finish();
+    } else ctx.error(path, "the model needs \"input\" (the dataset and how samples become tokens)");
+    if (const Json* st = r.get("stem")) {
+        ObjectReader sr(ctx, *st, r.childPath("stem"));
+        m.stem.dModel = sr.getInt("d_model", m.stem.dModel, 1, kMaxWidth);
+        m.stem.activation = sr.getEnum("activation", m.stem.activation);
+        sr.finish();
+    }
+    if (const Json* h = r.get("head")) {
+        ObjectReader hr(ctx, *h, r.childPath("head"));
+        m.head.norm = hr.getEnum("norm", m.head.norm);
+        hr.finish();
+    }
+    if (const Json* sc = r.get("schedule")) {
+        ObjectReader sr(ctx, *sc, r.childPath("schedule"));
+        if (const Json* e = sr.get("experts")) m.expertSchedule = readSchedule(ctx, *e, sr.childPath("experts"));
+        if (const Json* k = sr.get("k")) m.kSchedule = readSchedule(ctx, *k, sr.childPath("k"));
+        sr.finish();
+    }
+    if (const Json* bl = r.get("blocks")) {
+        if (!bl->is_array()) ctx.error(r.childPath("blocks"), "expected an array of blocks but found " + typeName(*bl));
+        else
+            for (size_t i = 0; i < bl->size(); ++i)
+                m.blocks.push_back(readBlock(ctx, (*bl)[i], r.childPath("blocks") + "[" + std::to_string(i) + "]"));
+    } else ctx.error(path, "the model needs \"blocks\": a list of dense and moe blocks");
+    r.finish();
+    return m;
+}
+
+TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string& path) {
+    TrainingSettings t;
+    ObjectReader r(ctx, j, path);
+    t.batch = r.getInt("batch", t.batch, 1, 1 << 16);
+    t.optimizer = r.getEnum("optimizer", t.optimizer);
+    t.learningRate = r.getDouble("learning_rate", t.learningRate, 1e-9, 10.0);
+    t.weightDecay = r.getDouble("weight_decay", 0.0, 0.0, 10.0);
+    if (t.optimizer == OptimizerKind::Sgd) t.momentum = r.getDouble("momentum", 0.9, 0.0, 0.9999);
+    else r.rejectIfPresent("momentum", "applies to the sgd optimizer only");
+    t.epochs = r.optInt("epochs", 1, 10000);
+    t.steps = r.optInt("steps", 1, 100000000);
+    if (t.epochs && t.steps) ctx.error(path, "give either \"epochs\" or \"steps\", not both");
+    if (!r.has("epochs") && !r.has("steps")) ctx.error(path, "give how long to train: \"epochs\" or \"steps\"");
+    const int seed = r.getInt("seed", 1, 0, INT_MAX);
+    t.seed = static_cast<unsigned>(seed);
+    t.telemetryInterval = r.getInt("telemetry_interval", t.telemetryInterval, 1, 1000000);
+    t.trainSamples = r.getInt("train_samples", t.trainSamples, 1, 10000000);
+    t.testSamples = r.getInt("test_samples", t.testSamples, 1, 10000000);
+    r.finish();
+    return t;
+}
+
+DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string& path) {
+    DeploymentSpec d;
+    ObjectReader r(ctx, j, path);
+    d.cluster = r.getString("cluster", d.cluster);
+    d.gpus = r.getInt("gpus", d.gpus, 1, 1 << 20);
+    if (const Json* m = r.get("model")) {
+        ObjectReader mr(ctx, *m, r.childPath("model"));
+        d.dModel = mr.getInt("d_model", 0, 1, kMaxWidth);
+        d.ffnHidden = mr.getInt("ffn_hidden", 0, 1, kMaxWidth);
+        d.layers = mr.getInt("layers", 0, 1, 100000);
+        d.denseLayers = mr.getInt("dense_layers", 0, 0, 100000);
+        d.experts = mr.getInt("experts", 0, 1, 1 << 16);
+        d.k = mr.getInt("k", 0, 1, 1 << 16);
+        d.sharedExperts = mr.getInt("shared_experts", -1, 0, 1024);
+        mr.finish();
+    }
+    d.tokensPerGpu = r.getInt("tokens_per_gpu", d.tokensPerGpu, 1, 1 << 30);
+    const auto dtypes = std::vector<std::string_view>{"fp32", "bf16", "fp16", "fp8"};
+    auto readDtype = [&](const char* key, const std::string& def) {
+        std::string v = r.getString(key, def);
+        if (std::find(dtypes.begin(), dtypes.end(), v) == dtypes.end()) {
+            ctx.error(r.childPath(key), "\"" + v + "\" is not a known dtype; expected one of " + joinNames(dtypes));
+            return def;
+        }
+        return v;
+    };
+    d.dtype = readDtype("dtype", d.dtype);
+    d.dispatchDtype = readDtype("dispatch_dtype", d.dtype);
+    if (const Json* p = r.get("parallel")) {
+        ObjectReader pr(ctx, *p, r.childPath("parallel"));
+        d.ep = pr.getInt("ep", d.ep, 1, 1 << 20);
+        d.dp = pr.getInt("dp", d.dp, 1, 1 << 20);
+        d.tp = pr.getInt("tp", d.tp, 1, 1024);
+        pr.finish();
+    }
+    d.capacityFactor = r.getDouble("capacity_factor", 0.0, 0.0, 64.0);
+    d.dedupTokens = r.getBool("dedup_tokens", false);
+    d.routing = r.getString("routing", "uniform");
+    if (const Json* pl = r.get("placement")) {
+        if (pl->is_string()) {
+            if (pl->get<std::string>() != "round_robin")
+                ctx.error(r.childPath("placement"), "expected \"round_robin\" or a list of expert lists (one per expert-parallel rank)");
+        } else if (pl->is_array()) {
+            d.placement.roundRobin = false;
+            for (size_t g = 0; g < pl->size(); ++g) {
+                const Json& row = (*pl)[g];
+                const std::string rp = r.childPath("placement") + "[" + std::to_string(g) + "]";
+                std::vector<int> experts;
+                if (!row.is_array()) ctx.error(rp, "expected a list of expert indices but found " + typeName(row));
+                else
+                    for (size_t e = 0; e < row.size(); ++e) {
+                        if (!row[e].is_number_integer() || row[e].get<long long>() < 0)
+                            ctx.error(rp + "[" + std::to_string(e) + "]", "expected an expert index (0 or more) but found " + typeName(row[e]));
+                        else experts.push_back(row[e].get<int>());
+                    }
+                d.placement.gpuExperts.push_back(std::move(experts));
+            }
+        } else ctx.error(r.childPath("placement"), "expected \"round_robin\" or a list of expert lists but found " + typeName(*pl));
+    }
+    r.finish();
+    return d;
+}
+
+Scenario readScenario(ReadContext& ctx, const Json& j, const std::string& path) {
+    Scenario s;
+    ObjectReader r(ctx, j, path);
+    s.title = r.getString("title", "");
+    if (const Json* st = r.get("steps")) {
+        if (!st->is_array()) ctx.error(r.childPath("steps"), "expected an array of steps but found " + typeName(*st));
+        else
+            for (size_t i = 0; i < st->size(); ++i) {
+                ScenarioStep step;
+                ObjectReader sr(ctx, (*st)[i], r.childPath("steps") + "[" + std::to_string(i) + "]");
+                step.title = sr.getString("title", "");
+                step.text = sr.getString("text", "");
+                step.trainSteps = sr.getInt("train_steps", 0, 0, 1000000);
+                if (const Json* e = sr.get("edits")) {
+                    if (!e->is_object()) ctx.error(sr.childPath("edits"), "expected an object of \"path\": value edits but found " + typeName(*e));
+                    else step.edits = *e;
+                }
+                sr.finish();
+                s.steps.push_back(std::move(step));
+            }
+    }
+    r.finish();
+    return s;
+}
+
+}  // namespace
+
+Project readProject(ReadContext& ctx, const Json& root) {
+    Project p;
+    ObjectReader r(ctx, root, "");
+    const Json* fmt = r.get("format");
+    if (!fmt) ctx.error("format", std::string("missing \"format\": a project file starts with \"format\": \"") + kProjectFormat + "\"");
+    else if (!fmt->is_string() || fmt->get<std::string>() != kProjectFormat)
+        ctx.error("format", "unsupported format " + fmt->dump() + "; this version reads \"" + kProjectFormat + "\"");
+    p.description = r.getString("description", "");
+    if (const Json* m = r.get("model")) p.model = readModel(ctx, *m, "model");
+    else ctx.error("", "missing \"model\": the network to build");
+    if (const Json* t = r.get("training")) p.training = readTraining(ctx, *t, "training");
+    else ctx.error("", "missing \"training\": batch, optimizer, learning rate, epochs or steps, seed");
+    if (const Json* d = r.get("deployment")) p.deployment = readDeployment(ctx, *d, "deployment");
+    if (const Json* s = r.get("scenario")) p.scenario = readScenario(ctx, *s, "scenario");
+    r.finish();
+    return p;
+}
+
+}  // namespace moe::spec::detail
