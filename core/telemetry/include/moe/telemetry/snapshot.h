@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace moe::telemetry {
@@ -34,6 +35,32 @@ struct BlockSnapshot {
     std::vector<double> loadShare() const;
 };
 
+// A collapse detector's verdict on one block, in plain language (see collapse.h).
+enum class AlertKind {
+    DeadExperts,             // experts whose share is below 1 / (10 x experts)
+    LoadImbalance,           // max share or coefficient of variation too high
+    LowLoadEntropy,          // few effective experts exp(H)
+    HighDropRate,            // capacity drops too many assignments
+    RepresentationCollapse,  // experts compute nearly the same function
+    RouterStarvation,        // router gradient near zero: it stopped learning
+    Divergence               // loss or router logits not finite
+};
+enum class Severity { Info, Warning, Critical };
+
+std::string_view toString(AlertKind k);
+std::string_view toString(Severity s);
+
+struct Alert {
+    std::int64_t step = 0;
+    int block = -1;                           // index in ModelSpec::blocks, -1 for the whole model
+    AlertKind kind = AlertKind::DeadExperts;
+    Severity severity = Severity::Warning;
+    double value = 0;                         // the measured figure that tripped it
+    std::string title;                        // short: "3 of 8 experts are dead"
+    std::string explanation;                  // what is happening, in plain language
+    std::string fix;                          // what to try
+};
+
 struct RoutingSnapshot {
     std::int64_t step = 0;
     double epoch = 0;
@@ -45,6 +72,7 @@ struct RoutingSnapshot {
     double tokensPerSecond = 0;
     double wallSeconds = 0;                   // since the run started
     std::vector<BlockSnapshot> blocks;        // one per MoE block, in block order
+    std::vector<Alert> alerts;                // the collapse detectors' verdicts at this step
 };
 
 using SnapshotPtr = std::shared_ptr<const RoutingSnapshot>;
