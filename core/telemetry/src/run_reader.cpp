@@ -89,6 +89,10 @@ bool RunReader::readMeta(std::string& error) {
     m_info.finishedAt = meta["finished_at"];
     m_info.status = meta["status"];
     m_info.message = meta["message"];
+    if (m_mapPoints.empty() && meta.count("map_points")) {
+        for (double v : parseArray(meta["map_points"])) m_mapPoints.push_back(static_cast<float>(v));
+        m_mapBounds = parseArray(meta["map_bounds"]);
+    }
     return true;
 }
 
@@ -160,6 +164,22 @@ int RunReader::refresh() {
             if (it == blocks.end()) continue;
             const auto i = static_cast<size_t>(ce.getInt(2) * it->second->experts + ce.getInt(3));
             if (i < it->second->classExpert.size()) it->second->classExpert[i] = ce.getDouble(4);
+        }
+        Statement rm(m_db, "SELECT step, block, resolution, cells FROM routing_map WHERE step > ?");
+        rm.bind(1, after);
+        while (rm.ok() && rm.step() == SQLITE_ROW) {
+            auto it = blocks.find({rm.getInt(0), static_cast<int>(rm.getInt(1))});
+            if (it == blocks.end()) continue;
+            it->second->mapResolution = static_cast<int>(rm.getInt(2));
+            for (double v : parseArray(rm.getText(3))) it->second->routingMap.push_back(static_cast<int>(v));
+        }
+        for (auto& [step, s] : fresh) {
+            if (m_mapBounds.size() != 4) break;
+            s->mapXMin = m_mapBounds[0];
+            s->mapXMax = m_mapBounds[1];
+            s->mapYMin = m_mapBounds[2];
+            s->mapYMax = m_mapBounds[3];
+            s->mapPoints = m_mapPoints;
         }
         Statement al(m_db, "SELECT step, block, kind, severity, value, title, explanation, fix FROM alerts WHERE step > ? ORDER BY rowid");
         al.bind(1, after);

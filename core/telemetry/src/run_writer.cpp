@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS expert_stats(step INTEGER, block INTEGER, expert INTE
   mean_gate_prob REAL, PRIMARY KEY(step, block, expert));
 CREATE TABLE IF NOT EXISTS class_expert(step INTEGER, block INTEGER, class INTEGER, expert INTEGER,
   tokens REAL, PRIMARY KEY(step, block, class, expert));
+CREATE TABLE IF NOT EXISTS routing_map(step INTEGER, block INTEGER, resolution INTEGER, cells TEXT,
+  PRIMARY KEY(step, block));
 CREATE TABLE IF NOT EXISTS alerts(step INTEGER, block INTEGER, kind TEXT, severity TEXT, value REAL,
   title TEXT, explanation TEXT, fix TEXT);
 )sql";
@@ -202,6 +204,20 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
                 ok = ce.step() == SQLITE_DONE;
                 ce.reset();
             }
+    }
+    if (ok && !s.mapPoints.empty() && !m_pointsWritten) {
+        setMeta("map_bounds", nlohmann::json({s.mapXMin, s.mapXMax, s.mapYMin, s.mapYMax}).dump());
+        setMeta("map_points", nlohmann::json(s.mapPoints).dump());
+        m_pointsWritten = true;
+    }
+    if (ok) {
+        Statement rm(m_db, "INSERT OR REPLACE INTO routing_map VALUES(?,?,?,?)");
+        for (const auto& b : s.blocks) {
+            if (!ok || b.mapResolution <= 0) continue;
+            rm.bind(1, s.step).bind(2, b.block).bind(3, b.mapResolution).bind(4, nlohmann::json(b.routingMap).dump());
+            ok = rm.ok() && rm.step() == SQLITE_DONE;
+            rm.reset();
+        }
     }
     for (const auto& a : s.alerts) {
         if (!ok) break;

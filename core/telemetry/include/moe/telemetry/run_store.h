@@ -14,7 +14,9 @@
 //         similarity)                            histograms/matrices as JSON arrays
 //   expert_stats(step, block, expert, tokens, mean_gate_prob)
 //   class_expert(step, block, class, expert, tokens)   non-zero cells only
+//   routing_map(step, block, resolution, cells)   2-D datasets: expert per grid cell (JSON)
 //   alerts(step, block, kind, severity, value, title, explanation, fix)
+//   meta also holds map_bounds [xmin,xmax,ymin,ymax] and map_points [x,y,label,...] for 2-D sets
 
 #include <condition_variable>
 #include <cstdint>
@@ -76,6 +78,7 @@ private:
     bool m_stop = false;
     bool m_busy = false;
     std::string m_error;
+    bool m_pointsWritten = false;
     std::thread m_thread;
 };
 
@@ -109,6 +112,8 @@ private:
     std::string m_path;
     sqlite3* m_db = nullptr;
     RunInfo m_info;
+    std::vector<double> m_mapBounds;
+    std::vector<float> m_mapPoints;
     std::vector<SnapshotPtr> m_snapshots;
 };
 

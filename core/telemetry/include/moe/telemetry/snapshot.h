@@ -30,6 +30,10 @@ struct BlockSnapshot {
     double routerGradNorm = 0;                // L2 norm of the router weight gradient
     double auxLoss = 0;                       // this block's load-balancing loss (unscaled)
     double zLoss = 0;                         // this block's router z-loss (unscaled)
+    // 2-D datasets only: the expert the router ranks first at each cell of a grid over the
+    // plane (row-major, row 0 at yMin), fed through the network up to this block.
+    int mapResolution = 0;                    // cells per side; 0: no map
+    std::vector<int> routingMap;              // [mapResolution^2] expert index
 
     // Share of assignments per expert (sums to 1; all zeros when nothing was routed).
     std::vector<double> loadShare() const;
@@ -72,6 +76,9 @@ struct RoutingSnapshot {
     double tokensPerSecond = 0;
     double wallSeconds = 0;                   // since the run started
     std::vector<BlockSnapshot> blocks;        // one per MoE block, in block order
+    // 2-D datasets only: the plane the routing maps cover and a sample of training points.
+    double mapXMin = 0, mapXMax = 0, mapYMin = 0, mapYMax = 0;
+    std::vector<float> mapPoints;             // x, y, label triplets
     std::vector<Alert> alerts;                // the collapse detectors' verdicts at this step
 };
 
