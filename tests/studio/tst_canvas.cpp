@@ -91,11 +91,12 @@ private Q_SLOTS:
     void paletteDropInsertsAtThePosition() {
         ProjectDocument doc;
         NetworkScene scene(&doc);
-        const double x = (blockItem(scene, doc, 0)->sceneBoundingRect().right() + blockItem(scene, doc, 1)->sceneBoundingRect().left()) / 2;
+        // Just left of block 1, in its row.
+        const QRectF b1 = blockItem(scene, doc, 1)->sceneBoundingRect();
         QMimeData mime;
         mime.setData(kPaletteMime, "block:moe_shared");
         QGraphicsSceneDragDropEvent drop(QEvent::GraphicsSceneDrop);
-        drop.setScenePos(QPointF(x, 0));
+        drop.setScenePos(QPointF(b1.left() - 10, b1.center().y()));
         drop.setMimeData(&mime);
         drop.setProposedAction(Qt::CopyAction);
         QApplication::sendEvent(&scene, &drop);
@@ -135,7 +136,7 @@ private Q_SLOTS:
         ProjectDocument doc;
         NetworkScene scene(&doc);
         const BlockId dense = doc.idAt(0);
-        scene.blockDragFinished(dense, scene.itemFor({ItemRef::Head, 0})->pos().x() - 5);
+        scene.blockDragFinished(dense, scene.itemFor({ItemRef::Head, 0})->sceneBoundingRect().center() - QPointF(20, 0));
         QTRY_COMPARE(doc.indexOf(dense), 1);
         QCOMPARE(doc.undoStack()->count(), 1);
     }
@@ -183,6 +184,22 @@ private Q_SLOTS:
         QVERIFY(!blockItem(scene, doc, 1)->hasLoads());
     }
 
+    void longChainsWrapIntoRows() {
+        ProjectDocument doc;
+        for (int i = 0; i < 8; ++i) doc.insertBlock(0, ProjectDocument::defaultMoeBlock());
+        NetworkScene scene(&doc);
+        scene.setViewAspect(0.8);  // a tall view
+        QVERIFY(scene.rowCount() > 1);
+        // The last block sits on a lower row than the first, and dropping before it keeps order.
+        const auto* first = blockItem(scene, doc, 0);
+        const auto* last = blockItem(scene, doc, 9);
+        QVERIFY(last->pos().y() > first->pos().y());
+        QCOMPARE(scene.insertIndexAt(last->sceneBoundingRect().center() - QPointF(1, 0)), 9);
+        QCOMPARE(scene.insertIndexAt(first->sceneBoundingRect().center() + QPointF(1, 0)), 1);
+        scene.setViewAspect(30);  // a very wide strip: one row
+        QCOMPARE(scene.rowCount(), 1);
+    }
+
     void lockedSceneRefusesDrops() {
         ProjectDocument doc;
         NetworkScene scene(&doc);
@@ -212,6 +229,8 @@ private Q_SLOTS:
             if (dynamic_cast<NodeItem*>(it)) all |= it->sceneBoundingRect();
         const QRect shown = view.mapFromScene(all).boundingRect();
         QVERIFY(view.viewport()->rect().adjusted(-2, -2, 2, 2).contains(shown));
+        // A long chain in a wide-but-short view wraps into rows; reading order is kept.
+        QVERIFY(scene.rowCount() >= 1);
         view.zoomBy(2);
         QCOMPARE(view.zoom(), fitted * 2);
     }

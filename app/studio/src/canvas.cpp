@@ -73,7 +73,7 @@ void NetworkScene::rebuild() {
     const double s = sceneScale();
     const double gap = 56 * s;
     const double fixedW = 170 * s;
-    const double blockW = 210 * s;
+    const double blockW = 224 * s;
     std::vector<NodeItem*> chain;
 
     auto add = [&](ItemRef ref, double width, QColor accent, QString title, QStringList lines, QString footer) {
@@ -145,22 +145,70 @@ void NetworkScene::rebuild() {
          tr("norm: %1").arg(qs(spec::toString(m.head.norm)))},
         tr("params %1").arg(humanCount(static_cast<double>(f.headParams))));
 
-    // Left to right, centred on y = 0, arrows between neighbours.
-    double x = 0;
-    m_gapX.clear();
-    m_markerHeight = 0;
-    for (size_t k = 0; k < chain.size(); ++k) {
-        NodeItem* it = chain[k];
-        const QSizeF sz = it->boundingRect().size() - QSizeF(8, 8);
-        m_markerHeight = std::max(m_markerHeight, sz.height());
-        if (k >= 2) m_gapX.push_back(x - gap / 2);  // gap before block k-2 (and before the head)
-        it->setPos(x, -sz.height() / 2);
-        if (k > 0) {
-            const NodeItem* prev = chain[k - 1];
-            const double px = prev->pos().x() + prev->boundingRect().width() - 8;
-            addItem(new EdgeItem(QPointF(px + 2, 0), QPointF(x - 2, 0)));
+    // Left to right; a long chain wraps into rows so that it fills a view of m_aspect.
+    const int n = static_cast<int>(chain.size());
+    std::vector<QSizeF> sizes;
+    for (NodeItem* it : chain) sizes.push_back(it->boundingRect().size() - QSizeF(8, 8));
+    m_rowGap = 70 * s;
+    auto rowsFor = [&](int rows) {
+        const int perRow = (n + rows - 1) / rows;
+        std::vector<std::pair<int, int>> out;  // [first, last)
+        for (int k = 0; k < n; k += perRow) out.push_back({k, std::min(n, k + perRow)});
+        return out;
+    };
+    int bestRows = 1;
+    double bestScore = 0;
+    for (int rows = 1; rows <= std::max(1, n / 2); ++rows) {
+        const auto split = rowsFor(rows);
+        double w = 0, h = 0;
+        for (auto [a, b] : split) {
+            double rw = 0, rh = 0;
+            for (int k = a; k < b; ++k) {
+                rw += sizes[static_cast<size_t>(k)].width() + gap;
+                rh = std::max(rh, sizes[static_cast<size_t>(k)].height());
+            }
+            w = std::max(w, rw + gap);
+            h += rh + m_rowGap;
         }
-        x += sz.width() + gap;
+        const double score = std::min(m_aspect / w, 1.0 / h);
+        if (score > bestScore * 1.08) {  // a new row must pay for itself
+            bestScore = score;
+            bestRows = rows;
+        }
+    }
+    m_rowY.clear();
+    m_gaps.clear();
+    m_markerHeight = 0;
+    double y = 0;
+    for (auto [a, b] : rowsFor(bestRows)) {
+        double rh = 0;
+        for (int k = a; k < b; ++k) rh = std::max(rh, sizes[static_cast<size_t>(k)].height());
+        const double cy = y + rh / 2;
+        m_rowY.push_back(cy);
+        m_markerHeight = std::max(m_markerHeight, rh);
+        double x = 0;
+        for (int k = a; k < b; ++k) {
+            const QSizeF sz = sizes[static_cast<size_t>(k)];
+            chain[static_cast<size_t>(k)]->setPos(x, cy - sz.height() / 2);
+            if (k >= 2) m_gaps.push_back(QPointF(x - gap / 2, cy));  // gap before block k-2 (and before the head)
+            x += sz.width() + gap;
+        }
+        y += rh + m_rowGap;
+    }
+    for (int k = 1; k < n; ++k) {
+        const NodeItem* prev = chain[static_cast<size_t>(k - 1)];
+        const NodeItem* next = chain[static_cast<size_t>(k)];
+        const QPointF from(prev->pos().x() + sizes[static_cast<size_t>(k - 1)].width() + 2, prev->pos().y() + sizes[static_cast<size_t>(k - 1)].height() / 2);
+        const QPointF to(next->pos().x() - 2, next->pos().y() + sizes[static_cast<size_t>(k)].height() / 2);
+        QPolygonF line;
+        line << from;
+        if (to.x() < from.x()) {  // wrapped: down the right side, back along the gap between rows
+            const double midY = (prev->pos().y() + sizes[static_cast<size_t>(k - 1)].height() + next->pos().y()) / 2;
+            line << QPointF(from.x() + gap / 3, from.y()) << QPointF(from.x() + gap / 3, midY) << QPointF(to.x() - gap / 3, midY)
+                 << QPointF(to.x() - gap / 3, to.y());
+        }
+        line << to;
+        addItem(new EdgeItem(line));
     }
 
     for (auto it = m_items.begin(); it != m_items.end(); ++it) {
@@ -219,26 +267,44 @@ void NetworkScene::setExpertLoads(std::vector<std::vector<double>> shares) {
     rebuild();
 }
 
-int NetworkScene::insertIndexAt(qreal x) const {
+int NetworkScene::rowOf(qreal y) const {
+    int best = 0;
+    for (int r = 1; r < static_cast<int>(m_rowY.size()); ++r)
+        if (std::abs(m_rowY[static_cast<size_t>(r)] - y) < std::abs(m_rowY[static_cast<size_t>(best)] - y)) best = r;
+    return best;
+}
+
+double NetworkScene::orderKey(QPointF p) const { return rowOf(p.y()) * 1e7 + p.x(); }
+
+int NetworkScene::insertIndexAt(QPointF pos) const {
+    const double key = orderKey(pos);
     int index = 0;
     for (BlockId id : m_doc->blockIds())
-        if (NodeItem* it = itemFor({ItemRef::Block, id}); it && it->pos().x() + it->boundingRect().width() / 2 - 4 < x) ++index;
+        if (NodeItem* it = itemFor({ItemRef::Block, id}); it && orderKey(it->sceneBoundingRect().center()) < key) ++index;
     return index;
 }
 
-void NetworkScene::blockDragFinished(BlockId id, qreal centerX) {
+void NetworkScene::blockDragFinished(BlockId id, QPointF center) {
     // Rebuilding deletes the item that is still inside its own mouse handler: do it afterwards.
-    QTimer::singleShot(0, this, [this, id, centerX] {
+    QTimer::singleShot(0, this, [this, id, center] {
         const int from = m_doc->indexOf(id);
+        const double key = orderKey(center);
         int to = 0;
-        const auto& ids = m_doc->blockIds();
-        for (size_t i = 0; i < ids.size(); ++i) {
-            if (ids[i] == id) continue;
-            if (NodeItem* it = itemFor({ItemRef::Block, ids[i]}); it && it->pos().x() + it->boundingRect().width() / 2 - 4 < centerX) ++to;
+        for (BlockId other : m_doc->blockIds()) {
+            if (other == id) continue;
+            if (NodeItem* it = itemFor({ItemRef::Block, other}); it && orderKey(it->sceneBoundingRect().center()) < key) ++to;
         }
         if (from >= 0 && to != from) m_doc->moveBlock(id, to);
         else rebuild();  // snap back
     });
+}
+
+void NetworkScene::setViewAspect(double aspect) {
+    if (aspect <= 0 || std::abs(aspect - m_aspect) / m_aspect < 0.15) return;
+    m_aspect = aspect;
+    const int rows = rowCount();
+    rebuild();
+    if (rows != rowCount()) Q_EMIT relaidOut();
 }
 
 NodeItem* NetworkScene::blockAt(QPointF pos) const {
@@ -248,14 +314,14 @@ NodeItem* NetworkScene::blockAt(QPointF pos) const {
 }
 
 void NetworkScene::showMarker(int index) {
-    if (m_gapX.empty()) return;
+    if (m_gaps.empty()) return;
     if (!m_marker) {
         m_marker = new InsertMarker(m_markerHeight);
         m_marker->setZValue(10);
         addItem(m_marker);
     }
-    index = std::clamp(index, 0, static_cast<int>(m_gapX.size()) - 1);
-    m_marker->setPos(m_gapX[static_cast<size_t>(index)], 0);
+    index = std::clamp(index, 0, static_cast<int>(m_gaps.size()) - 1);
+    m_marker->setPos(m_gaps[static_cast<size_t>(index)]);
     m_marker->show();
 }
 
@@ -277,7 +343,7 @@ void NetworkScene::dragMoveEvent(QGraphicsSceneDragDropEvent* e) {
     const QString id = QString::fromUtf8(e->mimeData()->data(QString::fromLatin1(kPaletteMime)));
     if (id.isEmpty()) return e->ignore();
     if (isBlockEntry(id)) {
-        showMarker(insertIndexAt(e->scenePos().x()));
+        showMarker(insertIndexAt(e->scenePos()));
         e->acceptProposedAction();
         return;
     }
@@ -296,7 +362,7 @@ void NetworkScene::dropEvent(QGraphicsSceneDragDropEvent* e) {
     const QString id = QString::fromUtf8(e->mimeData()->data(QString::fromLatin1(kPaletteMime)));
     if (id.isEmpty()) return;
     NodeItem* target = blockAt(e->scenePos());
-    const QString why = applyPaletteEntry(*m_doc, id, insertIndexAt(e->scenePos().x()), target ? target->ref().block : 0);
+    const QString why = applyPaletteEntry(*m_doc, id, insertIndexAt(e->scenePos()), target ? target->ref().block : 0);
     if (!why.isEmpty()) Q_EMIT message(why);
     e->acceptProposedAction();
 }
@@ -321,6 +387,7 @@ NetworkView::NetworkView(NetworkScene* scene, QWidget* parent) : QGraphicsView(s
     setViewportUpdateMode(QGraphicsView::BoundingRectViewportUpdate);
     setFrameShape(QFrame::NoFrame);
     setFocusPolicy(Qt::StrongFocus);
+    connect(scene, &NetworkScene::relaidOut, this, [this] { QTimer::singleShot(0, this, &NetworkView::fitAll); });
 }
 
 void NetworkView::fitAll() {
@@ -340,6 +407,11 @@ void NetworkView::zoomBy(double factor) {
     const double z = zoom() * factor;
     if (z < 0.08 || z > 6) return;
     scale(factor, factor);
+}
+
+void NetworkView::resizeEvent(QResizeEvent* e) {
+    QGraphicsView::resizeEvent(e);
+    if (auto* s = dynamic_cast<NetworkScene*>(scene()); s && height() > 0) s->setViewAspect(static_cast<double>(width()) / height());
 }
 
 void NetworkView::wheelEvent(QWheelEvent* e) {

@@ -26,9 +26,12 @@ public:
     // Per block index, the share of assignments per routed expert (empty vector: no data).
     void setExpertLoads(std::vector<std::vector<double>> shares);
     void clearExpertLoads() { setExpertLoads({}); }
-    // Index a block dropped with its centre at scene x would take.
-    int insertIndexAt(qreal x) const;
-    void blockDragFinished(BlockId id, qreal centerX);
+    // Index a block dropped with its centre at `pos` would take (reading order: rows, then x).
+    int insertIndexAt(QPointF pos) const;
+    void blockDragFinished(BlockId id, QPointF center);
+    // Width / height of the view: long chains wrap into rows to fill it.
+    void setViewAspect(double aspect);
+    int rowCount() const { return static_cast<int>(m_rowY.size()); }
     // Locked: blocks do not move and drops are refused (while training).
     void setLocked(bool locked);
     bool locked() const { return m_locked; }
@@ -36,6 +39,7 @@ public:
 Q_SIGNALS:
     void selectionRefsChanged();
     void message(const QString& text);  // why a drop was refused
+    void relaidOut();                   // the chain wrapped differently (the view refits)
 
 protected:
     void dragEnterEvent(QGraphicsSceneDragDropEvent* e) override;
@@ -51,10 +55,16 @@ private:
 
     ProjectDocument* m_doc;
     QHash<QString, NodeItem*> m_items;   // key: kind/id
-    std::vector<qreal> m_gapX;            // x of the gap before block i (size = blocks + 1)
+    int rowOf(qreal y) const;
+    double orderKey(QPointF p) const;
+
+    std::vector<QPointF> m_gaps;           // centre of the gap before block i (size = blocks + 1)
+    std::vector<qreal> m_rowY;             // centre line of each row
+    double m_aspect = 1.6;
     std::vector<std::vector<double>> m_loads;
     InsertMarker* m_marker = nullptr;
     qreal m_markerHeight = 200;
+    qreal m_rowGap = 60;
     bool m_rebuilding = false;
     bool m_locked = false;
 };
@@ -68,6 +78,7 @@ public:
     double zoom() const { return transform().m11(); }
 
 protected:
+    void resizeEvent(QResizeEvent* e) override;
     void wheelEvent(QWheelEvent* e) override;
     void mousePressEvent(QMouseEvent* e) override;
     void mouseMoveEvent(QMouseEvent* e) override;

@@ -80,7 +80,7 @@ void NodeItem::updateToolTip() {
 }
 
 QSizeF NodeItem::moeCardSize(int tiles, int sharedTiles, int* columns, double* tileSize, int* shownTiles) {
-    const double width = 210 * uiScale();
+    const double width = 224 * uiScale();
     const int total = std::max(1, tiles + sharedTiles);
     const int cols = total <= 16 ? 4 : total <= 36 ? 6 : 8;
     *columns = cols;
@@ -261,17 +261,12 @@ void NodeItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidge
 }
 
 QVariant NodeItem::itemChange(GraphicsItemChange change, const QVariant& value) {
-    // Blocks slide along the chain only.
-    if (change == ItemPositionChange && scene() && m_ref.kind == ItemRef::Block) {
-        QPointF p = value.toPointF();
-        p.setY(pos().y());
-        return p;
-    }
+    if (change == ItemPositionChange && scene() && m_ref.kind == ItemRef::Block) setZValue(5);  // above its neighbours while dragged
     return QGraphicsItem::itemChange(change, value);
 }
 
 void NodeItem::mousePressEvent(QGraphicsSceneMouseEvent* e) {
-    m_pressX = pos().x();
+    m_pressPos = pos();
     if (m_ref.kind == ItemRef::Block) setCursor(Qt::ClosedHandCursor);
     QGraphicsItem::mousePressEvent(e);
 }
@@ -280,20 +275,26 @@ void NodeItem::mouseReleaseEvent(QGraphicsSceneMouseEvent* e) {
     QGraphicsItem::mouseReleaseEvent(e);
     if (m_ref.kind != ItemRef::Block) return;
     setCursor(Qt::OpenHandCursor);
-    if (std::abs(pos().x() - m_pressX) > 4)
-        if (auto* s = dynamic_cast<NetworkScene*>(scene())) s->blockDragFinished(m_ref.block, pos().x() + m_size.width() / 2);
+    if ((pos() - m_pressPos).manhattanLength() > 4)
+        if (auto* s = dynamic_cast<NetworkScene*>(scene())) s->blockDragFinished(m_ref.block, pos() + QPointF(m_size.width() / 2, m_size.height() / 2));
 }
 
-EdgeItem::EdgeItem(QPointF from, QPointF to) : m_from(from), m_to(to) { setZValue(-1); }
+EdgeItem::EdgeItem(QPolygonF points) : m_points(std::move(points)) { setZValue(-1); }
 
-QRectF EdgeItem::boundingRect() const { return QRectF(m_from, m_to).normalized().adjusted(-8, -8, 8, 8); }
+QRectF EdgeItem::boundingRect() const { return m_points.boundingRect().adjusted(-10, -10, 10, 10); }
 
 void EdgeItem::paint(QPainter* p, const QStyleOptionGraphicsItem*, QWidget*) {
+    if (m_points.size() < 2) return;
     const CanvasColors& c = canvasColors();
     p->setRenderHint(QPainter::Antialiasing);
-    p->setPen(QPen(c.edge, 2));
-    const QPointF tip = m_to - QPointF(2, 0);
-    p->drawLine(m_from, tip - QPointF(6, 0));
+    QPen pen(c.edge, 2);
+    pen.setJoinStyle(Qt::RoundJoin);
+    p->setPen(pen);
+    p->setBrush(Qt::NoBrush);
+    QPolygonF line = m_points;
+    const QPointF tip = line.back() - QPointF(2, 0);
+    line.back() = tip - QPointF(6, 0);
+    p->drawPolyline(line);
     QPolygonF head;
     head << tip << tip + QPointF(-9, -5) << tip + QPointF(-9, 5);
     p->setBrush(c.edge);

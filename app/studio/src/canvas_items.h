@@ -70,18 +70,18 @@ private:
     int m_columns = 4;
     double m_tileSize = 20;
     int m_hiddenTiles = 0;
-    double m_pressX = 0;
+    QPointF m_pressPos;
 };
 
-// The arrow from one card to the next.
+// The arrow from one card to the next (a polyline when the chain wraps to the next row).
 class EdgeItem : public QGraphicsItem {
 public:
-    EdgeItem(QPointF from, QPointF to);
+    explicit EdgeItem(QPolygonF points);
     QRectF boundingRect() const override;
     void paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
 
 private:
-    QPointF m_from, m_to;
+    QPolygonF m_points;
 };
 
 // Where a dragged block or palette entry would land.

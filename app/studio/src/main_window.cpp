@@ -193,10 +193,6 @@ void MainWindow::buildDocks() {
     tabifyDockWidget(m_dashDock, m_clusterDock);
     m_inspectorDock->raise();
     m_scenarioDock->hide();
-    resizeDocks({m_paletteDock}, {210}, Qt::Horizontal);
-    resizeDocks({m_inspectorDock}, {340}, Qt::Horizontal);
-    resizeDocks({m_runDock, m_messagesDock}, {900, 380}, Qt::Horizontal);
-    resizeDocks({m_runDock}, {330}, Qt::Vertical);
 
     connect(m_palette, &PaletteWidget::activated, this, [this](const QString& id) {
         if (m_locked) return;
@@ -207,6 +203,15 @@ void MainWindow::buildDocks() {
             statusBar()->showMessage(why, 5000);
         }
     });
+}
+
+void MainWindow::applyDefaultDockSizes() {
+    // Only meaningful once the window has its size.
+    resizeDocks({m_paletteDock}, {210}, Qt::Horizontal);
+    resizeDocks({m_inspectorDock}, {360}, Qt::Horizontal);
+    resizeDocks({m_runDock, m_messagesDock}, {width() - 360, 360}, Qt::Horizontal);
+    resizeDocks({m_runDock}, {height() * 38 / 100}, Qt::Vertical);
+    if (m_classroom) resizeDocks({m_scenarioDock}, {440}, Qt::Horizontal);
 }
 
 void MainWindow::buildActions() {
@@ -276,7 +281,11 @@ void MainWindow::buildActions() {
     m_viewMenu->addSeparator();
     for (QDockWidget* d : {m_paletteDock, m_inspectorDock, m_runDock, m_messagesDock, m_dashDock, m_clusterDock, m_scenarioDock})
         m_viewMenu->addAction(d->toggleViewAction());
-    m_viewMenu->addAction(tr("&Reset layout"), this, [this] { restoreState(m_defaultState); });
+    m_viewMenu->addAction(tr("&Reset layout"), this, [this] {
+        restoreState(m_defaultState);
+        setClassroom(m_classroom);
+        applyDefaultDockSizes();
+    });
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     m_trainAct = run->addAction(tr("&Train"), this, [this] {
@@ -332,6 +341,7 @@ void MainWindow::restoreSettings() {
     restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(s.value(QStringLiteral("window/state")).toByteArray());
     if (s.value(QStringLiteral("window/geometry")).isNull()) resize(1500, 920);
+    if (s.value(QStringLiteral("window/state")).isNull()) QTimer::singleShot(0, this, &MainWindow::applyDefaultDockSizes);
     rebuildRecentMenu();
     (currentTheme() == Theme::Dark ? m_darkAct : m_lightAct)->setChecked(true);
 }
@@ -540,13 +550,15 @@ void MainWindow::setClassroom(bool on) {
     m_inspector->setClassroom(on);
     m_run->setClassroom(on);
     m_run->applyTheme();
+    // Classroom: the guide and the model up front; editing tools stay one click away (View menu).
+    if (on) m_layoutBeforeClassroom = saveState();
     m_scenarioDock->setVisible(on);
+    m_paletteDock->setVisible(!on);
+    m_inspectorDock->setVisible(!on);
     m_dashDock->setVisible(!on);
     m_clusterDock->setVisible(!on);
-    if (on) {
-        resizeDocks({m_paletteDock, m_scenarioDock}, {300, 500}, Qt::Vertical);
-        resizeDocks({m_scenarioDock}, {380}, Qt::Horizontal);
-    }
+    if (on) resizeDocks({m_scenarioDock}, {440}, Qt::Horizontal);
+    else if (!m_layoutBeforeClassroom.isEmpty()) restoreState(m_layoutBeforeClassroom);
     m_scene->rebuild();
     QTimer::singleShot(0, m_view, &NetworkView::fitAll);
 }

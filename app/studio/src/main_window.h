@@ -92,6 +92,7 @@ private:
     void reportError(const QString& title, const QString& text);
     void takeScreenshot(const QString& path);
     void restoreSettings();
+    void applyDefaultDockSizes();
 
     bool m_interactive;
     ProjectDocument* m_doc;
@@ -119,6 +120,7 @@ private:
     bool m_locked = false;
     moe::telemetry::SnapshotPtr m_pendingSnapshot;
     QByteArray m_defaultState;
+    QByteArray m_layoutBeforeClassroom;
 };
 
 }  // namespace moe::studio

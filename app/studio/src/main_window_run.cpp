@@ -116,6 +116,7 @@ void MainWindow::takeScreenshot(const QString& path) {
 
 void MainWindow::runScript(const LaunchOptions& o) {
     if (QScreen* scr = QGuiApplication::primaryScreen()) setGeometry(scr->availableGeometry());
+    applyDefaultDockSizes();
     auto finish = [this, o] {
         // Let layouts, charts and the canvas settle before reading the screen.
         QTimer::singleShot(400, this, [this, o] {

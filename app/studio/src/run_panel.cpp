@@ -55,7 +55,6 @@ QChart* makeChart(const QString& title, QValueAxis** x, QValueAxis** y) {
     c->legend()->setAlignment(Qt::AlignBottom);
     c->setAnimationOptions(QChart::NoAnimation);
     *x = new QValueAxis(c);
-    (*x)->setTitleText(QObject::tr("step"));
     (*x)->setLabelFormat(QStringLiteral("%d"));
     *y = new QValueAxis(c);
     c->addAxis(*x, Qt::AlignBottom);
@@ -106,11 +105,12 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_accChart = makeChart(tr("Accuracy"), &m_accX, &m_accY);
     m_accY->setRange(0, 1);
     m_accY->setLabelFormat(QStringLiteral("%.1f"));
+    m_lossY->setLabelFormat(QStringLiteral("%.3g"));
     m_lossView = new QChartView(m_lossChart, this);
     m_accView = new QChartView(m_accChart, this);
     for (auto* cv : {m_lossView, m_accView}) {
         cv->setRenderHint(QPainter::Antialiasing);
-        cv->setMinimumHeight(170);
+        cv->setMinimumHeight(200);
         charts->addWidget(cv, 1);
     }
     v->addLayout(charts, 1);
@@ -158,6 +158,8 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
         m_replayLabel->setText(tr("step %1 · loss %2 · acc %3%").arg(s->step).arg(s->loss, 0, 'f', 3).arg(s->accuracy * 100, 0, 'f', 1));
         Q_EMIT replaySnapshot(s);
     });
+    ensureCurves(*m_live);
+    fitAxes();
     applyTheme();
     updateButtons();
 }
@@ -172,14 +174,18 @@ void RunPanel::applyTheme() {
         c->setBackgroundBrush(pal.color(QPalette::Base));
         c->setTitleBrush(pal.color(QPalette::Text));
         c->legend()->setLabelColor(pal.color(QPalette::Text));
+        // Charts keep a modest font even in classroom mode: big tick labels crowd the plot out.
         QFont f = QApplication::font();
+        QFont small = f;
+        small.setPointSizeF(std::min(f.pointSizeF(), 10.0));
         c->setTitleFont(f);
-        c->legend()->setFont(f);
+        c->legend()->setFont(small);
         for (QAbstractAxis* a : c->axes()) {
             a->setLabelsBrush(pal.color(QPalette::Text));
             a->setTitleBrush(pal.color(QPalette::Text));
             a->setGridLineColor(pal.color(QPalette::AlternateBase).darker(dark ? 70 : 110));
-            a->setLabelsFont(f);
+            a->setLabelsFont(small);
+            a->setTitleFont(small);
         }
     }
     // Theme changes reset series pens: rebuild the colours.
@@ -208,6 +214,13 @@ void RunPanel::resetCurves(CurveSet& c) {
 }
 
 void RunPanel::appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s) {
+    ensureCurves(c);
+    if (std::isfinite(s.loss)) c.loss->append(static_cast<double>(s.step), s.loss);
+    c.acc->append(static_cast<double>(s.step), s.accuracy);
+    if (s.testAccuracy >= 0) c.testAcc->append(static_cast<double>(s.step), s.testAccuracy);
+}
+
+void RunPanel::ensureCurves(CurveSet& c) {
     const bool compare = &c == m_compare.get();
     const Qt::PenStyle style = compare ? Qt::DashLine : Qt::SolidLine;
     const QString suffix = compare ? tr(" (compared)") : QString();
@@ -216,13 +229,10 @@ void RunPanel::appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s
         c.acc = makeSeries(m_accChart, tr("train") + suffix, seriesColor(1), style, m_accX, m_accY);
         c.testAcc = makeSeries(m_accChart, tr("test") + suffix, seriesColor(2), style, m_accX, m_accY);
     }
-    if (std::isfinite(s.loss)) c.loss->append(static_cast<double>(s.step), s.loss);
-    c.acc->append(static_cast<double>(s.step), s.accuracy);
-    if (s.testAccuracy >= 0) c.testAcc->append(static_cast<double>(s.step), s.testAccuracy);
 }
 
 void RunPanel::fitAxes() {
-    double maxStep = 1, maxLoss = 0.1;
+    double maxStep = 10, maxLoss = 0.1;
     for (CurveSet* c : {m_live.get(), m_compare.get()}) {
         if (!c->loss) continue;
         for (const QPointF& p : c->loss->points()) {
@@ -232,13 +242,17 @@ void RunPanel::fitAxes() {
         for (const QPointF& p : c->acc->points()) maxStep = std::max(maxStep, p.x());
     }
     if (m_status.totalSteps > 0 && m_status.active()) maxStep = std::max(maxStep, static_cast<double>(m_status.totalSteps));
-    m_lossX->setRange(0, maxStep);
-    m_accX->setRange(0, maxStep);
+    for (QValueAxis* x : {m_lossX, m_accX}) {
+        x->setRange(0, maxStep);
+        x->applyNiceNumbers();
+    }
     m_lossY->setRange(0, maxLoss * 1.05);
+    m_lossY->applyNiceNumbers();
 }
 
 void RunPanel::beginLive(const QString& runPath) {
     resetCurves(*m_live);
+    ensureCurves(*m_live);
     m_opened.reset();
     m_replay->setEnabled(false);
     m_replayLabel->setText(tr("live: %1").arg(QFileInfo(runPath).fileName()));
@@ -323,6 +337,7 @@ bool RunPanel::openRun(const QString& path, QString* error) {
     }
     m_opened = r.value();
     resetCurves(*m_live);
+    ensureCurves(*m_live);
     for (const auto& s : m_opened->snapshots()) appendPoint(*m_live, *s);
     fitAxes();
     const int n = static_cast<int>(m_opened->snapshots().size());

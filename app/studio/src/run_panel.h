@@ -56,6 +56,7 @@ Q_SIGNALS:
 
 private:
     void resetCurves(CurveSet& c);
+    void ensureCurves(CurveSet& c);
     void appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s);
     void fitAxes();
     void updateButtons();
