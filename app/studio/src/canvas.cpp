@@ -58,6 +58,9 @@ NetworkScene::NetworkScene(ProjectDocument* doc, QObject* parent) : QGraphicsSce
     rebuild();
 }
 
+// Clearing the items changes the selection; nobody is listening any more.
+NetworkScene::~NetworkScene() { blockSignals(true); }
+
 void NetworkScene::rebuild() {
     m_rebuilding = true;
     std::set<QString> selected;

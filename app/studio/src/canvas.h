@@ -17,6 +17,7 @@ class NetworkScene : public QGraphicsScene {
     Q_OBJECT
 public:
     explicit NetworkScene(ProjectDocument* doc, QObject* parent = nullptr);
+    ~NetworkScene() override;
 
     void rebuild();
     QList<ItemRef> selectedRefs() const;

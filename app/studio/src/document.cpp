@@ -47,6 +47,9 @@ ProjectDocument::ProjectDocument(QObject* parent) : QObject(parent) {
     replaceAll(defaultProject(), {});
 }
 
+// The undo stack outlives this object's body and signals while it clears.
+ProjectDocument::~ProjectDocument() { m_undo.disconnect(); }
+
 spec::BlockSpec ProjectDocument::defaultMoeBlock() {
     spec::BlockSpec b;
     b.kind = spec::BlockKind::Moe;

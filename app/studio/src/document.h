@@ -44,6 +44,7 @@ class ProjectDocument : public QObject {
     Q_OBJECT
 public:
     explicit ProjectDocument(QObject* parent = nullptr);
+    ~ProjectDocument() override;
 
     const moe::spec::Project& project() const { return m_state.project; }
     const DocState& state() const { return m_state; }

@@ -28,6 +28,7 @@
 #include "run_panel.h"
 #include "scenario_panel.h"
 #include "side_docks.h"
+#include "studio_app.h"
 #include "theme.h"
 
 namespace moe::studio {
@@ -40,6 +41,7 @@ const char* kFileFilter = QT_TRANSLATE_NOOP("MainWindow", "MoE Studio projects (
 MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     : m_interactive(interactive), m_doc(new ProjectDocument(this)), m_training(new TrainingController(this)) {
     setObjectName(QStringLiteral("MainWindow"));
+    initResources();
     setWindowIcon(QIcon(QStringLiteral(":/moe-studio/moe-studio.svg")));
     m_scene = new NetworkScene(m_doc, this);
     m_view = new NetworkView(m_scene, this);
@@ -166,7 +168,11 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     onStatus(m_training->status());
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() {
+    // Children die in creation order (the document first, the scene clears its items): nothing
+    // may hear from them on the way out.
+    for (QObject* o : std::initializer_list<QObject*>{m_doc->undoStack(), m_doc, m_training, m_scene}) o->blockSignals(true);
+}
 
 void MainWindow::buildDocks() {
     auto dock = [this](const QString& title, const char* name, QWidget* w, Qt::DockWidgetArea area) {
@@ -347,7 +353,7 @@ void MainWindow::restoreSettings() {
 }
 
 void MainWindow::updateTitle() {
-    setWindowTitle(tr("%1%2 — MoE Studio").arg(m_doc->displayName(), m_doc->isModified() ? QStringLiteral(" •") : QString()));
+    setWindowTitle(tr("%1[*] — MoE Studio").arg(m_doc->displayName()));
     setWindowModified(m_doc->isModified());
 }
 

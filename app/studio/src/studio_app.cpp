@@ -15,7 +15,13 @@ static void initStudioQrc() { Q_INIT_RESOURCE(studio); }
 
 namespace moe::studio {
 
-void initResources() { initStudioQrc(); }
+void initResources() {
+    static const bool once = [] {
+        initStudioQrc();
+        return true;
+    }();
+    (void)once;
+}
 
 int runStudio(int argc, char** argv) {
     QApplication app(argc, argv);
