@@ -16,6 +16,7 @@
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/run_store.h"
 #include "run_panel.h"
+#include "scenario_panel.h"
 #include "theme.h"
 
 using namespace moe::studio;
@@ -78,6 +79,9 @@ private Q_SLOTS:
         Q_EMIT list->itemClicked(problem);
         QCOMPARE(w.scene()->selectedBlocks(), std::vector<BlockId>{doc->idAt(1)});
         QVERIFY(w.inspector()->messageFor("model.blocks[1].router.k").contains("exceeds"));
+        // For people reviewing the look of the validation display.
+        w.resize(1500, 920);
+        QVERIFY(w.grab().save(QStringLiteral(MOE_BINARY_DIR "/tests/studio/studio_invalid_offscreen.png")));
         // Training refuses an invalid model and says why.
         QString err;
         QVERIFY(!w.train(0, &err));
@@ -155,6 +159,31 @@ private Q_SLOTS:
         w.setClassroom(false);
         QVERIFY(w.findChild<QDockWidget*>("paletteDock")->isVisible());
         w.setTheme(Theme::Light);
+    }
+
+    void scenarioStepAppliesItsEditsThroughCore() {
+        MainWindow w(false, m_dir.filePath("recovery7"));
+        const QString copy = m_dir.filePath("classroom_spirals.json");
+        QVERIFY(QFile::copy(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json"), copy));
+        QString err;
+        QVERIFY2(w.openFile(copy, &err), qPrintable(err));
+        const auto& sc = w.document()->project().scenario;
+        QVERIFY(sc && sc->steps.size() == 4);
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.01);
+        auto* panel = w.findChild<ScenarioPanel*>();
+        QVERIFY(panel);
+        panel->setCurrentStep(3);
+        Q_EMIT panel->runStepRequested(3);  // "Take away balance": aux -> 0 on every block, then train
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.0);
+        QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.0);
+        QCOMPARE(w.document()->undoStack()->count(), 1);
+        if (TrainingController::engineAvailable()) {
+            QTRY_VERIFY(w.training()->status().active());
+            w.training()->stop();
+            QTRY_VERIFY_WITH_TIMEOUT(!w.training()->status().active(), 20000);
+        } else {
+            QVERIFY(!w.training()->status().active());
+        }
     }
 
     void trainingWithoutTheEngineSaysSo() {
