@@ -104,6 +104,7 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     connect(m_run, &RunPanel::pauseRequested, m_training, &TrainingController::pause);
     connect(m_run, &RunPanel::resumeRequested, m_training, &TrainingController::resume);
     connect(m_run, &RunPanel::stopRequested, m_training, &TrainingController::stop);
+    connect(m_run, &RunPanel::speedChanged, m_training, &TrainingController::setSpeed);
     connect(m_run, &RunPanel::stepRequested, this, [this](int n) {
         if (m_training->hasTrainer()) m_training->step(n);
         else {

@@ -84,6 +84,11 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_train->setObjectName(QStringLiteral("trainButton"));
     for (auto* b : {m_train, m_pause, m_step, m_stop}) controls->addWidget(b);
     controls->insertWidget(3, m_stepCount);
+    m_speed = new QComboBox(this);
+    m_speed->setToolTip(tr("How fast to train: slow speeds let you watch the routing change step by step"));
+    m_speed->addItem(tr("Full speed"), 0.0);
+    for (double v : {100.0, 20.0, 5.0, 1.0}) m_speed->addItem(tr("%1 steps/s").arg(v), v);
+    controls->addWidget(m_speed);
     m_state = new QLabel(this);
     m_state->setObjectName(QStringLiteral("runState"));
     controls->addSpacing(12);
@@ -142,6 +147,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     });
     connect(m_step, &QPushButton::clicked, this, [this] { Q_EMIT stepRequested(m_stepCount->value()); });
     connect(m_stop, &QPushButton::clicked, this, &RunPanel::stopRequested);
+    connect(m_speed, &QComboBox::activated, this, [this](int i) { Q_EMIT speedChanged(m_speed->itemData(i).toDouble()); });
     connect(m_runs, &QComboBox::activated, this, [this](int i) {
         const QString path = m_runs->itemData(i).toString();
         if (path.isEmpty()) return;
@@ -302,6 +308,7 @@ void RunPanel::updateButtons() {
     m_pause->setIcon(style()->standardIcon(m_status.state == RunStatus::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
     m_step->setEnabled(engine && (m_status.state == RunStatus::Paused || !active));
     m_stop->setEnabled(engine && active);
+    m_speed->setEnabled(engine);
     if (!engine) {
         m_state->setText(tr("Training engine not built"));
         m_state->setToolTip(TrainingController::engineMissingText());

@@ -51,6 +51,7 @@ Q_SIGNALS:
     void resumeRequested();
     void stepRequested(int n);
     void stopRequested();
+    void speedChanged(double stepsPerSecond);  // 0: full speed
     void replaySnapshot(moe::telemetry::SnapshotPtr s);  // the replay slider moved
     void message(const QString& text);
 
@@ -63,6 +64,7 @@ private:
 
     QPushButton *m_train, *m_pause, *m_step, *m_stop;
     QSpinBox* m_stepCount;
+    QComboBox* m_speed;
     QProgressBar* m_progress;
     QLabel* m_stats;
     QLabel* m_state;

@@ -3,6 +3,7 @@
 #include <QDir>
 #include <QPointer>
 
+#include <algorithm>
 #include <deque>
 
 #include <spdlog/spdlog.h>
@@ -137,6 +138,10 @@ void TrainingController::start(const moe::spec::Project& project, const QString&
                 m_engine->stepTarget = steps;
                 m_stepping = true;
                 m_engine->trainer->step(steps);
+            } else if (m_speed > 0) {
+                m_paced = true;
+                m_paceDebt = 0;
+                m_paceClock.start();
             } else m_engine->trainer->start();
             Q_EMIT runStarted(m_runPath);
             m_poll.start();
@@ -149,8 +154,25 @@ void TrainingController::start(const moe::spec::Project& project, const QString&
 }
 
 void TrainingController::pause() {
+    m_paced = false;
 #ifdef MOE_HAS_TRAINER
     if (hasTrainer()) m_engine->trainer->pause();
+#endif
+}
+
+void TrainingController::setSpeed(double stepsPerSecond) {
+    m_speed = std::max(0.0, stepsPerSecond);
+#ifdef MOE_HAS_TRAINER
+    if (!hasTrainer()) return;
+    if (m_paced && m_speed == 0) {
+        m_paced = false;
+        m_engine->trainer->resume();
+    } else if (!m_paced && !m_stepping && m_speed > 0 && m_status.state == RunStatus::Running) {
+        m_engine->trainer->pause();
+        m_paced = true;
+        m_paceDebt = 0;
+        m_paceClock.restart();
+    }
 #endif
 }
 
@@ -158,7 +180,11 @@ void TrainingController::resume() {
 #ifdef MOE_HAS_TRAINER
     if (hasTrainer()) {
         m_stepping = false;
-        m_engine->trainer->resume();
+        if (m_speed > 0) {
+            m_paced = true;
+            m_paceDebt = 0;
+            m_paceClock.restart();
+        } else m_engine->trainer->resume();
         m_poll.start();
     }
 #endif
@@ -167,6 +193,7 @@ void TrainingController::resume() {
 void TrainingController::step(int n) {
 #ifdef MOE_HAS_TRAINER
     if (!hasTrainer() || n <= 0) return;
+    m_paced = false;
     m_engine->stepTarget = m_engine->trainer->progress().step + n;
     m_stepping = true;
     m_engine->trainer->step(n);
@@ -177,6 +204,7 @@ void TrainingController::step(int n) {
 }
 
 void TrainingController::stop() {
+    m_paced = false;
 #ifdef MOE_HAS_TRAINER
     if (hasTrainer()) {
         m_engine->trainer->stop();
@@ -225,6 +253,15 @@ void TrainingController::poll() {
     s.tokensPerSecond = p.tokensPerSecond;
     s.etaSeconds = p.etaSeconds;
     s.message = QString::fromStdString(p.message);
+    if (m_paced && (p.state == TS::Paused || p.state == TS::Idle)) {
+        // Paced run: between chunks the trainer rests; to the user it is running.
+        s.state = RunStatus::Running;
+        m_paceDebt = std::min(m_paceDebt + m_paceClock.restart() / 1000.0 * m_speed, std::max(1.0, m_speed / 2));
+        if (const int n = static_cast<int>(m_paceDebt); n >= 1) {
+            m_paceDebt -= n;
+            m_engine->trainer->step(n);
+        }
+    }
     setStatus(s);
     const bool ended = s.state == RunStatus::Finished || s.state == RunStatus::Stopped || s.state == RunStatus::Failed;
     if (m_stepping && (ended || (s.state == RunStatus::Paused && s.step >= m_engine->stepTarget))) {
@@ -236,7 +273,7 @@ void TrainingController::poll() {
         spdlog::info("studio: run {} {} at step {}", m_runPath.toStdString(), stateName(s.state).toStdString(), s.step);
         retire();
         Q_EMIT runEnded(m_status);
-    } else if (s.state == RunStatus::Paused && !m_stepping) {
+    } else if (s.state == RunStatus::Paused && !m_stepping && !m_paced) {
         m_poll.setInterval(250);  // nothing moves; keep an eye out for resume from elsewhere
     } else m_poll.setInterval(100);
 #endif

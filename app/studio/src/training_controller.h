@@ -6,6 +6,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QElapsedTimer>
 #include <QTimer>
 
 #include <memory>
@@ -50,6 +51,10 @@ public:
     void resume();
     void step(int n);   // continues a paused run by n steps
     void stop();
+    // Pace: at most this many steps per second (0: as fast as it goes). Slow runs let a class
+    // watch experts take over or die one step at a time.
+    void setSpeed(double stepsPerSecond);
+    double speed() const { return m_speed; }
 
     const RunStatus& status() const { return m_status; }
     QString runStorePath() const { return m_runPath; }
@@ -77,6 +82,10 @@ private:
     QString m_runPath;
     moe::telemetry::SnapshotPtr m_latest;
     bool m_stepping = false;
+    double m_speed = 0;
+    bool m_paced = false;       // running at m_speed by issuing step(n) chunks
+    QElapsedTimer m_paceClock;
+    double m_paceDebt = 0;      // steps owed to the pace
 };
 
 }  // namespace moe::studio
