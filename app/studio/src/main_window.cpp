@@ -429,7 +429,23 @@ bool MainWindow::openFile(const QString& path, QString* error) {
     return true;
 }
 
+QString MainWindow::declinedText() { return tr("not saved: the model has problems"); }
+
 bool MainWindow::saveTo(const QString& path, QString* error) {
+    if (m_interactive && !m_doc->problems().empty()) {
+        // The loader refuses projects with problems: say so before writing one.
+        const auto& first = m_doc->problems().front().diagnostic;
+        const auto answer = QMessageBox::warning(
+            this, tr("Save a project with problems?"),
+            tr("The model has %n problem(s), for example:\n\n%1\n\nMoE Studio and the moe command will not open the file "
+               "until they are fixed. Save anyway?", nullptr, static_cast<int>(m_doc->problems().size()))
+                .arg(QString::fromStdString(first.path + ": " + first.message)),
+            QMessageBox::Save | QMessageBox::Cancel, QMessageBox::Cancel);
+        if (answer != QMessageBox::Save) {
+            if (error) *error = declinedText();
+            return false;
+        }
+    }
     if (!m_doc->save(path, error)) return false;
     m_recovery->discard();
     updateRecent(m_doc->filePath());
@@ -470,6 +486,7 @@ bool MainWindow::save() {
     if (!QFileInfo(QFileInfo(target).absolutePath()).isWritable()) return saveAs();
     QString err;
     if (!saveTo(target, &err)) {
+        if (err == declinedText()) return false;
         reportError(tr("Cannot save"), err);
         return false;
     }
@@ -485,6 +502,7 @@ bool MainWindow::saveAs() {
     if (QFileInfo(f).suffix().isEmpty()) f += QStringLiteral(".json");
     QString err;
     if (!saveTo(f, &err)) {
+        if (err == declinedText()) return false;
         reportError(tr("Cannot save"), err);
         return false;
     }

@@ -79,6 +79,7 @@ private:
     void rebuildRecentMenu();
     void rebuildExamplesMenu();
     bool maybeSave();
+    static QString declinedText();
     void newProject();
     void openDialog();
     bool save();
