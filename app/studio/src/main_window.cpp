@@ -133,19 +133,25 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
             restart = true;
         }
         if (st.trainSteps <= 0) return;
+        m_scenarioTraining = true;
         m_scenario->setBusy(true, tr("Training %1 steps…").arg(st.trainSteps));
         QString err;
         if (restart) {
             if (!train(st.trainSteps, &err)) {
+                m_scenarioTraining = false;
                 m_scenario->setBusy(false, err);
                 return;
             }
         } else m_training->step(st.trainSteps);
     });
     connect(m_training, &TrainingController::stepsDone, this, [this] {
+        if (!m_scenarioTraining) return;
+        m_scenarioTraining = false;
         m_scenario->setBusy(false, tr("Done. Look at the canvas and the charts, then press Next."));
     });
     connect(m_training, &TrainingController::runEnded, this, [this](const RunStatus& s) {
+        if (!m_scenarioTraining) return;
+        m_scenarioTraining = false;
         m_scenario->setBusy(false, s.state == RunStatus::Failed ? s.message : QString());
     });
 

@@ -119,6 +119,7 @@ private:
     int m_autosavedRevision = 0;
     bool m_classroom = false;
     bool m_locked = false;
+    bool m_scenarioTraining = false;  // the guide is waiting for its step's training
     moe::telemetry::SnapshotPtr m_pendingSnapshot;
     QByteArray m_defaultState;
     QByteArray m_layoutBeforeClassroom;
