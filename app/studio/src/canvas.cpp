@@ -267,7 +267,15 @@ NodeItem* NetworkScene::itemFor(const ItemRef& ref) const { return m_items.value
 
 void NetworkScene::setExpertLoads(std::vector<std::vector<double>> shares) {
     m_loads = std::move(shares);
-    rebuild();
+    // Telemetry arrives several times a second: recolour the tiles in place, no relayout.
+    const auto& m = m_doc->project().model;
+    for (int i = 0; i < static_cast<int>(m.blocks.size()); ++i) {
+        NodeItem* it = itemFor({ItemRef::Block, m_doc->idAt(i)});
+        if (!it) continue;
+        const std::vector<double>* loads =
+            i < static_cast<int>(m_loads.size()) && !m_loads[static_cast<size_t>(i)].empty() ? &m_loads[static_cast<size_t>(i)] : nullptr;
+        it->setLoads(loads ? *loads : std::vector<double>{}, m.routedExpertsOf(i));
+    }
 }
 
 int NetworkScene::rowOf(qreal y) const {

@@ -102,6 +102,14 @@ bool NodeItem::hasLoads() const {
     return std::any_of(m_tiles.begin(), m_tiles.end(), [](const TileSpec& t) { return t.load >= 0; });
 }
 
+void NodeItem::setLoads(const std::vector<double>& shares, int routed) {
+    for (auto& t : m_tiles) {
+        if (t.kind == TileSpec::Shared) continue;
+        t.load = t.index < static_cast<int>(shares.size()) ? shares[static_cast<size_t>(t.index)] * routed : -1;
+    }
+    update();
+}
+
 QRectF NodeItem::tileRect(int i) const {
     const double top = pad() + lineH() * 1.2 + lineH() * m_lines.size() + lineH() * 1.4 + pad() * 0.5;
     int shared = 0;

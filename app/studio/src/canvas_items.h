@@ -41,6 +41,9 @@ public:
     // Tile geometry in item coordinates (for hit tests and tests).
     QRectF tileRect(int i) const;
     bool hasLoads() const;
+    // Shares of assignments per routed expert (empty: no data); `routed` scales them so that a
+    // balanced layer reads 1.
+    void setLoads(const std::vector<double>& shares, int routed);
 
     static QSizeF moeCardSize(int tiles, int sharedTiles, int* columns, double* tileSize, int* shownTiles);
 

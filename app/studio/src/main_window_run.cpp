@@ -7,9 +7,12 @@
 #include <QScreen>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QElapsedTimer>
 #include <QTimer>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "canvas.h"
 #include "inspector.h"
@@ -128,6 +131,24 @@ void MainWindow::runScript(const LaunchOptions& o) {
         });
     };
     if (o.trainSteps <= 0) return finish();
+    // Responsiveness probe: how late a 10 ms timer fires on the UI thread while training.
+    auto probe = new QTimer(this);
+    auto clock = std::make_shared<QElapsedTimer>();
+    auto worst = std::make_shared<qint64>(0);
+    probe->setInterval(10);
+    connect(probe, &QTimer::timeout, this, [clock, worst] {
+        if (clock->isValid()) *worst = std::max(*worst, clock->elapsed());
+        clock->restart();
+    });
+    connect(m_training, &TrainingController::runStarted, probe, [probe] { probe->start(); });
+    auto report = [probe, worst] {
+        if (!probe->isActive()) return;
+        probe->stop();
+        std::fprintf(stderr, "moe-studio: longest gap between UI timer ticks while training: %lld ms (timer interval 10 ms)\n",
+                     static_cast<long long>(*worst));
+    };
+    connect(m_training, &TrainingController::stepsDone, probe, report);
+    connect(m_training, &TrainingController::runEnded, probe, report);
     QString err;
     if (!train(o.trainSteps, &err)) {
         std::fprintf(stderr, "moe-studio: cannot train: %s\n", qPrintable(err));
