@@ -72,7 +72,7 @@ std::int64_t applyCapacity(Routing& r, std::int64_t experts, double factor, moe:
     auto starts = torch::cumsum(counts, 0) - counts;
     auto pos = torch::arange(N, opts) - starts.index_select(0, sortedKey);
     auto dropSorted = (pos >= capacity) & (sortedKey < experts);
-    auto drop = torch::zeros({N}, torch::kBool).index_put_({finalOrder}, dropSorted);
+    auto drop = torch::zeros({N}, opts.dtype(torch::kBool)).index_put_({finalOrder}, dropSorted);
     r.dropped = drop.sum().item<std::int64_t>();
     if (r.dropped > 0) {
         auto dropView = drop.view({T, K});
@@ -99,7 +99,7 @@ void pickTopK(Routing& r, const torch::Tensor& select, const torch::Tensor& weig
 
 // Routers that give a token a variable number of experts use one slot per expert: [T,E].
 void fromMask(Routing& r, const torch::Tensor& mask, const torch::Tensor& weights) {
-    auto e = torch::arange(mask.size(1), torch::kLong).unsqueeze(0).expand_as(mask);
+    auto e = torch::arange(mask.size(1), torch::TensorOptions(torch::kLong).device(mask.device())).unsqueeze(0).expand_as(mask);
     r.expertIdx = torch::where(mask, e, torch::full_like(e, -1));
     r.gates = weights * mask.to(weights.scalar_type());
 }
@@ -126,7 +126,7 @@ Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
     if (m_spec.kind == RouterKind::Hash) {
         TORCH_CHECK(ctx.tokenIds && ctx.tokenIds->numel() == T, "hash router needs one content id per token");
         auto h = torch::remainder(*ctx.tokenIds, E);
-        auto idx = torch::remainder(h.unsqueeze(1) + torch::arange(m_k, torch::kLong).unsqueeze(0), E);
+        auto idx = torch::remainder(h.unsqueeze(1) + torch::arange(m_k, h.options()).unsqueeze(0), E);
         r.expertIdx = idx;
         r.gates = torch::full({T, m_k}, 1.0 / m_k, x.options());
         r.probs = torch::zeros({T, E}, x.options()).scatter_(1, idx, 1.0 / m_k);
@@ -151,7 +151,7 @@ Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
             r.probs = torch::softmax(logits / temp, -1);
             const auto c = std::clamp<std::int64_t>(std::llround(m_spec.capacityFactor * static_cast<double>(T) / E), 1, T);
             auto idx = std::get<1>(r.probs.detach().topk(c, 0));  // [C,E]: each expert's top tokens
-            auto mask = torch::zeros({T, E}, torch::kBool).scatter_(0, idx, true);
+            auto mask = torch::zeros({T, E}, idx.options().dtype(torch::kBool)).scatter_(0, idx, true);
             fromMask(r, mask, r.probs);
             break;
         }
@@ -163,7 +163,7 @@ Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
             auto thr = torch::quantile(pd, m_spec.tau, -1, true);
             auto n = (pd > thr).sum(-1).clamp(minE, maxE);  // [T]
             auto [vals, idx] = pd.topk(maxE, -1);
-            auto keep = torch::arange(maxE, torch::kLong).unsqueeze(0) < n.unsqueeze(1);
+            auto keep = torch::arange(maxE, idx.options()).unsqueeze(0) < n.unsqueeze(1);
             auto g = r.probs.gather(1, idx) * keep.to(r.probs.scalar_type());
             g = g / g.sum(-1, true).clamp_min(1e-9);
             r.expertIdx = torch::where(keep, idx, torch::full_like(idx, -1));
@@ -176,7 +176,7 @@ Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
             r.probs = score / score.sum(-1, true);
             const auto picks = std::min<std::int64_t>(T * m_k, T * E);
             auto idx = std::get<1>(score.detach().reshape({-1}).topk(picks));
-            auto mask = torch::zeros({T * E}, torch::kBool).index_fill_(0, idx, true).view({T, E});
+            auto mask = torch::zeros({T * E}, idx.options().dtype(torch::kBool)).index_fill_(0, idx, true).view({T, E});
             fromMask(r, mask, score);
             r.rankFirst = score.detach().argmax(-1);
             break;

@@ -104,6 +104,7 @@ struct Trainer::Impl {
     TrainerState state = TrainerState::Idle;
     std::int64_t budget = -1;  // steps left before pausing; -1: until done
     bool stopRequested = false;
+    bool pauseRequested = false;
     bool finalized = false;
     double pendingLr = std::numeric_limits<double>::quiet_NaN();
     Progress progress;
@@ -180,7 +181,18 @@ struct Trainer::Impl {
         while (true) {
             {
                 std::unique_lock lock(mutex);
-                wake.wait(lock, [&] { return stopRequested || state == TrainerState::Running; });
+                while (true) {
+                    if (stopRequested) break;
+                    // A pause takes effect between steps, so wait() returns only once the model is quiet.
+                    if (state == TrainerState::Running && pauseRequested) {
+                        pauseRequested = false;
+                        state = TrainerState::Paused;
+                        progress.state = state;
+                        idle.notify_all();
+                    }
+                    if (state == TrainerState::Running) break;
+                    wake.wait(lock);
+                }
                 if (stopRequested) break;
             }
             if (step >= totalSteps) {
@@ -500,6 +512,7 @@ void Trainer::start() {
     std::lock_guard lock(d.mutex);
     if (d.state != TrainerState::Idle && d.state != TrainerState::Paused) return;
     d.budget = -1;
+    d.pauseRequested = false;
     d.state = TrainerState::Running;
     d.progress.state = d.state;
     d.ensureThread();
@@ -510,13 +523,21 @@ void Trainer::pause() {
     auto& d = *m_impl;
     std::lock_guard lock(d.mutex);
     if (d.state != TrainerState::Running) return;
-    d.state = TrainerState::Paused;
-    d.progress.state = d.state;
-    d.idle.notify_all();
+    d.pauseRequested = true;
+    d.wake.notify_all();
 }
 
 void Trainer::resume() {
-    if (progress().state == TrainerState::Paused) start();
+    auto& d = *m_impl;
+    {
+        std::lock_guard lock(d.mutex);
+        if (d.state == TrainerState::Running) {
+            d.pauseRequested = false;  // a pause that has not taken effect yet is withdrawn
+            return;
+        }
+        if (d.state != TrainerState::Paused) return;
+    }
+    start();
 }
 
 void Trainer::step(int n) {
@@ -525,6 +546,7 @@ void Trainer::step(int n) {
     std::lock_guard lock(d.mutex);
     if (d.state != TrainerState::Idle && d.state != TrainerState::Paused) return;
     d.budget = n;
+    d.pauseRequested = false;
     d.state = TrainerState::Running;
     d.progress.state = d.state;
     d.ensureThread();
