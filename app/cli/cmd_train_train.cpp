@@ -87,7 +87,9 @@ int run(const moe::cli::ParsedArgs& a) {
     }
     auto& trainer = *created.value();
     const bool tty = isatty(STDOUT_FILENO) && !a.flag("plain");
-    std::cout << "training " << (project.model.name.empty() ? path : project.model.name) << " -> " << opt.runStorePath << "\n"
+    const int threads = trainer.progress().threads;
+    std::cout << "training " << (project.model.name.empty() ? path : project.model.name) << " on " << threads << " CPU thread"
+              << (threads == 1 ? "" : "s") << " -> " << opt.runStorePath << "\n"
               << std::flush;
 
     g_interrupted = false;
