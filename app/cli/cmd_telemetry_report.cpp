@@ -4,6 +4,7 @@
 #include <map>
 
 #include "cli_command.h"
+#include "moe/spec/project_io.h"
 #include "moe/telemetry/collapse.h"
 #include "moe/telemetry/run_store.h"
 
@@ -131,6 +132,15 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cout << "test accuracy: not measured yet\n";
     std::cout << humanCount(snap->tokensPerSecond) << " tokens/s, " << fixed(snap->wallSeconds, 1) << " s of training\n";
 
+    // The project the run trained names the zero-computation columns (zero, copy, constant).
+    auto project = moe::spec::parseProject(info.projectJson);
+    auto expertKind = [&](const tel::BlockSnapshot& b, int e) -> std::string {
+        if (e < b.ffnExperts) return "ffn";
+        if (!project || b.block < 0 || b.block >= static_cast<int>(project->model.blocks.size())) return "zero-comp";
+        const auto& z = project->model.blocks[static_cast<size_t>(b.block)].zeroExperts;
+        const int i = e - b.ffnExperts;
+        return i < z.zero ? "zero" : i < z.zero + z.copy ? "copy" : "constant";
+    };
     for (const auto& b : snap->blocks) {
         const auto f = tel::computeLoadFigures(b);
         std::cout << "\nblock " << b.block << ": " << b.experts << " routed experts (" << b.ffnExperts << " FFN), " << b.tokens
@@ -139,7 +149,7 @@ int run(const moe::cli::ParsedArgs& a) {
         const double maxShare = f.maxShare;
         for (int e = 0; e < b.experts; ++e) {
             const auto ue = static_cast<size_t>(e);
-            t.add({std::to_string(e), e < b.ffnExperts ? "ffn" : "zero-comp", fixed(ue < b.tokensPerExpert.size() ? b.tokensPerExpert[ue] : 0, 0),
+            t.add({std::to_string(e), expertKind(b, e), fixed(ue < b.tokensPerExpert.size() ? b.tokensPerExpert[ue] : 0, 0),
                    pct(f.share[ue]), ue < b.meanGateProb.size() ? fixed(b.meanGateProb[ue], 3) : "", shareBar(f.share[ue], maxShare, 20)});
         }
         std::cout << t.str();

@@ -141,7 +141,7 @@ int run(const moe::cli::ParsedArgs& a) {
 
 MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "train", "train a project headless, recording routing telemetry in a run store", "PROJECT",
-    "Trains the project's model on its dataset with all CPU cores, writing one snapshot per MoE block every\n"
+    "Trains the project's model on its dataset (all CPU cores; one for models too small to split), writing one snapshot per MoE block every\n"
     "training.telemetry_interval steps to a SQLite run store (read it with 'moe report' or the studio).\n"
     "On a terminal a progress bar shows step, loss, accuracy, tokens/s and ETA; otherwise plain lines.\n"
     "Ctrl-C stops after the current step and keeps everything recorded so far.",
@@ -150,7 +150,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
      {"checkpoint", "FILE", "write a checkpoint (model, optimizer, step) at the end"},
      {"resume", "FILE", "resume from a checkpoint written for the same model"},
-     {"threads", "N", "CPU threads (default: all)"},
+     {"threads", "N", "CPU threads (default: all, or 1 for tiny models)"},
      {"plain", "", "plain progress lines even on a terminal"}},
     1, 1, run});
 
