@@ -123,7 +123,7 @@ int run(const moe::cli::ParsedArgs& a) {
     const auto p = trainer.progress();
     if (tty) std::cout << "\n";
     std::cout << toString(p.state) << " at step " << p.step << " of " << p.totalSteps;
-    if (auto s = trainer.latest()) {
+    if (auto s = trainer.latest(); s && !s->blocks.empty()) {
         std::cout << ": loss " << fixed(s->loss, 4) << ", training accuracy " << fixed(100 * s->accuracy, 1) << "%";
         if (p.testAccuracy >= 0) std::cout << ", test accuracy " << fixed(100 * p.testAccuracy, 2) << "%";
         std::cout << ", " << duration(s->wallSeconds);

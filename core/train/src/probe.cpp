@@ -131,6 +131,8 @@ std::string describeBlowUp(MoeNetImpl& net, int& block) {
         s << "the model has no router to blame (no MoE block)";
     } else if (!std::isfinite(v)) {
         s << "the router logits of block " << block << " blew up (they are no longer finite)";
+    } else if (v > kRouterLogitLimit) {
+        s << "the router logits of block " << block << " blew up (max |logit| " << v << ")";
     } else {
         s << "the router logits of block " << block << " are the largest (max |logit| " << v << ")";
     }

@@ -22,6 +22,10 @@ std::vector<std::vector<int>> routingMaps(MoeNetImpl& net, double xMin, double x
 // Accuracy in [0, 1] over a whole set, in eval mode without gradients.
 double evaluate(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y, torch::Device device);
 
+// A router logit beyond this in magnitude counts as a blow-up: softmax saturates completely and
+// the z-loss (its square) is astronomically large.
+inline constexpr double kRouterLogitLimit = 1e4;
+
 // After a non-finite or exploding loss: names the MoE block whose router logits blew up (or the
 // one with the largest logits) and fills `block` with its index (-1 when there is no MoE block).
 std::string describeBlowUp(MoeNetImpl& net, int& block);

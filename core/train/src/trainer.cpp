@@ -61,7 +61,6 @@ std::mutex& initMutex() {
 constexpr int kMapResolution = 64;
 constexpr int kMapPoints = 512;
 constexpr std::int64_t kSmallTestSet = 2048;  // evaluated at every snapshot; larger sets per epoch
-constexpr double kLogitLimit = 1e4;           // |router logit| beyond this counts as a blow-up
 
 torch::Tensor toTensor(const Dataset& d) {
     return torch::from_blob(const_cast<float*>(d.x.data()), {d.size(), d.features}, torch::kFloat).clone();
@@ -304,7 +303,7 @@ struct Trainer::Impl {
         const double lossV = loss.item<double>(), taskV = task.item<double>();
         int blown = -1;
         const double maxLogit = detail::maxRouterLogit(*net, blown);
-        if (!std::isfinite(lossV) || !std::isfinite(maxLogit) || maxLogit > kLogitLimit) {
+        if (!std::isfinite(lossV) || !std::isfinite(maxLogit) || maxLogit > detail::kRouterLogitLimit) {
             std::string where = detail::describeBlowUp(*net, blown);
             const std::string what = !std::isfinite(lossV) ? "the loss became " + std::string(std::isnan(lossV) ? "NaN" : "infinite")
                                                            : "training diverged";
