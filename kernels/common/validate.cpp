@@ -157,10 +157,10 @@ Status validate(const UnpermuteCombineBackwardArgs& a) {
     if (auto s = checkTk(op, a.tokens, a.k); !s) return s;
     if (auto s = checkRowsDim(op, a.rows, a.dim, a.tokens * a.k); !s) return s;
     const int64_t tk = a.tokens * a.k;
-    const int64_t dyRows = a.dY ? a.rows : 0;
+    if ((a.rowToken == nullptr) != (a.rowAssign == nullptr))
+        return Status::invalid(std::string(op) + ": pass both rowToken and rowAssign, or neither");
     for (auto s : {checkPtr(op, "dOut", a.dOut, a.tokens * a.dim), checkPtr(op, "y", a.y, a.dGates ? a.rows * a.dim : 0),
-                   checkPtr(op, "slotOf", a.slotOf, a.dGates ? tk : 0), checkPtr(op, "rowToken", a.rowToken, dyRows),
-                   checkPtr(op, "rowAssign", a.rowAssign, dyRows), checkPtr(op, "gates", a.gates, a.dY ? tk : 0)})
+                   checkPtr(op, "slotOf", a.slotOf, tk), checkPtr(op, "gates", a.gates, a.dY ? tk : 0)})
         if (!s) return s;
     return Status::ok();
 }

@@ -30,8 +30,10 @@ int threadsFor(int64_t work) {
 }
 
 Status badIndex(const char* op, const char* field, int64_t at, int64_t v, int64_t lo, int64_t hi) {
+    const std::string range = lo == -1 ? "-1 or in [0, " + std::to_string(hi) + ")"
+                                       : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + ")";
     return Status::invalid(std::string(op) + ": " + field + "[" + std::to_string(at) + "] = " + std::to_string(v) +
-                           " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
+                           " must be " + range);
 }
 
 // First index in [0, n) with v outside [lo, hi), or -1.

@@ -211,11 +211,28 @@ protected:
 
     Status doUnpermuteCombineBackward(const UnpermuteCombineBackwardArgs& a) override {
         if (a.dY) {
+            // Without the maps, invert slotOf (as BuildDispatch would have produced them).
+            std::vector<int64_t> ownToken, ownAssign;
+            const int64_t* rowToken = a.rowToken;
+            const int64_t* rowAssign = a.rowAssign;
+            if (!rowToken) {
+                ownToken.assign(static_cast<size_t>(a.rows), -1);
+                ownAssign.assign(static_cast<size_t>(a.rows), -1);
+                for (int64_t i = 0; i < a.tokens * a.k; ++i) {
+                    const int64_t r = a.slotOf[i];
+                    if (r < -1 || r >= a.rows) return badSlot("unpermute combine backward", i, r, a.rows);
+                    if (r < 0) continue;
+                    ownToken[static_cast<size_t>(r)] = i / a.k;
+                    ownAssign[static_cast<size_t>(r)] = i;
+                }
+                rowToken = ownToken.data();
+                rowAssign = ownAssign.data();
+            }
             for (int64_t r = 0; r < a.rows; ++r) {
-                const int64_t t = a.rowToken[r], asg = a.rowAssign[r];
+                const int64_t t = rowToken[r], asg = rowAssign[r];
                 if (t < 0 || t >= a.tokens || asg < 0 || asg >= a.tokens * a.k)
                     return Status::invalid("unpermute combine backward: row " + std::to_string(r) +
-                                           " has rowToken/rowAssign out of range");
+                                           " has rowToken/rowAssign out of range (is every row in slotOf?)");
                 for (int64_t i = 0; i < a.dim; ++i) a.dY[r * a.dim + i] = a.gates[asg] * a.dOut[t * a.dim + i];
             }
         }

@@ -48,6 +48,17 @@ __global__ void combineKernel(UnpermuteCombineArgs a) {
     }
 }
 
+__global__ void rowMapsKernel(const int64_t* slotOf, int64_t n, int64_t k, int64_t rows, int64_t* rowToken,
+                              int64_t* rowAssign) {
+    MOE_GRID_STRIDE(i, n) {
+        const int64_t r = slotOf[i];
+        if (r >= 0 && r < rows) {
+            rowToken[r] = i / k;
+            rowAssign[r] = i;
+        }
+    }
+}
+
 __global__ void combineBackwardDyKernel(UnpermuteCombineBackwardArgs a) {
     MOE_ROW_STRIDE(r, a.rows) {
         const int64_t t = a.rowToken[r], asg = a.rowAssign[r];
@@ -100,8 +111,21 @@ Status launchUnpermuteCombine(const UnpermuteCombineArgs& a, cudaStream_t s) {
     return Status::ok();
 }
 
-Status launchUnpermuteCombineBackward(const UnpermuteCombineBackwardArgs& a, cudaStream_t s) {
+Status launchUnpermuteCombineBackward(const UnpermuteCombineBackwardArgs& in, cudaStream_t s) {
+    UnpermuteCombineBackwardArgs a = in;
+    Scratch scratch(s);
     if (a.dY && a.rows > 0 && a.dim > 0) {
+        if (!a.rowToken) {
+            int64_t *rowToken = nullptr, *rowAssign = nullptr;
+            if (auto st = scratch.alloc(&rowToken, a.rows); !st) return st;
+            if (auto st = scratch.alloc(&rowAssign, a.rows); !st) return st;
+            MOE_CUDA_CHECK(cudaMemsetAsync(rowToken, 0xff, static_cast<size_t>(a.rows) * sizeof(int64_t), s));
+            rowMapsKernel<<<blocksFor(a.tokens * a.k), kBlock, 0, s>>>(a.slotOf, a.tokens * a.k, a.k, a.rows, rowToken,
+                                                                       rowAssign);
+            MOE_CUDA_CHECK_LAUNCH("unpermute combine backward row maps");
+            a.rowToken = rowToken;
+            a.rowAssign = rowAssign;
+        }
         combineBackwardDyKernel<<<blocksFor(a.rows, 1), kRowBlock, 0, s>>>(a);
         MOE_CUDA_CHECK_LAUNCH("unpermute combine backward dY");
     }

@@ -46,32 +46,6 @@ void expectSameDevice(const at::Tensor& a, const at::Tensor& b, const char* wher
                 a.device(), " and ", b.device(), ")");
 }
 
-// Row -> (token, assignment) maps from slotOf; the inverse of BuildDispatch's slotOf.
-std::pair<at::Tensor, at::Tensor> rowMaps(const at::Tensor& slotOf, int64_t rows) {
-    const int64_t n = slotOf.numel(), k = slotOf.size(1);
-    if (slotOf.is_cpu()) {
-        at::Tensor rowToken = at::empty({rows}, slotOf.options());
-        at::Tensor rowAssign = at::empty({rows}, slotOf.options());
-        const int64_t* s = slotOf.data_ptr<int64_t>();
-        int64_t* rt = rowToken.data_ptr<int64_t>();
-        int64_t* ra = rowAssign.data_ptr<int64_t>();
-        for (int64_t i = 0; i < n; ++i) {
-            const int64_t r = s[i];
-            if (r < 0) continue;
-            TORCH_CHECK(r < rows, "moe::kernels::torch_ops::unpermuteCombine: slotOf[", i, "] = ", r,
-                        " must be -1 or in [0, ", rows, ")");
-            rt[r] = i / k;
-            ra[r] = i;
-        }
-        return {rowToken, rowAssign};
-    }
-    const at::Tensor flat = slotOf.reshape({-1});
-    const at::Tensor valid = flat.ge(0).nonzero().squeeze(1);
-    at::Tensor rowAssign = at::empty({rows}, slotOf.options());
-    rowAssign.index_put_({flat.index_select(0, valid)}, valid);
-    return {at::div(rowAssign, k, "floor"), rowAssign};
-}
-
 // ---- permute ---------------------------------------------------------------------------------
 
 struct PermuteFn : public torch::autograd::Function<PermuteFn> {
@@ -156,15 +130,10 @@ struct CombineFn : public torch::autograd::Function<CombineFn> {
         at::Tensor dY = wantY ? at::empty({S, d}, y.options()) : at::Tensor();
         at::Tensor dG = wantG ? at::empty({T, k}, gates.options()) : at::Tensor();
         if (!wantY && !wantG) return {dY, at::Tensor(), dG, at::Tensor()};
-        Backend& be = backendFor(y, "unpermuteCombine backward");
-        at::Tensor rowToken, rowAssign;
-        if (wantY && be.kind() != BackendKind::CpuFast)  // CpuFast walks tokens and needs no row maps
-            std::tie(rowToken, rowAssign) = rowMaps(slotOf, S);
-        check(be.unpermuteCombineBackward({T, k, S, d, dOut.data_ptr<float>(), y.data_ptr<float>(),
-                                           slotOf.data_ptr<int64_t>(),
-                                           rowToken.defined() ? rowToken.data_ptr<int64_t>() : nullptr,
-                                           rowAssign.defined() ? rowAssign.data_ptr<int64_t>() : nullptr,
-                                           gates.data_ptr<float>(), wantY ? dY.data_ptr<float>() : nullptr,
+        // No row maps: each backend derives what it needs from slotOf.
+        check(backendFor(y, "unpermuteCombine backward")
+                  .unpermuteCombineBackward({T, k, S, d, dOut.data_ptr<float>(), y.data_ptr<float>(),
+                                           slotOf.data_ptr<int64_t>(), nullptr, nullptr, gates.data_ptr<float>(), wantY ? dY.data_ptr<float>() : nullptr,
                                            wantG ? dG.data_ptr<float>() : nullptr}),
               "unpermuteCombine backward");
         return {dY, at::Tensor(), dG, at::Tensor()};
@@ -182,7 +151,7 @@ struct GatingFn : public torch::autograd::Function<GatingFn> {
         const at::Tensor logits = logitsIn.contiguous();
         const int64_t T = logits.size(0), E = logits.size(1);
         at::Tensor bias;
-        if (biasIn.defined()) {
+        if (biasIn.numel() > 0) {  // an empty tensor stands for "no bias" (autograd needs defined inputs)
             expectFloat(biasIn, where, "bias");
             expectSameDevice(logitsIn, biasIn, where);
             TORCH_CHECK(biasIn.dim() == 1 && biasIn.size(0) == E, "moe::kernels::torch_ops::gating: bias must be [E = ",
@@ -237,7 +206,8 @@ at::Tensor unpermuteCombine(const at::Tensor& y, const at::Tensor& slotOf, const
 
 Gating gating(const at::Tensor& logits, int64_t k, ScoreFn score, double temperature, bool renormalize,
               const at::Tensor& bias) {
-    auto out = GatingFn::apply(logits, bias, k, static_cast<int64_t>(score), temperature, renormalize);
+    const at::Tensor noBias = at::empty({0}, logits.defined() ? logits.options() : at::TensorOptions());
+    auto out = GatingFn::apply(logits, bias.defined() ? bias : noBias, k, static_cast<int64_t>(score), temperature, renormalize);
     return {out[0], out[1], out[2]};
 }
 

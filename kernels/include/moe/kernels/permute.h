@@ -75,8 +75,8 @@ struct UnpermuteCombineBackwardArgs {
     const float* dOut = nullptr;         // [T, d]
     const float* y = nullptr;            // [S, d]
     const int64_t* slotOf = nullptr;     // [T, k]
-    const int64_t* rowToken = nullptr;   // [S]
-    const int64_t* rowAssign = nullptr;  // [S]
+    const int64_t* rowToken = nullptr;   // [S] from BuildDispatch, or nullptr: derived from slotOf
+    const int64_t* rowAssign = nullptr;  // [S] from BuildDispatch, or nullptr: derived from slotOf
     const float* gates = nullptr;        // [T, k]
     float* dY = nullptr;                 // [S, d] out (nullptr: skip)
     float* dGates = nullptr;             // [T, k] out (nullptr: skip)
