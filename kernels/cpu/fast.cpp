@@ -22,6 +22,9 @@ namespace {
 
 // Below this many float elements of work a parallel region costs more than it saves.
 constexpr int64_t kParallelGrain = 1 << 14;
+// Row loops hand out chunks dynamically: tokens differ in work (dropped choices) and on a shared
+// machine a descheduled thread must not hold up a static share of the rows.
+#define MOE_ROW_SCHEDULE schedule(dynamic, 32)
 
 int threadsFor(int64_t work) {
     if (work < kParallelGrain) return 1;
@@ -298,7 +301,7 @@ protected:
         if (int64_t bad = firstOutOfRange(a.rowToken, a.rows, 0, a.tokens); bad >= 0)
             return badIndex("permute", "rowToken", bad, a.rowToken[bad], 0, a.tokens);
         const int64_t d = a.dim;
-#pragma omp parallel for num_threads(threadsFor(a.rows * d)) schedule(static)
+#pragma omp parallel for num_threads(threadsFor(a.rows * d)) MOE_ROW_SCHEDULE
         for (int64_t r = 0; r < a.rows; ++r)
             std::memcpy(a.out + r * d, a.x + a.rowToken[r] * d, static_cast<size_t>(d) * sizeof(float));
         return Status::ok();
@@ -308,7 +311,7 @@ protected:
         if (int64_t bad = firstOutOfRange(a.slotOf, a.tokens * a.k, -1, a.rows); bad >= 0)
             return badIndex("permute backward", "slotOf", bad, a.slotOf[bad], -1, a.rows);
         const int64_t d = a.dim, k = a.k;
-#pragma omp parallel for num_threads(threadsFor(a.tokens * k * d)) schedule(static)
+#pragma omp parallel for num_threads(threadsFor(a.tokens * k * d)) MOE_ROW_SCHEDULE
         for (int64_t t = 0; t < a.tokens; ++t) {
             float* dst = a.dX + t * d;
             bool first = true;
@@ -330,7 +333,7 @@ protected:
         if (int64_t bad = firstOutOfRange(a.slotOf, a.tokens * a.k, -1, a.rows); bad >= 0)
             return badIndex("unpermute combine", "slotOf", bad, a.slotOf[bad], -1, a.rows);
         const int64_t d = a.dim, k = a.k;
-#pragma omp parallel for num_threads(threadsFor(a.tokens * k * d)) schedule(static)
+#pragma omp parallel for num_threads(threadsFor(a.tokens * k * d)) MOE_ROW_SCHEDULE
         for (int64_t t = 0; t < a.tokens; ++t) {
             float* dst = a.out + t * d;
             bool first = true;
@@ -371,7 +374,7 @@ protected:
                 return Status::invalid("unpermute combine backward: slotOf references " + std::to_string(valid) +
                                        " rows but rows = " + std::to_string(a.rows));
         }
-#pragma omp parallel for num_threads(threadsFor(n * d * 2)) schedule(static)
+#pragma omp parallel for num_threads(threadsFor(n * d * 2)) MOE_ROW_SCHEDULE
         for (int64_t t = 0; t < a.tokens; ++t) {
             const float* go = a.dOut + t * d;
             for (int64_t j = 0; j < k; ++j) {

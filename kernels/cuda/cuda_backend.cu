@@ -4,7 +4,9 @@
 
 #include "cuda_backends.h"
 #include "cuda_common.cuh"
-#include "launchers.cuh"
+#include "dispatch.cuh"
+#include "gating.cuh"
+#include "permute.cuh"
 
 namespace moe::kernels::detail {
 namespace {

@@ -5,7 +5,7 @@
 // numbers those of expert e with a ballot prefix count. That reads the index array E times,
 // which is cheap for the tens to hundreds of experts of an MoE layer.
 #include "cuda_common.cuh"
-#include "launchers.cuh"
+#include "dispatch.cuh"
 
 namespace moe::kernels::cuda {
 namespace {

@@ -2,7 +2,7 @@
 // thread walks its row like the CPU reference does, with the same tie rule (strictly greater
 // wins, so equal scores go to the lower expert) and the same order of operations.
 #include "cuda_common.cuh"
-#include "launchers.cuh"
+#include "gating.cuh"
 
 namespace moe::kernels::cuda {
 namespace {

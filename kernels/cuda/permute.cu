@@ -2,7 +2,7 @@
 // over the feature dimension, so reads and writes are coalesced and every output element has a
 // single writer (no atomics; deterministic).
 #include "cuda_common.cuh"
-#include "launchers.cuh"
+#include "permute.cuh"
 
 namespace moe::kernels::cuda {
 namespace {
