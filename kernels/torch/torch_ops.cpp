@@ -212,9 +212,15 @@ Gating gating(const at::Tensor& logits, int64_t k, ScoreFn score, double tempera
 }
 
 Slots assignSlots(const at::Tensor& expertIdxIn, const at::Tensor& gatesIn, int64_t experts, int64_t capacity,
-                  DropPolicy policy) {
+                  DropPolicy policy, SlotPriority priority) {
     const char* where = "assignSlots";
     expectLong2d(expertIdxIn, where, "expertIdx");
+    if (priority == SlotPriority::ChoiceMajor) {
+        // Flat order of the transposed problem is (j, t): the kernel's token order becomes choice-major.
+        Slots s = assignSlots(expertIdxIn.t(), gatesIn.defined() ? gatesIn.t() : gatesIn, experts, capacity, policy,
+                              SlotPriority::TokenMajor);
+        return {s.expertIdx.t().contiguous(), s.slot.t().contiguous(), s.dropped.t().contiguous(), s.kept};
+    }
     const at::Tensor expertIdx = expertIdxIn.contiguous();
     at::Tensor gates;
     if (gatesIn.defined()) {

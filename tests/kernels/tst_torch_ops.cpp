@@ -154,6 +154,18 @@ private Q_SLOTS:
         QCOMPARE(sp.dropped.sum().item<int64_t>(), int64_t{3});
     }
 
+    void choiceMajorServesFirstChoicesFirst() {
+        const at::Tensor idx = torch::tensor({0, 1, 1, 0, 0, 1}, at::kLong).reshape({3, 2});
+        const ops::Slots tm = ops::assignSlots(idx, at::Tensor(), 2, 2, DropPolicy::Position);
+        QVERIFY(at::equal(tm.dropped, torch::tensor({0, 0, 0, 0, 1, 1}, at::kBool).reshape({3, 2})));
+        const ops::Slots cm =
+            ops::assignSlots(idx, at::Tensor(), 2, 2, DropPolicy::Position, ops::SlotPriority::ChoiceMajor);
+        QVERIFY(at::equal(cm.dropped, torch::tensor({0, 0, 0, 1, 0, 1}, at::kBool).reshape({3, 2})));
+        QVERIFY(at::equal(cm.slot, torch::tensor({0, 1, 0, -1, 1, -1}, at::kLong).reshape({3, 2})));
+        QVERIFY(at::equal(cm.expertIdx, torch::tensor({0, 1, 1, -1, 0, -1}, at::kLong).reshape({3, 2})));
+        QVERIFY(at::equal(cm.kept, torch::tensor({2, 2}, at::kLong)));
+    }
+
     void errorsNameTheArgument() {
         const at::Tensor idx = torch::zeros({4, 2}, at::kLong);
         try {

@@ -50,10 +50,19 @@ struct Slots {
     at::Tensor kept;       // [E] int64: kept assignments per expert
 };
 
+// Which assignments an expert serves first (the "position" that Position drops by, and the
+// order slots are numbered in).
+enum class SlotPriority {
+    TokenMajor,   // (t, j): by token, whatever the choice rank (capacity.h; Megatron-style)
+    ChoiceMajor,  // (j, t): every token's first choice before any second choice (GShard-style)
+};
+
 // Capacity-aware slot assignment (capacity.h). capacity < 0: unlimited. Not differentiable.
-// gates [T, k] float32 decide the Probs policy (may be undefined for Position).
+// gates [T, k] float32 decide the Probs policy (may be undefined for Position). With ChoiceMajor
+// the kernel runs on the transposed [k, T] problem, so equal gates under Probs also go to the
+// lower (j, t) instead of the lower (t, j).
 Slots assignSlots(const at::Tensor& expertIdx, const at::Tensor& gates, int64_t experts, int64_t capacity,
-                  DropPolicy policy);
+                  DropPolicy policy, SlotPriority priority = SlotPriority::TokenMajor);
 
 // counts[e] = number of entries of expertIdx equal to e (entries -1 ignored). [E] int64.
 at::Tensor histogram(const at::Tensor& expertIdx, int64_t experts);
