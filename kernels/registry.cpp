@@ -1,6 +1,8 @@
 // The backend registry: the one place that knows which backends exist in this build.
 #include <omp.h>
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 
 #include "cpu/cpu_backends.h"
@@ -37,6 +39,10 @@ struct Registry {
 
     Registry() {
         cuda = probeCuda(&cudaWhyNot);
+        if (cuda)
+            spdlog::info("kernels: CUDA backend on {}", cuda->description());
+        else
+            spdlog::debug("kernels: CUDA backend unavailable: {}", cudaWhyNot);
         available = {reference.get(), cpuFast.get()};
         if (cuda) available.push_back(cuda.get());
     }
