@@ -132,7 +132,14 @@ Status launchHistogram(const HistogramArgs& a, cudaStream_t s) {
     return Status::ok();
 }
 
+// One block per expert: the grid's x dimension bounds the expert count.
+static Status checkExperts(int64_t experts) {
+    if (experts > 0x7fffffff) return Status::invalid("CUDA dispatch: experts must be < 2^31");
+    return Status::ok();
+}
+
 Status launchBuildDispatch(const BuildDispatchArgs& a, cudaStream_t s) {
+    if (auto st = checkExperts(a.experts); !st) return st;
     const int64_t n = a.tokens * a.k;
     Scratch scratch(s);
     int64_t *pos = nullptr, *count = nullptr;
@@ -151,6 +158,7 @@ Status launchBuildDispatch(const BuildDispatchArgs& a, cudaStream_t s) {
 }
 
 Status launchAssignSlots(const AssignSlotsArgs& a, cudaStream_t s) {
+    if (auto st = checkExperts(a.experts); !st) return st;
     const int64_t n = a.tokens * a.k;
     const unsigned experts = static_cast<unsigned>(a.experts);
     Scratch scratch(s);
