@@ -61,11 +61,17 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
         // MoE block forward + backward.
         detail::Block block(spec, 0);
         auto x = torch::randn({o.tokens, o.dModel}, torch::requires_grad());
-        r.moeSeconds = medianSeconds(o.warmup, o.reps, [&] {
+        auto moeStep = [&] {
             block->zero_grad();
             auto y = block->forward(x, train);
             y.sum().backward();
-        });
+        };
+        const auto impl = detail::dispatchImpl();
+        r.kernels = impl == detail::DispatchImpl::Kernels;
+        r.moeSeconds = medianSeconds(o.warmup, o.reps, moeStep);
+        detail::setDispatchImpl(detail::DispatchImpl::Plain);
+        r.moePlainSeconds = medianSeconds(o.warmup, o.reps, moeStep);
+        detail::setDispatchImpl(impl);
         // Dense equivalent: the k chosen experts' GEMMs, i.e. one FFN over tokens x k rows.
         detail::Ffn ffn(o.dModel, spec.blocks[0].ffn);
         auto xd = torch::randn({static_cast<std::int64_t>(o.tokens) * o.k, o.dModel}, torch::requires_grad());

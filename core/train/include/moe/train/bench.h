@@ -20,8 +20,11 @@ struct LayerBenchOptions {
 
 struct LayerBenchResult {
     int threads = 0;
-    // MoE block (top-k router, dropless, dispatch/combine, experts) forward + backward.
+    // MoE block (top-k router, dropless, dispatch/combine, experts) forward + backward, with the
+    // dispatch/combine the trainer uses (the kernels' ops when built) and with plain LibTorch ops.
     double moeSeconds = 0;
+    double moePlainSeconds = 0;
+    bool kernels = false;          // moeSeconds used the kernels' dispatch/combine
     // The dense work it cannot avoid: one expert FFN over tokens x k rows, forward + backward.
     double denseSeconds = 0;
     double moeOverDense = 0;
