@@ -74,7 +74,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"d-model", "N", "model width (default 256)"},
      {"hidden", "N", "FFN hidden width per expert (default 1024)"},
      {"tokens", "N", "tokens per batch (default 4096)"},
-     {"reps", "N", "timed repetitions, median reported (default 5)"},
+     {"reps", "N", "timed repetitions, interleaved, median reported (default 7)"},
      {"interval", "N", "snapshot interval for the amortised telemetry cost (default 10)"},
      {"threads", "N", "CPU threads (default: all)"}},
     0, 0, run});

@@ -12,7 +12,7 @@ struct LayerBenchOptions {
     int dModel = 256;
     int hidden = 1024;       // FFN hidden width of each expert
     int tokens = 4096;
-    int reps = 5;            // timed repetitions (median is reported)
+    int reps = 7;            // timed repetitions, interleaved (median is reported)
     int warmup = 1;
     int threads = 0;         // 0: all hardware threads
     int telemetryInterval = 10;  // for the amortised telemetry cost
