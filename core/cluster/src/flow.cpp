@@ -1,0 +1,154 @@
+#include "moe/cluster/flow.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <queue>
+
+namespace moe::cluster {
+
+FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<Flow>& flows, const FlowOptions& opt) {
+    const size_t nf = flows.size(), nl = capacity.size();
+    FlowSolution sol;
+    sol.finish.assign(nf, 0.0);
+    sol.linkBytes.assign(nl, 0.0);
+    if (nf == 0) return sol;
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+
+    // Link -> flows incidence (CSR).
+    std::vector<int> start(nl + 1, 0);
+    for (const Flow& f : flows)
+        for (int h = 0; h < f.hops; ++h) ++start[static_cast<size_t>(f.links[static_cast<size_t>(h)]) + 1];
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    std::vector<int> incidence(static_cast<size_t>(start[nl]));
+    {
+        std::vector<int> fill(start.begin(), start.end() - 1);
+        for (size_t i = 0; i < nf; ++i)
+            for (int h = 0; h < flows[i].hops; ++h) {
+                const size_t l = static_cast<size_t>(flows[i].links[static_cast<size_t>(h)]);
+                incidence[static_cast<size_t>(fill[l]++)] = static_cast<int>(i);
+                sol.linkBytes[l] += flows[i].bytes;
+            }
+    }
+
+    std::vector<size_t> order(nf);
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return flows[a].release < flows[b].release; });
+
+    enum : char { kPending, kActive, kDone };
+    std::vector<char> state(nf, kPending);
+    std::vector<double> rem(nf), rate(nf, 0.0);
+    std::vector<int> frozenStamp(nf, -1), linkStamp(nl, -1), cnt(nl, 0);
+    std::vector<double> capRem(nl, 0.0);
+    std::vector<size_t> active;
+    active.reserve(nf);
+    size_t next = 0;
+    double t = flows[order[0]].release;
+    const double t0 = t;
+    int fillId = 0;
+
+    auto finishFlow = [&](size_t i, double when) {
+        state[i] = kDone;
+        sol.finish[i] = when + opt.latency;
+        sol.makespan = std::max(sol.makespan, sol.finish[i]);
+    };
+    auto admit = [&](double upTo) {
+        while (next < nf && flows[order[next]].release <= upTo) {
+            const size_t i = order[next++];
+            if (flows[i].bytes <= 0 || flows[i].hops == 0) {
+                finishFlow(i, std::max(t, flows[i].release));
+                continue;
+            }
+            state[i] = kActive;
+            rem[i] = flows[i].bytes;
+            active.push_back(i);
+        }
+    };
+
+    using Entry = std::pair<double, int>;
+    std::vector<Entry> heapStore;
+    std::vector<int> touched;
+    while (next < nf || !active.empty()) {
+        if (active.empty()) {
+            t = std::max(t, flows[order[next]].release);
+            admit(t + opt.tolerance * (t - t0));
+            if (active.empty()) continue;
+        }
+        // Progressive filling: the link with the smallest fair share saturates first; its flows
+        // are frozen at that share and leave the other links' budgets.
+        ++fillId;
+        ++sol.rateUpdates;
+        touched.clear();
+        for (size_t i : active)
+            for (int h = 0; h < flows[i].hops; ++h) {
+                const size_t l = static_cast<size_t>(flows[i].links[static_cast<size_t>(h)]);
+                if (linkStamp[l] != fillId) {
+                    linkStamp[l] = fillId;
+                    cnt[l] = 0;
+                    capRem[l] = capacity[l];
+                    touched.push_back(static_cast<int>(l));
+                }
+                ++cnt[l];
+            }
+        heapStore.clear();
+        for (int l : touched) heapStore.push_back({capRem[static_cast<size_t>(l)] / cnt[static_cast<size_t>(l)], l});
+        std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap(std::greater<Entry>(), std::move(heapStore));
+        while (!heap.empty()) {
+            auto [share, l] = heap.top();
+            heap.pop();
+            const size_t lu = static_cast<size_t>(l);
+            if (cnt[lu] <= 0) continue;
+            const double cur = std::max(0.0, capRem[lu]) / cnt[lu];
+            if (cur > share * (1 + 1e-12) + 1e-300) {
+                heap.push({cur, l});
+                continue;
+            }
+            for (int k = start[lu]; k < start[lu + 1]; ++k) {
+                const size_t i = static_cast<size_t>(incidence[static_cast<size_t>(k)]);
+                if (state[i] != kActive || frozenStamp[i] == fillId) continue;
+                frozenStamp[i] = fillId;
+                rate[i] = cur;
+                for (int h = 0; h < flows[i].hops; ++h) {
+                    const size_t m = static_cast<size_t>(flows[i].links[static_cast<size_t>(h)]);
+                    capRem[m] -= cur;
+                    --cnt[m];
+                    if (m != lu && cnt[m] > 0) heap.push({std::max(0.0, capRem[m]) / cnt[m], static_cast<int>(m)});
+                }
+            }
+        }
+
+        double dtc = kInf;
+        for (size_t i : active)
+            if (rate[i] > 0) dtc = std::min(dtc, rem[i] / rate[i]);
+        const double nextRelease = next < nf ? flows[order[next]].release : kInf;
+        if (dtc == kInf && nextRelease == kInf) {
+            // No capacity on some path: cannot finish (callers give every used link capacity).
+            for (size_t i : active) finishFlow(i, kInf);
+            active.clear();
+            break;
+        }
+        if (t + dtc <= nextRelease) {
+            const double limit = dtc * (1 + opt.tolerance);
+            size_t w = 0;
+            for (size_t i : active) {
+                const double need = rate[i] > 0 ? rem[i] / rate[i] : kInf;
+                if (need <= limit) finishFlow(i, t + need);
+                else {
+                    rem[i] -= rate[i] * dtc;
+                    active[w++] = i;
+                }
+            }
+            active.resize(w);
+            t += dtc;
+        } else {
+            const double dt = nextRelease - t;
+            for (size_t i : active) rem[i] -= rate[i] * dt;
+            t = nextRelease;
+            admit(t + opt.tolerance * (t - t0));
+        }
+    }
+    return sol;
+}
+
+}  // namespace moe::cluster
