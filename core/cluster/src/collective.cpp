@@ -1,6 +1,7 @@
 #include "moe/cluster/collective.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -323,8 +324,14 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
                                                 " GPUs (" + std::to_string(n) + " given)"}};
     std::vector<Algorithm> tryAlgos;
     if (opt.algorithm == Algorithm::Auto) {
-        for (Algorithm a : algos)
-            if (a != Algorithm::Flow || op == CollectiveOp::AllToAllV) tryAlgos.push_back(a);
+        // Auto picks among what NCCL/RCCL implement (ring, tree, NVLS; direct send/recv for
+        // all-to-all), so it predicts what nccl-tests measures; halving-doubling and the
+        // two-phase hierarchical schemes stay available by name for what-if studies.
+        for (Algorithm a : algos) {
+            const bool ncclLike = a == Algorithm::Ring || a == Algorithm::Tree || a == Algorithm::Nvls ||
+                                  (a == Algorithm::Direct && op == CollectiveOp::AllToAll) || (a == Algorithm::Flow && op == CollectiveOp::AllToAllV);
+            if (ncclLike) tryAlgos.push_back(a);
+        }
     } else {
         if (std::find(algos.begin(), algos.end(), opt.algorithm) == algos.end())
             return spec::Diagnostics{{"--algo", toString(opt.algorithm) + " does not apply to " + toString(op) + " on " + std::to_string(n) +
@@ -391,6 +398,64 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
     best.algbwGBs = bytes / (best.timeUs * 1e-6) / kGB;
     best.busbwGBs = best.algbwGBs * busBwFactor(op, n);
     return best;
+}
+
+spec::Result<double> parseBytes(const std::string& text, const std::string& where) {
+    std::string t = text;
+    double mult = 1;
+    if (!t.empty()) {
+        const char u = static_cast<char>(std::toupper(static_cast<unsigned char>(t.back())));
+        const std::string units = "BKMGT";
+        if (auto pos = units.find(u); pos != std::string::npos) {
+            mult = std::pow(1024.0, static_cast<double>(pos));
+            t.pop_back();
+        }
+    }
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || end == t.c_str() || *end != '\0' || !(v > 0) || !std::isfinite(v))
+        return spec::Diagnostics{{where, "\"" + text + "\" is not a size; expected a positive number with an optional unit B, K, M, G or T (e.g. 8, 64K, 16G)"}};
+    const double bytes = v * mult;
+    if (bytes > 1e15) return spec::Diagnostics{{where, "\"" + text + "\" is too large (at most 1 PB)"}};
+    return bytes;
+}
+
+spec::Result<std::vector<double>> parseSizes(const std::string& text, const std::string& where) {
+    std::vector<double> out;
+    if (text.find(':') != std::string::npos) {
+        std::vector<std::string> parts;
+        size_t a = 0;
+        for (size_t b; (b = text.find(':', a)) != std::string::npos; a = b + 1) parts.push_back(text.substr(a, b - a));
+        parts.push_back(text.substr(a));
+        if (parts.size() < 2 || parts.size() > 3)
+            return spec::Diagnostics{{where, "\"" + text + "\": expected MIN:MAX or MIN:MAX:FACTOR (e.g. 8:16G or 1M:1G:4)"}};
+        auto lo = parseBytes(parts[0], where);
+        auto hi = parseBytes(parts[1], where);
+        if (!lo) return lo.errors();
+        if (!hi) return hi.errors();
+        double f = 2;
+        if (parts.size() == 3) {
+            char* end = nullptr;
+            f = std::strtod(parts[2].c_str(), &end);
+            if (end == parts[2].c_str() || *end != '\0' || !(f > 1 && f <= 1024))
+                return spec::Diagnostics{{where, "factor \"" + parts[2] + "\" must be a number above 1 (e.g. 2)"}};
+        }
+        if (hi.value() < lo.value()) return spec::Diagnostics{{where, "\"" + text + "\": MAX is below MIN"}};
+        for (double s = lo.value(); s <= hi.value() * (1 + 1e-9); s *= f) out.push_back(std::round(s));
+    } else {
+        size_t a = 0;
+        while (a <= text.size()) {
+            size_t b = text.find(',', a);
+            if (b == std::string::npos) b = text.size();
+            auto v = parseBytes(text.substr(a, b - a), where);
+            if (!v) return v.errors();
+            out.push_back(v.value());
+            a = b + 1;
+        }
+    }
+    if (out.empty()) return spec::Diagnostics{{where, "no sizes given"}};
+    if (out.size() > 200) return spec::Diagnostics{{where, "\"" + text + "\" gives " + std::to_string(out.size()) + " sizes; at most 200"}};
+    return out;
 }
 
 }  // namespace moe::cluster

@@ -60,6 +60,11 @@ std::vector<Algorithm> applicableAlgorithms(const ResolvedCluster& c, Collective
 spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, const Topology* topology, CollectiveOp op,
                                                     double bytes, int ranks, const CollectiveOptions& opt = {});
 
+// Sizes as nccl-tests takes them: "MIN:MAX[:FACTOR]" (factor 2 by default) or a comma list;
+// units B, K, M, G, T are binary (16G = 16 GiB), as in nccl-tests -b/-e.
+spec::Result<std::vector<double>> parseSizes(const std::string& text, const std::string& where);
+spec::Result<double> parseBytes(const std::string& text, const std::string& where);
+
 // Largest rank count the flow-level all-to-allv accepts (ranks^2 flows).
 inline constexpr int kMaxFlowRanks = 512;
 
