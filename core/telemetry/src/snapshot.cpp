@@ -13,3 +13,29 @@ std::vector<double> BlockSnapshot::loadShare() const {
 }
 
 }  // namespace moe::telemetry
+
+namespace moe::telemetry {
+
+std::string_view toString(AlertKind k) {
+    switch (k) {
+        case AlertKind::DeadExperts: return "dead_experts";
+        case AlertKind::LoadImbalance: return "load_imbalance";
+        case AlertKind::LowLoadEntropy: return "low_load_entropy";
+        case AlertKind::HighDropRate: return "high_drop_rate";
+        case AlertKind::RepresentationCollapse: return "representation_collapse";
+        case AlertKind::RouterStarvation: return "router_starvation";
+        case AlertKind::Divergence: return "divergence";
+    }
+    return "?";
+}
+
+std::string_view toString(Severity s) {
+    switch (s) {
+        case Severity::Info: return "info";
+        case Severity::Warning: return "warning";
+        case Severity::Critical: return "critical";
+    }
+    return "?";
+}
+
+}  // namespace moe::telemetry

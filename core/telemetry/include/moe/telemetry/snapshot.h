@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace moe::telemetry {
@@ -29,9 +30,39 @@ struct BlockSnapshot {
     double routerGradNorm = 0;                // L2 norm of the router weight gradient
     double auxLoss = 0;                       // this block's load-balancing loss (unscaled)
     double zLoss = 0;                         // this block's router z-loss (unscaled)
+    // 2-D datasets only: the expert the router ranks first at each cell of a grid over the
+    // plane (row-major, row 0 at yMin), fed through the network up to this block.
+    int mapResolution = 0;                    // cells per side; 0: no map
+    std::vector<int> routingMap;              // [mapResolution^2] expert index
 
     // Share of assignments per expert (sums to 1; all zeros when nothing was routed).
     std::vector<double> loadShare() const;
+};
+
+// A collapse detector's verdict on one block, in plain language (see collapse.h).
+enum class AlertKind {
+    DeadExperts,             // experts whose share is below 1 / (10 x experts)
+    LoadImbalance,           // max share or coefficient of variation too high
+    LowLoadEntropy,          // few effective experts exp(H)
+    HighDropRate,            // capacity drops too many assignments
+    RepresentationCollapse,  // experts compute nearly the same function
+    RouterStarvation,        // router gradient near zero: it stopped learning
+    Divergence               // loss or router logits not finite
+};
+enum class Severity { Info, Warning, Critical };
+
+std::string_view toString(AlertKind k);
+std::string_view toString(Severity s);
+
+struct Alert {
+    std::int64_t step = 0;
+    int block = -1;                           // index in ModelSpec::blocks, -1 for the whole model
+    AlertKind kind = AlertKind::DeadExperts;
+    Severity severity = Severity::Warning;
+    double value = 0;                         // the measured figure that tripped it
+    std::string title;                        // short: "3 of 8 experts are dead"
+    std::string explanation;                  // what is happening, in plain language
+    std::string fix;                          // what to try
 };
 
 struct RoutingSnapshot {
@@ -45,6 +76,10 @@ struct RoutingSnapshot {
     double tokensPerSecond = 0;
     double wallSeconds = 0;                   // since the run started
     std::vector<BlockSnapshot> blocks;        // one per MoE block, in block order
+    // 2-D datasets only: the plane the routing maps cover and a sample of training points.
+    double mapXMin = 0, mapXMax = 0, mapYMin = 0, mapYMax = 0;
+    std::vector<float> mapPoints;             // x, y, label triplets
+    std::vector<Alert> alerts;                // the collapse detectors' verdicts at this step
 };
 
 using SnapshotPtr = std::shared_ptr<const RoutingSnapshot>;

@@ -1,0 +1,124 @@
+#pragma once
+// The run store: one SQLite file per training run, written by a background thread in WAL mode,
+// one transaction per snapshot. A `kill -9` at any moment leaves a readable file holding every
+// snapshot committed before it, and readers (dashboards, `moe report`, the simulator) may open
+// the file while training writes to it.
+//
+// Schema (format 1; every table keyed by step, blocks by their index in ModelSpec::blocks):
+//   meta(key TEXT PRIMARY KEY, value TEXT)        format, run_id, started_at, finished_at,
+//                                                 status, message, project (the project JSON)
+//   steps(step PK, epoch, loss, task_loss, accuracy, test_accuracy, learning_rate,
+//         tokens_per_second, wall_seconds)
+//   block_stats(step, block, experts, ffn_experts, tokens, dropped, mean_token_entropy,
+//         router_grad_norm, aux_loss, z_loss, classes, entropy_hist, experts_per_token_hist,
+//         similarity)                            histograms/matrices as JSON arrays
+//   expert_stats(step, block, expert, tokens, mean_gate_prob)
+//   class_expert(step, block, class, expert, tokens)   non-zero cells only
+//   routing_map(step, block, resolution, cells)   2-D datasets: expert per grid cell (JSON)
+//   alerts(step, block, kind, severity, value, title, explanation, fix)
+//   meta also holds map_bounds [xmin,xmax,ymin,ymax] and map_points [x,y,label,...] for 2-D sets
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "moe/spec/diagnostic.h"
+#include "moe/telemetry/snapshot.h"
+
+struct sqlite3;
+
+namespace moe::telemetry {
+
+inline constexpr int kRunStoreFormat = 1;
+
+struct RunInfo {
+    std::string runId;          // unique per run
+    std::string projectJson;    // the project as trained (moe-studio/1 JSON)
+    std::string startedAt;      // ISO 8601 UTC
+    std::string finishedAt;     // empty while running
+    std::string status;         // running, finished, stopped, failed
+    std::string message;        // why it stopped, for failed runs
+};
+
+// Writes snapshots on its own thread; append() never blocks on disk.
+class RunWriter {
+public:
+    // Creates (or truncates) the file and writes the run's meta data.
+    static moe::spec::Result<std::unique_ptr<RunWriter>> create(const std::string& path, RunInfo info);
+    ~RunWriter();  // flushes and closes (status stays as last set)
+    RunWriter(const RunWriter&) = delete;
+    RunWriter& operator=(const RunWriter&) = delete;
+
+    void append(SnapshotPtr snapshot);
+    // Waits until everything appended so far is committed.
+    void flush();
+    // Flushes, records the final status and message, and stops the writer thread.
+    void finish(const std::string& status, const std::string& message = {});
+    // First write error, empty when all went well.
+    std::string error() const;
+    const std::string& path() const { return m_path; }
+
+private:
+    RunWriter(std::string path, sqlite3* db);
+    void loop();
+    void writeOne(const RoutingSnapshot& s);
+    void setMeta(const std::string& key, const std::string& value);
+
+    std::string m_path;
+    sqlite3* m_db = nullptr;
+    mutable std::mutex m_mutex;
+    std::condition_variable m_wake, m_done;
+    std::deque<SnapshotPtr> m_queue;
+    bool m_stop = false;
+    bool m_busy = false;
+    std::string m_error;
+    bool m_pointsWritten = false;
+    std::thread m_thread;
+};
+
+// Reads a run store, also while it is being written (refresh() picks up new steps).
+class RunReader {
+public:
+    static moe::spec::Result<std::shared_ptr<RunReader>> open(const std::string& path);
+    ~RunReader();
+    RunReader(const RunReader&) = delete;
+    RunReader& operator=(const RunReader&) = delete;
+
+    const RunInfo& info() const { return m_info; }
+    const std::string& path() const { return m_path; }
+    // All snapshots read so far, in step order.
+    const std::vector<SnapshotPtr>& snapshots() const { return m_snapshots; }
+    SnapshotPtr latest() const { return m_snapshots.empty() ? nullptr : m_snapshots.back(); }
+    // The snapshot at `step`, or the last one before it; nullptr when none.
+    SnapshotPtr at(std::int64_t step) const;
+    // Reads steps committed since the last read and the current meta; returns how many are new.
+    int refresh();
+
+    // CSV export of one table: "steps", "block_stats", "expert_stats", "class_expert", "alerts".
+    // Returns false (and fills `error`) for an unknown table.
+    bool writeCsv(const std::string& table, std::ostream& out, std::string& error) const;
+    static const std::vector<std::string>& csvTables();
+
+private:
+    RunReader(std::string path, sqlite3* db) : m_path(std::move(path)), m_db(db) {}
+    bool readMeta(std::string& error);
+
+    std::string m_path;
+    sqlite3* m_db = nullptr;
+    RunInfo m_info;
+    std::vector<double> m_mapBounds;
+    std::vector<float> m_mapPoints;
+    std::vector<SnapshotPtr> m_snapshots;
+};
+
+// A fresh run id: UTC time plus random suffix, e.g. "20261122-061503-a1b2".
+std::string newRunId();
+std::string utcNowIso();
+
+}  // namespace moe::telemetry

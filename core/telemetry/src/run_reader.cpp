@@ -1,0 +1,243 @@
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "moe/telemetry/run_store.h"
+#include "sqlite_util.h"
+
+namespace moe::telemetry {
+namespace {
+
+using detail::Statement;
+
+std::vector<double> parseArray(const std::string& text) {
+    if (text.empty()) return {};
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_array()) return {};
+    std::vector<double> out;
+    out.reserve(j.size());
+    for (const auto& v : j) out.push_back(v.is_number() ? v.get<double>() : 0.0);
+    return out;
+}
+
+std::optional<AlertKind> alertKindFrom(const std::string& s) {
+    for (int i = 0; i <= static_cast<int>(AlertKind::Divergence); ++i)
+        if (toString(static_cast<AlertKind>(i)) == s) return static_cast<AlertKind>(i);
+    return std::nullopt;
+}
+
+Severity severityFrom(const std::string& s) {
+    if (s == "critical") return Severity::Critical;
+    if (s == "info") return Severity::Info;
+    return Severity::Warning;
+}
+
+std::string csvField(const std::string& v) {
+    if (v.find_first_of(",\"\n") == std::string::npos) return v;
+    std::string out = "\"";
+    for (char c : v) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+moe::spec::Result<std::shared_ptr<RunReader>> RunReader::open(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        return moe::spec::Diagnostics{{"", "no run store at " + path + " (expected a .sqlite file written by 'moe train' or the studio)"}};
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+        const std::string err = detail::lastError(db);
+        sqlite3_close(db);
+        return moe::spec::Diagnostics{{"", "cannot open the run store " + path + ": " + err}};
+    }
+    sqlite3_busy_timeout(db, 2000);
+    std::shared_ptr<RunReader> r(new RunReader(path, db));
+    std::string err;
+    if (!r->readMeta(err)) return moe::spec::Diagnostics{{"", path + " is not a MoE Studio run store: " + err}};
+    r->refresh();
+    return r;
+}
+
+RunReader::~RunReader() { sqlite3_close(m_db); }
+
+bool RunReader::readMeta(std::string& error) {
+    Statement st(m_db, "SELECT key, value FROM meta");
+    if (!st.ok()) {
+        error = detail::lastError(m_db);
+        return false;
+    }
+    std::map<std::string, std::string> meta;
+    while (st.step() == SQLITE_ROW) meta[st.getText(0)] = st.getText(1);
+    if (!meta.count("format")) {
+        error = "it has no format entry";
+        return false;
+    }
+    if (meta["format"] != std::to_string(kRunStoreFormat)) {
+        error = "format " + meta["format"] + " is not supported (this version reads format " + std::to_string(kRunStoreFormat) + ")";
+        return false;
+    }
+    m_info.runId = meta["run_id"];
+    m_info.projectJson = meta["project"];
+    m_info.startedAt = meta["started_at"];
+    m_info.finishedAt = meta["finished_at"];
+    m_info.status = meta["status"];
+    m_info.message = meta["message"];
+    if (m_mapPoints.empty() && meta.count("map_points")) {
+        for (double v : parseArray(meta["map_points"])) m_mapPoints.push_back(static_cast<float>(v));
+        m_mapBounds = parseArray(meta["map_bounds"]);
+    }
+    return true;
+}
+
+int RunReader::refresh() {
+    std::string err;
+    readMeta(err);
+    const std::int64_t after = m_snapshots.empty() ? -1 : m_snapshots.back()->step;
+    // One read transaction so the steps and their blocks are a consistent view.
+    detail::exec(m_db, "BEGIN;", err);
+    std::map<std::int64_t, std::shared_ptr<RoutingSnapshot>> fresh;
+    {
+        Statement st(m_db, "SELECT step, epoch, loss, task_loss, accuracy, test_accuracy, learning_rate, tokens_per_second, wall_seconds FROM steps WHERE step > ? ORDER BY step");
+        st.bind(1, after);
+        while (st.ok() && st.step() == SQLITE_ROW) {
+            auto s = std::make_shared<RoutingSnapshot>();
+            s->step = st.getInt(0);
+            s->epoch = st.getDouble(1);
+            s->loss = st.getDouble(2);
+            s->taskLoss = st.getDouble(3);
+            s->accuracy = st.getDouble(4);
+            s->testAccuracy = st.getDouble(5);
+            s->learningRate = st.getDouble(6);
+            s->tokensPerSecond = st.getDouble(7);
+            s->wallSeconds = st.getDouble(8);
+            fresh[s->step] = s;
+        }
+    }
+    if (!fresh.empty()) {
+        std::map<std::pair<std::int64_t, int>, BlockSnapshot*> blocks;
+        Statement bs(m_db, "SELECT step, block, experts, ffn_experts, tokens, dropped, mean_token_entropy, router_grad_norm, aux_loss, z_loss, classes, entropy_hist, experts_per_token_hist, similarity FROM block_stats WHERE step > ? ORDER BY step, block");
+        bs.bind(1, after);
+        while (bs.ok() && bs.step() == SQLITE_ROW) {
+            auto it = fresh.find(bs.getInt(0));
+            if (it == fresh.end()) continue;
+            BlockSnapshot b;
+            b.block = static_cast<int>(bs.getInt(1));
+            b.experts = static_cast<int>(bs.getInt(2));
+            b.ffnExperts = static_cast<int>(bs.getInt(3));
+            b.tokens = bs.getInt(4);
+            b.dropped = bs.getInt(5);
+            b.meanTokenEntropy = bs.getDouble(6);
+            b.routerGradNorm = bs.getDouble(7);
+            b.auxLoss = bs.getDouble(8);
+            b.zLoss = bs.getDouble(9);
+            b.classes = static_cast<int>(bs.getInt(10));
+            b.tokenEntropyHist = parseArray(bs.getText(11));
+            b.expertsPerTokenHist = parseArray(bs.getText(12));
+            b.similarity = parseArray(bs.getText(13));
+            b.tokensPerExpert.assign(static_cast<size_t>(std::max(b.experts, 0)), 0.0);
+            b.meanGateProb.assign(static_cast<size_t>(std::max(b.experts, 0)), 0.0);
+            b.classExpert.assign(static_cast<size_t>(std::max(b.classes, 0) * std::max(b.experts, 0)), 0.0);
+            it->second->blocks.push_back(std::move(b));
+        }
+        for (auto& [step, s] : fresh)
+            for (auto& b : s->blocks) blocks[{step, b.block}] = &b;
+        Statement es(m_db, "SELECT step, block, expert, tokens, mean_gate_prob FROM expert_stats WHERE step > ?");
+        es.bind(1, after);
+        while (es.ok() && es.step() == SQLITE_ROW) {
+            auto it = blocks.find({es.getInt(0), static_cast<int>(es.getInt(1))});
+            const auto e = static_cast<size_t>(es.getInt(2));
+            if (it == blocks.end() || e >= it->second->tokensPerExpert.size()) continue;
+            it->second->tokensPerExpert[e] = es.getDouble(3);
+            it->second->meanGateProb[e] = es.getDouble(4);
+        }
+        Statement ce(m_db, "SELECT step, block, class, expert, tokens FROM class_expert WHERE step > ?");
+        ce.bind(1, after);
+        while (ce.ok() && ce.step() == SQLITE_ROW) {
+            auto it = blocks.find({ce.getInt(0), static_cast<int>(ce.getInt(1))});
+            if (it == blocks.end()) continue;
+            const auto i = static_cast<size_t>(ce.getInt(2) * it->second->experts + ce.getInt(3));
+            if (i < it->second->classExpert.size()) it->second->classExpert[i] = ce.getDouble(4);
+        }
+        Statement rm(m_db, "SELECT step, block, resolution, cells FROM routing_map WHERE step > ?");
+        rm.bind(1, after);
+        while (rm.ok() && rm.step() == SQLITE_ROW) {
+            auto it = blocks.find({rm.getInt(0), static_cast<int>(rm.getInt(1))});
+            if (it == blocks.end()) continue;
+            it->second->mapResolution = static_cast<int>(rm.getInt(2));
+            for (double v : parseArray(rm.getText(3))) it->second->routingMap.push_back(static_cast<int>(v));
+        }
+        for (auto& [step, s] : fresh) {
+            if (m_mapBounds.size() != 4) break;
+            s->mapXMin = m_mapBounds[0];
+            s->mapXMax = m_mapBounds[1];
+            s->mapYMin = m_mapBounds[2];
+            s->mapYMax = m_mapBounds[3];
+            s->mapPoints = m_mapPoints;
+        }
+        Statement al(m_db, "SELECT step, block, kind, severity, value, title, explanation, fix FROM alerts WHERE step > ? ORDER BY rowid");
+        al.bind(1, after);
+        while (al.ok() && al.step() == SQLITE_ROW) {
+            auto it = fresh.find(al.getInt(0));
+            auto kind = alertKindFrom(al.getText(2));
+            if (it == fresh.end() || !kind) continue;
+            Alert a;
+            a.step = al.getInt(0);
+            a.block = static_cast<int>(al.getInt(1));
+            a.kind = *kind;
+            a.severity = severityFrom(al.getText(3));
+            a.value = al.getDouble(4);
+            a.title = al.getText(5);
+            a.explanation = al.getText(6);
+            a.fix = al.getText(7);
+            it->second->alerts.push_back(std::move(a));
+        }
+    }
+    detail::exec(m_db, "COMMIT;", err);
+    for (auto& [step, s] : fresh) m_snapshots.push_back(std::move(s));
+    return static_cast<int>(fresh.size());
+}
+
+SnapshotPtr RunReader::at(std::int64_t step) const {
+    auto it = std::upper_bound(m_snapshots.begin(), m_snapshots.end(), step,
+                               [](std::int64_t s, const SnapshotPtr& p) { return s < p->step; });
+    if (it == m_snapshots.begin()) return nullptr;
+    return *std::prev(it);
+}
+
+const std::vector<std::string>& RunReader::csvTables() {
+    static const std::vector<std::string> t = {"steps", "block_stats", "expert_stats", "class_expert", "alerts"};
+    return t;
+}
+
+bool RunReader::writeCsv(const std::string& table, std::ostream& out, std::string& error) const {
+    const auto& tables = csvTables();
+    if (std::find(tables.begin(), tables.end(), table) == tables.end()) {
+        error = "unknown table '" + table + "'; choose one of steps, block_stats, expert_stats, class_expert, alerts";
+        return false;
+    }
+    const std::string sql = "SELECT * FROM " + table + (table == "alerts" ? " ORDER BY rowid" : " ORDER BY 1, 2");
+    Statement st(m_db, sql.c_str());
+    if (!st.ok()) {
+        error = detail::lastError(m_db);
+        return false;
+    }
+    for (int c = 0; c < st.columns(); ++c) out << (c ? "," : "") << st.columnName(c);
+    out << "\n";
+    while (st.step() == SQLITE_ROW) {
+        for (int c = 0; c < st.columns(); ++c) {
+            if (c) out << ",";
+            if (!st.isNull(c)) out << csvField(st.getText(c));
+        }
+        out << "\n";
+    }
+    return true;
+}
+
+}  // namespace moe::telemetry

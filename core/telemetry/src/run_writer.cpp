@@ -1,0 +1,245 @@
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <random>
+
+#include "moe/telemetry/run_store.h"
+#include "sqlite_util.h"
+
+namespace moe::telemetry {
+namespace {
+
+using detail::exec;
+using detail::Statement;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS steps(step INTEGER PRIMARY KEY, epoch REAL, loss REAL, task_loss REAL,
+  accuracy REAL, test_accuracy REAL, learning_rate REAL, tokens_per_second REAL, wall_seconds REAL);
+CREATE TABLE IF NOT EXISTS block_stats(step INTEGER, block INTEGER, experts INTEGER, ffn_experts INTEGER,
+  tokens INTEGER, dropped INTEGER, mean_token_entropy REAL, router_grad_norm REAL, aux_loss REAL,
+  z_loss REAL, classes INTEGER, entropy_hist TEXT, experts_per_token_hist TEXT, similarity TEXT,
+  PRIMARY KEY(step, block));
+CREATE TABLE IF NOT EXISTS expert_stats(step INTEGER, block INTEGER, expert INTEGER, tokens REAL,
+  mean_gate_prob REAL, PRIMARY KEY(step, block, expert));
+CREATE TABLE IF NOT EXISTS class_expert(step INTEGER, block INTEGER, class INTEGER, expert INTEGER,
+  tokens REAL, PRIMARY KEY(step, block, class, expert));
+CREATE TABLE IF NOT EXISTS routing_map(step INTEGER, block INTEGER, resolution INTEGER, cells TEXT,
+  PRIMARY KEY(step, block));
+CREATE TABLE IF NOT EXISTS alerts(step INTEGER, block INTEGER, kind TEXT, severity TEXT, value REAL,
+  title TEXT, explanation TEXT, fix TEXT);
+)sql";
+
+std::string jsonArray(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
+
+}  // namespace
+
+std::string utcNowIso() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string newRunId() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+    std::random_device rd;
+    char suffix[8];
+    std::snprintf(suffix, sizeof suffix, "%04x", rd() & 0xffffu);
+    return std::string(buf) + "-" + suffix;
+}
+
+moe::spec::Result<std::unique_ptr<RunWriter>> RunWriter::create(const std::string& path, RunInfo info) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    std::filesystem::remove(path + "-wal", ec);
+    std::filesystem::remove(path + "-shm", ec);
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+        const std::string err = detail::lastError(db);
+        sqlite3_close(db);
+        return moe::spec::Diagnostics{{"", "cannot create the run store " + path + ": " + err}};
+    }
+    std::string err;
+    // WAL: readers never block the writer; synchronous=NORMAL keeps committed transactions across
+    // a process crash (kill -9), which is the failure that matters here.
+    if (!exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) || !exec(db, kSchema, err)) {
+        sqlite3_close(db);
+        return moe::spec::Diagnostics{{"", "cannot initialise the run store " + path + ": " + err}};
+    }
+    sqlite3_busy_timeout(db, 2000);
+    std::unique_ptr<RunWriter> w(new RunWriter(path, db));
+    if (info.runId.empty()) info.runId = newRunId();
+    if (info.startedAt.empty()) info.startedAt = utcNowIso();
+    if (info.status.empty()) info.status = "running";
+    w->setMeta("format", std::to_string(kRunStoreFormat));
+    w->setMeta("run_id", info.runId);
+    w->setMeta("started_at", info.startedAt);
+    w->setMeta("status", info.status);
+    w->setMeta("message", info.message);
+    w->setMeta("project", info.projectJson);
+    if (!w->m_error.empty()) return moe::spec::Diagnostics{{"", w->m_error}};
+    w->m_thread = std::thread([p = w.get()] { p->loop(); });
+    return w;
+}
+
+RunWriter::RunWriter(std::string path, sqlite3* db) : m_path(std::move(path)), m_db(db) {}
+
+RunWriter::~RunWriter() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+    }
+    m_wake.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+    sqlite3_close(m_db);
+}
+
+void RunWriter::setMeta(const std::string& key, const std::string& value) {
+    Statement st(m_db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+    st.bind(1, key).bind(2, value);
+    if (!st.ok() || st.step() != SQLITE_DONE) {
+        std::lock_guard lock(m_mutex);
+        if (m_error.empty()) m_error = "cannot write run meta data to " + m_path + ": " + detail::lastError(m_db);
+    }
+}
+
+void RunWriter::append(SnapshotPtr snapshot) {
+    if (!snapshot) return;
+    {
+        std::lock_guard lock(m_mutex);
+        m_queue.push_back(std::move(snapshot));
+    }
+    m_wake.notify_one();
+}
+
+void RunWriter::flush() {
+    std::unique_lock lock(m_mutex);
+    m_done.wait(lock, [&] { return (m_queue.empty() && !m_busy) || !m_thread.joinable(); });
+}
+
+void RunWriter::finish(const std::string& status, const std::string& message) {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+    }
+    m_wake.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+    setMeta("status", status);
+    setMeta("message", message);
+    setMeta("finished_at", utcNowIso());
+    std::string err;
+    exec(m_db, "PRAGMA wal_checkpoint(TRUNCATE);", err);
+}
+
+std::string RunWriter::error() const {
+    std::lock_guard lock(m_mutex);
+    return m_error;
+}
+
+void RunWriter::loop() {
+    while (true) {
+        std::deque<SnapshotPtr> batch;
+        {
+            std::unique_lock lock(m_mutex);
+            m_wake.wait(lock, [&] { return m_stop || !m_queue.empty(); });
+            if (m_queue.empty() && m_stop) break;
+            batch.swap(m_queue);
+            m_busy = true;
+        }
+        for (const auto& s : batch) writeOne(*s);
+        {
+            std::lock_guard lock(m_mutex);
+            m_busy = false;
+        }
+        m_done.notify_all();
+    }
+    m_done.notify_all();
+}
+
+void RunWriter::writeOne(const RoutingSnapshot& s) {
+    std::string err;
+    bool ok = exec(m_db, "BEGIN IMMEDIATE;", err);
+    if (ok) {
+        Statement st(m_db, "INSERT OR REPLACE INTO steps VALUES(?,?,?,?,?,?,?,?,?)");
+        st.bind(1, s.step).bind(2, s.epoch).bind(3, s.loss).bind(4, s.taskLoss).bind(5, s.accuracy)
+            .bind(6, s.testAccuracy).bind(7, s.learningRate).bind(8, s.tokensPerSecond).bind(9, s.wallSeconds);
+        ok = st.ok() && st.step() == SQLITE_DONE;
+    }
+    Statement bs(m_db, "INSERT OR REPLACE INTO block_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    Statement es(m_db, "INSERT OR REPLACE INTO expert_stats VALUES(?,?,?,?,?)");
+    Statement ce(m_db, "INSERT OR REPLACE INTO class_expert VALUES(?,?,?,?,?)");
+    Statement al(m_db, "INSERT INTO alerts VALUES(?,?,?,?,?,?,?,?)");
+    ok = ok && bs.ok() && es.ok() && ce.ok() && al.ok();
+    for (const auto& b : s.blocks) {
+        if (!ok) break;
+        bs.bind(1, s.step).bind(2, b.block).bind(3, b.experts).bind(4, b.ffnExperts).bind(5, b.tokens).bind(6, b.dropped)
+            .bind(7, b.meanTokenEntropy).bind(8, b.routerGradNorm).bind(9, b.auxLoss).bind(10, b.zLoss).bind(11, b.classes)
+            .bind(12, jsonArray(b.tokenEntropyHist)).bind(13, jsonArray(b.expertsPerTokenHist)).bind(14, jsonArray(b.similarity));
+        ok = bs.step() == SQLITE_DONE;
+        bs.reset();
+        for (int e = 0; ok && e < b.experts; ++e) {
+            const auto ue = static_cast<size_t>(e);
+            es.bind(1, s.step).bind(2, b.block).bind(3, e)
+                .bind(4, ue < b.tokensPerExpert.size() ? b.tokensPerExpert[ue] : 0.0)
+                .bind(5, ue < b.meanGateProb.size() ? b.meanGateProb[ue] : 0.0);
+            ok = es.step() == SQLITE_DONE;
+            es.reset();
+        }
+        for (int c = 0; ok && c < b.classes; ++c)
+            for (int e = 0; ok && e < b.experts; ++e) {
+                const size_t i = static_cast<size_t>(c) * static_cast<size_t>(b.experts) + static_cast<size_t>(e);
+                if (i >= b.classExpert.size() || b.classExpert[i] == 0) continue;
+                ce.bind(1, s.step).bind(2, b.block).bind(3, c).bind(4, e).bind(5, b.classExpert[i]);
+                ok = ce.step() == SQLITE_DONE;
+                ce.reset();
+            }
+    }
+    if (ok && !s.mapPoints.empty() && !m_pointsWritten) {
+        setMeta("map_bounds", nlohmann::json({s.mapXMin, s.mapXMax, s.mapYMin, s.mapYMax}).dump());
+        setMeta("map_points", nlohmann::json(s.mapPoints).dump());
+        m_pointsWritten = true;
+    }
+    if (ok) {
+        Statement rm(m_db, "INSERT OR REPLACE INTO routing_map VALUES(?,?,?,?)");
+        for (const auto& b : s.blocks) {
+            if (!ok || b.mapResolution <= 0) continue;
+            rm.bind(1, s.step).bind(2, b.block).bind(3, b.mapResolution).bind(4, nlohmann::json(b.routingMap).dump());
+            ok = rm.ok() && rm.step() == SQLITE_DONE;
+            rm.reset();
+        }
+    }
+    for (const auto& a : s.alerts) {
+        if (!ok) break;
+        al.bind(1, s.step).bind(2, a.block).bind(3, std::string(toString(a.kind))).bind(4, std::string(toString(a.severity)))
+            .bind(5, a.value).bind(6, a.title).bind(7, a.explanation).bind(8, a.fix);
+        ok = al.step() == SQLITE_DONE;
+        al.reset();
+    }
+    if (ok) {
+        Statement st(m_db, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_step', ?)");
+        st.bind(1, std::to_string(s.step));
+        ok = st.ok() && st.step() == SQLITE_DONE;
+    }
+    if (ok) ok = exec(m_db, "COMMIT;", err);
+    if (!ok) {
+        exec(m_db, "ROLLBACK;", err);
+        std::lock_guard lock(m_mutex);
+        if (m_error.empty()) {
+            m_error = "cannot write step " + std::to_string(s.step) + " to " + m_path + ": " + detail::lastError(m_db);
+            spdlog::error("{}", m_error);
+        }
+    }
+}
+
+}  // namespace moe::telemetry

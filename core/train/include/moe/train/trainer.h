@@ -1,0 +1,76 @@
+#pragma once
+// The training engine's public face: torch-free (LibTorch lives in the .cpp files), so the studio,
+// the CLI and the tests include it cheaply. The Trainer runs on its own thread; no call blocks the
+// caller. Consumers take the newest snapshot (latest()) or get a callback on the trainer thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "moe/spec/diagnostic.h"
+#include "moe/spec/project.h"
+#include "moe/telemetry/snapshot.h"
+
+namespace moe::train {
+
+enum class TrainerState { Idle, Running, Paused, Finished, Stopped, Failed };
+std::string_view toString(TrainerState s);
+
+struct Progress {
+    TrainerState state = TrainerState::Idle;
+    std::int64_t step = 0;           // optimizer steps done
+    std::int64_t totalSteps = 0;     // planned (epochs x steps per epoch, or steps)
+    double epoch = 0;
+    double loss = 0;
+    double accuracy = 0;             // recent training accuracy in [0, 1]
+    double testAccuracy = -1;        // last held-out accuracy, -1 before the first evaluation
+    double tokensPerSecond = 0;
+    double etaSeconds = -1;          // -1 when unknown
+    double learningRate = 0;
+    std::string message;             // why it failed or stopped; empty otherwise
+};
+
+struct TrainerOptions {
+    std::string runStorePath;        // empty: no run store
+    int threads = 0;                 // 0: all hardware threads
+    std::string checkpointPath;      // empty: no checkpoint written at the end
+    std::string resumeFrom;          // a checkpoint to resume from; empty: fresh start
+};
+
+class Trainer {
+public:
+    // Builds the model and the data; fails with a message (never throws) when it cannot, e.g. a
+    // missing dataset file naming the Debian package to install.
+    static moe::spec::Result<std::unique_ptr<Trainer>> create(const moe::spec::Project& project,
+                                                             TrainerOptions options = {});
+    ~Trainer();  // stops and joins the thread
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
+
+    void start();                    // run until the planned steps are done (or stop/pause)
+    void pause();
+    void resume();
+    void step(int n = 1);            // while paused or idle: run exactly n steps, then pause
+    void stop();                     // ends the run; the run store keeps everything so far
+    void setLearningRate(double lr);
+    // Blocks until the trainer is not running (finished, stopped, failed or paused); for CLI/tests.
+    void wait();
+
+    Progress progress() const;
+    telemetry::SnapshotPtr latest() const;
+    // Called on the trainer thread after each snapshot is published; keep it short.
+    void setSnapshotCallback(std::function<void(telemetry::SnapshotPtr)> cb);
+
+    // Checkpoint: model, optimizer and step. Returns an empty string on success, else the error.
+    std::string saveCheckpoint(const std::string& path);
+
+    const moe::spec::Project& project() const;
+
+private:
+    struct Impl;
+    explicit Trainer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace moe::train
