@@ -44,8 +44,10 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
     j["grad_sync_us"] = r.gradSyncUs;
     j["compute_us_mean"] = r.computeUs;
     j["exposed_comm_us"] = r.exposedCommUs;
-    j["straggler"] = {{"rank", r.stragglerRank}, {"last_in_passes", r.stragglerLayers},
-                      {"experts", r.ranks[static_cast<size_t>(r.stragglerRank)].experts}};
+    if (r.stragglerRank >= 0)
+        j["straggler"] = {{"rank", r.stragglerRank}, {"last_in_passes", r.stragglerLayers},
+                          {"experts", r.ranks[static_cast<size_t>(r.stragglerRank)].experts}};
+    else j["straggler"] = nullptr;
     j["expert_weights_gib_per_gpu"] = r.expertWeightGiBPerGpu;
     j["simulated_gpus"] = r.simulatedGpus;
     j["replicas"] = r.replicas;
@@ -95,10 +97,11 @@ int run(const moe::cli::ParsedArgs& a) {
     o.routing = a.valueOr("routing", "");
     auto d = cl::resolveDeployment(project.value(), cat.value(), o);
     if (!d) return reportErrors(d.errors());
-    if (d->routing.kind == cl::RoutingKind::Recorded) {
-        std::cerr << "moe simulate: routing from a run store (" << d->routing.path
-                  << ") needs the run store reader, which this build does not have yet; use uniform or zipf:S\n";
-        return 1;
+    if (d->routing.kind == cl::RoutingKind::Recorded && o.routing.empty() && !d->routing.path.empty() && d->routing.path[0] != '/') {
+        // A run store named in the project is relative to the project file.
+        const std::string proj = a.positional()[0];
+        const auto slash = proj.find_last_of('/');
+        if (slash != std::string::npos) d->routing.path = proj.substr(0, slash + 1) + d->routing.path;
     }
     auto loads = cl::deploymentLoads(d.value(), nullptr);
     if (!loads) return reportErrors(loads.errors());
@@ -127,21 +130,26 @@ int run(const moe::cli::ParsedArgs& a) {
             continue;
         }
         t.add({std::to_string(l.layer), ms(l.forwardUs), s.training ? ms(l.backwardUs) : "-", ms(l.dispatchUs), ms(l.expertUs),
-               ms(l.expertMeanUs), ms(l.combineUs), fixed(l.imbalance, 2), "rank " + std::to_string(l.stragglerRank),
+               ms(l.expertMeanUs), ms(l.combineUs), fixed(l.imbalance, 2), l.stragglerRank >= 0 ? "rank " + std::to_string(l.stragglerRank) : "none",
                l.keptAssignments + l.droppedAssignments > 0 ? fixed(100.0 * l.droppedAssignments / (l.keptAssignments + l.droppedAssignments), 1) + "%"
                                                             : "0%"});
     }
     std::cout << "\n" << t.str() << "(times in ms; dispatch/combine: slowest rank; forward breakdown)\n\n";
-    const auto& st = s.ranks[static_cast<size_t>(s.stragglerRank)];
-    std::string ex;
-    for (size_t i = 0; i < st.experts.size() && i < 8; ++i) ex += (i ? "," : "") + std::to_string(st.experts[i]);
-    if (st.experts.size() > 8) ex += ",...";
+    std::string straggler = "none: every rank finishes its experts within 0.5% of the others in every layer";
+    if (s.stragglerRank >= 0) {
+        const auto& st = s.ranks[static_cast<size_t>(s.stragglerRank)];
+        std::string ex;
+        for (size_t i = 0; i < st.experts.size() && i < 8; ++i) ex += (i ? "," : "") + std::to_string(st.experts[i]);
+        if (st.experts.size() > 8) ex += ",...";
+        straggler = "rank " + std::to_string(s.stragglerRank) + " (node " + std::to_string(st.node) + ", experts " + ex +
+                    "), last to finish its experts in " + std::to_string(s.stragglerLayers) + " of " +
+                    std::to_string(s.layers.size() * (s.training ? 2 : 1)) + " layer passes";
+    }
     std::cout << "step " << ms(s.stepUs) << " ms" << (s.training ? " (forward " + ms(s.forwardUs) + ", backward " + ms(s.backwardUs) +
                                                                     ", gradient sync " + ms(s.gradSyncUs) + ")"
                                                                   : " (forward only)")
               << "\ncompute " << ms(s.computeUs) << " ms per GPU (mean), exposed communication and waiting " << ms(s.exposedCommUs) << " ms\n"
-              << "straggler: rank " << s.stragglerRank << " (node " << st.node << ", experts " << ex << "), last to finish its experts in "
-              << s.stragglerLayers << " of " << s.layers.size() * (s.training ? 2 : 1) << " layer passes\n"
+              << "straggler: " << straggler << "\n"
               << "expert weights " << fixed(s.expertWeightGiBPerGpu, 1) << " GiB per GPU of " << fixed(s.hbmGiB, 0) << " GiB HBM\n\n";
     moe::cli::Table h({"hot link", "bytes", "busy ms", "utilisation"});
     for (size_t i = 0; i < s.links.size() && i < 10; ++i)

@@ -138,7 +138,8 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
 
     // Routing.
     d.routingText = o.routing.empty() ? s.routing : o.routing;
-    auto r = parseRouting(d.routingText, o.routing.empty() ? "deployment.routing" : "--routing");
+    d.routingWhere = o.routing.empty() ? "deployment.routing" : "--routing";
+    auto r = parseRouting(d.routingText, d.routingWhere);
     if (!r) for (const auto& e : r.errors()) errs.push_back(e);
     else d.routing = r.value();
 

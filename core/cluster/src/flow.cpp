@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <queue>
 
 namespace moe::cluster {
 
@@ -45,7 +44,7 @@ FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<F
     active.reserve(nf);
     size_t next = 0;
     double t = flows[order[0]].release;
-    const double t0 = t;
+    const double t0 = opt.origin >= 0 ? std::min(opt.origin, t) : t;
     int fillId = 0;
 
     auto finishFlow = [&](size_t i, double when) {
@@ -66,8 +65,6 @@ FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<F
         }
     };
 
-    using Entry = std::pair<double, int>;
-    std::vector<Entry> heapStore;
     std::vector<int> touched;
     while (next < nf || !active.empty()) {
         if (active.empty()) {
@@ -91,29 +88,34 @@ FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<F
                 }
                 ++cnt[l];
             }
-        heapStore.clear();
-        for (int l : touched) heapStore.push_back({capRem[static_cast<size_t>(l)] / cnt[static_cast<size_t>(l)], l});
-        std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap(std::greater<Entry>(), std::move(heapStore));
-        while (!heap.empty()) {
-            auto [share, l] = heap.top();
-            heap.pop();
-            const size_t lu = static_cast<size_t>(l);
-            if (cnt[lu] <= 0) continue;
-            const double cur = std::max(0.0, capRem[lu]) / cnt[lu];
-            if (cur > share * (1 + 1e-12) + 1e-300) {
-                heap.push({cur, l});
-                continue;
+        // Rounds: every link at the smallest fair share saturates together; its unfrozen flows
+        // take that share and leave the other links' budgets. Rounds = distinct share levels.
+        size_t live = touched.size();
+        while (live > 0) {
+            double minShare = kInf;
+            size_t w = 0;
+            for (size_t q = 0; q < live; ++q) {
+                const size_t l = static_cast<size_t>(touched[q]);
+                if (cnt[l] <= 0) continue;
+                touched[w++] = static_cast<int>(l);
+                minShare = std::min(minShare, std::max(0.0, capRem[l]) / cnt[l]);
             }
-            for (int k = start[lu]; k < start[lu + 1]; ++k) {
-                const size_t i = static_cast<size_t>(incidence[static_cast<size_t>(k)]);
-                if (state[i] != kActive || frozenStamp[i] == fillId) continue;
-                frozenStamp[i] = fillId;
-                rate[i] = cur;
-                for (int h = 0; h < flows[i].hops; ++h) {
-                    const size_t m = static_cast<size_t>(flows[i].links[static_cast<size_t>(h)]);
-                    capRem[m] -= cur;
-                    --cnt[m];
-                    if (m != lu && cnt[m] > 0) heap.push({std::max(0.0, capRem[m]) / cnt[m], static_cast<int>(m)});
+            live = w;
+            if (live == 0) break;
+            const double level = minShare * (1 + 1e-12);
+            for (size_t q = 0; q < live; ++q) {
+                const size_t l = static_cast<size_t>(touched[q]);
+                if (cnt[l] <= 0 || std::max(0.0, capRem[l]) / cnt[l] > level) continue;
+                for (int k = start[l]; k < start[l + 1]; ++k) {
+                    const size_t i = static_cast<size_t>(incidence[static_cast<size_t>(k)]);
+                    if (state[i] != kActive || frozenStamp[i] == fillId) continue;
+                    frozenStamp[i] = fillId;
+                    rate[i] = minShare;
+                    for (int h = 0; h < flows[i].hops; ++h) {
+                        const size_t m = static_cast<size_t>(flows[i].links[static_cast<size_t>(h)]);
+                        capRem[m] -= minShare;
+                        --cnt[m];
+                    }
                 }
             }
         }
@@ -129,7 +131,8 @@ FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<F
             break;
         }
         if (t + dtc <= nextRelease) {
-            const double limit = dtc * (1 + opt.tolerance);
+            // Finishes within `tolerance` of the time elapsed in this solve count as one event.
+            const double limit = dtc + opt.tolerance * (t + dtc - t0);
             size_t w = 0;
             for (size_t i : active) {
                 const double need = rate[i] > 0 ? rem[i] / rate[i] : kInf;

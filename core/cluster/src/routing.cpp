@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <numeric>
 
+#include "moe/telemetry/run_store.h"
+
 namespace moe::cluster {
 namespace {
 
@@ -57,6 +59,21 @@ std::vector<std::vector<double>> syntheticLoads(const RoutingChoice& r, int laye
         for (int i = 0; i < experts; ++i) out[static_cast<size_t>(l)][static_cast<size_t>(perm[static_cast<size_t>(i)])] = w[static_cast<size_t>(i)] / sum;
     }
     return out;
+}
+
+spec::Result<RecordedRouting> loadRecordedRouting(const std::string& path, const std::string& where) {
+    auto reader = telemetry::RunReader::open(path);
+    if (!reader) {
+        spec::Diagnostics errs;
+        for (const auto& e : reader.errors()) errs.push_back({where, "cannot read run store " + path + ": " + e.message});
+        return errs;
+    }
+    const auto latest = reader.value()->latest();
+    if (!latest) return spec::Diagnostics{{where, "run store " + path + " holds no routing snapshot yet; train some steps first"}};
+    RecordedRouting r;
+    r.blocks = latest->blocks;
+    r.description = "run " + reader.value()->info().runId + ", step " + std::to_string(latest->step);
+    return r;
 }
 
 spec::Result<std::vector<std::vector<double>>> rescaleRecorded(const std::vector<telemetry::BlockSnapshot>& blocks, int layers,

@@ -110,6 +110,7 @@ FlowSolution runAllToAll(const Context& c, const std::vector<double>& bytesTo, b
     FlowOptions fo;
     fo.tolerance = c.flowTolerance;
     fo.latency = c.latency;
+    fo.origin = 0;  // the start of the pass
     return solveFlows(c.net.capacity, flows, fo);
 }
 
@@ -263,8 +264,17 @@ std::string toString(Pass p) { return p == Pass::Forward ? "forward" : "backward
 
 spec::Result<std::vector<std::vector<double>>> deploymentLoads(const Deployment& d, const std::vector<telemetry::BlockSnapshot>* recorded) {
     if (d.routing.kind != RoutingKind::Recorded) return syntheticLoads(d.routing, d.layers, d.experts);
-    if (!recorded) return spec::Diagnostics{{"deployment.routing", "routing from run store " + d.routing.path + " needs its recorded loads"}};
-    return rescaleRecorded(*recorded, d.layers, d.experts, "--routing " + d.routing.path);
+    const std::string where = d.routingWhere.empty() ? "deployment.routing" : d.routingWhere;
+    if (recorded) return rescaleRecorded(*recorded, d.layers, d.experts, where);
+    auto rec = loadRecordedRouting(d.routing.path, where);
+    if (!rec) return rec.errors();
+    auto loads = rescaleRecorded(rec->blocks, d.layers, d.experts, where);
+    if (!loads) {
+        spec::Diagnostics errs = loads.errors();
+        for (auto& e : errs) e.message = d.routing.path + " (" + rec->description + "): " + e.message;
+        return errs;
+    }
+    return loads;
 }
 
 spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalog, const std::vector<std::vector<double>>& loads,
@@ -353,11 +363,18 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             }
         }
     };
+    // The rank whose experts finish last, or -1 when all finish within 0.5% of each other.
     auto straggler = [&](const PassOutcome& o) {
-        int best = 0;
-        for (int g = 1; g < G; ++g)
+        int best = 0, first = 0;
+        for (int g = 1; g < G; ++g) {
             if (o.tpRsEnd[static_cast<size_t>(g)] > o.tpRsEnd[static_cast<size_t>(best)] + 1e-9) best = g;
-        return best;
+            if (o.tpRsEnd[static_cast<size_t>(g)] < o.tpRsEnd[static_cast<size_t>(first)]) first = g;
+        }
+        const double lo = o.tpRsEnd[static_cast<size_t>(first)], hi = o.tpRsEnd[static_cast<size_t>(best)];
+        return hi - lo <= 0.005 * hi ? -1 : best;
+    };
+    auto countLast = [&](int g) {
+        if (g >= 0) ++lastCount[static_cast<size_t>(g)];
     };
 
     auto get = [&](int layer) -> const std::pair<LayerWork, std::pair<PassOutcome, PassOutcome>>& {
@@ -400,7 +417,7 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             r.ranks[gi].tokensReceived += w.received[static_cast<size_t>(g / d.tp)] / d.tp;
         }
         lb.stragglerRank = straggler(f);
-        ++lastCount[static_cast<size_t>(lb.stragglerRank)];
+        countLast(lb.stragglerRank);
         emitPass(l, Pass::Forward, f, t, t + f.end, 1.0);
         for (size_t k = 0; k < linkBytes.size(); ++k) linkBytes[k] += f.linkBytes[k];
         t += f.end;
@@ -411,7 +428,7 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             const auto& b = get(l).second.second;
             auto& lb = r.layers[static_cast<size_t>(l)];
             lb.backwardUs = b.end;
-            ++lastCount[static_cast<size_t>(straggler(b))];
+            countLast(straggler(b));
             emitPass(l, Pass::Backward, b, t, t + b.end, 2.0);
             for (size_t k = 0; k < linkBytes.size(); ++k) linkBytes[k] += b.linkBytes[k];
             t += b.end;
@@ -448,8 +465,8 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         const size_t gi = static_cast<size_t>(g), bi = static_cast<size_t>(best);
         if (lastCount[gi] > lastCount[bi] || (lastCount[gi] == lastCount[bi] && r.ranks[gi].expertUs > r.ranks[bi].expertUs + 1e-9)) best = g;
     }
-    r.stragglerRank = best;
     r.stragglerLayers = lastCount[static_cast<size_t>(best)];
+    r.stragglerRank = r.stragglerLayers > 0 ? best : -1;
     double maxCompute = 0;
     for (const auto& rk : r.ranks) {
         r.computeUs += rk.computeUs / G;

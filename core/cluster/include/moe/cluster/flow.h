@@ -4,8 +4,9 @@
 // recorded. This is what prices uneven all-to-allv traffic, where a hot receiver or a shared NIC
 // holds back some flows but not others.
 //
-// To keep big steps fast, flows whose completion falls within `tolerance` (relative) of the
-// earliest one finish in the same event, and arrivals that close together are admitted together.
+// To keep big steps fast, flows finishing within `tolerance` x (time elapsed since the origin)
+// of the earliest one finish in the same event, and arrivals that close together are admitted
+// together: finish times are off by at most about that fraction.
 
 #include <array>
 #include <vector>
@@ -30,6 +31,8 @@ struct FlowSolution {
 struct FlowOptions {
     double tolerance = 0.02;       // relative batching of finishes and arrivals
     double latency = 0;            // seconds added to every flow's finish (per-message latency)
+    double origin = -1;            // the time `tolerance` is relative to (elapsed since origin);
+                                   // negative: the first release
 };
 
 // `capacity` in bytes/second per link; links a flow uses must have capacity > 0.

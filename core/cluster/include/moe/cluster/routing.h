@@ -37,4 +37,12 @@ std::vector<std::vector<double>> syntheticLoads(const RoutingChoice& r, int laye
 spec::Result<std::vector<std::vector<double>>> rescaleRecorded(const std::vector<telemetry::BlockSnapshot>& blocks, int layers,
                                                                int experts, const std::string& where);
 
+// The recorded loads of a run store: the blocks of its latest snapshot. `description` gets
+// "run RUN_ID, step N" for messages. Errors name `where` (deployment.routing or --routing).
+struct RecordedRouting {
+    std::vector<telemetry::BlockSnapshot> blocks;
+    std::string description;
+};
+spec::Result<RecordedRouting> loadRecordedRouting(const std::string& path, const std::string& where);
+
 }  // namespace moe::cluster
