@@ -105,6 +105,13 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
     if (d.experts % d.ep != 0)
         err("deployment.parallel.ep", n(d.experts) + " experts cannot be split evenly over ep = " + n(d.ep) + " ranks; ep must divide " + n(d.experts));
     if (d.ep > 512) err("deployment.parallel.ep", "ep = " + n(d.ep) + " is above the 512 expert-parallel ranks the flow model takes");
+    // Bounds that keep the simulation's memory reasonable (loads, per-rank timelines).
+    if (static_cast<long long>(d.layers) * d.experts > (16LL << 20))
+        err(s.layers > 0 ? "deployment.model.layers" : "model", n(d.layers) + " layers x " + n(d.experts) +
+                                                                    " experts is too large to simulate (at most 16M expert-layers)");
+    if (static_cast<long long>(d.layers) * d.ep * d.tp > (1LL << 18))
+        err(s.layers > 0 ? "deployment.model.layers" : "model", n(d.layers) + " layers x " + n(d.ep * d.tp) +
+                                                                    " GPUs per expert-parallel group is too large to simulate (at most 262144)");
 
     // Placement.
     if (s.placement.roundRobin) {
