@@ -58,7 +58,8 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
                           {"dispatch_us", l.dispatchUs}, {"shared_us", l.sharedUs}, {"experts_us", l.expertUs},
                           {"experts_mean_us", l.expertMeanUs}, {"combine_us", l.combineUs}, {"straggler_rank", l.stragglerRank},
                           {"imbalance", l.imbalance}, {"dispatch_bytes", l.dispatchBytes}, {"kept", l.keptAssignments},
-                          {"dropped", l.droppedAssignments}});
+                          {"dropped", l.droppedAssignments}, {"send_bytes_to", l.sendBytesTo},
+                          {"combine_bytes_from", l.combineBytesFrom}, {"received_assignments", l.receivedAssignments}});
     auto& links = j["links"] = nlohmann::ordered_json::array();
     for (const auto& l : r.links)
         links.push_back({{"link", l.link}, {"name", l.name}, {"bytes", l.bytes}, {"busy_us", l.busyUs}, {"utilisation", l.utilisation}});

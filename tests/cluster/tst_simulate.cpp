@@ -231,6 +231,18 @@ private Q_SLOTS:
         const StepResult fp8 = run(p);
         QCOMPARE(dispatchBytes(fp8), dispatchBytes(plain) / 2);
         QVERIFY(fp8.forwardUs < plain.forwardUs);
+        // The matrices: off-diagonal bytes add up to what crossed the links (two hops each on NVLink,
+        // PXN adds hops between nodes, so the link total is at least the matrix total).
+        const auto m = dispatchMatrix(fp8, 0);
+        double total = 0;
+        for (size_t a = 0; a < m.size(); ++a) {
+            QCOMPARE(m[a][a], 0.0);
+            for (double v : m[a]) total += v;
+        }
+        QVERIFY(total > 0);
+        QVERIFY(fp8.layers[0].dispatchBytes >= 2 * total * (1 - 1e-9));
+        const auto c = dispatchMatrix(fp8, 0, true);
+        QCOMPARE(c[1][2], 2 * m[2][1]);  // combine returns bf16, dispatch went as fp8
     }
 
     void forwardOnlyAndAmd() {

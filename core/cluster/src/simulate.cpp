@@ -277,6 +277,21 @@ spec::Result<std::vector<std::vector<double>>> deploymentLoads(const Deployment&
     return loads;
 }
 
+std::vector<std::vector<double>> dispatchMatrix(const StepResult& r, int layer, bool combine) {
+    const int ep = r.deployment.ep, tp = r.deployment.tp;
+    std::vector<std::vector<double>> m(static_cast<size_t>(ep), std::vector<double>(static_cast<size_t>(ep), 0.0));
+    if (layer < 0 || layer >= static_cast<int>(r.layers.size())) return m;
+    const auto& lb = r.layers[static_cast<size_t>(layer)];
+    for (int a = 0; a < ep; ++a)
+        for (int b = 0; b < ep; ++b) {
+            if (a == b) continue;
+            // dispatch: a sends to expert rank b; combine: expert rank a returns to b.
+            m[static_cast<size_t>(a)][static_cast<size_t>(b)] =
+                tp * (combine ? lb.combineBytesFrom[static_cast<size_t>(a)] : lb.sendBytesTo[static_cast<size_t>(b)]);
+        }
+    return m;
+}
+
 spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalog, const std::vector<std::vector<double>>& loads,
                                       const SimOptions& opt) {
     auto rcr = catalog.resolve(d.cluster, "deployment.cluster");
@@ -416,6 +431,14 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             lb.combineUs = std::max(lb.combineUs, f.secondCommEnd[gi] - f.tpRsEnd[gi]);
             r.ranks[gi].tokensReceived += w.received[static_cast<size_t>(g / d.tp)] / d.tp;
         }
+        const double bpeD = spec::bytesPerElement(d.dispatchDtype);
+        lb.sendBytesTo.resize(static_cast<size_t>(d.ep));
+        lb.combineBytesFrom.resize(static_cast<size_t>(d.ep));
+        for (size_t s2 = 0; s2 < static_cast<size_t>(d.ep); ++s2) {
+            lb.sendBytesTo[s2] = w.units[s2] * dm * bpeD;
+            lb.combineBytesFrom[s2] = w.units[s2] * dm * bpe;
+        }
+        lb.receivedAssignments = w.received;
         lb.stragglerRank = straggler(f);
         countLast(lb.stragglerRank);
         emitPass(l, Pass::Forward, f, t, t + f.end, 1.0);

@@ -119,6 +119,12 @@ struct LayerBreakdown {
     double dispatchBytes = 0;        // bytes sent over links by the EP group, forward dispatch
     double droppedAssignments = 0;   // per EP group, forward (capacity factor)
     double keptAssignments = 0;
+    // The dispatch and combine matrices in compact form: in expectation every GPU sends the
+    // same to a given EP rank, so the EP x EP matrix is M[r][s] = sendBytesTo[s] x tp for r != s
+    // (0 on the diagonal, which stays on the GPU); see dispatchMatrix().
+    std::vector<double> sendBytesTo;       // [ep] forward dispatch bytes one GPU sends to EP rank s
+    std::vector<double> combineBytesFrom;  // [ep] forward combine bytes EP rank s returns to one GPU
+    std::vector<double> receivedAssignments;  // [ep] token-expert assignments each EP rank processes
 };
 
 struct LinkUse {
@@ -161,6 +167,10 @@ struct SimOptions {
 // blocks of one snapshot of a run store) and errors when it is missing or cannot be mapped.
 spec::Result<std::vector<std::vector<double>>> deploymentLoads(const Deployment& d,
                                                                const std::vector<telemetry::BlockSnapshot>* recorded);
+
+// The full EP x EP byte matrix (row: sending EP rank, column: receiving EP rank) of a layer's
+// forward dispatch, or its combine with `combine` (row: the expert rank sending results back).
+std::vector<std::vector<double>> dispatchMatrix(const StepResult& r, int layer, bool combine = false);
 
 spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalog, const std::vector<std::vector<double>>& loads,
                                       const SimOptions& opt = {});
