@@ -59,7 +59,7 @@ private Q_SLOTS:
                     case 1: t.insert(t.begin() + static_cast<long>(pos), "{}[],:\"0-e.x\\"[rng() % 13]); break;
                     default: t[pos] = static_cast<char>(rng() % 256); break;
                 }
-                if (t.empty()) t = "{";
+                if (t.empty()) t.push_back('{');
             }
             auto r = parseProject(t, "fuzz");
             if (!r.ok()) QVERIFY(!r.errors().empty());
