@@ -38,6 +38,7 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
     j["dedup_tokens"] = d.dedupTokens;
     j["routing"] = d.routingText;
     j["training"] = r.training;
+    j["micro_batches"] = r.microBatches;
     j["step_us"] = r.stepUs;
     j["forward_us"] = r.forwardUs;
     j["backward_us"] = r.backwardUs;
@@ -108,6 +109,7 @@ int run(const moe::cli::ParsedArgs& a) {
     if (!loads) return reportErrors(loads.errors());
     cl::SimOptions opt;
     opt.training = !a.flag("forward");
+    opt.microBatches = a.intValue("micro-batches", 1, 1, 2);
     auto r = cl::simulateStep(d.value(), cat.value(), loads.value(), opt);
     if (!r) return reportErrors(r.errors());
     const cl::StepResult& s = r.value();
@@ -169,6 +171,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"gpus", "N", "override deployment.gpus (dp changes, ep x tp is kept)"},
      {"routing", "R", "uniform | zipf:1.2 | RUN.sqlite"},
      {"forward", "", "forward pass only (inference)"},
+     {"micro-batches", "N", "1 (default) or 2: overlap one half's communication with the other's experts"},
      {"all-layers", "", "print every layer (default: first 8 and last 4 of long models)"},
      {"timeline", "", "with --json: include every rank's event timeline"},
      {"json", "", "print the result as JSON"}},

@@ -245,6 +245,23 @@ private Q_SLOTS:
         QCOMPARE(c[1][2], 2 * m[2][1]);  // combine returns bf16, dispatch went as fp8
     }
 
+    void twoMicroBatchesHideCommunication() {
+        spec::Project p = project();
+        const StepResult one = run(p);
+        SimOptions o;
+        o.microBatches = 2;
+        const StepResult two = run(p, o);
+        QVERIFY(two.stepUs < 0.95 * one.stepUs);
+        // Same GEMM work (compute-bound here), now in two pieces per layer pass.
+        QVERIFY(std::abs(two.ranks[0].expertUs - one.ranks[0].expertUs) / one.ranks[0].expertUs < 0.05);
+        int experts = 0;
+        for (const auto& e : two.ranks[0].events) experts += e.kind == EventKind::ExpertCompute;
+        QCOMPARE(experts, 2 * 2 * 4);  // 2 micro-batches x (forward, backward) x 4 layers
+        o.microBatches = 3;
+        auto d = resolveDeployment(p, cat()).value();
+        QVERIFY(!simulateStep(d, cat(), deploymentLoads(d, nullptr).value(), o).ok());
+    }
+
     void forwardOnlyAndAmd() {
         spec::Project p = project();
         p.deployment->cluster = "mi300x-8";

@@ -66,10 +66,13 @@ struct PassOutcome {
     std::vector<double> firstCommEnd;   // dispatch (forward) / gradient dispatch (backward) done
     std::vector<double> computeStart, computeEnd;  // expert GEMMs (after the TP all-gather)
     std::vector<double> tpAgStart, tpRsEnd;
+    std::vector<double> tpAgStartB, computeStartB, computeEndB, tpRsEndB;  // second micro-batch (empty with one)
     std::vector<double> secondCommEnd;  // combine done
     std::vector<double> linkBytes;      // local links
     double end = 0;
     double firstCommBytes = 0;
+    // When the GPU's expert work (incl. TP collectives) of the last micro-batch ends.
+    double lastEnd(size_t g) const { return tpRsEndB.empty() ? tpRsEnd[g] : tpRsEndB[g]; }
     int rateUpdates = 0;
 };
 
@@ -83,13 +86,12 @@ struct Context {
     double latency = 0;                 // seconds per message (Simple protocol base + hop)
 };
 
-// Runs the flows of one all-to-allv: src GPU (r, t) -> (s, t) for EP ranks r != s.
-FlowSolution runAllToAll(const Context& c, const std::vector<double>& bytesTo, bool towardRank, const std::vector<double>& release) {
-    // towardRank: bytesTo[s] is what every GPU sends to EP rank s (dispatch direction);
-    // otherwise EP rank s sends bytesTo[s] back to every GPU (combine direction).
+// Appends the flows of one all-to-allv: src GPU (r, t) -> (s, t) for EP ranks r != s.
+// towardRank: bytesTo[s] is what every GPU sends to EP rank s (dispatch direction); otherwise EP
+// rank s sends bytesTo[s] back to every GPU (combine direction). release is per sending GPU.
+void appendAllToAll(const Context& c, const std::vector<double>& bytesTo, bool towardRank, const std::vector<double>& release,
+                    std::vector<Flow>& flows) {
     const int ep = c.d.ep, tp = c.d.tp;
-    std::vector<Flow> flows;
-    flows.reserve(static_cast<size_t>(ep) * static_cast<size_t>(ep - 1) * static_cast<size_t>(tp));
     for (int r = 0; r < ep; ++r)
         for (int s = 0; s < ep; ++s) {
             if (r == s) continue;
@@ -107,6 +109,9 @@ FlowSolution runAllToAll(const Context& c, const std::vector<double>& bytesTo, b
                 flows.push_back(f);
             }
         }
+}
+
+FlowSolution solve(const Context& c, const std::vector<Flow>& flows) {
     FlowOptions fo;
     fo.tolerance = c.flowTolerance;
     fo.latency = c.latency;
@@ -114,75 +119,123 @@ FlowSolution runAllToAll(const Context& c, const std::vector<double>& bytesTo, b
     return solveFlows(c.net.capacity, flows, fo);
 }
 
-// Completion per destination GPU: the last incoming flow, or `own` when nothing arrives later.
-std::vector<double> arrivals(const Context& c, const FlowSolution& s, const std::vector<double>& own, bool towardRank) {
-    std::vector<double> done(own);
-    const int ep = c.d.ep, tp = c.d.tp;
-    size_t i = 0;
-    for (int r = 0; r < ep; ++r)
-        for (int s2 = 0; s2 < ep; ++s2) {
-            if (r == s2) continue;
-            for (int t = 0; t < tp; ++t, ++i) {
-                const int b = towardRank ? s2 * tp + t : r * tp + t;
-                done[static_cast<size_t>(b)] = std::max(done[static_cast<size_t>(b)], s.finish[i]);
-            }
-        }
-    return done;
+// Per GPU (microseconds): when its last incoming flow of flows[from, to) finished (or `own`),
+// or with `bySource` when its last outgoing one did.
+std::vector<double> lastFinish(const std::vector<Flow>& flows, const FlowSolution& s, size_t from, size_t to, std::vector<double> own,
+                               bool bySource = false) {
+    for (size_t i = from; i < to; ++i) {
+        const size_t g = static_cast<size_t>(bySource ? flows[i].src : flows[i].dst);
+        own[g] = std::max(own[g], s.finish[i] * 1e6);
+    }
+    return own;
 }
 
-PassOutcome runPass(const Context& c, const LayerWork& w, bool backward) {
-    const Deployment& d = c.d;
-    const int G = c.G, tp = d.tp;
-    const double mult = backward ? 2.0 : 1.0;
-    PassOutcome o;
-    o.linkBytes.assign(c.net.capacity.size(), 0.0);
-    const double bpeDispatch = spec::bytesPerElement(backward ? d.dtype : d.dispatchDtype);
-    const double bpe = spec::bytesPerElement(d.dtype);
-    std::vector<double> toRank(static_cast<size_t>(d.ep)), fromRank(static_cast<size_t>(d.ep));
-    for (int s = 0; s < d.ep; ++s) {
-        toRank[static_cast<size_t>(s)] = w.units[static_cast<size_t>(s)] * d.dModel * bpeDispatch;
-        fromRank[static_cast<size_t>(s)] = w.units[static_cast<size_t>(s)] * d.dModel * bpe;
-    }
-    // First all-to-all: forward dispatch after the router; backward: output gradients to the
-    // experts right away.
-    const double start = backward ? 0.0 : c.routerUs;
-    std::vector<double> rel(static_cast<size_t>(G), start * 1e-6);
-    FlowSolution s1 = runAllToAll(c, toRank, true, rel);
-    o.rateUpdates += s1.rateUpdates;
-    std::vector<double> own(static_cast<size_t>(G), start * 1e-6);
-    o.firstCommEnd = arrivals(c, s1, own, true);
-    for (double& x : o.firstCommEnd) x *= 1e6;
-    for (size_t l = 0; l < s1.linkBytes.size(); ++l) o.linkBytes[l] += s1.linkBytes[l];
-    o.firstCommBytes = std::accumulate(s1.linkBytes.begin(), s1.linkBytes.end(), 0.0);
+std::vector<double> scaled(std::vector<double> v, double k) {
+    for (double& x : v) x *= k;
+    return v;
+}
 
-    const double sharedEnd = start + mult * c.sharedUs;
-    o.tpAgStart.resize(static_cast<size_t>(G));
-    o.computeStart.resize(static_cast<size_t>(G));
-    o.computeEnd.resize(static_cast<size_t>(G));
-    o.tpRsEnd.resize(static_cast<size_t>(G));
-    std::vector<double> release(static_cast<size_t>(G));
-    for (int s = 0; s < d.ep; ++s) {
-        // The TP group starts together: its all-gather needs every member's tokens.
-        double ready = sharedEnd;
-        for (int t = 0; t < tp; ++t) ready = std::max(ready, o.firstCommEnd[static_cast<size_t>(s * tp + t)]);
+// One micro-batch's compute on every GPU: the TP group starts together once every member has
+// its tokens and the GPU is free; returns {TP all-gather start, expert start, expert end, TP end}.
+struct ChunkCompute {
+    std::vector<double> tpAgStart, start, end, tpRsEnd;
+};
+ChunkCompute computeChunk(const Context& c, const LayerWork& w, double mult, const std::vector<double>& arrived,
+                          const std::vector<double>& gpuFree) {
+    const int tp = c.d.tp;
+    ChunkCompute k;
+    for (auto* v : {&k.tpAgStart, &k.start, &k.end, &k.tpRsEnd}) v->resize(static_cast<size_t>(c.G));
+    for (int s = 0; s < c.d.ep; ++s) {
+        double ready = 0;
+        for (int t = 0; t < tp; ++t) {
+            const size_t g = static_cast<size_t>(s * tp + t);
+            ready = std::max({ready, arrived[g], gpuFree[g]});
+        }
         const double cs = ready + w.tpAgUs[static_cast<size_t>(s)];
         const double ce = cs + mult * w.expertFwdUs[static_cast<size_t>(s)];
         const double re = ce + w.tpRsUs[static_cast<size_t>(s)];
         for (int t = 0; t < tp; ++t) {
             const size_t g = static_cast<size_t>(s * tp + t);
-            o.tpAgStart[g] = ready;
-            o.computeStart[g] = cs;
-            o.computeEnd[g] = ce;
-            o.tpRsEnd[g] = re;
-            release[g] = re * 1e-6;
+            k.tpAgStart[g] = ready;
+            k.start[g] = cs;
+            k.end[g] = ce;
+            k.tpRsEnd[g] = re;
         }
     }
-    FlowSolution s2 = runAllToAll(c, fromRank, false, release);
-    o.rateUpdates += s2.rateUpdates;
-    o.secondCommEnd = arrivals(c, s2, release, false);
-    for (size_t l = 0; l < s2.linkBytes.size(); ++l) o.linkBytes[l] += s2.linkBytes[l];
+    return k;
+}
+
+// A layer pass. One micro-batch: dispatch, experts, combine. Two (`half` given): the tokens are
+// split in halves; the second half's dispatch shares the links with the first half's combine and
+// its experts start when the first half's are done, so communication hides behind compute.
+PassOutcome runPass(const Context& c, const LayerWork& w, const LayerWork* half, bool backward) {
+    const Deployment& d = c.d;
+    const size_t G = static_cast<size_t>(c.G);
+    const double mult = backward ? 2.0 : 1.0;
+    PassOutcome o;
+    o.linkBytes.assign(c.net.capacity.size(), 0.0);
+    const double bpeDispatch = spec::bytesPerElement(backward ? d.dtype : d.dispatchDtype);
+    const double bpe = spec::bytesPerElement(d.dtype);
+    const LayerWork& cw = half ? *half : w;
+    std::vector<double> toRank(static_cast<size_t>(d.ep)), fromRank(static_cast<size_t>(d.ep));
+    for (size_t s = 0; s < static_cast<size_t>(d.ep); ++s) {
+        toRank[s] = cw.units[s] * d.dModel * bpeDispatch;
+        fromRank[s] = cw.units[s] * d.dModel * bpe;
+    }
+    auto addBytes = [&](const FlowSolution& sol) {
+        for (size_t l = 0; l < sol.linkBytes.size(); ++l) o.linkBytes[l] += sol.linkBytes[l];
+        o.rateUpdates += sol.rateUpdates;
+    };
+    // First all-to-all: forward dispatch after the router; backward: output gradients to the
+    // experts right away. Shared experts run meanwhile.
+    const double start = backward ? 0.0 : c.routerUs;
+    const std::vector<double> startV(G, start);
+    std::vector<Flow> f1;
+    appendAllToAll(c, toRank, true, scaled(startV, 1e-6), f1);
+    const FlowSolution s1 = solve(c, f1);
+    addBytes(s1);
+    o.firstCommBytes = std::accumulate(s1.linkBytes.begin(), s1.linkBytes.end(), 0.0);
+    const std::vector<double> arrivedA = lastFinish(f1, s1, 0, f1.size(), startV);
+    const std::vector<double> sharedEnd(G, start + mult * c.sharedUs);
+    const ChunkCompute A = computeChunk(c, cw, mult, arrivedA, sharedEnd);
+    o.tpAgStart = A.tpAgStart;
+    o.computeStart = A.start;
+    o.computeEnd = A.end;
+    o.tpRsEnd = A.tpRsEnd;
+    if (!half) {
+        o.firstCommEnd = arrivedA;
+        std::vector<Flow> f2;
+        appendAllToAll(c, fromRank, false, scaled(A.tpRsEnd, 1e-6), f2);
+        const FlowSolution s2 = solve(c, f2);
+        addBytes(s2);
+        o.secondCommEnd = lastFinish(f2, s2, 0, f2.size(), A.tpRsEnd);
+    } else {
+        // Second half's dispatch leaves each GPU once its first-half sends are out, together with
+        // the first half's combine.
+        const std::vector<double> sentA = lastFinish(f1, s1, 0, f1.size(), startV, true);
+        std::vector<Flow> f2;
+        appendAllToAll(c, toRank, true, scaled(sentA, 1e-6), f2);
+        const size_t nB = f2.size();
+        appendAllToAll(c, fromRank, false, scaled(A.tpRsEnd, 1e-6), f2);
+        const FlowSolution s2 = solve(c, f2);
+        addBytes(s2);
+        const std::vector<double> arrivedB = lastFinish(f2, s2, 0, nB, startV);
+        const std::vector<double> combinedA = lastFinish(f2, s2, nB, f2.size(), A.tpRsEnd);
+        const ChunkCompute B = computeChunk(c, cw, mult, arrivedB, A.tpRsEnd);
+        std::vector<Flow> f3;
+        appendAllToAll(c, fromRank, false, scaled(B.tpRsEnd, 1e-6), f3);
+        const FlowSolution s3 = solve(c, f3);
+        addBytes(s3);
+        const std::vector<double> combinedB = lastFinish(f3, s3, 0, f3.size(), B.tpRsEnd);
+        o.firstCommEnd = arrivedB;
+        o.tpAgStartB = B.tpAgStart;
+        o.computeStartB = B.start;
+        o.computeEndB = B.end;
+        o.tpRsEndB = B.tpRsEnd;
+        o.secondCommEnd.resize(G);
+        for (size_t g = 0; g < G; ++g) o.secondCommEnd[g] = std::max(combinedA[g], combinedB[g]);
+    }
     for (double& x : o.secondCommEnd) {
-        x *= 1e6;
         if (backward) x += mult * c.routerUs;  // router gradient after the gradients came back
         o.end = std::max(o.end, x);
     }
@@ -195,10 +248,10 @@ double rooflineUs(const GpuSpec& g, const std::string& dtype, double flops, doub
     return std::max(tc, tm) * 1e6;
 }
 
-LayerWork layerWork(const Context& c, const std::vector<double>& p) {
+LayerWork layerWork(const Context& c, const std::vector<double>& p, double tokensPerGpu) {
     const Deployment& d = c.d;
     const GpuSpec& gpu = *c.rc.gpu;
-    const double T = d.tokensPerGpu, k = d.k, dm = d.dModel, h = d.ffnHidden, tp = d.tp;
+    const double T = tokensPerGpu, k = d.k, dm = d.dModel, h = d.ffnHidden, tp = d.tp;
     const double bpe = spec::bytesPerElement(d.dtype);
     const double groupTokens = T * c.G;
     const double capacity = d.capacityFactor > 0 ? std::ceil(d.capacityFactor * groupTokens * k / d.experts) : kInf;
@@ -298,6 +351,8 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     if (!rcr) return rcr.errors();
     const ResolvedCluster& rc = rcr.value();
     if (std::string e = rc.checkGpuCount(d.gpus); !e.empty()) return spec::Diagnostics{{"deployment.gpus", e}};
+    if (opt.microBatches != 1 && opt.microBatches != 2)
+        return spec::Diagnostics{{"--micro-batches", std::to_string(opt.microBatches) + " is not supported; use 1 or 2"}};
     if (static_cast<int>(loads.size()) != d.layers)
         return spec::Diagnostics{{"deployment.routing", "loads for " + std::to_string(loads.size()) + " layers, expected " + std::to_string(d.layers)}};
     for (const auto& l : loads)
@@ -307,6 +362,7 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     StepResult r;
     r.deployment = d;
     r.training = opt.training;
+    r.microBatches = opt.microBatches;
     r.topology = buildTopology(rc, d.gpus);
     const int G = d.ep * d.tp;
     r.simulatedGpus = G;
@@ -369,6 +425,11 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             if (o.computeStart[gi] > o.tpAgStart[gi]) compute(EventKind::TensorParallel, t0 + o.tpAgStart[gi], t0 + o.computeStart[gi]);
             compute(EventKind::ExpertCompute, t0 + o.computeStart[gi], t0 + o.computeEnd[gi]);
             if (o.tpRsEnd[gi] > o.computeEnd[gi]) compute(EventKind::TensorParallel, t0 + o.computeEnd[gi], t0 + o.tpRsEnd[gi]);
+            if (!o.tpRsEndB.empty()) {  // second micro-batch
+                if (o.computeStartB[gi] > o.tpAgStartB[gi]) compute(EventKind::TensorParallel, t0 + o.tpAgStartB[gi], t0 + o.computeStartB[gi]);
+                compute(EventKind::ExpertCompute, t0 + o.computeStartB[gi], t0 + o.computeEndB[gi]);
+                if (o.tpRsEndB[gi] > o.computeEndB[gi]) compute(EventKind::TensorParallel, t0 + o.computeEndB[gi], t0 + o.tpRsEndB[gi]);
+            }
             const double combineEnd = t0 + o.secondCommEnd[gi] - (bwd ? mult * c.routerUs : 0.0);
             emit(g, layer, pass, EventKind::Combine, t0 + o.tpRsEnd[gi], combineEnd);
             if (bwd) compute(EventKind::Router, combineEnd, combineEnd + mult * c.routerUs);
@@ -382,10 +443,10 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     auto straggler = [&](const PassOutcome& o) {
         int best = 0, first = 0;
         for (int g = 1; g < G; ++g) {
-            if (o.tpRsEnd[static_cast<size_t>(g)] > o.tpRsEnd[static_cast<size_t>(best)] + 1e-9) best = g;
-            if (o.tpRsEnd[static_cast<size_t>(g)] < o.tpRsEnd[static_cast<size_t>(first)]) first = g;
+            if (o.lastEnd(static_cast<size_t>(g)) > o.lastEnd(static_cast<size_t>(best)) + 1e-9) best = g;
+            if (o.lastEnd(static_cast<size_t>(g)) < o.lastEnd(static_cast<size_t>(first))) first = g;
         }
-        const double lo = o.tpRsEnd[static_cast<size_t>(first)], hi = o.tpRsEnd[static_cast<size_t>(best)];
+        const double lo = o.lastEnd(static_cast<size_t>(first)), hi = o.lastEnd(static_cast<size_t>(best));
         return hi - lo <= 0.005 * hi ? -1 : best;
     };
     auto countLast = [&](int g) {
@@ -396,9 +457,11 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         const auto& p = loads[static_cast<size_t>(layer)];
         auto it = cache.find(p);
         if (it != cache.end()) return it->second;
-        LayerWork w = layerWork(c, p);
-        PassOutcome f = runPass(c, w, false);
-        PassOutcome b = opt.training ? runPass(c, w, true) : PassOutcome{};
+        LayerWork w = layerWork(c, p, d.tokensPerGpu);
+        const bool two = opt.microBatches == 2;
+        const LayerWork h = two ? layerWork(c, p, d.tokensPerGpu / 2.0) : LayerWork{};
+        PassOutcome f = runPass(c, w, two ? &h : nullptr, false);
+        PassOutcome b = opt.training ? runPass(c, w, two ? &h : nullptr, true) : PassOutcome{};
         r.flowRateUpdates += f.rateUpdates + b.rateUpdates;
         return cache.emplace(p, std::make_pair(std::move(w), std::make_pair(std::move(f), std::move(b)))).first->second;
     };
@@ -426,9 +489,9 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         for (int g = 0; g < G; ++g) {
             const size_t gi = static_cast<size_t>(g);
             lb.dispatchUs = std::max(lb.dispatchUs, f.firstCommEnd[gi] - c.routerUs);
-            lb.expertUs = std::max(lb.expertUs, f.tpRsEnd[gi] - f.tpAgStart[gi]);
-            lb.expertMeanUs += (f.tpRsEnd[gi] - f.tpAgStart[gi]) / G;
-            lb.combineUs = std::max(lb.combineUs, f.secondCommEnd[gi] - f.tpRsEnd[gi]);
+            lb.expertUs = std::max(lb.expertUs, f.lastEnd(gi) - f.tpAgStart[gi]);
+            lb.expertMeanUs += (f.lastEnd(gi) - f.tpAgStart[gi]) / G;
+            lb.combineUs = std::max(lb.combineUs, f.secondCommEnd[gi] - f.lastEnd(gi));
             r.ranks[gi].tokensReceived += w.received[static_cast<size_t>(g / d.tp)] / d.tp;
         }
         const double bpeD = spec::bytesPerElement(d.dispatchDtype);

@@ -16,6 +16,8 @@
 //  - Dispatch and combine are all-to-allv flows on the topology, sharing links max-min fairly
 //    (flow.h); a rank starts its experts when all its tokens arrived, and its combine flows
 //    leave when its experts finish, so a hot rank delays everyone: the straggler.
+//  - With two micro-batches, the second half's dispatch shares the links with the first half's
+//    combine while the first half computes (dual micro-batch overlap).
 //  - Expert, shared-expert and router GEMMs by roofline (peak x gemm_efficiency vs HBM x
 //    hbm_efficiency). Shared experts overlap the dispatch. Backward: 2x the FLOPs, the same
 //    traffic in reverse. Then expert and shared-expert gradients are all-reduced over the
@@ -139,6 +141,7 @@ struct StepResult {
     Deployment deployment;
     Topology topology;               // the whole cluster
     bool training = true;            // forward + backward + gradient sync
+    int microBatches = 1;            // 1, or 2 (dual micro-batch overlap)
     int simulatedGpus = 0;           // ep * tp: ranks 0 .. simulatedGpus-1
     int replicas = 1;                // identical EP groups (dp)
     std::vector<RankTimeline> ranks; // the simulated ranks
@@ -158,6 +161,8 @@ struct StepResult {
 
 struct SimOptions {
     bool training = true;            // false: forward only
+    int microBatches = 1;            // 2: split each GPU's tokens in halves so the second half's
+                                     // dispatch and the first half's combine hide behind compute
     double flowTolerance = 0.05;     // flow.h batching (finish times within ~5% of elapsed)
 };
 
