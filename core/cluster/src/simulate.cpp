@@ -286,7 +286,9 @@ LayerWork layerWork(const Context& c, const std::vector<double>& p, double token
     }
     if (d.tp > 1) {
         for (size_t s = 0; s < ep; ++s) {
-            const double gathered = w.received[s] / tp * dm * bpe * tp;  // nccl-tests size: the gathered buffer
+            // What the TP group received from all c.G GPUs (tokens, or assignments without
+            // dedup), gathered on every member; nccl-tests size: the gathered buffer.
+            const double gathered = w.units[s] * c.G * dm * bpe;
             if (gathered <= 0) continue;
             CollectiveOptions co;
             auto ag = estimateCollective(c.rc, nullptr, CollectiveOp::AllGather, gathered, d.tp, co);
