@@ -98,14 +98,14 @@ FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<F
                 const size_t l = static_cast<size_t>(touched[q]);
                 if (cnt[l] <= 0) continue;
                 touched[w++] = static_cast<int>(l);
-                minShare = std::min(minShare, std::max(0.0, capRem[l]) / cnt[l]);
+                minShare = std::min(minShare, std::max(capRem[l], 1e-9 * capacity[l]) / cnt[l]);
             }
             live = w;
             if (live == 0) break;
             const double level = minShare * (1 + 1e-12);
             for (size_t q = 0; q < live; ++q) {
                 const size_t l = static_cast<size_t>(touched[q]);
-                if (cnt[l] <= 0 || std::max(0.0, capRem[l]) / cnt[l] > level) continue;
+                if (cnt[l] <= 0 || std::max(capRem[l], 1e-9 * capacity[l]) / cnt[l] > level) continue;
                 for (int k = start[l]; k < start[l + 1]; ++k) {
                     const size_t i = static_cast<size_t>(incidence[static_cast<size_t>(k)]);
                     if (state[i] != kActive || frozenStamp[i] == fillId) continue;
@@ -136,7 +136,7 @@ FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<F
             size_t w = 0;
             for (size_t i : active) {
                 const double need = rate[i] > 0 ? rem[i] / rate[i] : kInf;
-                if (need <= limit) finishFlow(i, t + need);
+                if (need <= limit) finishFlow(i, t + std::max(0.0, need));
                 else {
                     rem[i] -= rate[i] * dtc;
                     active[w++] = i;
