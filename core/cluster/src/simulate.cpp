@@ -1,6 +1,9 @@
 #include "moe/cluster/simulate.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -455,18 +458,48 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         if (g >= 0) ++lastCount[static_cast<size_t>(g)];
     };
 
-    auto get = [&](int layer) -> const std::pair<LayerWork, std::pair<PassOutcome, PassOutcome>>& {
-        const auto& p = loads[static_cast<size_t>(layer)];
-        auto it = cache.find(p);
-        if (it != cache.end()) return it->second;
+    using Priced = std::pair<LayerWork, std::pair<PassOutcome, PassOutcome>>;
+    auto price = [&](const std::vector<double>& p) {
         LayerWork w = layerWork(c, p, d.tokensPerGpu);
         const bool two = opt.microBatches == 2;
         const LayerWork h = two ? layerWork(c, p, d.tokensPerGpu / 2.0) : LayerWork{};
         PassOutcome f = runPass(c, w, two ? &h : nullptr, false);
         PassOutcome b = opt.training ? runPass(c, w, two ? &h : nullptr, true) : PassOutcome{};
-        r.flowRateUpdates += f.rateUpdates + b.rateUpdates;
-        return cache.emplace(p, std::make_pair(std::move(w), std::make_pair(std::move(f), std::move(b)))).first->second;
+        return Priced(std::move(w), std::make_pair(std::move(f), std::move(b)));
     };
+    {
+        // Layers are independent given their loads (each pass is priced from its own start):
+        // price the distinct ones on worker threads, identical layers once.
+        std::vector<const std::vector<double>*> distinct;
+        std::map<std::vector<double>, int> seen;
+        for (const auto& p : loads)
+            if (seen.emplace(p, 0).second) distinct.push_back(&p);
+        std::vector<Priced> priced(distinct.size());
+        std::vector<std::exception_ptr> failed(distinct.size());
+        std::atomic<size_t> nextLayer{0};
+        auto worker = [&] {
+            for (size_t i; (i = nextLayer++) < distinct.size();) {
+                try {
+                    priced[i] = price(*distinct[i]);
+                } catch (...) {
+                    failed[i] = std::current_exception();
+                }
+            }
+        };
+        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+        const size_t nThreads = std::min<size_t>(distinct.size(), opt.threads > 0 ? static_cast<size_t>(opt.threads) : std::min(hw, 8u));
+        std::vector<std::thread> pool;
+        for (size_t i = 1; i < nThreads; ++i) pool.emplace_back(worker);
+        worker();
+        for (auto& th : pool) th.join();
+        for (const auto& e : failed)
+            if (e) std::rethrow_exception(e);
+        for (size_t i = 0; i < distinct.size(); ++i) {
+            r.flowRateUpdates += priced[i].second.first.rateUpdates + priced[i].second.second.rateUpdates;
+            cache.emplace(*distinct[i], std::move(priced[i]));
+        }
+    }
+    auto get = [&](int layer) -> const Priced& { return cache.find(loads[static_cast<size_t>(layer)])->second; };
 
     r.layers.resize(static_cast<size_t>(d.layers));
     double t = 0;

@@ -163,6 +163,7 @@ struct SimOptions {
     bool training = true;            // false: forward only
     int microBatches = 1;            // 2: split each GPU's tokens in halves so the second half's
                                      // dispatch and the first half's combine hide behind compute
+    int threads = 0;                 // worker threads pricing layers; 0: one per core (at most 8)
     double flowTolerance = 0.05;     // flow.h batching (finish times within ~5% of elapsed)
 };
 
