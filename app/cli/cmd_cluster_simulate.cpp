@@ -120,7 +120,8 @@ int run(const moe::cli::ParsedArgs& a) {
     const auto& dep = s.deployment;
     std::cout << "cluster " << dep.cluster << ": " << dep.gpus << " GPUs (" << s.topology.nodes << " node(s) of " << s.topology.gpusPerNode
               << "), ep " << dep.ep << " x dp " << dep.dp << " x tp " << dep.tp << "\n"
-              << "model: " << dep.layers << " MoE layers, d_model " << dep.dModel << ", ffn " << dep.ffnHidden << ", " << dep.experts
+              << "model: " << dep.layers << " MoE layers" << (dep.denseLayers > 0 ? " (+" + std::to_string(dep.denseLayers) + " dense, not priced)" : "")
+              << ", d_model " << dep.dModel << ", ffn " << dep.ffnHidden << ", " << dep.experts
               << " experts, k " << dep.k << ", " << dep.sharedExperts << " shared; " << dep.tokensPerGpu << " tokens/GPU, " << dep.dtype
               << " (dispatch " << dep.dispatchDtype << "), capacity " << (dep.capacityFactor > 0 ? fixed(dep.capacityFactor, 2) : "dropless")
               << (dep.dedupTokens ? ", dedup" : "") << "; routing " << dep.routingText << "\n";
