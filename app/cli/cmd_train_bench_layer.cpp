@@ -33,7 +33,9 @@ int run(const moe::cli::ParsedArgs& a) {
         j["tokens"] = o.tokens;
         j["threads"] = r.threads;
         j["reps"] = o.reps;
+        j["dispatch"] = r.kernels ? "kernels" : "plain";
         j["moe_fwd_bwd_s"] = r.moeSeconds;
+        j["moe_plain_dispatch_fwd_bwd_s"] = r.moePlainSeconds;
         j["dense_equiv_fwd_bwd_s"] = r.denseSeconds;
         j["moe_over_dense"] = r.moeOverDense;
         j["step_s"] = r.stepSeconds;
@@ -47,7 +49,9 @@ int run(const moe::cli::ParsedArgs& a) {
     std::cout << "MoE block: " << o.experts << " experts, k " << o.k << ", d " << o.dModel << ", FFN " << o.hidden << ", " << o.tokens
               << " tokens, " << r.threads << " threads, median of " << o.reps << "\n\n";
     moe::cli::Table t({"measure", "time", "ratio"});
-    t.add({"MoE block forward+backward", fixed(r.moeSeconds * 1e3, 1) + " ms", ""});
+    t.add({std::string("MoE block forward+backward (") + (r.kernels ? "kernels'" : "plain LibTorch") + " dispatch)",
+           fixed(r.moeSeconds * 1e3, 1) + " ms", ""});
+    if (r.kernels) t.add({"  same with plain LibTorch dispatch", fixed(r.moePlainSeconds * 1e3, 1) + " ms", fixed(r.moePlainSeconds / r.denseSeconds, 3)});
     t.add({"dense work: k experts' GEMMs over the tokens", fixed(r.denseSeconds * 1e3, 1) + " ms", ""});
     t.add({"MoE / dense (target <= 1.3)", "", fixed(r.moeOverDense, 3)});
     t.separator();
@@ -70,7 +74,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"d-model", "N", "model width (default 256)"},
      {"hidden", "N", "FFN hidden width per expert (default 1024)"},
      {"tokens", "N", "tokens per batch (default 4096)"},
-     {"reps", "N", "timed repetitions, median reported (default 5)"},
+     {"reps", "N", "timed repetitions, interleaved, median reported (default 7)"},
      {"interval", "N", "snapshot interval for the amortised telemetry cost (default 10)"},
      {"threads", "N", "CPU threads (default: all)"}},
     0, 0, run});

@@ -123,7 +123,8 @@ int run(const moe::cli::ParsedArgs& a) {
     const auto p = trainer.progress();
     if (tty) std::cout << "\n";
     std::cout << toString(p.state) << " at step " << p.step << " of " << p.totalSteps;
-    if (auto s = trainer.latest(); s && !s->blocks.empty()) {
+    // A failed run's last snapshot is the divergence report (no figures to show).
+    if (auto s = trainer.latest(); s && p.state != train::TrainerState::Failed) {
         std::cout << ": loss " << fixed(s->loss, 4) << ", training accuracy " << fixed(100 * s->accuracy, 1) << "%";
         if (p.testAccuracy >= 0) std::cout << ", test accuracy " << fixed(100 * p.testAccuracy, 2) << "%";
         std::cout << ", " << duration(s->wallSeconds);

@@ -202,6 +202,37 @@ private Q_SLOTS:
         QVERIFY(torch::allclose(out, ref, 1e-5, 1e-6));
     }
 
+    // The kernels' autograd dispatch/combine and the plain LibTorch one give the same block.
+    void dispatchImplementationsAgree() {
+        if (!kernelsBuilt()) QSKIP("core/train is built without the kernels module");
+        auto m = oneBlock(RouterKind::TopK, 5, 2);
+        m.blocks[0].router.noise = 0;
+        m.blocks[0].capacity.dropless = false;
+        m.blocks[0].capacity.factor = 0.8;  // some dropped assignments (-1 slots)
+        Block block(m, 0);
+        auto x = torch::randn({kT, kD});
+        RouteContext ctx;
+        auto run = [&](DispatchImpl impl) {
+            setDispatchImpl(impl);
+            block->zero_grad();
+            auto xi = x.clone().requires_grad_(true);
+            auto y = block->forward(xi, ctx);
+            (y * y).sum().backward();
+            // With capacity drops the gates must still carry the task gradient to the router.
+            const auto& gr = block->router()->linear()->weight.grad();
+            if (!xi.grad().defined() || !gr.defined() || gr.abs().sum().item<double>() == 0)
+                qFatal("%s dispatch: input or router gradient missing", impl == DispatchImpl::Plain ? "plain" : "kernels");
+            return std::make_tuple(y.detach(), xi.grad(), gr.clone());
+        };
+        auto [yp, gxp, grp] = run(DispatchImpl::Plain);
+        auto [yk, gxk, grk] = run(DispatchImpl::Kernels);
+        setDispatchImpl(DispatchImpl::Kernels);
+        QVERIFY(block->last().routing.dropped > 0);
+        QVERIFY(torch::allclose(yp, yk, 1e-5, 1e-5));
+        QVERIFY(torch::allclose(gxp, gxk, 1e-4, 1e-5));
+        QVERIFY(torch::allclose(grp, grk, 1e-4, 1e-5));
+    }
+
     // MoE++: zero experts output 0 and copy experts output their input, exactly.
     void zeroAndCopyExperts() {
         auto m = oneBlock(RouterKind::Hash, 1, 3);

@@ -12,19 +12,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <class F>
-double medianSeconds(int warmup, int reps, F&& f) {
-    for (int i = 0; i < warmup; ++i) f();
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-        const auto t0 = Clock::now();
-        f();
-        t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
-
 moe::spec::ModelSpec benchSpec(const LayerBenchOptions& o) {
     moe::spec::ModelSpec m;
     m.name = "bench layer";
@@ -61,18 +48,43 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
         // MoE block forward + backward.
         detail::Block block(spec, 0);
         auto x = torch::randn({o.tokens, o.dModel}, torch::requires_grad());
-        r.moeSeconds = medianSeconds(o.warmup, o.reps, [&] {
+        auto moeStep = [&] {
             block->zero_grad();
             auto y = block->forward(x, train);
             y.sum().backward();
-        });
+        };
         // Dense equivalent: the k chosen experts' GEMMs, i.e. one FFN over tokens x k rows.
         detail::Ffn ffn(o.dModel, spec.blocks[0].ffn);
         auto xd = torch::randn({static_cast<std::int64_t>(o.tokens) * o.k, o.dModel}, torch::requires_grad());
-        r.denseSeconds = medianSeconds(o.warmup, o.reps, [&] {
+        auto denseStep = [&] {
             ffn->zero_grad();
             ffn->forward(xd).sum().backward();
-        });
+        };
+        const auto impl = detail::dispatchImpl();
+        r.kernels = impl == detail::DispatchImpl::Kernels;
+        // Interleaved repetitions so a busy machine slows all three alike; medians reported.
+        std::vector<double> tm, tp, td;
+        auto timed = [](auto&& f) {
+            const auto t0 = Clock::now();
+            f();
+            return std::chrono::duration<double>(Clock::now() - t0).count();
+        };
+        for (int i = 0; i < o.warmup + o.reps; ++i) {
+            detail::setDispatchImpl(impl);
+            const double a = timed(moeStep);
+            detail::setDispatchImpl(detail::DispatchImpl::Plain);
+            const double b = timed(moeStep);
+            const double c = timed(denseStep);
+            if (i < o.warmup) continue;
+            tm.push_back(a);
+            tp.push_back(b);
+            td.push_back(c);
+        }
+        detail::setDispatchImpl(impl);
+        for (auto* v : {&tm, &tp, &td}) std::sort(v->begin(), v->end());
+        r.moeSeconds = tm[tm.size() / 2];
+        r.moePlainSeconds = tp[tp.size() / 2];
+        r.denseSeconds = td[td.size() / 2];
         r.moeOverDense = r.moeSeconds / r.denseSeconds;
 
         // Training step with and without the snapshot work, interleaved so machine load hits both.

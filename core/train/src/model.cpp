@@ -112,9 +112,9 @@ torch::Tensor BlockImpl::moeForward(const torch::Tensor& h, const RouteContext& 
     rec.z = r.logits.defined() ? torch::logsumexp(r.logits, -1).pow(2).mean() : torch::zeros({}, h.options());
     if (!m_spec.capacity.dropless)
         rec.capacity = applyCapacity(r, m_routed, m_spec.capacity.factor, m_spec.capacity.dropPolicy);
-    // The dispatch/combine seam: swap these two calls for moe::kernels::torch_ops.
-    Permuted p = permute(h, r.expertIdx, m_routed);
-    auto out = unpermuteCombine(runExperts(p), p.slotOf, r.gates, T);
+    // The dispatch/combine seam (kernels' autograd ops when built, plain LibTorch otherwise).
+    Permuted p = dispatchPermute(h, r.expertIdx, m_routed);
+    auto out = dispatchCombine(runExperts(p), p.slotOf, r.gates, T);
     for (auto& s : m_shared) out = out + s->forward(h);
     rec.routing = std::move(r);
     rec.input = h.detach();

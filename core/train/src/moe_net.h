@@ -43,11 +43,24 @@ struct Permuted {
 Permuted permute(const torch::Tensor& x, const torch::Tensor& expertIdx, std::int64_t experts);
 torch::Tensor unpermuteCombine(const torch::Tensor& y, const torch::Tensor& slotOf, const torch::Tensor& gates, std::int64_t tokens);
 
+// The MoE blocks call dispatchPermute / dispatchCombine, which run either the plain versions
+// above or, when core/train is built with the kernels module, moe::kernels::torch_ops (same
+// signatures, faster autograd ops). Kernels are the default when built; the bench and the tests
+// switch between the two.
+enum class DispatchImpl { Plain, Kernels };
+bool kernelsBuilt();
+void setDispatchImpl(DispatchImpl impl);  // Kernels falls back to Plain when they are not built
+DispatchImpl dispatchImpl();
+Permuted dispatchPermute(const torch::Tensor& x, const torch::Tensor& expertIdx, std::int64_t experts);
+torch::Tensor dispatchCombine(const torch::Tensor& y, const torch::Tensor& slotOf, const torch::Tensor& gates, std::int64_t tokens);
+
 // Capacity: an expert keeps at most ceil(factor x assignments / E) of its assignments (for a
 // fixed-k router that is the usual ceil(factor x T x k / E)); the others are dropped (set to -1)
 // by lowest gate (`probs`) or, for `position`, first choices before second choices and earlier
 // tokens before later ones. Returns the capacity used.
 std::int64_t applyCapacity(Routing& r, std::int64_t experts, double factor, moe::spec::DropPolicy policy);
+// The assignments applyCapacity drops, as a flat [T*K] bool mask (no gradient); fills capacityOut.
+torch::Tensor dropMask(const Routing& r, std::int64_t experts, double factor, moe::spec::DropPolicy policy, std::int64_t& capacityOut);
 
 // ---- [SECTION] routers -----------------------------------------------------------------------
 

@@ -4,9 +4,13 @@
 // [SECTION] capacity
 // [SECTION] routers
 
+#include <atomic>
 #include <cmath>
 
 #include "moe_net.h"
+#ifdef MOE_TRAIN_HAS_KERNELS
+#include "moe/kernels/torch_ops.h"
+#endif
 
 namespace moe::train::detail {
 
@@ -48,15 +52,71 @@ torch::Tensor unpermuteCombine(const torch::Tensor& y, const torch::Tensor& slot
     return out.index_add(0, tok, y.index_select(0, rows) * w);
 }
 
+namespace {
+#ifdef MOE_TRAIN_HAS_KERNELS
+std::atomic<DispatchImpl> g_dispatch{DispatchImpl::Kernels};
+#else
+std::atomic<DispatchImpl> g_dispatch{DispatchImpl::Plain};
+#endif
+}  // namespace
+
+bool kernelsBuilt() {
+#ifdef MOE_TRAIN_HAS_KERNELS
+    return true;
+#else
+    return false;
+#endif
+}
+
+void setDispatchImpl(DispatchImpl impl) { g_dispatch = kernelsBuilt() ? impl : DispatchImpl::Plain; }
+
+DispatchImpl dispatchImpl() { return g_dispatch; }
+
+Permuted dispatchPermute(const torch::Tensor& x, const torch::Tensor& expertIdx, std::int64_t experts) {
+#ifdef MOE_TRAIN_HAS_KERNELS
+    // The kernels want float32 rows and int64 indices; other dtypes take the plain path.
+    if (g_dispatch == DispatchImpl::Kernels && x.scalar_type() == torch::kFloat) {
+        auto p = moe::kernels::torch_ops::permute(x.contiguous(), expertIdx.contiguous(), experts);
+        return Permuted{p.tokens, p.offsets, p.slotOf};
+    }
+#endif
+    return permute(x, expertIdx, experts);
+}
+
+torch::Tensor dispatchCombine(const torch::Tensor& y, const torch::Tensor& slotOf, const torch::Tensor& gates, std::int64_t tokens) {
+#ifdef MOE_TRAIN_HAS_KERNELS
+    if (g_dispatch == DispatchImpl::Kernels && y.scalar_type() == torch::kFloat && gates.scalar_type() == torch::kFloat)
+        return moe::kernels::torch_ops::unpermuteCombine(y.contiguous(), slotOf.contiguous(), gates.contiguous(), tokens);
+#endif
+    return unpermuteCombine(y, slotOf, gates, tokens);
+}
+
 // ---- [SECTION] capacity ----------------------------------------------------------------------
 
 std::int64_t applyCapacity(Routing& r, std::int64_t experts, double factor, moe::spec::DropPolicy policy) {
-    torch::NoGradGuard ng;
+    torch::Tensor drop;
+    std::int64_t capacity = 0;
+    const auto T = r.expertIdx.size(0), K = r.expertIdx.size(1);
+    {
+        // Choosing what to drop needs no gradient; the gates keep theirs (masked below).
+        torch::NoGradGuard ng;
+        drop = dropMask(r, experts, factor, policy, capacity).view({T, K});
+    }
+    r.dropped = drop.sum().item<std::int64_t>();
+    if (r.dropped > 0) {
+        r.expertIdx = r.expertIdx.masked_fill(drop, -1);
+        r.gates = r.gates.masked_fill(drop, 0.0);
+    }
+    return capacity;
+}
+
+torch::Tensor dropMask(const Routing& r, std::int64_t experts, double factor, moe::spec::DropPolicy policy, std::int64_t& capacityOut) {
     const auto T = r.expertIdx.size(0), K = r.expertIdx.size(1), N = T * K;
     auto flat = r.expertIdx.reshape({-1});
     auto valid = flat >= 0;
     const auto assignments = valid.sum().item<std::int64_t>();
     const auto capacity = static_cast<std::int64_t>(std::ceil(factor * static_cast<double>(assignments) / static_cast<double>(experts) - 1e-9));
+    capacityOut = capacity;
     auto opts = flat.options();
     torch::Tensor order;
     if (policy == moe::spec::DropPolicy::Probs) {
@@ -72,14 +132,7 @@ std::int64_t applyCapacity(Routing& r, std::int64_t experts, double factor, moe:
     auto starts = torch::cumsum(counts, 0) - counts;
     auto pos = torch::arange(N, opts) - starts.index_select(0, sortedKey);
     auto dropSorted = (pos >= capacity) & (sortedKey < experts);
-    auto drop = torch::zeros({N}, opts.dtype(torch::kBool)).index_put_({finalOrder}, dropSorted);
-    r.dropped = drop.sum().item<std::int64_t>();
-    if (r.dropped > 0) {
-        auto dropView = drop.view({T, K});
-        r.expertIdx = r.expertIdx.masked_fill(dropView, -1);
-        r.gates = r.gates.masked_fill(dropView, 0.0);
-    }
-    return capacity;
+    return torch::zeros({N}, opts.dtype(torch::kBool)).index_put_({finalOrder}, dropSorted);
 }
 
 // ---- [SECTION] routers -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ struct LayerBenchOptions {
     int dModel = 256;
     int hidden = 1024;       // FFN hidden width of each expert
     int tokens = 4096;
-    int reps = 5;            // timed repetitions (median is reported)
+    int reps = 7;            // timed repetitions, interleaved (median is reported)
     int warmup = 1;
     int threads = 0;         // 0: all hardware threads
     int telemetryInterval = 10;  // for the amortised telemetry cost
@@ -20,8 +20,11 @@ struct LayerBenchOptions {
 
 struct LayerBenchResult {
     int threads = 0;
-    // MoE block (top-k router, dropless, dispatch/combine, experts) forward + backward.
+    // MoE block (top-k router, dropless, dispatch/combine, experts) forward + backward, with the
+    // dispatch/combine the trainer uses (the kernels' ops when built) and with plain LibTorch ops.
     double moeSeconds = 0;
+    double moePlainSeconds = 0;
+    bool kernels = false;          // moeSeconds used the kernels' dispatch/combine
     // The dense work it cannot avoid: one expert FFN over tokens x k rows, forward + backward.
     double denseSeconds = 0;
     double moeOverDense = 0;
