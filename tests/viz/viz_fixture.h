@@ -45,10 +45,13 @@ inline tl::BlockSnapshot makeBlock(int block, int experts, int classes, double u
     b.tokens = 1024;
     b.classes = classes;
     std::uniform_real_distribution<double> jitter(0.85, 1.15);
-    // Logits: a mild preference pattern, sharpened onto expert 0 as the block collapses.
+    // Router preference: near-uniform with noise for a healthy block; a collapsing block's
+    // preference sharpens onto expert 0 as training goes on.
     std::vector<double> w(static_cast<size_t>(experts));
-    const double sharp = collapse ? 6.0 * u * u : 0.3;
-    for (int e = 0; e < experts; ++e) w[static_cast<size_t>(e)] = std::exp(-sharp * e) * jitter(rng);
+    const double sharp = collapse ? 24.0 * u * u / experts : 0.0;
+    std::uniform_real_distribution<double> spread(0.55, 1.45);
+    for (int e = 0; e < experts; ++e)
+        w[static_cast<size_t>(e)] = std::exp(-sharp * e) * (collapse ? jitter(rng) : spread(rng));
     double sum = 0;
     for (double x : w) sum += x;
     const double assignments = 2.0 * static_cast<double>(b.tokens);  // k = 2

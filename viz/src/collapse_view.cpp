@@ -83,7 +83,7 @@ void gauge(double frac, double refFrac, const std::string& text, const telemetry
     if (f > 0) dl->AddRectFilled({p.x, by}, {p.x + std::max(2 * s, w * f), by + barH}, fill, 3 * s);
     if (refFrac > 0 && refFrac < 1) {
         const float rx = p.x + w * static_cast<float>(refFrac);
-        dl->AddLine({rx, by - 2 * s}, {rx, by + barH + 1 * s}, theme::kText, 1.5f * s);
+        vline(dl, rx, by - 2 * s, by + barH + 1 * s, theme::kText, 1.5f * s);
     }
     ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();
     std::string t = text;

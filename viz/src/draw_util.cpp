@@ -1,11 +1,28 @@
 #include "draw_util.h"
 
+#include "moe/viz/gpu_grid.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
 
 namespace moe::viz::detail {
+
+void hline(ImDrawList* dl, float x0, float x1, float y, ImU32 c, float t) {
+    dl->AddRectFilled({std::min(x0, x1), y - t * 0.5f}, {std::max(x0, x1), y + t * 0.5f}, c);
+}
+
+void vline(ImDrawList* dl, float x, float y0, float y1, ImU32 c, float t) {
+    dl->AddRectFilled({x - t * 0.5f, std::min(y0, y1)}, {x + t * 0.5f, std::max(y0, y1)}, c);
+}
+
+void outline(ImDrawList* dl, ImVec2 a, ImVec2 b, ImU32 c, float t) {
+    dl->AddRectFilled({a.x - t, a.y - t}, {b.x + t, a.y}, c);
+    dl->AddRectFilled({a.x - t, b.y}, {b.x + t, b.y + t}, c);
+    dl->AddRectFilled({a.x - t, a.y}, {a.x, b.y}, c);
+    dl->AddRectFilled({b.x, a.y}, {b.x + t, b.y}, c);
+}
 
 std::string fmtNum(double v, int digits) {
     if (!std::isfinite(v)) return "n/a";
@@ -48,16 +65,34 @@ void textCentred(ImDrawList* dl, ImVec2 c, ImU32 colour, const std::string& s, I
 }
 
 void textVertical(ImDrawList* dl, ImVec2 centre, ImU32 colour, const std::string& s) {
-    // ImGui has no rotated text: draw the glyph quads, then rotate the new vertices by 90 degrees.
+    // ImGui has no rotated text: draw the glyph quads centred in the clip rectangle (so none is
+    // culled), then rotate the new vertices by 90 degrees about that point and move them to `centre`.
     ImFont* font = fontOr(fonts().regular);
     const ImVec2 sz = font->CalcTextSizeA(font->FontSize, 1e9f, 0, s.c_str());
+    const ImVec4 clip = dl->_CmdHeader.ClipRect;
+    const ImVec2 mid{(clip.x + clip.z) * 0.5f, (clip.y + clip.w) * 0.5f};
     const int first = dl->VtxBuffer.Size;
-    dl->AddText(font, font->FontSize, {centre.x - sz.x * 0.5f, centre.y - sz.y * 0.5f}, colour, s.c_str());
+    dl->AddText(font, font->FontSize, {mid.x - sz.x * 0.5f, mid.y - sz.y * 0.5f}, colour, s.c_str());
     for (int i = first; i < dl->VtxBuffer.Size; ++i) {
         ImDrawVert& v = dl->VtxBuffer[i];
-        const float dx = v.pos.x - centre.x, dy = v.pos.y - centre.y;
+        const float dx = v.pos.x - mid.x, dy = v.pos.y - mid.y;
         v.pos = {centre.x + dy, centre.y - dx};
     }
+}
+
+void colourGrid(ImDrawList* dl, ImVec2 p0, ImVec2 p1, int cols, int rows, const std::vector<ImU32>& colours) {
+    if (cols <= 0 || rows <= 0 || colours.size() < static_cast<size_t>(cols) * static_cast<size_t>(rows)) return;
+    if (GridRenderer* g = fonts().grid) {
+        g->add(dl, p0.x, p0.y, p1.x, p1.y, cols, rows, colours.data());
+        return;
+    }
+    const float cw = (p1.x - p0.x) / cols, ch = (p1.y - p0.y) / rows;
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) {
+            const ImU32 v = colours[static_cast<size_t>(r) * cols + c];
+            if ((v >> IM_COL32_A_SHIFT) == 0) continue;
+            dl->AddRectFilled({p0.x + c * cw, p0.y + r * ch}, {p0.x + (c + 1) * cw, p0.y + (r + 1) * ch}, v);
+        }
 }
 
 int tickStep(int count, float pixels, float minPixels) {
@@ -101,12 +136,12 @@ float colourBar(ImDrawList* dl, ImVec2 tl, float height, double lo, double hi, b
         const float y1 = tl.y + height * (1.0f - static_cast<float>(i) / bands);
         dl->AddRectFilled({tl.x, y0}, {tl.x + barW, y1 + 0.5f}, col(viridis((i + 0.5) / bands)));
     }
-    dl->AddRect({tl.x - 0.5f, tl.y - 0.5f}, {tl.x + barW + 0.5f, tl.y + height + 0.5f}, theme::kAxis);
+    outline(dl, tl, {tl.x + barW, tl.y + height}, theme::kAxis);
     ImFont* f = fonts().small ? fonts().small : ImGui::GetFont();
     float maxLabel = 0;
     auto tick = [&](double v, double frac) {
         const float y = tl.y + height * (1.0f - static_cast<float>(frac));
-        dl->AddLine({tl.x + barW, y}, {tl.x + barW + 4 * s, y}, theme::kAxis);
+        hline(dl, tl.x + barW, tl.x + barW + 4 * s, y, theme::kAxis);
         const std::string label = fmtNum(v, 3);
         textAt(dl, {tl.x + barW + 7 * s, y - f->FontSize * 0.5f}, theme::kText, label, f);
         maxLabel = std::max(maxLabel, f->CalcTextSizeA(f->FontSize, 1e9f, 0, label.c_str()).x);
@@ -119,7 +154,13 @@ float colourBar(ImDrawList* dl, ImVec2 tl, float height, double lo, double hi, b
         if (std::fabs(std::ceil(l0 - 1e-9) - l0) > 0.15) tick(lo, 0);
         if (std::fabs(l1 - std::floor(l1 + 1e-9)) > 0.15) tick(hi, 1);
     } else {
-        for (int i = 0; i <= 4; ++i) tick(lo + (hi - lo) * i / 4.0, i / 4.0);
+        // Round steps (1, 2, 2.5 or 5 x 10^k) giving four to eight ticks.
+        const double range = hi - lo;
+        double step = std::pow(10.0, std::floor(std::log10(range / 4)));
+        for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+            if (range / (step * m) <= 7) { step *= m; break; }
+        for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * range; v += step)
+            tick(std::fabs(v) < step * 1e-9 ? 0.0 : v, (v - lo) / range);
     }
     // The unit, written up the right-hand side.
     const float unitX = tl.x + barW + 7 * s + maxLabel + 12 * s;

@@ -10,6 +10,10 @@
 #include "moe/viz/colormap.h"
 #include "moe/viz/panels.h"
 
+namespace moe::viz {
+class GridRenderer;
+}
+
 namespace moe::viz::detail {
 
 // Fonts of the current context (set up by createImGuiContext; all fall back to the default).
@@ -19,8 +23,13 @@ struct Fonts {
     ImFont* title = nullptr;
     ImFont* small = nullptr;
     float scale = 1.0f;
+    GridRenderer* grid = nullptr;  // GPU colour grids, when the renderer has one
 };
 const Fonts& fonts();
+
+// A cols x rows grid of packed colours (row-major) filling [p0, p1): one GPU quad when the
+// renderer has a GridRenderer, else one ImGui rectangle per cell. Transparent cells are skipped.
+void colourGrid(ImDrawList* dl, ImVec2 p0, ImVec2 p1, int cols, int rows, const std::vector<ImU32>& colours);
 
 // Theme colours (ImU32).
 namespace theme {
@@ -36,6 +45,13 @@ inline constexpr ImU32 kHighlight = IM_COL32(255, 255, 255, 255);
 
 inline ImU32 col(Rgb c, float alpha = 1.0f) { return packAbgr(c, alpha); }
 inline ImVec2 add(ImVec2 a, ImVec2 b) { return {a.x + b.x, a.y + b.y}; }
+
+// Axis-aligned lines and outlines as plain filled rectangles: ImGui's anti-aliased lines are long
+// sliver triangles, which a software rasteriser (lavapipe) draws very slowly (measured: 63 row
+// separators across a 64 x 256 heatmap cost more than the heatmap itself).
+void hline(ImDrawList* dl, float x0, float x1, float y, ImU32 colour, float thickness = 1.0f);
+void vline(ImDrawList* dl, float x, float y0, float y1, ImU32 colour, float thickness = 1.0f);
+void outline(ImDrawList* dl, ImVec2 a, ImVec2 b, ImU32 colour, float thickness = 1.0f);
 
 // "0.125", "12.5%", "1.2k", "3e-05": short numbers for labels and tooltips.
 std::string fmtNum(double v, int digits = 3);

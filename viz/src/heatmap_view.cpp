@@ -167,8 +167,8 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
         return v / hi;
     };
     static const Lut lut;
+    const bool annotate = gx == 1 && gy == 1 && cw >= 46 * s && ch >= small->FontSize + 6 * s;
 
-    dl->AddRectFilled(p0, p1, theme::kPlotBackground);
     // The visible values once (NaN where a block has no such expert), then aggregate and draw.
     std::vector<double> grid(static_cast<size_t>(nRows) * static_cast<size_t>(nCols), std::nan(""));
     for (int r = r0; r < r1; ++r) {
@@ -178,29 +178,45 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
         for (int e = e0; e < std::min(e1, b.experts); ++e)
             grid[static_cast<size_t>(r - r0) * nCols + (e - e0)] = cellValue(b, share, drop, st.metric, e);
     }
-    for (int r = r0; r < r1; r += gy) {
-        const int rEnd = std::min(r + gy, r1);
-        const float y0 = p0.y + (r - r0) * ch, y1 = p0.y + (rEnd - r0) * ch;
-        for (int c = e0; c < e1; c += gx) {
-            const int cEnd = std::min(c + gx, e1);
+    // Aggregated cells: ncx x ncy groups of gx experts x gy blocks (the last ones may be partial).
+    const int ncx = (nCols + gx - 1) / gx, ncy = (nRows + gy - 1) / gy;
+    // Cells without an expert get the plot background (the grid paints the whole plot).
+    std::vector<ImU32> colours(static_cast<size_t>(ncx) * ncy, theme::kPlotBackground);
+    std::vector<double> means(colours.size(), std::nan(""));
+    for (int gr = 0; gr < ncy; ++gr)
+        for (int gc = 0; gc < ncx; ++gc) {
             double sum = 0;
             int n = 0;
-            for (int rr = r; rr < rEnd; ++rr)
-                for (int e = c; e < cEnd; ++e) {
-                    const double v = grid[static_cast<size_t>(rr - r0) * nCols + (e - e0)];
+            for (int rr = gr * gy; rr < std::min((gr + 1) * gy, nRows); ++rr)
+                for (int e = gc * gx; e < std::min((gc + 1) * gx, nCols); ++e) {
+                    const double v = grid[static_cast<size_t>(rr) * nCols + e];
                     if (std::isnan(v)) continue;
                     sum += v;
                     ++n;
                 }
-            if (n == 0) continue;  // no such expert: the plot background shows through
-            const float x0 = p0.x + (c - e0) * cw, x1 = p0.x + (cEnd - e0) * cw;
-            dl->AddRectFilled({x0, y0}, {x1, y1}, lut.at(norm(sum / n)));
+            if (n == 0) continue;
+            const size_t i = static_cast<size_t>(gr) * ncx + gc;
+            means[i] = sum / n;
+            colours[i] = lut.at(norm(means[i]));
         }
-    }
+    // Partial last groups make the grid overhang the plot a little: clip it to the plot.
+    dl->PushClipRect(p0, p1, true);
+    colourGrid(dl, p0, {p0.x + ncx * gx * cw, p0.y + ncy * gy * ch}, ncx, ncy, colours);
+    dl->PopClipRect();
+    // Big cells carry their value, in black or white, whichever reads on the colour.
+    if (annotate)
+        for (int r = 0; r < ncy; ++r)
+            for (int c = 0; c < ncx; ++c) {
+                const double v = means[static_cast<size_t>(r) * ncx + c];
+                if (std::isnan(v)) continue;
+                const ImVec2 centre{p0.x + (c + 0.5f) * cw, p0.y + (r + 0.5f) * ch};
+                textCentred(dl, centre, col(contrastingText(viridis(norm(v)))),
+                            percentMetric(st.metric) ? fmtPercent(v, v < 0.1 ? 1 : 0) : fmtNum(v, 2), small);
+            }
     // Row separators when rows are tall enough to make them useful.
     if (ch / gy >= 7)
-        for (int r = r0 + 1; r < r1; ++r) dl->AddLine({p0.x, p0.y + (r - r0) * ch}, {p1.x, p0.y + (r - r0) * ch}, theme::kBackground);
-    dl->AddRect(p0, p1, theme::kAxis);
+        for (int r = r0 + 1; r < r1; ++r) dl->AddRectFilled({p0.x, p0.y + (r - r0) * ch - 0.5f}, {p1.x, p0.y + (r - r0) * ch + 0.5f}, theme::kBackground);
+    outline(dl, p0, p1, theme::kAxis);
 
     // ---- axes ------------------------------------------------------------------------------------
     const int rowStep = tickStep(nRows, plotH, small->FontSize + 4 * s);
@@ -215,7 +231,7 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
     const int colStep = tickStep(nCols, plotW, 34 * s);
     for (int c = e0; c < e1; c += colStep) {
         const float x = p0.x + (c - e0 + 0.5f) * cw;
-        dl->AddLine({x, p1.y}, {x, p1.y + 4 * s}, theme::kAxis);
+        vline(dl, x, p1.y, p1.y + 4 * s, theme::kAxis);
         textCentred(dl, {x, p1.y + 6 * s + small->FontSize * 0.5f}, theme::kText, std::to_string(c), small);
     }
     std::string xTitle = "expert";
@@ -231,6 +247,14 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
     // ---- legend --------------------------------------------------------------------------------
     const double scaleK = percentMetric(st.metric) ? 100.0 : 1.0;
     colourBar(dl, {p1.x + 18 * s, p0.y + 4 * s}, plotH - 8 * s, lo * scaleK, hi * scaleK, log, metricUnit(st.metric));
+    bool ragged = false;
+    for (const auto& b : snap->blocks) ragged |= b.experts < cols;
+    if (ragged) {
+        const ImVec2 k0{p1.x - 210 * s, p1.y + 8 * s};
+        dl->AddRectFilled(k0, {k0.x + 12 * s, k0.y + 12 * s}, theme::kPlotBackground);
+        outline(dl, k0, {k0.x + 12 * s, k0.y + 12 * s}, theme::kAxis);
+        textAt(dl, {k0.x + 18 * s, k0.y - 1 * s}, theme::kDimText, "no such expert in the block", small);
+    }
 
     // ---- interaction -----------------------------------------------------------------------------
     ImGui::SetCursorScreenPos(p0);
@@ -242,7 +266,7 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
         const int r = std::clamp(r0 + static_cast<int>((m.y - p0.y) / ch), r0, r1 - 1);
         const auto& b = snap->blocks[static_cast<size_t>(r)];
         const float x0 = p0.x + (c - e0) * cw, y0 = p0.y + (r - r0) * ch;
-        dl->AddRect({x0 - 1, y0 - 1}, {x0 + cw + 1, y0 + ch + 1}, theme::kHighlight, 0, 0, 2.0f);
+        outline(dl, {x0, y0}, {x0 + cw, y0 + ch}, theme::kHighlight, 2.0f);
         ImGui::BeginTooltip();
         if (fonts().bold) ImGui::PushFont(fonts().bold);
         ImGui::Text("block %d · expert %d", b.block, c);

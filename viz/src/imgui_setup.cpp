@@ -35,19 +35,27 @@ ImFont* loadFont(const char* path, float px) {
 void applyStyle(float scale) {
     ImGuiStyle& s = ImGui::GetStyle();
     ImGui::StyleColorsDark(&s);
+    // Square corners and no borders: rounded or outlined shapes get anti-aliased fringes (long
+    // sliver triangles) that a software rasteriser draws slowly; square fills are two triangles.
     s.WindowRounding = 0;
-    s.FrameRounding = 4;
-    s.GrabRounding = 4;
-    s.ChildRounding = 4;
-    s.PopupRounding = 4;
+    s.FrameRounding = 0;
+    s.GrabRounding = 0;
+    s.ChildRounding = 0;
+    s.PopupRounding = 0;
+    s.ScrollbarRounding = 0;
+    s.PopupBorderSize = 0;
+    s.ChildBorderSize = 0;
+    s.FrameBorderSize = 0;
     s.WindowPadding = {14, 12};
     s.FramePadding = {8, 4};
     s.ItemSpacing = {10, 7};
     s.WindowBorderSize = 0;
-    s.TabRounding = 4;
+    s.TabRounding = 0;
     ImVec4* c = s.Colors;
-    c[ImGuiCol_WindowBg] = ImGui::ColorConvertU32ToFloat4(detail::theme::kBackground);
-    c[ImGuiCol_ChildBg] = ImGui::ColorConvertU32ToFloat4(detail::theme::kBackground);
+    // The renderers clear to the theme's background, so windows need not paint it again (on a
+    // software rasteriser every full-screen layer costs milliseconds).
+    c[ImGuiCol_WindowBg] = {0, 0, 0, 0};
+    c[ImGuiCol_ChildBg] = {0, 0, 0, 0};
     c[ImGuiCol_Text] = ImGui::ColorConvertU32ToFloat4(detail::theme::kText);
     c[ImGuiCol_TextDisabled] = ImGui::ColorConvertU32ToFloat4(detail::theme::kDimText);
     c[ImGuiCol_FrameBg] = {0.17f, 0.18f, 0.22f, 1};

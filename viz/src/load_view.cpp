@@ -92,7 +92,7 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     dl->AddRectFilled(s0, s1, theme::kPlotBackground);
     for (int g = 0; g <= 4; ++g) {
         const float y = s1.y - (s1.y - s0.y) * g / 4.0f;
-        dl->AddLine({s0.x, y}, {s1.x, y}, theme::kGrid);
+        hline(dl, s0.x, s1.x, y, theme::kGrid);
         textRight(dl, {s0.x - 6 * s, y}, theme::kDimText, fmtNum(experts * g / 4.0, 3), small);
     }
     auto line = [&](const std::vector<double>& v, ImU32 c, float thick) {
@@ -111,14 +111,14 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     const ImU32 effCol = col(statusColour(Status::Info)), deadCol = col(statusColour(Status::Critical));
     line(effective, effCol, 2.0f * s);
     line(deadCount, deadCol, 2.0f * s);
-    dl->AddRect(s0, s1, theme::kAxis);
+    outline(dl, s0, s1, theme::kAxis);
     // Legend of the strip, top-left inside.
     {
         ImVec2 p{s0.x + 10 * s, s0.y + 6 * s};
-        dl->AddLine({p.x, p.y + 7 * s}, {p.x + 18 * s, p.y + 7 * s}, effCol, 3 * s);
+        hline(dl, p.x, p.x + 18 * s, p.y + 7 * s, effCol, 3 * s);
         textAt(dl, {p.x + 24 * s, p.y}, theme::kText, "effective experts exp(H)", small);
         p.x += 24 * s + small->CalcTextSizeA(small->FontSize, 1e9f, 0, "effective experts exp(H)").x + 18 * s;
-        dl->AddLine({p.x, p.y + 7 * s}, {p.x + 18 * s, p.y + 7 * s}, deadCol, 3 * s);
+        hline(dl, p.x, p.x + 18 * s, p.y + 7 * s, deadCol, 3 * s);
         textAt(dl, {p.x + 24 * s, p.y}, theme::kText, "dead experts", small);
     }
     textVertical(dl, {origin.x + 9 * s, (s0.y + s1.y) * 0.5f}, theme::kDimText, "experts");
@@ -150,17 +150,17 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
             if (val < dead && rowH >= 3) {
                 // Dead: struck through, so it reads without colour.
                 const float ym = (y0 + y1) * 0.5f;
-                dl->AddLine({cx0, ym}, {cx1 + 0.5f, ym}, deadCol, std::max(1.0f, std::min(3.0f * s, rowH * 0.3f)));
+                hline(dl, cx0, cx1 + 0.5f, ym, deadCol, std::max(1.0f, std::min(3.0f * s, rowH * 0.3f)));
             }
         }
     }
     if (rowH >= 7)
-        for (int e = 1; e < experts; ++e) dl->AddLine({p0.x, p0.y + e * rowH}, {p1.x, p0.y + e * rowH}, theme::kBackground);
-    dl->AddRect(p0, p1, theme::kAxis);
+        for (int e = 1; e < experts; ++e) hline(dl, p0.x, p1.x, p0.y + e * rowH, theme::kBackground);
+    outline(dl, p0, p1, theme::kAxis);
     // The scrubber's position on both charts.
     const float cx = xOf(cur);
-    dl->AddLine({cx, s0.y}, {cx, s1.y}, theme::kHighlight, 1.5f * s);
-    dl->AddLine({cx, p0.y}, {cx, p1.y}, theme::kHighlight, 1.5f * s);
+    vline(dl, cx, s0.y, s1.y, theme::kHighlight, 1.5f * s);
+    vline(dl, cx, p0.y, p1.y, theme::kHighlight, 1.5f * s);
 
     // Axes.
     const int eStep = tickStep(experts, p1.y - p0.y, small->FontSize + 2 * s);
@@ -169,7 +169,7 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     textVertical(dl, {origin.x + 9 * s, (p0.y + p1.y) * 0.5f}, theme::kDimText, "expert");
     const int tStep = tickStep(n, p1.x - p0.x, 70 * s);
     for (int t = 0; t < n; t += tStep) {
-        dl->AddLine({xOf(t), p1.y}, {xOf(t), p1.y + 4 * s}, theme::kAxis);
+        vline(dl, xOf(t), p1.y, p1.y + 4 * s, theme::kAxis);
         textCentred(dl, {xOf(t), p1.y + 6 * s + small->FontSize * 0.5f}, theme::kText,
                     std::to_string(run.snapshots[static_cast<size_t>(t)]->step), small);
     }
@@ -183,7 +183,7 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     float y = p0.y + barH + 16 * s;
     const ImVec2 strike0{lx, y + 8 * s};
     dl->AddRectFilled({lx, y}, {lx + 28 * s, y + 16 * s}, col(viridis(0)));
-    dl->AddLine({strike0.x, strike0.y}, {lx + 28 * s, strike0.y}, deadCol, 3 * s);
+    hline(dl, strike0.x, lx + 28 * s, strike0.y, deadCol, 3 * s);
     textAt(dl, {lx + 36 * s, y}, theme::kText, "dead (struck through)", small);
     y += 26 * s;
     int deadNow = 0;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "moe/viz/gpu_grid.h"
 #include "moe/viz/imgui_setup.h"
 
 namespace moe::viz {
@@ -56,6 +57,7 @@ struct OffscreenRenderer::Impl {
     VkDescriptorPool descriptors = VK_NULL_HANDLE;
     ImGuiContext* ctx = nullptr;
     bool imguiVulkan = false;
+    std::unique_ptr<GridRenderer> grid;
     std::string deviceName;
     float wheel = 0;
 
@@ -66,6 +68,7 @@ struct OffscreenRenderer::Impl {
             if (imguiVulkan) ImGui_ImplVulkan_Shutdown();
             destroyImGuiContext(ctx);
         }
+        grid.reset();
         if (device) {
             vkDestroyDescriptorPool(device, descriptors, nullptr);
             vkDestroyFence(device, fence, nullptr);
@@ -231,6 +234,10 @@ struct OffscreenRenderer::Impl {
         if (submit([](VkCommandBuffer c) { ImGui_ImplVulkan_CreateFontsTexture(c); }) != VK_SUCCESS)
             return "could not upload the font texture";
         ImGui_ImplVulkan_DestroyFontUploadObjects();
+        std::string gridError;
+        grid = GridRenderer::create(physical, device, renderPass, 1, gridError);
+        if (grid) GridRenderer::attach(ctx, grid.get());
+        else spdlog::warn("viz: heatmaps fall back to ImGui rectangles: {}", gridError);
         return {};
     }
 
@@ -309,12 +316,14 @@ void OffscreenRenderer::frame(const std::function<void()>& draw, float dt) {
     io.DeltaTime = dt > 0 ? dt : 1.0f / 60.0f;
     io.MouseWheel = d.wheel;
     d.wheel = 0;
+    if (d.grid) d.grid->beginFrame(0);
     ImGui_ImplVulkan_NewFrame();
     ImGui::NewFrame();
     if (draw) draw();
     ImGui::Render();
     ImDrawData* dd = ImGui::GetDrawData();
     const VkResult r = d.submit([&](VkCommandBuffer c) {
+        if (d.grid) d.grid->flush(dd, c);
         VkClearValue clear{};
         clear.color = {{24 / 255.0f, 26 / 255.0f, 31 / 255.0f, 1.0f}};
         VkRenderPassBeginInfo rbi{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};

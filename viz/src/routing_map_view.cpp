@@ -20,7 +20,7 @@ void marker(ImDrawList* dl, ImVec2 c, float r, int cls) {
     const ImU32 fill = IM_COL32(255, 255, 255, 235), edge = IM_COL32(20, 20, 24, 255);
     switch (cls % 6) {
         case 0: dl->AddCircleFilled(c, r, fill, 12); dl->AddCircle(c, r, edge, 12, 1.2f); break;
-        case 1: dl->AddRectFilled({c.x - r, c.y - r}, {c.x + r, c.y + r}, fill); dl->AddRect({c.x - r, c.y - r}, {c.x + r, c.y + r}, edge, 0, 0, 1.2f); break;
+        case 1: dl->AddRectFilled({c.x - r, c.y - r}, {c.x + r, c.y + r}, fill); outline(dl, {c.x - r, c.y - r}, {c.x + r, c.y + r}, edge, 1.2f); break;
         case 2: dl->AddTriangleFilled({c.x, c.y - r * 1.2f}, {c.x + r * 1.1f, c.y + r * 0.8f}, {c.x - r * 1.1f, c.y + r * 0.8f}, fill);
                 dl->AddTriangle({c.x, c.y - r * 1.2f}, {c.x + r * 1.1f, c.y + r * 0.8f}, {c.x - r * 1.1f, c.y + r * 0.8f}, edge, 1.2f); break;
         case 3: dl->AddQuadFilled({c.x, c.y - r * 1.3f}, {c.x + r * 1.3f, c.y}, {c.x, c.y + r * 1.3f}, {c.x - r * 1.3f, c.y}, fill);
@@ -43,11 +43,11 @@ void drawMap(ImDrawList* dl, ImVec2 p0, float side, const telemetry::RoutingSnap
             const ImVec2 a{p0.x + x * cell, p0.y + side - (y + 1) * cell};
             dl->AddRectFilled(a, {a.x + cell + 0.5f, a.y + cell + 0.5f}, col(categorical(e, b.experts)));
         }
-    dl->AddRect(p0, {p0.x + side, p0.y + side}, theme::kAxis);
+    outline(dl, p0, {p0.x + side, p0.y + side}, theme::kAxis);
     if (!points) return;
     const double w = snap.mapXMax - snap.mapXMin, h = snap.mapYMax - snap.mapYMin;
     if (!(w > 0) || !(h > 0)) return;
-    const float r = std::clamp(side / 140.0f, 2.0f, 4.5f);
+    const float r = std::clamp(side / 90.0f, 2.5f, 5.0f);
     for (size_t i = 0; i + 2 < snap.mapPoints.size(); i += 3) {
         const float px = p0.x + static_cast<float>((snap.mapPoints[i] - snap.mapXMin) / w) * side;
         const float py = p0.y + side - static_cast<float>((snap.mapPoints[i + 1] - snap.mapYMin) / h) * side;
@@ -97,19 +97,32 @@ std::vector<Intent> drawRoutingMap(const RunView& run, PanelState& st) {
         shown = {std::find(withMap.begin(), withMap.end(), sel) != withMap.end() ? sel : withMap.front()};
     }
     const int k = static_cast<int>(shown.size());
-    const float gap = 26 * s;
+    const float gap = 30 * s;
     const float titleH = ImGui::GetFontSize() + 8 * s, axisH = small->FontSize + 12 * s;
-    const float side = std::max(40.0f, std::min((avail.x - legendW - gap * k) / k, avail.y - titleH - axisH - 6 * s));
+    // The grid (columns x rows) that gives the largest squares.
+    int gridCols = 1;
+    float side = 0;
+    for (int c = 1; c <= k; ++c) {
+        const int r = (k + c - 1) / c;
+        const float sd = std::min((avail.x - legendW) / c - gap, (avail.y - 4 * s) / r - titleH - axisH);
+        if (sd > side) { side = sd; gridCols = c; }
+    }
+    side = std::max(40.0f, side);
+    const float cellW = side + gap, cellH = side + titleH + axisH;
     st.hover = {};
     int maxExperts = 0;
     for (int i = 0; i < k; ++i) {
         const int bi = shown[static_cast<size_t>(i)];
         const auto& b = snap->blocks[static_cast<size_t>(bi)];
         maxExperts = std::max(maxExperts, b.experts);
-        const ImVec2 p0{origin.x + gap * 0.5f + i * (side + gap), origin.y + titleH};
+        const ImVec2 cellO{origin.x + gap * 0.7f + (i % gridCols) * cellW, origin.y + (i / gridCols) * cellH};
+        const ImVec2 p0{cellO.x, cellO.y + titleH};
         char t[64];
         std::snprintf(t, sizeof t, "block %d  (%d experts)", b.block, b.experts);
-        textAt(dl, {p0.x, origin.y}, theme::kText, t, fonts().bold);
+        textAt(dl, cellO, theme::kText, t, fonts().bold);
+        textVertical(dl, {p0.x - 8 * s, p0.y + side * 0.5f}, theme::kDimText, "y");
+        textRight(dl, {p0.x - 3 * s, p0.y + side - small->FontSize * 0.5f}, theme::kDimText, fmtNum(snap->mapYMin, 3), small);
+        textRight(dl, {p0.x - 3 * s, p0.y + small->FontSize * 0.5f}, theme::kDimText, fmtNum(snap->mapYMax, 3), small);
         drawMap(dl, p0, side, *snap, b, true);
         // Axis extents.
         textAt(dl, {p0.x, p0.y + side + 4 * s}, theme::kDimText, fmtNum(snap->mapXMin, 3), small);
@@ -135,7 +148,7 @@ std::vector<Intent> drawRoutingMap(const RunView& run, PanelState& st) {
     }
 
     // ---- legend: expert colours and class shapes -------------------------------------------------
-    float lx = origin.x + k * (side + gap) + 10 * s, y = origin.y + titleH;
+    float lx = origin.x + gridCols * cellW + 10 * s, y = origin.y + titleH;
     textAt(dl, {lx, y}, theme::kText, "expert", fonts().bold);
     y += ImGui::GetFontSize() + 6 * s;
     const float sw = small->FontSize + 2 * s;

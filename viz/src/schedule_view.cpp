@@ -32,7 +32,7 @@ int bars(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const std::vector<int>& counts, i
     if (axis)
         for (int g = 1; g <= 4; ++g) {
             const float y = p1.y - (p1.y - p0.y) * g / 4.0f;
-            dl->AddLine({p0.x, y}, {p1.x, y}, theme::kGrid);
+            hline(dl, p0.x, p1.x, y, theme::kGrid);
             textRight(dl, {p0.x - 6 * s, y}, theme::kDimText, fmtNum(yMax * g / 4.0, 3), small);
         }
     const Rgb solid = statusColour(Status::Info);
@@ -44,7 +44,7 @@ int bars(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const std::vector<int>& counts, i
         const ImVec2 a{p0.x + i * w + pad, p1.y - h}, b{p0.x + (i + 1) * w - pad, p1.y};
         if (ghost) {
             dl->AddRectFilled(a, b, col(solid, 0.22f));
-            dl->AddRect(a, b, col(solid, 0.65f), 0, 0, 1.0f);
+            outline(dl, a, b, col(solid, 0.65f));
         } else {
             dl->AddRectFilled(a, b, col(solid));
         }
@@ -54,7 +54,7 @@ int bars(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const std::vector<int>& counts, i
         if (ImGui::IsWindowHovered() && m.x >= p0.x + i * w && m.x < p0.x + (i + 1) * w && m.y >= p0.y && m.y < p1.y)
             hovered = i;
     }
-    dl->AddLine({p0.x, p1.y}, {p1.x, p1.y}, theme::kAxis);
+    hline(dl, p0.x, p1.x, p1.y, theme::kAxis);
     return hovered;
 }
 

@@ -48,10 +48,10 @@ std::pair<int, int> matrix(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const Matrix& m
                 textCentred(dl, {(a.x + b.x) * 0.5f, (a.y + b.y) * 0.5f}, col(contrastingText(rgb)), fmtNum(x, 2), small);
         }
     if (cw >= 6 && ch >= 6) {
-        for (int r = 1; r < m.rows; ++r) dl->AddLine({p0.x, p0.y + r * ch}, {p1.x, p0.y + r * ch}, theme::kBackground);
-        for (int c = 1; c < m.cols; ++c) dl->AddLine({p0.x + c * cw, p0.y}, {p0.x + c * cw, p1.y}, theme::kBackground);
+        for (int r = 1; r < m.rows; ++r) hline(dl, p0.x, p1.x, p0.y + r * ch, theme::kBackground);
+        for (int c = 1; c < m.cols; ++c) vline(dl, p0.x + c * cw, p0.y, p1.y, theme::kBackground);
     }
-    dl->AddRect(p0, p1, theme::kAxis);
+    outline(dl, p0, p1, theme::kAxis);
     const int rs = tickStep(m.rows, p1.y - p0.y, small->FontSize + 2 * s);
     for (int r = 0; r < m.rows; r += rs) textRight(dl, {p0.x - 6 * s, p0.y + (r + 0.5f) * ch}, theme::kText, rowLabels[static_cast<size_t>(r)], small);
     const int cs = tickStep(m.cols, p1.x - p0.x, 26 * s);
@@ -63,7 +63,7 @@ std::pair<int, int> matrix(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const Matrix& m
     if (ImGui::IsWindowHovered() && mp.x >= p0.x && mp.x < p1.x && mp.y >= p0.y && mp.y < p1.y) {
         const int c = std::clamp(static_cast<int>((mp.x - p0.x) / cw), 0, m.cols - 1);
         const int r = std::clamp(static_cast<int>((mp.y - p0.y) / ch), 0, m.rows - 1);
-        dl->AddRect({p0.x + c * cw - 1, p0.y + r * ch - 1}, {p0.x + (c + 1) * cw + 1, p0.y + (r + 1) * ch + 1}, theme::kHighlight, 0, 0, 2);
+        outline(dl, {p0.x + c * cw, p0.y + r * ch}, {p0.x + (c + 1) * cw, p0.y + (r + 1) * ch}, theme::kHighlight, 2.0f);
         return {r, c};
     }
     return {-1, -1};
