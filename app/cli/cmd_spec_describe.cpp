@@ -64,9 +64,17 @@ int run(const moe::cli::ParsedArgs& a) {
     std::cout << "input: " << spec::toString(m.input.dataset) << ", " << m.input.tokensPerSample() << " token(s) of "
               << m.input.tokenDim() << " features per sample, " << m.input.numClasses() << " classes; d_model "
               << m.stem.dModel << "\n\n";
-    moe::cli::Table t({"block", "kind", "experts", "k", "router", "params", "active", "FLOPs/token"});
-    t.add({"stem", "linear", "", "", "", humanCount(static_cast<double>(f.stemParams)), humanCount(static_cast<double>(f.stemParams)),
-           humanCount(2.0 * m.input.tokenDim() * m.stem.dModel)});
+    bool labels = false;
+    for (const auto& b : m.blocks) labels = labels || !b.label.empty();
+    // The label column only appears when some block has a label.
+    auto row = [&](std::vector<std::string> r, const std::string& label) {
+        if (labels) r.insert(r.begin() + 1, label);
+        return r;
+    };
+    std::vector<std::string> header = {"block", "kind", "experts", "k", "router", "params", "active", "FLOPs/token"};
+    moe::cli::Table t(row(header, "label"));
+    t.add(row({"stem", "linear", "", "", "", humanCount(static_cast<double>(f.stemParams)), humanCount(static_cast<double>(f.stemParams)),
+           humanCount(2.0 * m.input.tokenDim() * m.stem.dModel)}, ""));
     for (size_t i = 0; i < m.blocks.size(); ++i) {
         const auto& b = m.blocks[i];
         const auto& bf = f.blocks[i];
@@ -78,14 +86,15 @@ int run(const moe::cli::ParsedArgs& a) {
             k = bf.k == static_cast<int>(bf.k) ? std::to_string(static_cast<int>(bf.k)) : fixed(bf.k, 2);
             router = routerText(m, static_cast<int>(i));
         }
-        t.add({std::to_string(i) + (b.label.empty() ? "" : " " + b.label), std::string(spec::toString(b.kind)), experts, k, router,
-               humanCount(static_cast<double>(bf.params)), humanCount(bf.activeParams), humanCount(bf.flopsPerToken)});
+        t.add(row({std::to_string(i), std::string(spec::toString(b.kind)), experts, k, router,
+                   humanCount(static_cast<double>(bf.params)), humanCount(bf.activeParams), humanCount(bf.flopsPerToken)},
+                  b.label));
     }
     const double headFlops = 2.0 * m.stem.dModel * m.input.numClasses() / m.input.tokensPerSample();
-    t.add({"head", "linear", "", "", "", humanCount(static_cast<double>(f.headParams)), humanCount(static_cast<double>(f.headParams)),
-           humanCount(headFlops)});
+    t.add(row({"head", "linear", "", "", "", humanCount(static_cast<double>(f.headParams)), humanCount(static_cast<double>(f.headParams)),
+               humanCount(headFlops)}, ""));
     t.separator();
-    t.add({"total", "", "", "", "", humanCount(static_cast<double>(f.params)), humanCount(f.activeParams), humanCount(f.flopsPerToken)});
+    t.add(row({"total", "", "", "", "", humanCount(static_cast<double>(f.params)), humanCount(f.activeParams), humanCount(f.flopsPerToken)}, ""));
     std::cout << t.str();
     std::cout << "\nweights: ";
     bool first = true;

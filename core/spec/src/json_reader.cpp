@@ -11,7 +11,7 @@ std::string typeName(const Json& j) {
     switch (j.type()) {
         case Json::value_t::null: return "null";
         case Json::value_t::boolean: return j.get<bool>() ? "true" : "false";
-        case Json::value_t::string: return "the string \"" + j.get<std::string>() + "\"";
+        case Json::value_t::string: return "the string " + j.dump(-1, ' ', false, Json::error_handler_t::replace);
         case Json::value_t::number_integer:
         case Json::value_t::number_unsigned: return "the number " + j.dump();
         case Json::value_t::number_float: return "the number " + j.dump();

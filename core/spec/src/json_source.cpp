@@ -195,6 +195,25 @@ private:
         return true;
     }
 
+    // Length of the well-formed UTF-8 sequence starting here, or 0 when it is not one.
+    size_t utf8Length() const {
+        const auto b = [&](size_t k) { return m_i + k < m_s.size() ? static_cast<unsigned char>(m_s[m_i + k]) : 0u; };
+        const unsigned c = b(0);
+        size_t n = 0;
+        unsigned min = 0;
+        if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000;
+        else return 0;
+        unsigned cp = c & (0x7F >> n);
+        for (size_t k = 1; k < n; ++k) {
+            if ((b(k) & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (b(k) & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        return n;
+    }
+
     std::string string() {
         std::string out;
         advance();  // "
@@ -239,6 +258,18 @@ private:
                         break;
                     }
                     default: fail(std::string("unknown escape '\\") + e + "' in a string"); break;
+                }
+                continue;
+            }
+            if (static_cast<unsigned char>(c) >= 0x80) {
+                const size_t n = utf8Length();
+                if (n == 0) {
+                    fail("invalid UTF-8 in a string (save the file as UTF-8)");
+                    break;
+                }
+                for (size_t k = 0; k < n; ++k) {
+                    out += peek();
+                    advance();
                 }
                 continue;
             }

@@ -33,7 +33,8 @@ std::vector<int> scheduleCounts(ScheduleKind kind, int layers, int min, int max,
         int v = max;
         switch (kind) {
             case ScheduleKind::Uniform: v = max; break;
-            case ScheduleKind::Descending: v = last == 0 ? max : max - roundDiv(span * i, last); break;
+            // mirror image of ascending, so descending == reversed ascending exactly
+            case ScheduleKind::Descending: v = last == 0 ? max : min + roundDiv(span * (last - i), last); break;
             case ScheduleKind::Ascending: v = last == 0 ? min : min + roundDiv(span * i, last); break;
             case ScheduleKind::Pyramid: v = last == 0 ? max : min + std::min<int>(span, roundDiv(span * 2 * near, last)); break;
             case ScheduleKind::Hourglass: v = last == 0 ? min : max - std::min<int>(span, roundDiv(span * 2 * near, last)); break;

@@ -1,0 +1,209 @@
+// The run store: round trip of every field, a reader following a live writer, CSV export, and a
+// writer killed with SIGKILL mid-run leaving a readable file with every committed step.
+#include <QtTest>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "moe/telemetry/run_store.h"
+
+using namespace moe::telemetry;
+
+namespace {
+
+SnapshotPtr makeSnapshot(std::int64_t step, int blocks = 2, int experts = 4, int classes = 3) {
+    auto s = std::make_shared<RoutingSnapshot>();
+    s->step = step;
+    s->epoch = step / 100.0;
+    s->loss = 2.0 / (1 + step);
+    s->taskLoss = s->loss * 0.9;
+    s->accuracy = 0.5 + step * 0.001;
+    s->testAccuracy = step % 20 == 0 ? 0.6 : -1;
+    s->learningRate = 1e-3;
+    s->tokensPerSecond = 1000 + step;
+    s->wallSeconds = step * 0.01;
+    for (int b = 0; b < blocks; ++b) {
+        BlockSnapshot bs;
+        bs.block = b * 2 + 1;
+        bs.experts = experts;
+        bs.ffnExperts = experts - 1;
+        bs.tokens = 128;
+        bs.dropped = step % 7;
+        for (int e = 0; e < experts; ++e) {
+            bs.tokensPerExpert.push_back(10.0 * (e + 1) + static_cast<double>(step));
+            bs.meanGateProb.push_back(1.0 / experts + 0.01 * e);
+        }
+        bs.meanTokenEntropy = 0.7;
+        bs.tokenEntropyHist = {1, 2, 3, 4};
+        bs.expertsPerTokenHist = {0, 100, 28, 0, 0};
+        bs.classes = classes;
+        for (int c = 0; c < classes; ++c)
+            for (int e = 0; e < experts; ++e) bs.classExpert.push_back(c == e ? 40.0 : (e == 0 ? 0.0 : 1.0));
+        for (int i = 0; i < bs.ffnExperts * bs.ffnExperts; ++i) bs.similarity.push_back(i % (bs.ffnExperts + 1) == 0 ? 1.0 : 0.25);
+        bs.routerGradNorm = 0.01 * (b + 1);
+        bs.auxLoss = 1.05;
+        bs.zLoss = 0.3;
+        bs.mapResolution = 2;
+        bs.routingMap = {0, 1, 2, 3};
+        s->blocks.push_back(std::move(bs));
+    }
+    s->mapXMin = -1;
+    s->mapXMax = 1;
+    s->mapYMin = -2;
+    s->mapYMax = 2;
+    s->mapPoints = {0.5f, 0.25f, 1.0f, -0.5f, 0.0f, 0.0f};
+    if (step == 20) s->alerts.push_back({20, 3, AlertKind::DeadExperts, Severity::Critical, 2, "2 of 4 experts are dead",
+                                         "They receive \"no\" tokens,\nso they stop learning.", "Raise the aux coefficient"});
+    return s;
+}
+
+}  // namespace
+
+class TestRunStore : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void roundTrip() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/run.sqlite").toStdString();
+        auto w = RunWriter::create(path, {"", "{\"format\":\"moe-studio/1\"}", "", "", "", ""});
+        QVERIFY2(w.ok(), w.message().c_str());
+        for (int s : {10, 20, 30}) w.value()->append(makeSnapshot(s));
+        w.value()->finish("finished");
+        QVERIFY(w.value()->error().empty());
+
+        auto r = RunReader::open(path);
+        QVERIFY2(r.ok(), r.message().c_str());
+        const auto& reader = *r.value();
+        QCOMPARE(reader.info().status, std::string("finished"));
+        QCOMPARE(reader.info().projectJson, std::string("{\"format\":\"moe-studio/1\"}"));
+        QVERIFY(!reader.info().runId.empty());
+        QVERIFY(!reader.info().finishedAt.empty());
+        QCOMPARE(reader.snapshots().size(), size_t(3));
+        const auto expect = makeSnapshot(20);
+        const auto got = reader.at(25);  // the last snapshot at or before step 25
+        QVERIFY(got);
+        QCOMPARE(got->step, std::int64_t(20));
+        QCOMPARE(got->loss, expect->loss);
+        QCOMPARE(got->testAccuracy, expect->testAccuracy);
+        QCOMPARE(got->blocks.size(), size_t(2));
+        for (size_t b = 0; b < 2; ++b) {
+            const auto& g = got->blocks[b];
+            const auto& e = expect->blocks[b];
+            QCOMPARE(g.block, e.block);
+            QCOMPARE(g.ffnExperts, e.ffnExperts);
+            QCOMPARE(g.dropped, e.dropped);
+            QCOMPARE(g.tokensPerExpert, e.tokensPerExpert);
+            QCOMPARE(g.meanGateProb, e.meanGateProb);
+            QCOMPARE(g.classExpert, e.classExpert);
+            QCOMPARE(g.similarity, e.similarity);
+            QCOMPARE(g.tokenEntropyHist, e.tokenEntropyHist);
+            QCOMPARE(g.expertsPerTokenHist, e.expertsPerTokenHist);
+            QCOMPARE(g.routerGradNorm, e.routerGradNorm);
+            QCOMPARE(g.routingMap, e.routingMap);
+            QCOMPARE(g.mapResolution, 2);
+        }
+        QCOMPARE(got->mapPoints, expect->mapPoints);
+        QCOMPARE(got->mapYMax, 2.0);
+        QCOMPARE(got->alerts.size(), size_t(1));
+        QVERIFY(got->alerts[0].kind == AlertKind::DeadExperts);
+        QVERIFY(got->alerts[0].severity == Severity::Critical);
+        QCOMPARE(got->alerts[0].explanation, expect->alerts[0].explanation);
+        QVERIFY(!reader.at(5));  // before the first snapshot
+
+        std::ostringstream csv;
+        std::string err;
+        QVERIFY(reader.writeCsv("alerts", csv, err));
+        QVERIFY(csv.str().find("\"They receive \"\"no\"\" tokens,\nso they stop learning.\"") != std::string::npos);
+        std::ostringstream steps;
+        QVERIFY(reader.writeCsv("steps", steps, err));
+        const std::string stepsCsv = steps.str();
+        QCOMPARE(std::count(stepsCsv.begin(), stepsCsv.end(), '\n'), 4L);  // header + 3 rows
+        QVERIFY(!reader.writeCsv("bogus", steps, err));
+        QVERIFY(err.find("unknown table 'bogus'") != std::string::npos);
+    }
+
+    void liveReader() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/live.sqlite").toStdString();
+        auto w = RunWriter::create(path, {});
+        QVERIFY(w.ok());
+        w.value()->append(makeSnapshot(1));
+        w.value()->flush();
+        auto r = RunReader::open(path);
+        QVERIFY2(r.ok(), r.message().c_str());
+        QCOMPARE(r.value()->snapshots().size(), size_t(1));
+        QCOMPARE(r.value()->info().status, std::string("running"));
+        for (int s = 2; s <= 5; ++s) w.value()->append(makeSnapshot(s));
+        w.value()->flush();
+        QCOMPARE(r.value()->refresh(), 4);
+        QCOMPARE(r.value()->latest()->step, std::int64_t(5));
+        QCOMPARE(r.value()->refresh(), 0);
+        w.value()->finish("stopped", "stopped by the user");
+        r.value()->refresh();
+        QCOMPARE(r.value()->info().status, std::string("stopped"));
+        QCOMPARE(r.value()->info().message, std::string("stopped by the user"));
+    }
+
+    void killedWriterLeavesReadableFile() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/killed.sqlite").toStdString();
+        const pid_t child = fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            auto w = RunWriter::create(path, {});
+            if (!w.ok()) _exit(3);
+            for (std::int64_t s = 1;; ++s) {
+                w.value()->append(makeSnapshot(s, 4, 16, 10));
+                if (s % 4 == 0) w.value()->flush();
+            }
+        }
+        // Wait until the child has committed a good number of steps, then kill it mid-write.
+        std::shared_ptr<RunReader> reader;
+        for (int i = 0; i < 500; ++i) {
+            QTest::qWait(20);
+            if (!reader) {
+                auto r = RunReader::open(path);
+                if (r.ok()) reader = r.value();
+            } else if (reader->refresh(), reader->snapshots().size() >= 30) {
+                break;
+            }
+        }
+        kill(child, SIGKILL);
+        int status = 0;
+        waitpid(child, &status, 0);
+        QVERIFY(WIFSIGNALED(status));
+        QVERIFY2(reader && reader->snapshots().size() >= 30, "the writer did not commit 30 steps in time");
+
+        auto after = RunReader::open(path);
+        QVERIFY2(after.ok(), after.message().c_str());
+        const auto& snaps = after.value()->snapshots();
+        QVERIFY(snaps.size() >= reader->snapshots().size());
+        QCOMPARE(after.value()->info().status, std::string("running"));  // it never finished
+        for (size_t i = 0; i < snaps.size(); ++i) {
+            QCOMPARE(snaps[i]->step, static_cast<std::int64_t>(i + 1));  // no gaps
+            QCOMPARE(snaps[i]->blocks.size(), size_t(4));                   // whole transactions only
+            QCOMPARE(snaps[i]->blocks.back().tokensPerExpert.back(), 160.0 + snaps[i]->step);
+        }
+    }
+
+    void notARunStore() {
+        QTemporaryDir dir;
+        const QString path = dir.path() + "/junk.sqlite";
+        {
+            std::ofstream(path.toStdString()) << "this is not a database";
+        }
+        auto r = RunReader::open(path.toStdString());
+        QVERIFY(!r.ok());
+        QVERIFY(r.message().find("junk.sqlite") != std::string::npos);
+        auto missing = RunReader::open((dir.path() + "/none.sqlite").toStdString());
+        QVERIFY(!missing.ok());
+        QVERIFY(missing.message().find("no run store at") != std::string::npos);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestRunStore)
+#include "tst_run_store.moc"
