@@ -28,6 +28,12 @@ class TestWindow : public QObject {
         QCoreApplication::sendEvent(m_w.get(), &e);
     }
 
+    // What is on screen, in RGB order (QVulkanWindow::grab() of a BGRA swap chain swaps R and B).
+    QImage grabbed() {
+        const QImage img = m_w->grab();
+        return m_w->colorFormat() == VK_FORMAT_B8G8R8A8_UNORM ? img.rgbSwapped() : img;
+    }
+
     // Waits until the window has drawn `n` more frames.
     bool frames(int n = 3) {
         const int target = m_w->framesRendered() + n;
@@ -70,7 +76,7 @@ private Q_SLOTS:
                 }
             }
         QVERIFY2(hits > 2000, qPrintable(QString("only %1 heatmap-coloured samples").arg(hits)));
-        img.save(QString(MOE_BINARY_DIR) + "/tests/viz/renders/window-heatmap.png");
+        grabbed().save(QString(MOE_BINARY_DIR) + "/tests/viz/renders/window-heatmap.png");
     }
 
     void mouseHoverAndClickReachImGui() {
@@ -130,8 +136,9 @@ private Q_SLOTS:
         for (viz::View v : viz::kAllViews) {
             if (!viz::viewAvailable(v)) continue;
             m_w->setView(v);
-            QVERIFY(frames(2));
-            m_w->grab().save(QString(MOE_BINARY_DIR) + "/tests/viz/renders/window-" + QString::fromStdString(std::string(viz::toString(v))) + ".png");
+            QVERIFY(frames(3));
+            QCOMPARE(int(m_w->view()), int(v));
+            grabbed().save(QString(MOE_BINARY_DIR) + "/tests/viz/renders/window-" + QString::fromStdString(std::string(viz::toString(v))) + ".png");
         }
     }
 };

@@ -101,15 +101,20 @@ std::vector<Intent> drawSingleView(View v, const RunView& run, PanelState& state
 
 std::vector<Intent> drawTabbed(View& current, const RunView& run, PanelState& state) {
     std::vector<Intent> intents;
+    // The host changed the view (rather than the user clicking a tab): select that tab.
+    const bool hostChanged = state.shownTab >= 0 && state.shownTab != static_cast<int>(current);
     if (beginFullWindow("##dashboards")) {
         if (ImGui::BeginTabBar("views")) {
             for (View v : kAllViews) {
                 if (!viewAvailable(v)) continue;
                 const std::string label(displayName(v));
-                if (ImGui::BeginTabItem(label.c_str())) {
-                    if (current != v) state.wantsRedraw = true;
-                    current = v;
-                    intents = drawView(v, run, state);
+                const ImGuiTabItemFlags flags = hostChanged && v == current ? ImGuiTabItemFlags_SetSelected : 0;
+                if (ImGui::BeginTabItem(label.c_str(), nullptr, flags)) {
+                    if (!hostChanged || v == current) {
+                        if (current != v) state.wantsRedraw = true;
+                        current = v;
+                        intents = drawView(v, run, state);
+                    }
                     ImGui::EndTabItem();
                 }
             }
@@ -117,6 +122,8 @@ std::vector<Intent> drawTabbed(View& current, const RunView& run, PanelState& st
         }
     }
     ImGui::End();
+    if (hostChanged) state.wantsRedraw = true;  // the tab bar applies the selection next frame
+    state.shownTab = static_cast<int>(current);
     return intents;
 }
 

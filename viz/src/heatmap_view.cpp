@@ -250,10 +250,14 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
     bool ragged = false;
     for (const auto& b : snap->blocks) ragged |= b.experts < cols;
     if (ragged) {
-        const ImVec2 k0{p1.x - 210 * s, p1.y + 8 * s};
+        // Bottom right, on the axis title's line.
+        const float ty = p1.y + 12 * s + small->FontSize + ImGui::GetFontSize() * 0.5f;
+        const char* note = "no such expert in the block";
+        const float tw = small->CalcTextSizeA(small->FontSize, 1e9f, 0, note).x;
+        const ImVec2 k0{p1.x - tw - 18 * s, ty - 6 * s};
         dl->AddRectFilled(k0, {k0.x + 12 * s, k0.y + 12 * s}, theme::kPlotBackground);
         outline(dl, k0, {k0.x + 12 * s, k0.y + 12 * s}, theme::kAxis);
-        textAt(dl, {k0.x + 18 * s, k0.y - 1 * s}, theme::kDimText, "no such expert in the block", small);
+        textAt(dl, {k0.x + 18 * s, ty - small->FontSize * 0.5f}, theme::kDimText, note, small);
     }
 
     // ---- interaction -----------------------------------------------------------------------------

@@ -63,6 +63,7 @@ struct PanelState {
     int expertBegin = 0, expertEnd = 0;
     int rowBegin = 0, rowEnd = 0;
     bool showControls = true;      // scrubber and selectors (off for a clean offscreen picture)
+    int shownTab = -1;             // drawTabbed: the view drawn last frame (to tell host from user changes)
     // Filled by the panels for the host and the tests: what the mouse is over.
     struct Hover {
         bool valid = false;
