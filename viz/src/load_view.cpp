@@ -130,12 +130,13 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     for (const auto& v : share)
         for (double x : v) hi = std::max(hi, x);
     if (!(hi > 0)) hi = 1;
-    dl->AddRectFilled(p0, p1, theme::kPlotBackground);
-    // Group snapshots when there are more than pixels (mean of the group).
+    // Group snapshots when there are more than pixels (mean of the group), then one colour grid.
     const int g = std::max(1, static_cast<int>(std::ceil(n / (p1.x - p0.x))));
-    for (int t = 0; t < n; t += g) {
+    const int ng = (n + g - 1) / g;
+    std::vector<ImU32> colours(static_cast<size_t>(ng) * experts, theme::kPlotBackground);
+    std::vector<char> deadCell(colours.size(), 0);
+    for (int t = 0, gi = 0; t < n; t += g, ++gi) {
         const int tEnd = std::min(n, t + g);
-        const float cx0 = x0 + t * colW, cx1 = x0 + tEnd * colW;
         for (int e = 0; e < experts; ++e) {
             double sum = 0;
             int cnt = 0;
@@ -145,15 +146,26 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
             }
             if (!cnt) continue;
             const double val = sum / cnt;
-            const float y0 = p0.y + e * rowH, y1 = y0 + rowH;
-            dl->AddRectFilled({cx0, y0}, {cx1 + 0.5f, y1}, col(viridis(val / hi)));
-            if (val < dead && rowH >= 3) {
-                // Dead: struck through, so it reads without colour.
-                const float ym = (y0 + y1) * 0.5f;
-                hline(dl, cx0, cx1 + 0.5f, ym, deadCol, std::max(1.0f, std::min(3.0f * s, rowH * 0.3f)));
-            }
+            colours[static_cast<size_t>(e) * ng + gi] = col(viridis(val / hi));
+            deadCell[static_cast<size_t>(e) * ng + gi] = val < dead;
         }
     }
+    dl->PushClipRect(p0, p1, true);
+    colourGrid(dl, p0, {p0.x + ng * g * colW, p1.y}, ng, experts, colours);
+    dl->PopClipRect();
+    // Dead cells are struck through, so they read without colour; one stroke per run of cells.
+    if (rowH >= 3)
+        for (int e = 0; e < experts; ++e) {
+            const float ym = p0.y + (e + 0.5f) * rowH;
+            const float thick = std::max(1.0f, std::min(3.0f * s, rowH * 0.3f));
+            for (int gi = 0; gi < ng;) {
+                if (!deadCell[static_cast<size_t>(e) * ng + gi]) { ++gi; continue; }
+                int end = gi;
+                while (end < ng && deadCell[static_cast<size_t>(e) * ng + end]) ++end;
+                hline(dl, x0 + gi * g * colW, std::min(x1, x0 + end * g * colW), ym, deadCol, thick);
+                gi = end;
+            }
+        }
     if (rowH >= 7)
         for (int e = 1; e < experts; ++e) hline(dl, p0.x, p1.x, p0.y + e * rowH, theme::kBackground);
     outline(dl, p0, p1, theme::kAxis);

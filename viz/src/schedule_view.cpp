@@ -29,12 +29,15 @@ int bars(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const std::vector<int>& counts, i
     const int n = static_cast<int>(counts.size());
     const float w = (p1.x - p0.x) / std::max(n, 1);
     dl->AddRectFilled(p0, p1, theme::kPlotBackground, 3 * s);
-    if (axis)
-        for (int g = 1; g <= 4; ++g) {
-            const float y = p1.y - (p1.y - p0.y) * g / 4.0f;
+    // Counts are whole numbers: whole-number ticks, about four of them.
+    if (axis) {
+        const int step = std::max(1, (yMax + 3) / 4);
+        for (int v = step; v <= yMax; v += step) {
+            const float y = p1.y - (p1.y - p0.y) * static_cast<float>(v) / static_cast<float>(yMax);
             hline(dl, p0.x, p1.x, y, theme::kGrid);
-            textRight(dl, {p0.x - 6 * s, y}, theme::kDimText, fmtNum(yMax * g / 4.0, 3), small);
+            textRight(dl, {p0.x - 6 * s, y}, theme::kDimText, std::to_string(v), small);
         }
+    }
     const Rgb solid = statusColour(Status::Info);
     int hovered = -1;
     const ImVec2 m = ImGui::GetIO().MousePos;
@@ -104,7 +107,8 @@ void section(ImDrawList* dl, ImVec2 o, ImVec2 size, const std::string& title, co
     textAt(dl, {o.x, o.y + ImGui::GetFontSize() + 2 * s}, theme::kDimText, t, small);
     const float top = ImGui::GetFontSize() + small->FontSize + 16 * s;
     const float mainW = size.x * 0.52f;
-    const ImVec2 p0{o.x + 44 * s, o.y + top}, p1{o.x + mainW, o.y + size.y - small->FontSize - 24 * s};
+    // Headroom above the tallest bar for its label.
+    const ImVec2 p0{o.x + 44 * s, o.y + top + small->FontSize + 4 * s}, p1{o.x + mainW, o.y + size.y - small->FontSize - 24 * s};
     const int hv = bars(dl, p0, p1, actual, yMax, false, true, true);
     const int lstep = tickStep(layers, p1.x - p0.x, 30 * s);
     const float w = (p1.x - p0.x) / layers;
@@ -118,6 +122,15 @@ void section(ImDrawList* dl, ImVec2 o, ImVec2 size, const std::string& title, co
         ImGui::EndTooltip();
     }
 
+    if (lo >= hi) {
+        // One value for every layer: every schedule gives the same bars, nothing to compare.
+        char note[160];
+        std::snprintf(note, sizeof note, "Every schedule gives %d %s per layer here (min = max),", lo, unit);
+        textAt(dl, {o.x + mainW + 28 * s, o.y + top}, theme::kDimText, note, small);
+        textAt(dl, {o.x + mainW + 28 * s, o.y + top + small->FontSize + 4 * s}, theme::kDimText,
+               "so there are no other schedules to compare.", small);
+        return;
+    }
     // Ghosts: a 2-column grid of small charts on the same scale.
     const float gx0 = o.x + mainW + 28 * s, gw = (size.x - mainW - 28 * s - 14 * s) / 2;
     const int rowsN = (static_cast<int>(ghosts.size()) + 1) / 2;

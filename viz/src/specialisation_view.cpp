@@ -36,17 +36,18 @@ std::pair<int, int> matrix(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const Matrix& m
     const float s = fonts().scale;
     ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();
     const float cw = (p1.x - p0.x) / m.cols, ch = (p1.y - p0.y) / m.rows;
-    dl->AddRectFilled(p0, p1, theme::kPlotBackground);
-    for (int r = 0; r < m.rows; ++r)
-        for (int c = 0; c < m.cols; ++c) {
-            const double x = m.at(r, c);
-            if (std::isnan(x)) continue;
-            const ImVec2 a{p0.x + c * cw, p0.y + r * ch}, b{a.x + cw, a.y + ch};
-            const Rgb rgb = viridis((x - lo) / (hi - lo));
-            dl->AddRectFilled(a, {b.x + 0.5f, b.y + 0.5f}, col(rgb));
-            if (annotate && cw >= 38 * s && ch >= small->FontSize + 4 * s)
-                textCentred(dl, {(a.x + b.x) * 0.5f, (a.y + b.y) * 0.5f}, col(contrastingText(rgb)), fmtNum(x, 2), small);
-        }
+    std::vector<ImU32> colours(static_cast<size_t>(m.rows) * m.cols, theme::kPlotBackground);
+    for (size_t i = 0; i < colours.size(); ++i)
+        if (!std::isnan(m.v[i])) colours[i] = col(viridis((m.v[i] - lo) / (hi - lo)));
+    colourGrid(dl, p0, p1, m.cols, m.rows, colours);
+    if (annotate && cw >= 38 * s && ch >= small->FontSize + 4 * s)
+        for (int r = 0; r < m.rows; ++r)
+            for (int c = 0; c < m.cols; ++c) {
+                const double x = m.at(r, c);
+                if (std::isnan(x)) continue;
+                textCentred(dl, {p0.x + (c + 0.5f) * cw, p0.y + (r + 0.5f) * ch},
+                            col(contrastingText(viridis((x - lo) / (hi - lo)))), fmtNum(x, 2), small);
+            }
     if (cw >= 6 && ch >= 6) {
         for (int r = 1; r < m.rows; ++r) hline(dl, p0.x, p1.x, p0.y + r * ch, theme::kBackground);
         for (int c = 1; c < m.cols; ++c) vline(dl, p0.x + c * cw, p0.y, p1.y, theme::kBackground);
