@@ -276,7 +276,9 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
         ImGui::Text("block %d · expert %d", b.block, c);
         if (fonts().bold) ImGui::PopFont();
         if (c < b.experts) {
-            const auto sh = b.loadShare();
+            auto sh = b.loadShare();
+            // A block whose lists are shorter than its expert count (a malformed store) reads as zeros.
+            sh.resize(static_cast<size_t>(b.experts), 0.0);
             const double tokens = c < static_cast<int>(b.tokensPerExpert.size()) ? b.tokensPerExpert[static_cast<size_t>(c)] : 0;
             const double gate = c < static_cast<int>(b.meanGateProb.size()) ? b.meanGateProb[static_cast<size_t>(c)] : 0;
             ImGui::Text("tokens routed   %s", fmtNum(tokens, 4).c_str());
