@@ -124,6 +124,18 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitFor([&] { return m_w->framesRendered() > before; }, 3000));
     }
 
+    void liveRunsKeepDrawingUntilTheyEnd() {
+        m_w->setRun(std::make_shared<viz::RunView>(*m_run));
+        for (const auto& s : m_run->snapshots) m_w->appendSnapshot(s);  // replaces, step by step
+        QCOMPARE(int(m_w->run()->snapshots.size()), int(m_run->snapshots.size()));
+        QVERIFY(m_w->run()->live);
+        const int a = m_w->framesRendered();
+        QTest::qWait(500);
+        QVERIFY(m_w->framesRendered() > a + 3);  // redraws while live (about 30 a second)
+        m_w->setLive(false);
+        QVERIFY(frames(1));
+    }
+
     void idleWindowStopsDrawing() {
         QVERIFY(frames(1));
         QTest::qWait(300);

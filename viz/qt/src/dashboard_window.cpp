@@ -79,6 +79,23 @@ void DashboardWindow::setRun(std::shared_ptr<const RunView> run) {
     poke();
 }
 
+void DashboardWindow::appendSnapshot(telemetry::SnapshotPtr snapshot) {
+    if (!snapshot) return;
+    auto next = std::make_shared<RunView>(m_run ? *m_run : RunView{});
+    while (!next->snapshots.empty() && next->snapshots.back()->step >= snapshot->step) next->snapshots.pop_back();
+    next->snapshots.push_back(std::move(snapshot));
+    next->live = true;
+    setRun(std::move(next));
+}
+
+void DashboardWindow::setLive(bool live) {
+    if (m_run && m_run->live != live) {
+        auto next = std::make_shared<RunView>(*m_run);
+        next->live = live;
+        setRun(std::move(next));
+    }
+}
+
 void DashboardWindow::setView(View v) {
     m_view = v;
     poke();

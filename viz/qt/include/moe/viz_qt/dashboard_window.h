@@ -36,6 +36,12 @@ public:
     // The run to show (immutable; replace it when the run store has new snapshots).
     void setRun(std::shared_ptr<const RunView> run);
     std::shared_ptr<const RunView> run() const { return m_run; }
+    // Live runs: appends the trainer's newest snapshot (a snapshot at or before the last step
+    // replaces the tail, e.g. after a resume) and marks the run live. Call on the UI thread;
+    // from the trainer's snapshot callback, queue it (QMetaObject::invokeMethod).
+    void appendSnapshot(telemetry::SnapshotPtr snapshot);
+    // The run ended (finished, stopped, failed): stop the live redraws.
+    void setLive(bool live);
     void setView(View v);
     View view() const { return m_view; }
     PanelState& state() { return m_state; }
