@@ -133,7 +133,7 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
     ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();
     const float availH = ImGui::GetContentRegionAvail().y;
     const float rowH = ImGui::GetFontSize() + 6 * s + ImGui::GetStyle().CellPadding.y * 2;
-    const float tableH = std::min(availH * 0.58f, rowH * (static_cast<float>(snap->blocks.size()) + 1.6f));
+    const float tableH = std::min(availH * 0.45f, rowH * (static_cast<float>(snap->blocks.size()) + 1.6f));
     constexpr ImGuiTableFlags tf = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
                                    ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_PadOuterX;
     if (ImGui::BeginTable("gauges", 8, tf, {0, tableH})) {
@@ -198,6 +198,57 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
             ImGui::Dummy({1, ImGui::GetFontSize()});
         }
         ImGui::EndTable();
+    }
+
+    // ---- alert history: worst severity per block and snapshot ---------------------------------------
+    {
+        std::vector<int> rowsBlocks;  // blocks that ever had an alert (-1: the whole model)
+        for (const auto& sn : run.snapshots)
+            for (const auto& a : sn->alerts)
+                if (std::find(rowsBlocks.begin(), rowsBlocks.end(), a.block) == rowsBlocks.end()) rowsBlocks.push_back(a.block);
+        std::sort(rowsBlocks.begin(), rowsBlocks.end());
+        if (!rowsBlocks.empty() && run.snapshots.size() > 1) {
+            ImGui::Spacing();
+            if (fonts().bold) ImGui::PushFont(fonts().bold);
+            ImGui::TextUnformatted("Alert history");
+            if (fonts().bold) ImGui::PopFont();
+            ImDrawList* dl = ImGui::GetWindowDrawList();
+            const int n = static_cast<int>(run.snapshots.size()), rows = static_cast<int>(rowsBlocks.size());
+            const float rowH = std::max(8.0f * s, std::min(16.0f * s, 90.0f * s / rows));
+            const ImVec2 o = ImGui::GetCursorScreenPos();
+            const float labelW = 70 * s;
+            const ImVec2 p0{o.x + labelW, o.y}, p1{o.x + ImGui::GetContentRegionAvail().x - 10 * s, o.y + rows * rowH};
+            std::vector<ImU32> cells(static_cast<size_t>(n) * rows, theme::kPlotBackground);
+            for (int t = 0; t < n; ++t)
+                for (const auto& a : run.snapshots[static_cast<size_t>(t)]->alerts) {
+                    const int r = static_cast<int>(std::find(rowsBlocks.begin(), rowsBlocks.end(), a.block) - rowsBlocks.begin());
+                    ImU32& c = cells[static_cast<size_t>(r) * n + t];
+                    const ImU32 mine = col(statusColour(statusOf(a.severity)));
+                    // Keep the worst: critical over warning over info.
+                    if (c == theme::kPlotBackground || a.severity == Severity::Critical ||
+                        (a.severity == Severity::Warning && c == col(statusColour(Status::Info))))
+                        c = mine;
+                }
+            // Snapshots after the scrubber's are faded: the future of a replay, not yet happened live.
+            auto fade = [](ImU32 c) {
+                const ImVec4 a = ImGui::ColorConvertU32ToFloat4(c), b = ImGui::ColorConvertU32ToFloat4(theme::kPlotBackground);
+                return ImGui::ColorConvertFloat4ToU32({b.x + (a.x - b.x) * 0.35f, b.y + (a.y - b.y) * 0.35f, b.z + (a.z - b.z) * 0.35f, 1});
+            };
+            for (int r = 0; r < rows; ++r)
+                for (int t = cur + 1; t < n; ++t) cells[static_cast<size_t>(r) * n + t] = fade(cells[static_cast<size_t>(r) * n + t]);
+            colourGrid(dl, p0, p1, n, rows, cells);
+            for (int r = 0; r < rows; ++r) {
+                const std::string label = rowsBlocks[static_cast<size_t>(r)] < 0 ? "model" : "block " + std::to_string(rowsBlocks[static_cast<size_t>(r)]);
+                textRight(dl, {p0.x - 8 * s, p0.y + (r + 0.5f) * rowH}, theme::kText, label, small);
+                if (r > 0) hline(dl, p0.x, p1.x, p0.y + r * rowH, theme::kBackground);
+            }
+            const float cw = (p1.x - p0.x) / n;
+            vline(dl, p0.x + (cur + 0.5f) * cw, p0.y - 2 * s, p1.y + 2 * s, theme::kHighlight, 2 * s);
+            textAt(dl, {p0.x, p1.y + 3 * s}, theme::kDimText, "step " + std::to_string(run.snapshots.front()->step), small);
+            textRight(dl, {p1.x, p1.y + 3 * s + small->FontSize * 0.5f}, theme::kDimText,
+                      "step " + std::to_string(run.snapshots.back()->step), small);
+            ImGui::Dummy({p1.x - o.x, rows * rowH + small->FontSize + 8 * s});
+        }
     }
 
     // ---- alerts: explanation and fix ----------------------------------------------------------------
