@@ -52,7 +52,7 @@ private Q_SLOTS:
     }
     void rendersEveryView() {
         QFETCH(QString, view);
-        const QString out = m_dir.filePath(view + ".png");
+        const QString out = QString(MOE_BINARY_DIR) + "/tests/viz/renders/cli-" + view + ".png";
         const auto r = moeCli({"render", m_run, "--view", view, "--out", out, "--size", "900x600", "--step", "300"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY(r.out.contains("wrote"));
