@@ -6,6 +6,9 @@
 #include "moe/telemetry/run_store.h"
 #include "moe/viz/offscreen.h"
 #include "moe/viz/panels.h"
+#ifdef MOE_VIZ_HAS_CLUSTER
+#include "moe/viz/cluster_sim.h"
+#endif
 
 namespace {
 
@@ -58,7 +61,7 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cerr << "moe render: " << reader.message() << "\n";
         return 1;
     }
-    const viz::RunView runView = viz::RunView::fromReader(*reader.value());
+    viz::RunView runView = viz::RunView::fromReader(*reader.value());
     if (auto step = a.value("step")) {
         long long s = 0;
         try {
@@ -89,6 +92,18 @@ int run(const moe::cli::ParsedArgs& a) {
         if (!found) throw UsageError("--block " + *b + ": the run has no MoE block with that index");
     }
 
+#ifdef MOE_VIZ_HAS_CLUSTER
+    if (*view == viz::View::Cluster) {
+        // The simulator prices the project's deployment with the routing of the chosen snapshot.
+        auto sim = viz::simulateCluster(runView, state.snapshotIndex);
+        if (!sim) {
+            std::cerr << "moe render: cannot simulate the cluster for this run: " << sim.message() << "\n";
+            return 1;
+        }
+        runView.cluster = sim->result;
+        runView.clusterNote = sim->note;
+    }
+#endif
     auto renderer = viz::OffscreenRenderer::create(width, height);
     if (!renderer) {
         std::cerr << "moe render: cannot render offscreen: " << renderer.message() << "\n";

@@ -74,6 +74,21 @@ private Q_SLOTS:
         QVERIFY(solid > 2000);
     }
 
+    void rendersTheClusterOfAnLlmDeployment() {
+        if (!viz::viewAvailable(viz::View::Cluster)) QSKIP("this build has no cluster simulator");
+        // An example project's LLM-scale deployment; the fixture's 4-block routing does not map onto
+        // its layers, so the deployment's own routing is used (and the picture says so).
+        auto llm = spec::loadProject(std::string(MOE_SOURCE_DIR) + "/projects/llm_h100.json");
+        QVERIFY2(llm.ok(), llm.message().c_str());
+        const QString run = m_dir.filePath("llm.sqlite");
+        const auto small = viz::testdata::smallProject();
+        QCOMPARE(QString::fromStdString(viz::testdata::writeRun(run.toStdString(), &llm.value(), viz::testdata::collapsingRun(small, 2))), QString());
+        const QString out = QString(MOE_BINARY_DIR) + "/tests/viz/renders/cli-cluster-llm-h100.png";
+        const auto r = moeCli({"render", run, "--view", "cluster", "--out", out});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(QImage(out).size(), QSize(1280, 800));
+    }
+
     void wrongArgumentsSayWhatIsValid_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<int>("code");

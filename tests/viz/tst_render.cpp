@@ -11,6 +11,10 @@
 #include "moe/viz/colormap.h"
 #include "moe/viz/offscreen.h"
 #include "moe/viz/panels.h"
+#ifdef MOE_VIZ_HAS_CLUSTER
+#include "moe/cluster/simulate.h"
+#include "moe/viz/cluster_sim.h"
+#endif
 #include "viz_fixture.h"
 
 using namespace moe;
@@ -102,6 +106,31 @@ private Q_SLOTS:
         m_empty = load(c);
         QVERIFY(m_small.project.has_value());
         QCOMPARE(int(m_small.snapshots.size()), 12);
+#ifdef MOE_VIZ_HAS_CLUSTER
+        // The cluster view's preprocess step: the fixture project's default deployment, priced
+        // with the routing recorded in the last snapshot (block 2 has collapsed by then).
+        auto sim = viz::simulateCluster(m_small);
+        QVERIFY2(sim.ok(), sim.message().c_str());
+        m_small.cluster = sim->result;
+        m_small.clusterNote = sim->note;
+#endif
+    }
+
+    void clusterViewShowsTopologyTimelineAndStraggler() {
+#ifndef MOE_VIZ_HAS_CLUSTER
+        QSKIP("this build has no cluster simulator");
+#else
+        viz::PanelState st;
+        const auto img = render(viz::View::Cluster, m_small, st, "cluster");
+        QVERIFY(m_small.cluster->stepUs > 0);
+        QVERIFY(!m_small.cluster->ranks.empty());
+        // Timeline colours (expert compute and dispatch) and the utilisation legend are drawn.
+        QVERIFY(countNear(img, {rgb8(viz::categorical(3, 9))}, 6) > 500);
+        QVERIFY(countNear(img, {rgb8(viz::categorical(1, 9))}, 6) > 100);
+        QVERIFY(countNear(img, {rgb8(viz::viridis(1.0))}, 12, 1100, 0) > 30);
+        if (m_small.cluster->stragglerRank >= 0)
+            QVERIFY(countNear(img, {rgb8(viz::statusColour(viz::Status::Critical))}, 10) > 100);
+#endif
     }
 
     void everyViewDraws_data() {

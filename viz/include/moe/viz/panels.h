@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@
 
 namespace moe::telemetry {
 class RunReader;
+}
+namespace moe::cluster {
+struct StepResult;
 }
 
 namespace moe::viz {
@@ -31,6 +35,10 @@ struct RunView {
     std::string runId;
     std::string status;                             // running, finished, stopped, failed
     bool live = false;                              // the run is still being written
+    // The cluster view's data: the simulator's step for the project's deployment, computed by
+    // the host off the UI thread (simulateCluster in cluster_sim.h); empty until then.
+    std::shared_ptr<const cluster::StepResult> cluster;
+    std::string clusterNote;                        // how it was simulated, or why it was not
 
     // Fills a view from a run store reader (parsing its project JSON).
     static RunView fromReader(const telemetry::RunReader& reader);
