@@ -144,6 +144,15 @@ private Q_SLOTS:
         QCOMPARE(m_w->framesRendered(), a);  // nothing changed, nothing live: no redraws
     }
 
+    void clusterIsSimulatedOffTheUiThread() {
+        if (!viz::viewAvailable(viz::View::Cluster)) QSKIP("this build has no cluster simulator");
+        QSignalSpy done(m_w.get(), &viz::DashboardWindow::clusterSimulated);
+        m_w->simulateClusterAsync();
+        QVERIFY(done.wait(20000));
+        QVERIFY2(done.first().first().toBool(), qPrintable(done.first().at(1).toString()));
+        QVERIFY(m_w->run()->cluster != nullptr);
+    }
+
     void everyTabDraws() {
         for (viz::View v : viz::kAllViews) {
             if (!viz::viewAvailable(v)) continue;

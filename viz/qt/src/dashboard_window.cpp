@@ -1,12 +1,18 @@
 #include "moe/viz_qt/dashboard_window.h"
 
 #include <QGuiApplication>
+#include <QPointer>
+#include <QThreadPool>
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QVulkanFunctions>
 #include <QWheelEvent>
 
 #include <spdlog/spdlog.h>
+
+#ifdef MOE_VIZ_HAS_CLUSTER
+#include "moe/viz/cluster_sim.h"
+#endif
 
 namespace moe::viz {
 
@@ -94,6 +100,39 @@ void DashboardWindow::setLive(bool live) {
         next->live = live;
         setRun(std::move(next));
     }
+}
+
+void DashboardWindow::simulateClusterAsync() {
+#ifdef MOE_VIZ_HAS_CLUSTER
+    if (!m_run) return;
+    auto run = m_run;
+    const int index = m_state.snapshotIndex;
+    QPointer<DashboardWindow> self(this);
+    // The simulator takes milliseconds to seconds: never on the UI thread.
+    QThreadPool::globalInstance()->start([run, index, self] {
+        auto sim = simulateCluster(*run, index);
+        auto next = std::make_shared<RunView>(*run);
+        const bool ok = sim.ok();
+        if (ok) {
+            next->cluster = sim->result;
+            next->clusterNote = sim->note;
+        } else {
+            next->clusterNote = "The cluster simulation failed: " + sim.message();
+        }
+        QMetaObject::invokeMethod(
+            self.data(),
+            [self, next, ok] {
+                if (!self) return;
+                // Keep snapshots that arrived meanwhile: only the cluster result is new.
+                auto merged = std::make_shared<RunView>(self->m_run ? *self->m_run : *next);
+                merged->cluster = next->cluster;
+                merged->clusterNote = next->clusterNote;
+                self->setRun(merged);
+                Q_EMIT self->clusterSimulated(ok, QString::fromStdString(merged->clusterNote));
+            },
+            Qt::QueuedConnection);
+    });
+#endif
 }
 
 void DashboardWindow::setView(View v) {

@@ -42,6 +42,10 @@ public:
     void appendSnapshot(telemetry::SnapshotPtr snapshot);
     // The run ended (finished, stopped, failed): stop the live redraws.
     void setLive(bool live);
+    // The cluster tab's data: simulates the project's deployment with the routing of the shown
+    // snapshot on a worker thread, then updates the run (clusterSimulated / the tab's message).
+    // Does nothing in builds without the cluster simulator.
+    void simulateClusterAsync();
     void setView(View v);
     View view() const { return m_view; }
     PanelState& state() { return m_state; }
@@ -60,6 +64,7 @@ Q_SIGNALS:
     void frameRendered();
     void vulkanReady(const QString& deviceName);
     void vulkanFailed(const QString& reason);
+    void clusterSimulated(bool ok, const QString& note);
 
 protected:
     void mouseMoveEvent(QMouseEvent* e) override;
