@@ -130,7 +130,10 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "render", "draw a dashboard view of a run store to a PNG (offscreen, no display)", "RUN.sqlite",
     "Draws one view with the same code as the studio's dashboards, on an offscreen Vulkan device\n"
     "(lavapipe when there is no GPU), and writes a PNG. Views: heatmap, load, collapse,\n"
-    "specialisation, routing-map, schedule, cluster.",
+    "specialisation, routing-map, schedule, cluster (the project's deployment priced by the\n"
+    "cluster simulator with the snapshot's routing; needs a build with core/cluster).\n"
+    "Exit status: 0 written, 1 unreadable run or failed simulation/write, 2 wrong arguments,\n"
+    "3 no Vulkan device.",
     {{"view", "VIEW", "heatmap|load|collapse|specialisation|routing-map|schedule|cluster (required)"},
      {"out", "FILE", "the PNG to write (required)"},
      {"step", "N", "the snapshot at step N, or the last one before it (default: the newest)"},
