@@ -60,7 +60,8 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
     const spec::BlockSpec* mb = firstMoe >= 0 ? &m.blocks[static_cast<size_t>(firstMoe)] : nullptr;
     d.dModel = fromModel(s.dModel, "d_model", m.stem.dModel, "the width");
     d.ffnHidden = fromModel(s.ffnHidden, "ffn_hidden", mb ? mb->ffn.hidden : 0, "the expert width");
-    d.layers = fromModel(s.layers, "layers", m.moeBlockCount(), "the layer count");
+    // deployment.model.layers counts every layer; the first dense_layers of them have no experts.
+    d.layers = s.layers > 0 ? s.layers - s.denseLayers : fromModel(0, "layers", m.moeBlockCount(), "the layer count");
     d.experts = fromModel(s.experts, "experts", mb ? m.expertsOf(firstMoe) : 0, "the expert count");
     d.k = fromModel(s.k, "k", mb ? m.kOf(firstMoe) : 0, "k");
     if (s.sharedExperts >= 0) d.sharedExperts = s.sharedExperts;
