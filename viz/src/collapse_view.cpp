@@ -182,9 +182,13 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
             }
             ImGui::TableNextColumn();
             const double peak = peakGrad[i];
-            std::snprintf(t, sizeof t, "%.2e  (%s of peak)", b.routerGradNorm,
-                          peak > 0 ? fmtPercent(b.routerGradNorm / peak, 0).c_str() : "n/a");
-            gauge(peak > 0 ? b.routerGradNorm / peak : 0, 0, t, worst(*snap, b.block, {AlertKind::RouterStarvation}));
+            if (b.routerGradNorm < 0) {
+                gauge(0, 0, "no router weights (hash)", nullptr);  // nothing to starve
+            } else {
+                std::snprintf(t, sizeof t, "%.2e  (%s of peak)", b.routerGradNorm,
+                              peak > 0 ? fmtPercent(b.routerGradNorm / peak, 0).c_str() : "n/a");
+                gauge(peak > 0 ? b.routerGradNorm / peak : 0, 0, t, worst(*snap, b.block, {AlertKind::RouterStarvation}));
+            }
             ImGui::TableNextColumn();
             ImDrawList* dl = ImGui::GetWindowDrawList();
             ImVec2 p = ImGui::GetCursorScreenPos();
