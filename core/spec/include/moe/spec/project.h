@@ -44,8 +44,8 @@ struct DeploymentSpec {
     int gpus = 8;
     int dModel = 0;                    // 0: from the model spec
     int ffnHidden = 0;
-    int layers = 0;                    // MoE layers
-    int denseLayers = 0;               // leading dense layers (no all-to-all)
+    int layers = 0;                    // all layers (0: the model spec's MoE blocks)
+    int denseLayers = 0;               // the first dense_layers of them are dense (no all-to-all)
     int experts = 0;                   // routed experts per MoE layer
     int k = 0;
     int sharedExperts = -1;            // -1: from the model spec

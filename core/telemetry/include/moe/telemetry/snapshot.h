@@ -27,7 +27,7 @@ struct BlockSnapshot {
     int classes = 0;
     std::vector<double> classExpert;          // [classes x experts] token counts
     std::vector<double> similarity;           // [ffnExperts x ffnExperts] cosine of expert outputs
-    double routerGradNorm = 0;                // L2 norm of the router weight gradient
+    double routerGradNorm = 0;                // L2 norm of the router weight gradient; -1: no weights (hash)
     double auxLoss = 0;                       // this block's load-balancing loss (unscaled)
     double zLoss = 0;                         // this block's router z-loss (unscaled)
     // 2-D datasets only: the expert the router ranks first at each cell of a grid over the

@@ -29,11 +29,12 @@ struct Progress {
     double etaSeconds = -1;          // -1 when unknown
     double learningRate = 0;
     std::string message;             // why it failed or stopped; empty otherwise
+    int threads = 0;                 // CPU threads LibTorch uses for this run
 };
 
 struct TrainerOptions {
     std::string runStorePath;        // empty: no run store
-    int threads = 0;                 // 0: all hardware threads
+    int threads = 0;                 // 0: all hardware threads (one for models too small to split)
     std::string checkpointPath;      // empty: no checkpoint written at the end
     std::string resumeFrom;          // a checkpoint to resume from; empty: fresh start
 };

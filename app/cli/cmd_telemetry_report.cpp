@@ -1,0 +1,187 @@
+// `moe report RUN.sqlite`: what a run did, from its run store (also while it is still training).
+#include <algorithm>
+#include <iostream>
+#include <map>
+
+#include "cli_command.h"
+#include "moe/spec/project_io.h"
+#include "moe/telemetry/collapse.h"
+#include "moe/telemetry/run_store.h"
+
+namespace {
+
+namespace tel = moe::telemetry;
+using moe::cli::fixed;
+using moe::cli::humanCount;
+
+std::string pct(double v) { return fixed(100.0 * v, 1) + "%"; }
+
+std::string shareBar(double share, double maxShare, int width) {
+    const int n = maxShare > 0 ? static_cast<int>(std::lround(share / maxShare * width)) : 0;
+    return std::string(static_cast<size_t>(std::clamp(n, 0, width)), '#');
+}
+
+nlohmann::ordered_json alertJson(const tel::Alert& a) {
+    return {{"step", a.step},          {"block", a.block},       {"kind", tel::toString(a.kind)},
+            {"severity", tel::toString(a.severity)}, {"value", a.value}, {"title", a.title},
+            {"explanation", a.explanation}, {"fix", a.fix}};
+}
+
+// First step at which each (block, kind) alert appeared, from the stored verdicts.
+std::map<std::pair<int, tel::AlertKind>, std::int64_t> firstSeen(const tel::RunReader& r) {
+    std::map<std::pair<int, tel::AlertKind>, std::int64_t> first;
+    for (const auto& s : r.snapshots())
+        for (const auto& a : s->alerts) first.emplace(std::make_pair(a.block, a.kind), a.step);
+    return first;
+}
+
+int run(const moe::cli::ParsedArgs& a) {
+    auto opened = tel::RunReader::open(a.positional()[0]);
+    if (!opened) {
+        std::cerr << opened.message() << "\n";
+        return 1;
+    }
+    const auto& r = *opened.value();
+    if (auto table = a.value("csv")) {
+        std::string err;
+        if (!r.writeCsv(*table, std::cout, err)) throw moe::cli::UsageError("--csv: " + err);
+        return 0;
+    }
+    if (r.snapshots().empty()) {
+        std::cerr << a.positional()[0] << " holds no steps yet (status: " << r.info().status << ")\n";
+        return 1;
+    }
+    tel::SnapshotPtr snap = r.latest();
+    if (auto st = a.value("step")) {
+        const int step = a.intValue("step", 0, 0, 2000000000);
+        snap = r.at(step);
+        if (!snap) throw moe::cli::UsageError("--step " + *st + " is before the first recorded step (" + std::to_string(r.snapshots().front()->step) + ")");
+    }
+    // The last snapshot of a diverged run has no routing; report the one before it.
+    if (snap->blocks.empty() && r.snapshots().size() > 1 && !a.value("step")) {
+        for (auto it = r.snapshots().rbegin(); it != r.snapshots().rend(); ++it)
+            if (!(*it)->blocks.empty()) {
+                snap = *it;
+                break;
+            }
+    }
+    double bestTest = -1;
+    std::int64_t bestTestStep = -1;
+    double lastTest = -1;
+    for (const auto& s : r.snapshots())
+        if (s->testAccuracy >= 0) {
+            lastTest = s->testAccuracy;
+            if (s->testAccuracy > bestTest) {
+                bestTest = s->testAccuracy;
+                bestTestStep = s->step;
+            }
+        }
+    const auto verdicts = tel::detectCollapse(*snap);
+    const auto first = firstSeen(r);
+    std::vector<tel::Alert> finalAlerts;  // e.g. divergence, recorded after the routing snapshot
+    for (const auto& al : r.latest()->alerts)
+        if (al.kind == tel::AlertKind::Divergence) finalAlerts.push_back(al);
+
+    if (a.flag("json")) {
+        nlohmann::ordered_json j;
+        j["run_id"] = r.info().runId;
+        j["status"] = r.info().status;
+        j["message"] = r.info().message;
+        j["started_at"] = r.info().startedAt;
+        j["finished_at"] = r.info().finishedAt;
+        j["snapshots"] = r.snapshots().size();
+        j["step"] = snap->step;
+        j["epoch"] = snap->epoch;
+        j["loss"] = snap->loss;
+        j["accuracy"] = snap->accuracy;
+        j["test_accuracy"] = lastTest;
+        j["best_test_accuracy"] = bestTest;
+        j["blocks"] = nlohmann::ordered_json::array();
+        for (const auto& b : snap->blocks) {
+            const auto f = tel::computeLoadFigures(b);
+            nlohmann::ordered_json jb{{"block", b.block}, {"experts", b.experts}, {"ffn_experts", b.ffnExperts}, {"tokens", b.tokens},
+                                      {"dropped", b.dropped}, {"tokens_per_expert", b.tokensPerExpert}, {"share", f.share},
+                                      {"mean_gate_prob", b.meanGateProb}, {"dead_experts", f.deadExperts}, {"max_share", f.maxShare},
+                                      {"cv", f.cv}, {"normalized_entropy", f.normalizedEntropy}, {"effective_experts", f.effectiveExperts},
+                                      {"drop_rate", f.dropRate}, {"mean_similarity", f.meanSimilarity}, {"router_grad_norm", b.routerGradNorm},
+                                      {"mean_token_entropy", b.meanTokenEntropy}};
+            j["blocks"].push_back(jb);
+        }
+        j["verdicts"] = nlohmann::ordered_json::array();
+        for (const auto& v : verdicts) {
+            auto jv = alertJson(v);
+            auto it = first.find({v.block, v.kind});
+            jv["first_seen_step"] = it == first.end() ? v.step : it->second;
+            j["verdicts"].push_back(jv);
+        }
+        for (const auto& v : finalAlerts) j["verdicts"].push_back(alertJson(v));
+        moe::cli::printJson(j);
+        return 0;
+    }
+
+    const auto& info = r.info();
+    std::cout << "run " << info.runId << ": " << info.status;
+    if (!info.message.empty()) std::cout << " (" << info.message << ")";
+    std::cout << "\nstarted " << info.startedAt << (info.finishedAt.empty() ? "" : ", finished " + info.finishedAt) << ", "
+              << r.snapshots().size() << " snapshots up to step " << r.latest()->step << "\n\n";
+    std::cout << "step " << snap->step << " (epoch " << fixed(snap->epoch, 2) << "): loss " << fixed(snap->loss, 4) << " (task "
+              << fixed(snap->taskLoss, 4) << "), training batch accuracy " << pct(snap->accuracy) << "\n";
+    if (lastTest >= 0)
+        std::cout << "test accuracy: " << pct(lastTest) << " (last measured), best " << pct(bestTest) << " at step " << bestTestStep << "\n";
+    else
+        std::cout << "test accuracy: not measured yet\n";
+    std::cout << humanCount(snap->tokensPerSecond) << " tokens/s, " << fixed(snap->wallSeconds, 1) << " s of training\n";
+
+    // The project the run trained names the zero-computation columns (zero, copy, constant).
+    auto project = moe::spec::parseProject(info.projectJson);
+    auto expertKind = [&](const tel::BlockSnapshot& b, int e) -> std::string {
+        if (e < b.ffnExperts) return "ffn";
+        if (!project || b.block < 0 || b.block >= static_cast<int>(project->model.blocks.size())) return "zero-comp";
+        const auto& z = project->model.blocks[static_cast<size_t>(b.block)].zeroExperts;
+        const int i = e - b.ffnExperts;
+        return i < z.zero ? "zero" : i < z.zero + z.copy ? "copy" : "constant";
+    };
+    for (const auto& b : snap->blocks) {
+        const auto f = tel::computeLoadFigures(b);
+        std::cout << "\nblock " << b.block << ": " << b.experts << " routed experts (" << b.ffnExperts << " FFN), " << b.tokens
+                  << " tokens, dropped " << b.dropped << " (" << pct(f.dropRate) << ")\n";
+        moe::cli::Table t({"expert", "kind", "tokens", "share", "gate prob", ""});
+        const double maxShare = f.maxShare;
+        for (int e = 0; e < b.experts; ++e) {
+            const auto ue = static_cast<size_t>(e);
+            t.add({std::to_string(e), expertKind(b, e), fixed(ue < b.tokensPerExpert.size() ? b.tokensPerExpert[ue] : 0, 0),
+                   pct(f.share[ue]), ue < b.meanGateProb.size() ? fixed(b.meanGateProb[ue], 3) : "", shareBar(f.share[ue], maxShare, 20)});
+        }
+        std::cout << t.str();
+        std::cout << "max share " << pct(f.maxShare) << ", CV " << fixed(f.cv, 2) << ", load entropy " << pct(f.normalizedEntropy)
+                  << " of max, effective experts " << fixed(f.effectiveExperts, 2) << " of " << b.experts << ", dead " << f.deadExperts
+                  << "\nmean token entropy " << fixed(b.meanTokenEntropy, 3) << " nats, router grad norm "
+                  << (b.routerGradNorm < 0 ? std::string("- (no weights)") : fixed(b.routerGradNorm, 6));
+        if (f.meanSimilarity >= 0) std::cout << ", mean expert similarity " << fixed(f.meanSimilarity, 3);
+        std::cout << ", aux loss " << fixed(b.auxLoss, 4) << ", z-loss " << fixed(b.zLoss, 4) << "\n";
+    }
+
+    std::cout << "\nverdicts at step " << snap->step << ":\n";
+    if (verdicts.empty() && finalAlerts.empty()) std::cout << "  healthy: no collapse detector tripped\n";
+    for (const auto& v : finalAlerts) std::cout << "  [" << tel::toString(v.severity) << "] " << v.title << "\n    " << v.explanation << "\n    fix: " << v.fix << "\n";
+    for (const auto& v : verdicts) {
+        auto it = first.find({v.block, v.kind});
+        std::cout << "  [" << tel::toString(v.severity) << "] block " << v.block << ": " << v.title;
+        if (it != first.end()) std::cout << " (since step " << it->second << ")";
+        std::cout << "\n    " << v.explanation << "\n    fix: " << v.fix << "\n";
+    }
+    return 0;
+}
+
+MOE_CLI_COMMAND(moe::cli::CommandSpec{
+    "report", "per-block load tables, collapse verdicts and accuracy of a run store", "RUN.sqlite",
+    "Reads a run store written by 'moe train' or the studio (also while it is still being written) and prints\n"
+    "the last snapshot's load per expert, the collapse detectors' verdicts with explanations and fixes, and the\n"
+    "accuracy. --csv TABLE prints one table of the store as CSV: steps, block_stats, expert_stats,\n"
+    "class_expert or alerts.",
+    {{"json", "", "print the report as JSON"},
+     {"csv", "TABLE", "print a table as CSV (steps, block_stats, expert_stats, class_expert, alerts)"},
+     {"step", "N", "report the snapshot at step N (or the last one before it)"}},
+    1, 1, run});
+
+}  // namespace

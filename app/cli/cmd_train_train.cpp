@@ -1,0 +1,158 @@
+// `moe train PROJECT`: trains a project headless, writing the run store as it goes.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "cli_command.h"
+#include "moe/spec/project_io.h"
+#include "moe/telemetry/run_store.h"
+#include "moe/train/trainer.h"
+
+namespace {
+
+namespace spec = moe::spec;
+namespace train = moe::train;
+using moe::cli::fixed;
+using moe::cli::humanCount;
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void onInterrupt(int) {
+    g_interrupted.store(true);
+    // A second Ctrl-C kills the process the usual way.
+    std::signal(SIGINT, SIG_DFL);
+}
+
+std::string duration(double s) {
+    if (s < 0 || !std::isfinite(s)) return "?";
+    const long t = std::lround(s);
+    char buf[32];
+    if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+    else std::snprintf(buf, sizeof buf, "%lds", t);
+    return buf;
+}
+
+std::string statusLine(const train::Progress& p) {
+    std::string s = "step " + std::to_string(p.step) + "/" + std::to_string(p.totalSteps) + "  epoch " + fixed(p.epoch, 2) +
+                    "  loss " + fixed(p.loss, 4) + "  acc " + fixed(100 * p.accuracy, 1) + "%";
+    if (p.testAccuracy >= 0) s += "  test " + fixed(100 * p.testAccuracy, 1) + "%";
+    s += "  " + humanCount(p.tokensPerSecond) + " tok/s  ETA " + duration(p.etaSeconds);
+    return s;
+}
+
+std::string bar(const train::Progress& p, int width) {
+    const double f = p.totalSteps > 0 ? std::clamp(static_cast<double>(p.step) / static_cast<double>(p.totalSteps), 0.0, 1.0) : 0.0;
+    const int full = static_cast<int>(f * width);
+    return "[" + std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(width - full), '.') + "]";
+}
+
+int run(const moe::cli::ParsedArgs& a) {
+    const std::string path = a.positional()[0];
+    auto loaded = spec::loadProject(path);
+    if (!loaded) {
+        std::cerr << loaded.message() << "\n";
+        return 1;
+    }
+    spec::Project project = loaded.value();
+    if (a.value("steps") && a.value("epochs")) throw moe::cli::UsageError("--steps and --epochs exclude each other; give one");
+    if (a.value("steps")) {
+        project.training.steps = a.intValue("steps", 0, 1, 100000000);
+        project.training.epochs.reset();
+    }
+    if (a.value("epochs")) {
+        project.training.epochs = a.intValue("epochs", 0, 1, 10000);
+        project.training.steps.reset();
+    }
+    train::TrainerOptions opt;
+    opt.threads = a.intValue("threads", 0, 0, 1024);
+    opt.checkpointPath = a.valueOr("checkpoint", "");
+    opt.resumeFrom = a.valueOr("resume", "");
+    if (auto out = a.value("out")) {
+        opt.runStorePath = *out;
+    } else {
+        const std::string stem = std::filesystem::path(path).stem().string();
+        opt.runStorePath = stem + "-" + moe::telemetry::newRunId() + ".sqlite";
+    }
+    auto created = train::Trainer::create(project, opt);
+    if (!created) {
+        std::cerr << created.message() << "\n";
+        return 1;
+    }
+    auto& trainer = *created.value();
+    const bool tty = isatty(STDOUT_FILENO) && !a.flag("plain");
+    const int threads = trainer.progress().threads;
+    std::cout << "training " << (project.model.name.empty() ? path : project.model.name) << " on " << threads << " CPU thread"
+              << (threads == 1 ? "" : "s") << " -> " << opt.runStorePath << "\n"
+              << std::flush;
+
+    g_interrupted = false;
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    trainer.start();
+    std::int64_t lastPrinted = -1;
+    const int interval = project.training.telemetryInterval;
+    bool stopping = false;
+    while (true) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 200 : 100));
+        const auto p = trainer.progress();
+        if (g_interrupted && !stopping) {
+            stopping = true;
+            if (tty) std::cout << "\n";
+            std::cout << "interrupted: stopping after the current step and keeping the run...\n" << std::flush;
+            trainer.stop();
+        }
+        const bool running = p.state == train::TrainerState::Running;
+        if (tty) {
+            std::cout << "\r" << bar(p, 24) << " " << statusLine(p) << "\x1b[K" << std::flush;
+        } else if (p.step != lastPrinted && p.step > 0 && (p.step / interval != lastPrinted / interval || !running)) {
+            std::cout << statusLine(p) << "\n" << std::flush;
+            lastPrinted = p.step;
+        }
+        if (!running && p.state != train::TrainerState::Idle) break;
+    }
+    trainer.wait();
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    const auto p = trainer.progress();
+    if (tty) std::cout << "\n";
+    std::cout << toString(p.state) << " at step " << p.step << " of " << p.totalSteps;
+    // A failed run's last snapshot is the divergence report (no figures to show).
+    if (auto s = trainer.latest(); s && p.state != train::TrainerState::Failed) {
+        std::cout << ": loss " << fixed(s->loss, 4) << ", training accuracy " << fixed(100 * s->accuracy, 1) << "%";
+        if (p.testAccuracy >= 0) std::cout << ", test accuracy " << fixed(100 * p.testAccuracy, 2) << "%";
+        std::cout << ", " << duration(s->wallSeconds);
+    }
+    std::cout << "\n";
+    if (!p.message.empty() && p.state == train::TrainerState::Failed) std::cerr << "error: " << p.message << "\n";
+    if (auto s = trainer.latest(); s && !s->alerts.empty()) {
+        std::cout << "alerts at step " << s->step << ":\n";
+        for (const auto& al : s->alerts)
+            std::cout << "  [" << moe::telemetry::toString(al.severity) << "] block " << al.block << ": " << al.title << "\n";
+    }
+    std::cout << "run kept in " << opt.runStorePath << " (see: moe report " << opt.runStorePath << ")\n";
+    return p.state == train::TrainerState::Failed ? 1 : 0;
+}
+
+MOE_CLI_COMMAND(moe::cli::CommandSpec{
+    "train", "train a project headless, recording routing telemetry in a run store", "PROJECT",
+    "Trains the project's model on its dataset (all CPU cores; one for models too small to split), writing one snapshot per MoE block every\n"
+    "training.telemetry_interval steps to a SQLite run store (read it with 'moe report' or the studio).\n"
+    "On a terminal a progress bar shows step, loss, accuracy, tokens/s and ETA; otherwise plain lines.\n"
+    "Ctrl-C stops after the current step and keeps everything recorded so far.",
+    {{"steps", "N", "train N optimizer steps (overrides the project)"},
+     {"epochs", "N", "train N epochs (overrides the project)"},
+     {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
+     {"checkpoint", "FILE", "write a checkpoint (model, optimizer, step) at the end"},
+     {"resume", "FILE", "resume from a checkpoint written for the same model"},
+     {"threads", "N", "CPU threads (default: all, or 1 for tiny models)"},
+     {"plain", "", "plain progress lines even on a terminal"}},
+    1, 1, run});
+
+}  // namespace

@@ -1,0 +1,461 @@
+#include "moe/cluster/collective.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include "moe/cluster/flow.h"
+#include "moe/cluster/topology.h"
+
+namespace moe::cluster {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kGB = 1e9;
+// NCCL's model runs trees at 92% of the ring bus bandwidth (src/graph/tuning.cc, busBw * .92).
+constexpr double kTreeEfficiency = 0.92;
+
+struct OpName {
+    CollectiveOp op;
+    const char* name;
+};
+const OpName kOps[] = {{CollectiveOp::AllReduce, "all_reduce"},       {CollectiveOp::ReduceScatter, "reduce_scatter"},
+                       {CollectiveOp::AllGather, "all_gather"},       {CollectiveOp::Broadcast, "broadcast"},
+                       {CollectiveOp::AllToAll, "alltoall"},          {CollectiveOp::AllToAllV, "alltoallv"}};
+struct AlgoName {
+    Algorithm a;
+    const char* name;
+};
+const AlgoName kAlgos[] = {{Algorithm::Auto, "auto"},   {Algorithm::Ring, "ring"},
+                           {Algorithm::Tree, "tree"},   {Algorithm::Direct, "direct"},
+                           {Algorithm::HalvingDoubling, "halving_doubling"},
+                           {Algorithm::Hierarchical, "hierarchical"},
+                           {Algorithm::Nvls, "nvls"},   {Algorithm::Flow, "flow"}};
+
+std::string normalise(std::string s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '-' || c == '_' || c == ' ') continue;
+        o += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return o;
+}
+
+// A protocol across the levels a collective crosses: the scale-up fabric and, between nodes, the
+// NIC. Only protocols both levels define are used.
+struct Proto {
+    std::string name;
+    double baseUs = 0, hopSuUs = 0, hopNetUs = 0, bwfSu = 1, bwfNet = 1;
+};
+
+struct Geometry {
+    int n = 1, g = 1, nodes = 1;
+    double suColl = kInf, suP2p = kInf, suPair = kInf;  // bytes/s per GPU (suPair: to one peer)
+    double netNode = kInf, netGpu = kInf, netP2p = kInf;
+    bool nvls = false;
+    double nvlsBw = 0, nvlsLatUs = 0;
+    std::vector<Proto> protos;
+};
+
+Geometry geometry(const ResolvedCluster& c, int n, int ranksPerNode) {
+    Geometry G;
+    G.n = n;
+    G.g = std::min(n, ranksPerNode > 0 ? std::min(ranksPerNode, c.system->gpusPerNode) : c.system->gpusPerNode);
+    G.nodes = (n + G.g - 1) / G.g;
+    const LinkSpec& su = *c.scaleUp;
+    const LinkSpec& nic = *c.nic;
+    if (G.g > 1) {
+        const double links = c.system->fabric == FabricKind::Mesh ? G.g - 1 : 1;
+        G.suColl = links * su.bwGBs * su.collectiveEfficiency * kGB;
+        G.suP2p = links * su.bwGBs * su.p2pEfficiency * kGB;
+        G.suPair = su.bwGBs * su.collectiveEfficiency * kGB;
+        G.nvls = su.nvls && c.system->fabric == FabricKind::Switch;
+        G.nvlsBw = su.bwGBs * su.nvlsEfficiency * kGB;
+        G.nvlsLatUs = su.nvlsLatencyUs;
+    }
+    if (G.nodes > 1) {
+        G.netGpu = nic.bwGBs * nic.collectiveEfficiency * kGB;
+        G.netNode = G.g * G.netGpu;
+        G.netP2p = nic.bwGBs * nic.p2pEfficiency * kGB;
+    }
+    for (const ProtocolSpec& p : su.protocols) {
+        Proto q{p.name, p.baseLatencyUs, p.hopLatencyUs, 0, p.bwFactor, 1};
+        if (G.nodes > 1) {
+            auto it = std::find_if(nic.protocols.begin(), nic.protocols.end(), [&](const ProtocolSpec& x) { return x.name == p.name; });
+            if (it == nic.protocols.end()) continue;
+            q.baseUs = std::max(q.baseUs, it->baseLatencyUs);
+            q.hopNetUs = it->hopLatencyUs;
+            q.bwfNet = it->bwFactor;
+        }
+        G.protos.push_back(q);
+    }
+    if (G.g == 1 && G.nodes > 1) {
+        G.protos.clear();
+        for (const ProtocolSpec& p : nic.protocols) G.protos.push_back({p.name, p.baseLatencyUs, 0, p.hopLatencyUs, 1, p.bwFactor});
+    }
+    return G;
+}
+
+int ceilLog2(int x) {
+    int k = 0;
+    while ((1 << k) < x) ++k;
+    return k;
+}
+
+struct Cost {
+    double us = kInf;
+    std::string proto;
+};
+
+// Takes the cheapest protocol: f(proto) returns microseconds.
+template <class F>
+Cost cheapest(const Geometry& G, F f) {
+    Cost best;
+    for (const Proto& p : G.protos) {
+        const double us = f(p);
+        if (us < best.us) best = {us, p.name};
+    }
+    return best;
+}
+
+double minBw(const Geometry& G, const Proto& p, double su, double net) {
+    double b = kInf;
+    if (G.g > 1) b = std::min(b, su * p.bwfSu);
+    if (G.nodes > 1) b = std::min(b, net * p.bwfNet);
+    return b;
+}
+
+Cost ring(const Geometry& G, CollectiveOp op, double S) {
+    const int n = G.n;
+    double factor = 1, traversals = 1;
+    if (op == CollectiveOp::AllReduce) {
+        factor = 2.0 * (n - 1) / n;
+        traversals = 2;
+    } else if (op == CollectiveOp::ReduceScatter || op == CollectiveOp::AllGather) factor = double(n - 1) / n;
+    const int inter = G.nodes > 1 ? std::min(n - 1, G.nodes) : 0;
+    const int intra = n - 1 - inter;
+    return cheapest(G, [&](const Proto& p) {
+        const double bw = minBw(G, p, G.suColl, G.netNode);
+        return p.baseUs + traversals * (intra * p.hopSuUs + inter * p.hopNetUs) + factor * S / bw * 1e6;
+    });
+}
+
+Cost tree(const Geometry& G, CollectiveOp op, double S) {
+    const int depth = ceilLog2(G.nodes);
+    return cheapest(G, [&](const Proto& p) {
+        const double bw = kTreeEfficiency * minBw(G, p, G.suColl, G.netNode);
+        const double lat = depth * p.hopNetUs + (G.g - 1) * p.hopSuUs;
+        if (op == CollectiveOp::AllReduce) return p.baseUs + 2 * lat + 2 * S / bw * 1e6;
+        return p.baseUs + lat + S / bw * 1e6;  // broadcast
+    });
+}
+
+Cost halvingDoubling(const Geometry& G, CollectiveOp op, double S) {
+    const int steps = ceilLog2(G.n);
+    const int phases = op == CollectiveOp::AllReduce ? 2 : 1;
+    return cheapest(G, [&](const Proto& p) {
+        double us = p.baseUs;
+        for (int k = 0; k < steps; ++k) {
+            const int dist = 1 << k;
+            const double chunk = S / double(2 << k);  // halving: S/2, S/4, ...
+            const bool intra = dist < G.g;
+            const double bw = intra ? G.suPair * p.bwfSu : G.netGpu * p.bwfNet;
+            us += phases * (chunk / bw * 1e6 + (intra ? p.hopSuUs : p.hopNetUs));
+        }
+        return us;
+    });
+}
+
+Cost hierarchical(const Geometry& G, CollectiveOp op, double S) {
+    const int g = G.g, N = G.nodes;
+    return cheapest(G, [&](const Proto& p) {
+        const double su = G.suColl * p.bwfSu, net = G.netGpu * p.bwfNet;
+        const double intraRs = double(g - 1) / g * S / su * 1e6 + (g - 1) * p.hopSuUs;
+        double us = p.baseUs;
+        switch (op) {
+        case CollectiveOp::AllReduce:
+            us += 2 * intraRs + 2.0 * (N - 1) / N * (S / g) / net * 1e6 + 2 * (N - 1) * p.hopNetUs;
+            break;
+        case CollectiveOp::ReduceScatter:
+        case CollectiveOp::AllGather:
+            us += intraRs + double(N - 1) / N * (S / g) / net * 1e6 + (N - 1) * p.hopNetUs;
+            break;
+        case CollectiveOp::AllToAll: {
+            // Gather to the rail GPU inside the node, then exchange per rail, as two phases.
+            const double inter = double(G.n - g) / G.n * S;
+            const double intra = double(g - 1) / G.n * S + double(g - 1) / g * inter;
+            us += intra / (G.suP2p * p.bwfSu) * 1e6 + p.hopSuUs + inter / (G.netP2p * p.bwfNet) * 1e6 + p.hopNetUs;
+            break;
+        }
+        default: return kInf;
+        }
+        return us;
+    });
+}
+
+Cost direct(const Geometry& G, CollectiveOp op, double S) {
+    // all-to-all and all-gather: every rank sends S/n to each peer at once; traffic to other
+    // nodes first moves to the rail GPU (PXN), so it loads the scale-up fabric too.
+    (void)op;
+    const int g = G.g, n = G.n;
+    const double inter = double(n - g) / n * S;
+    const double intra = double(g - 1) / n * S + (g > 1 ? double(g - 1) / g * inter : 0.0);
+    return cheapest(G, [&](const Proto& p) {
+        double us = p.baseUs + (G.nodes > 1 ? p.hopNetUs : p.hopSuUs);
+        double tsu = g > 1 ? intra / (G.suP2p * p.bwfSu) : 0.0;
+        double tnet = G.nodes > 1 ? inter / (G.netP2p * p.bwfNet) : 0.0;
+        return us + std::max(tsu, tnet) * 1e6;
+    });
+}
+
+Cost nvls(const Geometry& G, double S) {
+    if (!G.nvls) return {};
+    return {G.nvlsLatUs + S / G.nvlsBw * 1e6, "NVLS"};
+}
+
+std::string names(const std::vector<Algorithm>& v) {
+    std::string s;
+    for (Algorithm a : v) s += (s.empty() ? "" : ", ") + toString(a);
+    return s;
+}
+
+}  // namespace
+
+std::string toString(CollectiveOp op) {
+    for (const auto& o : kOps)
+        if (o.op == op) return o.name;
+    return "?";
+}
+std::string toString(Algorithm a) {
+    for (const auto& o : kAlgos)
+        if (o.a == a) return o.name;
+    return "?";
+}
+bool parseOp(const std::string& s, CollectiveOp& op) {
+    for (const auto& o : kOps)
+        if (normalise(o.name) == normalise(s)) {
+            op = o.op;
+            return true;
+        }
+    return false;
+}
+bool parseAlgorithm(const std::string& s, Algorithm& a) {
+    for (const auto& o : kAlgos)
+        if (normalise(o.name) == normalise(s)) {
+            a = o.a;
+            return true;
+        }
+    return false;
+}
+const std::vector<std::string>& opNames() {
+    static const std::vector<std::string> v = [] {
+        std::vector<std::string> r;
+        for (const auto& o : kOps) r.push_back(o.name);
+        return r;
+    }();
+    return v;
+}
+const std::vector<std::string>& algorithmNames() {
+    static const std::vector<std::string> v = [] {
+        std::vector<std::string> r;
+        for (const auto& o : kAlgos) r.push_back(o.name);
+        return r;
+    }();
+    return v;
+}
+
+double busBwFactor(CollectiveOp op, int n) {
+    switch (op) {
+    case CollectiveOp::AllReduce: return 2.0 * (n - 1) / n;
+    case CollectiveOp::Broadcast: return 1.0;
+    default: return double(n - 1) / n;
+    }
+}
+
+std::vector<Algorithm> applicableAlgorithms(const ResolvedCluster& c, CollectiveOp op, int n) {
+    const int g = std::min(n, c.system->gpusPerNode);
+    const int nodes = (n + g - 1) / g;
+    const bool pow2 = n > 0 && (n & (n - 1)) == 0;
+    std::vector<Algorithm> v;
+    switch (op) {
+    case CollectiveOp::AllReduce:
+        v = {Algorithm::Ring};
+        if (nodes > 1) v.push_back(Algorithm::Tree);
+        if (pow2) v.push_back(Algorithm::HalvingDoubling);
+        if (nodes > 1 && g > 1) v.push_back(Algorithm::Hierarchical);
+        if (nodes == 1 && g > 1 && c.scaleUp->nvls && c.system->fabric == FabricKind::Switch) v.push_back(Algorithm::Nvls);
+        break;
+    case CollectiveOp::ReduceScatter:
+    case CollectiveOp::AllGather:
+        v = {Algorithm::Ring};
+        if (pow2) v.push_back(Algorithm::HalvingDoubling);
+        if (nodes > 1 && g > 1) v.push_back(Algorithm::Hierarchical);
+        if (op == CollectiveOp::AllGather) v.push_back(Algorithm::Direct);
+        break;
+    case CollectiveOp::Broadcast:
+        v = {Algorithm::Ring};
+        if (nodes > 1) v.push_back(Algorithm::Tree);
+        break;
+    case CollectiveOp::AllToAll:
+        v = {Algorithm::Direct};
+        if (nodes > 1 && g > 1) v.push_back(Algorithm::Hierarchical);
+        if (n <= kMaxFlowRanks) v.push_back(Algorithm::Flow);
+        break;
+    case CollectiveOp::AllToAllV:
+        if (n <= kMaxFlowRanks) v = {Algorithm::Flow};
+        break;
+    }
+    return v;
+}
+
+spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, const Topology* topo, CollectiveOp op, double bytes,
+                                                    int n, const CollectiveOptions& opt) {
+    if (opt.ranksPerNode <= 0)
+        if (std::string e = c.checkGpuCount(n); !e.empty()) return spec::Diagnostics{{"--gpus", e}};
+    if (n < 2) return spec::Diagnostics{{"--gpus", "a collective needs at least 2 GPUs"}};
+    if (!(bytes > 0)) return spec::Diagnostics{{"--sizes", "sizes must be positive"}};
+    auto algos = applicableAlgorithms(c, op, n);
+    if (opt.ranksPerNode > 0)  // strided groups: no contiguous-rank algorithms (NVLS, flow)
+        algos.erase(std::remove_if(algos.begin(), algos.end(), [](Algorithm a) { return a == Algorithm::Nvls || a == Algorithm::Flow; }),
+                    algos.end());
+    if (algos.empty())
+        return spec::Diagnostics{{"--gpus", toString(op) + " uses the flow model, which takes at most " + std::to_string(kMaxFlowRanks) +
+                                                " GPUs (" + std::to_string(n) + " given)"}};
+    std::vector<Algorithm> tryAlgos;
+    if (opt.algorithm == Algorithm::Auto) {
+        // Auto picks among what NCCL/RCCL implement (ring, tree, NVLS; direct send/recv for
+        // all-to-all), so it predicts what nccl-tests measures; halving-doubling and the
+        // two-phase hierarchical schemes stay available by name for what-if studies.
+        for (Algorithm a : algos) {
+            const bool ncclLike = a == Algorithm::Ring || a == Algorithm::Tree || a == Algorithm::Nvls ||
+                                  (a == Algorithm::Direct && op == CollectiveOp::AllToAll) || (a == Algorithm::Flow && op == CollectiveOp::AllToAllV);
+            if (ncclLike) tryAlgos.push_back(a);
+        }
+    } else {
+        if (std::find(algos.begin(), algos.end(), opt.algorithm) == algos.end())
+            return spec::Diagnostics{{"--algo", toString(opt.algorithm) + " does not apply to " + toString(op) + " on " + std::to_string(n) +
+                                                    " GPUs of " + c.cluster->name + "; valid: " + names(algos)}};
+        tryAlgos = {opt.algorithm};
+    }
+    const Geometry G = geometry(c, n, opt.ranksPerNode);
+    if (G.protos.empty())
+        return spec::Diagnostics{{"", "links " + c.scaleUp->name + " and " + c.nic->name + " share no protocol in the catalog"}};
+    CollectiveEstimate best;
+    best.timeUs = kInf;
+    for (Algorithm a : tryAlgos) {
+        Cost cost;
+        switch (a) {
+        case Algorithm::Ring: cost = ring(G, op, bytes); break;
+        case Algorithm::Tree: cost = tree(G, op, bytes); break;
+        case Algorithm::HalvingDoubling: cost = halvingDoubling(G, op, bytes); break;
+        case Algorithm::Hierarchical: cost = hierarchical(G, op, bytes); break;
+        case Algorithm::Direct: cost = direct(G, op, bytes); break;
+        case Algorithm::Nvls: cost = nvls(G, bytes); break;
+        case Algorithm::Flow: {
+            if (!topo) return spec::Diagnostics{{"", "the flow model needs the cluster's topology"}};
+            // Destination j receives in proportion to 1/(j+1)^skew (zipf); every rank sends `bytes`.
+            std::vector<double> w(static_cast<size_t>(n));
+            const double skew = op == CollectiveOp::AllToAll ? 0.0 : opt.skew;
+            std::vector<double> cap(topo->links.size());
+            for (size_t l = 0; l < cap.size(); ++l) cap[l] = topo->links[l].capacityGBs * kGB;
+            std::vector<Flow> flows;
+            flows.reserve(static_cast<size_t>(n) * static_cast<size_t>(n - 1));
+            for (int i = 0; i < n; ++i) {
+                double sum = 0;
+                for (int j = 0; j < n; ++j) sum += (w[static_cast<size_t>(j)] = j == i ? 0.0 : std::pow(j + 1.0, -skew));
+                for (int j = 0; j < n; ++j) {
+                    if (j == i) continue;
+                    Flow f;
+                    f.src = i;
+                    f.dst = j;
+                    // nccl-tests all-to-all sends bytes/n to each rank (itself included).
+                    f.bytes = bytes * double(n - 1) / n * w[static_cast<size_t>(j)] / sum;
+                    const Path p = topo->path(i, j);
+                    f.hops = p.hops;
+                    f.links = p.links;
+                    flows.push_back(f);
+                }
+            }
+            const Proto& simple = G.protos.back();
+            FlowOptions fo;
+            fo.latency = (simple.baseUs + (G.nodes > 1 ? simple.hopNetUs : simple.hopSuUs)) * 1e-6;
+            const FlowSolution s = solveFlows(cap, flows, fo);
+            cost = {s.makespan * 1e6, simple.name};
+            break;
+        }
+        case Algorithm::Auto: break;
+        }
+        if (cost.us < best.timeUs) {
+            best.timeUs = cost.us;
+            best.algorithm = a;
+            best.protocol = cost.proto;
+        }
+    }
+    best.op = op;
+    best.ranks = n;
+    best.bytes = bytes;
+    best.algbwGBs = bytes / (best.timeUs * 1e-6) / kGB;
+    best.busbwGBs = best.algbwGBs * busBwFactor(op, n);
+    return best;
+}
+
+spec::Result<double> parseBytes(const std::string& text, const std::string& where) {
+    std::string t = text;
+    double mult = 1;
+    if (!t.empty()) {
+        const char u = static_cast<char>(std::toupper(static_cast<unsigned char>(t.back())));
+        const std::string units = "BKMGT";
+        if (auto pos = units.find(u); pos != std::string::npos) {
+            mult = std::pow(1024.0, static_cast<double>(pos));
+            t.pop_back();
+        }
+    }
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || end == t.c_str() || *end != '\0' || !(v > 0) || !std::isfinite(v))
+        return spec::Diagnostics{{where, "\"" + text + "\" is not a size; expected a positive number with an optional unit B, K, M, G or T (e.g. 8, 64K, 16G)"}};
+    const double bytes = v * mult;
+    if (bytes > 1e15) return spec::Diagnostics{{where, "\"" + text + "\" is too large (at most 1 PB)"}};
+    return bytes;
+}
+
+spec::Result<std::vector<double>> parseSizes(const std::string& text, const std::string& where) {
+    std::vector<double> out;
+    if (text.find(':') != std::string::npos) {
+        std::vector<std::string> parts;
+        size_t a = 0;
+        for (size_t b; (b = text.find(':', a)) != std::string::npos; a = b + 1) parts.push_back(text.substr(a, b - a));
+        parts.push_back(text.substr(a));
+        if (parts.size() < 2 || parts.size() > 3)
+            return spec::Diagnostics{{where, "\"" + text + "\": expected MIN:MAX or MIN:MAX:FACTOR (e.g. 8:16G or 1M:1G:4)"}};
+        auto lo = parseBytes(parts[0], where);
+        auto hi = parseBytes(parts[1], where);
+        if (!lo) return lo.errors();
+        if (!hi) return hi.errors();
+        double f = 2;
+        if (parts.size() == 3) {
+            char* end = nullptr;
+            f = std::strtod(parts[2].c_str(), &end);
+            if (end == parts[2].c_str() || *end != '\0' || !(f > 1 && f <= 1024))
+                return spec::Diagnostics{{where, "factor \"" + parts[2] + "\" must be a number above 1 (e.g. 2)"}};
+        }
+        if (hi.value() < lo.value()) return spec::Diagnostics{{where, "\"" + text + "\": MAX is below MIN"}};
+        for (double s = lo.value(); s <= hi.value() * (1 + 1e-9); s *= f) out.push_back(std::round(s));
+    } else {
+        size_t a = 0;
+        while (a <= text.size()) {
+            size_t b = text.find(',', a);
+            if (b == std::string::npos) b = text.size();
+            auto v = parseBytes(text.substr(a, b - a), where);
+            if (!v) return v.errors();
+            out.push_back(v.value());
+            a = b + 1;
+        }
+    }
+    if (out.empty()) return spec::Diagnostics{{where, "no sizes given"}};
+    if (out.size() > 200) return spec::Diagnostics{{where, "\"" + text + "\" gives " + std::to_string(out.size()) + " sizes; at most 200"}};
+    return out;
+}
+
+}  // namespace moe::cluster

@@ -1,0 +1,623 @@
+#include "moe/cluster/simulate.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <unordered_map>
+
+#include "moe/cluster/collective.h"
+#include "moe/cluster/flow.h"
+#include "moe/spec/derived.h"
+
+namespace moe::cluster {
+namespace {
+
+constexpr double kGB = 1e9;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Dense peak for a dtype. TF32 (fp32 GEMMs) runs at half the BF16 rate on both vendors' parts.
+double peakFlops(const GpuSpec& g, const std::string& dtype) {
+    if (dtype == "fp8") return g.fp8Tflops * 1e12;
+    if (dtype == "fp32") return g.bf16Tflops * 0.5e12;
+    return g.bf16Tflops * 1e12;
+}
+
+// The EP group's links, renumbered densely so per-solve arrays stay small on big clusters.
+struct LocalNet {
+    std::vector<int> global;                 // local -> topology link
+    std::vector<double> capacity;            // bytes/s
+    std::vector<Path> paths;                 // [src gpu * G + dst gpu], local link ids
+};
+
+LocalNet buildLocalNet(const Topology& topo, int G) {
+    LocalNet net;
+    std::unordered_map<int, int> local;
+    net.paths.resize(static_cast<size_t>(G) * static_cast<size_t>(G));
+    for (int a = 0; a < G; ++a)
+        for (int b = 0; b < G; ++b) {
+            Path p = topo.path(a, b);
+            for (int h = 0; h < p.hops; ++h) {
+                int& l = p.links[static_cast<size_t>(h)];
+                auto [it, inserted] = local.emplace(l, static_cast<int>(net.global.size()));
+                if (inserted) {
+                    net.global.push_back(l);
+                    net.capacity.push_back(topo.links[static_cast<size_t>(l)].capacityGBs * kGB);
+                }
+                l = it->second;
+            }
+            net.paths[static_cast<size_t>(a) * static_cast<size_t>(G) + static_cast<size_t>(b)] = p;
+        }
+    return net;
+}
+
+// Per-layer traffic and compute of the simulated group, from the layer's expert loads.
+struct LayerWork {
+    std::vector<double> units;          // per EP rank: messages (tokens) each source GPU sends to it
+    std::vector<double> received;       // per EP rank: assignments its experts process
+    std::vector<double> expertFwdUs;    // per EP rank, per GPU (TP shard)
+    std::vector<double> tpAgUs, tpRsUs; // per EP rank: TP all-gather / reduce-scatter (0 without TP)
+    double dropped = 0, kept = 0;
+};
+
+// Relative times (from the start of a pass) of one layer pass, per GPU of the group.
+struct PassOutcome {
+    std::vector<double> firstCommEnd;   // dispatch (forward) / gradient dispatch (backward) done
+    std::vector<double> computeStart, computeEnd;  // expert GEMMs (after the TP all-gather)
+    std::vector<double> tpAgStart, tpRsEnd;
+    std::vector<double> tpAgStartB, computeStartB, computeEndB, tpRsEndB;  // second micro-batch (empty with one)
+    std::vector<double> secondCommEnd;  // combine done
+    std::vector<double> linkBytes;      // local links
+    double end = 0;
+    double firstCommBytes = 0;
+    // When the GPU's expert work (incl. TP collectives) of the last micro-batch ends.
+    double lastEnd(size_t g) const { return tpRsEndB.empty() ? tpRsEnd[g] : tpRsEndB[g]; }
+    int rateUpdates = 0;
+};
+
+struct Context {
+    const Deployment& d;
+    const ResolvedCluster& rc;
+    const LocalNet& net;
+    int G = 0;                          // ep * tp GPUs
+    double routerUs = 0, sharedUs = 0;  // forward, per GPU
+    double flowTolerance = 0.02;
+    double latency = 0;                 // seconds per message (Simple protocol base + hop)
+};
+
+// Appends the flows of one all-to-allv: src GPU (r, t) -> (s, t) for EP ranks r != s.
+// towardRank: bytesTo[s] is what every GPU sends to EP rank s (dispatch direction); otherwise EP
+// rank s sends bytesTo[s] back to every GPU (combine direction). release is per sending GPU.
+void appendAllToAll(const Context& c, const std::vector<double>& bytesTo, bool towardRank, const std::vector<double>& release,
+                    std::vector<Flow>& flows) {
+    const int ep = c.d.ep, tp = c.d.tp;
+    for (int r = 0; r < ep; ++r)
+        for (int s = 0; s < ep; ++s) {
+            if (r == s) continue;
+            for (int t = 0; t < tp; ++t) {
+                const int a = towardRank ? r * tp + t : s * tp + t;
+                const int b = towardRank ? s * tp + t : r * tp + t;
+                Flow f;
+                f.src = a;
+                f.dst = b;
+                f.bytes = bytesTo[static_cast<size_t>(s)];
+                f.release = release[static_cast<size_t>(a)];
+                const Path& p = c.net.paths[static_cast<size_t>(a) * static_cast<size_t>(c.G) + static_cast<size_t>(b)];
+                f.hops = p.hops;
+                f.links = p.links;
+                flows.push_back(f);
+            }
+        }
+}
+
+FlowSolution solve(const Context& c, const std::vector<Flow>& flows) {
+    FlowOptions fo;
+    fo.tolerance = c.flowTolerance;
+    fo.latency = c.latency;
+    fo.origin = 0;  // the start of the pass
+    return solveFlows(c.net.capacity, flows, fo);
+}
+
+// Per GPU (microseconds): when its last incoming flow of flows[from, to) finished (or `own`),
+// or with `bySource` when its last outgoing one did.
+std::vector<double> lastFinish(const std::vector<Flow>& flows, const FlowSolution& s, size_t from, size_t to, std::vector<double> own,
+                               bool bySource = false) {
+    for (size_t i = from; i < to; ++i) {
+        const size_t g = static_cast<size_t>(bySource ? flows[i].src : flows[i].dst);
+        own[g] = std::max(own[g], s.finish[i] * 1e6);
+    }
+    return own;
+}
+
+std::vector<double> scaled(std::vector<double> v, double k) {
+    for (double& x : v) x *= k;
+    return v;
+}
+
+// One micro-batch's compute on every GPU: the TP group starts together once every member has
+// its tokens and the GPU is free; returns {TP all-gather start, expert start, expert end, TP end}.
+struct ChunkCompute {
+    std::vector<double> tpAgStart, start, end, tpRsEnd;
+};
+ChunkCompute computeChunk(const Context& c, const LayerWork& w, double mult, const std::vector<double>& arrived,
+                          const std::vector<double>& gpuFree) {
+    const int tp = c.d.tp;
+    ChunkCompute k;
+    for (auto* v : {&k.tpAgStart, &k.start, &k.end, &k.tpRsEnd}) v->resize(static_cast<size_t>(c.G));
+    for (int s = 0; s < c.d.ep; ++s) {
+        double ready = 0;
+        for (int t = 0; t < tp; ++t) {
+            const size_t g = static_cast<size_t>(s * tp + t);
+            ready = std::max({ready, arrived[g], gpuFree[g]});
+        }
+        const double cs = ready + w.tpAgUs[static_cast<size_t>(s)];
+        const double ce = cs + mult * w.expertFwdUs[static_cast<size_t>(s)];
+        const double re = ce + w.tpRsUs[static_cast<size_t>(s)];
+        for (int t = 0; t < tp; ++t) {
+            const size_t g = static_cast<size_t>(s * tp + t);
+            k.tpAgStart[g] = ready;
+            k.start[g] = cs;
+            k.end[g] = ce;
+            k.tpRsEnd[g] = re;
+        }
+    }
+    return k;
+}
+
+// A layer pass. One micro-batch: dispatch, experts, combine. Two (`half` given): the tokens are
+// split in halves; the second half's dispatch shares the links with the first half's combine and
+// its experts start when the first half's are done, so communication hides behind compute.
+PassOutcome runPass(const Context& c, const LayerWork& w, const LayerWork* half, bool backward) {
+    const Deployment& d = c.d;
+    const size_t G = static_cast<size_t>(c.G);
+    const double mult = backward ? 2.0 : 1.0;
+    PassOutcome o;
+    o.linkBytes.assign(c.net.capacity.size(), 0.0);
+    const double bpeDispatch = spec::bytesPerElement(backward ? d.dtype : d.dispatchDtype);
+    const double bpe = spec::bytesPerElement(d.dtype);
+    const LayerWork& cw = half ? *half : w;
+    std::vector<double> toRank(static_cast<size_t>(d.ep)), fromRank(static_cast<size_t>(d.ep));
+    for (size_t s = 0; s < static_cast<size_t>(d.ep); ++s) {
+        toRank[s] = cw.units[s] * d.dModel * bpeDispatch;
+        fromRank[s] = cw.units[s] * d.dModel * bpe;
+    }
+    auto addBytes = [&](const FlowSolution& sol) {
+        for (size_t l = 0; l < sol.linkBytes.size(); ++l) o.linkBytes[l] += sol.linkBytes[l];
+        o.rateUpdates += sol.rateUpdates;
+    };
+    // First all-to-all: forward dispatch after the router; backward: output gradients to the
+    // experts right away. Shared experts run meanwhile.
+    const double start = backward ? 0.0 : c.routerUs;
+    const std::vector<double> startV(G, start);
+    std::vector<Flow> f1;
+    appendAllToAll(c, toRank, true, scaled(startV, 1e-6), f1);
+    const FlowSolution s1 = solve(c, f1);
+    addBytes(s1);
+    o.firstCommBytes = std::accumulate(s1.linkBytes.begin(), s1.linkBytes.end(), 0.0);
+    const std::vector<double> arrivedA = lastFinish(f1, s1, 0, f1.size(), startV);
+    const std::vector<double> sharedEnd(G, start + mult * c.sharedUs);
+    const ChunkCompute A = computeChunk(c, cw, mult, arrivedA, sharedEnd);
+    o.tpAgStart = A.tpAgStart;
+    o.computeStart = A.start;
+    o.computeEnd = A.end;
+    o.tpRsEnd = A.tpRsEnd;
+    if (!half) {
+        o.firstCommEnd = arrivedA;
+        std::vector<Flow> f2;
+        appendAllToAll(c, fromRank, false, scaled(A.tpRsEnd, 1e-6), f2);
+        const FlowSolution s2 = solve(c, f2);
+        addBytes(s2);
+        o.secondCommEnd = lastFinish(f2, s2, 0, f2.size(), A.tpRsEnd);
+    } else {
+        // Second half's dispatch leaves each GPU once its first-half sends are out, together with
+        // the first half's combine.
+        const std::vector<double> sentA = lastFinish(f1, s1, 0, f1.size(), startV, true);
+        std::vector<Flow> f2;
+        appendAllToAll(c, toRank, true, scaled(sentA, 1e-6), f2);
+        const size_t nB = f2.size();
+        appendAllToAll(c, fromRank, false, scaled(A.tpRsEnd, 1e-6), f2);
+        const FlowSolution s2 = solve(c, f2);
+        addBytes(s2);
+        const std::vector<double> arrivedB = lastFinish(f2, s2, 0, nB, startV);
+        const std::vector<double> combinedA = lastFinish(f2, s2, nB, f2.size(), A.tpRsEnd);
+        const ChunkCompute B = computeChunk(c, cw, mult, arrivedB, A.tpRsEnd);
+        std::vector<Flow> f3;
+        appendAllToAll(c, fromRank, false, scaled(B.tpRsEnd, 1e-6), f3);
+        const FlowSolution s3 = solve(c, f3);
+        addBytes(s3);
+        const std::vector<double> combinedB = lastFinish(f3, s3, 0, f3.size(), B.tpRsEnd);
+        o.firstCommEnd = arrivedB;
+        o.tpAgStartB = B.tpAgStart;
+        o.computeStartB = B.start;
+        o.computeEndB = B.end;
+        o.tpRsEndB = B.tpRsEnd;
+        o.secondCommEnd.resize(G);
+        for (size_t g = 0; g < G; ++g) o.secondCommEnd[g] = std::max(combinedA[g], combinedB[g]);
+    }
+    for (double& x : o.secondCommEnd) {
+        if (backward) x += mult * c.routerUs;  // router gradient after the gradients came back
+        o.end = std::max(o.end, x);
+    }
+    return o;
+}
+
+double rooflineUs(const GpuSpec& g, const std::string& dtype, double flops, double bytes) {
+    const double tc = flops / (peakFlops(g, dtype) * g.gemmEfficiency);
+    const double tm = bytes / (g.hbmTBs * 1e12 * g.hbmEfficiency);
+    return std::max(tc, tm) * 1e6;
+}
+
+LayerWork layerWork(const Context& c, const std::vector<double>& p, double tokensPerGpu) {
+    const Deployment& d = c.d;
+    const GpuSpec& gpu = *c.rc.gpu;
+    const double T = tokensPerGpu, k = d.k, dm = d.dModel, h = d.ffnHidden, tp = d.tp;
+    const double bpe = spec::bytesPerElement(d.dtype);
+    const double groupTokens = T * c.G;
+    const double capacity = d.capacityFactor > 0 ? std::ceil(d.capacityFactor * groupTokens * k / d.experts) : kInf;
+    LayerWork w;
+    const size_t ep = static_cast<size_t>(d.ep);
+    w.units.assign(ep, 0);
+    w.received.assign(ep, 0);
+    w.expertFwdUs.assign(ep, 0);
+    w.tpAgUs.assign(ep, 0);
+    w.tpRsUs.assign(ep, 0);
+    for (size_t s = 0; s < ep; ++s) {
+        double q = 0, qk = 0;
+        for (int e : d.placement[s]) {
+            const double pe = p[static_cast<size_t>(e)];
+            const double load = groupTokens * k * pe;
+            const double kept = std::min(load, capacity);
+            w.dropped += load - kept;
+            w.kept += kept;
+            w.received[s] += kept;
+            q += pe;
+            qk += load > 0 ? pe * kept / load : 0.0;
+            // Two matrices per expert (Linear(d,h), Linear(h,d)), split over the TP group.
+            const double flops = 4.0 * kept * dm * h / tp;
+            const double bytes = (2.0 * dm * h / tp + kept * (2.0 * dm + 2.0 * h / tp)) * bpe;
+            w.expertFwdUs[s] += kept > 0 ? rooflineUs(gpu, d.dtype, flops, bytes) : 0.0;
+        }
+        // Messages each source GPU sends to rank s: one per assignment, or one per token when
+        // de-duplicating (P[token picks an expert of s] = 1 - (1 - q)^k, draws taken independent).
+        const double assignments = T * k * qk;
+        if (d.dedupTokens && q > 0) w.units[s] = T * (1.0 - std::pow(1.0 - std::min(1.0, q), k)) * (qk / q);
+        else w.units[s] = assignments;
+    }
+    if (d.tp > 1) {
+        for (size_t s = 0; s < ep; ++s) {
+            // What the TP group received from all c.G GPUs (tokens, or assignments without
+            // dedup), gathered on every member; nccl-tests size: the gathered buffer.
+            const double gathered = w.units[s] * c.G * dm * bpe;
+            if (gathered <= 0) continue;
+            CollectiveOptions co;
+            auto ag = estimateCollective(c.rc, nullptr, CollectiveOp::AllGather, gathered, d.tp, co);
+            auto rs = estimateCollective(c.rc, nullptr, CollectiveOp::ReduceScatter, gathered, d.tp, co);
+            w.tpAgUs[s] = ag ? ag->timeUs : 0.0;
+            w.tpRsUs[s] = rs ? rs->timeUs : 0.0;
+        }
+    }
+    return w;
+}
+
+}  // namespace
+
+std::string toString(EventKind k) {
+    switch (k) {
+    case EventKind::Router: return "router";
+    case EventKind::Dispatch: return "dispatch";
+    case EventKind::SharedExperts: return "shared experts";
+    case EventKind::TensorParallel: return "tensor parallel";
+    case EventKind::ExpertCompute: return "experts";
+    case EventKind::Combine: return "combine";
+    case EventKind::Wait: return "wait";
+    case EventKind::GradSync: return "gradient sync";
+    }
+    return "?";
+}
+std::string toString(Pass p) { return p == Pass::Forward ? "forward" : "backward"; }
+
+spec::Result<std::vector<std::vector<double>>> deploymentLoads(const Deployment& d, const std::vector<telemetry::BlockSnapshot>* recorded) {
+    if (d.routing.kind != RoutingKind::Recorded) return syntheticLoads(d.routing, d.layers, d.experts);
+    const std::string where = d.routingWhere.empty() ? "deployment.routing" : d.routingWhere;
+    if (recorded) return rescaleRecorded(*recorded, d.layers, d.experts, where);
+    auto rec = loadRecordedRouting(d.routing.path, where);
+    if (!rec) return rec.errors();
+    auto loads = rescaleRecorded(rec->blocks, d.layers, d.experts, where);
+    if (!loads) {
+        spec::Diagnostics errs = loads.errors();
+        for (auto& e : errs) e.message = d.routing.path + " (" + rec->description + "): " + e.message;
+        return errs;
+    }
+    return loads;
+}
+
+std::vector<std::vector<double>> dispatchMatrix(const StepResult& r, int layer, bool combine) {
+    const int ep = r.deployment.ep, tp = r.deployment.tp;
+    std::vector<std::vector<double>> m(static_cast<size_t>(ep), std::vector<double>(static_cast<size_t>(ep), 0.0));
+    if (layer < 0 || layer >= static_cast<int>(r.layers.size())) return m;
+    const auto& lb = r.layers[static_cast<size_t>(layer)];
+    for (int a = 0; a < ep; ++a)
+        for (int b = 0; b < ep; ++b) {
+            if (a == b) continue;
+            // dispatch: a sends to expert rank b; combine: expert rank a returns to b.
+            m[static_cast<size_t>(a)][static_cast<size_t>(b)] =
+                tp * (combine ? lb.combineBytesFrom[static_cast<size_t>(a)] : lb.sendBytesTo[static_cast<size_t>(b)]);
+        }
+    return m;
+}
+
+spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalog, const std::vector<std::vector<double>>& loads,
+                                      const SimOptions& opt) {
+    auto rcr = catalog.resolve(d.cluster, "deployment.cluster");
+    if (!rcr) return rcr.errors();
+    const ResolvedCluster& rc = rcr.value();
+    if (std::string e = rc.checkGpuCount(d.gpus); !e.empty()) return spec::Diagnostics{{"deployment.gpus", e}};
+    if (opt.microBatches != 1 && opt.microBatches != 2)
+        return spec::Diagnostics{{"--micro-batches", std::to_string(opt.microBatches) + " is not supported; use 1 or 2"}};
+    if (static_cast<int>(loads.size()) != d.layers)
+        return spec::Diagnostics{{"deployment.routing", "loads for " + std::to_string(loads.size()) + " layers, expected " + std::to_string(d.layers)}};
+    for (const auto& l : loads)
+        if (static_cast<int>(l.size()) != d.experts)
+            return spec::Diagnostics{{"deployment.routing", "loads for " + std::to_string(l.size()) + " experts, expected " + std::to_string(d.experts)}};
+
+    StepResult r;
+    r.deployment = d;
+    r.training = opt.training;
+    r.microBatches = opt.microBatches;
+    r.topology = buildTopology(rc, d.gpus);
+    const int G = d.ep * d.tp;
+    r.simulatedGpus = G;
+    r.replicas = d.dp;
+    const LocalNet net = buildLocalNet(r.topology, G);
+
+    Context c{d, rc, net};
+    c.G = G;
+    c.flowTolerance = opt.flowTolerance;
+    {
+        // Per-message latency: the Simple protocol's base plus one hop of the slowest level used.
+        const LinkSpec& lk = G > rc.system->gpusPerNode ? *rc.nic : *rc.scaleUp;
+        const ProtocolSpec& p = lk.protocols.back();
+        c.latency = (p.baseLatencyUs + p.hopLatencyUs) * 1e-6;
+    }
+    const GpuSpec& gpu = *rc.gpu;
+    const double bpe = spec::bytesPerElement(d.dtype);
+    const double T = d.tokensPerGpu, dm = d.dModel, h = d.ffnHidden;
+    c.routerUs = rooflineUs(gpu, d.dtype, 2.0 * T * dm * d.experts, (dm * d.experts + T * (dm + d.experts)) * bpe);
+    c.sharedUs = d.sharedExperts > 0 ? rooflineUs(gpu, d.dtype, 4.0 * T * dm * h * d.sharedExperts / d.tp,
+                                                 (2.0 * dm * h * d.sharedExperts / d.tp + T * (2.0 * dm + 2.0 * h / d.tp)) * bpe)
+                                     : 0.0;
+
+    r.ranks.resize(static_cast<size_t>(G));
+    for (int g = 0; g < G; ++g) {
+        auto& rk = r.ranks[static_cast<size_t>(g)];
+        rk.rank = g;
+        rk.epRank = g / d.tp;
+        rk.node = r.topology.nodeOf(g);
+        rk.experts = d.placement[static_cast<size_t>(rk.epRank)];
+    }
+    std::vector<double> linkBytes(net.capacity.size(), 0.0);
+    std::vector<int> lastCount(static_cast<size_t>(G), 0);
+    std::map<std::vector<double>, std::pair<LayerWork, std::pair<PassOutcome, PassOutcome>>> cache;
+
+    auto emit = [&](int g, int layer, Pass pass, EventKind kind, double s, double e) {
+        if (e > s) r.ranks[static_cast<size_t>(g)].events.push_back({layer, pass, kind, s, e});
+    };
+    // Compute-stream events of one pass; gaps become waits.
+    auto emitPass = [&](int layer, Pass pass, const PassOutcome& o, double t0, double passEnd, double mult) {
+        const bool bwd = pass == Pass::Backward;
+        for (int g = 0; g < G; ++g) {
+            const size_t gi = static_cast<size_t>(g);
+            auto& rk = r.ranks[gi];
+            double cur = t0;
+            auto compute = [&](EventKind k, double s, double e) {
+                if (s > cur) {
+                    emit(g, layer, pass, EventKind::Wait, cur, s);
+                    rk.waitUs += s - cur;
+                }
+                emit(g, layer, pass, k, s, e);
+                if (k == EventKind::ExpertCompute) rk.expertUs += e - s;
+                rk.computeUs += e - s;
+                cur = std::max(cur, e);
+            };
+            const double start = bwd ? t0 : t0 + c.routerUs;
+            if (!bwd) compute(EventKind::Router, t0, t0 + c.routerUs);
+            emit(g, layer, pass, EventKind::Dispatch, start, t0 + o.firstCommEnd[gi]);
+            if (c.sharedUs > 0) compute(EventKind::SharedExperts, start, start + mult * c.sharedUs);
+            if (o.computeStart[gi] > o.tpAgStart[gi]) compute(EventKind::TensorParallel, t0 + o.tpAgStart[gi], t0 + o.computeStart[gi]);
+            compute(EventKind::ExpertCompute, t0 + o.computeStart[gi], t0 + o.computeEnd[gi]);
+            if (o.tpRsEnd[gi] > o.computeEnd[gi]) compute(EventKind::TensorParallel, t0 + o.computeEnd[gi], t0 + o.tpRsEnd[gi]);
+            if (!o.tpRsEndB.empty()) {  // second micro-batch
+                if (o.computeStartB[gi] > o.tpAgStartB[gi]) compute(EventKind::TensorParallel, t0 + o.tpAgStartB[gi], t0 + o.computeStartB[gi]);
+                compute(EventKind::ExpertCompute, t0 + o.computeStartB[gi], t0 + o.computeEndB[gi]);
+                if (o.tpRsEndB[gi] > o.computeEndB[gi]) compute(EventKind::TensorParallel, t0 + o.computeEndB[gi], t0 + o.tpRsEndB[gi]);
+            }
+            const double combineEnd = t0 + o.secondCommEnd[gi] - (bwd ? mult * c.routerUs : 0.0);
+            emit(g, layer, pass, EventKind::Combine, t0 + o.tpRsEnd[gi], combineEnd);
+            if (bwd) compute(EventKind::Router, combineEnd, combineEnd + mult * c.routerUs);
+            if (passEnd > cur) {
+                emit(g, layer, pass, EventKind::Wait, cur, passEnd);
+                rk.waitUs += passEnd - cur;
+            }
+        }
+    };
+    // The rank whose experts finish last, or -1 when all finish within 0.5% of each other.
+    auto straggler = [&](const PassOutcome& o) {
+        int best = 0, first = 0;
+        for (int g = 1; g < G; ++g) {
+            if (o.lastEnd(static_cast<size_t>(g)) > o.lastEnd(static_cast<size_t>(best)) + 1e-9) best = g;
+            if (o.lastEnd(static_cast<size_t>(g)) < o.lastEnd(static_cast<size_t>(first))) first = g;
+        }
+        const double lo = o.lastEnd(static_cast<size_t>(first)), hi = o.lastEnd(static_cast<size_t>(best));
+        return hi - lo <= 0.005 * hi ? -1 : best;
+    };
+    auto countLast = [&](int g) {
+        if (g >= 0) ++lastCount[static_cast<size_t>(g)];
+    };
+
+    using Priced = std::pair<LayerWork, std::pair<PassOutcome, PassOutcome>>;
+    auto price = [&](const std::vector<double>& p) {
+        LayerWork w = layerWork(c, p, d.tokensPerGpu);
+        const bool two = opt.microBatches == 2;
+        const LayerWork h = two ? layerWork(c, p, d.tokensPerGpu / 2.0) : LayerWork{};
+        PassOutcome f = runPass(c, w, two ? &h : nullptr, false);
+        PassOutcome b = opt.training ? runPass(c, w, two ? &h : nullptr, true) : PassOutcome{};
+        return Priced(std::move(w), std::make_pair(std::move(f), std::move(b)));
+    };
+    {
+        // Layers are independent given their loads (each pass is priced from its own start):
+        // price the distinct ones on worker threads, identical layers once.
+        std::vector<const std::vector<double>*> distinct;
+        std::map<std::vector<double>, int> seen;
+        for (const auto& p : loads)
+            if (seen.emplace(p, 0).second) distinct.push_back(&p);
+        std::vector<Priced> priced(distinct.size());
+        std::vector<std::exception_ptr> failed(distinct.size());
+        std::atomic<size_t> nextLayer{0};
+        auto worker = [&] {
+            for (size_t i; (i = nextLayer++) < distinct.size();) {
+                try {
+                    priced[i] = price(*distinct[i]);
+                } catch (...) {
+                    failed[i] = std::current_exception();
+                }
+            }
+        };
+        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+        const size_t nThreads = std::min<size_t>(distinct.size(), opt.threads > 0 ? static_cast<size_t>(opt.threads) : std::min(hw, 8u));
+        std::vector<std::thread> pool;
+        for (size_t i = 1; i < nThreads; ++i) pool.emplace_back(worker);
+        worker();
+        for (auto& th : pool) th.join();
+        for (const auto& e : failed)
+            if (e) std::rethrow_exception(e);
+        for (size_t i = 0; i < distinct.size(); ++i) {
+            r.flowRateUpdates += priced[i].second.first.rateUpdates + priced[i].second.second.rateUpdates;
+            cache.emplace(*distinct[i], std::move(priced[i]));
+        }
+    }
+    auto get = [&](int layer) -> const Priced& { return cache.find(loads[static_cast<size_t>(layer)])->second; };
+
+    r.layers.resize(static_cast<size_t>(d.layers));
+    double t = 0;
+    for (int l = 0; l < d.layers; ++l) {
+        const auto& [w, passes] = get(l);
+        const PassOutcome& f = passes.first;
+        auto& lb = r.layers[static_cast<size_t>(l)];
+        lb.layer = l;
+        lb.startUs = t;
+        lb.forwardUs = f.end;
+        lb.routerUs = c.routerUs;
+        lb.sharedUs = c.sharedUs;
+        double meanRecv = 0, maxRecv = 0;
+        for (int s = 0; s < d.ep; ++s) {
+            meanRecv += w.received[static_cast<size_t>(s)] / d.ep;
+            maxRecv = std::max(maxRecv, w.received[static_cast<size_t>(s)]);
+        }
+        lb.imbalance = meanRecv > 0 ? maxRecv / meanRecv : 1.0;
+        lb.droppedAssignments = w.dropped;
+        lb.keptAssignments = w.kept;
+        lb.dispatchBytes = f.firstCommBytes;
+        for (int g = 0; g < G; ++g) {
+            const size_t gi = static_cast<size_t>(g);
+            lb.dispatchUs = std::max(lb.dispatchUs, f.firstCommEnd[gi] - c.routerUs);
+            lb.expertUs = std::max(lb.expertUs, f.lastEnd(gi) - f.tpAgStart[gi]);
+            lb.expertMeanUs += (f.lastEnd(gi) - f.tpAgStart[gi]) / G;
+            lb.combineUs = std::max(lb.combineUs, f.secondCommEnd[gi] - f.lastEnd(gi));
+            r.ranks[gi].tokensReceived += w.received[static_cast<size_t>(g / d.tp)] / d.tp;
+        }
+        const double bpeD = spec::bytesPerElement(d.dispatchDtype);
+        lb.sendBytesTo.resize(static_cast<size_t>(d.ep));
+        lb.combineBytesFrom.resize(static_cast<size_t>(d.ep));
+        for (size_t s2 = 0; s2 < static_cast<size_t>(d.ep); ++s2) {
+            lb.sendBytesTo[s2] = w.units[s2] * dm * bpeD;
+            lb.combineBytesFrom[s2] = w.units[s2] * dm * bpe;
+        }
+        lb.receivedAssignments = w.received;
+        lb.stragglerRank = straggler(f);
+        countLast(lb.stragglerRank);
+        emitPass(l, Pass::Forward, f, t, t + f.end, 1.0);
+        for (size_t k = 0; k < linkBytes.size(); ++k) linkBytes[k] += f.linkBytes[k];
+        t += f.end;
+    }
+    r.forwardUs = t;
+    if (opt.training) {
+        for (int l = d.layers - 1; l >= 0; --l) {
+            const auto& b = get(l).second.second;
+            auto& lb = r.layers[static_cast<size_t>(l)];
+            lb.backwardUs = b.end;
+            countLast(straggler(b));
+            emitPass(l, Pass::Backward, b, t, t + b.end, 2.0);
+            for (size_t k = 0; k < linkBytes.size(); ++k) linkBytes[k] += b.linkBytes[k];
+            t += b.end;
+        }
+        r.backwardUs = t - r.forwardUs;
+        // Gradient all-reduce over the replicas: each rank's expert shards over dp replicas
+        // (same rail, other nodes), shared experts over every GPU holding the same TP shard.
+        const int gpn = rc.system->gpusPerNode;
+        double sync = 0;
+        if (d.dp > 1) {
+            CollectiveOptions co;
+            co.ranksPerNode = std::max(1, gpn / G);
+            const double bytes = double(d.experts / d.ep) * 2.0 * dm * h / d.tp * d.layers * bpe;
+            if (auto e = estimateCollective(rc, nullptr, CollectiveOp::AllReduce, bytes, d.dp, co)) sync += e->timeUs;
+        }
+        const int sharedRanks = d.gpus / d.tp;
+        if (d.sharedExperts > 0 && sharedRanks > 1) {
+            CollectiveOptions co;
+            co.ranksPerNode = std::max(1, gpn / d.tp);
+            const double bytes = double(d.sharedExperts) * 2.0 * dm * h / d.tp * d.layers * bpe;
+            if (auto e = estimateCollective(rc, nullptr, CollectiveOp::AllReduce, bytes, sharedRanks, co)) sync += e->timeUs;
+        }
+        r.gradSyncUs = sync;
+        if (sync > 0)
+            for (int g = 0; g < G; ++g) emit(g, -1, Pass::Backward, EventKind::GradSync, t, t + sync);
+        t += sync;
+    }
+    for (auto& lb : r.layers) lb.endUs = lb.startUs + lb.forwardUs;  // forward span; backward listed in backwardUs
+    r.stepUs = t;
+
+    // Straggler: the rank most often last to finish its experts; ties go to more expert time.
+    int best = 0;
+    for (int g = 1; g < G; ++g) {
+        const size_t gi = static_cast<size_t>(g), bi = static_cast<size_t>(best);
+        if (lastCount[gi] > lastCount[bi] || (lastCount[gi] == lastCount[bi] && r.ranks[gi].expertUs > r.ranks[bi].expertUs + 1e-9)) best = g;
+    }
+    r.stragglerLayers = lastCount[static_cast<size_t>(best)];
+    r.stragglerRank = r.stragglerLayers > 0 ? best : -1;
+    double maxCompute = 0;
+    for (const auto& rk : r.ranks) {
+        r.computeUs += rk.computeUs / G;
+        maxCompute = std::max(maxCompute, rk.computeUs);
+    }
+    r.exposedCommUs = std::max(0.0, r.stepUs - r.gradSyncUs - maxCompute);
+
+    for (size_t k = 0; k < linkBytes.size(); ++k) {
+        if (linkBytes[k] <= 0) continue;
+        LinkUse u;
+        u.link = net.global[k];
+        u.name = r.topology.linkName(u.link);
+        u.bytes = linkBytes[k];
+        u.busyUs = linkBytes[k] / net.capacity[k] * 1e6;
+        u.utilisation = r.stepUs > 0 ? u.busyUs / r.stepUs : 0.0;
+        r.links.push_back(std::move(u));
+    }
+    std::sort(r.links.begin(), r.links.end(), [](const LinkUse& a, const LinkUse& b) { return a.utilisation > b.utilisation; });
+
+    r.expertWeightGiBPerGpu = (double(d.experts / d.ep) + d.sharedExperts) * 2.0 * dm * h / d.tp * d.layers * bpe / double(1ull << 30);
+    r.hbmGiB = gpu.hbmGiB;
+    r.notes = d.notes;
+    r.notes.push_back("simulated one expert-parallel group of " + std::to_string(G) + " GPU(s)" +
+                      (d.dp > 1 ? "; the other " + std::to_string(d.dp - 1) + " group(s) run the same traffic on their own links" : std::string()));
+    r.notes.push_back("attention and dense layers are not priced; experts are two GEMMs (d x h, h x d) by roofline");
+    if (opt.training) r.notes.push_back("gradient all-reduce is not overlapped with the backward pass (an upper bound)");
+    if (r.expertWeightGiBPerGpu > gpu.hbmGiB)
+        r.notes.push_back("expert weights need " + std::to_string(static_cast<int>(r.expertWeightGiBPerGpu)) + " GiB per GPU, more than the " +
+                          std::to_string(static_cast<int>(gpu.hbmGiB)) + " GiB of HBM of a " + gpu.name);
+    return r;
+}
+
+}  // namespace moe::cluster

@@ -1,0 +1,41 @@
+#pragma once
+// `moe bench layer`: what an MoE block costs next to the dense work it cannot avoid, and what
+// routing telemetry adds to a training step. Torch-free header; the work runs in core/train.
+
+#include "moe/spec/diagnostic.h"
+
+namespace moe::train {
+
+struct LayerBenchOptions {
+    int experts = 8;
+    int k = 2;
+    int dModel = 256;
+    int hidden = 1024;       // FFN hidden width of each expert
+    int tokens = 4096;
+    int reps = 7;            // timed repetitions, interleaved (median is reported)
+    int warmup = 1;
+    int threads = 0;         // 0: all hardware threads
+    int telemetryInterval = 10;  // for the amortised telemetry cost
+};
+
+struct LayerBenchResult {
+    int threads = 0;
+    // MoE block (top-k router, dropless, dispatch/combine, experts) forward + backward, with the
+    // dispatch/combine the trainer uses (the kernels' ops when built) and with plain LibTorch ops.
+    double moeSeconds = 0;
+    double moePlainSeconds = 0;
+    bool kernels = false;          // moeSeconds used the kernels' dispatch/combine
+    // The dense work it cannot avoid: one expert FFN over tokens x k rows, forward + backward.
+    double denseSeconds = 0;
+    double moeOverDense = 0;
+    // One training step (forward, loss, backward, Adam) of a one-block network on the same shape,
+    // without and with the telemetry a snapshot step adds (block probe + collapse detectors).
+    double stepSeconds = 0;
+    double stepTelemetrySeconds = 0;
+    double telemetryOverStep = 0;       // per snapshot step
+    double telemetryAmortized = 0;      // with one snapshot every telemetryInterval steps
+};
+
+moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& options);
+
+}  // namespace moe::train

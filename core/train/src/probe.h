@@ -1,0 +1,36 @@
+#pragma once
+// Reading a trained network: per-block routing telemetry, routing maps over a plane, held-out
+// accuracy and the divergence report. Private to core/train.
+
+#include <string>
+#include <vector>
+
+#include "moe/telemetry/snapshot.h"
+#include "moe_net.h"
+
+namespace moe::train::detail {
+
+// Routing telemetry of one MoE block from its last (training) forward and the router gradient
+// of the backward that followed. tokenLabels: [T] int64 class of each token's sample.
+moe::telemetry::BlockSnapshot probeBlock(BlockImpl& block, const torch::Tensor& tokenLabels, int classes);
+
+// The expert each MoE block's router ranks first at every cell of a res x res grid over the box
+// (row-major, row 0 at yMin). One vector per MoE block, in block order.
+std::vector<std::vector<int>> routingMaps(MoeNetImpl& net, double xMin, double xMax, double yMin, double yMax, int res,
+                                          torch::Device device);
+
+// Accuracy in [0, 1] over a whole set, in eval mode without gradients.
+double evaluate(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y, torch::Device device);
+
+// A router logit beyond this in magnitude counts as a blow-up: softmax saturates completely and
+// the z-loss (its square) is astronomically large.
+inline constexpr double kRouterLogitLimit = 1e4;
+
+// After a non-finite or exploding loss: names the MoE block whose router logits blew up (or the
+// one with the largest logits) and fills `block` with its index (-1 when there is no MoE block).
+std::string describeBlowUp(MoeNetImpl& net, int& block);
+
+// Largest |router logit| over all MoE blocks of the last forward, and the block holding it.
+double maxRouterLogit(MoeNetImpl& net, int& block);
+
+}  // namespace moe::train::detail

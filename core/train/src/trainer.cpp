@@ -1,0 +1,622 @@
+// The Trainer: one thread per run that owns the model, the optimizer and the data order. Callers
+// only set intents (start, pause, step, stop, learning rate) under a mutex; the thread acts on
+// them between optimizer steps and publishes immutable snapshots.
+//
+// [SECTION] set-up
+// [SECTION] the trainer thread
+// [SECTION] one optimizer step and its telemetry
+// [SECTION] checkpoints
+// [SECTION] public API
+
+#include "moe/train/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "moe/spec/derived.h"
+#include "moe/spec/project_io.h"
+#include "moe/spec/validate.h"
+#include "moe/telemetry/collapse.h"
+#include "moe/telemetry/run_store.h"
+#include "moe/train/datasets.h"
+#include "probe.h"
+
+namespace moe::train {
+
+using detail::MoeNet;
+using moe::spec::Diagnostics;
+using telemetry::RoutingSnapshot;
+using telemetry::SnapshotPtr;
+
+std::string_view toString(TrainerState s) {
+    switch (s) {
+        case TrainerState::Idle: return "idle";
+        case TrainerState::Running: return "running";
+        case TrainerState::Paused: return "paused";
+        case TrainerState::Finished: return "finished";
+        case TrainerState::Stopped: return "stopped";
+        case TrainerState::Failed: return "failed";
+    }
+    return "?";
+}
+
+namespace {
+
+// Model construction draws from LibTorch's global generator; one lock makes seeding and building
+// atomic when several trainers start at once.
+std::mutex& initMutex() {
+    static std::mutex m;
+    return m;
+}
+
+constexpr int kMapResolution = 64;
+constexpr int kMapPoints = 512;
+constexpr std::int64_t kSmallTestSet = 2048;  // evaluated at every snapshot; larger sets per epoch
+
+torch::Tensor toTensor(const Dataset& d) {
+    return torch::from_blob(const_cast<float*>(d.x.data()), {d.size(), d.features}, torch::kFloat).clone();
+}
+
+torch::Tensor labelsOf(const Dataset& d) {
+    return torch::from_blob(const_cast<std::int64_t*>(d.y.data()), {d.size()}, torch::kLong).clone();
+}
+
+std::string modelJson(const moe::spec::Project& p) { return moe::spec::toJson(p)["model"].dump(); }
+
+// All hardware threads, except for models whose whole step is too small to split: their ops run
+// in microseconds, and handing each one to a second thread costs more than it saves (measured on
+// the 2-D classroom project: 10x slower with 2 threads than with 1 on a busy 2-core machine).
+constexpr double kParallelStepFlops = 20e6;  // forward FLOPs per step
+
+int defaultThreads(const moe::spec::Project& p) {
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const double tokens = static_cast<double>(p.training.batch) * p.model.input.tokensPerSample();
+    const double flops = tokens * moe::spec::computeFigures(p.model).flopsPerToken;
+    return flops < kParallelStepFlops ? 1 : hw;
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+    moe::spec::Project project;
+    TrainerOptions options;
+    DataSplit data;
+    torch::Tensor trainX, trainY, testX, testY;
+    torch::Device device{torch::kCPU};
+    MoeNet net{nullptr};
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+    at::Generator generator;
+    std::unique_ptr<telemetry::RunWriter> writer;
+    std::int64_t batch = 0, stepsPerEpoch = 1, totalSteps = 0, tokensPerStep = 0;
+    std::vector<float> mapPoints;
+
+    // Owned by the trainer thread (and by whoever holds modelMutex while it is not running).
+    std::int64_t step = 0;
+    std::vector<std::int64_t> order;
+    std::int64_t orderEpoch = -1;
+    double lossEma = std::numeric_limits<double>::quiet_NaN(), accEma = 0, stepSecondsEma = 0;
+    double testAccuracy = -1;
+    std::int64_t lastSnapshotStep = -1;
+    std::chrono::steady_clock::time_point started;
+    bool startedClock = false;
+    std::mutex modelMutex;
+
+    // Shared with callers, under mutex.
+    mutable std::mutex mutex;
+    std::condition_variable wake, idle;
+    TrainerState state = TrainerState::Idle;
+    std::int64_t budget = -1;  // steps left before pausing; -1: until done
+    bool stopRequested = false;
+    bool pauseRequested = false;
+    bool finalized = false;
+    double pendingLr = std::numeric_limits<double>::quiet_NaN();
+    Progress progress;
+    SnapshotPtr latest;
+    std::function<void(SnapshotPtr)> callback;
+    std::thread thread;
+
+    // ---- [SECTION] set-up ----------------------------------------------------------------------
+
+    std::string build() {
+        const auto& t = project.training;
+        const auto& m = project.model;
+        batch = std::min<std::int64_t>(t.batch, data.train.size());
+        stepsPerEpoch = std::max<std::int64_t>(1, data.train.size() / batch);
+        totalSteps = t.steps ? *t.steps : static_cast<std::int64_t>(*t.epochs) * stepsPerEpoch;
+        tokensPerStep = batch * m.input.tokensPerSample();
+        trainX = toTensor(data.train);
+        trainY = labelsOf(data.train);
+        testX = toTensor(data.test);
+        testY = labelsOf(data.test);
+        if (torch::cuda::is_available()) device = torch::Device(torch::kCUDA);
+        {
+            std::lock_guard lock(initMutex());
+            torch::manual_seed(t.seed);
+            net = MoeNet(m);
+        }
+        net->to(device);
+        generator = at::detail::createCPUGenerator(t.seed + 0x9e37ULL);
+        switch (t.optimizer) {
+            case moe::spec::OptimizerKind::Sgd:
+                optimizer = std::make_unique<torch::optim::SGD>(
+                    net->parameters(), torch::optim::SGDOptions(t.learningRate).momentum(t.momentum).weight_decay(t.weightDecay));
+                break;
+            case moe::spec::OptimizerKind::Adam:
+                optimizer = std::make_unique<torch::optim::Adam>(net->parameters(),
+                                                                 torch::optim::AdamOptions(t.learningRate).weight_decay(t.weightDecay));
+                break;
+            case moe::spec::OptimizerKind::AdamW:
+                optimizer = std::make_unique<torch::optim::AdamW>(net->parameters(),
+                                                                  torch::optim::AdamWOptions(t.learningRate).weight_decay(t.weightDecay));
+                break;
+        }
+        if (data.planar) {
+            const auto n = std::min<std::int64_t>(kMapPoints, data.train.size());
+            for (std::int64_t i = 0; i < n; ++i) {
+                mapPoints.push_back(data.train.x[static_cast<size_t>(2 * i)]);
+                mapPoints.push_back(data.train.x[static_cast<size_t>(2 * i + 1)]);
+                mapPoints.push_back(static_cast<float>(data.train.y[static_cast<size_t>(i)]));
+            }
+        }
+        if (!options.resumeFrom.empty())
+            if (auto e = loadCheckpoint(options.resumeFrom); !e.empty()) return e;
+        progress.totalSteps = totalSteps;
+        progress.threads = at::get_num_threads();
+        progress.step = step;
+        progress.learningRate = t.learningRate;
+        progress.epoch = static_cast<double>(step) / static_cast<double>(stepsPerEpoch);
+        if (!options.runStorePath.empty()) {
+            telemetry::RunInfo info;
+            info.projectJson = moe::spec::serializeProject(project);
+            auto w = telemetry::RunWriter::create(options.runStorePath, info);
+            if (!w) return w.message();
+            writer = std::move(w.value());
+        }
+        return {};
+    }
+
+    // ---- [SECTION] the trainer thread ----------------------------------------------------------
+
+    void ensureThread() {
+        if (!thread.joinable() && !finalized) thread = std::thread([this] { loop(); });
+    }
+
+    void loop() {
+        while (true) {
+            {
+                std::unique_lock lock(mutex);
+                while (true) {
+                    if (stopRequested) break;
+                    // A pause takes effect between steps, so wait() returns only once the model is quiet.
+                    if (state == TrainerState::Running && pauseRequested) {
+                        pauseRequested = false;
+                        state = TrainerState::Paused;
+                        progress.state = state;
+                        idle.notify_all();
+                    }
+                    if (state == TrainerState::Running) break;
+                    wake.wait(lock);
+                }
+                if (stopRequested) break;
+            }
+            if (step >= totalSteps) {
+                finish(TrainerState::Finished, {});
+                return;
+            }
+            std::string error;
+            try {
+                error = runStep();
+            } catch (const c10::Error& e) {
+                error = "step " + std::to_string(step + 1) + ": LibTorch error: " + e.what_without_backtrace();
+            } catch (const std::exception& e) {
+                error = "step " + std::to_string(step + 1) + ": " + e.what();
+            }
+            if (!error.empty()) {
+                finish(TrainerState::Failed, error);
+                return;
+            }
+            std::lock_guard lock(mutex);
+            if (budget > 0 && --budget == 0 && step < totalSteps && state == TrainerState::Running) {
+                state = TrainerState::Paused;
+                progress.state = state;
+                idle.notify_all();
+            }
+        }
+        finish(TrainerState::Stopped, "stopped by request");
+    }
+
+    // Final snapshot, run store status and checkpoint; runs on the trainer thread (or on the
+    // caller's when the thread never started).
+    void finish(TrainerState final, const std::string& message) {
+        try {
+            if (final != TrainerState::Failed && step > 0 && lastSnapshotStep != step) {
+                std::lock_guard lock(modelMutex);
+                testAccuracy = detail::evaluate(*net, testX, testY, device);
+                publishFinal();
+            }
+            if (!options.checkpointPath.empty() && final != TrainerState::Failed && step > 0) {
+                std::lock_guard lock(modelMutex);
+                if (auto e = saveCheckpointLocked(options.checkpointPath); !e.empty()) spdlog::error("{}", e);
+            }
+        } catch (const c10::Error& e) {
+            spdlog::error("final evaluation failed: {}", e.what_without_backtrace());
+        }
+        if (writer) writer->finish(std::string(toString(final)), message);
+        std::lock_guard lock(mutex);
+        state = final;
+        finalized = true;
+        progress.state = final;
+        progress.message = message;
+        progress.etaSeconds = 0;
+        idle.notify_all();
+    }
+
+    // ---- [SECTION] one optimizer step and its telemetry -----------------------------------------
+
+    const std::vector<std::int64_t>& epochOrder(std::int64_t epoch) {
+        if (orderEpoch != epoch) {
+            order.resize(static_cast<size_t>(data.train.size()));
+            for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
+            std::mt19937_64 rng(static_cast<std::uint64_t>(project.training.seed) * 1000003ULL + static_cast<std::uint64_t>(epoch));
+            std::shuffle(order.begin(), order.end(), rng);
+            orderEpoch = epoch;
+        }
+        return order;
+    }
+
+    std::string runStep() {
+        std::lock_guard modelLock(modelMutex);
+        if (!startedClock) {
+            started = std::chrono::steady_clock::now();
+            startedClock = true;
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        {
+            std::lock_guard lock(mutex);
+            if (!std::isnan(pendingLr)) {
+                for (auto& g : optimizer->param_groups()) g.options().set_lr(pendingLr);
+                progress.learningRate = pendingLr;
+                pendingLr = std::numeric_limits<double>::quiet_NaN();
+            }
+        }
+        const std::int64_t epoch = step / stepsPerEpoch, pos = step % stepsPerEpoch;
+        const auto& ord = epochOrder(epoch);
+        auto idx = torch::from_blob(const_cast<std::int64_t*>(ord.data() + pos * batch), {batch}, torch::kLong);
+        auto x = trainX.index_select(0, idx).to(device);
+        auto y = trainY.index_select(0, idx).to(device);
+        net->train();
+        detail::RouteContext ctx;
+        ctx.training = true;
+        ctx.generator = generator;
+        auto logits = net->forward(x, ctx);
+        auto task = torch::nn::functional::cross_entropy(logits, y);
+        auto loss = task + net->routingLoss().to(device);
+        const double lossV = loss.item<double>(), taskV = task.item<double>();
+        int blown = -1;
+        const double maxLogit = detail::maxRouterLogit(*net, blown);
+        if (!std::isfinite(lossV) || !std::isfinite(maxLogit) || maxLogit > detail::kRouterLogitLimit) {
+            std::string where = detail::describeBlowUp(*net, blown);
+            const std::string what = !std::isfinite(lossV) ? "the loss became " + std::string(std::isnan(lossV) ? "NaN" : "infinite")
+                                                           : "training diverged";
+            publishDivergence(blown, what + "; " + where);
+            return "step " + std::to_string(step + 1) + ": " + what + "; " + where +
+                   ". Try a lower learning rate, a router z-loss (losses.z) or a higher softmax temperature.";
+        }
+        optimizer->zero_grad();
+        loss.backward();
+        const std::int64_t done = step + 1;
+        const bool epochEnd = done % stepsPerEpoch == 0;
+        const bool snapshot = done == 1 || done % project.training.telemetryInterval == 0 || epochEnd || done == totalSteps;
+        std::vector<telemetry::BlockSnapshot> blocks;
+        if (snapshot) {
+            auto tokenLabels = y.repeat_interleave(project.model.input.tokensPerSample());
+            for (auto& b : net->blocks())
+                if (b->isMoe()) blocks.push_back(detail::probeBlock(*b, tokenLabels, project.model.input.numClasses()));
+        }
+        optimizer->step();
+        net->afterOptimizerStep();
+        step = done;
+        const double acc = logits.argmax(-1).eq(y).to(torch::kDouble).mean().item<double>();
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        stepSecondsEma = stepSecondsEma == 0 ? secs : 0.9 * stepSecondsEma + 0.1 * secs;
+        lossEma = std::isnan(lossEma) ? lossV : 0.9 * lossEma + 0.1 * lossV;
+        accEma = done == 1 ? acc : 0.9 * accEma + 0.1 * acc;
+        if (snapshot) {
+            if (epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet)
+                testAccuracy = detail::evaluate(*net, testX, testY, device);
+            auto s = std::make_shared<RoutingSnapshot>();
+            s->loss = lossV;
+            s->taskLoss = taskV;
+            s->accuracy = acc;
+            s->blocks = std::move(blocks);
+            publish(std::move(s), (epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet) ? testAccuracy : -1);
+        }
+        std::lock_guard lock(mutex);
+        progress.step = step;
+        progress.epoch = static_cast<double>(step) / static_cast<double>(stepsPerEpoch);
+        progress.loss = lossEma;
+        progress.accuracy = accEma;
+        progress.testAccuracy = testAccuracy;
+        progress.tokensPerSecond = stepSecondsEma > 0 ? static_cast<double>(tokensPerStep) / stepSecondsEma : 0;
+        progress.etaSeconds = stepSecondsEma * static_cast<double>(totalSteps - step);
+        return {};
+    }
+
+    // Fills the run-wide fields, the routing maps and the detectors' verdicts, then publishes.
+    void publish(std::shared_ptr<RoutingSnapshot> s, double testAcc) {
+        s->step = step;
+        s->epoch = static_cast<double>(step) / static_cast<double>(stepsPerEpoch);
+        s->testAccuracy = testAcc;
+        s->learningRate = optimizer->param_groups()[0].options().get_lr();
+        s->tokensPerSecond = stepSecondsEma > 0 ? static_cast<double>(tokensPerStep) / stepSecondsEma : 0;
+        s->wallSeconds = startedClock ? std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() : 0;
+        if (data.planar && !s->blocks.empty()) {
+            s->mapXMin = data.xMin;
+            s->mapXMax = data.xMax;
+            s->mapYMin = data.yMin;
+            s->mapYMax = data.yMax;
+            s->mapPoints = mapPoints;
+            auto maps = detail::routingMaps(*net, data.xMin, data.xMax, data.yMin, data.yMax, kMapResolution, device);
+            for (size_t i = 0; i < maps.size() && i < s->blocks.size(); ++i) {
+                s->blocks[i].mapResolution = kMapResolution;
+                s->blocks[i].routingMap = std::move(maps[i]);
+            }
+        }
+        auto alerts = telemetry::detectCollapse(*s);
+        s->alerts.insert(s->alerts.end(), alerts.begin(), alerts.end());
+        lastSnapshotStep = step;
+        SnapshotPtr p = std::move(s);
+        std::function<void(SnapshotPtr)> cb;
+        {
+            std::lock_guard lock(mutex);
+            latest = p;
+            cb = callback;
+        }
+        if (writer) writer->append(p);
+        if (cb) cb(p);
+    }
+
+    // A snapshot for the state at the end of the run when the last step had none: routing of a
+    // fresh forward over one batch (no gradient, so no router gradient norm).
+    void publishFinal() {
+        const auto n = std::min<std::int64_t>(batch, trainX.size(0));
+        auto x = trainX.narrow(0, 0, n).to(device);
+        auto y = trainY.narrow(0, 0, n).to(device);
+        torch::NoGradGuard ng;
+        net->eval();
+        detail::RouteContext ctx;
+        auto logits = net->forward(x, ctx);
+        auto task = torch::nn::functional::cross_entropy(logits, y);
+        auto s = std::make_shared<RoutingSnapshot>();
+        s->taskLoss = task.item<double>();
+        s->loss = (task + net->routingLoss().to(device)).item<double>();
+        s->accuracy = logits.argmax(-1).eq(y).to(torch::kDouble).mean().item<double>();
+        auto tokenLabels = y.repeat_interleave(project.model.input.tokensPerSample());
+        for (auto& b : net->blocks())
+            if (b->isMoe()) s->blocks.push_back(detail::probeBlock(*b, tokenLabels, project.model.input.numClasses()));
+        net->train();
+        // No backward ran for this forward: keep the router gradient norms last measured.
+        SnapshotPtr prev;
+        {
+            std::lock_guard lock(mutex);
+            prev = latest;
+        }
+        for (size_t i = 0; i < s->blocks.size(); ++i)
+            s->blocks[i].routerGradNorm = prev && i < prev->blocks.size() ? prev->blocks[i].routerGradNorm : s->blocks[i].routerGradNorm;
+        publish(std::move(s), testAccuracy);
+    }
+
+    void publishDivergence(int block, const std::string& what) {
+        auto s = std::make_shared<RoutingSnapshot>();
+        s->step = step + 1;
+        s->loss = std::numeric_limits<double>::quiet_NaN();
+        telemetry::Alert a;
+        a.step = step + 1;
+        a.block = block;
+        a.kind = telemetry::AlertKind::Divergence;
+        a.severity = telemetry::Severity::Critical;
+        a.value = step + 1;
+        a.title = "training diverged at step " + std::to_string(step + 1);
+        a.explanation = "At step " + std::to_string(step + 1) + " " + what +
+                        ". Once a value is infinite or NaN it spreads through every later step, so training stopped here.";
+        a.fix = "Lower the learning rate, add a router z-loss (losses.z, e.g. 0.001) to keep router logits small, or raise the softmax "
+                "temperature; then start again from the last checkpoint.";
+        s->alerts.push_back(std::move(a));
+        s->epoch = static_cast<double>(step) / static_cast<double>(stepsPerEpoch);
+        s->learningRate = optimizer->param_groups()[0].options().get_lr();
+        SnapshotPtr p = std::move(s);
+        {
+            std::lock_guard lock(mutex);
+            latest = p;
+        }
+        if (writer) writer->append(p);
+    }
+
+    // ---- [SECTION] checkpoints -----------------------------------------------------------------
+
+    std::string saveCheckpointLocked(const std::string& path) {
+        try {
+            torch::serialize::OutputArchive a;
+            net->save(a);
+            torch::serialize::OutputArchive opt;
+            optimizer->save(opt);
+            a.write("optimizer", opt);
+            a.write("trainer_step", torch::tensor(step, torch::kLong));
+            a.write("trainer_generator", generator.get_state());
+            a.write("trainer_model_spec", c10::IValue(modelJson(project)));
+            const std::string tmp = path + ".tmp";
+            a.save_to(tmp);
+            std::error_code ec;
+            std::filesystem::rename(tmp, path, ec);
+            if (ec) return "cannot write the checkpoint " + path + ": " + ec.message();
+            return {};
+        } catch (const c10::Error& e) {
+            return "cannot write the checkpoint " + path + ": " + e.what_without_backtrace();
+        }
+    }
+
+    std::string loadCheckpoint(const std::string& path) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec)) return "no checkpoint at " + path;
+        try {
+            torch::serialize::InputArchive a;
+            a.load_from(path);
+            c10::IValue spec;
+            if (!a.try_read("trainer_model_spec", spec) || !spec.isString())
+                return path + " is not a MoE Studio checkpoint (it has no model spec)";
+            if (spec.toStringRef() != modelJson(project))
+                return "the checkpoint " + path + " was written for a different model; resume it with the project it was trained with";
+            net->load(a);
+            torch::serialize::InputArchive opt;
+            a.read("optimizer", opt);
+            optimizer->load(opt);
+            torch::Tensor st, gen;
+            a.read("trainer_step", st);
+            a.read("trainer_generator", gen);
+            step = st.item<std::int64_t>();
+            generator.set_state(gen);
+            return {};
+        } catch (const c10::Error& e) {
+            return "cannot read the checkpoint " + path + ": " + e.what_without_backtrace();
+        }
+    }
+};
+
+// ---- [SECTION] public API ----------------------------------------------------------------------
+
+moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Project& project, TrainerOptions options) {
+    if (auto errs = moe::spec::validateProject(project); !errs.empty()) return errs;
+    try {
+        const int threads = options.threads > 0 ? options.threads : defaultThreads(project);
+        at::set_num_threads(threads);
+        spdlog::info("training with {} CPU thread(s)", threads);
+        auto data = makeData(project.model.input, project.training.trainSamples, project.training.testSamples, project.training.seed);
+        if (!data) return data.errors();
+        auto impl = std::make_unique<Impl>();
+        impl->project = project;
+        impl->options = std::move(options);
+        impl->data = std::move(data.value());
+        if (auto e = impl->build(); !e.empty()) return Diagnostics{{"", e}};
+        return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+    } catch (const c10::Error& e) {
+        return Diagnostics{{"", std::string("cannot build the model: ") + e.what_without_backtrace()}};
+    } catch (const std::exception& e) {
+        return Diagnostics{{"", std::string("cannot build the model: ") + e.what()}};
+    }
+}
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+Trainer::~Trainer() {
+    stop();
+    if (m_impl->thread.joinable()) m_impl->thread.join();
+}
+
+void Trainer::start() {
+    auto& d = *m_impl;
+    std::lock_guard lock(d.mutex);
+    if (d.state != TrainerState::Idle && d.state != TrainerState::Paused) return;
+    d.budget = -1;
+    d.pauseRequested = false;
+    d.state = TrainerState::Running;
+    d.progress.state = d.state;
+    d.ensureThread();
+    d.wake.notify_all();
+}
+
+void Trainer::pause() {
+    auto& d = *m_impl;
+    std::lock_guard lock(d.mutex);
+    if (d.state != TrainerState::Running) return;
+    d.pauseRequested = true;
+    d.wake.notify_all();
+}
+
+void Trainer::resume() {
+    auto& d = *m_impl;
+    {
+        std::lock_guard lock(d.mutex);
+        if (d.state == TrainerState::Running) {
+            d.pauseRequested = false;  // a pause that has not taken effect yet is withdrawn
+            return;
+        }
+        if (d.state != TrainerState::Paused) return;
+    }
+    start();
+}
+
+void Trainer::step(int n) {
+    auto& d = *m_impl;
+    if (n <= 0) return;
+    std::lock_guard lock(d.mutex);
+    if (d.state != TrainerState::Idle && d.state != TrainerState::Paused) return;
+    d.budget = n;
+    d.pauseRequested = false;
+    d.state = TrainerState::Running;
+    d.progress.state = d.state;
+    d.ensureThread();
+    d.wake.notify_all();
+}
+
+void Trainer::stop() {
+    auto& d = *m_impl;
+    {
+        std::lock_guard lock(d.mutex);
+        if (d.finalized || d.stopRequested) return;
+        d.stopRequested = true;
+        d.wake.notify_all();
+        if (d.thread.joinable()) return;
+        // No thread yet: finish here. Stopped state keeps a racing start() from spawning one.
+        d.state = TrainerState::Stopped;
+    }
+    d.finish(TrainerState::Stopped, "stopped by request");
+}
+
+void Trainer::setLearningRate(double lr) {
+    if (!(lr > 0) || !std::isfinite(lr)) {
+        spdlog::warn("ignoring learning rate {}: it must be a positive number", lr);
+        return;
+    }
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->pendingLr = lr;
+}
+
+void Trainer::wait() {
+    auto& d = *m_impl;
+    std::unique_lock lock(d.mutex);
+    d.idle.wait(lock, [&] { return d.state != TrainerState::Running; });
+}
+
+Progress Trainer::progress() const {
+    std::lock_guard lock(m_impl->mutex);
+    return m_impl->progress;
+}
+
+telemetry::SnapshotPtr Trainer::latest() const {
+    std::lock_guard lock(m_impl->mutex);
+    return m_impl->latest;
+}
+
+void Trainer::setSnapshotCallback(std::function<void(telemetry::SnapshotPtr)> cb) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->callback = std::move(cb);
+}
+
+std::string Trainer::saveCheckpoint(const std::string& path) {
+    // Waits for the step in flight (if any) to end; the trainer thread holds modelMutex per step.
+    std::lock_guard lock(m_impl->modelMutex);
+    return m_impl->saveCheckpointLocked(path);
+}
+
+const moe::spec::Project& Trainer::project() const { return m_impl->project; }
+
+}  // namespace moe::train

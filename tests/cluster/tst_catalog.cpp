@@ -1,0 +1,127 @@
+// The hardware catalog: the shipped files load, agree with the built-in copy, every number has a
+// source, references resolve, and bad input gives errors that name the place.
+#include <QtTest>
+
+#include <fstream>
+#include <sstream>
+
+#include "moe/cluster/catalog.h"
+
+using namespace moe::cluster;
+
+namespace {
+
+std::map<std::string, std::string> sourceFiles() {
+    std::map<std::string, std::string> files;
+    for (const char* f : {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"}) {
+        std::ifstream in(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog/" + f);
+        std::ostringstream s;
+        s << in.rdbuf();
+        files[f] = s.str();
+    }
+    return files;
+}
+
+bool anyMessageContains(const moe::spec::Diagnostics& d, const std::string& text) {
+    for (const auto& e : d)
+        if ((e.path + ": " + e.message).find(text) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+class TestCatalog : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void builtinMatchesSourceTree() {
+        auto b = Catalog::builtin();
+        QVERIFY2(b.ok(), b.message().c_str());
+        auto s = Catalog::loadDir(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog");
+        QVERIFY2(s.ok(), s.message().c_str());
+        QCOMPARE(b->clusters().size(), s->clusters().size());
+        QCOMPARE(b->gpus().size(), s->gpus().size());
+        QCOMPARE(b->links().size(), s->links().size());
+    }
+
+    void containsTheIssuesHardware() {
+        auto c = Catalog::builtin().value();
+        for (const char* g : {"h100-sxm", "h200", "b200", "mi300x", "mi325x", "mi355x"}) QVERIFY2(c.gpu(g), g);
+        for (const char* l : {"nvlink4", "nvlink5", "xgmi3", "pcie5", "ib-ndr-cx7", "roce-pollara400", "roce-thor2"}) QVERIFY2(c.link(l), l);
+        QCOMPARE(c.gpu("h100-sxm")->hbmTBs, 3.35);
+        QCOMPARE(c.gpu("b200")->bf16Tflops, 2250.0);
+        QCOMPARE(c.gpu("mi300x")->bf16Tflops, 1307.4);
+        QCOMPARE(c.link("nvlink4")->bwGBs, 450.0);
+        QCOMPARE(c.link("xgmi3")->linksPerGpu, 7);
+        QVERIFY(c.link("nvlink4")->nvls);
+        QVERIFY(!c.link("xgmi3")->nvls);
+        for (const auto& cl : c.clusters()) {
+            auto r = c.resolve(cl.name, "deployment.cluster");
+            QVERIFY2(r.ok(), r.message().c_str());
+            QVERIFY(r->maxGpus() >= 8);
+        }
+    }
+
+    void everyNumberNeedsASource() {
+        auto files = sourceFiles();
+        auto& g = files["gpus.json"];
+        const std::string key = "\"hbm_tb_s\": \"NVIDIA H100 datasheet (SXM: 3.35 TB/s)\",";
+        const auto pos = g.find(key);
+        QVERIFY(pos != std::string::npos);
+        g.erase(pos, key.size());
+        auto r = Catalog::parse(files, "test");
+        QVERIFY(!r.ok());
+        QVERIFY2(anyMessageContains(r.errors(), "gpus[0].hbm_tb_s: has no source"), r.message().c_str());
+    }
+
+    void danglingReferencesAreErrors() {
+        auto files = sourceFiles();
+        auto& s = files["clusters.json"];
+        const auto pos = s.find("\"topology\": \"rails-only\"");
+        QVERIFY(pos != std::string::npos);
+        s.replace(pos, std::string("\"topology\": \"rails-only\"").size(), "\"topology\": \"rails-onyl\"");
+        auto r = Catalog::parse(files, "test");
+        QVERIFY(!r.ok());
+        QVERIFY2(anyMessageContains(r.errors(), "unknown topology \"rails-onyl\"; known: rail-fat-tree"), r.message().c_str());
+    }
+
+    void brokenJsonNamesTheFile() {
+        auto files = sourceFiles();
+        files["links.json"] = "{ \"links\": [ ";
+        auto r = Catalog::parse(files, "cat");
+        QVERIFY(!r.ok());
+        QCOMPARE(QString::fromStdString(r.errors()[0].file), QString("cat/links.json"));
+    }
+
+    void unknownClusterListsKnownOnes() {
+        auto c = Catalog::builtin().value();
+        auto r = c.resolve("h100-cluster", "deployment.cluster");
+        QVERIFY(!r.ok());
+        QCOMPARE(QString::fromStdString(r.errors()[0].path), QString("deployment.cluster"));
+        QVERIFY(r.errors()[0].message.find("hgx-h100") != std::string::npos);
+        QVERIFY(r.errors()[0].message.find("mi300x-8") != std::string::npos);
+    }
+
+    void gpuCountsTheTopologyCannotHold() {
+        auto c = Catalog::builtin().value();
+        auto one = c.resolve("hgx-h100-1switch", "").value();
+        QCOMPARE(one.maxGpus(), 64);  // 64 ports / 8 NICs per node = 8 nodes
+        QVERIFY(one.checkGpuCount(64).empty());
+        QVERIFY(one.checkGpuCount(72).find("at most") != std::string::npos);
+        auto big = c.resolve("hgx-h100", "").value();
+        QVERIFY(big.checkGpuCount(16384).empty());
+        QVERIFY(big.checkGpuCount(12).find("multiple of 8") != std::string::npos);
+        QVERIFY(big.checkGpuCount(4).empty());
+        auto amd = c.resolve("mi300x-8", "").value();
+        QCOMPARE(amd.maxGpus(), 8192);  // 2-level fat tree of 128-port switches
+    }
+
+    void locatesTheEditableCatalog() {
+        const std::string dir = locateCatalogDir();
+        QVERIFY(!dir.empty());
+        auto r = Catalog::loadDefault();
+        QVERIFY2(r.ok(), r.message().c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCatalog)
+#include "tst_catalog.moc"

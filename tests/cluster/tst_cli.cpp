@@ -1,0 +1,103 @@
+// `moe simulate`, `moe collective`, `moe calibrate`, `moe clusters` and `moe bench sim` end to end.
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QtTest>
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QByteArray out, err;
+};
+
+Run moe(const QStringList& args) {
+    QProcess p;
+    p.start(MOE_CLI_PATH, args);
+    p.waitForFinished(120000);
+    return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
+}
+
+QString project(const char* name) { return QString(MOE_SOURCE_DIR) + "/projects/" + name; }
+
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void clusters() {
+        auto r = moe({"clusters", "--json"});
+        QCOMPARE(r.code, 0);
+        const auto j = QJsonDocument::fromJson(r.out).object();
+        QVERIFY(j["clusters"].toArray().size() >= 8);
+    }
+
+    void simulateJson() {
+        auto r = moe({"simulate", project("llm_h100.json"), "--routing", "zipf:1.2", "--json", "--timeline"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["layers"].toArray().size(), 58);  // 61 layers, the first 3 dense
+        QVERIFY(j["step_us"].toDouble() > 0);
+        QVERIFY(j["straggler"].isObject());
+        QCOMPARE(j["ranks"].toArray().size(), 64);
+        QVERIFY(!j["links"].toArray().isEmpty());
+    }
+
+    void simulateText() {
+        auto r = moe({"simulate", project("llm_mi300x.json"), "--forward"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY(r.out.contains("hot link"));
+        QVERIFY(r.out.contains("forward only"));
+    }
+
+    void collectiveTable() {
+        auto r = moe({"collective", "all_reduce", "--cluster", "mi300x-8", "--gpus", "8", "--sizes", "1M,16M", "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto rows = QJsonDocument::fromJson(r.out).object()["rows"].toArray();
+        QCOMPARE(rows.size(), 2);
+        QCOMPARE(rows[0].toObject()["size"].toDouble(), 1048576.0);
+        auto v = moe({"collective", "alltoallv", "--cluster", "hgx-h100", "--gpus", "16", "--sizes", "64M"});
+        QVERIFY2(v.code == 0, v.err.constData());
+        QVERIFY(v.out.contains("flow"));
+    }
+
+    void calibrateSample() {
+        auto r = moe({"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/rccl_tests_mi300x_allreduce.txt", "--cluster", "mi300x-8"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY(r.out.contains("catalog err"));
+        QVERIFY(r.out.contains("xgmi3"));
+    }
+
+    void benchSmall() {
+        auto r = moe({"bench", "sim", "--max-gpus", "16", "--layers", "2", "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QCOMPARE(QJsonDocument::fromJson(r.out).object()["rows"].toArray().size(), 4);
+    }
+
+    void badInput_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("unknown cluster") << QStringList{"simulate", project("llm_h100.json"), "--cluster", "nope"} << 2 << "known clusters: hgx-h100";
+        QTest::newRow("gpus not whole nodes") << QStringList{"simulate", project("llm_h100.json"), "--gpus", "12"} << 2 << "--gpus";
+        QTest::newRow("bad routing") << QStringList{"simulate", project("llm_h100.json"), "--routing", "zipf:x"} << 2 << "zipf exponent";
+        QTest::newRow("missing run store") << QStringList{"simulate", project("llm_h100.json"), "--routing", "missing.sqlite"} << 2 << "missing.sqlite";
+        QTest::newRow("unknown op") << QStringList{"collective", "allsum", "--cluster", "hgx-h100", "--gpus", "8"} << 2 << "all_reduce";
+        QTest::newRow("bad sizes") << QStringList{"collective", "all_reduce", "--cluster", "hgx-h100", "--gpus", "8", "--sizes", "1G:1M"} << 2 << "MAX is below MIN";
+        QTest::newRow("nvls on a mesh") << QStringList{"collective", "all_reduce", "--cluster", "mi300x-8", "--gpus", "8", "--algo", "nvls"} << 2 << "valid: ring";
+        QTest::newRow("too many gpus") << QStringList{"collective", "all_reduce", "--cluster", "hgx-h100-1switch", "--gpus", "128"} << 2 << "64 GPUs at most";
+        QTest::newRow("not a table") << QStringList{"calibrate", project("llm_h100.json"), "--cluster", "hgx-h100"} << 1 << "no data rows";
+    }
+    void badInput() {
+        QFETCH(QStringList, args);
+        QFETCH(int, code);
+        QFETCH(QString, message);
+        auto r = moe(args);
+        QCOMPARE(r.code, code);
+        QVERIFY2(QString::fromUtf8(r.err).contains(message), r.err.constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

@@ -1,0 +1,154 @@
+// Collective cost models: nccl-tests bandwidth definitions, algorithm applicability and errors,
+// size parsing, and the flow model agreeing with the analytic all-to-all on uniform traffic.
+#include <QtTest>
+
+#include <cmath>
+
+#include "moe/cluster/collective.h"
+#include "moe/cluster/topology.h"
+
+using namespace moe::cluster;
+
+namespace {
+const Catalog& cat() {
+    static const Catalog c = Catalog::builtin().value();
+    return c;
+}
+ResolvedCluster cluster(const std::string& name) { return cat().resolve(name, "").value(); }
+}  // namespace
+
+class TestCollective : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void busbwFactorsFollowNcclTests() {
+        QCOMPARE(busBwFactor(CollectiveOp::AllReduce, 8), 1.75);
+        QCOMPARE(busBwFactor(CollectiveOp::AllGather, 8), 0.875);
+        QCOMPARE(busBwFactor(CollectiveOp::ReduceScatter, 4), 0.75);
+        QCOMPARE(busBwFactor(CollectiveOp::Broadcast, 8), 1.0);
+        QCOMPARE(busBwFactor(CollectiveOp::AllToAll, 2), 0.5);
+    }
+
+    void everyOpAndAlgorithmGivesConsistentFigures() {
+        const auto c = cluster("hgx-h100");
+        Topology topo = buildTopology(c, 16);
+        for (const auto& name : opNames()) {
+            CollectiveOp op;
+            QVERIFY(parseOp(name, op));
+            for (Algorithm a : applicableAlgorithms(c, op, 16)) {
+                CollectiveOptions o;
+                o.algorithm = a;
+                double prev = 0;
+                for (double s : {1024.0, 1048576.0, 1073741824.0}) {
+                    auto e = estimateCollective(c, &topo, op, s, 16, o);
+                    QVERIFY2(e.ok(), (name + "/" + toString(a) + ": " + e.message()).c_str());
+                    QVERIFY(e->timeUs > prev);  // bigger never faster
+                    prev = e->timeUs;
+                    QCOMPARE(e->algbwGBs, s / (e->timeUs * 1e-6) / 1e9);
+                    QCOMPARE(e->busbwGBs, e->algbwGBs * busBwFactor(op, 16));
+                    QVERIFY(e->algorithm == a);
+                }
+            }
+        }
+    }
+
+    void namesParseLoosely() {
+        CollectiveOp op;
+        QVERIFY(parseOp("allreduce", op) && op == CollectiveOp::AllReduce);
+        QVERIFY(parseOp("all-gather", op) && op == CollectiveOp::AllGather);
+        QVERIFY(!parseOp("allsum", op));
+        Algorithm a;
+        QVERIFY(parseAlgorithm("halving-doubling", a) && a == Algorithm::HalvingDoubling);
+    }
+
+    void wrongAlgorithmNamesTheOption() {
+        CollectiveOptions o;
+        o.algorithm = Algorithm::Nvls;
+        auto e = estimateCollective(cluster("mi300x-8"), nullptr, CollectiveOp::AllReduce, 1e6, 8, o);
+        QVERIFY(!e.ok());
+        QCOMPARE(QString::fromStdString(e.errors()[0].path), QString("--algo"));
+        QVERIFY(e.errors()[0].message.find("valid: ring") != std::string::npos);
+        auto g = estimateCollective(cluster("hgx-h100"), nullptr, CollectiveOp::AllReduce, 1e6, 12);
+        QVERIFY(!g.ok());
+        QCOMPARE(QString::fromStdString(g.errors()[0].path), QString("--gpus"));
+        auto big = estimateCollective(cluster("hgx-h100"), nullptr, CollectiveOp::AllToAllV, 1e6, 1024);
+        QVERIFY(!big.ok());
+    }
+
+    void sizesLikeNcclTests() {
+        auto s = parseSizes("8:16G", "--sizes");
+        QVERIFY(s.ok());
+        QCOMPARE(s->front(), 8.0);
+        QCOMPARE(s->back(), 16.0 * 1024 * 1024 * 1024);
+        QCOMPARE(static_cast<int>(s->size()), 32);
+        auto l = parseSizes("1M,64K", "--sizes");
+        QVERIFY(l.ok());
+        QCOMPARE(l->at(1), 65536.0);
+        QVERIFY(!parseSizes("8:4", "--sizes").ok());
+        QVERIFY(!parseSizes("8:16X", "--sizes").ok());
+        QVERIFY(!parseSizes("-1", "--sizes").ok());
+        QVERIFY(!parseSizes("1:1G:1", "--sizes").ok());
+    }
+
+    void flowModelMatchesDirectOnUniformTraffic_data() {
+        QTest::addColumn<QString>("cluster");
+        QTest::addColumn<int>("gpus");
+        QTest::newRow("h100 one node") << "hgx-h100" << 8;
+        QTest::newRow("h100 four nodes") << "hgx-h100" << 32;
+        QTest::newRow("mi300x one node") << "mi300x-8" << 8;
+        QTest::newRow("mi300x two nodes") << "mi300x-8" << 16;
+    }
+    void flowModelMatchesDirectOnUniformTraffic() {
+        QFETCH(QString, cluster);
+        QFETCH(int, gpus);
+        const auto c = ::cluster(cluster.toStdString());
+        Topology topo = buildTopology(c, gpus);
+        CollectiveOptions direct, flow;
+        direct.algorithm = Algorithm::Direct;
+        flow.algorithm = Algorithm::Flow;
+        const double bytes = 1024.0 * 1024 * 1024;
+        auto d = estimateCollective(c, &topo, CollectiveOp::AllToAll, bytes, gpus, direct).value();
+        auto f = estimateCollective(c, &topo, CollectiveOp::AllToAll, bytes, gpus, flow).value();
+        QVERIFY2(std::abs(f.timeUs - d.timeUs) / d.timeUs < 0.10, (std::to_string(f.timeUs) + " vs " + std::to_string(d.timeUs)).c_str());
+    }
+
+    void skewedAllToAllvIsSlower() {
+        const auto c = cluster("hgx-h100");
+        Topology topo = buildTopology(c, 16);
+        CollectiveOptions flat, skew;
+        flat.skew = 0;
+        skew.skew = 1.5;
+        auto a = estimateCollective(c, &topo, CollectiveOp::AllToAllV, 256e6, 16, flat).value();
+        auto b = estimateCollective(c, &topo, CollectiveOp::AllToAllV, 256e6, 16, skew).value();
+        QVERIFY(b.timeUs > 1.5 * a.timeUs);  // the hot receiver's links hold everyone back
+    }
+
+    void railsOnlyForwardsAcrossRails() {
+        const auto c = cluster("hgx-h100-rails-only");
+        Topology t = buildTopology(c, 16);
+        const Path p = t.path(0, 9);  // node 0 GPU 0 -> node 1 GPU 1: via GPU 1 of node 0
+        QCOMPARE(p.hops, 4);
+        QCOMPARE(p.links[0], t.scaleUpOut(0));
+        QCOMPARE(p.links[1], t.scaleUpIn(1));
+        QCOMPARE(p.links[2], t.nicOut(1));
+        QCOMPARE(p.links[3], t.nicIn(9));
+        const Path same = t.path(2, 5);
+        QCOMPARE(same.hops, 2);
+        const auto m = cluster("mi300x-8");
+        Topology tm = buildTopology(m, 8);
+        QCOMPARE(tm.path(0, 7).hops, 1);  // xGMI: a direct link
+        QCOMPARE(tm.links[static_cast<size_t>(tm.path(0, 7).links[0])].to, 7);
+    }
+
+    void bigTopologiesBuild() {
+        const auto c = cluster("hgx-h100");
+        Topology t = buildTopology(c, 16384);
+        QCOMPARE(t.nodes, 2048);
+        QCOMPARE(t.pods, 64);
+        const Path far = t.path(0, 16383);  // other pod, other rail: PXN, leaf up, leaf down
+        QCOMPARE(far.hops, 6);
+        QVERIFY(t.links[static_cast<size_t>(far.links[3])].role == LinkRole::LeafUp);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCollective)
+#include "tst_collective.moc"

@@ -1,0 +1,281 @@
+// The MoE step: deployment validation with JSON paths, defaults from the model spec, and the
+// behaviour of the step model (skew makes a straggler, capacity drops, dedup and fp8 shrink the
+// traffic, timelines are consistent).
+#include <QtTest>
+
+#include <algorithm>
+#include <numeric>
+
+#include "moe/cluster/simulate.h"
+#include "moe/spec/project_io.h"
+
+using namespace moe::cluster;
+namespace spec = moe::spec;
+
+namespace {
+
+const Catalog& cat() {
+    static const Catalog c = Catalog::builtin().value();
+    return c;
+}
+
+// A small trainable model with an LLM-ish deployment on one or two H100 nodes.
+spec::Project project(int experts = 32, int k = 4) {
+    spec::Project p;
+    p.model.stem.dModel = 32;
+    spec::BlockSpec b;
+    b.kind = spec::BlockKind::Moe;
+    b.experts = experts;
+    b.router.k = k;
+    b.ffn.hidden = 64;
+    p.model.blocks = {b, b};
+    spec::DeploymentSpec d;
+    d.cluster = "hgx-h100";
+    d.gpus = 16;
+    d.dModel = 2048;
+    d.ffnHidden = 1024;
+    d.layers = 4;
+    d.experts = experts;
+    d.k = k;
+    d.sharedExperts = 1;
+    d.tokensPerGpu = 2048;
+    d.ep = 16;
+    d.dp = 1;
+    d.tp = 1;
+    p.deployment = d;
+    return p;
+}
+
+StepResult run(const spec::Project& p, SimOptions opt = {}) {
+    auto d = resolveDeployment(p, cat());
+    if (!d) qFatal("%s", d.message().c_str());
+    auto loads = deploymentLoads(d.value(), nullptr);
+    if (!loads) qFatal("%s", loads.message().c_str());
+    auto r = simulateStep(d.value(), cat(), loads.value(), opt);
+    if (!r) qFatal("%s", r.message().c_str());
+    return r.value();
+}
+
+std::string firstError(const spec::Project& p, const DeploymentOverrides& o = {}) {
+    auto d = resolveDeployment(p, cat(), o);
+    if (d) return {};
+    return d.errors()[0].path + ": " + d.errors()[0].message;
+}
+
+double dispatchBytes(const StepResult& r) {
+    double s = 0;
+    for (const auto& l : r.layers) s += l.dispatchBytes;
+    return s;
+}
+
+}  // namespace
+
+class TestSimulate : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void exampleProjectsResolve() {
+        for (const char* f : {"llm_h100.json", "llm_mi300x.json"}) {
+            auto p = spec::loadProject(std::string(MOE_SOURCE_DIR) + "/projects/" + f);
+            QVERIFY2(p.ok(), p.message().c_str());
+            auto d = resolveDeployment(p.value(), cat());
+            QVERIFY2(d.ok(), (std::string(f) + ": " + d.message()).c_str());
+            QCOMPARE(d->experts % d->ep, 0);
+        }
+    }
+
+    void badDeploymentsNameThePath_data() {
+        QTest::addColumn<int>("which");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("unknown cluster") << 0 << "deployment.cluster: unknown cluster \"h100x\"; known clusters: hgx-h100";
+        QTest::newRow("ep does not divide experts") << 1 << "deployment.parallel.ep: 32 experts cannot be split evenly over ep = 12";
+        QTest::newRow("degrees do not multiply to gpus") << 2 << "deployment.parallel: ep x dp x tp = 16 x 2 x 1 = 32 must equal the 16 GPUs";
+        QTest::newRow("too many gpus") << 3 << "deployment.gpus: 128 GPUs exceed what the single-switch topology";
+        QTest::newRow("partial nodes") << 4 << "deployment.gpus: 12 GPUs do not fill whole hgx-h100 nodes";
+        QTest::newRow("placement misses an expert") << 5 << "deployment.placement: every expert must be placed exactly once; not placed: 31";
+        QTest::newRow("placement places twice") << 6 << "deployment.placement: every expert must be placed exactly once; placed more than once: 0";
+        QTest::newRow("placement index") << 7 << "deployment.placement[1][0]: expert 40 does not exist; experts are 0 to 31";
+        QTest::newRow("routing") << 8 << "deployment.routing: \"zipf\" is not a routing";
+        QTest::newRow("zipf exponent") << 9 << "deployment.routing: \"zipf:-1\": the zipf exponent must be a number in (0, 10]";
+        QTest::newRow("tp inside a node") << 10 << "deployment.parallel.tp: tensor parallelism stays inside a node";
+        QTest::newRow("k above experts") << 11 << "deployment.model.k: k = 40 exceeds the 32 experts";
+    }
+    void badDeploymentsNameThePath() {
+        QFETCH(int, which);
+        QFETCH(QString, expected);
+        spec::Project p = project();
+        auto& d = *p.deployment;
+        switch (which) {
+        case 0: d.cluster = "h100x"; break;
+        case 1: d.ep = 12; d.gpus = 12 * 8; d.dp = 8; break;
+        case 2: d.dp = 2; break;
+        case 3: d.cluster = "hgx-h100-1switch"; d.gpus = 128; d.dp = 8; break;
+        case 4: d.gpus = 12; break;
+        case 5:
+        case 6:
+        case 7:
+            d.placement.roundRobin = false;
+            d.placement.gpuExperts.assign(16, {});
+            for (int e = 0; e < 31; ++e) d.placement.gpuExperts[static_cast<size_t>(e % 16)].push_back(e);
+            if (which == 6) d.placement.gpuExperts[15].push_back(0);
+            if (which == 6) d.placement.gpuExperts[14].push_back(31);
+            if (which == 7) d.placement.gpuExperts[1][0] = 40;
+            break;
+        case 8: d.routing = "zipf"; break;
+        case 9: d.routing = "zipf:-1"; break;
+        case 10: d.tp = 3; d.ep = 16; d.gpus = 48; break;
+        case 11: d.k = 40; break;
+        }
+        const std::string e = firstError(p);
+        QVERIFY2(e.rfind(expected.toStdString(), 0) == 0, e.c_str());
+    }
+
+    void overridesNameTheOption() {
+        DeploymentOverrides o;
+        o.cluster = "nope";
+        QVERIFY(firstError(project(), o).rfind("--cluster: unknown cluster", 0) == 0);
+        o = {};
+        o.gpus = 24;
+        QVERIFY(firstError(project(), o).rfind("--gpus:", 0) == 0);
+        o.gpus = 64;  // keeps ep 16, dp becomes 4
+        auto d = resolveDeployment(project(), cat(), o);
+        QVERIFY2(d.ok(), d.message().c_str());
+        QCOMPARE(d->dp, 4);
+        o = {};
+        o.routing = "zipf:abc";
+        QVERIFY(firstError(project(), o).rfind("--routing:", 0) == 0);
+    }
+
+    void defaultsWithoutADeploymentSection() {
+        spec::Project p = project(6, 2);
+        p.deployment.reset();
+        auto d = resolveDeployment(p, cat());
+        QVERIFY2(d.ok(), d.message().c_str());
+        QCOMPARE(d->dModel, 32);
+        QCOMPARE(d->ffnHidden, 64);
+        QCOMPARE(d->layers, 2);
+        QCOMPARE(d->experts, 6);
+        QCOMPARE(d->ep, 2);  // gcd(6 experts, 8 GPUs)
+        QCOMPARE(d->dp, 4);
+        QVERIFY(!d->notes.empty());
+        QVERIFY(d->notes[0].find("no deployment section") != std::string::npos);
+        auto loads = deploymentLoads(d.value(), nullptr).value();
+        QVERIFY(simulateStep(d.value(), cat(), loads).ok());
+    }
+
+    void uniformStepIsBalancedAndConsistent() {
+        const StepResult r = run(project());
+        QCOMPARE(r.stragglerRank, -1);
+        QCOMPARE(static_cast<int>(r.ranks.size()), 16);
+        QCOMPARE(r.stepUs, r.forwardUs + r.backwardUs + r.gradSyncUs);
+        QVERIFY(r.gradSyncUs > 0);  // shared experts are replicated on every GPU
+        for (const auto& rk : r.ranks) {
+            QCOMPARE(rk.computeUs, r.ranks[0].computeUs);
+            double cur = 0;
+            for (const auto& e : rk.events) {
+                QVERIFY(e.endUs > e.startUs);
+                QVERIFY(e.endUs <= r.stepUs * (1 + 1e-12));
+                if (e.kind == EventKind::Dispatch || e.kind == EventKind::Combine) continue;  // on the network
+                QVERIFY2(e.startUs >= cur - 1e-6, "compute-stream events overlap");
+                cur = e.endUs;
+            }
+        }
+        for (const auto& l : r.links) QVERIFY(l.utilisation <= 1.0 + 1e-9);
+        QVERIFY(std::is_sorted(r.links.begin(), r.links.end(), [](const LinkUse& a, const LinkUse& b) { return a.utilisation > b.utilisation; }));
+        // 16 GPUs = 2 nodes: the NICs carry the inter-node half of the traffic and are the hot links.
+        QCOMPARE(r.topology.links[static_cast<size_t>(r.links[0].link)].role == LinkRole::NicOut ||
+                     r.topology.links[static_cast<size_t>(r.links[0].link)].role == LinkRole::NicIn,
+                 true);
+    }
+
+    void skewMakesTheHotRankTheStraggler() {
+        spec::Project p = project();
+        const StepResult u = run(p);
+        p.deployment->routing = "zipf:1.2";
+        const StepResult z = run(p);
+        QVERIFY(z.stepUs > 1.2 * u.stepUs);
+        QVERIFY(z.stragglerRank >= 0);
+        auto loads = deploymentLoads(z.deployment, nullptr).value();
+        for (const auto& l : z.layers) {
+            // The layer's straggler hosts the most-loaded set of experts.
+            std::vector<double> recv(16, 0);
+            for (int e = 0; e < 32; ++e) recv[static_cast<size_t>(e % 16)] += loads[static_cast<size_t>(l.layer)][static_cast<size_t>(e)];
+            const int hot = static_cast<int>(std::max_element(recv.begin(), recv.end()) - recv.begin());
+            QCOMPARE(l.stragglerRank, hot);
+            QVERIFY(l.imbalance > 1.5);
+            QVERIFY(l.expertUs > 1.5 * l.expertMeanUs);
+        }
+    }
+
+    void capacityFactorDropsAndShrinksTraffic() {
+        spec::Project p = project();
+        p.deployment->routing = "zipf:1.2";
+        const StepResult dropless = run(p);
+        p.deployment->capacityFactor = 1.0;
+        const StepResult capped = run(p);
+        for (const auto& l : dropless.layers) QCOMPARE(l.droppedAssignments, 0.0);
+        double dropped = 0;
+        for (const auto& l : capped.layers) dropped += l.droppedAssignments;
+        QVERIFY(dropped > 0);
+        QVERIFY(dispatchBytes(capped) < dispatchBytes(dropless));
+        QVERIFY(capped.stepUs < dropless.stepUs);
+    }
+
+    void dedupAndFp8ShrinkTheDispatch() {
+        spec::Project p = project(64, 8);  // 4 experts per rank: a token often picks two on one rank
+        const StepResult plain = run(p);
+        p.deployment->dedupTokens = true;
+        const StepResult dedup = run(p);
+        QVERIFY(dispatchBytes(dedup) < 0.9 * dispatchBytes(plain));
+        p.deployment->dedupTokens = false;
+        p.deployment->dispatchDtype = "fp8";
+        const StepResult fp8 = run(p);
+        QCOMPARE(dispatchBytes(fp8), dispatchBytes(plain) / 2);
+        QVERIFY(fp8.forwardUs < plain.forwardUs);
+        // The matrices: off-diagonal bytes add up to what crossed the links (two hops each on NVLink,
+        // PXN adds hops between nodes, so the link total is at least the matrix total).
+        const auto m = dispatchMatrix(fp8, 0);
+        double total = 0;
+        for (size_t a = 0; a < m.size(); ++a) {
+            QCOMPARE(m[a][a], 0.0);
+            for (double v : m[a]) total += v;
+        }
+        QVERIFY(total > 0);
+        QVERIFY(fp8.layers[0].dispatchBytes >= 2 * total * (1 - 1e-9));
+        const auto c = dispatchMatrix(fp8, 0, true);
+        QCOMPARE(c[1][2], 2 * m[2][1]);  // combine returns bf16, dispatch went as fp8
+    }
+
+    void twoMicroBatchesHideCommunication() {
+        spec::Project p = project();
+        const StepResult one = run(p);
+        SimOptions o;
+        o.microBatches = 2;
+        const StepResult two = run(p, o);
+        QVERIFY(two.stepUs < 0.95 * one.stepUs);
+        // Same GEMM work (compute-bound here), now in two pieces per layer pass.
+        QVERIFY(std::abs(two.ranks[0].expertUs - one.ranks[0].expertUs) / one.ranks[0].expertUs < 0.05);
+        int experts = 0;
+        for (const auto& e : two.ranks[0].events) experts += e.kind == EventKind::ExpertCompute;
+        QCOMPARE(experts, 2 * 2 * 4);  // 2 micro-batches x (forward, backward) x 4 layers
+        o.microBatches = 3;
+        auto d = resolveDeployment(p, cat()).value();
+        QVERIFY(!simulateStep(d, cat(), deploymentLoads(d, nullptr).value(), o).ok());
+    }
+
+    void forwardOnlyAndAmd() {
+        spec::Project p = project();
+        p.deployment->cluster = "mi300x-8";
+        SimOptions o;
+        o.training = false;
+        const StepResult r = run(p, o);
+        QCOMPARE(r.backwardUs, 0.0);
+        QCOMPARE(r.stepUs, r.forwardUs);
+        // xGMI mesh: intra-node traffic on direct GPU-to-GPU links.
+        bool mesh = false;
+        for (const auto& l : r.links) mesh |= r.topology.links[static_cast<size_t>(l.link)].role == LinkRole::Mesh;
+        QVERIFY(mesh);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSimulate)
+#include "tst_simulate.moc"

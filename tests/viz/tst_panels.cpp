@@ -1,0 +1,109 @@
+// Every panel through a null renderer (an ImGui context with no GPU): draws without a Vulkan
+// device, so it runs everywhere, and survives odd or malformed data without crashing.
+#include <QtTest>
+
+#include <imgui.h>
+
+#include <cmath>
+
+#include "moe/viz/imgui_setup.h"
+#include "moe/viz/panels.h"
+#include "viz_fixture.h"
+
+using namespace moe;
+
+namespace {
+
+// One frame of `v`; returns the vertices drawn.
+int frame(viz::View v, const viz::RunView& run, viz::PanelState& st, ImVec2 size = {1280, 800}, ImVec2 mouse = {-1, -1}) {
+    ImGuiIO& io = ImGui::GetIO();
+    io.DisplaySize = size;
+    io.DeltaTime = 1.0f / 60.0f;
+    io.MousePos = mouse;
+    ImGui::NewFrame();
+    viz::drawSingleView(v, run, st);
+    ImGui::Render();
+    return ImGui::GetDrawData()->TotalVtxCount;
+}
+
+}  // namespace
+
+class TestPanels : public QObject {
+    Q_OBJECT
+    ImGuiContext* m_ctx = nullptr;
+    viz::RunView m_small;
+
+private Q_SLOTS:
+    void initTestCase() {
+        m_ctx = viz::createImGuiContext(1.0f);
+        // No texture upload happens without a backend; the atlas just needs an id.
+        ImGui::GetIO().Fonts->SetTexID(reinterpret_cast<ImTextureID>(static_cast<intptr_t>(1)));
+        ImGui::GetIO().BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
+        const auto p = viz::testdata::smallProject();
+        m_small.project = p;
+        m_small.snapshots = viz::testdata::collapsingRun(p);
+    }
+    void cleanupTestCase() { viz::destroyImGuiContext(m_ctx); }
+
+    void everyViewDrawsSomething() {
+        for (viz::View v : viz::kAllViews) {
+            viz::PanelState st;
+            QVERIFY2(frame(v, m_small, st) > 100, std::string(viz::toString(v)).c_str());
+        }
+    }
+
+    void heatmapIsOneGridWithoutAGpuFallback() {
+        // Without a GridRenderer the cells are ImGui rectangles: 4 vertices each, 64 x 256 of them.
+        viz::RunView big;
+        big.snapshots = viz::testdata::bigRun(1);
+        viz::PanelState st;
+        QVERIFY(frame(viz::View::Heatmap, big, st) >= 64 * 256 * 4);
+    }
+
+    void tinyWindowsAndHoverEverywhereDoNotCrash() {
+        for (viz::View v : viz::kAllViews)
+            for (ImVec2 size : {ImVec2{120, 90}, ImVec2{400, 300}, ImVec2{3000, 2000}})
+                for (float x = 0; x < size.x; x += size.x / 7)
+                    for (float y = 0; y < size.y; y += size.y / 5) {
+                        viz::PanelState st;
+                        frame(v, m_small, st, size, {x, y});
+                    }
+    }
+
+    void malformedSnapshotsDoNotCrash() {
+        auto s = std::make_shared<telemetry::RoutingSnapshot>(*m_small.snapshots.back());
+        for (auto& b : s->blocks) {
+            b.tokensPerExpert.resize(1);             // shorter than experts
+            b.meanGateProb.clear();
+            b.similarity.resize(3);                  // not n x n
+            b.classExpert.resize(2);                 // not classes x experts
+            b.routingMap.assign(b.routingMap.size(), 999);  // experts that do not exist
+            b.tokensPerExpert.push_back(std::nan("")); // not finite
+            b.dropped = -5;
+        }
+        s->mapXMin = s->mapXMax = 0;                 // empty plane
+        s->mapPoints = {1.0f, 2.0f};                 // not a whole triplet
+        viz::RunView bad;
+        bad.snapshots = {s};
+        for (viz::View v : viz::kAllViews) {
+            viz::PanelState st;
+            st.block = 99;                           // out of range
+            st.snapshotIndex = 42;                   // out of range
+            st.expertBegin = 5;
+            st.expertEnd = 3;                        // inverted
+            QVERIFY(frame(v, bad, st, {1000, 700}, {500, 350}) > 0);
+        }
+    }
+
+    void emptyRunsExplainThemselves() {
+        viz::RunView empty;
+        empty.projectError = "the run store holds no project";
+        for (viz::View v : viz::kAllViews) {
+            viz::PanelState st;
+            QVERIFY(frame(v, empty, st) > 20);  // the message box and its text
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestPanels)
+#include "tst_panels.moc"

@@ -1,0 +1,298 @@
+// Collapse monitor: per-block gauges of the figures that reveal expert collapse, with the
+// engine's alerts (badge, explanation, suggested fix) for the step under the scrubber.
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "draw_util.h"
+
+namespace moe::viz {
+
+using namespace detail;
+using telemetry::AlertKind;
+using telemetry::Severity;
+
+namespace {
+
+Status statusOf(Severity s) {
+    switch (s) {
+        case Severity::Info: return Status::Info;
+        case Severity::Warning: return Status::Warning;
+        case Severity::Critical: return Status::Critical;
+    }
+    return Status::Info;
+}
+
+const char* shortName(AlertKind k) {
+    switch (k) {
+        case AlertKind::DeadExperts: return "dead";
+        case AlertKind::LoadImbalance: return "imbalance";
+        case AlertKind::LowLoadEntropy: return "low entropy";
+        case AlertKind::HighDropRate: return "drops";
+        case AlertKind::RepresentationCollapse: return "same experts";
+        case AlertKind::RouterStarvation: return "router starved";
+        case AlertKind::Divergence: return "diverged";
+    }
+    return "?";
+}
+
+const char* severityName(Severity s) {
+    switch (s) {
+        case Severity::Info: return "INFO";
+        case Severity::Warning: return "WARNING";
+        case Severity::Critical: return "CRITICAL";
+    }
+    return "?";
+}
+
+// The worst alert of `kinds` for `block` at this step, or nullptr.
+const telemetry::Alert* worst(const telemetry::RoutingSnapshot& s, int block, std::initializer_list<AlertKind> kinds) {
+    const telemetry::Alert* w = nullptr;
+    for (const auto& a : s.alerts) {
+        if (a.block != block) continue;
+        if (std::find(kinds.begin(), kinds.end(), a.kind) == kinds.end()) continue;
+        if (!w || static_cast<int>(a.severity) > static_cast<int>(w->severity)) w = &a;
+    }
+    return w;
+}
+
+// A badge: rounded rectangle in the status colour with a glyph and a word, never colour alone.
+float badge(ImDrawList* dl, ImVec2 p, Status st, const std::string& text, ImFont* font) {
+    const float s = fonts().scale;
+    const std::string label = std::string(statusGlyph(st)) + "  " + text;
+    const ImVec2 sz = font->CalcTextSizeA(font->FontSize, 1e9f, 0, label.c_str());
+    const Rgb bg = statusColour(st);
+    dl->AddRectFilled(p, {p.x + sz.x + 12 * s, p.y + sz.y + 4 * s}, col(bg), 4 * s);
+    textAt(dl, {p.x + 6 * s, p.y + 2 * s}, col(contrastingText(bg)), label, font);
+    return sz.x + 12 * s;
+}
+
+// One gauge in a table cell: track, fill in [0, 1], optional reference tick, value text.
+void gauge(double frac, double refFrac, const std::string& text, const telemetry::Alert* alert) {
+    const float s = fonts().scale;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float w = ImGui::GetContentRegionAvail().x, h = ImGui::GetFontSize() + 6 * s;
+    const float barH = 7 * s;
+    const float by = p.y + h - barH - 1 * s;
+    dl->AddRectFilled({p.x, by}, {p.x + w, by + barH}, theme::kEmptyCell, 3 * s);
+    const float f = static_cast<float>(std::clamp(std::isfinite(frac) ? frac : 0.0, 0.0, 1.0));
+    const ImU32 fill = alert ? col(statusColour(statusOf(alert->severity))) : IM_COL32(120, 150, 190, 255);
+    if (f > 0) dl->AddRectFilled({p.x, by}, {p.x + std::max(2 * s, w * f), by + barH}, fill, 3 * s);
+    if (refFrac > 0 && refFrac < 1) {
+        const float rx = p.x + w * static_cast<float>(refFrac);
+        vline(dl, rx, by - 2 * s, by + barH + 1 * s, theme::kText, 1.5f * s);
+    }
+    ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();
+    std::string t = text;
+    if (alert) t = std::string(statusGlyph(statusOf(alert->severity))) + " " + t;
+    textAt(dl, {p.x, p.y}, alert ? fill : theme::kText, t, small);
+    ImGui::Dummy({w, h});
+    if (ImGui::IsItemHovered() && alert) {
+        ImGui::BeginTooltip();
+        ImGui::PushTextWrapPos(420 * s);
+        ImGui::TextUnformatted(alert->title.c_str());
+        ImGui::TextDisabled("%s", alert->explanation.c_str());
+        ImGui::PopTextWrapPos();
+        ImGui::EndTooltip();
+    }
+}
+
+}  // namespace
+
+std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
+    std::vector<Intent> intents;
+    const telemetry::RoutingSnapshot* snap = currentSnapshot(run, st);
+    if (!snap) {
+        header("Collapse monitor", "");
+        emptyMessage("No snapshots yet: the run has not published any routing data.");
+        return intents;
+    }
+    const float s = fonts().scale;
+    int crit = 0, warn = 0;
+    for (const auto& a : snap->alerts) {
+        crit += a.severity == Severity::Critical;
+        warn += a.severity == Severity::Warning;
+    }
+    char sub[256];
+    std::snprintf(sub, sizeof sub, "step %lld  ·  %zu MoE blocks  ·  %zu alerts (%d critical, %d warnings)  ·  loss %.4g",
+                  static_cast<long long>(snap->step), snap->blocks.size(), snap->alerts.size(), crit, warn, snap->loss);
+    header("Collapse monitor", sub);
+    scrubber(run, st, intents);
+
+    // Peak router gradient of each block over the run so far: starvation reads as "% of peak".
+    std::vector<double> peakGrad(snap->blocks.size(), 0.0);
+    const int cur = currentIndex(run, st);
+    for (int t = 0; t <= cur; ++t)
+        for (const auto& b : run.snapshots[static_cast<size_t>(t)]->blocks)
+            for (size_t i = 0; i < snap->blocks.size(); ++i)
+                if (snap->blocks[i].block == b.block) peakGrad[i] = std::max(peakGrad[i], b.routerGradNorm);
+
+    ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();
+    const float availH = ImGui::GetContentRegionAvail().y;
+    const float rowH = ImGui::GetFontSize() + 6 * s + ImGui::GetStyle().CellPadding.y * 2;
+    const float tableH = std::min(availH * 0.45f, rowH * (static_cast<float>(snap->blocks.size()) + 1.6f));
+    constexpr ImGuiTableFlags tf = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
+                                   ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_PadOuterX;
+    if (ImGui::BeginTable("gauges", 8, tf, {0, tableH})) {
+        ImGui::TableSetupScrollFreeze(0, 1);
+        ImGui::TableSetupColumn("block", ImGuiTableColumnFlags_WidthFixed, 70 * s);
+        ImGui::TableSetupColumn("effective experts", 0, 1.0f);
+        ImGui::TableSetupColumn("coeff. of variation", 0, 1.0f);
+        ImGui::TableSetupColumn("max share", 0, 1.0f);
+        ImGui::TableSetupColumn("drop rate", 0, 1.0f);
+        ImGui::TableSetupColumn("expert similarity", 0, 1.0f);
+        ImGui::TableSetupColumn("router gradient", 0, 1.0f);
+        ImGui::TableSetupColumn("alerts", 0, 1.5f);
+        ImGui::TableHeadersRow();
+        for (size_t i = 0; i < snap->blocks.size(); ++i) {
+            const auto& b = snap->blocks[i];
+            const auto f = figures(b);
+            const int E = std::max(b.experts, 1);
+            ImGui::TableNextRow(0, rowH - ImGui::GetStyle().CellPadding.y * 2);
+            ImGui::TableNextColumn();
+            char name[32];
+            std::snprintf(name, sizeof name, "block %d", b.block);
+            if (ImGui::Selectable(name, static_cast<int>(i) == st.block)) {
+                st.block = static_cast<int>(i);
+                intents.push_back({Intent::Kind::SelectBlock, b.block});
+            }
+            char t[96];
+            ImGui::TableNextColumn();
+            std::snprintf(t, sizeof t, "%.2f of %d", f.effectiveExperts, b.experts);
+            gauge(f.effectiveExperts / E, 0, t, worst(*snap, b.block, {AlertKind::LowLoadEntropy}));
+            ImGui::TableNextColumn();
+            // CV is at most sqrt(E - 1), when one expert takes every token.
+            const double cvMax = std::sqrt(std::max(1.0, E - 1.0));
+            std::snprintf(t, sizeof t, "%.2f  (max %.1f)", f.cv, cvMax);
+            gauge(f.cv / cvMax, 0, t, worst(*snap, b.block, {AlertKind::LoadImbalance}));
+            ImGui::TableNextColumn();
+            std::snprintf(t, sizeof t, "%s  (uniform %s)", fmtPercent(f.maxShare).c_str(), fmtPercent(1.0 / E).c_str());
+            gauge(f.maxShare, 1.0 / E, t, worst(*snap, b.block, {AlertKind::LoadImbalance, AlertKind::DeadExperts}));
+            ImGui::TableNextColumn();
+            gauge(f.dropRate, 0, fmtPercent(f.dropRate), worst(*snap, b.block, {AlertKind::HighDropRate}));
+            ImGui::TableNextColumn();
+            if (f.hasSimilarity) {
+                std::snprintf(t, sizeof t, "cos %.2f", f.meanSimilarity);
+                gauge(f.meanSimilarity, 0, t, worst(*snap, b.block, {AlertKind::RepresentationCollapse}));
+            } else {
+                gauge(0, 0, "not measured", nullptr);
+            }
+            ImGui::TableNextColumn();
+            const double peak = peakGrad[i];
+            if (b.routerGradNorm < 0) {
+                gauge(0, 0, "no router weights (hash)", nullptr);  // nothing to starve
+            } else {
+                std::snprintf(t, sizeof t, "%.2e  (%s of peak)", b.routerGradNorm,
+                              peak > 0 ? fmtPercent(b.routerGradNorm / peak, 0).c_str() : "n/a");
+                gauge(peak > 0 ? b.routerGradNorm / peak : 0, 0, t, worst(*snap, b.block, {AlertKind::RouterStarvation}));
+            }
+            ImGui::TableNextColumn();
+            ImDrawList* dl = ImGui::GetWindowDrawList();
+            ImVec2 p = ImGui::GetCursorScreenPos();
+            bool any = false;
+            for (const auto& a : snap->alerts) {
+                if (a.block != b.block) continue;
+                p.x += badge(dl, p, statusOf(a.severity), shortName(a.kind), small) + 4 * s;
+                any = true;
+            }
+            if (!any) textAt(dl, p, theme::kDimText, "none", small);
+            ImGui::Dummy({1, ImGui::GetFontSize()});
+        }
+        ImGui::EndTable();
+    }
+
+    // ---- alert history: worst severity per block and snapshot ---------------------------------------
+    {
+        std::vector<int> rowsBlocks;  // blocks that ever had an alert (-1: the whole model)
+        for (const auto& sn : run.snapshots)
+            for (const auto& a : sn->alerts)
+                if (std::find(rowsBlocks.begin(), rowsBlocks.end(), a.block) == rowsBlocks.end()) rowsBlocks.push_back(a.block);
+        std::sort(rowsBlocks.begin(), rowsBlocks.end());
+        if (!rowsBlocks.empty() && run.snapshots.size() > 1) {
+            ImGui::Spacing();
+            if (fonts().bold) ImGui::PushFont(fonts().bold);
+            ImGui::TextUnformatted("Alert history");
+            if (fonts().bold) ImGui::PopFont();
+            ImDrawList* dl = ImGui::GetWindowDrawList();
+            const int n = static_cast<int>(run.snapshots.size()), rows = static_cast<int>(rowsBlocks.size());
+            const float rowH = std::max(8.0f * s, std::min(16.0f * s, 90.0f * s / rows));
+            const ImVec2 o = ImGui::GetCursorScreenPos();
+            const float labelW = 70 * s;
+            const ImVec2 p0{o.x + labelW, o.y}, p1{o.x + ImGui::GetContentRegionAvail().x - 10 * s, o.y + rows * rowH};
+            std::vector<ImU32> cells(static_cast<size_t>(n) * rows, theme::kPlotBackground);
+            for (int t = 0; t < n; ++t)
+                for (const auto& a : run.snapshots[static_cast<size_t>(t)]->alerts) {
+                    const int r = static_cast<int>(std::find(rowsBlocks.begin(), rowsBlocks.end(), a.block) - rowsBlocks.begin());
+                    ImU32& c = cells[static_cast<size_t>(r) * n + t];
+                    const ImU32 mine = col(statusColour(statusOf(a.severity)));
+                    // Keep the worst: critical over warning over info.
+                    if (c == theme::kPlotBackground || a.severity == Severity::Critical ||
+                        (a.severity == Severity::Warning && c == col(statusColour(Status::Info))))
+                        c = mine;
+                }
+            // Snapshots after the scrubber's are faded: the future of a replay, not yet happened live.
+            auto fade = [](ImU32 c) {
+                const ImVec4 a = ImGui::ColorConvertU32ToFloat4(c), b = ImGui::ColorConvertU32ToFloat4(theme::kPlotBackground);
+                return ImGui::ColorConvertFloat4ToU32({b.x + (a.x - b.x) * 0.35f, b.y + (a.y - b.y) * 0.35f, b.z + (a.z - b.z) * 0.35f, 1});
+            };
+            for (int r = 0; r < rows; ++r)
+                for (int t = cur + 1; t < n; ++t) cells[static_cast<size_t>(r) * n + t] = fade(cells[static_cast<size_t>(r) * n + t]);
+            colourGrid(dl, p0, p1, n, rows, cells);
+            for (int r = 0; r < rows; ++r) {
+                const std::string label = rowsBlocks[static_cast<size_t>(r)] < 0 ? "model" : "block " + std::to_string(rowsBlocks[static_cast<size_t>(r)]);
+                textRight(dl, {p0.x - 8 * s, p0.y + (r + 0.5f) * rowH}, theme::kText, label, small);
+                if (r > 0) hline(dl, p0.x, p1.x, p0.y + r * rowH, theme::kBackground);
+            }
+            const float cw = (p1.x - p0.x) / n;
+            vline(dl, p0.x + (cur + 0.5f) * cw, p0.y - 2 * s, p1.y + 2 * s, theme::kHighlight, 2 * s);
+            textAt(dl, {p0.x, p1.y + 3 * s}, theme::kDimText, "step " + std::to_string(run.snapshots.front()->step), small);
+            textRight(dl, {p1.x, p1.y + 3 * s + small->FontSize * 0.5f}, theme::kDimText,
+                      "step " + std::to_string(run.snapshots.back()->step), small);
+            ImGui::Dummy({p1.x - o.x, rows * rowH + small->FontSize + 8 * s});
+        }
+    }
+
+    // ---- alerts: explanation and fix ----------------------------------------------------------------
+    ImGui::Spacing();
+    if (fonts().bold) ImGui::PushFont(fonts().bold);
+    ImGui::Text("Alerts at step %lld", static_cast<long long>(snap->step));
+    if (fonts().bold) ImGui::PopFont();
+    std::vector<const telemetry::Alert*> alerts;
+    for (const auto& a : snap->alerts) alerts.push_back(&a);
+    std::stable_sort(alerts.begin(), alerts.end(), [](auto* a, auto* b) {
+        return static_cast<int>(a->severity) > static_cast<int>(b->severity);
+    });
+    ImGui::BeginChild("alerts", {0, 0}, false);
+    if (alerts.empty()) {
+        ImGui::TextDisabled("No alerts: no collapse detector tripped at this step.");
+    }
+    for (const auto* a : alerts) {
+        ImDrawList* dl = ImGui::GetWindowDrawList();
+        const ImVec2 p = ImGui::GetCursorScreenPos();
+        const float bw = badge(dl, p, statusOf(a->severity), severityName(a->severity), small);
+        ImGui::Dummy({bw, small->FontSize + 4 * s});
+        ImGui::SameLine();
+        if (fonts().bold) ImGui::PushFont(fonts().bold);
+        if (a->block >= 0) ImGui::Text("block %d: %s", a->block, a->title.c_str());
+        else ImGui::Text("model: %s", a->title.c_str());
+        if (fonts().bold) ImGui::PopFont();
+        ImGui::Indent(bw + ImGui::GetStyle().ItemSpacing.x);
+        ImGui::PushTextWrapPos(0);
+        ImGui::TextUnformatted(a->explanation.c_str());
+        if (!a->fix.empty()) {
+            ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(col(statusColour(Status::Info))));
+            ImGui::Text("Try: %s", a->fix.c_str());
+            ImGui::PopStyleColor();
+        }
+        ImGui::PopTextWrapPos();
+        ImGui::Unindent(bw + ImGui::GetStyle().ItemSpacing.x);
+        ImGui::Spacing();
+    }
+    ImGui::EndChild();
+    return intents;
+}
+
+}  // namespace moe::viz
