@@ -29,7 +29,14 @@ QWidget* explanation(QWidget* parent, const QString& title, const QString& body)
 }  // namespace
 
 QWidget* makeDashboardsWidget(QWidget* parent) {
-    // The viz module is wired here once it is part of the build (MOE_HAS_VIZ).
+#ifdef MOE_STUDIO_VIZ_BUILT
+    return explanation(parent, QObject::tr("Live dashboards are not connected yet"),
+                       QObject::tr("The dashboards (expert load over time, routing maps, entropy, collapse detectors) are "
+                                   "drawn by the <i>viz</i> module with Dear ImGui on Vulkan. It is part of this build but "
+                                   "this version of the studio does not embed it yet; <tt>moe render</tt> draws the same "
+                                   "panels from a run store.<br><br>While training, the canvas tints every expert tile by "
+                                   "its load, and the Messages panel lists collapse alerts."));
+#endif
     return explanation(parent, QObject::tr("Live dashboards are not part of this build"),
                        QObject::tr("The dashboards (expert load over time, routing maps, entropy, collapse detectors) are "
                                    "drawn by the <i>viz</i> module with Dear ImGui on Vulkan. This copy of MoE Studio was "
@@ -38,7 +45,12 @@ QWidget* makeDashboardsWidget(QWidget* parent) {
 }
 
 QWidget* makeClusterPlannerWidget(ProjectDocument*, QWidget* parent) {
-    // The cluster simulator is wired here once it is part of the build (MOE_HAS_CLUSTER).
+#ifdef MOE_STUDIO_CLUSTER_BUILT
+    return explanation(parent, QObject::tr("The cluster planner is not connected yet"),
+                       QObject::tr("The <i>cluster</i> simulator is part of this build, but this version of the studio "
+                                   "does not drive it yet: use <tt>moe simulate</tt> on the project for the step "
+                                   "breakdown. No figures are shown here rather than made-up ones."));
+#endif
     return explanation(parent, QObject::tr("The cluster planner is not part of this build"),
                        QObject::tr("Planning a deployment (cluster from the catalog, GPU count, parallel degrees, expert "
                                    "placement) needs the <i>cluster</i> simulator module. This copy of MoE Studio was built "
