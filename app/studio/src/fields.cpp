@@ -1,0 +1,269 @@
+#include "fields.h"
+
+#include <QObject>
+
+#include "fields_util.h"
+
+namespace moe::studio {
+namespace spec = moe::spec;
+
+using namespace detail;
+
+namespace {
+
+using P = spec::Project;
+using V = QVariant;
+
+// Schedule fields for model.schedule.experts / model.schedule.k.
+void scheduleFields(std::vector<FieldDef>& out, const spec::Project& proj, bool experts) {
+    const QString base = experts ? QStringLiteral("model.schedule.experts") : QStringLiteral("model.schedule.k");
+    const QString section = experts ? QObject::tr("Expert schedule") : QObject::tr("k schedule");
+    auto sched = [experts](P& p) -> std::optional<spec::Schedule>& { return experts ? p.model.expertSchedule : p.model.kSchedule; };
+    auto csched = [experts](const P& p) -> const std::optional<spec::Schedule>& { return experts ? p.model.expertSchedule : p.model.kSchedule; };
+
+    FieldDef kind = field(FieldDef::Enum, base + ".kind", QObject::tr("Shape"), section,
+                          experts ? QObject::tr("How routed experts spread over the MoE blocks (by their order). A block's own "
+                                                "expert count wins over the schedule.")
+                                  : QObject::tr("How k (experts per token) spreads over the MoE blocks. A router's own k wins."));
+    kind.options = QStringList{QStringLiteral("none")} + namesOf<spec::ScheduleKind>();
+    kind.get = [csched](const P& p) { return csched(p) ? V(qs(spec::toString(csched(p)->kind))) : V(QStringLiteral("none")); };
+    kind.set = [sched, experts](P& p, const V& v) {
+        auto& s = sched(p);
+        if (v.toString() == QLatin1String("none")) {
+            s.reset();
+            return;
+        }
+        const auto k = enumOf(v, spec::ScheduleKind::Uniform);
+        const int layers = std::max(1, p.model.moeBlockCount());
+        if (!s) {
+            s = spec::Schedule{};
+            s->min = experts ? 2 : 1;
+            s->max = experts ? 8 : 2;
+        }
+        if (k == spec::ScheduleKind::Explicit && s->kind != spec::ScheduleKind::Explicit)
+            s->values = spec::checkSchedule(*s, layers).empty() ? s->counts(layers) : std::vector<int>(static_cast<size_t>(layers), s->max);
+        s->kind = k;
+    };
+    out.push_back(kind);
+    const auto& s = csched(proj);
+    if (!s) return;
+    if (s->kind == spec::ScheduleKind::Explicit) {
+        FieldDef values = field(FieldDef::IntList, base + ".values", QObject::tr("Per block"), section,
+                                QObject::tr("One count per MoE block, in order, separated by commas"));
+        values.get = [csched](const P& p) {
+            QStringList l;
+            for (int v : csched(p)->values) l << QString::number(v);
+            return V(l.join(QStringLiteral(", ")));
+        };
+        values.set = [sched](P& p, const V& v) {
+            std::vector<int> vals;
+            for (const auto& x : v.toList()) vals.push_back(x.toInt());
+            sched(p)->values = vals;
+        };
+        out.push_back(values);
+        return;
+    }
+    FieldDef mn = field(FieldDef::Int, base + ".min", QObject::tr("Min"), section, QObject::tr("Smallest count the shape reaches"));
+    mn.lo = 1, mn.hi = 4096;
+    mn.get = [csched](const P& p) { return V(csched(p)->min); };
+    mn.set = [sched](P& p, const V& v) { sched(p)->min = v.toInt(); };
+    out.push_back(mn);
+    FieldDef mx = field(FieldDef::Int, base + ".max", QObject::tr("Max"), section, QObject::tr("Largest count the shape reaches"));
+    mx.lo = 1, mx.hi = 4096;
+    mx.get = [csched](const P& p) { return V(csched(p)->max); };
+    mx.set = [sched](P& p, const V& v) { sched(p)->max = v.toInt(); };
+    out.push_back(mx);
+    if (s->kind == spec::ScheduleKind::Wave) {
+        FieldDef per = field(FieldDef::Int, base + ".period", QObject::tr("Period"), section, QObject::tr("MoE blocks per full wave"));
+        per.lo = 2, per.hi = 1024;
+        per.unit = QObject::tr("blocks");
+        per.get = [csched](const P& p) { return V(csched(p)->period); };
+        per.set = [sched](P& p, const V& v) { sched(p)->period = v.toInt(); };
+        out.push_back(per);
+    }
+}
+
+void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
+    const QString m = QObject::tr("Model");
+    FieldDef name = field(FieldDef::Text, QStringLiteral("model.name"), QObject::tr("Name"), m, QObject::tr("Display name of the network"));
+    name.get = [](const P& p) { return V(QString::fromStdString(p.model.name)); };
+    name.set = [](P& p, const V& v) { p.model.name = v.toString().toStdString(); };
+    out.push_back(name);
+    FieldDef desc = field(FieldDef::Text, QStringLiteral("description"), QObject::tr("Description"), m, QObject::tr("What this project shows"));
+    desc.get = [](const P& p) { return V(QString::fromStdString(p.description)); };
+    desc.set = [](P& p, const V& v) { p.description = v.toString().toStdString(); };
+    out.push_back(desc);
+    scheduleFields(out, proj, true);
+    scheduleFields(out, proj, false);
+
+    const QString t = QObject::tr("Training");
+    FieldDef batch = field(FieldDef::Int, QStringLiteral("training.batch"), QObject::tr("Batch"), t, QObject::tr("Samples per optimizer step"));
+    batch.lo = 1, batch.hi = 1 << 16;
+    batch.unit = QObject::tr("samples");
+    batch.get = [](const P& p) { return V(p.training.batch); };
+    batch.set = [](P& p, const V& v) { p.training.batch = v.toInt(); };
+    out.push_back(batch);
+    FieldDef opt = field(FieldDef::Enum, QStringLiteral("training.optimizer"), QObject::tr("Optimizer"), t, {});
+    opt.options = namesOf<spec::OptimizerKind>();
+    opt.get = [](const P& p) { return V(qs(spec::toString(p.training.optimizer))); };
+    opt.set = [](P& p, const V& v) { p.training.optimizer = enumOf(v, spec::OptimizerKind::Adam); };
+    out.push_back(opt);
+    FieldDef lr = field(FieldDef::Double, QStringLiteral("training.learning_rate"), QObject::tr("Learning rate"), t,
+                        QObject::tr("Step size of the optimizer (1e-9 to 10)"));
+    lr.lo = 1e-9, lr.hi = 10;
+    lr.get = [](const P& p) { return V(p.training.learningRate); };
+    lr.set = [](P& p, const V& v) { p.training.learningRate = v.toDouble(); };
+    out.push_back(lr);
+    FieldDef wd = field(FieldDef::Double, QStringLiteral("training.weight_decay"), QObject::tr("Weight decay"), t, QObject::tr("0 to 10"));
+    wd.lo = 0, wd.hi = 10, wd.advanced = true;
+    wd.get = [](const P& p) { return V(p.training.weightDecay); };
+    wd.set = [](P& p, const V& v) { p.training.weightDecay = v.toDouble(); };
+    out.push_back(wd);
+    if (proj.training.optimizer == spec::OptimizerKind::Sgd) {
+        FieldDef mom = field(FieldDef::Double, QStringLiteral("training.momentum"), QObject::tr("Momentum"), t, QObject::tr("SGD momentum, 0 to 0.9999"));
+        mom.lo = 0, mom.hi = 0.9999, mom.advanced = true;
+        mom.get = [](const P& p) { return V(p.training.momentum); };
+        mom.set = [](P& p, const V& v) { p.training.momentum = v.toDouble(); };
+        out.push_back(mom);
+    }
+    FieldDef by = field(FieldDef::Enum, QStringLiteral("training.length_unit"), QObject::tr("Train for"), t,
+                        QObject::tr("Measure the run in optimizer steps or in passes over the training set"));
+    by.options = {QStringLiteral("steps"), QStringLiteral("epochs")};
+    by.get = [](const P& p) { return V(p.training.epochs ? QStringLiteral("epochs") : QStringLiteral("steps")); };
+    by.set = [](P& p, const V& v) {
+        if (v.toString() == QLatin1String("epochs") && !p.training.epochs) {
+            p.training.steps.reset();
+            p.training.epochs = 5;
+        } else if (v.toString() == QLatin1String("steps") && !p.training.steps) {
+            p.training.epochs.reset();
+            p.training.steps = 1000;
+        }
+    };
+    out.push_back(by);
+    const bool epochs = proj.training.epochs.has_value();
+    FieldDef len = field(FieldDef::Int, epochs ? QStringLiteral("training.epochs") : QStringLiteral("training.steps"), QObject::tr("Length"), t, {});
+    len.lo = 1, len.hi = epochs ? 10000 : 100000000;
+    len.unit = epochs ? QObject::tr("epochs") : QObject::tr("steps");
+    len.get = [epochs](const P& p) { return V(epochs ? p.training.epochs.value_or(1) : p.training.steps.value_or(1)); };
+    len.set = [epochs](P& p, const V& v) {
+        if (epochs) p.training.epochs = v.toInt();
+        else p.training.steps = v.toInt();
+    };
+    out.push_back(len);
+    FieldDef seed = field(FieldDef::Int, QStringLiteral("training.seed"), QObject::tr("Seed"), t, QObject::tr("Same seed, same run"));
+    seed.lo = 0, seed.hi = 2147483647, seed.advanced = true;
+    seed.get = [](const P& p) { return V(static_cast<int>(p.training.seed)); };
+    seed.set = [](P& p, const V& v) { p.training.seed = static_cast<unsigned>(v.toInt()); };
+    out.push_back(seed);
+    FieldDef tel = field(FieldDef::Int, QStringLiteral("training.telemetry_interval"), QObject::tr("Telemetry every"), t,
+                         QObject::tr("A routing snapshot (loads, entropy, alerts) every N steps"));
+    tel.lo = 1, tel.hi = 1000000, tel.unit = QObject::tr("steps"), tel.advanced = true;
+    tel.get = [](const P& p) { return V(p.training.telemetryInterval); };
+    tel.set = [](P& p, const V& v) { p.training.telemetryInterval = v.toInt(); };
+    out.push_back(tel);
+    if (proj.model.input.dataset != spec::DatasetKind::FashionMnist) {
+        FieldDef tr = field(FieldDef::Int, QStringLiteral("training.train_samples"), QObject::tr("Train samples"), t, QObject::tr("Synthetic samples generated for training"));
+        tr.lo = 1, tr.hi = 10000000, tr.advanced = true;
+        tr.get = [](const P& p) { return V(p.training.trainSamples); };
+        tr.set = [](P& p, const V& v) { p.training.trainSamples = v.toInt(); };
+        out.push_back(tr);
+        FieldDef te = field(FieldDef::Int, QStringLiteral("training.test_samples"), QObject::tr("Test samples"), t, QObject::tr("Held-out samples for test accuracy"));
+        te.lo = 1, te.hi = 10000000, te.advanced = true;
+        te.get = [](const P& p) { return V(p.training.testSamples); };
+        te.set = [](P& p, const V& v) { p.training.testSamples = v.toInt(); };
+        out.push_back(te);
+    }
+}
+
+void inputFields(std::vector<FieldDef>& out, const spec::Project& proj) {
+    const QString s = QObject::tr("Input");
+    const auto& in = proj.model.input;
+    FieldDef ds = field(FieldDef::Enum, QStringLiteral("model.input.dataset"), QObject::tr("Dataset"), s,
+                        QObject::tr("fashion_mnist: real 28x28 images (10 classes); the others are synthetic 2-D or clustered sets"));
+    ds.options = namesOf<spec::DatasetKind>();
+    ds.get = [](const P& p) { return V(qs(spec::toString(p.model.input.dataset))); };
+    ds.set = [](P& p, const V& v) {
+        p.model.input.dataset = enumOf(v, spec::DatasetKind::Blobs);
+        if (p.model.input.dataset != spec::DatasetKind::FashionMnist) p.model.input.tokens = spec::TokenMode::Sample;
+    };
+    out.push_back(ds);
+    if (in.dataset == spec::DatasetKind::FashionMnist) {
+        FieldDef tok = field(FieldDef::Enum, QStringLiteral("model.input.tokens"), QObject::tr("Tokens"), s,
+                             QObject::tr("sample: one token per image; patches: one token per image patch"));
+        tok.options = namesOf<spec::TokenMode>();
+        tok.get = [](const P& p) { return V(qs(spec::toString(p.model.input.tokens))); };
+        tok.set = [](P& p, const V& v) { p.model.input.tokens = enumOf(v, spec::TokenMode::Sample); };
+        out.push_back(tok);
+        if (in.tokens == spec::TokenMode::Patches) {
+            FieldDef patch = field(FieldDef::Int, QStringLiteral("model.input.patch"), QObject::tr("Patch"), s,
+                                   QObject::tr("Patch side; must divide 28 (1, 2, 4, 7, 14 or 28)"));
+            patch.lo = 1, patch.hi = 28, patch.unit = QObject::tr("px");
+            patch.get = [](const P& p) { return V(p.model.input.patch); };
+            patch.set = [](P& p, const V& v) { p.model.input.patch = v.toInt(); };
+            out.push_back(patch);
+        }
+    }
+    if (in.dataset == spec::DatasetKind::Blobs || in.dataset == spec::DatasetKind::ClusteredTokens) {
+        FieldDef cl = field(FieldDef::Int, QStringLiteral("model.input.classes"), QObject::tr("Classes"), s, QObject::tr("Number of blobs / clusters"));
+        cl.lo = 2, cl.hi = 1000;
+        cl.get = [](const P& p) { return V(p.model.input.classes); };
+        cl.set = [](P& p, const V& v) { p.model.input.classes = v.toInt(); };
+        out.push_back(cl);
+    }
+    if (in.dataset == spec::DatasetKind::ClusteredTokens) {
+        FieldDef d = field(FieldDef::Int, QStringLiteral("model.input.dims"), QObject::tr("Dimensions"), s, QObject::tr("Features per token"));
+        d.lo = 2, d.hi = 4096;
+        d.get = [](const P& p) { return V(p.model.input.dims); };
+        d.set = [](P& p, const V& v) { p.model.input.dims = v.toInt(); };
+        out.push_back(d);
+    }
+    if (in.dataset != spec::DatasetKind::FashionMnist) {
+        FieldDef n = field(FieldDef::Double, QStringLiteral("model.input.noise"), QObject::tr("Noise"), s,
+                           QObject::tr("Gaussian noise (standard deviation, data units), 0 to 100"));
+        n.lo = 0, n.hi = 100;
+        n.get = [](const P& p) { return V(p.model.input.noise); };
+        n.set = [](P& p, const V& v) { p.model.input.noise = v.toDouble(); };
+        out.push_back(n);
+    }
+}
+
+}  // namespace
+
+std::vector<FieldDef> fieldsFor(const ProjectDocument& doc, const ItemRef& item) {
+    std::vector<FieldDef> out;
+    const spec::Project& p = doc.project();
+    switch (item.kind) {
+        case ItemRef::Model: modelFields(out, p); break;
+        case ItemRef::Input: inputFields(out, p); break;
+        case ItemRef::Stem: {
+            FieldDef d = field(FieldDef::Int, QStringLiteral("model.stem.d_model"), QObject::tr("d_model"), QObject::tr("Stem"),
+                               QObject::tr("Width of the residual stream every block reads and writes"));
+            d.lo = 1, d.hi = 1 << 20;
+            d.get = [](const P& q) { return V(q.model.stem.dModel); };
+            d.set = [](P& q, const V& v) { q.model.stem.dModel = v.toInt(); };
+            out.push_back(d);
+            FieldDef a = field(FieldDef::Enum, QStringLiteral("model.stem.activation"), QObject::tr("Activation"), QObject::tr("Stem"), {});
+            a.options = namesOf<spec::Activation>();
+            a.get = [](const P& q) { return V(qs(spec::toString(q.model.stem.activation))); };
+            a.set = [](P& q, const V& v) { q.model.stem.activation = enumOf(v, spec::Activation::Gelu); };
+            out.push_back(a);
+            break;
+        }
+        case ItemRef::Head: {
+            FieldDef n = field(FieldDef::Enum, QStringLiteral("model.head.norm"), QObject::tr("Norm"), QObject::tr("Head"),
+                               QObject::tr("Normalisation before the classifier"));
+            n.options = namesOf<spec::NormKind>();
+            n.get = [](const P& q) { return V(qs(spec::toString(q.model.head.norm))); };
+            n.set = [](P& q, const V& v) { q.model.head.norm = enumOf(v, spec::NormKind::LayerNorm); };
+            out.push_back(n);
+            break;
+        }
+        case ItemRef::Block:
+            if (int i = doc.indexOf(item.block); i >= 0) blockFields(out, p, i);
+            break;
+        case ItemRef::None: break;
+    }
+    return out;
+}
+
+}  // namespace moe::studio

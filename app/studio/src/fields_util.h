@@ -1,0 +1,37 @@
+#pragma once
+// Helpers shared by the field tables (fields.cpp, fields_block.cpp).
+#include <QObject>
+
+#include "fields.h"
+#include "moe/spec/names.h"
+
+namespace moe::studio::detail {
+
+inline QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
+
+template <class E>
+QStringList namesOf() {
+    QStringList l;
+    for (auto n : moe::spec::allNames<E>()) l << qs(n);
+    return l;
+}
+
+template <class E>
+E enumOf(const QVariant& v, E fallback) {
+    auto e = moe::spec::parseEnum<E>(v.toString().toStdString());
+    return e ? *e : fallback;
+}
+
+inline FieldDef field(FieldDef::Type t, QString path, QString label, QString section, QString help) {
+    FieldDef f;
+    f.type = t;
+    f.path = std::move(path);
+    f.label = std::move(label);
+    f.section = std::move(section);
+    f.help = std::move(help);
+    return f;
+}
+
+void blockFields(std::vector<FieldDef>& out, const moe::spec::Project& proj, int block);
+
+}  // namespace moe::studio::detail

@@ -1,0 +1,29 @@
+#pragma once
+// Command line of moe-studio: [PROJECT] [--classroom] [--theme light|dark] [--train-steps N]
+// [--screenshot FILE.png]. Wrong arguments get a message naming the argument and what is valid.
+
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+#include "theme.h"
+
+namespace moe::studio {
+
+struct LaunchOptions {
+    QString project;
+    bool classroom = false;
+    std::optional<Theme> theme;
+    int trainSteps = 0;
+    QString screenshot;
+    bool help = false;
+    bool version = false;
+    bool scripted() const { return trainSteps > 0 || !screenshot.isEmpty(); }
+};
+
+// `args` without the program name. Returns an empty string, or what is wrong.
+QString parseLaunchOptions(const QStringList& args, LaunchOptions* out);
+QString launchUsage();
+
+}  // namespace moe::studio

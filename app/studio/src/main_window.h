@@ -1,0 +1,128 @@
+#pragma once
+// The studio's main window: canvas in the middle, docks around it (palette, inspector, run,
+// messages, dashboards, cluster planner, classroom guide), menus, settings and autosave.
+
+#include <QMainWindow>
+#include <QPointer>
+#include <QTimer>
+
+#include <memory>
+
+#include "document.h"
+#include "launch_options.h"
+#include "moe/telemetry/snapshot.h"
+#include "recovery.h"
+#include "training_controller.h"
+
+class QAction;
+class QDockWidget;
+class QLabel;
+class QMenu;
+
+namespace moe::studio {
+
+class Inspector;
+class MessagesPanel;
+class NetworkScene;
+class NetworkView;
+class PaletteWidget;
+class RunPanel;
+class ScenarioPanel;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    // `recoveryDir` empty: the default; `interactive` false: no dialogs (scripted runs, tests).
+    explicit MainWindow(bool interactive = true, const QString& recoveryDir = {});
+    ~MainWindow() override;
+
+    ProjectDocument* document() { return m_doc; }
+    NetworkScene* scene() { return m_scene; }
+    NetworkView* view() { return m_view; }
+    Inspector* inspector() { return m_inspector; }
+    MessagesPanel* messages() { return m_messages; }
+    RunPanel* runPanel() { return m_run; }
+    TrainingController* training() { return m_training; }
+    RecoveryStore* recovery() { return m_recovery.get(); }
+
+    // Opens a project; on failure the current one stays and `error` holds the loader's message.
+    bool openFile(const QString& path, QString* error);
+    bool saveTo(const QString& path, QString* error);
+    void setClassroom(bool on);
+    bool classroom() const { return m_classroom; }
+    void setTheme(Theme t);
+    // Writes the recovery file now (the timer does this every few seconds).
+    bool autosaveNow();
+    // Interactive start: offers to recover work a crashed session left behind.
+    void offerRecovery();
+    // Starts training the current project; `steps` > 0 trains that many and pauses.
+    bool train(int steps, QString* error);
+    QString runDir() const;
+    QStringList recentFiles() const;
+    static QString examplesDir();
+
+    // Scripted launch: open, train, screenshot, quit. Returns the process exit code via `done`.
+    void runScript(const LaunchOptions& o);
+
+Q_SIGNALS:
+    void scriptFinished(int exitCode);
+    void lockChanged(bool locked);
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
+
+private:
+    void buildDocks();
+    void buildActions();
+    void updateTitle();
+    void updateRecent(const QString& path);
+    void rebuildRecentMenu();
+    void rebuildExamplesMenu();
+    bool maybeSave();
+    static QString declinedText();
+    void newProject();
+    void openDialog();
+    bool save();
+    bool saveAs();
+    void deleteSelection();
+    void duplicateSelection();
+    void onSnapshot(const moe::telemetry::SnapshotPtr& s);
+    void showSnapshotOnCanvas(const moe::telemetry::SnapshotPtr& s);
+    void onStatus(const RunStatus& s);
+    void setEditingLocked(bool locked);
+    void reportError(const QString& title, const QString& text);
+    void takeScreenshot(const QString& path);
+    void restoreSettings();
+    void applyDefaultDockSizes();
+
+    bool m_interactive;
+    ProjectDocument* m_doc;
+    NetworkScene* m_scene;
+    NetworkView* m_view;
+    PaletteWidget* m_palette = nullptr;
+    Inspector* m_inspector = nullptr;
+    MessagesPanel* m_messages = nullptr;
+    RunPanel* m_run = nullptr;
+    ScenarioPanel* m_scenario = nullptr;
+    TrainingController* m_training;
+    QDockWidget *m_paletteDock = nullptr, *m_inspectorDock = nullptr, *m_runDock = nullptr, *m_messagesDock = nullptr,
+                *m_dashDock = nullptr, *m_clusterDock = nullptr, *m_scenarioDock = nullptr;
+    QMenu *m_recentMenu = nullptr, *m_examplesMenu = nullptr, *m_viewMenu = nullptr;
+    QAction *m_undoAct = nullptr, *m_redoAct = nullptr, *m_deleteAct = nullptr, *m_duplicateAct = nullptr;
+    QAction *m_classroomAct = nullptr, *m_lightAct = nullptr, *m_darkAct = nullptr;
+    QAction *m_trainAct = nullptr, *m_pauseAct = nullptr, *m_stepAct = nullptr, *m_stopAct = nullptr;
+    QLabel* m_statusProblems = nullptr;
+    QLabel* m_statusRun = nullptr;
+    std::unique_ptr<RecoveryStore> m_recovery;
+    QTimer m_autosave;
+    int m_revision = 0;
+    int m_autosavedRevision = 0;
+    bool m_classroom = false;
+    bool m_locked = false;
+    bool m_scenarioTraining = false;  // the guide is waiting for its step's training
+    moe::telemetry::SnapshotPtr m_pendingSnapshot;
+    QByteArray m_defaultState;
+    QByteArray m_layoutBeforeClassroom;
+};
+
+}  // namespace moe::studio

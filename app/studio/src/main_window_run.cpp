@@ -1,0 +1,176 @@
+// MainWindow: training, telemetry on the canvas, and the scripted launch.
+#include <QApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QLabel>
+#include <QPixmap>
+#include <QScreen>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QElapsedTimer>
+#include <QTimer>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#include "canvas.h"
+#include "inspector.h"
+#include "main_window.h"
+#include "messages_panel.h"
+#include "run_panel.h"
+
+namespace moe::studio {
+
+QString MainWindow::runDir() const {
+    const QString path = m_doc->filePath();
+    const QString stem = path.isEmpty() ? QStringLiteral("untitled") : QFileInfo(path).completeBaseName();
+    if (!path.isEmpty()) {
+        // Runs live next to the project, like the CLI's; a read-only folder (installed
+        // examples) falls back to the user's data folder.
+        const QString dir = QFileInfo(path).absolutePath();
+        const QFileInfo runs(dir + QStringLiteral("/runs"));
+        if ((runs.exists() && runs.isWritable()) || (!runs.exists() && QFileInfo(dir).isWritable()))
+            return dir + QStringLiteral("/runs/") + stem;
+    }
+    return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs/") + stem;
+}
+
+bool MainWindow::train(int steps, QString* error) {
+    if (!TrainingController::engineAvailable()) {
+        *error = TrainingController::engineMissingText();
+        return false;
+    }
+    if (!m_doc->problems().empty()) {
+        const auto& first = m_doc->problems().front();
+        *error = tr("The model has %n problem(s); fix them first. The first one: %1", nullptr, static_cast<int>(m_doc->problems().size()))
+                     .arg(QString::fromStdString(first.diagnostic.path + ": " + first.diagnostic.message));
+        if (first.item.kind != ItemRef::Model) m_scene->select(first.item);
+        return false;
+    }
+    m_training->start(m_doc->project(), runDir(), steps);
+    return true;
+}
+
+void MainWindow::setEditingLocked(bool locked) {
+    if (m_locked == locked) return;
+    m_locked = locked;
+    const QString why = tr("Training is in progress: stop it to edit the model (the run keeps everything trained so far).");
+    m_doc->setReadOnly(locked, why);
+    m_inspector->setLocked(locked, why);
+    m_scene->setLocked(locked);
+    m_deleteAct->setEnabled(!locked && !m_scene->selectedBlocks().empty());
+    m_duplicateAct->setEnabled(!locked && !m_scene->selectedBlocks().empty());
+    Q_EMIT lockChanged(locked);
+}
+
+void MainWindow::onStatus(const RunStatus& s) {
+    m_run->setStatus(s);
+    setEditingLocked(s.active());
+    const bool engine = TrainingController::engineAvailable();
+    m_trainAct->setEnabled(engine && !s.active());
+    m_pauseAct->setEnabled(engine && (s.state == RunStatus::Running || s.state == RunStatus::Paused));
+    m_stepAct->setEnabled(engine && (s.state == RunStatus::Paused || !s.active()));
+    m_stopAct->setEnabled(engine && s.active());
+    if (!engine) m_statusRun->setText(tr("training engine not built"));
+    else if (s.state == RunStatus::Idle) m_statusRun->setText(tr("ready to train"));
+    else m_statusRun->setText(tr("%1 · step %2").arg(stateName(s.state)).arg(s.step));
+}
+
+void MainWindow::onSnapshot(const moe::telemetry::SnapshotPtr& s) {
+    m_run->addSnapshot(s);
+    // Several snapshots can arrive in one poll: draw the newest once.
+    const bool scheduled = m_pendingSnapshot != nullptr;
+    m_pendingSnapshot = s;
+    if (!scheduled)
+        QTimer::singleShot(0, this, [this] {
+            auto snap = std::move(m_pendingSnapshot);
+            m_pendingSnapshot.reset();
+            showSnapshotOnCanvas(snap);
+        });
+}
+
+void MainWindow::showSnapshotOnCanvas(const moe::telemetry::SnapshotPtr& s) {
+    if (!s) return;
+    const auto& m = m_doc->project().model;
+    std::vector<std::vector<double>> loads(m.blocks.size());
+    for (const auto& b : s->blocks) {
+        // A replayed run may come from another version of the model: tint only what matches.
+        if (b.block < 0 || b.block >= static_cast<int>(m.blocks.size()) || b.experts != m.routedExpertsOf(b.block)) continue;
+        loads[static_cast<size_t>(b.block)] = b.loadShare();
+    }
+    m_scene->setExpertLoads(std::move(loads));
+    m_messages->setAlerts(s->alerts);
+}
+
+void MainWindow::takeScreenshot(const QString& path) {
+    QScreen* scr = screen() ? screen() : QGuiApplication::primaryScreen();
+    const QRect g = frameGeometry();
+    // grabWindow(0) reads the screen itself, so native (Vulkan) child windows are included.
+    const QPixmap px = scr ? scr->grabWindow(0, g.x(), g.y(), g.width(), g.height()) : QPixmap();
+    if (px.isNull() || !px.save(path, "PNG")) {
+        std::fprintf(stderr, "moe-studio: could not save the screenshot to %s\n", qPrintable(path));
+        Q_EMIT scriptFinished(4);
+        return;
+    }
+    std::fprintf(stderr, "moe-studio: screenshot saved to %s (%dx%d)\n", qPrintable(path), px.width(), px.height());
+    Q_EMIT scriptFinished(0);
+}
+
+void MainWindow::runScript(const LaunchOptions& o) {
+    if (QScreen* scr = QGuiApplication::primaryScreen()) setGeometry(scr->availableGeometry());
+    applyDefaultDockSizes();
+    auto finish = [this, o] {
+        // Let layouts, charts and the canvas settle before reading the screen.
+        QTimer::singleShot(400, this, [this, o] {
+            m_view->fitAll();
+            QTimer::singleShot(600, this, [this, o] {
+                if (o.screenshot.isEmpty()) Q_EMIT scriptFinished(0);
+                else takeScreenshot(o.screenshot);
+            });
+        });
+    };
+    if (o.trainSteps <= 0) return finish();
+    // Responsiveness probe: how late a 10 ms timer fires on the UI thread while training.
+    auto probe = new QTimer(this);
+    auto clock = std::make_shared<QElapsedTimer>();
+    auto worst = std::make_shared<qint64>(0);
+    probe->setInterval(10);
+    connect(probe, &QTimer::timeout, this, [clock, worst] {
+        if (clock->isValid()) *worst = std::max(*worst, clock->elapsed());
+        clock->restart();
+    });
+    connect(m_training, &TrainingController::runStarted, probe, [probe] { probe->start(); });
+    auto report = [probe, worst] {
+        if (!probe->isActive()) return;
+        probe->stop();
+        std::fprintf(stderr, "moe-studio: longest gap between UI timer ticks while training: %lld ms (timer interval 10 ms)\n",
+                     static_cast<long long>(*worst));
+    };
+    connect(m_training, &TrainingController::stepsDone, probe, report);
+    connect(m_training, &TrainingController::runEnded, probe, report);
+    QString err;
+    if (!train(o.trainSteps, &err)) {
+        std::fprintf(stderr, "moe-studio: cannot train: %s\n", qPrintable(err));
+        Q_EMIT scriptFinished(3);
+        return;
+    }
+    auto done = std::make_shared<bool>(false);
+    connect(m_training, &TrainingController::stepsDone, this, [done, finish] {
+        if (*done) return;
+        *done = true;
+        finish();
+    });
+    connect(m_training, &TrainingController::runEnded, this, [this, done, finish](const RunStatus& s) {
+        if (*done) return;
+        *done = true;
+        if (s.state == RunStatus::Failed) {
+            std::fprintf(stderr, "moe-studio: training failed: %s\n", qPrintable(s.message));
+            Q_EMIT scriptFinished(3);
+            return;
+        }
+        finish();
+    });
+}
+
+}  // namespace moe::studio

@@ -1,0 +1,45 @@
+#pragma once
+// The palette: block kinds, expert kinds and routers that can be dragged onto the canvas.
+// Blocks insert at the drop position; experts and routers change the MoE block they land on.
+
+#include <QString>
+#include <QTreeWidget>
+
+#include <vector>
+
+#include "document.h"
+
+namespace moe::studio {
+
+inline constexpr const char* kPaletteMime = "application/x-moe-studio-palette";
+
+struct PaletteEntry {
+    QString id;        // "block:moe", "expert:shared", "router:topk", ...
+    QString title;
+    QString help;
+    QString group;     // Blocks, Experts, Routers
+    bool advanced = false;  // hidden in classroom mode
+};
+
+const std::vector<PaletteEntry>& paletteEntries();
+bool isBlockEntry(const QString& id);
+
+// Applies an entry: block entries insert at `insertIndex`; expert and router entries change
+// `target` (an MoE block). Returns an empty string, or why it cannot be applied.
+QString applyPaletteEntry(ProjectDocument& doc, const QString& id, int insertIndex, BlockId target);
+
+class PaletteWidget : public QTreeWidget {
+    Q_OBJECT
+public:
+    explicit PaletteWidget(QWidget* parent = nullptr);
+    void setClassroom(bool on);
+
+Q_SIGNALS:
+    void activated(const QString& id);  // double click: add to the end / to the selected block
+
+protected:
+    QMimeData* mimeData(const QList<QTreeWidgetItem*>& items) const override;
+    QStringList mimeTypes() const override;
+};
+
+}  // namespace moe::studio

@@ -1,0 +1,379 @@
+#include "run_panel.h"
+
+#include <QApplication>
+#include <QChart>
+#include <QChartView>
+#include <QComboBox>
+#include <QDir>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLegendMarker>
+#include <QLineSeries>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStyle>
+#include <QValueAxis>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+#include "format.h"
+#include "theme.h"
+
+namespace moe::studio {
+
+struct CurveSet {
+    QLineSeries* loss = nullptr;
+    QLineSeries* acc = nullptr;
+    QLineSeries* testAcc = nullptr;
+};
+
+namespace {
+
+QLineSeries* makeSeries(QChart* chart, const QString& name, QColor color, Qt::PenStyle style, QValueAxis* x, QValueAxis* y) {
+    auto* s = new QLineSeries(chart);
+    s->setName(name);
+    QPen pen(color, 2.2);
+    pen.setStyle(style);
+    s->setPen(pen);
+    chart->addSeries(s);
+    s->attachAxis(x);
+    s->attachAxis(y);
+    return s;
+}
+
+QChart* makeChart(const QString& title, QValueAxis** x, QValueAxis** y) {
+    auto* c = new QChart;
+    c->setTitle(title);
+    c->setMargins(QMargins(4, 4, 4, 4));
+    c->setBackgroundRoundness(0);
+    c->legend()->setAlignment(Qt::AlignBottom);
+    c->setAnimationOptions(QChart::NoAnimation);
+    *x = new QValueAxis(c);
+    (*x)->setLabelFormat(QStringLiteral("%d"));
+    *y = new QValueAxis(c);
+    c->addAxis(*x, Qt::AlignBottom);
+    c->addAxis(*y, Qt::AlignLeft);
+    return c;
+}
+
+}  // namespace
+
+RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<CurveSet>()), m_compare(std::make_unique<CurveSet>()) {
+    auto* v = new QVBoxLayout(this);
+    v->setContentsMargins(8, 6, 8, 6);
+    v->setSpacing(6);
+
+    auto* controls = new QHBoxLayout;
+    const QStyle* st = style();
+    m_train = new QPushButton(st->standardIcon(QStyle::SP_MediaPlay), tr("Train"), this);
+    m_train->setToolTip(tr("Start a fresh run of the current model (F5)"));
+    m_pause = new QPushButton(st->standardIcon(QStyle::SP_MediaPause), tr("Pause"), this);
+    m_step = new QPushButton(st->standardIcon(QStyle::SP_MediaSkipForward), tr("Step"), this);
+    m_step->setToolTip(tr("Train this many more steps, then pause"));
+    m_stepCount = new QSpinBox(this);
+    m_stepCount->setRange(1, 100000);
+    m_stepCount->setValue(10);
+    m_stepCount->setSuffix(tr(" steps"));
+    m_stop = new QPushButton(st->standardIcon(QStyle::SP_MediaStop), tr("Stop"), this);
+    m_train->setObjectName(QStringLiteral("trainButton"));
+    for (auto* b : {m_train, m_pause, m_step, m_stop}) controls->addWidget(b);
+    controls->insertWidget(3, m_stepCount);
+    m_speed = new QComboBox(this);
+    m_speed->setToolTip(tr("How fast to train: slow speeds let you watch the routing change step by step"));
+    m_speed->addItem(tr("Full speed"), 0.0);
+    for (double v : {100.0, 20.0, 5.0, 1.0}) m_speed->addItem(tr("%1 steps/s").arg(v), v);
+    controls->addWidget(m_speed);
+    m_state = new QLabel(this);
+    m_state->setObjectName(QStringLiteral("runState"));
+    controls->addSpacing(12);
+    controls->addWidget(m_state, 1);
+    v->addLayout(controls);
+
+    m_progress = new QProgressBar(this);
+    m_progress->setRange(0, 1000);
+    m_progress->setValue(0);
+    m_progress->setTextVisible(true);
+    m_progress->setFormat(tr("no run yet"));
+    v->addWidget(m_progress);
+    m_stats = new QLabel(this);
+    m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    v->addWidget(m_stats);
+
+    auto* charts = new QHBoxLayout;
+    m_lossChart = makeChart(tr("Loss"), &m_lossX, &m_lossY);
+    m_accChart = makeChart(tr("Accuracy"), &m_accX, &m_accY);
+    m_accY->setRange(0, 1);
+    m_accY->setLabelFormat(QStringLiteral("%.1f"));
+    m_lossY->setLabelFormat(QStringLiteral("%.3g"));
+    m_lossView = new QChartView(m_lossChart, this);
+    m_accView = new QChartView(m_accChart, this);
+    for (auto* cv : {m_lossView, m_accView}) {
+        cv->setRenderHint(QPainter::Antialiasing);
+        cv->setMinimumHeight(200);
+        charts->addWidget(cv, 1);
+    }
+    v->addLayout(charts, 1);
+
+    auto* hist = new QGridLayout;
+    hist->addWidget(new QLabel(tr("Past run:"), this), 0, 0);
+    m_runs = new QComboBox(this);
+    m_runs->setObjectName(QStringLiteral("pastRuns"));
+    m_runs->setMinimumContentsLength(24);
+    hist->addWidget(m_runs, 0, 1);
+    hist->addWidget(new QLabel(tr("Compare with:"), this), 0, 2);
+    m_compareRuns = new QComboBox(this);
+    m_compareRuns->setMinimumContentsLength(24);
+    hist->addWidget(m_compareRuns, 0, 3);
+    hist->addWidget(new QLabel(tr("Replay:"), this), 1, 0);
+    m_replay = new QSlider(Qt::Horizontal, this);
+    m_replay->setEnabled(false);
+    hist->addWidget(m_replay, 1, 1, 1, 2);
+    m_replayLabel = new QLabel(tr("open a past run to replay it"), this);
+    hist->addWidget(m_replayLabel, 1, 3);
+    hist->setColumnStretch(1, 1);
+    hist->setColumnStretch(3, 1);
+    v->addLayout(hist);
+
+    connect(m_train, &QPushButton::clicked, this, &RunPanel::trainRequested);
+    connect(m_pause, &QPushButton::clicked, this, [this] {
+        if (m_status.state == RunStatus::Paused) Q_EMIT resumeRequested();
+        else Q_EMIT pauseRequested();
+    });
+    connect(m_step, &QPushButton::clicked, this, [this] { Q_EMIT stepRequested(m_stepCount->value()); });
+    connect(m_stop, &QPushButton::clicked, this, &RunPanel::stopRequested);
+    connect(m_speed, &QComboBox::activated, this, [this](int i) { Q_EMIT speedChanged(m_speed->itemData(i).toDouble()); });
+    connect(m_runs, &QComboBox::activated, this, [this](int i) {
+        const QString path = m_runs->itemData(i).toString();
+        if (path.isEmpty()) return;
+        QString err;
+        if (!openRun(path, &err)) Q_EMIT message(err);
+    });
+    connect(m_compareRuns, &QComboBox::activated, this, [this](int i) {
+        QString err;
+        if (!compareRun(m_compareRuns->itemData(i).toString(), &err)) Q_EMIT message(err);
+    });
+    connect(m_replay, &QSlider::valueChanged, this, [this](int i) {
+        if (!m_opened || i < 0 || i >= static_cast<int>(m_opened->snapshots().size())) return;
+        const auto s = m_opened->snapshots()[static_cast<size_t>(i)];
+        m_replayLabel->setText(tr("step %1 · loss %2 · acc %3%").arg(s->step).arg(s->loss, 0, 'f', 3).arg(s->accuracy * 100, 0, 'f', 1));
+        Q_EMIT replaySnapshot(s);
+    });
+    ensureCurves(*m_live);
+    fitAxes();
+    applyTheme();
+    updateButtons();
+}
+
+RunPanel::~RunPanel() = default;
+
+void RunPanel::applyTheme() {
+    const bool dark = currentTheme() == Theme::Dark;
+    const QPalette pal = QApplication::palette();
+    for (QChart* c : {m_lossChart, m_accChart}) {
+        c->setTheme(dark ? QChart::ChartThemeDark : QChart::ChartThemeLight);
+        c->setBackgroundBrush(pal.color(QPalette::Base));
+        c->setTitleBrush(pal.color(QPalette::Text));
+        c->legend()->setLabelColor(pal.color(QPalette::Text));
+        // Charts keep a modest font even in classroom mode: big tick labels crowd the plot out.
+        QFont f = QApplication::font();
+        QFont small = f;
+        small.setPointSizeF(std::min(f.pointSizeF(), 10.0));
+        c->setTitleFont(f);
+        c->legend()->setFont(small);
+        for (QAbstractAxis* a : c->axes()) {
+            a->setLabelsBrush(pal.color(QPalette::Text));
+            a->setTitleBrush(pal.color(QPalette::Text));
+            a->setGridLineColor(pal.color(QPalette::AlternateBase).darker(dark ? 70 : 110));
+            a->setLabelsFont(small);
+            a->setTitleFont(small);
+        }
+    }
+    // Theme changes reset series pens: rebuild the colours.
+    auto recolor = [](CurveSet& c, Qt::PenStyle style) {
+        if (c.loss) c.loss->setPen(QPen(seriesColor(0), 2.2, style));
+        if (c.acc) c.acc->setPen(QPen(seriesColor(1), 2.2, style));
+        if (c.testAcc) c.testAcc->setPen(QPen(seriesColor(2), 2.2, style));
+    };
+    recolor(*m_live, Qt::SolidLine);
+    recolor(*m_compare, Qt::DashLine);
+}
+
+void RunPanel::setClassroom(bool on) {
+    m_stepCount->setVisible(!on);
+    for (auto* w : {static_cast<QWidget*>(m_runs), static_cast<QWidget*>(m_compareRuns)}) w->setEnabled(true);
+    Q_UNUSED(on);
+}
+
+void RunPanel::resetCurves(CurveSet& c) {
+    for (QLineSeries** s : {&c.loss, &c.acc, &c.testAcc})
+        if (*s) {
+            (*s)->chart()->removeSeries(*s);
+            delete *s;
+            *s = nullptr;
+        }
+}
+
+void RunPanel::appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s) {
+    ensureCurves(c);
+    if (std::isfinite(s.loss)) c.loss->append(static_cast<double>(s.step), s.loss);
+    c.acc->append(static_cast<double>(s.step), s.accuracy);
+    if (s.testAccuracy >= 0) c.testAcc->append(static_cast<double>(s.step), s.testAccuracy);
+}
+
+void RunPanel::ensureCurves(CurveSet& c) {
+    const bool compare = &c == m_compare.get();
+    const Qt::PenStyle style = compare ? Qt::DashLine : Qt::SolidLine;
+    const QString suffix = compare ? tr(" (compared)") : QString();
+    if (!c.loss) {
+        c.loss = makeSeries(m_lossChart, tr("loss") + suffix, seriesColor(0), style, m_lossX, m_lossY);
+        c.acc = makeSeries(m_accChart, tr("train") + suffix, seriesColor(1), style, m_accX, m_accY);
+        c.testAcc = makeSeries(m_accChart, tr("test") + suffix, seriesColor(2), style, m_accX, m_accY);
+    }
+}
+
+void RunPanel::fitAxes() {
+    double maxStep = 10, maxLoss = 0.1;
+    for (CurveSet* c : {m_live.get(), m_compare.get()}) {
+        if (!c->loss) continue;
+        for (const QPointF& p : c->loss->points()) {
+            maxStep = std::max(maxStep, p.x());
+            maxLoss = std::max(maxLoss, p.y());
+        }
+        for (const QPointF& p : c->acc->points()) maxStep = std::max(maxStep, p.x());
+    }
+    if (m_status.totalSteps > 0 && m_status.active()) maxStep = std::max(maxStep, static_cast<double>(m_status.totalSteps));
+    for (QValueAxis* x : {m_lossX, m_accX}) {
+        x->setRange(0, maxStep);
+        x->applyNiceNumbers();
+    }
+    m_lossY->setRange(0, maxLoss * 1.05);
+    m_lossY->applyNiceNumbers();
+}
+
+void RunPanel::beginLive(const QString& runPath) {
+    resetCurves(*m_live);
+    ensureCurves(*m_live);
+    m_opened.reset();
+    m_replay->setEnabled(false);
+    m_replayLabel->setText(tr("live: %1").arg(QFileInfo(runPath).fileName()));
+    fitAxes();
+}
+
+void RunPanel::addSnapshot(const moe::telemetry::SnapshotPtr& s) {
+    if (!s) return;
+    appendPoint(*m_live, *s);
+    fitAxes();
+}
+
+int RunPanel::liveCurvePoints() const { return m_live->loss ? static_cast<int>(m_live->loss->count()) : 0; }
+int RunPanel::compareCurvePoints() const { return m_compare->loss ? static_cast<int>(m_compare->loss->count()) : 0; }
+
+void RunPanel::setStatus(const RunStatus& s) {
+    m_status = s;
+    QString state = stateName(s.state);
+    if (!s.message.isEmpty() && (s.state == RunStatus::Failed || s.state == RunStatus::Stopped)) state += QStringLiteral(": ") + s.message;
+    m_state->setText(state);
+    m_state->setWordWrap(true);
+    m_state->setToolTip(s.message);
+    if (s.totalSteps > 0) {
+        m_progress->setValue(static_cast<int>(1000.0 * static_cast<double>(s.step) / static_cast<double>(s.totalSteps)));
+        QString fmt = tr("step %1 / %2").arg(s.step).arg(s.totalSteps);
+        if (s.state == RunStatus::Running && s.etaSeconds >= 0) fmt += tr(" · ETA %1").arg(humanDuration(s.etaSeconds));
+        m_progress->setFormat(fmt);
+    } else if (s.state == RunStatus::Preparing) {
+        m_progress->setRange(0, 0);  // busy
+    }
+    if (s.state != RunStatus::Preparing && m_progress->maximum() == 0) m_progress->setRange(0, 1000);
+    if (s.step > 0) {
+        QString stats = tr("loss %1 · train accuracy %2%").arg(s.loss, 0, 'f', 4).arg(s.accuracy * 100, 0, 'f', 1);
+        if (s.testAccuracy >= 0) stats += tr(" · test accuracy %1%").arg(s.testAccuracy * 100, 0, 'f', 1);
+        if (s.tokensPerSecond > 0) stats += tr(" · %1 tokens/s").arg(humanCount(s.tokensPerSecond));
+        m_stats->setText(stats);
+    }
+    updateButtons();
+}
+
+void RunPanel::updateButtons() {
+    const bool engine = TrainingController::engineAvailable();
+    const bool active = m_status.active();
+    m_train->setEnabled(engine && !active);
+    m_pause->setEnabled(engine && (m_status.state == RunStatus::Running || m_status.state == RunStatus::Paused));
+    m_pause->setText(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
+    m_pause->setIcon(style()->standardIcon(m_status.state == RunStatus::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
+    m_step->setEnabled(engine && (m_status.state == RunStatus::Paused || !active));
+    m_stop->setEnabled(engine && active);
+    m_speed->setEnabled(engine);
+    if (!engine) {
+        m_state->setText(tr("Training engine not built"));
+        m_state->setToolTip(TrainingController::engineMissingText());
+        m_progress->setFormat(tr("training engine not built: design and validate only"));
+    }
+}
+
+void RunPanel::setRunDir(const QString& dir) {
+    m_runDir = dir;
+    rescanRuns();
+}
+
+void RunPanel::rescanRuns() {
+    m_runs->clear();
+    m_compareRuns->clear();
+    m_runs->addItem(tr("(choose a run to open)"), QString());
+    m_compareRuns->addItem(tr("(none)"), QString());
+    QDir d(m_runDir);
+    const auto files = d.entryInfoList({QStringLiteral("*.sqlite")}, QDir::Files, QDir::Time);
+    for (const QFileInfo& fi : files) {
+        const QString label = tr("%1 (%2)").arg(fi.completeBaseName(), fi.lastModified().toString(QStringLiteral("yyyy-MM-dd hh:mm")));
+        m_runs->addItem(label, fi.absoluteFilePath());
+        m_compareRuns->addItem(label, fi.absoluteFilePath());
+    }
+    m_runs->setToolTip(files.isEmpty() ? tr("No runs yet in %1").arg(m_runDir) : tr("Runs in %1").arg(m_runDir));
+}
+
+bool RunPanel::openRun(const QString& path, QString* error) {
+    auto r = moe::telemetry::RunReader::open(path.toStdString());
+    if (!r.ok()) {
+        if (error) *error = tr("Cannot open run %1: %2").arg(path, QString::fromStdString(r.message()));
+        return false;
+    }
+    m_opened = r.value();
+    resetCurves(*m_live);
+    ensureCurves(*m_live);
+    for (const auto& s : m_opened->snapshots()) appendPoint(*m_live, *s);
+    fitAxes();
+    const int n = static_cast<int>(m_opened->snapshots().size());
+    m_replay->setEnabled(n > 0);
+    m_replay->setRange(0, std::max(0, n - 1));
+    m_replay->setValue(std::max(0, n - 1));
+    const auto& info = m_opened->info();
+    m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(QString::fromStdString(info.runId), QString::fromStdString(info.status)).arg(n)
+                             : tr("run %1 holds no snapshots").arg(QString::fromStdString(info.runId)));
+    if (n > 0) Q_EMIT replaySnapshot(m_opened->snapshots().back());
+    return true;
+}
+
+bool RunPanel::compareRun(const QString& path, QString* error) {
+    resetCurves(*m_compare);
+    m_compared.reset();
+    if (path.isEmpty()) {
+        fitAxes();
+        return true;
+    }
+    auto r = moe::telemetry::RunReader::open(path.toStdString());
+    if (!r.ok()) {
+        if (error) *error = tr("Cannot open run %1: %2").arg(path, QString::fromStdString(r.message()));
+        return false;
+    }
+    m_compared = r.value();
+    for (const auto& s : m_compared->snapshots()) appendPoint(*m_compare, *s);
+    fitAxes();
+    return true;
+}
+
+}  // namespace moe::studio

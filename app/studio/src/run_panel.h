@@ -1,0 +1,83 @@
+#pragma once
+// The run panel: train / pause / step / stop, progress with ETA, loss and accuracy curves (Qt
+// Charts), and the project's past runs: reopen one, compare two, replay one step by step.
+
+#include <QWidget>
+
+#include <memory>
+
+#include "moe/telemetry/run_store.h"
+#include "moe/telemetry/snapshot.h"
+#include "training_controller.h"
+
+class QChart;
+class QChartView;
+class QComboBox;
+class QLabel;
+class QLineSeries;
+class QProgressBar;
+class QPushButton;
+class QSlider;
+class QSpinBox;
+class QValueAxis;
+
+namespace moe::studio {
+
+struct CurveSet;
+
+class RunPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit RunPanel(QWidget* parent = nullptr);
+    ~RunPanel() override;
+
+    void setRunDir(const QString& dir);  // where the project's runs live; rescans
+    void rescanRuns();
+    void setStatus(const RunStatus& s);
+    void beginLive(const QString& runPath);
+    void addSnapshot(const moe::telemetry::SnapshotPtr& s);
+    void applyTheme();
+    void setClassroom(bool on);
+
+    // Past runs (also used by tests and the scripted launch).
+    bool openRun(const QString& path, QString* error);
+    bool compareRun(const QString& path, QString* error);
+    int liveCurvePoints() const;
+    int compareCurvePoints() const;
+
+Q_SIGNALS:
+    void trainRequested();
+    void pauseRequested();
+    void resumeRequested();
+    void stepRequested(int n);
+    void stopRequested();
+    void speedChanged(double stepsPerSecond);  // 0: full speed
+    void replaySnapshot(moe::telemetry::SnapshotPtr s);  // the replay slider moved
+    void message(const QString& text);
+
+private:
+    void resetCurves(CurveSet& c);
+    void ensureCurves(CurveSet& c);
+    void appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s);
+    void fitAxes();
+    void updateButtons();
+
+    QPushButton *m_train, *m_pause, *m_step, *m_stop;
+    QSpinBox* m_stepCount;
+    QComboBox* m_speed;
+    QProgressBar* m_progress;
+    QLabel* m_stats;
+    QLabel* m_state;
+    QChart *m_lossChart, *m_accChart;
+    QChartView *m_lossView, *m_accView;
+    QValueAxis *m_lossX, *m_lossY, *m_accX, *m_accY;
+    std::unique_ptr<CurveSet> m_live, m_compare;
+    QComboBox *m_runs, *m_compareRuns;
+    QSlider* m_replay;
+    QLabel* m_replayLabel;
+    QString m_runDir;
+    std::shared_ptr<moe::telemetry::RunReader> m_opened, m_compared;
+    RunStatus m_status;
+};
+
+}  // namespace moe::studio

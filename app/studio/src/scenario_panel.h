@@ -1,0 +1,45 @@
+#pragma once
+// Classroom guide: walks through the steps of the open project's scenario. Each step may edit
+// the project (through moe::spec::applyEdits) and train some steps; the main window does both.
+
+#include <QWidget>
+
+#include "document.h"
+
+class QComboBox;
+class QLabel;
+class QListWidget;
+class QPushButton;
+
+namespace moe::studio {
+
+class ScenarioPanel : public QWidget {
+    Q_OBJECT
+public:
+    ScenarioPanel(ProjectDocument* doc, QWidget* parent = nullptr);
+
+    void setExamples(const QStringList& files);  // projects that carry a scenario
+    int currentStep() const { return m_current; }
+    void setCurrentStep(int i);
+    void setBusy(bool busy, const QString& note = {});
+
+Q_SIGNALS:
+    void runStepRequested(int index);
+    void openRequested(const QString& file);
+
+private:
+    void rebuild();
+    void showStep();
+
+    ProjectDocument* m_doc;
+    QComboBox* m_examples;
+    QLabel* m_title;
+    QListWidget* m_steps;
+    QLabel* m_text;
+    QLabel* m_note;
+    QPushButton *m_back, *m_run, *m_next;
+    int m_current = 0;
+    bool m_busy = false;
+};
+
+}  // namespace moe::studio

@@ -1,0 +1,60 @@
+#include "side_docks.h"
+
+#include <QLabel>
+#include <QVBoxLayout>
+#include <QWidget>
+
+namespace moe::studio {
+
+namespace {
+
+QWidget* explanation(QWidget* parent, const QString& title, const QString& body) {
+    auto* w = new QWidget(parent);
+    auto* v = new QVBoxLayout(w);
+    v->setContentsMargins(14, 14, 14, 14);
+    auto* t = new QLabel(title, w);
+    QFont f = t->font();
+    f.setBold(true);
+    t->setFont(f);
+    auto* b = new QLabel(body, w);
+    b->setWordWrap(true);
+    b->setTextFormat(Qt::RichText);
+    b->setForegroundRole(QPalette::PlaceholderText);
+    v->addWidget(t);
+    v->addWidget(b);
+    v->addStretch(1);
+    return w;
+}
+
+}  // namespace
+
+QWidget* makeDashboardsWidget(QWidget* parent) {
+#ifdef MOE_STUDIO_VIZ_BUILT
+    return explanation(parent, QObject::tr("Live dashboards are not connected yet"),
+                       QObject::tr("The dashboards (expert load over time, routing maps, entropy, collapse detectors) are "
+                                   "drawn by the <i>viz</i> module with Dear ImGui on Vulkan. It is part of this build but "
+                                   "this version of the studio does not embed it yet; <tt>moe render</tt> draws the same "
+                                   "panels from a run store.<br><br>While training, the canvas tints every expert tile by "
+                                   "its load, and the Messages panel lists collapse alerts."));
+#endif
+    return explanation(parent, QObject::tr("Live dashboards are not part of this build"),
+                       QObject::tr("The dashboards (expert load over time, routing maps, entropy, collapse detectors) are "
+                                   "drawn by the <i>viz</i> module with Dear ImGui on Vulkan. This copy of MoE Studio was "
+                                   "built without it, so nothing is shown here.<br><br>While training, the canvas still tints "
+                                   "every expert tile by its load, and the Messages panel lists collapse alerts."));
+}
+
+QWidget* makeClusterPlannerWidget(ProjectDocument*, QWidget* parent) {
+#ifdef MOE_STUDIO_CLUSTER_BUILT
+    return explanation(parent, QObject::tr("The cluster planner is not connected yet"),
+                       QObject::tr("The <i>cluster</i> simulator is part of this build, but this version of the studio "
+                                   "does not drive it yet: use <tt>moe simulate</tt> on the project for the step "
+                                   "breakdown. No figures are shown here rather than made-up ones."));
+#endif
+    return explanation(parent, QObject::tr("The cluster planner is not part of this build"),
+                       QObject::tr("Planning a deployment (cluster from the catalog, GPU count, parallel degrees, expert "
+                                   "placement) needs the <i>cluster</i> simulator module. This copy of MoE Studio was built "
+                                   "without it, so no step-time figures are shown: none would be real."));
+}
+
+}  // namespace moe::studio

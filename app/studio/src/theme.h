@@ -1,0 +1,32 @@
+#pragma once
+// Light and dark themes (Fusion style with our palettes) and the colours the canvas draws with.
+
+#include <QColor>
+#include <QString>
+
+class QApplication;
+
+namespace moe::studio {
+
+enum class Theme { Light, Dark };
+
+QString themeName(Theme t);
+bool parseTheme(const QString& name, Theme* out);
+
+struct CanvasColors {
+    QColor background, grid;
+    QColor card, cardBorder, cardSelected, cardInvalid, text, mutedText;
+    QColor input, stem, head, dense, moe;      // header accents per kind
+    QColor router, expert, shared, zero, edge;
+    QColor loadCold, loadHot, loadDead;        // expert tint while training
+};
+
+// Applies the palette and style to the application; classroom mode scales fonts up.
+void applyTheme(QApplication& app, Theme theme, bool classroom);
+Theme currentTheme();
+bool classroomFonts();
+const CanvasColors& canvasColors();
+// A distinct colour per expert index (charts and legends), readable on both themes.
+QColor seriesColor(int index);
+
+}  // namespace moe::studio

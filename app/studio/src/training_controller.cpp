@@ -1,0 +1,282 @@
+#include "training_controller.h"
+
+#include <QDir>
+#include <QPointer>
+
+#include <algorithm>
+#include <deque>
+
+#include <spdlog/spdlog.h>
+
+#include "moe/telemetry/run_store.h"
+#ifdef MOE_HAS_TRAINER
+#include "moe/train/trainer.h"
+#endif
+
+namespace moe::studio {
+
+QString stateName(RunStatus::State s) {
+    switch (s) {
+        case RunStatus::Idle: return QObject::tr("idle");
+        case RunStatus::Preparing: return QObject::tr("preparing data and model");
+        case RunStatus::Running: return QObject::tr("training");
+        case RunStatus::Paused: return QObject::tr("paused");
+        case RunStatus::Finished: return QObject::tr("finished");
+        case RunStatus::Stopped: return QObject::tr("stopped");
+        case RunStatus::Failed: return QObject::tr("failed");
+    }
+    return {};
+}
+
+struct TrainingController::Engine {
+#ifdef MOE_HAS_TRAINER
+    std::unique_ptr<moe::train::Trainer> trainer;
+#endif
+    std::mutex mutex;
+    std::deque<moe::telemetry::SnapshotPtr> queue;  // filled on the trainer thread
+    qint64 stepTarget = -1;                           // step(n): where it pauses
+};
+
+TrainingController::TrainingController(QObject* parent) : QObject(parent) {
+    qRegisterMetaType<moe::studio::RunStatus>();
+    qRegisterMetaType<moe::telemetry::SnapshotPtr>();
+    m_poll.setInterval(100);
+    connect(&m_poll, &QTimer::timeout, this, &TrainingController::poll);
+}
+
+TrainingController::~TrainingController() {
+    m_poll.stop();
+    retire();
+    for (auto& t : m_retiring)
+        if (t.joinable()) t.join();
+}
+
+bool TrainingController::engineAvailable() {
+#ifdef MOE_HAS_TRAINER
+    return true;
+#else
+    return false;
+#endif
+}
+
+QString TrainingController::engineMissingText() {
+    return tr("The training engine is not built in this copy of MoE Studio (the moe_train library was not "
+              "available when it was compiled), so the network can be designed and checked but not trained here.");
+}
+
+bool TrainingController::hasTrainer() const {
+#ifdef MOE_HAS_TRAINER
+    return m_engine && m_engine->trainer;
+#else
+    return false;
+#endif
+}
+
+void TrainingController::setStatus(RunStatus s) {
+    m_status = std::move(s);
+    Q_EMIT statusChanged(m_status);
+}
+
+void TrainingController::retire() {
+    m_generation.reset();
+    if (!m_engine) return;
+    // ~Trainer joins its thread; let that happen away from the UI.
+    m_retiring.emplace_back([e = std::move(m_engine)]() mutable {
+#ifdef MOE_HAS_TRAINER
+        if (e->trainer) e->trainer->stop();
+#endif
+        e.reset();
+    });
+}
+
+void TrainingController::start(const moe::spec::Project& project, const QString& runDir, int steps) {
+    m_poll.stop();
+    retire();
+    m_latest.reset();
+    if (!engineAvailable()) {
+        RunStatus s;
+        s.state = RunStatus::Failed;
+        s.message = engineMissingText();
+        setStatus(s);
+        Q_EMIT runEnded(m_status);
+        return;
+    }
+    QDir().mkpath(runDir);
+    m_runPath = QDir(runDir).filePath(QString::fromStdString(moe::telemetry::newRunId()) + QStringLiteral(".sqlite"));
+    RunStatus s;
+    s.state = RunStatus::Preparing;
+    setStatus(s);
+    auto generation = std::make_shared<int>(0);
+    m_generation = generation;
+    std::weak_ptr<int> alive = generation;
+    m_engine = std::make_unique<Engine>();
+#ifdef MOE_HAS_TRAINER
+    const std::string runPath = m_runPath.toStdString();
+    // Building loads the data set: do it off the UI thread, hand the trainer back queued.
+    m_retiring.emplace_back([this, project, runPath, steps, alive] {
+        moe::train::TrainerOptions opts;
+        opts.runStorePath = runPath;
+        auto built = std::make_shared<moe::spec::Result<std::unique_ptr<moe::train::Trainer>>>(moe::train::Trainer::create(project, opts));
+        QMetaObject::invokeMethod(this, [this, built, steps, alive] {
+            if (alive.expired() || !m_engine) return;  // stopped or restarted meanwhile; the result is dropped here
+            if (!built->ok()) {
+                RunStatus f;
+                f.state = RunStatus::Failed;
+                f.message = QString::fromStdString(built->message());
+                m_engine.reset();
+                setStatus(f);
+                Q_EMIT runEnded(m_status);
+                return;
+            }
+            m_engine->trainer = std::move(built->value());
+            Engine* e = m_engine.get();
+            m_engine->trainer->setSnapshotCallback([e](moe::telemetry::SnapshotPtr snap) {
+                std::lock_guard<std::mutex> lock(e->mutex);
+                e->queue.push_back(std::move(snap));
+            });
+            if (steps > 0) {
+                m_engine->stepTarget = steps;
+                m_stepping = true;
+                m_engine->trainer->step(steps);
+            } else if (m_speed > 0) {
+                m_paced = true;
+                m_paceDebt = 0;
+                m_paceClock.start();
+            } else m_engine->trainer->start();
+            Q_EMIT runStarted(m_runPath);
+            m_poll.start();
+        }, Qt::QueuedConnection);
+    });
+#else
+    (void)project;
+    (void)steps;
+#endif
+}
+
+void TrainingController::pause() {
+    m_paced = false;
+#ifdef MOE_HAS_TRAINER
+    if (hasTrainer()) m_engine->trainer->pause();
+#endif
+}
+
+void TrainingController::setSpeed(double stepsPerSecond) {
+    m_speed = std::max(0.0, stepsPerSecond);
+#ifdef MOE_HAS_TRAINER
+    if (!hasTrainer()) return;
+    if (m_paced && m_speed == 0) {
+        m_paced = false;
+        m_engine->trainer->resume();
+    } else if (!m_paced && !m_stepping && m_speed > 0 && m_status.state == RunStatus::Running) {
+        m_engine->trainer->pause();
+        m_paced = true;
+        m_paceDebt = 0;
+        m_paceClock.restart();
+    }
+#endif
+}
+
+void TrainingController::resume() {
+#ifdef MOE_HAS_TRAINER
+    if (hasTrainer()) {
+        m_stepping = false;
+        if (m_speed > 0) {
+            m_paced = true;
+            m_paceDebt = 0;
+            m_paceClock.restart();
+        } else m_engine->trainer->resume();
+        m_poll.start();
+    }
+#endif
+}
+
+void TrainingController::step(int n) {
+#ifdef MOE_HAS_TRAINER
+    if (!hasTrainer() || n <= 0) return;
+    m_paced = false;
+    m_engine->stepTarget = m_engine->trainer->progress().step + n;
+    m_stepping = true;
+    m_engine->trainer->step(n);
+    m_poll.start();
+#else
+    (void)n;
+#endif
+}
+
+void TrainingController::stop() {
+    m_paced = false;
+#ifdef MOE_HAS_TRAINER
+    if (hasTrainer()) {
+        m_engine->trainer->stop();
+        m_poll.start();
+        return;
+    }
+#endif
+    if (m_status.state == RunStatus::Preparing) {
+        retire();
+        RunStatus s = m_status;
+        s.state = RunStatus::Stopped;
+        s.message = tr("stopped before training began");
+        setStatus(s);
+        Q_EMIT runEnded(m_status);
+    }
+}
+
+void TrainingController::poll() {
+#ifdef MOE_HAS_TRAINER
+    if (!hasTrainer()) return m_poll.stop();
+    std::deque<moe::telemetry::SnapshotPtr> fresh;
+    {
+        std::lock_guard<std::mutex> lock(m_engine->mutex);
+        fresh.swap(m_engine->queue);
+    }
+    for (auto& s : fresh) {
+        m_latest = s;
+        Q_EMIT snapshot(s);
+    }
+    const moe::train::Progress p = m_engine->trainer->progress();
+    RunStatus s;
+    using TS = moe::train::TrainerState;
+    switch (p.state) {
+        case TS::Idle: s.state = RunStatus::Paused; break;
+        case TS::Running: s.state = RunStatus::Running; break;
+        case TS::Paused: s.state = RunStatus::Paused; break;
+        case TS::Finished: s.state = RunStatus::Finished; break;
+        case TS::Stopped: s.state = RunStatus::Stopped; break;
+        case TS::Failed: s.state = RunStatus::Failed; break;
+    }
+    s.step = p.step;
+    s.totalSteps = p.totalSteps;
+    s.loss = p.loss;
+    s.accuracy = p.accuracy;
+    s.testAccuracy = p.testAccuracy;
+    s.tokensPerSecond = p.tokensPerSecond;
+    s.etaSeconds = p.etaSeconds;
+    s.message = QString::fromStdString(p.message);
+    if (m_paced && (p.state == TS::Paused || p.state == TS::Idle)) {
+        // Paced run: between chunks the trainer rests; to the user it is running.
+        s.state = RunStatus::Running;
+        m_paceDebt = std::min(m_paceDebt + m_paceClock.restart() / 1000.0 * m_speed, std::max(1.0, m_speed / 2));
+        if (const int n = static_cast<int>(m_paceDebt); n >= 1) {
+            m_paceDebt -= n;
+            m_engine->trainer->step(n);
+        }
+    }
+    setStatus(s);
+    const bool ended = s.state == RunStatus::Finished || s.state == RunStatus::Stopped || s.state == RunStatus::Failed;
+    if (m_stepping && (ended || (s.state == RunStatus::Paused && s.step >= m_engine->stepTarget))) {
+        m_stepping = false;
+        Q_EMIT stepsDone();
+    }
+    if (ended) {
+        m_poll.stop();
+        spdlog::info("studio: run {} {} at step {}", m_runPath.toStdString(), stateName(s.state).toStdString(), s.step);
+        retire();
+        Q_EMIT runEnded(m_status);
+    } else if (s.state == RunStatus::Paused && !m_stepping && !m_paced) {
+        m_poll.setInterval(250);  // nothing moves; keep an eye out for resume from elsewhere
+    } else m_poll.setInterval(100);
+#endif
+}
+
+}  // namespace moe::studio

@@ -1,0 +1,83 @@
+// The real app under xvfb-run: opens an example project, trains 50 steps when the training
+// engine is built, saves a screenshot into the build tree, and the screenshot is not blank.
+#include <QDir>
+#include <QImage>
+#include <QProcess>
+#include <QSet>
+#include <QtTest>
+
+#include "moe/telemetry/run_store.h"
+#include "training_controller.h"
+
+namespace {
+const QString kStudio = QStringLiteral(MOE_BINARY_DIR "/app/studio/moe-studio");
+const QString kWork = QStringLiteral(MOE_BINARY_DIR "/tests/studio/app_run");
+}  // namespace
+
+class TestApp : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void trainsAndTakesAScreenshot_data() {
+        QTest::addColumn<QString>("theme");
+        QTest::addColumn<bool>("classroom");
+        QTest::newRow("light") << "light" << false;
+        QTest::newRow("dark classroom") << "dark" << true;
+    }
+    void trainsAndTakesAScreenshot() {
+        QFETCH(QString, theme);
+        QFETCH(bool, classroom);
+        if (qEnvironmentVariable("DISPLAY").isEmpty()) QSKIP("needs an X display (runs under xvfb-run)");
+        // A copy in the build tree: the run store goes next to the project.
+        QDir().mkpath(kWork);
+        const QString project = kWork + "/classroom_spirals.json";
+        QFile::remove(project);
+        QVERIFY(QFile::copy(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json"), project));
+        QDir(kWork + "/runs").removeRecursively();
+        const QString shot = QStringLiteral(MOE_BINARY_DIR "/tests/studio/studio_%1%2.png").arg(theme, classroom ? "_classroom" : "");
+        QFile::remove(shot);
+
+        QStringList args{project, "--theme", theme, "--screenshot", shot};
+        if (classroom) args << "--classroom";
+        const bool engine = moe::studio::TrainingController::engineAvailable();
+        if (engine) args << "--train-steps" << "50";
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("QT_QPA_PLATFORM", "xcb");
+        env.insert("XDG_CONFIG_HOME", kWork + "/config");
+        env.insert("XDG_DATA_HOME", kWork + "/data");
+        p.setProcessEnvironment(env);
+        p.start(kStudio, args);
+        QVERIFY(p.waitForFinished(180000));
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(err));
+
+        QImage img(shot);
+        QVERIFY2(!img.isNull(), qPrintable("no screenshot at " + shot));
+        QVERIFY(img.width() >= 800 && img.height() >= 600);
+        // Not blank: many colours, and no single colour covers almost everything.
+        QHash<QRgb, int> counts;
+        for (int y = 0; y < img.height(); y += 3)
+            for (int x = 0; x < img.width(); x += 3) ++counts[img.pixel(x, y)];
+        int total = 0, top = 0;
+        for (int c : counts) {
+            total += c;
+            top = std::max(top, c);
+        }
+        QVERIFY2(counts.size() > 50, qPrintable(QString("only %1 colours").arg(counts.size())));
+        QVERIFY2(top < total * 0.9, "one colour covers 90% of the screenshot");
+
+        if (!engine) {
+            qInfo("training engine not built: screenshot checked without training");
+            return;
+        }
+        const auto runs = QDir(kWork + "/runs/classroom_spirals").entryInfoList({"*.sqlite"}, QDir::Files);
+        QCOMPARE(runs.size(), 1);
+        auto reader = moe::telemetry::RunReader::open(runs.front().absoluteFilePath().toStdString());
+        QVERIFY2(reader.ok(), reader.message().c_str());
+        QVERIFY(reader.value()->latest());
+        QCOMPARE(reader.value()->latest()->step, std::int64_t(50));
+    }
+};
+
+QTEST_MAIN(TestApp)
+#include "tst_app.moc"

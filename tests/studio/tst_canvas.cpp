@@ -1,0 +1,240 @@
+// The network canvas: graph items, expert tiles by kind and schedule, palette drops, reorder,
+// selection, invalid outlines with core/spec's message, load tint, zoom and fit.
+#include <QGraphicsSceneDragDropEvent>
+#include <QMimeData>
+#include <QStandardPaths>
+#include <QtTest>
+
+#include "canvas.h"
+#include "document.h"
+#include "palette.h"
+
+using namespace moe::studio;
+namespace spec = moe::spec;
+
+namespace {
+
+int nodeCount(QGraphicsScene& s) {
+    int n = 0;
+    for (auto* it : s.items()) n += dynamic_cast<NodeItem*>(it) ? 1 : 0;
+    return n;
+}
+
+int tilesOfKind(const NodeItem* it, TileSpec::Kind k) {
+    int n = 0;
+    for (const auto& t : it->tiles()) n += t.kind == k ? 1 : 0;
+    return n;
+}
+
+NodeItem* blockItem(NetworkScene& s, ProjectDocument& d, int i) { return s.itemFor({ItemRef::Block, d.idAt(i)}); }
+
+}  // namespace
+
+class TestCanvas : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void graphHasInputStemBlocksHead() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        QCOMPARE(nodeCount(scene), 5);
+        QVERIFY(scene.itemFor({ItemRef::Input, 0}));
+        QVERIFY(scene.itemFor({ItemRef::Head, 0}));
+        // Left to right in chain order.
+        QVERIFY(scene.itemFor({ItemRef::Stem, 0})->pos().x() < blockItem(scene, doc, 0)->pos().x());
+        QVERIFY(blockItem(scene, doc, 1)->pos().x() < scene.itemFor({ItemRef::Head, 0})->pos().x());
+        QVERIFY(blockItem(scene, doc, 0)->tiles().empty());  // dense
+    }
+
+    void expertTilesShowKinds() {
+        ProjectDocument doc;
+        QVERIFY(doc.edit("moe++", [](spec::Project& p) {
+            auto& b = p.model.blocks[1];
+            b.experts = 6;
+            b.sharedExperts = 1;
+            b.zeroExperts = {1, 2, 1};
+        }).isEmpty());
+        NetworkScene scene(&doc);
+        const NodeItem* it = blockItem(scene, doc, 1);
+        QCOMPARE(tilesOfKind(it, TileSpec::Shared), 1);
+        QCOMPARE(tilesOfKind(it, TileSpec::Ffn), 6);
+        QCOMPARE(tilesOfKind(it, TileSpec::Zero), 1);
+        QCOMPARE(tilesOfKind(it, TileSpec::Copy), 2);
+        QCOMPARE(tilesOfKind(it, TileSpec::Constant), 1);
+        // Shared experts sit on their own row above the routed ones.
+        QVERIFY(it->tileRect(0).bottom() < it->tileRect(1).top());
+    }
+
+    void scheduleChangeRetilesEveryBlockAtOnce() {
+        ProjectDocument doc;
+        QVERIFY(doc.edit("three moe blocks on a schedule", [](spec::Project& p) {
+            p.model.blocks.assign(3, ProjectDocument::defaultMoeBlock());
+            for (auto& b : p.model.blocks) b.experts.reset();
+            p.model.expertSchedule = spec::Schedule{spec::ScheduleKind::Descending, 2, 8};
+        }).isEmpty());
+        NetworkScene scene(&doc);
+        QCOMPARE(tilesOfKind(blockItem(scene, doc, 0), TileSpec::Ffn), 8);
+        QCOMPARE(tilesOfKind(blockItem(scene, doc, 1), TileSpec::Ffn), 5);
+        QCOMPARE(tilesOfKind(blockItem(scene, doc, 2), TileSpec::Ffn), 2);
+        const double bigCard = blockItem(scene, doc, 0)->boundingRect().height();
+        QVERIFY(bigCard > blockItem(scene, doc, 2)->boundingRect().height());
+
+        QVERIFY(doc.edit("max 16", [](spec::Project& p) { p.model.expertSchedule->max = 16; }).isEmpty());
+        QCOMPARE(tilesOfKind(blockItem(scene, doc, 0), TileSpec::Ffn), 16);
+        QCOMPARE(tilesOfKind(blockItem(scene, doc, 1), TileSpec::Ffn), 9);
+        QCOMPARE(tilesOfKind(blockItem(scene, doc, 2), TileSpec::Ffn), 2);
+        doc.undoStack()->undo();
+        QCOMPARE(tilesOfKind(blockItem(scene, doc, 0), TileSpec::Ffn), 8);
+    }
+
+    void paletteDropInsertsAtThePosition() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        // Just left of block 1, in its row.
+        const QRectF b1 = blockItem(scene, doc, 1)->sceneBoundingRect();
+        QMimeData mime;
+        mime.setData(kPaletteMime, "block:moe_shared");
+        QGraphicsSceneDragDropEvent drop(QEvent::GraphicsSceneDrop);
+        drop.setScenePos(QPointF(b1.left() - 10, b1.center().y()));
+        drop.setMimeData(&mime);
+        drop.setProposedAction(Qt::CopyAction);
+        QApplication::sendEvent(&scene, &drop);
+        QCOMPARE(doc.project().model.blocks.size(), size_t(3));
+        QCOMPARE(doc.project().model.blocks[1].sharedExperts, 1);
+        QCOMPARE(nodeCount(scene), 6);
+    }
+
+    void expertAndRouterEntriesChangeTheBlockTheyLandOn() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        QSignalSpy refused(&scene, &NetworkScene::message);
+        QMimeData mime;
+        mime.setData(kPaletteMime, "expert:zero");
+        QGraphicsSceneDragDropEvent drop(QEvent::GraphicsSceneDrop);
+        drop.setScenePos(blockItem(scene, doc, 1)->sceneBoundingRect().center());
+        drop.setMimeData(&mime);
+        QApplication::sendEvent(&scene, &drop);
+        QCOMPARE(doc.project().model.blocks[1].zeroExperts.zero, 1);
+
+        // On a dense block: refused with a reason, nothing changes.
+        QGraphicsSceneDragDropEvent onDense(QEvent::GraphicsSceneDrop);
+        onDense.setScenePos(blockItem(scene, doc, 0)->sceneBoundingRect().center());
+        onDense.setMimeData(&mime);
+        QApplication::sendEvent(&scene, &onDense);
+        QCOMPARE(refused.count(), 1);
+        QVERIFY(refused.front().front().toString().contains("dense"));
+        QVERIFY(doc.project().model.blocks[0].kind == spec::BlockKind::Dense);
+
+        QVERIFY(applyPaletteEntry(doc, "router:sigmoid_bias", 0, doc.idAt(1)).isEmpty());
+        QVERIFY(doc.project().model.blocks[1].router.kind == spec::RouterKind::SigmoidBias);
+        QVERIFY(doc.problems().empty());  // aux set to 0 with it
+        QVERIFY(!applyPaletteEntry(doc, "router:nonsense", 0, doc.idAt(1)).isEmpty());
+    }
+
+    void dragReordersBlocks() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        const BlockId dense = doc.idAt(0);
+        scene.blockDragFinished(dense, scene.itemFor({ItemRef::Head, 0})->sceneBoundingRect().center() - QPointF(20, 0));
+        QTRY_COMPARE(doc.indexOf(dense), 1);
+        QCOMPARE(doc.undoStack()->count(), 1);
+    }
+
+    void selectionAndMultiSelection() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        QSignalSpy changed(&scene, &NetworkScene::selectionRefsChanged);
+        scene.select({ItemRef::Block, doc.idAt(1)});
+        QCOMPARE(scene.selectedBlocks(), std::vector<BlockId>{doc.idAt(1)});
+        blockItem(scene, doc, 0)->setSelected(true);
+        QCOMPARE(scene.selectedBlocks().size(), size_t(2));
+        QVERIFY(changed.count() >= 2);
+        // Selection survives the rebuild after an edit.
+        const auto copies = doc.duplicateBlocks(scene.selectedBlocks());
+        QCOMPARE(copies.size(), size_t(2));
+        QCOMPARE(scene.selectedBlocks().size(), size_t(2));
+        doc.removeBlocks(scene.selectedBlocks());
+        QCOMPARE(doc.project().model.blocks.size(), size_t(2));
+    }
+
+    void invalidItemIsOutlinedWithTheCoreMessage() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        QVERIFY(!blockItem(scene, doc, 1)->invalid());
+        QVERIFY(doc.edit("k", [](spec::Project& p) { p.model.blocks[1].router.k = 7; }).isEmpty());
+        NodeItem* it = blockItem(scene, doc, 1);
+        QVERIFY(it->invalid());
+        QVERIFY(it->toolTip().contains("model.blocks[1].router.k"));
+        QVERIFY(it->toolTip().contains("7 exceeds the 4 experts of this block"));
+        QVERIFY(!blockItem(scene, doc, 0)->invalid());
+    }
+
+    void expertTilesTintByLoad() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        QVERIFY(!blockItem(scene, doc, 1)->hasLoads());
+        scene.setExpertLoads({{}, {0.7, 0.28, 0.02, 0.0}});
+        const NodeItem* it = blockItem(scene, doc, 1);
+        QVERIFY(it->hasLoads());
+        QCOMPARE(it->tiles()[0].load, 0.7 * 4);
+        QVERIFY(it->tiles()[3].load < 0.1);  // dead expert
+        QVERIFY(it->toolTip().size() > 0);
+        scene.clearExpertLoads();
+        QVERIFY(!blockItem(scene, doc, 1)->hasLoads());
+    }
+
+    void longChainsWrapIntoRows() {
+        ProjectDocument doc;
+        for (int i = 0; i < 8; ++i) doc.insertBlock(0, ProjectDocument::defaultMoeBlock());
+        NetworkScene scene(&doc);
+        scene.setViewAspect(0.8);  // a tall view
+        QVERIFY(scene.rowCount() > 1);
+        // The last block sits on a lower row than the first, and dropping before it keeps order.
+        const auto* first = blockItem(scene, doc, 0);
+        const auto* last = blockItem(scene, doc, 9);
+        QVERIFY(last->pos().y() > first->pos().y());
+        QCOMPARE(scene.insertIndexAt(last->sceneBoundingRect().center() - QPointF(1, 0)), 9);
+        QCOMPARE(scene.insertIndexAt(first->sceneBoundingRect().center() + QPointF(1, 0)), 1);
+        scene.setViewAspect(30);  // a very wide strip: one row
+        QCOMPARE(scene.rowCount(), 1);
+    }
+
+    void lockedSceneRefusesDrops() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        scene.setLocked(true);
+        QVERIFY(!(blockItem(scene, doc, 1)->flags() & QGraphicsItem::ItemIsMovable));
+        QMimeData mime;
+        mime.setData(kPaletteMime, "block:dense");
+        QGraphicsSceneDragDropEvent enter(QEvent::GraphicsSceneDragEnter);
+        enter.setMimeData(&mime);
+        QApplication::sendEvent(&scene, &enter);
+        QVERIFY(!enter.isAccepted());
+    }
+
+    void zoomAndFit() {
+        ProjectDocument doc;
+        for (int i = 0; i < 6; ++i) doc.insertBlock(0, ProjectDocument::defaultMoeBlock());
+        NetworkScene scene(&doc);
+        NetworkView view(&scene);
+        view.resize(600, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.fitAll();
+        const double fitted = view.zoom();
+        QVERIFY(fitted < 1.0);  // eight blocks do not fit 600 px at 1:1
+        QRectF all;
+        for (auto* it : scene.items())
+            if (dynamic_cast<NodeItem*>(it)) all |= it->sceneBoundingRect();
+        const QRect shown = view.mapFromScene(all).boundingRect();
+        QVERIFY(view.viewport()->rect().adjusted(-2, -2, 2, 2).contains(shown));
+        // A long chain in a wide-but-short view wraps into rows; reading order is kept.
+        QVERIFY(scene.rowCount() >= 1);
+        view.zoomBy(2);
+        QCOMPARE(view.zoom(), fitted * 2);
+    }
+};
+
+QTEST_MAIN(TestCanvas)
+#include "tst_canvas.moc"

@@ -1,0 +1,154 @@
+// The inspector: typed editors for every field of the selection, validation as you type with
+// the reason shown, live derived figures, classroom hiding of advanced fields.
+#include <QCheckBox>
+#include <QComboBox>
+#include <QLineEdit>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QtTest>
+
+#include "document.h"
+#include "inspector.h"
+
+using namespace moe::studio;
+namespace spec = moe::spec;
+
+class TestInspector : public QObject {
+    Q_OBJECT
+
+    ProjectDocument* m_doc = nullptr;
+    Inspector* m_insp = nullptr;
+
+    ItemRef moeBlock() const { return {ItemRef::Block, m_doc->idAt(1)}; }
+    template <class W>
+    W* editor(const QString& path) {
+        auto* w = qobject_cast<W*>(m_insp->editorFor(path));
+        if (!w) qWarning("no editor for %s", qPrintable(path));
+        return w;
+    }
+    void typeInto(QLineEdit* le, const QString& text) {
+        le->setFocus();
+        le->selectAll();
+        QTest::keyClicks(le, text);
+    }
+
+private Q_SLOTS:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+    void init() {
+        m_doc = new ProjectDocument;
+        m_insp = new Inspector(m_doc);
+        m_insp->resize(380, 900);
+        m_insp->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_insp));
+        m_insp->setSelection({moeBlock()});
+    }
+    void cleanup() {
+        delete m_insp;
+        delete m_doc;
+    }
+
+    void everyFieldOfAnMoeBlockHasAnEditor() {
+        const QStringList paths = m_insp->paths();
+        for (const char* p : {"label", "kind", "norm", "residual", "ffn.hidden", "ffn.activation", "experts", "shared_experts",
+                              "zero_experts.zero", "zero_experts.copy", "zero_experts.constant", "router.kind", "router.k",
+                              "router.temperature", "router.noise", "router.renormalize", "capacity.dropless", "losses.aux", "losses.z"})
+            QVERIFY2(paths.contains(QStringLiteral("model.blocks[1].") + p), p);
+        QVERIFY(editor<QComboBox>("model.blocks[1].router.kind"));
+        QVERIFY(editor<QCheckBox>("model.blocks[1].residual"));
+        auto* k = editor<QSpinBox>("model.blocks[1].router.k");
+        QVERIFY(k);
+        QCOMPARE(k->value(), 2);
+        QCOMPARE(k->maximum(), 4096);
+        QCOMPARE(k->specialValueText(), QString("from schedule"));
+    }
+
+    void spinBoxEditsTheDocumentAndFiguresFollow() {
+        const QString before = m_insp->figuresText();
+        editor<QSpinBox>("model.blocks[1].experts")->setValue(8);
+        QCOMPARE(*m_doc->project().model.blocks[1].experts, 8);
+        QVERIFY(m_insp->figuresText() != before);
+        QVERIFY(m_insp->figuresText().contains("Routed experts"));
+        QCOMPARE(m_doc->undoStack()->count(), 1);
+    }
+
+    void notANumberIsShownAndNotApplied() {
+        auto* aux = editor<QLineEdit>("model.blocks[1].losses.aux");
+        typeInto(aux, "abc");
+        QVERIFY2(m_insp->messageFor("model.blocks[1].losses.aux").contains("is not a number"), qPrintable(m_insp->messageFor("model.blocks[1].losses.aux")));
+        QCOMPARE(m_doc->project().model.blocks[1].losses.aux, 0.01);
+        QCOMPARE(m_doc->undoStack()->count(), 0);
+    }
+
+    void outOfRangeShowsTheReadersReason() {
+        auto* aux = editor<QLineEdit>("model.blocks[1].losses.aux");
+        typeInto(aux, "250");
+        const QString msg = m_insp->messageFor("model.blocks[1].losses.aux");
+        QVERIFY2(msg.contains("250.0 is out of range (valid: 0 to 100)"), qPrintable(msg));
+        // As typed: "2" and "25" were valid and applied (one undo step), "250" is not.
+        QCOMPARE(m_doc->project().model.blocks[1].losses.aux, 25.0);
+        QCOMPARE(m_doc->undoStack()->count(), 1);
+        // Fixing it applies and clears the message.
+        typeInto(aux, "0.5");
+        QCOMPARE(m_doc->project().model.blocks[1].losses.aux, 0.5);
+        QVERIFY(m_insp->messageFor("model.blocks[1].losses.aux").isEmpty());
+    }
+
+    void crossFieldProblemShowsUnderItsField() {
+        editor<QSpinBox>("model.blocks[1].router.k")->setValue(6);
+        QCOMPARE(*m_doc->project().model.blocks[1].router.k, 6);
+        QVERIFY(m_insp->messageFor("model.blocks[1].router.k").contains("exceeds the 4 experts"));
+        editor<QSpinBox>("model.blocks[1].experts")->setValue(8);
+        QVERIFY(m_insp->messageFor("model.blocks[1].router.k").isEmpty());
+        QVERIFY(m_doc->problems().empty());
+    }
+
+    void routerKindShowsItsOwnParameters() {
+        auto* kind = editor<QComboBox>("model.blocks[1].router.kind");
+        kind->setCurrentText("dynamic");
+        Q_EMIT kind->activated(kind->currentIndex());
+        QTRY_VERIFY(m_insp->paths().contains("model.blocks[1].router.tau"));
+        QVERIFY(!m_insp->paths().contains("model.blocks[1].router.k"));
+        QVERIFY(m_doc->project().model.blocks[1].router.kind == spec::RouterKind::Dynamic);
+        m_doc->undoStack()->undo();
+        QTRY_VERIFY(m_insp->paths().contains("model.blocks[1].router.k"));
+    }
+
+    void undoUpdatesTheEditors() {
+        editor<QSpinBox>("model.blocks[1].ffn.hidden")->setValue(200);
+        QCOMPARE(m_doc->project().model.blocks[1].ffn.hidden, 200);
+        m_doc->undoStack()->undo();
+        QCOMPARE(editor<QSpinBox>("model.blocks[1].ffn.hidden")->value(), 64);
+    }
+
+    void modelSelectionEditsSchedulesAndTraining() {
+        m_insp->setSelection({});
+        QVERIFY(m_insp->paths().contains("training.learning_rate"));
+        auto* shape = editor<QComboBox>("model.schedule.experts.kind");
+        shape->setCurrentText("descending");
+        Q_EMIT shape->activated(shape->currentIndex());
+        QTRY_VERIFY(m_insp->paths().contains("model.schedule.experts.max"));
+        QVERIFY(m_doc->project().model.expertSchedule.has_value());
+        auto* lr = editor<QLineEdit>("training.learning_rate");
+        typeInto(lr, "0");
+        QVERIFY(m_insp->messageFor("training.learning_rate").contains("out of range"));
+    }
+
+    void classroomHidesAdvancedFields() {
+        m_insp->setClassroom(true);
+        QVERIFY(!m_insp->paths().contains("model.blocks[1].router.temperature"));
+        QVERIFY(!m_insp->paths().contains("model.blocks[1].losses.z"));
+        QVERIFY(m_insp->paths().contains("model.blocks[1].losses.aux"));
+        m_insp->setClassroom(false);
+        QVERIFY(m_insp->paths().contains("model.blocks[1].router.temperature"));
+    }
+
+    void lockedWhileTraining() {
+        m_insp->setLocked(true, "training");
+        QVERIFY(!m_insp->editorFor("model.blocks[1].router.k")->isEnabled());
+        m_insp->setLocked(false, {});
+        QVERIFY(m_insp->editorFor("model.blocks[1].router.k")->isEnabled());
+    }
+};
+
+QTEST_MAIN(TestInspector)
+#include "tst_inspector.moc"

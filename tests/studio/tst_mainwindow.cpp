@@ -1,0 +1,199 @@
+// The main window under the offscreen platform: validation messages select their block, broken
+// files change nothing, autosave and save manage the recovery file, past runs reopen, compare
+// and replay onto the canvas, classroom mode and themes switch.
+#include <QDockWidget>
+#include <QListWidget>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "canvas.h"
+#include "document.h"
+#include "inspector.h"
+#include "main_window.h"
+#include "messages_panel.h"
+#include "moe/spec/project_io.h"
+#include "moe/telemetry/run_store.h"
+#include "run_panel.h"
+#include "scenario_panel.h"
+#include "theme.h"
+
+using namespace moe::studio;
+namespace spec = moe::spec;
+namespace tel = moe::telemetry;
+
+namespace {
+
+// A run store with `n` snapshots of a 4-expert block 1, its load drifting onto expert 0.
+QString writeRun(const QString& dir, const QString& name, int n, const spec::Project& p) {
+    const QString path = dir + "/" + name + ".sqlite";
+    tel::RunInfo info;
+    info.runId = name.toStdString();
+    info.projectJson = spec::serializeProject(p);
+    info.startedAt = tel::utcNowIso();
+    info.status = "running";
+    auto w = tel::RunWriter::create(path.toStdString(), info);
+    if (!w.ok()) qFatal("%s", w.message().c_str());
+    for (int i = 1; i <= n; ++i) {
+        auto s = std::make_shared<tel::RoutingSnapshot>();
+        s->step = i * 10;
+        s->loss = 1.0 / i;
+        s->taskLoss = s->loss;
+        s->accuracy = 0.5 + 0.04 * i;
+        tel::BlockSnapshot b;
+        b.block = 1;
+        b.experts = 4;
+        b.ffnExperts = 4;
+        b.tokens = 100;
+        const double hot = 25.0 + 7.0 * i;
+        b.tokensPerExpert = {hot, (100 - hot) / 3, (100 - hot) / 3, (100 - hot) / 3};
+        b.meanGateProb = {0.25, 0.25, 0.25, 0.25};
+        s->blocks.push_back(b);
+        w.value()->append(s);
+    }
+    w.value()->finish("finished");
+    return path;
+}
+
+}  // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+    QTemporaryDir m_dir;
+
+private Q_SLOTS:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void clickingAProblemSelectsItsBlock() {
+        MainWindow w(false, m_dir.filePath("recovery1"));
+        w.show();
+        ProjectDocument* doc = w.document();
+        QVERIFY(doc->edit("k", [](spec::Project& p) { p.model.blocks[1].router.k = 9; }).isEmpty());
+        QListWidget* list = w.messages();
+        QListWidgetItem* problem = nullptr;
+        for (int i = 0; i < list->count(); ++i)
+            if (list->item(i)->text().contains("model.blocks[1].router.k")) problem = list->item(i);
+        QVERIFY(problem);
+        QVERIFY(problem->text().contains("exceeds"));
+        Q_EMIT list->itemClicked(problem);
+        QCOMPARE(w.scene()->selectedBlocks(), std::vector<BlockId>{doc->idAt(1)});
+        QVERIFY(w.inspector()->messageFor("model.blocks[1].router.k").contains("exceeds"));
+        // For people reviewing the look of the validation display.
+        w.resize(1500, 920);
+        QVERIFY(w.grab().save(QStringLiteral(MOE_BINARY_DIR "/tests/studio/studio_invalid_offscreen.png")));
+        // Training refuses an invalid model and says why.
+        QString err;
+        QVERIFY(!w.train(0, &err));
+        QVERIFY(!err.isEmpty());
+    }
+
+    void openingABrokenFileKeepsTheWork() {
+        MainWindow w(false, m_dir.filePath("recovery2"));
+        ProjectDocument* doc = w.document();
+        doc->insertBlock(0, ProjectDocument::defaultDenseBlock());
+        const std::string before = spec::serializeProject(doc->project());
+        QFile f(m_dir.filePath("bad.json"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("{ \"format\": \"moe-studio/1\", ");
+        f.close();
+        QString err;
+        QVERIFY(!w.openFile(f.fileName(), &err));
+        QVERIFY2(err.contains("not valid JSON"), qPrintable(err));
+        QCOMPARE(spec::serializeProject(doc->project()), before);
+        QVERIFY(doc->isModified());
+    }
+
+    void autosaveThenSaveDiscardsRecovery() {
+        const QString rdir = m_dir.filePath("recovery3");
+        MainWindow w(false, rdir);
+        w.document()->insertBlock(0, ProjectDocument::defaultMoeBlock());
+        QVERIFY(w.autosaveNow());
+        QVERIFY(w.recovery()->hasFile());
+        auto r = RecoveryStore::read(w.recovery()->filePath());
+        QVERIFY2(r.ok(), r.message().c_str());
+        QCOMPARE(r->model.blocks.size(), size_t(3));
+        QString err;
+        QVERIFY2(w.saveTo(m_dir.filePath("saved.json"), &err), qPrintable(err));
+        QVERIFY(!w.recovery()->hasFile());
+        QVERIFY(!w.document()->isModified());
+        QVERIFY(w.recentFiles().contains(QFileInfo(m_dir.filePath("saved.json")).absoluteFilePath()));
+        QVERIFY(w.runDir().endsWith("/runs/saved"));
+    }
+
+    void pastRunsReopenCompareAndReplay() {
+        MainWindow w(false, m_dir.filePath("recovery4"));
+        w.show();
+        const spec::Project p = w.document()->project();
+        const QString a = writeRun(m_dir.path(), "run_a", 6, p);
+        const QString b = writeRun(m_dir.path(), "run_b", 4, p);
+        RunPanel* run = w.runPanel();
+        QString err;
+        QVERIFY2(run->openRun(a, &err), qPrintable(err));
+        QCOMPARE(run->liveCurvePoints(), 6);
+        QVERIFY2(run->compareRun(b, &err), qPrintable(err));
+        QCOMPARE(run->compareCurvePoints(), 4);
+        QCOMPARE(run->liveCurvePoints(), 6);
+        // Opening replays the last step onto the canvas: expert 0 took 67 of 100 tokens.
+        QTRY_VERIFY(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->hasLoads());
+        const auto& tiles = w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->tiles();
+        QCOMPARE(tiles[0].load, 0.67 * 4);
+        // Scrub back to the first snapshot.
+        auto* slider = run->findChild<QSlider*>();
+        QVERIFY(slider && slider->isEnabled());
+        slider->setValue(0);
+        QCOMPARE(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->tiles()[0].load, 0.32 * 4);
+        QVERIFY(!run->openRun(m_dir.filePath("nothing.sqlite"), &err));
+        QVERIFY(err.contains("nothing.sqlite"));
+    }
+
+    void classroomAndThemes() {
+        MainWindow w(false, m_dir.filePath("recovery5"));
+        w.show();
+        w.setClassroom(true);
+        QVERIFY(w.classroom());
+        QVERIFY(w.findChild<QDockWidget*>("scenarioDock")->isVisible());
+        QVERIFY(!w.findChild<QDockWidget*>("paletteDock")->isVisible());
+        w.setTheme(Theme::Dark);
+        QCOMPARE(currentTheme(), Theme::Dark);
+        w.setClassroom(false);
+        QVERIFY(w.findChild<QDockWidget*>("paletteDock")->isVisible());
+        w.setTheme(Theme::Light);
+    }
+
+    void scenarioStepAppliesItsEditsThroughCore() {
+        MainWindow w(false, m_dir.filePath("recovery7"));
+        const QString copy = m_dir.filePath("classroom_spirals.json");
+        QVERIFY(QFile::copy(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json"), copy));
+        QString err;
+        QVERIFY2(w.openFile(copy, &err), qPrintable(err));
+        const auto& sc = w.document()->project().scenario;
+        QVERIFY(sc && sc->steps.size() == 4);
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.01);
+        auto* panel = w.findChild<ScenarioPanel*>();
+        QVERIFY(panel);
+        panel->setCurrentStep(3);
+        Q_EMIT panel->runStepRequested(3);  // "Take away balance": aux -> 0 on every block, then train
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.0);
+        QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.0);
+        QCOMPARE(w.document()->undoStack()->count(), 1);
+        if (TrainingController::engineAvailable()) {
+            QTRY_VERIFY(w.training()->status().active());
+            w.training()->stop();
+            QTRY_VERIFY_WITH_TIMEOUT(!w.training()->status().active(), 20000);
+        } else {
+            QVERIFY(!w.training()->status().active());
+        }
+    }
+
+    void trainingWithoutTheEngineSaysSo() {
+        if (TrainingController::engineAvailable()) QSKIP("the training engine is built; the app test trains for real");
+        MainWindow w(false, m_dir.filePath("recovery6"));
+        QString err;
+        QVERIFY(!w.train(10, &err));
+        QVERIFY(err.contains("training engine is not built"));
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_mainwindow.moc"
