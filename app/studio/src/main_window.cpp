@@ -199,7 +199,7 @@ void MainWindow::buildDocks() {
     m_runDock = dock(tr("Run"), "runDock", m_run, Qt::BottomDockWidgetArea);
     m_messages = new MessagesPanel(m_doc, this);
     m_messagesDock = dock(tr("Messages"), "messagesDock", m_messages, Qt::BottomDockWidgetArea);
-    m_dashDock = dock(tr("Dashboards"), "dashboardsDock", makeDashboardsWidget(this), Qt::RightDockWidgetArea);
+    m_dashDock = dock(tr("Dashboards"), "dashboardsDock", makeDashboardsWidget(this, &m_dash), Qt::RightDockWidgetArea);
     m_clusterDock = dock(tr("Cluster planner"), "clusterDock", makeClusterPlannerWidget(m_doc, this), Qt::RightDockWidgetArea);
     splitDockWidget(m_runDock, m_messagesDock, Qt::Horizontal);
     tabifyDockWidget(m_inspectorDock, m_dashDock);

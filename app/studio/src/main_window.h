@@ -19,6 +19,10 @@ class QDockWidget;
 class QLabel;
 class QMenu;
 
+namespace moe::viz {
+class DashboardWindow;
+}
+
 namespace moe::studio {
 
 class Inspector;
@@ -121,6 +125,7 @@ private:
     bool m_locked = false;
     bool m_scenarioTraining = false;  // the guide is waiting for its step's training
     moe::telemetry::SnapshotPtr m_pendingSnapshot;
+    moe::viz::DashboardWindow* m_dash = nullptr;  // live dashboards, when Vulkan is there
     QByteArray m_defaultState;
     QByteArray m_layoutBeforeClassroom;
 };

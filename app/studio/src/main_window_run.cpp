@@ -1,4 +1,7 @@
 // MainWindow: training, telemetry on the canvas, and the scripted launch.
+#ifdef MOE_STUDIO_VIZ_BUILT
+#include "moe/viz_qt/dashboard_window.h"
+#endif
 #include <QApplication>
 #include <QDir>
 #include <QFileInfo>
@@ -67,6 +70,10 @@ void MainWindow::setEditingLocked(bool locked) {
 void MainWindow::onStatus(const RunStatus& s) {
     m_run->setStatus(s);
     setEditingLocked(s.active());
+#ifdef MOE_STUDIO_VIZ_BUILT
+    // A paused or ended run stops the dashboards' live redraw.
+    if (m_dash) m_dash->setLive(s.state == RunStatus::Running);
+#endif
     const bool engine = TrainingController::engineAvailable();
     m_trainAct->setEnabled(engine && !s.active());
     m_pauseAct->setEnabled(engine && (s.state == RunStatus::Running || s.state == RunStatus::Paused));
@@ -79,6 +86,20 @@ void MainWindow::onStatus(const RunStatus& s) {
 
 void MainWindow::onSnapshot(const moe::telemetry::SnapshotPtr& s) {
     m_run->addSnapshot(s);
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (m_dash && s) {
+        // A new run (its first snapshot) starts a fresh view that knows the project it trains.
+        if (!m_dash->run() || !m_dash->run()->project || m_dash->run()->snapshots.empty() ||
+            m_dash->run()->snapshots.back()->step >= s->step) {
+            auto view = std::make_shared<moe::viz::RunView>();
+            view->project = m_doc->project();
+            view->status = "running";
+            view->live = true;
+            m_dash->setRun(std::move(view));
+        }
+        m_dash->appendSnapshot(s);
+    }
+#endif
     // Several snapshots can arrive in one poll: draw the newest once.
     const bool scheduled = m_pendingSnapshot != nullptr;
     m_pendingSnapshot = s;

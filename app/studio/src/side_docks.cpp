@@ -4,6 +4,10 @@
 #include <QVBoxLayout>
 #include <QWidget>
 
+#ifdef MOE_STUDIO_VIZ_BUILT
+#include "moe/viz_qt/dashboard_window.h"
+#endif
+
 namespace moe::studio {
 
 namespace {
@@ -28,14 +32,21 @@ QWidget* explanation(QWidget* parent, const QString& title, const QString& body)
 
 }  // namespace
 
-QWidget* makeDashboardsWidget(QWidget* parent) {
+QWidget* makeDashboardsWidget(QWidget* parent, moe::viz::DashboardWindow** window) {
+    *window = nullptr;
 #ifdef MOE_STUDIO_VIZ_BUILT
-    return explanation(parent, QObject::tr("Live dashboards are not connected yet"),
-                       QObject::tr("The dashboards (expert load over time, routing maps, entropy, collapse detectors) are "
-                                   "drawn by the <i>viz</i> module with Dear ImGui on Vulkan. It is part of this build but "
-                                   "this version of the studio does not embed it yet; <tt>moe render</tt> draws the same "
-                                   "panels from a run store.<br><br>While training, the canvas tints every expert tile by "
-                                   "its load, and the Messages panel lists collapse alerts."));
+    QString why;
+    if (moe::viz::DashboardWindow::vulkanAvailable(&why)) {
+        auto* w = new moe::viz::DashboardWindow;
+        *window = w;
+        auto* container = QWidget::createWindowContainer(w, parent);
+        container->setMinimumSize(360, 280);
+        return container;
+    }
+    return explanation(parent, QObject::tr("No Vulkan device for the live dashboards"),
+                       why + QObject::tr("<br><br>The rest of the studio works as usual: while training, the canvas "
+                                         "tints every expert tile by its load, the Messages panel lists collapse alerts, "
+                                         "and <tt>moe render</tt> draws the dashboards from a run store."));
 #endif
     return explanation(parent, QObject::tr("Live dashboards are not part of this build"),
                        QObject::tr("The dashboards (expert load over time, routing maps, entropy, collapse detectors) are "

@@ -5,11 +5,17 @@
 
 class QWidget;
 
+namespace moe::viz {
+class DashboardWindow;
+}
+
 namespace moe::studio {
 
 class ProjectDocument;
 
-QWidget* makeDashboardsWidget(QWidget* parent);
+// The live dashboards (Dear ImGui on Vulkan) when this build has them and a Vulkan device is
+// there; otherwise a plain explanation. `window` receives the dashboard window, or nullptr.
+QWidget* makeDashboardsWidget(QWidget* parent, moe::viz::DashboardWindow** window);
 QWidget* makeClusterPlannerWidget(ProjectDocument* doc, QWidget* parent);
 
 }  // namespace moe::studio
