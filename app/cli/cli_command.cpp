@@ -1,5 +1,7 @@
 #include "cli_command.h"
 
+#include "moe/spec/names.h"
+
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -12,18 +14,6 @@ namespace {
 std::map<std::string, CommandSpec>& registry() {
     static std::map<std::string, CommandSpec> r;
     return r;
-}
-
-size_t editDistance(const std::string& a, const std::string& b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
 }
 
 }  // namespace
@@ -67,14 +57,10 @@ ParsedArgs::ParsedArgs(const CommandSpec& spec, const std::vector<std::string>& 
             for (const auto& o : spec.options)
                 if (o.name == name) opt = &o;
             if (!opt) {
-                std::string best;
-                size_t bestD = 99;
-                for (const auto& o : spec.options)
-                    if (auto d = editDistance(name, o.name); d < bestD) {
-                        bestD = d;
-                        best = o.name;
-                    }
-                throw UsageError("unknown option --" + name + (bestD <= 2 ? " (did you mean --" + best + "?)" : ""));
+                std::vector<std::string> names;
+                for (const auto& o : spec.options) names.push_back(o.name);
+                const std::string best = moe::spec::didYouMean(name, names);
+                throw UsageError("unknown option --" + name + (best.empty() ? "" : " (did you mean --" + best + "?)"));
             }
             if (opt->valueName.empty()) {
                 if (hasVal) throw UsageError("--" + name + " takes no value");
@@ -173,6 +159,12 @@ std::string Table::str() const {
         else line(r);
     }
     return o.str();
+}
+
+std::string joinList(const std::vector<std::string>& items) {
+    std::string s;
+    for (const auto& x : items) s += (s.empty() ? "" : ", ") + x;
+    return s;
 }
 
 std::string humanCount(double v) {

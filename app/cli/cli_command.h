@@ -73,6 +73,8 @@ private:
     std::vector<std::vector<std::string>> m_rows;
 };
 
+// "a, b, c"
+std::string joinList(const std::vector<std::string>& items);
 // Human-friendly numbers: 1234567 -> "1.23M", 0.5 -> "0.5".
 std::string humanCount(double v);
 std::string fixed(double v, int decimals);

@@ -12,12 +12,6 @@ namespace cl = moe::cluster;
 using moe::cli::fixed;
 using moe::cli::UsageError;
 
-std::string joined(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-}
-
 std::string pct(double p) { return (p >= 0 ? "+" : "") + fixed(p, 1) + "%"; }
 
 int run(const moe::cli::ParsedArgs& a) {
@@ -35,12 +29,12 @@ int run(const moe::cli::ParsedArgs& a) {
         return 1;
     }
     const auto clusterName = a.value("cluster");
-    if (!clusterName) throw UsageError("--cluster NAME is required; known clusters: " + joined(cat->clusterNames()));
+    if (!clusterName) throw UsageError("--cluster NAME is required; known clusters: " + moe::cli::joinList(cat->clusterNames()));
     auto rc = cat->resolve(*clusterName, "--cluster");
     if (!rc) throw UsageError(rc.errors()[0].message);
     cl::CollectiveOp op = cl::CollectiveOp::AllReduce;
     if (auto o = a.value("op"); o && !cl::parseOp(*o, op))
-        throw UsageError("--op: unknown collective '" + *o + "'; choose one of " + joined(cl::opNames()));
+        throw UsageError("--op: unknown collective '" + *o + "'; choose one of " + moe::cli::joinList(cl::opNames()));
     if (op == cl::CollectiveOp::AllToAllV) throw UsageError("--op: alltoallv has no nccl-tests table; use alltoall");
     auto table = cl::parseNcclTests(ss.str(), file, a.flag("in-place"));
     if (!table) {

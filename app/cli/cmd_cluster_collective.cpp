@@ -11,23 +11,17 @@ namespace cl = moe::cluster;
 using moe::cli::fixed;
 using moe::cli::UsageError;
 
-std::string joined(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-}
-
 int run(const moe::cli::ParsedArgs& a) {
     cl::CollectiveOp op;
     if (!cl::parseOp(a.positional()[0], op))
-        throw UsageError("unknown collective '" + a.positional()[0] + "'; choose one of " + joined(cl::opNames()));
+        throw UsageError("unknown collective '" + a.positional()[0] + "'; choose one of " + moe::cli::joinList(cl::opNames()));
     auto cat = cl::Catalog::loadDefault();
     if (!cat) {
         std::cerr << cat.message() << "\n";
         return 1;
     }
     const auto clusterName = a.value("cluster");
-    if (!clusterName) throw UsageError("--cluster NAME is required; known clusters: " + joined(cat->clusterNames()));
+    if (!clusterName) throw UsageError("--cluster NAME is required; known clusters: " + moe::cli::joinList(cat->clusterNames()));
     auto rc = cat->resolve(*clusterName, "--cluster");
     if (!rc) throw UsageError(rc.errors()[0].message);
     if (!a.value("gpus")) throw UsageError("--gpus N is required");
@@ -36,7 +30,7 @@ int run(const moe::cli::ParsedArgs& a) {
     cl::CollectiveOptions opt;
     if (auto algo = a.value("algo")) {
         if (!cl::parseAlgorithm(*algo, opt.algorithm))
-            throw UsageError("--algo: unknown algorithm '" + *algo + "'; choose one of " + joined(cl::algorithmNames()));
+            throw UsageError("--algo: unknown algorithm '" + *algo + "'; choose one of " + moe::cli::joinList(cl::algorithmNames()));
     }
     opt.skew = a.doubleValue("skew", 1.0, 0.0, 10.0);
     auto sizes = cl::parseSizes(a.valueOr("sizes", "8:16G"), "--sizes");

@@ -5,6 +5,38 @@
 #include <limits>
 #include <sstream>
 
+namespace moe::spec {
+
+static size_t editDistance(std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::string didYouMean(std::string_view word, const std::vector<std::string>& candidates) {
+    std::string best;
+    size_t bestD = std::numeric_limits<size_t>::max();
+    for (const auto& c : candidates) {
+        const size_t d = editDistance(word, c);
+        if (d < bestD) {
+            bestD = d;
+            best = c;
+        }
+    }
+    const size_t limit = std::max<size_t>(2, word.size() / 3);
+    return bestD <= limit ? best : std::string();
+}
+
+}  // namespace moe::spec
+
 namespace moe::spec::detail {
 
 std::string typeName(const Json& j) {
@@ -19,34 +51,6 @@ std::string typeName(const Json& j) {
         case Json::value_t::array: return "an array";
         default: return "a value";
     }
-}
-
-static size_t editDistance(const std::string& a, const std::string& b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            const size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-std::string didYouMean(const std::string& word, const std::vector<std::string>& candidates) {
-    std::string best;
-    size_t bestD = std::numeric_limits<size_t>::max();
-    for (const auto& c : candidates) {
-        const size_t d = editDistance(word, c);
-        if (d < bestD) {
-            bestD = d;
-            best = c;
-        }
-    }
-    const size_t limit = std::max<size_t>(2, word.size() / 3);
-    return bestD <= limit ? best : std::string();
 }
 
 std::string joinNames(const std::vector<std::string_view>& names) {

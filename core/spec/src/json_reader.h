@@ -24,8 +24,6 @@ struct ReadContext {
 };
 
 std::string typeName(const Json& j);
-// Closest candidate by edit distance, or empty when none is close enough.
-std::string didYouMean(const std::string& word, const std::vector<std::string>& candidates);
 std::string joinNames(const std::vector<std::string_view>& names);
 
 class ObjectReader {
