@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "moe/spec/project.h"
 #include "moe/spec/schedule.h"
 
 using namespace moe::spec;
@@ -99,6 +100,26 @@ private Q_SLOTS:
         QVERIFY(checkSchedule(bad, 5).find("below min") != std::string::npos);
         bad = Schedule{ScheduleKind::Wave, 1, 4, 1, {}};
         QVERIFY(checkSchedule(bad, 5).find("period") != std::string::npos);
+    }
+
+    // The learning-rate schedule (training.lr_schedule, training.warmup_steps).
+    void learningRate() {
+        TrainingSettings t;
+        QCOMPARE(learningRateAt(t, 0.01, 0, 100), 0.01);
+        QCOMPARE(learningRateAt(t, 0.01, 99, 100), 0.01);
+        t.lrSchedule = LrSchedule::Cosine;
+        QCOMPARE(learningRateAt(t, 0.01, 0, 100), 0.01);
+        QVERIFY(std::abs(learningRateAt(t, 0.01, 50, 100) - 0.005) < 1e-15);  // half way: half the rate
+        QVERIFY(learningRateAt(t, 0.01, 99, 100) > 0);
+        QVERIFY(learningRateAt(t, 0.01, 99, 100) < 1e-5);                       // nearly zero at the end
+        for (int s = 1; s < 100; ++s) QVERIFY(learningRateAt(t, 0.01, s, 100) < learningRateAt(t, 0.01, s - 1, 100));
+        t.warmupSteps = 10;
+        QCOMPARE(learningRateAt(t, 0.01, 0, 110), 0.001);                      // 1/10 of the rate on the first step
+        QVERIFY(std::abs(learningRateAt(t, 0.01, 4, 110) - 0.005) < 1e-15);
+        QCOMPARE(learningRateAt(t, 0.01, 10, 110), 0.01);                      // the cosine starts after the warm-up
+        QVERIFY(std::abs(learningRateAt(t, 0.01, 60, 110) - 0.005) < 1e-15);
+        t.lrSchedule = LrSchedule::Constant;
+        QCOMPARE(learningRateAt(t, 0.01, 60, 110), 0.01);
     }
 };
 

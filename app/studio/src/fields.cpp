@@ -114,6 +114,19 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     lr.get = [](const P& p) { return V(p.training.learningRate); };
     lr.set = [](P& p, const V& v) { p.training.learningRate = v.toDouble(); };
     out.push_back(lr);
+    FieldDef sched = field(FieldDef::Enum, QStringLiteral("training.lr_schedule"), QObject::tr("Rate schedule"), t,
+                           QObject::tr("constant: the rate as set; cosine: from the rate down to zero at the last step"));
+    sched.options = namesOf<spec::LrSchedule>();
+    sched.advanced = true;
+    sched.get = [](const P& p) { return V(qs(spec::toString(p.training.lrSchedule))); };
+    sched.set = [](P& p, const V& v) { p.training.lrSchedule = enumOf(v, spec::LrSchedule::Constant); };
+    out.push_back(sched);
+    FieldDef warm = field(FieldDef::Int, QStringLiteral("training.warmup_steps"), QObject::tr("Warm-up"), t,
+                          QObject::tr("Raise the rate linearly from zero over these first steps (0: none)"));
+    warm.lo = 0, warm.hi = 100000000, warm.unit = QObject::tr("steps"), warm.advanced = true;
+    warm.get = [](const P& p) { return V(p.training.warmupSteps); };
+    warm.set = [](P& p, const V& v) { p.training.warmupSteps = v.toInt(); };
+    out.push_back(warm);
     FieldDef wd = field(FieldDef::Double, QStringLiteral("training.weight_decay"), QObject::tr("Weight decay"), t, QObject::tr("0 to 10"));
     wd.lo = 0, wd.hi = 10, wd.advanced = true;
     wd.get = [](const P& p) { return V(p.training.weightDecay); };

@@ -32,6 +32,7 @@ MOE_NAMES(ScheduleKind, {ScheduleKind::Uniform, "uniform"}, {ScheduleKind::Desce
           {ScheduleKind::Hourglass, "hourglass"}, {ScheduleKind::Wave, "wave"},
           {ScheduleKind::Explicit, "explicit"})
 MOE_NAMES(OptimizerKind, {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"})
+MOE_NAMES(LrSchedule, {LrSchedule::Constant, "constant"}, {LrSchedule::Cosine, "cosine"})
 #undef MOE_NAMES
 
 template <class E>
@@ -70,6 +71,7 @@ MOE_INSTANTIATE(RouterKind)
 MOE_INSTANTIATE(DropPolicy)
 MOE_INSTANTIATE(ScheduleKind)
 MOE_INSTANTIATE(OptimizerKind)
+MOE_INSTANTIATE(LrSchedule)
 #undef MOE_INSTANTIATE
 
 }  // namespace moe::spec

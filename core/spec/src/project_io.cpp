@@ -116,6 +116,8 @@ nlohmann::ordered_json toJson(const Project& p) {
     tj["learning_rate"] = t.learningRate;
     if (t.weightDecay != 0.0) tj["weight_decay"] = t.weightDecay;
     if (t.optimizer == OptimizerKind::Sgd) tj["momentum"] = t.momentum;
+    if (t.lrSchedule != LrSchedule::Constant) tj["lr_schedule"] = toString(t.lrSchedule);
+    if (t.warmupSteps > 0) tj["warmup_steps"] = t.warmupSteps;
     if (t.epochs) tj["epochs"] = *t.epochs;
     if (t.steps) tj["steps"] = *t.steps;
     tj["seed"] = t.seed;

@@ -180,6 +180,8 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     t.weightDecay = r.getDouble("weight_decay", 0.0, 0.0, 10.0);
     if (t.optimizer == OptimizerKind::Sgd) t.momentum = r.getDouble("momentum", 0.9, 0.0, 0.9999);
     else r.rejectIfPresent("momentum", "applies to the sgd optimizer only");
+    t.lrSchedule = r.getEnum("lr_schedule", t.lrSchedule);
+    t.warmupSteps = r.getInt("warmup_steps", 0, 0, 100000000);
     t.epochs = r.optInt("epochs", 1, 10000);
     t.steps = r.optInt("steps", 1, 100000000);
     if (t.epochs && t.steps) ctx.error(path, "give either \"epochs\" or \"steps\", not both");

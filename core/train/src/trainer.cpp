@@ -119,6 +119,7 @@ struct Trainer::Impl {
     bool pauseRequested = false;
     bool finalized = false;
     double pendingLr = std::numeric_limits<double>::quiet_NaN();
+    double baseLr = 0;  // the set rate; the schedule (warm-up, cosine) scales it every step
     Progress progress;
     SnapshotPtr latest;
     std::function<void(SnapshotPtr)> callback;
@@ -172,7 +173,8 @@ struct Trainer::Impl {
         progress.totalSteps = totalSteps;
         progress.threads = at::get_num_threads();
         progress.step = step;
-        progress.learningRate = t.learningRate;
+        baseLr = t.learningRate;
+        progress.learningRate = spec::learningRateAt(t, baseLr, step, totalSteps);
         progress.epoch = static_cast<double>(step) / static_cast<double>(stepsPerEpoch);
         if (!options.runStorePath.empty()) {
             telemetry::RunInfo info;
@@ -283,10 +285,11 @@ struct Trainer::Impl {
         {
             std::lock_guard lock(mutex);
             if (!std::isnan(pendingLr)) {
-                for (auto& g : optimizer->param_groups()) g.options().set_lr(pendingLr);
-                progress.learningRate = pendingLr;
+                baseLr = pendingLr;
                 pendingLr = std::numeric_limits<double>::quiet_NaN();
             }
+            progress.learningRate = spec::learningRateAt(project.training, baseLr, step, totalSteps);
+            for (auto& g : optimizer->param_groups()) g.options().set_lr(progress.learningRate);
         }
         const std::int64_t epoch = step / stepsPerEpoch, pos = step % stepsPerEpoch;
         const auto& ord = epochOrder(epoch);

@@ -2,6 +2,7 @@
 // A project file: format "moe-studio/1", holding the model spec, the training settings, an
 // optional deployment (read by the cluster simulator) and an optional classroom scenario.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,12 +18,19 @@ inline constexpr const char* kProjectFormat = "moe-studio/1";
 enum class OptimizerKind { Sgd, Adam, AdamW };
 std::string_view toString(OptimizerKind v);
 
+// How the learning rate moves over a run: held constant, or a cosine from the set rate down to
+// zero at the planned last step. Either may start with a linear warm-up from zero.
+enum class LrSchedule { Constant, Cosine };
+std::string_view toString(LrSchedule v);
+
 struct TrainingSettings {
     int batch = 64;                   // samples per step
     OptimizerKind optimizer = OptimizerKind::Adam;
     double learningRate = 1e-3;
     double weightDecay = 0.0;
     double momentum = 0.9;            // sgd only
+    LrSchedule lrSchedule = LrSchedule::Constant;
+    int warmupSteps = 0;              // linear warm-up from 0 to the rate over these steps
     std::optional<int> epochs;        // exactly one of epochs / steps is set
     std::optional<int> steps;
     unsigned seed = 1;
@@ -73,6 +81,10 @@ struct Scenario {
     std::string title;
     std::vector<ScenarioStep> steps;
 };
+
+// The learning rate at optimizer step `step` (0-based) of a run planned for `totalSteps`, for a
+// set rate `baseRate` (the project's, or one changed while training).
+double learningRateAt(const TrainingSettings& t, double baseRate, std::int64_t step, std::int64_t totalSteps);
 
 struct Project {
     std::string description;
