@@ -80,18 +80,20 @@ void textVertical(ImDrawList* dl, ImVec2 centre, ImU32 colour, const std::string
     }
 }
 
-void colourGrid(ImDrawList* dl, ImVec2 p0, ImVec2 p1, int cols, int rows, const std::vector<ImU32>& colours) {
+void colourGrid(ImDrawList* dl, ImVec2 p0, ImVec2 p1, int cols, int rows, const std::vector<ImU32>& colours, ImU32 rowRule) {
     if (cols <= 0 || rows <= 0 || colours.size() < static_cast<size_t>(cols) * static_cast<size_t>(rows)) return;
     if (GridRenderer* g = fonts().grid) {
-        g->add(dl, p0.x, p0.y, p1.x, p1.y, cols, rows, colours.data());
+        g->add(dl, p0.x, p0.y, p1.x, p1.y, cols, rows, colours.data(), rowRule);
         return;
     }
     const float cw = (p1.x - p0.x) / cols, ch = (p1.y - p0.y) / rows;
     for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c) {
-            const ImU32 v = colours[static_cast<size_t>(r) * cols + c];
-            if ((v >> IM_COL32_A_SHIFT) == 0) continue;
-            dl->AddRectFilled({p0.x + c * cw, p0.y + r * ch}, {p0.x + (c + 1) * cw, p0.y + (r + 1) * ch}, v);
+        for (int c = 0; c < cols; ++c)
+            dl->AddRectFilled({p0.x + c * cw, p0.y + r * ch}, {p0.x + (c + 1) * cw, p0.y + (r + 1) * ch}, colours[static_cast<size_t>(r) * cols + c]);
+    if (rowRule)
+        for (int r = 1; r < rows; ++r) {
+            const float y = std::floor(p0.y + r * ch);
+            dl->AddRectFilled({p0.x, y}, {p1.x, y + 1}, rowRule);
         }
 }
 

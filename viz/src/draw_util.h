@@ -27,9 +27,10 @@ struct Fonts {
 };
 const Fonts& fonts();
 
-// A cols x rows grid of packed colours (row-major) filling [p0, p1): one GPU quad when the
-// renderer has a GridRenderer, else one ImGui rectangle per cell. Transparent cells are skipped.
-void colourGrid(ImDrawList* dl, ImVec2 p0, ImVec2 p1, int cols, int rows, const std::vector<ImU32>& colours);
+// A cols x rows grid of packed opaque colours (row-major) filling [p0, p1), with a one-pixel
+// rule of colour `rowRule` between rows (0: none): one GPU quad when the renderer has a
+// GridRenderer, else one ImGui rectangle per cell.
+void colourGrid(ImDrawList* dl, ImVec2 p0, ImVec2 p1, int cols, int rows, const std::vector<ImU32>& colours, ImU32 rowRule = 0);
 
 // Theme colours (ImU32).
 namespace theme {

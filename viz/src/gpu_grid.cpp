@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "draw_util.h"
+#include "vk_memory.h"
 
 namespace moe::viz {
 
@@ -23,9 +24,13 @@ const std::uint32_t kFrag[] = {
 struct Push {
     float rect[4];
     float viewport[2];
-    std::int32_t dims[2];
-    std::int32_t offset;
+    float uvScale[2];
+    float uvOffset[2];
+    float rows;
+    std::uint32_t rule;
 };
+
+constexpr VkFormat kCellFormat = VK_FORMAT_R8G8B8A8_UNORM;  // ImU32's byte order on little-endian hosts
 
 VkShaderModule shader(VkDevice dev, const std::uint32_t* code, std::size_t bytes) {
     VkShaderModuleCreateInfo ci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
@@ -43,7 +48,22 @@ std::unique_ptr<GridRenderer> GridRenderer::create(VkPhysicalDevice physical, Vk
     std::unique_ptr<GridRenderer> g(new GridRenderer);
     g->m_physical = physical;
     g->m_device = device;
-    VkDescriptorSetLayoutBinding b{0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_FRAGMENT_BIT, nullptr};
+    VkFormatProperties fp;
+    vkGetPhysicalDeviceFormatProperties(physical, kCellFormat, &fp);
+    if (!(fp.linearTilingFeatures & VK_FORMAT_FEATURE_SAMPLED_IMAGE_BIT)) {
+        error = "the device cannot sample linear RGBA8 textures";
+        return nullptr;
+    }
+    VkSamplerCreateInfo sci{VK_STRUCTURE_TYPE_SAMPLER_CREATE_INFO};
+    sci.magFilter = sci.minFilter = VK_FILTER_NEAREST;
+    sci.mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST;
+    sci.addressModeU = sci.addressModeV = sci.addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE;
+    sci.maxLod = 0;
+    if (vkCreateSampler(device, &sci, nullptr, &g->m_sampler) != VK_SUCCESS) {
+        error = "could not create the grid's sampler";
+        return nullptr;
+    }
+    VkDescriptorSetLayoutBinding b{0, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 1, VK_SHADER_STAGE_FRAGMENT_BIT, nullptr};
     VkDescriptorSetLayoutCreateInfo slci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
     slci.bindingCount = 1;
     slci.pBindings = &b;
@@ -77,8 +97,8 @@ std::unique_ptr<GridRenderer> GridRenderer::create(VkPhysicalDevice physical, Vk
     VkPipelineMultisampleStateCreateInfo ms{VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO};
     ms.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT;
     VkPipelineColorBlendAttachmentState cb{};
-    // Cells are opaque (transparent ones are discarded), so no blending: it would cost a read of
-    // every pixel on a software rasteriser.
+    // Cells are opaque, so no blending: it would cost a read of every pixel on a software
+    // rasteriser.
     cb.blendEnable = VK_FALSE;
     cb.srcColorBlendFactor = VK_BLEND_FACTOR_SRC_ALPHA;
     cb.dstColorBlendFactor = VK_BLEND_FACTOR_ONE_MINUS_SRC_ALPHA;
@@ -117,7 +137,7 @@ std::unique_ptr<GridRenderer> GridRenderer::create(VkPhysicalDevice physical, Vk
         return nullptr;
     }
     frameSlots = std::max(1, frameSlots);
-    VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, static_cast<std::uint32_t>(frameSlots)};
+    VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, static_cast<std::uint32_t>(frameSlots)};
     VkDescriptorPoolCreateInfo dpci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     dpci.maxSets = static_cast<std::uint32_t>(frameSlots);
     dpci.poolSizeCount = 1;
@@ -129,8 +149,8 @@ std::unique_ptr<GridRenderer> GridRenderer::create(VkPhysicalDevice physical, Vk
         ai.descriptorPool = g->m_pool;
         ai.descriptorSetCount = 1;
         ai.pSetLayouts = &g->m_setLayout;
-        if (vkAllocateDescriptorSets(device, &ai, &s.set) != VK_SUCCESS || !g->ensureCapacity(s, 64 * 256)) {
-            error = "could not allocate the grid's buffers";
+        if (vkAllocateDescriptorSets(device, &ai, &s.set) != VK_SUCCESS || !g->ensureCapacity(s, 256, 64)) {
+            error = "could not allocate the grid's textures";
             return nullptr;
         }
     }
@@ -139,52 +159,72 @@ std::unique_ptr<GridRenderer> GridRenderer::create(VkPhysicalDevice physical, Vk
 
 GridRenderer::~GridRenderer() {
     if (!m_device) return;
-    for (auto& s : m_slots) {
-        if (s.mapped) vkUnmapMemory(m_device, s.memory);
-        vkDestroyBuffer(m_device, s.buffer, nullptr);
-        vkFreeMemory(m_device, s.memory, nullptr);
-    }
+    for (auto& s : m_slots) release(s);
     vkDestroyDescriptorPool(m_device, m_pool, nullptr);
     vkDestroyPipeline(m_device, m_pipeline, nullptr);
     vkDestroyPipelineLayout(m_device, m_layout, nullptr);
     vkDestroyDescriptorSetLayout(m_device, m_setLayout, nullptr);
+    vkDestroySampler(m_device, m_sampler, nullptr);
 }
 
-bool GridRenderer::ensureCapacity(Slot& s, std::size_t cells) {
-    if (cells <= s.capacity && s.buffer) return true;
-    const std::size_t cap = std::max<std::size_t>(cells + cells / 2, 1024);
-    if (s.buffer) {
-        vkUnmapMemory(m_device, s.memory);
-        vkDestroyBuffer(m_device, s.buffer, nullptr);
-        vkFreeMemory(m_device, s.memory, nullptr);
-        s = Slot{VK_NULL_HANDLE, VK_NULL_HANDLE, nullptr, 0, s.set};
+void GridRenderer::release(Slot& s) {
+    if (s.mapped) vkUnmapMemory(m_device, s.memory);
+    vkDestroyImageView(m_device, s.view, nullptr);
+    vkDestroyImage(m_device, s.image, nullptr);
+    vkFreeMemory(m_device, s.memory, nullptr);
+    const VkDescriptorSet set = s.set;  // the set outlives its textures: it is re-pointed
+    s = Slot{};
+    s.set = set;
+}
+
+bool GridRenderer::ensureCapacity(Slot& s, int width, int height) {
+    if (s.image && width <= s.width && height <= s.height) return true;
+    // Grow with some headroom so a window resize or one more block does not recreate it per frame.
+    width = std::max({width + width / 4, s.width, 256});
+    height = std::max({height + height / 4, s.height, 64});
+    release(s);
+    VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+    ici.imageType = VK_IMAGE_TYPE_2D;
+    ici.format = kCellFormat;
+    ici.extent = {static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height), 1};
+    ici.mipLevels = 1;
+    ici.arrayLayers = 1;
+    ici.samples = VK_SAMPLE_COUNT_1_BIT;
+    ici.tiling = VK_IMAGE_TILING_LINEAR;  // written by the host row by row, every frame
+    ici.usage = VK_IMAGE_USAGE_SAMPLED_BIT;
+    ici.initialLayout = VK_IMAGE_LAYOUT_PREINITIALIZED;
+    if (vkCreateImage(m_device, &ici, nullptr, &s.image) != VK_SUCCESS) return false;
+    s.memory = detail::allocateBound(m_physical, m_device, s.image,
+                                     VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+    void* mapped = nullptr;
+    if (!s.memory || vkMapMemory(m_device, s.memory, 0, VK_WHOLE_SIZE, 0, &mapped) != VK_SUCCESS) {
+        release(s);
+        return false;
     }
-    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bci.size = cap * sizeof(std::uint32_t);
-    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-    if (vkCreateBuffer(m_device, &bci, nullptr, &s.buffer) != VK_SUCCESS) return false;
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(m_device, s.buffer, &req);
-    VkPhysicalDeviceMemoryProperties mp;
-    vkGetPhysicalDeviceMemoryProperties(m_physical, &mp);
-    const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    std::uint32_t type = UINT32_MAX;
-    for (std::uint32_t i = 0; i < mp.memoryTypeCount; ++i)
-        if ((req.memoryTypeBits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & want) == want) { type = i; break; }
-    if (type == UINT32_MAX) return false;
-    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    mai.allocationSize = req.size;
-    mai.memoryTypeIndex = type;
-    if (vkAllocateMemory(m_device, &mai, nullptr, &s.memory) != VK_SUCCESS) return false;
-    vkBindBufferMemory(m_device, s.buffer, s.memory, 0);
-    vkMapMemory(m_device, s.memory, 0, VK_WHOLE_SIZE, 0, &s.mapped);
-    s.capacity = cap;
-    VkDescriptorBufferInfo bi{s.buffer, 0, VK_WHOLE_SIZE};
+    VkImageSubresource sub{VK_IMAGE_ASPECT_COLOR_BIT, 0, 0};
+    VkSubresourceLayout lay;
+    vkGetImageSubresourceLayout(m_device, s.image, &sub, &lay);
+    s.mapped = static_cast<unsigned char*>(mapped);
+    s.texels = s.mapped + lay.offset;
+    s.rowPitch = lay.rowPitch;
+    VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+    vci.image = s.image;
+    vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
+    vci.format = kCellFormat;
+    vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    if (vkCreateImageView(m_device, &vci, nullptr, &s.view) != VK_SUCCESS) {
+        release(s);
+        return false;
+    }
+    s.width = width;
+    s.height = height;
+    s.preinitialized = true;
+    VkDescriptorImageInfo ii{m_sampler, s.view, VK_IMAGE_LAYOUT_GENERAL};
     VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     w.dstSet = s.set;
     w.descriptorCount = 1;
-    w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    w.pBufferInfo = &bi;
+    w.descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER;
+    w.pImageInfo = &ii;
     vkUpdateDescriptorSets(m_device, 1, &w, 0, nullptr);
     return true;
 }
@@ -202,11 +242,12 @@ void GridRenderer::beginFrame(int slot) {
     m_draws.clear();
 }
 
-void GridRenderer::add(ImDrawList* dl, float x0, float y0, float x1, float y1, int cols, int rows, const std::uint32_t* colours) {
+void GridRenderer::add(ImDrawList* dl, float x0, float y0, float x1, float y1, int cols, int rows, const std::uint32_t* colours,
+                       std::uint32_t rowRule) {
     if (cols <= 0 || rows <= 0) return;
     const int offset = static_cast<int>(m_cells.size());
     m_cells.insert(m_cells.end(), colours, colours + static_cast<std::ptrdiff_t>(cols) * rows);
-    m_draws.push_back({this, x0, y0, x1, y1, cols, rows, offset});
+    m_draws.push_back({this, x0, y0, x1, y1, cols, rows, offset, 0, rowRule});
     dl->AddCallback(&GridRenderer::callback, &m_draws.back());
     dl->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
 }
@@ -220,13 +261,36 @@ void GridRenderer::flush(const ImDrawData* dd, VkCommandBuffer cmd) {
     m_fbW = dd->DisplaySize.x * m_scaleX;
     m_fbH = dd->DisplaySize.y * m_scaleY;
     Slot& s = m_slots[static_cast<size_t>(m_slot)];
-    if (m_cells.empty()) return;
-    if (!ensureCapacity(s, m_cells.size())) {
+    if (m_draws.empty()) return;
+    int width = 0, height = 0;
+    for (auto& d : m_draws) {
+        d.row = height;
+        height += d.rows;
+        width = std::max(width, d.cols);
+    }
+    if (!ensureCapacity(s, width, height)) {
         spdlog::error("viz: out of memory for the heatmap's cells");
-        m_cells.clear();
+        m_draws.clear();
         return;
     }
-    std::memcpy(s.mapped, m_cells.data(), m_cells.size() * sizeof(std::uint32_t));
+    for (const auto& d : m_draws)
+        for (int r = 0; r < d.rows; ++r)
+            std::memcpy(s.texels + static_cast<VkDeviceSize>(d.row + r) * s.rowPitch,
+                        m_cells.data() + d.offset + static_cast<std::ptrdiff_t>(r) * d.cols, static_cast<size_t>(d.cols) * 4);
+    if (s.preinitialized) {
+        // Once per texture: keep what the host wrote and make it readable by the shader. Later
+        // host writes need no barrier: submitting the command buffer makes them visible.
+        VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+        b.srcAccessMask = VK_ACCESS_HOST_WRITE_BIT;
+        b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+        b.oldLayout = VK_IMAGE_LAYOUT_PREINITIALIZED;
+        b.newLayout = VK_IMAGE_LAYOUT_GENERAL;
+        b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+        b.image = s.image;
+        b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, 0, 0, nullptr, 0, nullptr, 1, &b);
+        s.preinitialized = false;
+    }
 }
 
 void GridRenderer::callback(const ImDrawList*, const ImDrawCmd* cmd) {
@@ -235,24 +299,28 @@ void GridRenderer::callback(const ImDrawList*, const ImDrawCmd* cmd) {
 }
 
 void GridRenderer::record(const Draw& d, const ImDrawCmd& cmd) {
-    if (!m_cmd || static_cast<size_t>(d.offset) + static_cast<size_t>(d.cols) * d.rows > m_cells.size()) return;
+    const Slot& s = m_slots[static_cast<size_t>(m_slot)];
+    if (!m_cmd || !s.image || d.row + d.rows > s.height || d.cols > s.width) return;
     const float cx0 = std::max(0.0f, (cmd.ClipRect.x - m_displayX) * m_scaleX);
     const float cy0 = std::max(0.0f, (cmd.ClipRect.y - m_displayY) * m_scaleY);
     const float cx1 = std::min(m_fbW, (cmd.ClipRect.z - m_displayX) * m_scaleX);
     const float cy1 = std::min(m_fbH, (cmd.ClipRect.w - m_displayY) * m_scaleY);
     if (cx1 <= cx0 || cy1 <= cy0) return;
     vkCmdBindPipeline(m_cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, m_pipeline);
-    vkCmdBindDescriptorSets(m_cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, m_layout, 0, 1, &m_slots[static_cast<size_t>(m_slot)].set, 0, nullptr);
+    vkCmdBindDescriptorSets(m_cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, m_layout, 0, 1, &s.set, 0, nullptr);
     VkViewport vp{0, 0, m_fbW, m_fbH, 0, 1};
     vkCmdSetViewport(m_cmd, 0, 1, &vp);
     VkRect2D sc{{static_cast<std::int32_t>(cx0), static_cast<std::int32_t>(cy0)},
                 {static_cast<std::uint32_t>(cx1 - cx0), static_cast<std::uint32_t>(cy1 - cy0)}};
     vkCmdSetScissor(m_cmd, 0, 1, &sc);
+    const float w = static_cast<float>(s.width), h = static_cast<float>(s.height);
     Push p{{(d.x0 - m_displayX) * m_scaleX, (d.y0 - m_displayY) * m_scaleY, (d.x1 - m_displayX) * m_scaleX,
             (d.y1 - m_displayY) * m_scaleY},
            {m_fbW, m_fbH},
-           {d.cols, d.rows},
-           d.offset};
+           {static_cast<float>(d.cols) / w, static_cast<float>(d.rows) / h},
+           {0.0f, static_cast<float>(d.row) / h},
+           static_cast<float>(d.rows),
+           d.rule};
     vkCmdPushConstants(m_cmd, m_layout, VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof p, &p);
     vkCmdDraw(m_cmd, 6, 1, 0, 0);
 }

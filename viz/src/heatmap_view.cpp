@@ -200,8 +200,9 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
             colours[i] = lut.at(norm(means[i]));
         }
     // Partial last groups make the grid overhang the plot a little: clip it to the plot.
+    // Rules between blocks when rows are tall enough for them to help.
     dl->PushClipRect(p0, p1, true);
-    colourGrid(dl, p0, {p0.x + ncx * gx * cw, p0.y + ncy * gy * ch}, ncx, ncy, colours);
+    colourGrid(dl, p0, {p0.x + ncx * gx * cw, p0.y + ncy * gy * ch}, ncx, ncy, colours, ch * gy >= 7 ? theme::kBackground : 0);
     dl->PopClipRect();
     // Big cells carry their value, in black or white, whichever reads on the colour.
     if (annotate)
@@ -213,9 +214,6 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
                 textCentred(dl, centre, col(contrastingText(viridis(norm(v)))),
                             percentMetric(st.metric) ? fmtPercent(v, v < 0.1 ? 1 : 0) : fmtNum(v, 2), small);
             }
-    // Row separators when rows are tall enough to make them useful.
-    if (ch / gy >= 7)
-        for (int r = r0 + 1; r < r1; ++r) dl->AddRectFilled({p0.x, p0.y + (r - r0) * ch - 0.5f}, {p1.x, p0.y + (r - r0) * ch + 0.5f}, theme::kBackground);
     outline(dl, p0, p1, theme::kAxis);
 
     // ---- axes ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 #include "moe/viz/gpu_grid.h"
 #include "moe/viz/imgui_setup.h"
+#include "vk_memory.h"
 
 namespace moe::viz {
 
@@ -83,14 +84,6 @@ struct OffscreenRenderer::Impl {
             vkDestroyDevice(device, nullptr);
         }
         if (instance) vkDestroyInstance(instance, nullptr);
-    }
-
-    int memoryType(std::uint32_t bits, VkMemoryPropertyFlags want) const {
-        VkPhysicalDeviceMemoryProperties mp;
-        vkGetPhysicalDeviceMemoryProperties(physical, &mp);
-        for (std::uint32_t i = 0; i < mp.memoryTypeCount; ++i)
-            if ((bits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & want) == want) return static_cast<int>(i);
-        return -1;
     }
 
     // Records into `cmd`, submits, waits.
@@ -253,15 +246,8 @@ struct OffscreenRenderer::Impl {
         ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
         ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
         if (vkCreateImage(device, &ici, nullptr, &image) != VK_SUCCESS) return "could not create the offscreen image";
-        VkMemoryRequirements req;
-        vkGetImageMemoryRequirements(device, image, &req);
-        VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-        mai.allocationSize = req.size;
-        const int mt = memoryType(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-        if (mt < 0) return "no device memory for the offscreen image";
-        mai.memoryTypeIndex = static_cast<std::uint32_t>(mt);
-        if (vkAllocateMemory(device, &mai, nullptr, &imageMemory) != VK_SUCCESS) return "out of device memory";
-        vkBindImageMemory(device, image, imageMemory, 0);
+        imageMemory = detail::allocateBound(physical, device, image, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+        if (!imageMemory) return "no device memory for the offscreen image";
         VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
         vci.image = image;
         vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
@@ -280,14 +266,10 @@ struct OffscreenRenderer::Impl {
         VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
         bci.size = static_cast<VkDeviceSize>(width) * height * 4;
         bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-        vkCreateBuffer(device, &bci, nullptr, &readback);
-        vkGetBufferMemoryRequirements(device, readback, &req);
-        const int bt = memoryType(req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-        if (bt < 0) return "no host-visible memory for the read-back buffer";
-        mai.allocationSize = req.size;
-        mai.memoryTypeIndex = static_cast<std::uint32_t>(bt);
-        if (vkAllocateMemory(device, &mai, nullptr, &readbackMemory) != VK_SUCCESS) return "out of host memory";
-        vkBindBufferMemory(device, readback, readbackMemory, 0);
+        if (vkCreateBuffer(device, &bci, nullptr, &readback) != VK_SUCCESS) return "could not create the read-back buffer";
+        readbackMemory = detail::allocateBound(physical, device, readback,
+                                               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+        if (!readbackMemory) return "no host-visible memory for the read-back buffer";
         return {};
     }
 };

@@ -1,8 +1,9 @@
 #pragma once
-// Colour grids (heatmaps) drawn by the GPU as one quad each: the cells' colours go to a storage
-// buffer and a small fragment shader looks each pixel's cell up. Dear ImGui would otherwise draw
-// one rectangle (two triangles) per cell, which is what makes a 64 x 256 heatmap slow on a
-// software rasteriser. The panels use it through their draw list (an ImGui draw callback), so it
+// Colour grids (heatmaps) drawn by the GPU as one textured quad each: the cells' colours go to a
+// small texture (one texel per cell, host-visible, linear) read with nearest sampling. Dear ImGui
+// would otherwise draw one rectangle (two triangles) per cell, which is what makes a 64 x 256
+// heatmap slow on a software rasteriser; a per-pixel buffer lookup was twice as slow there as the
+// textured quad, which the rasteriser has a fast path for. The panels use it through their draw list (an ImGui draw callback), so it
 // works inside any renderer that owns one: the offscreen renderer and the studio's window.
 // Without one, the panels fall back to plain ImGui rectangles.
 
@@ -39,25 +40,35 @@ public:
     void beginFrame(int slot);
     void flush(const ImDrawData* drawData, VkCommandBuffer cmd);
 
-    // Called by the panels: queues a cols x rows grid of packed colours (ImU32, row-major) to be
-    // drawn into [x0, x1) x [y0, y1) at this point of `dl`.
-    void add(ImDrawList* dl, float x0, float y0, float x1, float y1, int cols, int rows, const std::uint32_t* colours);
+    // Called by the panels: queues a cols x rows grid of packed opaque colours (ImU32, row-major)
+    // to be drawn into [x0, x1) x [y0, y1) at this point of `dl`, with a one-pixel rule of colour
+    // `rowRule` at the top of every row but the first (0: no rules).
+    void add(ImDrawList* dl, float x0, float y0, float x1, float y1, int cols, int rows, const std::uint32_t* colours,
+             std::uint32_t rowRule = 0);
 
 private:
     struct Draw {
         GridRenderer* owner;
         float x0, y0, x1, y1;
-        int cols, rows, offset;
+        int cols, rows, offset;  // offset: first cell in m_cells
+        int row = 0;             // first texture row (set by flush)
+        std::uint32_t rule = 0;  // colour of the rules between rows; 0: none
     };
+    // One texture per frame in flight; every grid of a frame takes its own rows of it.
     struct Slot {
-        VkBuffer buffer = VK_NULL_HANDLE;
+        VkImage image = VK_NULL_HANDLE;
         VkDeviceMemory memory = VK_NULL_HANDLE;
-        void* mapped = nullptr;
-        std::size_t capacity = 0;  // in cells
+        VkImageView view = VK_NULL_HANDLE;
+        unsigned char* mapped = nullptr;  // the mapped memory
+        unsigned char* texels = nullptr;  // its first texel
+        VkDeviceSize rowPitch = 0;
+        int width = 0, height = 0;
+        bool preinitialized = false;  // still needs its move to the GENERAL layout
         VkDescriptorSet set = VK_NULL_HANDLE;
     };
     GridRenderer() = default;
-    bool ensureCapacity(Slot& s, std::size_t cells);
+    bool ensureCapacity(Slot& s, int width, int height);
+    void release(Slot& s);
     static void callback(const ImDrawList* list, const ImDrawCmd* cmd);
     void record(const Draw& d, const ImDrawCmd& cmd);
 
@@ -67,6 +78,7 @@ private:
     VkPipelineLayout m_layout = VK_NULL_HANDLE;
     VkPipeline m_pipeline = VK_NULL_HANDLE;
     VkDescriptorPool m_pool = VK_NULL_HANDLE;
+    VkSampler m_sampler = VK_NULL_HANDLE;
     std::vector<Slot> m_slots;
     int m_slot = 0;
     std::vector<std::uint32_t> m_cells;  // this frame's cells, uploaded by flush()
