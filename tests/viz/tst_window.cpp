@@ -76,7 +76,8 @@ private Q_SLOTS:
                 }
             }
         QVERIFY2(hits > 2000, qPrintable(QString("only %1 heatmap-coloured samples").arg(hits)));
-        grabbed().save(QString(MOE_BINARY_DIR) + "/tests/viz/renders/window-heatmap.png");
+        const QString suffix = m_w->devicePixelRatio() > 1 ? QString("@%1x").arg(m_w->devicePixelRatio()) : QString();
+        grabbed().save(QString(MOE_BINARY_DIR) + "/tests/viz/renders/window-heatmap" + suffix + ".png");
     }
 
     void mouseHoverAndClickReachImGui() {

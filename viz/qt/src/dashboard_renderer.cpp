@@ -38,26 +38,7 @@ public:
         dpci.pPoolSizes = &ps;
         m_df->vkCreateDescriptorPool(m_w->device(), &dpci, nullptr, &m_pool);
 
-        m_scale = static_cast<float>(m_w->devicePixelRatio());
-        m_ctx = createImGuiContext(m_scale);
-        ImGui_ImplVulkan_InitInfo ii{};
-        ii.Instance = m_w->vulkanInstance()->vkInstance();
-        ii.PhysicalDevice = m_w->physicalDevice();
-        ii.Device = m_w->device();
-        ii.QueueFamily = m_w->graphicsQueueFamilyIndex();
-        ii.Queue = m_w->graphicsQueue();
-        ii.DescriptorPool = m_pool;
-        ii.MinImageCount = 2;
-        ii.ImageCount = static_cast<std::uint32_t>(std::max(2, m_w->concurrentFrameCount() + 1));
-        ii.MSAASamples = m_w->sampleCountFlagBits();
-        ii.CheckVkResultFn = checkVk;
-        ImGui_ImplVulkan_Init(&ii, m_w->defaultRenderPass());
-        uploadFonts();
-        std::string err;
-        m_grid = GridRenderer::create(m_w->physicalDevice(), m_w->device(), m_w->defaultRenderPass(),
-                                      m_w->concurrentFrameCount(), err);
-        if (m_grid) GridRenderer::attach(m_ctx, m_grid.get());
-        else spdlog::warn("viz: heatmaps fall back to ImGui rectangles: {}", err);
+        setUpImGui(static_cast<float>(m_w->devicePixelRatio()));
         m_w->m_deviceName = QString::fromUtf8(m_w->physicalDeviceProperties()->deviceName);
         m_clock.start();
         Q_EMIT m_w->vulkanReady(m_w->m_deviceName);
@@ -65,24 +46,25 @@ public:
 
     void releaseResources() override {
         m_df->vkDeviceWaitIdle(m_w->device());
-        m_grid.reset();
-        if (m_ctx) {
-            ImGui::SetCurrentContext(m_ctx);
-            ImGui_ImplVulkan_Shutdown();
-            destroyImGuiContext(m_ctx);
-            m_ctx = nullptr;
-        }
+        tearDownImGui();
         m_df->vkDestroyDescriptorPool(m_w->device(), m_pool, nullptr);
         m_pool = VK_NULL_HANDLE;
     }
 
     void startNextFrame() override {
+        // The panels work in framebuffer pixels with fonts and sizes scaled by the device pixel
+        // ratio; when it changes (the window moved to another screen) fonts are rebuilt for it.
+        const float dpr = static_cast<float>(m_w->devicePixelRatio());
+        if (dpr != m_scale) {
+            m_df->vkDeviceWaitIdle(m_w->device());
+            tearDownImGui();
+            setUpImGui(dpr);
+        }
         ImGui::SetCurrentContext(m_ctx);
         ImGuiIO& io = ImGui::GetIO();
         const QSize px = m_w->swapChainImageSize();
-        const float dpr = static_cast<float>(m_w->devicePixelRatio());
-        io.DisplaySize = {static_cast<float>(px.width()) / dpr, static_cast<float>(px.height()) / dpr};
-        io.DisplayFramebufferScale = {dpr, dpr};
+        io.DisplaySize = {static_cast<float>(px.width()), static_cast<float>(px.height())};
+        io.DisplayFramebufferScale = {1.0f, 1.0f};
         const qint64 ns = m_clock.nsecsElapsed();
         io.DeltaTime = std::max(1e-4f, static_cast<float>(ns - m_lastNs) * 1e-9f);
         m_lastNs = ns;
@@ -124,6 +106,39 @@ public:
     }
 
 private:
+    void setUpImGui(float scale) {
+        m_scale = scale;
+        m_ctx = createImGuiContext(scale);
+        ImGui_ImplVulkan_InitInfo ii{};
+        ii.Instance = m_w->vulkanInstance()->vkInstance();
+        ii.PhysicalDevice = m_w->physicalDevice();
+        ii.Device = m_w->device();
+        ii.QueueFamily = m_w->graphicsQueueFamilyIndex();
+        ii.Queue = m_w->graphicsQueue();
+        ii.DescriptorPool = m_pool;
+        ii.MinImageCount = 2;
+        ii.ImageCount = static_cast<std::uint32_t>(std::max(2, m_w->concurrentFrameCount() + 1));
+        ii.MSAASamples = m_w->sampleCountFlagBits();
+        ii.CheckVkResultFn = checkVk;
+        ImGui_ImplVulkan_Init(&ii, m_w->defaultRenderPass());
+        uploadFonts();
+        std::string err;
+        m_grid = GridRenderer::create(m_w->physicalDevice(), m_w->device(), m_w->defaultRenderPass(),
+                                      m_w->concurrentFrameCount(), err);
+        if (m_grid) GridRenderer::attach(m_ctx, m_grid.get());
+        else spdlog::warn("viz: heatmaps fall back to ImGui rectangles: {}", err);
+    }
+
+    void tearDownImGui() {
+        m_grid.reset();
+        if (m_ctx) {
+            ImGui::SetCurrentContext(m_ctx);
+            ImGui_ImplVulkan_Shutdown();
+            destroyImGuiContext(m_ctx);
+            m_ctx = nullptr;
+        }
+    }
+
     void uploadFonts() {
         VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
         ai.commandPool = m_w->graphicsCommandPool();

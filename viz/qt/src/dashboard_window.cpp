@@ -177,15 +177,20 @@ int qtKeySlot(int key) {
     return -1;
 }
 
+void DashboardWindow::setMouse(const QPointF& p) {
+    // Qt gives device-independent pixels; the dashboards draw in framebuffer pixels.
+    const double dpr = devicePixelRatio();
+    m_input.x = static_cast<float>(p.x() * dpr);
+    m_input.y = static_cast<float>(p.y() * dpr);
+}
+
 void DashboardWindow::mouseMoveEvent(QMouseEvent* e) {
-    m_input.x = static_cast<float>(e->position().x());
-    m_input.y = static_cast<float>(e->position().y());
+    setMouse(e->position());
     poke();
 }
 
 void DashboardWindow::mousePressEvent(QMouseEvent* e) {
-    m_input.x = static_cast<float>(e->position().x());
-    m_input.y = static_cast<float>(e->position().y());
+    setMouse(e->position());
     if (int i = buttonIndex(e->button()); i >= 0) m_input.down[i] = m_input.pressed[i] = true;
     requestActivate();
     poke();
@@ -205,8 +210,7 @@ void DashboardWindow::wheelEvent(QWheelEvent* e) {
     // One notch is 120 eighths of a degree; ImGui counts notches.
     m_input.wheel += static_cast<float>(e->angleDelta().y()) / 120.0f;
     m_input.wheelH += static_cast<float>(e->angleDelta().x()) / 120.0f;
-    m_input.x = static_cast<float>(e->position().x());
-    m_input.y = static_cast<float>(e->position().y());
+    setMouse(e->position());
     m_input.shift = e->modifiers() & Qt::ShiftModifier;
     poke();
 }

@@ -82,6 +82,7 @@ private:
     friend class DashboardRenderer;
     // Something changed: draw a few frames (ImGui settles hover and layout over two frames).
     void poke(int frames = 3);
+    void setMouse(const QPointF& p);
     void handleIntents(const std::vector<Intent>& intents);
 
     std::shared_ptr<const RunView> m_run;
