@@ -116,6 +116,7 @@ void TrainingController::start(const moe::spec::Project& project, const QString&
     m_retiring.emplace_back([this, project, runPath, steps, alive] {
         moe::train::TrainerOptions opts;
         opts.runStorePath = runPath;
+        opts.background = true;  // the UI keeps its frames on time while training uses the cores
         auto built = std::make_shared<moe::spec::Result<std::unique_ptr<moe::train::Trainer>>>(moe::train::Trainer::create(project, opts));
         QMetaObject::invokeMethod(this, [this, built, steps, alive] {
             if (alive.expired() || !m_engine) return;  // stopped or restarted meanwhile; the result is dropped here

@@ -22,6 +22,11 @@
 #include <random>
 #include <thread>
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
+
 #include "moe/spec/derived.h"
 #include "moe/spec/project_io.h"
 #include "moe/spec/validate.h"
@@ -50,6 +55,15 @@ std::string_view toString(TrainerState s) {
 }
 
 namespace {
+
+// Background training: the trainer thread, and the worker threads it starts, yield the cores to
+// interactive threads (a desktop UI drawing its frames) whenever both want them.
+void lowerPriority() {
+#ifdef __linux__
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
+        spdlog::debug("could not lower the trainer thread's priority");
+#endif
+}
 
 // Model construction draws from LibTorch's global generator; one lock makes seeding and building
 // atomic when several trainers start at once.
@@ -89,6 +103,7 @@ int defaultThreads(const moe::spec::Project& p) {
 struct Trainer::Impl {
     moe::spec::Project project;
     TrainerOptions options;
+    int threads = 1;  // intra-op threads; set on the trainer thread too (OpenMP keeps it per thread)
     DataSplit data;
     torch::Tensor trainX, trainY, testX, testY;
     torch::Device device{torch::kCPU};
@@ -193,6 +208,8 @@ struct Trainer::Impl {
     }
 
     void loop() {
+        at::set_num_threads(threads);
+        if (options.background) lowerPriority();
         while (true) {
             {
                 std::unique_lock lock(mutex);
@@ -507,6 +524,7 @@ moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Pro
         auto impl = std::make_unique<Impl>();
         impl->project = project;
         impl->options = std::move(options);
+        impl->threads = threads;
         impl->data = std::move(data.value());
         if (auto e = impl->build(); !e.empty()) return Diagnostics{{"", e}};
         return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));

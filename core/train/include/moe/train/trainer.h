@@ -37,6 +37,7 @@ struct TrainerOptions {
     int threads = 0;                 // 0: all hardware threads (one for models too small to split)
     std::string checkpointPath;      // empty: no checkpoint written at the end
     std::string resumeFrom;          // a checkpoint to resume from; empty: fresh start
+    bool background = false;         // lower the training threads' CPU priority (a UI shares the cores)
 };
 
 class Trainer {
