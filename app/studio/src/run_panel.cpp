@@ -354,6 +354,7 @@ bool RunPanel::openRun(const QString& path, QString* error) {
     const auto& info = m_opened->info();
     m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(QString::fromStdString(info.runId), QString::fromStdString(info.status)).arg(n)
                              : tr("run %1 holds no snapshots").arg(QString::fromStdString(info.runId)));
+    Q_EMIT runOpened(m_opened);
     if (n > 0) Q_EMIT replaySnapshot(m_opened->snapshots().back());
     return true;
 }

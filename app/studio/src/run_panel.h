@@ -42,6 +42,7 @@ public:
     // Past runs (also used by tests and the scripted launch).
     bool openRun(const QString& path, QString* error);
     bool compareRun(const QString& path, QString* error);
+    std::shared_ptr<const moe::telemetry::RunReader> openedRun() const { return m_opened; }
     int liveCurvePoints() const;
     int compareCurvePoints() const;
 
@@ -52,6 +53,8 @@ Q_SIGNALS:
     void stepRequested(int n);
     void stopRequested();
     void speedChanged(double stepsPerSecond);  // 0: full speed
+    // A past run was opened (before its first replaySnapshot).
+    void runOpened(std::shared_ptr<const moe::telemetry::RunReader> reader);
     void replaySnapshot(moe::telemetry::SnapshotPtr s);  // the replay slider moved
     void message(const QString& text);
 
