@@ -19,6 +19,7 @@
 #include <QScrollArea>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -203,39 +204,23 @@ void ClusterPlanner::buildUi() {
     m_error->hide();
     v->addWidget(m_error);
 
-    // ---- placement -------------------------------------------------------------------------------
-    auto* plBox = new QGroupBox(tr("Expert placement"), page);
-    auto* pv = new QVBoxLayout(plBox);
-    auto* plHead = new QHBoxLayout;
-    m_placementNote = new QLabel(plBox);
-    m_placementNote->setWordWrap(true);
-    m_roundRobin = new QPushButton(tr("Round-robin"), plBox);
-    m_roundRobin->setObjectName(QStringLiteral("roundRobin"));
-    m_roundRobin->setToolTip(tr("Restore the default placement: expert e on EP rank e mod ep"));
-    plHead->addWidget(m_placementNote, 1);
-    plHead->addWidget(m_roundRobin, 0, Qt::AlignTop);
-    pv->addLayout(plHead);
-    m_placement = new PlacementView(plBox);
-    m_placement->setObjectName(QStringLiteral("placement"));
-    auto* plScroll = new QScrollArea(plBox);
-    plScroll->setWidgetResizable(true);
-    plScroll->setWidget(m_placement);
-    plScroll->setMinimumHeight(120);
-    plScroll->setMaximumHeight(300);
-    plScroll->setFrameShape(QFrame::StyledPanel);
-    pv->addWidget(plScroll);
-    v->addWidget(plBox);
-
-    // ---- results ---------------------------------------------------------------------------------
-    auto* resBox = new QGroupBox(tr("Simulated step"), page);
-    auto* rv = new QVBoxLayout(resBox);
-    m_status = new QLabel(resBox);
+    // ---- results: step figures, placement, per layer -------------------------------------------
+    m_status = new QLabel(page);
     m_status->setObjectName(QStringLiteral("simStatus"));
     m_status->setWordWrap(true);
-    rv->addWidget(m_status);
+    v->addWidget(m_status);
+    m_tabs = new QTabWidget(page);
+    m_tabs->setObjectName(QStringLiteral("plannerTabs"));
+    m_tabs->setDocumentMode(true);
+    m_tabs->setMinimumHeight(250);
+    v->addWidget(m_tabs, 1);
+
+    auto* stepPage = new QWidget(m_tabs);
+    auto* rv = new QVBoxLayout(stepPage);
+    rv->setContentsMargins(4, 6, 4, 4);
     m_figureGrid = new QGridLayout;
     m_figureGrid->setHorizontalSpacing(10);
-    m_figureGrid->setVerticalSpacing(2);
+    m_figureGrid->setVerticalSpacing(3);
     const std::pair<const char*, QString> figures[] = {
         {"step", tr("Step time")},           {"forward", tr("Forward")},
         {"backward", tr("Backward")},        {"gradSync", tr("Gradient sync")},
@@ -244,11 +229,17 @@ void ClusterPlanner::buildUi() {
     };
     int row = 0;
     for (const auto& [key, title] : figures) {
-        auto* t = new QLabel(title, resBox);
-        auto* val = new QLabel(QStringLiteral("—"), resBox);
+        auto* t = new QLabel(title, stepPage);
+        auto* val = new QLabel(QStringLiteral("—"), stepPage);
         val->setObjectName(QString::fromLatin1(key));
         val->setTextInteractionFlags(Qt::TextSelectableByMouse);
         val->setWordWrap(true);
+        if (row == 0) {
+            QFont f = val->font();
+            f.setBold(true);
+            val->setFont(f);
+            t->setFont(f);
+        }
         m_figureGrid->addWidget(t, row, 0, Qt::AlignLeft | Qt::AlignTop);
         m_figureGrid->addWidget(val, row, 1);
         m_figures.emplace_back(QString::fromLatin1(key), val);
@@ -256,8 +247,8 @@ void ClusterPlanner::buildUi() {
     }
     m_figureGrid->setColumnStretch(1, 1);
     rv->addLayout(m_figureGrid);
-    auto makeTable = [&](const char* name, const QStringList& headers) {
-        auto* t = new QTableWidget(0, static_cast<int>(headers.size()), resBox);
+    auto makeTable = [](QWidget* parent, const char* name, const QStringList& headers) {
+        auto* t = new QTableWidget(0, static_cast<int>(headers.size()), parent);
         t->setObjectName(QString::fromLatin1(name));
         t->setHorizontalHeaderLabels(headers);
         t->verticalHeader()->hide();
@@ -268,19 +259,47 @@ void ClusterPlanner::buildUi() {
         t->verticalHeader()->setDefaultSectionSize(t->fontMetrics().height() + 4);
         return t;
     };
-    rv->addWidget(new QLabel(tr("Hot links"), resBox));
-    m_links = makeTable("hotLinks", {tr("link"), tr("utilisation"), tr("busy"), tr("bytes")});
-    m_links->setFixedHeight(m_links->verticalHeader()->defaultSectionSize() * 6 + m_links->horizontalHeader()->sizeHint().height() + 4);
-    rv->addWidget(m_links);
-    rv->addWidget(new QLabel(tr("Per layer (forward; dispatch and combine: slowest rank)"), resBox));
-    m_layers = makeTable("layerTable", {tr("layer"), tr("dispatch"), tr("experts"), tr("combine"), tr("imbalance"), tr("straggler")});
-    m_layers->setMinimumHeight(160);
-    rv->addWidget(m_layers, 1);
-    m_resultNote = new QLabel(resBox);
+    auto* linksTitle = new QLabel(tr("Hot links (busiest first)"), stepPage);
+    rv->addSpacing(4);
+    rv->addWidget(linksTitle);
+    m_links = makeTable(stepPage, "hotLinks", {tr("link"), tr("utilisation"), tr("busy"), tr("bytes")});
+    m_links->setMinimumHeight(m_links->verticalHeader()->defaultSectionSize() * 3 + m_links->horizontalHeader()->sizeHint().height() + 4);
+    rv->addWidget(m_links, 1);
+    m_tabs->addTab(stepPage, tr("Step"));
+
+    auto* plPage = new QWidget(m_tabs);
+    auto* pv = new QVBoxLayout(plPage);
+    pv->setContentsMargins(4, 6, 4, 4);
+    auto* plHead = new QHBoxLayout;
+    m_placementNote = new QLabel(plPage);
+    m_placementNote->setWordWrap(true);
+    m_roundRobin = new QPushButton(tr("Round-robin"), plPage);
+    m_roundRobin->setObjectName(QStringLiteral("roundRobin"));
+    m_roundRobin->setToolTip(tr("Restore the default placement: expert e on EP rank e mod ep"));
+    plHead->addWidget(m_placementNote, 1);
+    plHead->addWidget(m_roundRobin, 0, Qt::AlignTop);
+    pv->addLayout(plHead);
+    m_placement = new PlacementView(plPage);
+    m_placement->setObjectName(QStringLiteral("placement"));
+    auto* plScroll = new QScrollArea(plPage);
+    plScroll->setWidgetResizable(true);
+    plScroll->setWidget(m_placement);
+    plScroll->setMinimumHeight(120);
+    plScroll->setFrameShape(QFrame::StyledPanel);
+    pv->addWidget(plScroll, 1);
+    m_tabs->addTab(plPage, tr("Placement"));
+
+    auto* layerPage = new QWidget(m_tabs);
+    auto* lv = new QVBoxLayout(layerPage);
+    lv->setContentsMargins(4, 6, 4, 4);
+    lv->addWidget(new QLabel(tr("Forward pass; dispatch, experts and combine: the slowest GPU"), layerPage));
+    m_layers = makeTable(layerPage, "layerTable", {tr("layer"), tr("dispatch"), tr("experts"), tr("combine"), tr("imbalance"), tr("straggler")});
+    lv->addWidget(m_layers, 1);
+    m_resultNote = new QLabel(layerPage);
     m_resultNote->setWordWrap(true);
     m_resultNote->setForegroundRole(QPalette::PlaceholderText);
-    rv->addWidget(m_resultNote);
-    v->addWidget(resBox, 1);
+    lv->addWidget(m_resultNote);
+    m_tabs->addTab(layerPage, tr("Per layer"));
 
     // ---- edits -----------------------------------------------------------------------------------
     connect(m_cluster, &QComboBox::activated, this, [this](int i) {
@@ -465,6 +484,8 @@ void ClusterPlanner::roundRobin() {
     if (!d) return;  // derived deployments are round-robin already
     editDeployment(tr("Round-robin expert placement"), [](spec::DeploymentSpec& s) { s.placement = spec::PlacementSpec{}; });
 }
+
+void ClusterPlanner::showTab(int index) { m_tabs->setCurrentIndex(index); }
 
 void ClusterPlanner::showError(const QString& text) {
     m_error->setText(text);

@@ -23,6 +23,7 @@ class QGridLayout;
 class QLabel;
 class QPushButton;
 class QSpinBox;
+class QTabWidget;
 class QTableWidget;
 
 #ifdef MOE_STUDIO_CLUSTER_BUILT
@@ -63,6 +64,8 @@ public:
     const std::vector<std::vector<double>>& lastLoads() const { return m_loads; }
     QString figure(const QString& name) const;  // text of a result label: "step", "forward", ...
     PlacementView* placementView() const { return m_placement; }
+    // Shows a results tab: 0 step figures, 1 placement, 2 per layer.
+    void showTab(int index);
     bool training() const;
     int microBatches() const;
 
@@ -128,6 +131,7 @@ private:
     QTableWidget* m_links = nullptr;
     QTableWidget* m_layers = nullptr;
     QLabel* m_resultNote = nullptr;
+    QTabWidget* m_tabs = nullptr;
 
     // simulation state
     std::unique_ptr<moe::cluster::Deployment> m_deployment;  // resolved, valid; null when invalid
