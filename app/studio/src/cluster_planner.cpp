@@ -567,13 +567,13 @@ void ClusterPlanner::refresh() {
     fillRouting(s);
 
     if (!p.deployment) {
-        QString text = tr("<b>Derived deployment.</b> This project has no deployment section, so the planner shows what the "
-                          "simulator derives from the model spec. The first change you make here writes it into the project.");
-        if (d) {
-            QStringList notes;
-            for (const auto& n : d->notes) notes << QString::fromStdString(n).toHtmlEscaped();
-            text += QStringLiteral("<br><small>") + notes.join(QStringLiteral("; ")) + QStringLiteral("</small>");
-        }
+        const QString text = tr("<b>Derived deployment.</b> This project has no deployment section, so the planner shows what "
+                                "the simulator derives from the model spec (hover for details). The first change you make here "
+                                "writes it into the project.");
+        QStringList notes;
+        if (d)
+            for (const auto& n : d->notes) notes << QString::fromStdString(n);
+        m_derivedNote->setToolTip(notes.join(QLatin1Char('\n')));
         m_derivedNote->setText(text);
         m_derivedNote->show();
     } else m_derivedNote->hide();

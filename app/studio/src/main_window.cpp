@@ -52,6 +52,9 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     buildDocks();
     buildActions();
     setDockNestingEnabled(true);
+    // The right-hand docks (inspector, dashboards, cluster planner) are tall forms and tables:
+    // they take the full height, the run and messages docks the width beside them.
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     m_defaultState = saveState();
 
     connect(m_doc, &ProjectDocument::fileChanged, this, &MainWindow::updateTitle);
