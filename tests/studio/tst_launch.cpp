@@ -30,6 +30,10 @@ private Q_SLOTS:
         QCOMPARE(parseLaunchOptions({"--theme=light"}, &eq), QString());
         QVERIFY(eq.theme && *eq.theme == Theme::Light);
         QVERIFY(!eq.scripted());
+        LaunchOptions dock;
+        QCOMPARE(parseLaunchOptions({"--dock", "cluster"}, &dock), QString());
+        QCOMPARE(dock.dock, QStringLiteral("cluster"));
+        QVERIFY(!dock.scripted());
     }
 
     void badArguments_data() {
@@ -44,6 +48,8 @@ private Q_SLOTS:
         QTest::newRow("screenshot folder missing") << QStringList{"--screenshot", "/nonexistent-dir/x.png"} << "does not exist";
         QTest::newRow("missing project") << QStringList{"nope.json"} << "no such file \"nope.json\"";
         QTest::newRow("two projects") << QStringList{kExample, kExample} << "only one PROJECT";
+        QTest::newRow("bad dock") << QStringList{"--dock", "run"} << "\"run\" is not a dock; use cluster, dashboards or inspector";
+        QTest::newRow("missing dock") << QStringList{"--dock"} << "--dock needs a dock name";
     }
     void badArguments() {
         QFETCH(QStringList, args);
@@ -83,7 +89,9 @@ private Q_SLOTS:
         p.start(kStudio, {"--help"});
         QVERIFY(p.waitForFinished(30000));
         QCOMPARE(p.exitCode(), 0);
-        QVERIFY(QString::fromUtf8(p.readAllStandardOutput()).contains("--train-steps N"));
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        QVERIFY(out.contains("--train-steps N"));
+        QVERIFY(out.contains("--dock cluster|dashboards|inspector"));
     }
 };
 

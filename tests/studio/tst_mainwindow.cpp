@@ -3,6 +3,7 @@
 // and replay onto the canvas, classroom mode and themes switch.
 #include <QDockWidget>
 #include <QListWidget>
+#include <QSignalSpy>
 #include <QSlider>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -145,6 +146,19 @@ private Q_SLOTS:
         QCOMPARE(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->tiles()[0].load, 0.32 * 4);
         QVERIFY(!run->openRun(m_dir.filePath("nothing.sqlite"), &err));
         QVERIFY(err.contains("nothing.sqlite"));
+
+        // The run pickers read the store on a worker thread; the newest pick wins.
+        QSignalSpy opened(run, &RunPanel::runOpened);
+        run->openRunAsync(a);
+        run->openRunAsync(b);
+        QTRY_COMPARE(opened.count(), 1);
+        QCOMPARE(run->liveCurvePoints(), 4);
+        QCOMPARE(QString::fromStdString(run->openedRun()->info().runId), QStringLiteral("run_b"));
+        QSignalSpy messages(run, &RunPanel::message);
+        run->openRunAsync(m_dir.filePath("nothing.sqlite"));
+        QTRY_COMPARE(messages.count(), 1);
+        QVERIFY(messages.front().front().toString().contains("nothing.sqlite"));
+        QCOMPARE(QString::fromStdString(run->openedRun()->info().runId), QStringLiteral("run_b"));
     }
 
     void classroomAndThemes() {

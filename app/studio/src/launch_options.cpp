@@ -8,12 +8,15 @@ namespace moe::studio {
 QString launchUsage() {
     return QStringLiteral(
         "usage: moe-studio [PROJECT] [--classroom] [--theme light|dark] [--train-steps N] [--screenshot FILE.png]\n"
+        "                  [--dock cluster|dashboards|inspector]\n"
         "\n"
         "  PROJECT              a project file (moe-studio/1 JSON) to open\n"
         "  --classroom          large fonts, advanced controls hidden, guided scenario panel\n"
         "  --theme light|dark   colour theme (default: the last one used)\n"
         "  --train-steps N      train N steps (1 to 1000000) after opening\n"
         "  --screenshot FILE    save a PNG of the main window, then exit\n"
+        "  --dock NAME          raise a right-hand dock: cluster (the Cluster planner; a screenshot\n"
+        "                       waits for its simulation), dashboards or inspector\n"
         "  -h, --help           show this help\n"
         "  --version            show the version\n");
 }
@@ -61,8 +64,14 @@ QString parseLaunchOptions(const QStringList& args, LaunchOptions* out) {
             const QFileInfo fi(*v);
             if (!fi.absoluteDir().exists()) return QStringLiteral("--screenshot: the folder %1 does not exist").arg(fi.absolutePath());
             o.screenshot = fi.absoluteFilePath();
+        } else if (a == QLatin1String("--dock")) {
+            auto v = takeValue("dock");
+            if (!v) return QStringLiteral("--dock needs a dock name: cluster, dashboards or inspector");
+            if (*v != QLatin1String("cluster") && *v != QLatin1String("dashboards") && *v != QLatin1String("inspector"))
+                return QStringLiteral("--dock: \"%1\" is not a dock; use cluster, dashboards or inspector").arg(*v);
+            o.dock = *v;
         } else if (a.startsWith(QLatin1Char('-')) && a.size() > 1) {
-            return QStringLiteral("unknown option \"%1\"; valid options are --classroom, --theme, --train-steps, --screenshot, --help, --version").arg(a);
+            return QStringLiteral("unknown option \"%1\"; valid options are --classroom, --theme, --train-steps, --screenshot, --dock, --help, --version").arg(a);
         } else {
             if (!o.project.isEmpty()) return QStringLiteral("only one PROJECT can be opened (got \"%1\" and \"%2\")").arg(o.project, a);
             const QFileInfo fi(a);

@@ -1,6 +1,6 @@
 #pragma once
 // Command line of moe-studio: [PROJECT] [--classroom] [--theme light|dark] [--train-steps N]
-// [--screenshot FILE.png]. Wrong arguments get a message naming the argument and what is valid.
+// [--screenshot FILE.png] [--dock cluster|dashboards|inspector]. Wrong arguments get a message naming the argument and what is valid.
 
 #include <QString>
 #include <QStringList>
@@ -17,6 +17,7 @@ struct LaunchOptions {
     std::optional<Theme> theme;
     int trainSteps = 0;
     QString screenshot;
+    QString dock;  // cluster, dashboards or inspector: the right-hand dock to raise
     bool help = false;
     bool version = false;
     bool scripted() const { return trainSteps > 0 || !screenshot.isEmpty(); }

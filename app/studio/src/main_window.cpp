@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "canvas.h"
+#include "cluster_planner.h"
 #include "inspector.h"
 #include "messages_panel.h"
 #include "palette.h"
@@ -51,12 +52,15 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     buildDocks();
     buildActions();
     setDockNestingEnabled(true);
+    // The right-hand docks (inspector, dashboards, cluster planner) are tall forms and tables:
+    // they take the full height, the run and messages docks the width beside them.
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     m_defaultState = saveState();
 
     connect(m_doc, &ProjectDocument::fileChanged, this, &MainWindow::updateTitle);
     connect(m_doc, &ProjectDocument::changed, this, [this] { ++m_revision; });
     connect(m_doc, &ProjectDocument::reset, this, [this] {
-        m_run->setRunDir(runDir());
+        setRunDirs();
         m_messages->setAlerts({});
         QTimer::singleShot(0, m_view, &NetworkView::fitAll);
     });
@@ -88,10 +92,14 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     connect(m_training, &TrainingController::snapshot, this, &MainWindow::onSnapshot);
     connect(m_training, &TrainingController::runStarted, this, [this](const QString& path) {
         m_run->beginLive(path);
+        startLiveDashboards();
         statusBar()->showMessage(tr("Training; run store: %1").arg(path), 5000);
     });
     connect(m_training, &TrainingController::runEnded, this, [this](const RunStatus& s) {
         m_run->rescanRuns();
+#ifdef MOE_STUDIO_CLUSTER_BUILT
+        if (m_planner) m_planner->refresh();  // the new run can feed the planner's routing
+#endif
         if (s.state == RunStatus::Failed) {
             m_messages->addNote(tr("Training failed: %1").arg(s.message));
             m_messagesDock->raise();
@@ -113,6 +121,8 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
         }
     });
     connect(m_run, &RunPanel::replaySnapshot, this, &MainWindow::showSnapshotOnCanvas);
+    connect(m_run, &RunPanel::runOpened, this, &MainWindow::showRunOnDashboards);
+    connect(m_run, &RunPanel::replaySnapshot, this, &MainWindow::showReplayStepOnDashboards);
     connect(m_run, &RunPanel::message, this, [this](const QString& t) { m_messages->addNote(t); });
 
     connect(m_scenario, &ScenarioPanel::openRequested, this, [this](const QString& f) {
@@ -163,7 +173,7 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
 
     statusBar()->addPermanentWidget(m_statusRun = new QLabel(this));
     statusBar()->addPermanentWidget(m_statusProblems = new QLabel(this));
-    m_run->setRunDir(runDir());
+    setRunDirs();
     m_scenario->setExamples([] {
         QStringList l;
         for (const QFileInfo& fi : QDir(examplesDir()).entryInfoList({QStringLiteral("*.json")}, QDir::Files, QDir::Name)) l << fi.absoluteFilePath();
@@ -200,7 +210,7 @@ void MainWindow::buildDocks() {
     m_messages = new MessagesPanel(m_doc, this);
     m_messagesDock = dock(tr("Messages"), "messagesDock", m_messages, Qt::BottomDockWidgetArea);
     m_dashDock = dock(tr("Dashboards"), "dashboardsDock", makeDashboardsWidget(this, &m_dash), Qt::RightDockWidgetArea);
-    m_clusterDock = dock(tr("Cluster planner"), "clusterDock", makeClusterPlannerWidget(m_doc, this), Qt::RightDockWidgetArea);
+    m_clusterDock = dock(tr("Cluster planner"), "clusterDock", makeClusterPlannerWidget(m_doc, this, &m_planner), Qt::RightDockWidgetArea);
     splitDockWidget(m_runDock, m_messagesDock, Qt::Horizontal);
     tabifyDockWidget(m_inspectorDock, m_dashDock);
     tabifyDockWidget(m_dashDock, m_clusterDock);
@@ -455,7 +465,7 @@ bool MainWindow::saveTo(const QString& path, QString* error) {
     if (!m_doc->save(path, error)) return false;
     m_recovery->discard();
     updateRecent(m_doc->filePath());
-    m_run->setRunDir(runDir());
+    setRunDirs();
     return true;
 }
 

@@ -10,6 +10,7 @@
 
 #include "document.h"
 #include "launch_options.h"
+#include "moe/telemetry/run_store.h"
 #include "moe/telemetry/snapshot.h"
 #include "recovery.h"
 #include "training_controller.h"
@@ -25,6 +26,7 @@ class DashboardWindow;
 
 namespace moe::studio {
 
+class ClusterPlanner;
 class Inspector;
 class MessagesPanel;
 class NetworkScene;
@@ -46,6 +48,8 @@ public:
     Inspector* inspector() { return m_inspector; }
     MessagesPanel* messages() { return m_messages; }
     RunPanel* runPanel() { return m_run; }
+    ClusterPlanner* planner() { return m_planner; }  // nullptr in builds without core/cluster
+    moe::viz::DashboardWindow* dashboards() { return m_dash; }  // nullptr without Vulkan
     TrainingController* training() { return m_training; }
     RecoveryStore* recovery() { return m_recovery.get(); }
 
@@ -64,6 +68,9 @@ public:
     QString runDir() const;
     QStringList recentFiles() const;
     static QString examplesDir();
+
+    // Raises a right-hand dock by name: "cluster", "dashboards" or "inspector" (--dock).
+    void raiseDock(const QString& name);
 
     // Scripted launch: open, train, screenshot, quit. Returns the process exit code via `done`.
     void runScript(const LaunchOptions& o);
@@ -98,6 +105,12 @@ private:
     void takeScreenshot(const QString& path);
     void restoreSettings();
     void applyDefaultDockSizes();
+    void setRunDirs();
+    // Replay: a past run opened in the Run panel and its slider's step, on the dashboards.
+    void showRunOnDashboards(const std::shared_ptr<const moe::telemetry::RunReader>& reader);
+    void showReplayStepOnDashboards(const moe::telemetry::SnapshotPtr& s);
+    // A new live run: the dashboards drop a replayed run and follow the trainer again.
+    void startLiveDashboards();
 
     bool m_interactive;
     ProjectDocument* m_doc;
@@ -107,6 +120,7 @@ private:
     Inspector* m_inspector = nullptr;
     MessagesPanel* m_messages = nullptr;
     RunPanel* m_run = nullptr;
+    ClusterPlanner* m_planner = nullptr;
     ScenarioPanel* m_scenario = nullptr;
     TrainingController* m_training;
     QDockWidget *m_paletteDock = nullptr, *m_inspectorDock = nullptr, *m_runDock = nullptr, *m_messagesDock = nullptr,
@@ -126,6 +140,7 @@ private:
     bool m_scenarioTraining = false;  // the guide is waiting for its step's training
     moe::telemetry::SnapshotPtr m_pendingSnapshot;
     moe::viz::DashboardWindow* m_dash = nullptr;  // live dashboards, when Vulkan is there
+    bool m_dashReplay = false;  // the dashboards show a past run, not the trainer's
     QByteArray m_defaultState;
     QByteArray m_layoutBeforeClassroom;
 };

@@ -10,6 +10,7 @@
 #include <QScreen>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QDockWidget>
 #include <QElapsedTimer>
 #include <QTimer>
 
@@ -18,6 +19,7 @@
 #include <memory>
 
 #include "canvas.h"
+#include "cluster_planner.h"
 #include "inspector.h"
 #include "main_window.h"
 #include "messages_panel.h"
@@ -37,6 +39,46 @@ QString MainWindow::runDir() const {
             return dir + QStringLiteral("/runs/") + stem;
     }
     return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs/") + stem;
+}
+
+void MainWindow::setRunDirs() {
+    m_run->setRunDir(runDir());
+#ifdef MOE_STUDIO_CLUSTER_BUILT
+    if (m_planner) m_planner->setRunDir(runDir());
+#endif
+}
+
+void MainWindow::showRunOnDashboards(const std::shared_ptr<const moe::telemetry::RunReader>& reader) {
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (!m_dash || !reader) return;
+    m_dashReplay = true;
+    m_dash->setRun(std::make_shared<moe::viz::RunView>(moe::viz::RunView::fromReader(*reader)));
+    m_dash->setLive(false);
+#else
+    (void)reader;
+#endif
+}
+
+void MainWindow::showReplayStepOnDashboards(const moe::telemetry::SnapshotPtr& s) {
+#ifdef MOE_STUDIO_VIZ_BUILT
+    // Only while a past run is shown: a live run's dashboards follow the trainer.
+    if (m_dash && s && m_dashReplay) m_dash->selectStep(s->step);
+#else
+    (void)s;
+#endif
+}
+
+void MainWindow::startLiveDashboards() {
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (!m_dash) return;
+    m_dashReplay = false;
+    auto view = std::make_shared<moe::viz::RunView>();
+    view->project = m_doc->project();
+    view->status = "running";
+    view->live = true;
+    m_dash->setRun(std::move(view));
+    m_dash->selectStep(-1);
+#endif
 }
 
 bool MainWindow::train(int steps, QString* error) {
@@ -87,7 +129,8 @@ void MainWindow::onStatus(const RunStatus& s) {
 void MainWindow::onSnapshot(const moe::telemetry::SnapshotPtr& s) {
     m_run->addSnapshot(s);
 #ifdef MOE_STUDIO_VIZ_BUILT
-    if (m_dash && s) {
+    // While a past run is replayed the dashboards stay on it; the next run takes them back.
+    if (m_dash && s && !m_dashReplay) {
         // A new run (its first snapshot) starts a fresh view that knows the project it trains.
         if (!m_dash->run() || !m_dash->run()->project || m_dash->run()->snapshots.empty() ||
             m_dash->run()->snapshots.back()->step >= s->step) {
@@ -138,17 +181,45 @@ void MainWindow::takeScreenshot(const QString& path) {
     Q_EMIT scriptFinished(0);
 }
 
+void MainWindow::raiseDock(const QString& name) {
+    QDockWidget* d = name == QLatin1String("cluster")      ? m_clusterDock
+                     : name == QLatin1String("dashboards") ? m_dashDock
+                     : name == QLatin1String("inspector")  ? m_inspectorDock
+                                                           : nullptr;
+    if (!d) return;
+    d->show();
+    d->raise();
+    // The planner's controls and tables want more room than the inspector.
+    if (d == m_clusterDock) resizeDocks({m_clusterDock}, {std::max(480, width() * 32 / 100)}, Qt::Horizontal);
+}
+
 void MainWindow::runScript(const LaunchOptions& o) {
     if (QScreen* scr = QGuiApplication::primaryScreen()) setGeometry(scr->availableGeometry());
     applyDefaultDockSizes();
-    auto finish = [this, o] {
+    if (!o.dock.isEmpty()) raiseDock(o.dock);
+    auto shoot = [this, o] {
+        if (o.screenshot.isEmpty()) Q_EMIT scriptFinished(0);
+        else takeScreenshot(o.screenshot);
+    };
+    auto finish = [this, o, shoot] {
         // Let layouts, charts and the canvas settle before reading the screen.
-        QTimer::singleShot(400, this, [this, o] {
+        QTimer::singleShot(400, this, [this, o, shoot] {
             m_view->fitAll();
-            QTimer::singleShot(600, this, [this, o] {
-                if (o.screenshot.isEmpty()) Q_EMIT scriptFinished(0);
-                else takeScreenshot(o.screenshot);
-            });
+#ifdef MOE_STUDIO_CLUSTER_BUILT
+            if (o.dock == QLatin1String("cluster") && m_planner && m_planner->simulating()) {
+                // The picture is of the planner's figures: wait for them (a large deployment takes seconds).
+                auto done = std::make_shared<bool>(false);
+                auto once = [this, done, shoot] {
+                    if (*done) return;
+                    *done = true;
+                    QTimer::singleShot(300, this, shoot);
+                };
+                connect(m_planner, &ClusterPlanner::simulated, this, once);
+                QTimer::singleShot(120000, this, once);
+                return;
+            }
+#endif
+            QTimer::singleShot(600, this, shoot);
         });
     };
     if (o.trainSteps <= 0) return finish();

@@ -11,11 +11,13 @@
 #include <QLabel>
 #include <QLegendMarker>
 #include <QLineSeries>
+#include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStyle>
+#include <QThreadPool>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
@@ -150,14 +152,9 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     connect(m_speed, &QComboBox::activated, this, [this](int i) { Q_EMIT speedChanged(m_speed->itemData(i).toDouble()); });
     connect(m_runs, &QComboBox::activated, this, [this](int i) {
         const QString path = m_runs->itemData(i).toString();
-        if (path.isEmpty()) return;
-        QString err;
-        if (!openRun(path, &err)) Q_EMIT message(err);
+        if (!path.isEmpty()) openRunAsync(path);
     });
-    connect(m_compareRuns, &QComboBox::activated, this, [this](int i) {
-        QString err;
-        if (!compareRun(m_compareRuns->itemData(i).toString(), &err)) Q_EMIT message(err);
-    });
+    connect(m_compareRuns, &QComboBox::activated, this, [this](int i) { compareRunAsync(m_compareRuns->itemData(i).toString()); });
     connect(m_replay, &QSlider::valueChanged, this, [this](int i) {
         if (!m_opened || i < 0 || i >= static_cast<int>(m_opened->snapshots().size())) return;
         const auto s = m_opened->snapshots()[static_cast<size_t>(i)];
@@ -259,6 +256,7 @@ void RunPanel::fitAxes() {
 void RunPanel::beginLive(const QString& runPath) {
     resetCurves(*m_live);
     ensureCurves(*m_live);
+    ++m_openRequest;  // a past run still being read must not replace the live curves
     m_opened.reset();
     m_replay->setEnabled(false);
     m_replayLabel->setText(tr("live: %1").arg(QFileInfo(runPath).fileName()));
@@ -336,13 +334,53 @@ void RunPanel::rescanRuns() {
     m_runs->setToolTip(files.isEmpty() ? tr("No runs yet in %1").arg(m_runDir) : tr("Runs in %1").arg(m_runDir));
 }
 
+void RunPanel::readRunAsync(const QString& path, std::function<void(const ReaderResult&)> done) {
+    QPointer<RunPanel> self(this);
+    QThreadPool::globalInstance()->start([self, path, done = std::move(done)] {
+        auto r = std::make_shared<ReaderResult>(moe::telemetry::RunReader::open(path.toStdString()));
+        // Back on the UI thread through the application object, which outlives this panel.
+        QMetaObject::invokeMethod(
+            qApp, [self, r, done] { if (self) done(*r); }, Qt::QueuedConnection);
+    });
+}
+
+void RunPanel::openRunAsync(const QString& path) {
+    const quint64 request = ++m_openRequest;
+    m_replayLabel->setText(tr("reading %1…").arg(QFileInfo(path).fileName()));
+    readRunAsync(path, [this, request, path](const ReaderResult& r) {
+        if (request != m_openRequest) return;  // another run was picked meanwhile
+        if (!r.ok()) Q_EMIT message(tr("Cannot open run %1: %2").arg(path, QString::fromStdString(r.message())));
+        else showOpened(r.value());
+    });
+}
+
+void RunPanel::compareRunAsync(const QString& path) {
+    const quint64 request = ++m_compareRequest;
+    if (path.isEmpty()) {
+        QString err;
+        compareRun(path, &err);
+        return;
+    }
+    readRunAsync(path, [this, request, path](const ReaderResult& r) {
+        if (request != m_compareRequest) return;
+        if (!r.ok()) Q_EMIT message(tr("Cannot open run %1: %2").arg(path, QString::fromStdString(r.message())));
+        else showCompared(r.value());
+    });
+}
+
 bool RunPanel::openRun(const QString& path, QString* error) {
+    ++m_openRequest;  // a pending asynchronous open is overtaken
     auto r = moe::telemetry::RunReader::open(path.toStdString());
     if (!r.ok()) {
         if (error) *error = tr("Cannot open run %1: %2").arg(path, QString::fromStdString(r.message()));
         return false;
     }
-    m_opened = r.value();
+    showOpened(r.value());
+    return true;
+}
+
+void RunPanel::showOpened(std::shared_ptr<moe::telemetry::RunReader> reader) {
+    m_opened = std::move(reader);
     resetCurves(*m_live);
     ensureCurves(*m_live);
     for (const auto& s : m_opened->snapshots()) appendPoint(*m_live, *s);
@@ -354,15 +392,14 @@ bool RunPanel::openRun(const QString& path, QString* error) {
     const auto& info = m_opened->info();
     m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(QString::fromStdString(info.runId), QString::fromStdString(info.status)).arg(n)
                              : tr("run %1 holds no snapshots").arg(QString::fromStdString(info.runId)));
+    Q_EMIT runOpened(m_opened);
     if (n > 0) Q_EMIT replaySnapshot(m_opened->snapshots().back());
-    return true;
 }
 
 bool RunPanel::compareRun(const QString& path, QString* error) {
-    resetCurves(*m_compare);
-    m_compared.reset();
+    ++m_compareRequest;
     if (path.isEmpty()) {
-        fitAxes();
+        showCompared(nullptr);
         return true;
     }
     auto r = moe::telemetry::RunReader::open(path.toStdString());
@@ -370,10 +407,16 @@ bool RunPanel::compareRun(const QString& path, QString* error) {
         if (error) *error = tr("Cannot open run %1: %2").arg(path, QString::fromStdString(r.message()));
         return false;
     }
-    m_compared = r.value();
-    for (const auto& s : m_compared->snapshots()) appendPoint(*m_compare, *s);
-    fitAxes();
+    showCompared(r.value());
     return true;
+}
+
+void RunPanel::showCompared(std::shared_ptr<moe::telemetry::RunReader> reader) {
+    resetCurves(*m_compare);
+    m_compared = std::move(reader);
+    if (m_compared)
+        for (const auto& s : m_compared->snapshots()) appendPoint(*m_compare, *s);
+    fitAxes();
 }
 
 }  // namespace moe::studio

@@ -4,6 +4,7 @@
 
 #include <QWidget>
 
+#include <functional>
 #include <memory>
 
 #include "moe/telemetry/run_store.h"
@@ -42,6 +43,11 @@ public:
     // Past runs (also used by tests and the scripted launch).
     bool openRun(const QString& path, QString* error);
     bool compareRun(const QString& path, QString* error);
+    // The same, reading the run store on a worker thread (a long run takes a while to read); the
+    // newest request wins, errors go to message(). The run pickers use these.
+    void openRunAsync(const QString& path);
+    void compareRunAsync(const QString& path);
+    std::shared_ptr<const moe::telemetry::RunReader> openedRun() const { return m_opened; }
     int liveCurvePoints() const;
     int compareCurvePoints() const;
 
@@ -52,6 +58,8 @@ Q_SIGNALS:
     void stepRequested(int n);
     void stopRequested();
     void speedChanged(double stepsPerSecond);  // 0: full speed
+    // A past run was opened (before its first replaySnapshot).
+    void runOpened(std::shared_ptr<const moe::telemetry::RunReader> reader);
     void replaySnapshot(moe::telemetry::SnapshotPtr s);  // the replay slider moved
     void message(const QString& text);
 
@@ -61,6 +69,11 @@ private:
     void appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s);
     void fitAxes();
     void updateButtons();
+    void showOpened(std::shared_ptr<moe::telemetry::RunReader> reader);
+    void showCompared(std::shared_ptr<moe::telemetry::RunReader> reader);
+    using ReaderResult = moe::spec::Result<std::shared_ptr<moe::telemetry::RunReader>>;
+    // Opens `path` off the UI thread and calls `done` on the UI thread unless this panel is gone.
+    void readRunAsync(const QString& path, std::function<void(const ReaderResult&)> done);
 
     QPushButton *m_train, *m_pause, *m_step, *m_stop;
     QSpinBox* m_stepCount;
@@ -78,6 +91,7 @@ private:
     QString m_runDir;
     std::shared_ptr<moe::telemetry::RunReader> m_opened, m_compared;
     RunStatus m_status;
+    quint64 m_openRequest = 0, m_compareRequest = 0;
 };
 
 }  // namespace moe::studio

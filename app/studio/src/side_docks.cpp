@@ -1,5 +1,7 @@
 #include "side_docks.h"
 
+#include "cluster_planner.h"
+
 #include <QLabel>
 #include <QVBoxLayout>
 #include <QWidget>
@@ -55,17 +57,19 @@ QWidget* makeDashboardsWidget(QWidget* parent, moe::viz::DashboardWindow** windo
                                    "every expert tile by its load, and the Messages panel lists collapse alerts."));
 }
 
-QWidget* makeClusterPlannerWidget(ProjectDocument*, QWidget* parent) {
+QWidget* makeClusterPlannerWidget(ProjectDocument* doc, QWidget* parent, ClusterPlanner** planner) {
+    *planner = nullptr;
 #ifdef MOE_STUDIO_CLUSTER_BUILT
-    return explanation(parent, QObject::tr("The cluster planner is not connected yet"),
-                       QObject::tr("The <i>cluster</i> simulator is part of this build, but this version of the studio "
-                                   "does not drive it yet: use <tt>moe simulate</tt> on the project for the step "
-                                   "breakdown. No figures are shown here rather than made-up ones."));
-#endif
+    auto* p = new ClusterPlanner(doc, parent);
+    *planner = p;
+    return p;
+#else
+    (void)doc;
     return explanation(parent, QObject::tr("The cluster planner is not part of this build"),
                        QObject::tr("Planning a deployment (cluster from the catalog, GPU count, parallel degrees, expert "
                                    "placement) needs the <i>cluster</i> simulator module. This copy of MoE Studio was built "
                                    "without it, so no step-time figures are shown: none would be real."));
+#endif
 }
 
 }  // namespace moe::studio

@@ -11,11 +11,13 @@ class DashboardWindow;
 
 namespace moe::studio {
 
+class ClusterPlanner;
 class ProjectDocument;
 
 // The live dashboards (Dear ImGui on Vulkan) when this build has them and a Vulkan device is
 // there; otherwise a plain explanation. `window` receives the dashboard window, or nullptr.
 QWidget* makeDashboardsWidget(QWidget* parent, moe::viz::DashboardWindow** window);
-QWidget* makeClusterPlannerWidget(ProjectDocument* doc, QWidget* parent);
+// The cluster planner when this build has the simulator; `planner` receives it, or nullptr.
+QWidget* makeClusterPlannerWidget(ProjectDocument* doc, QWidget* parent, ClusterPlanner** planner);
 
 }  // namespace moe::studio

@@ -65,6 +65,7 @@ int runStudio(int argc, char** argv) {
         }
     }
     w.show();
+    if (!o.dock.isEmpty() && !o.scripted()) QTimer::singleShot(0, &w, [&w, o] { w.raiseDock(o.dock); });
     if (o.scripted()) {
         QObject::connect(&w, &MainWindow::scriptFinished, &app, [](int code) { QApplication::exit(code); });
         QTimer::singleShot(0, &w, [&w, o] { w.runScript(o); });

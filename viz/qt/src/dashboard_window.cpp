@@ -102,6 +102,11 @@ void DashboardWindow::setLive(bool live) {
     }
 }
 
+void DashboardWindow::selectStep(qint64 step) {
+    m_state.snapshotIndex = step < 0 || !m_run ? -1 : m_run->indexAtStep(step);
+    poke();
+}
+
 void DashboardWindow::simulateClusterAsync() {
 #ifdef MOE_VIZ_HAS_CLUSTER
     if (!m_run) return;

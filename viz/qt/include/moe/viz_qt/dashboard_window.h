@@ -42,6 +42,9 @@ public:
     void appendSnapshot(telemetry::SnapshotPtr snapshot);
     // The run ended (finished, stopped, failed): stop the live redraws.
     void setLive(bool live);
+    // Shows the snapshot at `step` (or the last one before it), as the scrubber would; a
+    // negative step follows the newest snapshot again. For hosts replaying a past run.
+    void selectStep(qint64 step);
     // The cluster tab's data: simulates the project's deployment with the routing of the shown
     // snapshot on a worker thread, then updates the run (clusterSimulated / the tab's message).
     // Does nothing in builds without the cluster simulator.
