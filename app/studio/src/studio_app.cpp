@@ -6,6 +6,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <string_view>
 
 #include "launch_options.h"
 #include "main_window.h"
@@ -24,6 +25,18 @@ void initResources() {
 }
 
 int runStudio(int argc, char** argv) {
+    // Help and version need no display: answer them before Qt looks for one.
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(qPrintable(launchUsage()), stdout);
+            return 0;
+        }
+        if (a == "--version") {
+            std::printf("moe-studio %s\n", MOE_STUDIO_VERSION);
+            return 0;
+        }
+    }
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("MoE Studio"));
     QApplication::setApplicationName(QStringLiteral("moe-studio"));
