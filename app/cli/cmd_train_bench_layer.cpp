@@ -1,10 +1,17 @@
 // `moe bench layer`: MoE block vs its dense-equivalent work, and the cost of routing telemetry.
+#include <cstdlib>
 #include <iostream>
 
 #include "cli_command.h"
 #include "moe/train/bench.h"
 
 namespace {
+
+// What the OpenMP runtime was started with (the programs choose passive; see openmp_wait.h).
+std::string ompWaitPolicy() {
+    const char* p = std::getenv("OMP_WAIT_POLICY");
+    return p ? p : "default (active)";
+}
 
 using moe::cli::fixed;
 
@@ -32,6 +39,7 @@ int run(const moe::cli::ParsedArgs& a) {
         j["hidden"] = o.hidden;
         j["tokens"] = o.tokens;
         j["threads"] = r.threads;
+        j["omp_wait_policy"] = ompWaitPolicy();
         j["reps"] = o.reps;
         j["dispatch"] = r.kernels ? "kernels" : "plain";
         j["moe_fwd_bwd_s"] = r.moeSeconds;
@@ -47,7 +55,7 @@ int run(const moe::cli::ParsedArgs& a) {
         return 0;
     }
     std::cout << "MoE block: " << o.experts << " experts, k " << o.k << ", d " << o.dModel << ", FFN " << o.hidden << ", " << o.tokens
-              << " tokens, " << r.threads << " threads, median of " << o.reps << "\n\n";
+              << " tokens, " << r.threads << " threads (OpenMP waiting " << ompWaitPolicy() << "), median of " << o.reps << "\n\n";
     moe::cli::Table t({"measure", "time", "ratio"});
     t.add({std::string("MoE block forward+backward (") + (r.kernels ? "kernels'" : "plain LibTorch") + " dispatch)",
            fixed(r.moeSeconds * 1e3, 1) + " ms", ""});
