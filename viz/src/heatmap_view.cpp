@@ -241,18 +241,19 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
     }
     textCentred(dl, {(p0.x + p1.x) * 0.5f, p1.y + 12 * s + small->FontSize + ImGui::GetFontSize() * 0.5f},
                 theme::kDimText, xTitle);
+    const float titleRight = (p0.x + p1.x) * 0.5f + ImGui::CalcTextSize(xTitle.c_str()).x * 0.5f;
 
     // ---- legend --------------------------------------------------------------------------------
     const double scaleK = percentMetric(st.metric) ? 100.0 : 1.0;
     colourBar(dl, {p1.x + 18 * s, p0.y + 4 * s}, plotH - 8 * s, lo * scaleK, hi * scaleK, log, metricUnit(st.metric));
     bool ragged = false;
     for (const auto& b : snap->blocks) ragged |= b.experts < cols;
-    if (ragged) {
-        // Bottom right, on the axis title's line.
+    const char* note = "no such expert in the block";
+    const float noteW = small->CalcTextSizeA(small->FontSize, 1e9f, 0, note).x + 18 * s;
+    // Bottom right, on the axis title's line, when it fits beside the title.
+    if (ragged && p1.x - noteW > titleRight + 12 * s) {
         const float ty = p1.y + 12 * s + small->FontSize + ImGui::GetFontSize() * 0.5f;
-        const char* note = "no such expert in the block";
-        const float tw = small->CalcTextSizeA(small->FontSize, 1e9f, 0, note).x;
-        const ImVec2 k0{p1.x - tw - 18 * s, ty - 6 * s};
+        const ImVec2 k0{p1.x - noteW, ty - 6 * s};
         dl->AddRectFilled(k0, {k0.x + 12 * s, k0.y + 12 * s}, theme::kPlotBackground);
         outline(dl, k0, {k0.x + 12 * s, k0.y + 12 * s}, theme::kAxis);
         textAt(dl, {k0.x + 18 * s, ty - small->FontSize * 0.5f}, theme::kDimText, note, small);

@@ -216,6 +216,12 @@ void MainWindow::buildDocks() {
     tabifyDockWidget(m_dashDock, m_clusterDock);
     m_inspectorDock->raise();
     m_scenarioDock->hide();
+    // The dashboards need room for a heatmap, its axes and legend: raising their tab widens the
+    // right-hand docks to about half the window when they are narrower (the user can narrow them).
+    connect(m_dashDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible && !m_dashDock->isFloating() && m_dashDock->width() < width() * 42 / 100)
+            resizeDocks({m_dashDock}, {width() * 48 / 100}, Qt::Horizontal);
+    });
 
     connect(m_palette, &PaletteWidget::activated, this, [this](const QString& id) {
         if (m_locked) return;
