@@ -2,8 +2,8 @@
 // Colour grids (heatmaps) drawn by the GPU as one textured quad each: the cells' colours go to a
 // small texture (one texel per cell, host-visible, linear) read with nearest sampling. Dear ImGui
 // would otherwise draw one rectangle (two triangles) per cell, which is what makes a 64 x 256
-// heatmap slow on a software rasteriser; a per-pixel buffer lookup was twice as slow there as the
-// textured quad, which the rasteriser has a fast path for. The panels use it through their draw list (an ImGui draw callback), so it
+// heatmap slow on a software rasteriser. One-pixel rules between rows are drawn by the same
+// shader: as ImGui rectangles they cost lavapipe more than the grid. The panels use it through their draw list (an ImGui draw callback), so it
 // works inside any renderer that owns one: the offscreen renderer and the studio's window.
 // Without one, the panels fall back to plain ImGui rectangles.
 
