@@ -3,8 +3,9 @@
 // small texture (one texel per cell, host-visible, linear) read with nearest sampling. Dear ImGui
 // would otherwise draw one rectangle (two triangles) per cell, which is what makes a 64 x 256
 // heatmap slow on a software rasteriser. One-pixel rules between rows are drawn by the same
-// shader: as ImGui rectangles they cost lavapipe more than the grid. The panels use it through their draw list (an ImGui draw callback), so it
-// works inside any renderer that owns one: the offscreen renderer and the studio's window.
+// shader: as ImGui rectangles they cost lavapipe more than the grid. The panels use it through
+// their draw list (an ImGui draw callback), so it works inside any renderer that owns one: the
+// offscreen renderer and the studio's window.
 // Without one, the panels fall back to plain ImGui rectangles.
 
 #include <vulkan/vulkan.h>
