@@ -208,6 +208,7 @@ void MainWindow::buildDocks() {
     m_run = new RunPanel(this);
     m_runDock = dock(tr("Run"), "runDock", m_run, Qt::BottomDockWidgetArea);
     m_messages = new MessagesPanel(m_doc, this);
+    m_messages->setMinimumWidth(240);  // alerts carry sentences: never a column of single words
     m_messagesDock = dock(tr("Messages"), "messagesDock", m_messages, Qt::BottomDockWidgetArea);
     m_dashDock = dock(tr("Dashboards"), "dashboardsDock", makeDashboardsWidget(this, &m_dash), Qt::RightDockWidgetArea);
     m_clusterDock = dock(tr("Cluster planner"), "clusterDock", makeClusterPlannerWidget(m_doc, this, &m_planner), Qt::RightDockWidgetArea);
@@ -218,9 +219,14 @@ void MainWindow::buildDocks() {
     m_scenarioDock->hide();
     // The dashboards need room for a heatmap, its axes and legend: raising their tab widens the
     // right-hand docks to about half the window when they are narrower (the user can narrow them).
+    // The canvas column keeps room for the Run and Messages docks below it.
     connect(m_dashDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
-        if (visible && !m_dashDock->isFloating() && m_dashDock->width() < width() * 42 / 100)
-            resizeDocks({m_dashDock}, {width() * 48 / 100}, Qt::Horizontal);
+        if (!visible || m_dashDock->isFloating()) return;
+        int left = 0;
+        for (QDockWidget* d : {m_paletteDock, m_scenarioDock})
+            if (d->isVisible() && !d->isFloating() && dockWidgetArea(d) == Qt::LeftDockWidgetArea) left = std::max(left, d->width());
+        const int target = std::min(width() * 48 / 100, width() - left - 820);
+        if (m_dashDock->width() < target) resizeDocks({m_dashDock}, {target}, Qt::Horizontal);
     });
 
     connect(m_palette, &PaletteWidget::activated, this, [this](const QString& id) {
