@@ -16,6 +16,7 @@
 #include "messages_panel.h"
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/run_store.h"
+#include "run_fixture.h"
 #include "run_panel.h"
 #include "scenario_panel.h"
 #include "theme.h"
@@ -28,33 +29,14 @@ namespace {
 
 // A run store with `n` snapshots of a 4-expert block 1, its load drifting onto expert 0.
 QString writeRun(const QString& dir, const QString& name, int n, const spec::Project& p) {
-    const QString path = dir + "/" + name + ".sqlite";
-    tel::RunInfo info;
-    info.runId = name.toStdString();
-    info.projectJson = spec::serializeProject(p);
-    info.startedAt = tel::utcNowIso();
-    info.status = "running";
-    auto w = tel::RunWriter::create(path.toStdString(), info);
-    if (!w.ok()) qFatal("%s", w.message().c_str());
-    for (int i = 1; i <= n; ++i) {
-        auto s = std::make_shared<tel::RoutingSnapshot>();
-        s->step = i * 10;
-        s->loss = 1.0 / i;
-        s->taskLoss = s->loss;
-        s->accuracy = 0.5 + 0.04 * i;
-        tel::BlockSnapshot b;
-        b.block = 1;
-        b.experts = 4;
-        b.ffnExperts = 4;
-        b.tokens = 100;
+    return testing::writeRunStore(dir + "/" + name + ".sqlite", p, n, [](int i, tel::RoutingSnapshot& s) {
+        s.step = i * 10;
+        s.loss = 1.0 / i;
+        s.taskLoss = s.loss;
+        s.accuracy = 0.5 + 0.04 * i;
         const double hot = 25.0 + 7.0 * i;
-        b.tokensPerExpert = {hot, (100 - hot) / 3, (100 - hot) / 3, (100 - hot) / 3};
-        b.meanGateProb = {0.25, 0.25, 0.25, 0.25};
-        s->blocks.push_back(b);
-        w.value()->append(s);
-    }
-    w.value()->finish("finished");
-    return path;
+        s.blocks.push_back(testing::blockLoad(1, {hot, (100 - hot) / 3, (100 - hot) / 3, (100 - hot) / 3}));
+    });
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/run_store.h"
 #include "placement_view.h"
+#include "run_fixture.h"
 
 using namespace moe::studio;
 namespace spec = moe::spec;
@@ -78,33 +79,13 @@ bool waitForResult(ClusterPlanner& planner) {
 // A run store of the classroom project: two MoE blocks of 4 experts, block 0 leaning on expert 2.
 QString writeRun(const QString& dir, const spec::Project& p) {
     QDir().mkpath(dir);
-    const QString path = dir + "/run_1.sqlite";
-    tel::RunInfo info;
-    info.runId = "run_1";
-    info.projectJson = spec::serializeProject(p);
-    info.startedAt = tel::utcNowIso();
-    info.status = "running";
-    auto w = tel::RunWriter::create(path.toStdString(), info);
-    if (!w.ok()) qFatal("%s", w.message().c_str());
-    for (int step = 10; step <= 20; step += 10) {
-        auto s = std::make_shared<tel::RoutingSnapshot>();
-        s->step = step;
-        s->loss = 1.0;
-        s->accuracy = 0.5;
-        for (int block = 0; block < 2; ++block) {
-            tel::BlockSnapshot b;
-            b.block = block;
-            b.experts = 4;
-            b.ffnExperts = 4;
-            b.tokens = 100;
-            b.tokensPerExpert = block == 0 ? std::vector<double>{10, 10, 70, 10} : std::vector<double>{25, 25, 25, 25};
-            b.meanGateProb = {0.25, 0.25, 0.25, 0.25};
-            s->blocks.push_back(b);
-        }
-        w.value()->append(s);
-    }
-    w.value()->finish("finished");
-    return path;
+    return testing::writeRunStore(dir + "/run_1.sqlite", p, 2, [](int i, tel::RoutingSnapshot& s) {
+        s.step = i * 10;
+        s.loss = 1.0;
+        s.accuracy = 0.5;
+        s.blocks.push_back(testing::blockLoad(0, {10, 10, 70, 10}));
+        s.blocks.push_back(testing::blockLoad(1, {25, 25, 25, 25}));
+    });
 }
 
 void sendMouse(QWidget* w, QEvent::Type type, QPoint pos, Qt::MouseButtons buttons) {

@@ -11,6 +11,7 @@
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/run_store.h"
 #include "moe/viz_qt/dashboard_window.h"
+#include "run_fixture.h"
 #include "run_panel.h"
 
 using namespace moe::studio;
@@ -20,31 +21,12 @@ namespace tel = moe::telemetry;
 namespace {
 
 QString writeRun(const QString& dir, const QString& name, int n, const spec::Project& p) {
-    const QString path = dir + "/" + name + ".sqlite";
-    tel::RunInfo info;
-    info.runId = name.toStdString();
-    info.projectJson = spec::serializeProject(p);
-    info.startedAt = tel::utcNowIso();
-    info.status = "running";
-    auto w = tel::RunWriter::create(path.toStdString(), info);
-    if (!w.ok()) qFatal("%s", w.message().c_str());
-    for (int i = 1; i <= n; ++i) {
-        auto s = std::make_shared<tel::RoutingSnapshot>();
-        s->step = i * 10;
-        s->loss = 1.0 / i;
-        s->accuracy = 0.5;
-        tel::BlockSnapshot b;
-        b.block = 1;
-        b.experts = 4;
-        b.ffnExperts = 4;
-        b.tokens = 100;
-        b.tokensPerExpert = {40, 20, 20, 20};
-        b.meanGateProb = {0.25, 0.25, 0.25, 0.25};
-        s->blocks.push_back(b);
-        w.value()->append(s);
-    }
-    w.value()->finish("finished");
-    return path;
+    return testing::writeRunStore(dir + "/" + name + ".sqlite", p, n, [](int i, tel::RoutingSnapshot& s) {
+        s.step = i * 10;
+        s.loss = 1.0 / i;
+        s.accuracy = 0.5;
+        s.blocks.push_back(testing::blockLoad(1, {40, 20, 20, 20}));
+    });
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "draw_util.h"
-#include "vk_memory.h"
+#include "vk_util.h"
 
 namespace moe::viz {
 
@@ -183,16 +183,9 @@ bool GridRenderer::ensureCapacity(Slot& s, int width, int height) {
     width = std::max({width + width / 4, s.width, 256});
     height = std::max({height + height / 4, s.height, 64});
     release(s);
-    VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
-    ici.imageType = VK_IMAGE_TYPE_2D;
-    ici.format = kCellFormat;
-    ici.extent = {static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height), 1};
-    ici.mipLevels = 1;
-    ici.arrayLayers = 1;
-    ici.samples = VK_SAMPLE_COUNT_1_BIT;
-    ici.tiling = VK_IMAGE_TILING_LINEAR;  // written by the host row by row, every frame
-    ici.usage = VK_IMAGE_USAGE_SAMPLED_BIT;
-    ici.initialLayout = VK_IMAGE_LAYOUT_PREINITIALIZED;
+    // Linear: written by the host row by row, every frame.
+    const VkImageCreateInfo ici = detail::image2D(kCellFormat, width, height, VK_IMAGE_TILING_LINEAR, VK_IMAGE_USAGE_SAMPLED_BIT,
+                                                  VK_IMAGE_LAYOUT_PREINITIALIZED);
     if (vkCreateImage(m_device, &ici, nullptr, &s.image) != VK_SUCCESS) return false;
     s.memory = detail::allocateBound(m_physical, m_device, s.image,
                                      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
@@ -207,12 +200,8 @@ bool GridRenderer::ensureCapacity(Slot& s, int width, int height) {
     s.mapped = static_cast<unsigned char*>(mapped);
     s.texels = s.mapped + lay.offset;
     s.rowPitch = lay.rowPitch;
-    VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
-    vci.image = s.image;
-    vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-    vci.format = kCellFormat;
-    vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    if (vkCreateImageView(m_device, &vci, nullptr, &s.view) != VK_SUCCESS) {
+    s.view = detail::colourView(m_device, s.image, kCellFormat);
+    if (!s.view) {
         release(s);
         return false;
     }

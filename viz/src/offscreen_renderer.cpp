@@ -10,7 +10,7 @@
 
 #include "moe/viz/gpu_grid.h"
 #include "moe/viz/imgui_setup.h"
-#include "vk_memory.h"
+#include "vk_util.h"
 
 namespace moe::viz {
 
@@ -235,25 +235,14 @@ struct OffscreenRenderer::Impl {
     }
 
     std::string createTarget() {
-        VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
-        ici.imageType = VK_IMAGE_TYPE_2D;
-        ici.format = kFormat;
-        ici.extent = {static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height), 1};
-        ici.mipLevels = 1;
-        ici.arrayLayers = 1;
-        ici.samples = VK_SAMPLE_COUNT_1_BIT;
-        ici.tiling = VK_IMAGE_TILING_OPTIMAL;
-        ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
-        ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+        const VkImageCreateInfo ici = detail::image2D(kFormat, width, height, VK_IMAGE_TILING_OPTIMAL,
+                                                      VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+                                                      VK_IMAGE_LAYOUT_UNDEFINED);
         if (vkCreateImage(device, &ici, nullptr, &image) != VK_SUCCESS) return "could not create the offscreen image";
         imageMemory = detail::allocateBound(physical, device, image, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
         if (!imageMemory) return "no device memory for the offscreen image";
-        VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
-        vci.image = image;
-        vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-        vci.format = kFormat;
-        vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        vkCreateImageView(device, &vci, nullptr, &view);
+        view = detail::colourView(device, image, kFormat);
+        if (!view) return "could not create the offscreen image's view";
         VkFramebufferCreateInfo fci{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
         fci.renderPass = renderPass;
         fci.attachmentCount = 1;
