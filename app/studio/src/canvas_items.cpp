@@ -24,12 +24,6 @@ double lineH() { return QFontMetricsF(QApplication::font()).height() + 2; }
 constexpr double kGap = 4;
 constexpr int kMaxShownTiles = 128;
 
-QColor mix(const QColor& a, const QColor& b, double t) {
-    t = std::clamp(t, 0.0, 1.0);
-    return QColor::fromRgbF(a.redF() + (b.redF() - a.redF()) * t, a.greenF() + (b.greenF() - a.greenF()) * t,
-                            a.blueF() + (b.blueF() - a.blueF()) * t);
-}
-
 // Routed tiles first row after the shared ones; rows of `cols`.
 int rowsOf(int n, int cols) { return n == 0 ? 0 : (n + cols - 1) / cols; }
 
@@ -129,10 +123,7 @@ QRectF NodeItem::boundingRect() const { return QRectF(QPointF(-4, -4), m_size + 
 QColor NodeItem::tileFill(const TileSpec& t) const {
     const CanvasColors& c = canvasColors();
     if (t.kind == TileSpec::Shared) return c.shared;
-    if (t.load >= 0) {
-        if (t.load < 0.1) return c.loadDead;
-        return mix(c.loadCold, c.loadHot, (t.load - 0.5) / 1.5);
-    }
+    if (t.load >= 0) return loadTint(t.load);
     return t.kind == TileSpec::Ffn ? c.expert : c.zero;
 }
 

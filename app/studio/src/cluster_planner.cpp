@@ -383,8 +383,8 @@ void ClusterPlanner::updatePlacement() {
     m_roundRobin->setEnabled(explicitPl);
     QString note = explicitPl ? tr("Explicit placement.") : tr("Round-robin placement (expert e on EP rank e mod ep).");
     note += m.placement.empty() ? tr(" Shown once the deployment is valid.")
-                                : tr(" Drag a chip onto another GPU to move it. Colour: load against an even split (blue colder, red "
-                                     "hotter); the straggler GPU has a red frame.");
+                                : tr(" Drag a chip onto another GPU to move it. Colour, as on the canvas: load against an even split "
+                                     "(blue at half or less, red at twice or more); the straggler GPU has a red frame.");
     m_placementNote->setText(note);
     m_placement->setEditable(m_deployment != nullptr);
     m_placement->setModel(std::move(m));

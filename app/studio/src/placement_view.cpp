@@ -16,12 +16,6 @@ namespace {
 
 constexpr int kChipW = 24, kChipH = 16, kGap = 2, kPad = 4, kTitleH = 15, kNodeTitleH = 16, kNodeGap = 6, kMargin = 4;
 
-QColor mix(const QColor& a, const QColor& b, double t) {
-    t = std::clamp(t, 0.0, 1.0);
-    return QColor::fromRgbF(static_cast<float>(a.redF() + (b.redF() - a.redF()) * t), static_cast<float>(a.greenF() + (b.greenF() - a.greenF()) * t),
-                            static_cast<float>(a.blueF() + (b.blueF() - a.blueF()) * t));
-}
-
 QString pct(double share) { return QString::number(100.0 * share, 'f', share < 0.01 ? 2 : 1) + QLatin1Char('%'); }
 
 }  // namespace
@@ -78,14 +72,16 @@ PlacementView::Layout PlacementView::computeLayout(int width) const {
     int y = kMargin;
     for (int first = 0; first < ep; first += perNode) {
         const int count = std::min(perNode, ep - first);
+        // A node that needs several rows gets them evenly filled (8 GPUs: 4 + 4, not 7 + 1).
         const int nodeRows = (count + perRow - 1) / perRow;
+        const int inRow = (count + nodeRows - 1) / nodeRows;
         const int nodeH = kNodeTitleH + nodeRows * (boxH + kGap + 2) - kGap - 2 + kPad;
         L.nodes.push_back(QRect(kMargin, y, width - 2 * kMargin, nodeH));
         L.nodeIds.push_back(first * tp / std::max(1, m_model.gpusPerNode));
         for (int i = 0; i < count; ++i) {
             const int e = first + i;
-            const int bx = kMargin + kPad + (i % perRow) * (boxW + kGap + 2);
-            const int by = y + kNodeTitleH + (i / perRow) * (boxH + kGap + 2);
+            const int bx = kMargin + kPad + (i % inRow) * (boxW + kGap + 2);
+            const int by = y + kNodeTitleH + (i / inRow) * (boxH + kGap + 2);
             const QRect box(bx, by, boxW, boxH);
             L.ranks[static_cast<size_t>(e)] = box;
             const auto& list = pl[static_cast<size_t>(e)];
@@ -124,13 +120,8 @@ int PlacementView::expertAt(const QPoint& p) const {
 }
 
 QColor PlacementView::chipColor(int expert) const {
-    const auto& cc = canvasColors();
-    const QColor neutral = cc.expert;
-    if (expert < 0 || expert >= static_cast<int>(m_model.meanLoad.size()) || m_model.experts <= 0) return neutral;
-    // Load relative to an even split: 1 is neutral, 2x and more fully hot, 0 fully cold.
-    const double ratio = m_model.meanLoad[static_cast<size_t>(expert)] * m_model.experts;
-    if (ratio >= 1) return mix(neutral, cc.loadHot, (ratio - 1.0) / 1.0);
-    return mix(neutral, cc.loadCold, 1.0 - ratio);
+    if (expert < 0 || expert >= static_cast<int>(m_model.meanLoad.size()) || m_model.experts <= 0) return canvasColors().expert;
+    return loadTint(m_model.meanLoad[static_cast<size_t>(expert)] * m_model.experts);
 }
 
 QString PlacementView::chipToolTip(int expert) const {

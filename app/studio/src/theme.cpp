@@ -5,6 +5,8 @@
 #include <QPalette>
 #include <QStyleFactory>
 
+#include <algorithm>
+
 namespace moe::studio {
 namespace {
 
@@ -142,6 +144,18 @@ QColor seriesColor(int index) {
     // Evenly spaced hues with a fixed saturation and value stay apart on both themes.
     const int hue = (index * 137) % 360;
     return QColor::fromHsv(hue, 150, 220);
+}
+
+QColor mix(const QColor& a, const QColor& b, double t) {
+    t = std::clamp(t, 0.0, 1.0);
+    auto at = [t](double x, double y) { return static_cast<float>(x + (y - x) * t); };
+    return QColor::fromRgbF(at(a.redF(), b.redF()), at(a.greenF(), b.greenF()), at(a.blueF(), b.blueF()));
+}
+
+QColor loadTint(double ratio) {
+    const CanvasColors& c = canvasColors();
+    if (ratio < 0.1) return c.loadDead;
+    return mix(c.loadCold, c.loadHot, (ratio - 0.5) / 1.5);
 }
 
 }  // namespace moe::studio

@@ -26,6 +26,12 @@ void applyTheme(QApplication& app, Theme theme, bool classroom);
 Theme currentTheme();
 bool classroomFonts();
 const CanvasColors& canvasColors();
+// Straight blend of two colours (t clamped to 0..1).
+QColor mix(const QColor& a, const QColor& b, double t);
+// An expert's tint by its load relative to an even split (1: its fair share): from the cold
+// colour at half or less to the hot one at twice or more; under a tenth, the dead colour. The
+// canvas tiles and the planner's placement chips use it, so one colour means one load.
+QColor loadTint(double ratio);
 // A distinct colour per expert index (charts and legends), readable on both themes.
 QColor seriesColor(int index);
 
