@@ -100,12 +100,6 @@ std::unique_ptr<GridRenderer> GridRenderer::create(VkPhysicalDevice physical, Vk
     // Cells are opaque, so no blending: it would cost a read of every pixel on a software
     // rasteriser.
     cb.blendEnable = VK_FALSE;
-    cb.srcColorBlendFactor = VK_BLEND_FACTOR_SRC_ALPHA;
-    cb.dstColorBlendFactor = VK_BLEND_FACTOR_ONE_MINUS_SRC_ALPHA;
-    cb.colorBlendOp = VK_BLEND_OP_ADD;
-    cb.srcAlphaBlendFactor = VK_BLEND_FACTOR_ONE;
-    cb.dstAlphaBlendFactor = VK_BLEND_FACTOR_ONE_MINUS_SRC_ALPHA;
-    cb.alphaBlendOp = VK_BLEND_OP_ADD;
     cb.colorWriteMask = VK_COLOR_COMPONENT_R_BIT | VK_COLOR_COMPONENT_G_BIT | VK_COLOR_COMPONENT_B_BIT | VK_COLOR_COMPONENT_A_BIT;
     VkPipelineColorBlendStateCreateInfo bs{VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO};
     bs.attachmentCount = 1;
