@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli_command.h"
+#include "cluster_option.h"
 #include "moe/cluster/calibrate.h"
 
 namespace {
@@ -28,10 +29,7 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cerr << cat.message() << "\n";
         return 1;
     }
-    const auto clusterName = a.value("cluster");
-    if (!clusterName) throw UsageError("--cluster NAME is required; known clusters: " + moe::cli::joinList(cat->clusterNames()));
-    auto rc = cat->resolve(*clusterName, "--cluster");
-    if (!rc) throw UsageError(rc.errors()[0].message);
+    const cl::ResolvedCluster rc = moe::cli::requireCluster(cat.value(), a);
     cl::CollectiveOp op = cl::CollectiveOp::AllReduce;
     if (auto o = a.value("op"); o && !cl::parseOp(*o, op))
         throw UsageError("--op: unknown collective '" + *o + "'; choose one of " + moe::cli::joinList(cl::opNames()));
@@ -43,13 +41,13 @@ int run(const moe::cli::ParsedArgs& a) {
     }
     int gpus = a.intValue("gpus", table->ranks, 2, 1 << 20);
     if (gpus < 2) throw UsageError("--gpus N is required: the file lists no '#  Rank' lines to count the ranks from");
-    auto c = cl::calibrate(table.value(), rc.value(), op, gpus);
+    auto c = cl::calibrate(table.value(), rc, op, gpus);
     if (!c) throw UsageError(c.errors()[0].path + ": " + c.errors()[0].message);
     const cl::Calibration& k = c.value();
     if (a.flag("json")) {
         nlohmann::ordered_json j;
         j["file"] = file;
-        j["cluster"] = *clusterName;
+        j["cluster"] = rc.cluster->name;
         j["op"] = cl::toString(op);
         j["ranks"] = gpus;
         j["link"] = k.link;
@@ -70,7 +68,7 @@ int run(const moe::cli::ParsedArgs& a) {
         moe::cli::printJson(j);
         return 0;
     }
-    std::cout << file << ": " << k.points.size() << " sizes, " << cl::toString(op) << " on " << gpus << " GPUs of " << *clusterName << "\n\n";
+    std::cout << file << ": " << k.points.size() << " sizes, " << cl::toString(op) << " on " << gpus << " GPUs of " << rc.cluster->name << "\n\n";
     moe::cli::Table t({"size (B)", "measured us", "fit us", "fit err", "catalog us", "catalog err", "catalog algo", "busbw meas", "busbw fit"});
     for (const auto& p : k.points)
         t.add({fixed(p.bytes, 0), fixed(p.measuredUs, 1), fixed(p.fittedUs, 1), pct(p.fittedErrorPct), fixed(p.catalogUs, 1),

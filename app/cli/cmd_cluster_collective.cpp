@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli_command.h"
+#include "cluster_option.h"
 #include "moe/cluster/collective.h"
 #include "moe/cluster/topology.h"
 
@@ -20,13 +21,10 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cerr << cat.message() << "\n";
         return 1;
     }
-    const auto clusterName = a.value("cluster");
-    if (!clusterName) throw UsageError("--cluster NAME is required; known clusters: " + moe::cli::joinList(cat->clusterNames()));
-    auto rc = cat->resolve(*clusterName, "--cluster");
-    if (!rc) throw UsageError(rc.errors()[0].message);
+    const cl::ResolvedCluster rc = moe::cli::requireCluster(cat.value(), a);
     if (!a.value("gpus")) throw UsageError("--gpus N is required");
     const int gpus = a.intValue("gpus", 8, 2, 1 << 20);
-    if (std::string e = rc->checkGpuCount(gpus); !e.empty()) throw UsageError("--gpus: " + e);
+    if (std::string e = rc.checkGpuCount(gpus); !e.empty()) throw UsageError("--gpus: " + e);
     cl::CollectiveOptions opt;
     if (auto algo = a.value("algo")) {
         if (!cl::parseAlgorithm(*algo, opt.algorithm))
@@ -36,11 +34,11 @@ int run(const moe::cli::ParsedArgs& a) {
     auto sizes = cl::parseSizes(a.valueOr("sizes", "8:16G"), "--sizes");
     if (!sizes) throw UsageError(sizes.errors()[0].message);
     std::optional<cl::Topology> topo;
-    if (op == cl::CollectiveOp::AllToAllV || opt.algorithm == cl::Algorithm::Flow) topo = cl::buildTopology(rc.value(), gpus);
+    if (op == cl::CollectiveOp::AllToAllV || opt.algorithm == cl::Algorithm::Flow) topo = cl::buildTopology(rc, gpus);
 
     std::vector<cl::CollectiveEstimate> rows;
     for (double s : sizes.value()) {
-        auto e = cl::estimateCollective(rc.value(), topo ? &*topo : nullptr, op, s, gpus, opt);
+        auto e = cl::estimateCollective(rc, topo ? &*topo : nullptr, op, s, gpus, opt);
         if (!e) {
             const auto& d = e.errors()[0];
             throw UsageError((d.path.empty() ? "" : d.path + ": ") + d.message);
@@ -50,7 +48,7 @@ int run(const moe::cli::ParsedArgs& a) {
     if (a.flag("json")) {
         nlohmann::ordered_json j;
         j["op"] = cl::toString(op);
-        j["cluster"] = *clusterName;
+        j["cluster"] = rc.cluster->name;
         j["gpus"] = gpus;
         j["rows"] = nlohmann::ordered_json::array();
         for (const auto& r : rows)
@@ -60,8 +58,8 @@ int run(const moe::cli::ParsedArgs& a) {
         moe::cli::printJson(j);
         return 0;
     }
-    std::cout << "# moe collective " << cl::toString(op) << ": " << gpus << " GPUs of " << *clusterName << " ("
-              << rc->system->display << ", " << rc->topology->display << "); model, not a measurement\n"
+    std::cout << "# moe collective " << cl::toString(op) << ": " << gpus << " GPUs of " << rc.cluster->name << " ("
+              << rc.system->display << ", " << rc.topology->display << "); model, not a measurement\n"
               << "# busbw as nccl-tests defines it (x " << fixed(cl::busBwFactor(op, gpus), 4) << ")\n";
     moe::cli::Table t({"size (B)", "count", "type", "time (us)", "algbw (GB/s)", "busbw (GB/s)", "algorithm", "protocol"});
     for (const auto& r : rows)
