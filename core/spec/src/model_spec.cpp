@@ -6,21 +6,26 @@
 
 namespace moe::spec {
 
+bool isGated(Activation a) { return a == Activation::Swiglu || a == Activation::Geglu; }
+
 int InputSpec::sampleFeatures() const {
     switch (dataset) {
         case DatasetKind::FashionMnist: return 28 * 28;
         case DatasetKind::ClusteredTokens: return dims;
+        case DatasetKind::Text: return seqLen;
         default: return 2;
     }
 }
 
 int InputSpec::tokensPerSample() const {
+    if (dataset == DatasetKind::Text) return seqLen;
     if (tokens == TokenMode::Patches && dataset == DatasetKind::FashionMnist && patch > 0 && 28 % patch == 0)
         return (28 / patch) * (28 / patch);
     return 1;
 }
 
 int InputSpec::tokenDim() const {
+    if (dataset == DatasetKind::Text) return 1;
     if (tokens == TokenMode::Patches && dataset == DatasetKind::FashionMnist && patch > 0 && 28 % patch == 0)
         return patch * patch;
     return sampleFeatures();
@@ -31,23 +36,91 @@ int InputSpec::numClasses() const {
         case DatasetKind::FashionMnist: return 10;
         case DatasetKind::Blobs:
         case DatasetKind::ClusteredTokens: return classes;
+        case DatasetKind::Text: return 256;
         default: return 2;  // spirals, circles, xor
     }
 }
 
+bool ModelSpec::hasGroups() const {
+    for (const auto& b : blocks)
+        if (b.kind == BlockKind::Group) return true;
+    return false;
+}
+
+namespace {
+
+// Calls f(layer, origin) for every layer of the flattened model.
+template <class F>
+void forEachLayer(const std::vector<BlockSpec>& blocks, F&& f) {
+    for (int i = 0; i < static_cast<int>(blocks.size()); ++i) {
+        const BlockSpec& b = blocks[static_cast<size_t>(i)];
+        if (b.kind != BlockKind::Group) {
+            f(b, LayerOrigin{i, 0, -1});
+            continue;
+        }
+        for (int r = 0; r < b.repeat; ++r)
+            for (int c = 0; c < static_cast<int>(b.children.size()); ++c) {
+                const BlockSpec& child = b.children[static_cast<size_t>(c)];
+                if (r < b.firstDense && child.kind == BlockKind::Moe) {
+                    BlockSpec dense;
+                    dense.kind = BlockKind::Dense;
+                    dense.norm = child.norm;
+                    dense.residual = child.residual;
+                    dense.ffn = b.denseFfn;
+                    dense.label = child.label;
+                    f(dense, LayerOrigin{i, r, c});
+                } else {
+                    f(child, LayerOrigin{i, r, c});
+                }
+            }
+    }
+}
+
+}  // namespace
+
+ModelSpec ModelSpec::flattened() const {
+    if (!hasGroups()) return *this;
+    ModelSpec out = *this;
+    out.blocks.clear();
+    forEachLayer(blocks, [&](const BlockSpec& b, const LayerOrigin&) { out.blocks.push_back(b); });
+    return out;
+}
+
+std::vector<LayerOrigin> ModelSpec::layerOrigins() const {
+    std::vector<LayerOrigin> out;
+    forEachLayer(blocks, [&](const BlockSpec&, const LayerOrigin& o) { out.push_back(o); });
+    return out;
+}
+
+int ModelSpec::layerCount() const {
+    int n = 0;
+    forEachLayer(blocks, [&](const BlockSpec&, const LayerOrigin&) { ++n; });
+    return n;
+}
+
 int ModelSpec::moeBlockCount() const {
     int n = 0;
-    for (const auto& b : blocks) n += b.kind == BlockKind::Moe ? 1 : 0;
+    forEachLayer(blocks, [&](const BlockSpec& b, const LayerOrigin&) { n += b.kind == BlockKind::Moe ? 1 : 0; });
     return n;
 }
 
 int ModelSpec::moeIndex(int block) const {
-    if (block < 0 || block >= static_cast<int>(blocks.size()) || blocks[static_cast<size_t>(block)].kind != BlockKind::Moe)
-        return -1;
-    int n = 0;
-    for (int i = 0; i < block; ++i) n += blocks[static_cast<size_t>(i)].kind == BlockKind::Moe ? 1 : 0;
-    return n;
+    int layer = 0, moe = 0, found = -1;
+    forEachLayer(blocks, [&](const BlockSpec& b, const LayerOrigin&) {
+        if (layer == block && b.kind == BlockKind::Moe) found = moe;
+        moe += b.kind == BlockKind::Moe ? 1 : 0;
+        ++layer;
+    });
+    return found;
 }
+
+namespace {
+// The flattened layer `block` (callers have checked that it is an MoE layer).
+BlockSpec layerAt(const ModelSpec& m, int block) {
+    if (!m.hasGroups()) return m.blocks[static_cast<size_t>(block)];
+    return m.flattened().blocks[static_cast<size_t>(block)];
+}
+}  // namespace
 
 namespace {
 int fromSchedule(const std::optional<Schedule>& s, int moeIdx, int moeCount, int def) {
@@ -60,7 +133,7 @@ int fromSchedule(const std::optional<Schedule>& s, int moeIdx, int moeCount, int
 int ModelSpec::expertsOf(int block) const {
     const int mi = moeIndex(block);
     if (mi < 0) return 0;
-    const auto& b = blocks[static_cast<size_t>(block)];
+    const BlockSpec b = layerAt(*this, block);
     if (b.experts) return *b.experts;
     return fromSchedule(expertSchedule, mi, moeBlockCount(), kDefaultExperts);
 }
@@ -68,14 +141,14 @@ int ModelSpec::expertsOf(int block) const {
 int ModelSpec::kOf(int block) const {
     const int mi = moeIndex(block);
     if (mi < 0) return 0;
-    const auto& b = blocks[static_cast<size_t>(block)];
+    const BlockSpec b = layerAt(*this, block);
     if (b.router.k) return *b.router.k;
     return fromSchedule(kSchedule, mi, moeBlockCount(), kDefaultK);
 }
 
 int ModelSpec::routedExpertsOf(int block) const {
     if (moeIndex(block) < 0) return 0;
-    return expertsOf(block) + blocks[static_cast<size_t>(block)].zeroExperts.total();
+    return expertsOf(block) + layerAt(*this, block).zeroExperts.total();
 }
 
 std::string Diagnostic::format() const {

@@ -17,12 +17,17 @@ template <class E> struct Names;
 
 MOE_NAMES(DatasetKind, {DatasetKind::FashionMnist, "fashion_mnist"}, {DatasetKind::Blobs, "blobs"},
           {DatasetKind::Spirals, "spirals"}, {DatasetKind::Circles, "circles"}, {DatasetKind::Xor, "xor"},
-          {DatasetKind::ClusteredTokens, "clustered_tokens"})
+          {DatasetKind::ClusteredTokens, "clustered_tokens"}, {DatasetKind::Text, "text"})
 MOE_NAMES(TokenMode, {TokenMode::Sample, "sample"}, {TokenMode::Patches, "patches"})
 MOE_NAMES(Activation, {Activation::Relu, "relu"}, {Activation::Gelu, "gelu"}, {Activation::Silu, "silu"},
-          {Activation::Tanh, "tanh"})
+          {Activation::Tanh, "tanh"}, {Activation::Swiglu, "swiglu"}, {Activation::Geglu, "geglu"})
 MOE_NAMES(NormKind, {NormKind::None, "none"}, {NormKind::LayerNorm, "layernorm"}, {NormKind::RmsNorm, "rmsnorm"})
-MOE_NAMES(BlockKind, {BlockKind::Dense, "dense"}, {BlockKind::Moe, "moe"})
+MOE_NAMES(BlockKind, {BlockKind::Dense, "dense"}, {BlockKind::Moe, "moe"}, {BlockKind::Attention, "attention"},
+          {BlockKind::Group, "group"})
+MOE_NAMES(AttentionKind, {AttentionKind::Mha, "mha"}, {AttentionKind::Gqa, "gqa"}, {AttentionKind::Mqa, "mqa"},
+          {AttentionKind::Mla, "mla"})
+MOE_NAMES(StemKind, {StemKind::Linear, "linear"}, {StemKind::Embedding, "embedding"})
+MOE_NAMES(PositionKind, {PositionKind::None, "none"}, {PositionKind::Learned, "learned"}, {PositionKind::Rope, "rope"})
 MOE_NAMES(RouterKind, {RouterKind::TopK, "topk"}, {RouterKind::ExpertChoice, "expert_choice"},
           {RouterKind::Dynamic, "dynamic"}, {RouterKind::Unified, "unified"}, {RouterKind::Hash, "hash"},
           {RouterKind::Sinkhorn, "sinkhorn"}, {RouterKind::SigmoidBias, "sigmoid_bias"})
@@ -69,6 +74,9 @@ MOE_INSTANTIATE(NormKind)
 MOE_INSTANTIATE(BlockKind)
 MOE_INSTANTIATE(RouterKind)
 MOE_INSTANTIATE(DropPolicy)
+MOE_INSTANTIATE(AttentionKind)
+MOE_INSTANTIATE(StemKind)
+MOE_INSTANTIATE(PositionKind)
 MOE_INSTANTIATE(ScheduleKind)
 MOE_INSTANTIATE(OptimizerKind)
 MOE_INSTANTIATE(LrSchedule)

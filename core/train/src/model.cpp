@@ -17,6 +17,9 @@ torch::Tensor activate(const torch::Tensor& x, Activation a) {
         case Activation::Gelu: return torch::gelu(x);
         case Activation::Silu: return torch::silu(x);
         case Activation::Tanh: return torch::tanh(x);
+        // Gated FFNs apply these to their gate projection.
+        case Activation::Swiglu: return torch::silu(x);
+        case Activation::Geglu: return torch::gelu(x);
     }
     return x;
 }

@@ -34,6 +34,11 @@ struct BlockSnapshot {
     // plane (row-major, row 0 at yMin), fed through the network up to this block.
     int mapResolution = 0;                    // cells per side; 0: no map
     std::vector<int> routingMap;              // [mapResolution^2] expert index
+    // Sequence models: how this block routed every token of the run's fixed probe (see
+    // RoutingSnapshot::probeTokens): probeK slots per token, expert -1 for an unused slot.
+    int probeK = 0;
+    std::vector<int> probeExperts;            // [probe tokens x probeK]
+    std::vector<float> probeGates;            // [probe tokens x probeK]
 
     // Share of assignments per expert (sums to 1; all zeros when nothing was routed).
     std::vector<double> loadShare() const;
@@ -79,6 +84,14 @@ struct RoutingSnapshot {
     // 2-D datasets only: the plane the routing maps cover and a sample of training points.
     double mapXMin = 0, mapXMax = 0, mapYMin = 0, mapYMax = 0;
     std::vector<float> mapPoints;             // x, y, label triplets
+    // Sequence models: the fixed probe whose per-token routing every block records. Text: the
+    // probe text's bytes; images: probeSamples test images of probeTokens.size()/probeSamples
+    // patches each, tokens holding the image's class.
+    std::vector<int> probeTokens;
+    int probeSamples = 1;
+    // Names of BlockSnapshot::classExpert's rows when they are not the dataset's labels (text:
+    // token classes such as letters, digits, spaces, punctuation); empty: class numbers.
+    std::vector<std::string> classNames;
     std::vector<Alert> alerts;                // the collapse detectors' verdicts at this step
 };
 
