@@ -88,8 +88,10 @@ int run(const moe::cli::ParsedArgs& a) {
     auto& trainer = *created.value();
     const bool tty = isatty(STDOUT_FILENO) && !a.flag("plain");
     const int threads = trainer.progress().threads;
-    std::cout << "training " << (project.model.name.empty() ? path : project.model.name) << " on " << threads << " CPU thread"
-              << (threads == 1 ? "" : "s") << " -> " << opt.runStorePath << "\n"
+    const std::string device = trainer.progress().device;
+    std::cout << "training " << (project.model.name.empty() ? path : project.model.name) << " on "
+              << (device == "cpu" ? "the CPU" : device) << " (" << threads << " CPU thread" << (threads == 1 ? "" : "s")
+              << ") -> " << opt.runStorePath << "\n"
               << std::flush;
 
     g_interrupted = false;

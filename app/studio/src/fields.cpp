@@ -168,6 +168,16 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     seed.get = [](const P& p) { return V(static_cast<int>(p.training.seed)); };
     seed.set = [](P& p, const V& v) { p.training.seed = static_cast<unsigned>(v.toInt()); };
     out.push_back(seed);
+    FieldDef dev = field(FieldDef::Enum, QStringLiteral("training.device"), QObject::tr("Device"), t,
+                         QObject::tr("auto: the first CUDA GPU when this build's LibTorch has CUDA and sees one, else the CPU. "
+                                     "cuda:N picks GPU N. The Run panel says where a run trains."));
+    dev.options = {QStringLiteral("auto"), QStringLiteral("cpu"), QStringLiteral("cuda")};
+    for (int g = 0; g < 8; ++g) dev.options << QStringLiteral("cuda:%1").arg(g);
+    if (!dev.options.contains(qs(proj.training.device))) dev.options << qs(proj.training.device);
+    dev.advanced = true;
+    dev.get = [](const P& p) { return V(qs(p.training.device)); };
+    dev.set = [](P& p, const V& v) { p.training.device = v.toString().toStdString(); };
+    out.push_back(dev);
     FieldDef tel = field(FieldDef::Int, QStringLiteral("training.telemetry_interval"), QObject::tr("Telemetry every"), t,
                          QObject::tr("A routing snapshot (loads, entropy, alerts) every N steps"));
     tel.lo = 1, tel.hi = 1000000, tel.unit = QObject::tr("steps"), tel.advanced = true;

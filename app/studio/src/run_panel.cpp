@@ -292,6 +292,7 @@ void RunPanel::setStatus(const RunStatus& s) {
         QString stats = tr("loss %1 · train accuracy %2%").arg(s.loss, 0, 'f', 4).arg(s.accuracy * 100, 0, 'f', 1);
         if (s.testAccuracy >= 0) stats += tr(" · test accuracy %1%").arg(s.testAccuracy * 100, 0, 'f', 1);
         if (s.tokensPerSecond > 0) stats += tr(" · %1 tokens/s").arg(humanCount(s.tokensPerSecond));
+        if (!s.device.isEmpty()) stats += s.device == QLatin1String("cpu") ? tr(" · on the CPU") : tr(" · on %1").arg(s.device);
         m_stats->setText(stats);
     }
     updateButtons();

@@ -252,6 +252,7 @@ void TrainingController::poll() {
     s.accuracy = p.accuracy;
     s.testAccuracy = p.testAccuracy;
     s.tokensPerSecond = p.tokensPerSecond;
+    s.device = QString::fromStdString(p.device);
     s.etaSeconds = p.etaSeconds;
     s.message = QString::fromStdString(p.message);
     if (m_paced && (p.state == TS::Paused || p.state == TS::Idle)) {

@@ -28,6 +28,7 @@ struct RunStatus {
     double accuracy = 0;
     double testAccuracy = -1;
     double tokensPerSecond = 0;
+    QString device;                 // where it trains: "cpu" or "cuda:N"
     double etaSeconds = -1;
     QString message;
     bool active() const { return state == Preparing || state == Running || state == Paused; }

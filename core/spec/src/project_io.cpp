@@ -124,6 +124,7 @@ nlohmann::ordered_json toJson(const Project& p) {
     tj["telemetry_interval"] = t.telemetryInterval;
     tj["train_samples"] = t.trainSamples;
     tj["test_samples"] = t.testSamples;
+    if (t.device != "auto") tj["device"] = t.device;
     j["training"] = tj;
 
     if (p.deployment) {

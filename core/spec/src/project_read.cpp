@@ -191,6 +191,9 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     t.telemetryInterval = r.getInt("telemetry_interval", t.telemetryInterval, 1, 1000000);
     t.trainSamples = r.getInt("train_samples", t.trainSamples, 1, 10000000);
     t.testSamples = r.getInt("test_samples", t.testSamples, 1, 10000000);
+    t.device = r.getString("device", t.device);
+    int gpu = -1;
+    if (auto e = checkDeviceName(t.device, gpu); !e.empty()) ctx.error(r.childPath("device"), e);
     r.finish();
     return t;
 }

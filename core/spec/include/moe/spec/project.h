@@ -37,7 +37,14 @@ struct TrainingSettings {
     int telemetryInterval = 10;       // one RoutingSnapshot per MoE block every N steps
     int trainSamples = 4096;          // synthetic sets: samples generated (Fashion-MNIST: 60000)
     int testSamples = 1024;           // synthetic sets: held-out samples (Fashion-MNIST: 10000)
+    // Where to train: "auto" (the first CUDA GPU when LibTorch has CUDA and sees one, else the
+    // CPU), "cpu", "cuda" (GPU 0) or "cuda:N".
+    std::string device = "auto";
 };
+
+// Checks a device name ("auto", "cpu", "cuda", "cuda:N"); returns an empty string when valid,
+// else what is wrong. The GPU index, when given, is stored in `index` (-1 for none).
+std::string checkDeviceName(const std::string& name, int& index);
 
 // Which GPU hosts which experts: round-robin by default, or an explicit list per GPU.
 struct PlacementSpec {

@@ -30,6 +30,7 @@ struct Progress {
     double learningRate = 0;
     std::string message;             // why it failed or stopped; empty otherwise
     int threads = 0;                 // CPU threads LibTorch uses for this run
+    std::string device;              // where it trains: "cpu" or "cuda:N"
 };
 
 struct TrainerOptions {
