@@ -72,6 +72,47 @@ private Q_SLOTS:
         QVERIFY(table.out.contains("1.43M"));
     }
 
+    // The transformer miniatures validate; describe gives the hand calculation of tst_figures'
+    // tinyTransformerByHand per layer and in total, and summarises the group in rows.
+    void describeTransformer() {
+        const Run v = moe({"validate", "tests/data/spec/tiny_transformer.json", "tests/data/spec/mixtral_mini.json",
+                           "tests/data/spec/deepseek_mini.json"});
+        QCOMPARE(v.code, 0);
+        QVERIFY2(v.out.contains("3 valid, 0 invalid"), qPrintable(v.out));
+        const Run r = moe({"describe", "--json", "tests/data/spec/tiny_transformer.json"});
+        QCOMPARE(r.code, 0);
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j["blocks"].size(), size_t(4));
+        QCOMPARE(j["blocks"][0]["kind"].get<std::string>(), std::string("attention"));
+        QCOMPARE(j["blocks"][0]["params"].get<long long>(), 3104LL);
+        QCOMPARE(j["blocks"][0]["flops_per_token"].get<double>(), 7232.0);  // 2*3072 + 4*32*(16+1)/2
+        QCOMPARE(j["blocks"][0]["kv_cache_bytes_per_token"].get<double>(), 64.0);  // 2*2*8 bf16
+        QCOMPARE(j["blocks"][1]["kind"].get<std::string>(), std::string("dense"));
+        QCOMPARE(j["blocks"][1]["params"].get<long long>(), 6176LL);  // 3*32*64 + 32
+        QCOMPARE(j["blocks"][3]["origin"]["repeat"].get<int>(), 1);
+        QCOMPARE(j["blocks"][3]["active_params"].get<double>(), 3232.0);
+        QCOMPARE(j["params"].get<long long>(), 26912LL);
+        QCOMPARE(j["params_without_embedding"].get<long long>(), 18720LL);
+        QCOMPARE(j["flops_per_token"].get<double>(), 49536.0);
+        QCOMPARE(j["kv_cache_bytes_per_token"].get<double>(), 128.0);
+        QCOMPARE(j["authored"][0]["layers"].get<int>(), 4);
+        const Run fp32 = moe({"describe", "--json", "--dtype", "fp32", "tests/data/spec/tiny_transformer.json"});
+        QCOMPARE(nlohmann::json::parse(fp32.out.toStdString())["kv_cache_bytes_per_token"].get<double>(), 256.0);
+        // Rows: the first_dense repeat, then the moe repeats; --layers lists all four.
+        const Run table = moe({"describe", "tests/data/spec/deepseek_mini.json"});
+        QCOMPARE(table.code, 0);
+        QVERIFY2(table.out.contains("attention mla + dense x1"), qPrintable(table.out));
+        QVERIFY2(table.out.contains("attention mla + moe x3"), qPrintable(table.out));
+        QVERIFY2(table.out.contains("2-7"), qPrintable(table.out));
+        QVERIFY2(table.out.contains("KV cache (bf16)"), qPrintable(table.out));
+        const Run layers = moe({"describe", "--layers", "tests/data/spec/deepseek_mini.json"});
+        QCOMPARE(layers.code, 0);
+        QCOMPARE(layers.out.count("attention mla"), 4);
+        const Run bad = moe({"describe", "--dtype", "int3", "tests/data/spec/tiny_transformer.json"});
+        QCOMPARE(bad.code, 2);
+        QVERIFY2(bad.err.contains("--dtype 'int3' is not a dtype"), qPrintable(bad.err));
+    }
+
     void schedule() {
         const Run r = moe({"schedule", "descending", "--layers", "4", "--min", "4", "--max", "16", "--json"});
         QCOMPARE(r.code, 0);

@@ -27,7 +27,8 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
     Deployment d;
     const bool given = project.deployment.has_value();
     const spec::DeploymentSpec s = given ? *project.deployment : spec::DeploymentSpec{};
-    const spec::ModelSpec& m = project.model;
+    // Layer groups expanded: the simulator prices the layers the model really has.
+    const spec::ModelSpec m = project.model.flattened();
     auto err = [&](const std::string& path, const std::string& msg) { errs.push_back({path, msg}); };
     if (!given) d.notes.push_back("the project has no deployment section: using defaults derived from the model spec");
 
