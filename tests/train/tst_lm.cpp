@@ -6,6 +6,7 @@
 #include <QProcess>
 
 #include <fstream>
+#include <cmath>
 #include <mutex>
 
 #include "moe/spec/project_io.h"
@@ -82,7 +83,7 @@ private Q_SLOTS:
         });
         t.value()->start();
         t.value()->wait();
-        QCOMPARE(t.value()->progress().state, moe::train::TrainerState::Finished);
+        QVERIFY2(t.value()->progress().state == moe::train::TrainerState::Finished, t.value()->progress().message.c_str());
         QVERIFY(t.value()->progress().unigramBitsPerByte > 0);
         t.reset();  // joins the thread: the run store and the checkpoint are complete
         QVERIFY(snaps.size() >= 2);
