@@ -18,6 +18,8 @@ PACKAGES=(
   xvfb xauth imagemagick x11-utils
   # data
   dataset-fashion-mnist
+  # real English prose for the byte-level language models (projects/lm_*.json)
+  fortunes
   # packaging
   dpkg-dev file
 )

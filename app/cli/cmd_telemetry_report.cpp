@@ -1,5 +1,6 @@
 // `moe report RUN.sqlite`: what a run did, from its run store (also while it is still training).
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <map>
 
@@ -76,6 +77,13 @@ int run(const moe::cli::ParsedArgs& a) {
                 bestTestStep = s->step;
             }
         }
+    // Language models: held-out loss per byte (last and best) against the unigram reference.
+    tel::SnapshotPtr lastLm, bestLm;
+    for (const auto& s : r.snapshots())
+        if (s->testLoss >= 0) {
+            lastLm = s;
+            if (!bestLm || s->testLoss < bestLm->testLoss) bestLm = s;
+        }
     const auto verdicts = tel::detectCollapse(*snap);
     const auto first = firstSeen(r);
     std::vector<tel::Alert> finalAlerts;  // e.g. divergence, recorded after the routing snapshot
@@ -96,6 +104,13 @@ int run(const moe::cli::ParsedArgs& a) {
         j["accuracy"] = snap->accuracy;
         j["test_accuracy"] = lastTest;
         j["best_test_accuracy"] = bestTest;
+        if (lastLm) {
+            j["test_loss"] = lastLm->testLoss;
+            j["test_bits_per_byte"] = tel::bitsPerByte(lastLm->testLoss);
+            j["test_perplexity"] = std::exp(lastLm->testLoss);
+            j["best_test_bits_per_byte"] = tel::bitsPerByte(bestLm->testLoss);
+            j["unigram_bits_per_byte"] = lastLm->unigramBitsPerByte;
+        }
         j["blocks"] = nlohmann::ordered_json::array();
         for (const auto& b : snap->blocks) {
             const auto f = tel::computeLoadFigures(b);
@@ -130,14 +145,21 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cout << "test accuracy: " << pct(lastTest) << " (last measured), best " << pct(bestTest) << " at step " << bestTestStep << "\n";
     else
         std::cout << "test accuracy: not measured yet\n";
+    if (lastLm)
+        std::cout << "held-out text: " << fixed(tel::bitsPerByte(lastLm->testLoss), 3) << " bits per byte (loss " << fixed(lastLm->testLoss, 4)
+                  << " nats, perplexity " << fixed(std::exp(lastLm->testLoss), 2) << ") at step " << lastLm->step << ", best "
+                  << fixed(tel::bitsPerByte(bestLm->testLoss), 3) << " at step " << bestLm->step << "; unigram reference "
+                  << fixed(lastLm->unigramBitsPerByte, 3) << " bits per byte\n";
     std::cout << humanCount(snap->tokensPerSecond) << " tokens/s, " << fixed(snap->wallSeconds, 1) << " s of training\n";
 
     // The project the run trained names the zero-computation columns (zero, copy, constant).
+    // Block indices are those of the flattened model (groups expanded).
     auto project = moe::spec::parseProject(info.projectJson);
+    const auto layers = project ? project->model.flattened().blocks : std::vector<moe::spec::BlockSpec>{};
     auto expertKind = [&](const tel::BlockSnapshot& b, int e) -> std::string {
         if (e < b.ffnExperts) return "ffn";
-        if (!project || b.block < 0 || b.block >= static_cast<int>(project->model.blocks.size())) return "zero-comp";
-        const auto& z = project->model.blocks[static_cast<size_t>(b.block)].zeroExperts;
+        if (b.block < 0 || b.block >= static_cast<int>(layers.size())) return "zero-comp";
+        const auto& z = layers[static_cast<size_t>(b.block)].zeroExperts;
         const int i = e - b.ffnExperts;
         return i < z.zero ? "zero" : i < z.zero + z.copy ? "copy" : "constant";
     };
@@ -178,9 +200,9 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "Reads a run store written by 'moe train' or the studio (also while it is still being written) and prints\n"
     "the last snapshot's load per expert, the collapse detectors' verdicts with explanations and fixes, and the\n"
     "accuracy. --csv TABLE prints one table of the store as CSV: steps, block_stats, expert_stats,\n"
-    "class_expert or alerts.",
+    "class_expert, alerts, text_metrics or probe_routing.",
     {{"json", "", "print the report as JSON"},
-     {"csv", "TABLE", "print a table as CSV (steps, block_stats, expert_stats, class_expert, alerts)"},
+     {"csv", "TABLE", "print a table as CSV (steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing)"},
      {"step", "N", "report the snapshot at step N (or the last one before it)"}},
     1, 1, run});
 

@@ -43,6 +43,8 @@ std::string statusLine(const train::Progress& p) {
     std::string s = "step " + std::to_string(p.step) + "/" + std::to_string(p.totalSteps) + "  epoch " + fixed(p.epoch, 2) +
                     "  loss " + fixed(p.loss, 4) + "  acc " + fixed(100 * p.accuracy, 1) + "%";
     if (p.testAccuracy >= 0) s += "  test " + fixed(100 * p.testAccuracy, 1) + "%";
+    if (p.testLoss >= 0)
+        s += "  " + fixed(moe::telemetry::bitsPerByte(p.testLoss), 3) + " bpb (unigram " + fixed(p.unigramBitsPerByte, 2) + ")";
     s += "  " + humanCount(p.tokensPerSecond) + " tok/s  ETA " + duration(p.etaSeconds);
     return s;
 }
@@ -74,12 +76,16 @@ int run(const moe::cli::ParsedArgs& a) {
     opt.threads = a.intValue("threads", 0, 0, 1024);
     opt.checkpointPath = a.valueOr("checkpoint", "");
     opt.resumeFrom = a.valueOr("resume", "");
+    opt.projectDir = std::filesystem::path(path).parent_path().string();
     if (auto out = a.value("out")) {
         opt.runStorePath = *out;
     } else {
         const std::string stem = std::filesystem::path(path).stem().string();
         opt.runStorePath = stem + "-" + moe::telemetry::newRunId() + ".sqlite";
     }
+    // A language model is only useful with its weights ('moe generate'): keep them beside the run.
+    if (opt.checkpointPath.empty() && project.model.input.isText() && !a.flag("no-checkpoint"))
+        opt.checkpointPath = std::filesystem::path(opt.runStorePath).replace_extension(".pt").string();
     auto created = train::Trainer::create(project, opt);
     if (!created) {
         std::cerr << created.message() << "\n";
@@ -129,6 +135,9 @@ int run(const moe::cli::ParsedArgs& a) {
     if (auto s = trainer.latest(); s && p.state != train::TrainerState::Failed) {
         std::cout << ": loss " << fixed(s->loss, 4) << ", training accuracy " << fixed(100 * s->accuracy, 1) << "%";
         if (p.testAccuracy >= 0) std::cout << ", test accuracy " << fixed(100 * p.testAccuracy, 2) << "%";
+        if (p.testLoss >= 0)
+            std::cout << ", held-out " << fixed(moe::telemetry::bitsPerByte(p.testLoss), 3) << " bits per byte (unigram "
+                      << fixed(p.unigramBitsPerByte, 3) << ")";
         std::cout << ", " << duration(s->wallSeconds);
     }
     std::cout << "\n";
@@ -139,6 +148,9 @@ int run(const moe::cli::ParsedArgs& a) {
             std::cout << "  [" << moe::telemetry::toString(al.severity) << "] block " << al.block << ": " << al.title << "\n";
     }
     std::cout << "run kept in " << opt.runStorePath << " (see: moe report " << opt.runStorePath << ")\n";
+    if (!opt.checkpointPath.empty() && p.state != train::TrainerState::Failed && p.step > 0)
+        std::cout << "checkpoint " << opt.checkpointPath
+                  << (project.model.input.isText() ? " (try: moe generate " + opt.runStorePath + " --prompt \"...\")" : std::string()) << "\n";
     return p.state == train::TrainerState::Failed ? 1 : 0;
 }
 
@@ -151,7 +163,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     {{"steps", "N", "train N optimizer steps (overrides the project)"},
      {"epochs", "N", "train N epochs (overrides the project)"},
      {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
-     {"checkpoint", "FILE", "write a checkpoint (model, optimizer, step) at the end"},
+     {"checkpoint", "FILE", "write a checkpoint (model, optimizer, step) at the end (text projects: RUN.pt by default)"},
+     {"no-checkpoint", "", "text projects: do not write the default checkpoint"},
      {"resume", "FILE", "resume from a checkpoint written for the same model"},
      {"threads", "N", "CPU threads (default: all, or 1 for tiny models)"},
      {"plain", "", "plain progress lines even on a terminal"}},

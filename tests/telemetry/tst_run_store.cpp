@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -124,6 +125,61 @@ private Q_SLOTS:
         QCOMPARE(std::count(stepsCsv.begin(), stepsCsv.end(), '\n'), 4L);  // header + 3 rows
         QVERIFY(!reader.writeCsv("bogus", steps, err));
         QVERIFY(err.find("unknown table 'bogus'") != std::string::npos);
+    }
+
+    // Language-model runs: held-out loss, the unigram reference, class names, the checkpoint path
+    // and the per-token probe (one entry per probe token per MoE block) survive the store.
+    void textRunRoundTrip() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/lm.sqlite").toStdString();
+        RunInfo info;
+        info.checkpoint = "lm.pt";
+        auto w = RunWriter::create(path, info);
+        QVERIFY2(w.ok(), w.message().c_str());
+        const std::vector<int> probe = {'H', 'i', ' ', '!', '\n'};
+        for (int step : {10, 20}) {
+            auto s = std::const_pointer_cast<RoutingSnapshot>(makeSnapshot(step, 2, 4, 5));
+            s->testLoss = step == 20 ? 1.5 : -1;
+            s->unigramBitsPerByte = 4.75;
+            s->probeTokens = probe;
+            s->classNames = {"letters", "digits", "spaces", "punctuation", "other"};
+            for (auto& b : s->blocks) {
+                b.probeK = 2;
+                for (size_t t = 0; t < probe.size(); ++t) {
+                    b.probeExperts.insert(b.probeExperts.end(), {static_cast<int>(t % 4), t == 2 ? -1 : static_cast<int>((t + 1) % 4)});
+                    b.probeGates.insert(b.probeGates.end(), {0.75f, t == 2 ? 0.0f : 0.25f});
+                }
+            }
+            w.value()->append(s);
+        }
+        w.value()->finish("finished");
+        QVERIFY(w.value()->error().empty());
+        auto r = RunReader::open(path);
+        QVERIFY2(r.ok(), r.message().c_str());
+        QCOMPARE(r.value()->info().checkpoint, std::string("lm.pt"));
+        const auto& snaps = r.value()->snapshots();
+        QCOMPARE(snaps.size(), size_t(2));
+        QCOMPARE(snaps[0]->testLoss, -1.0);
+        QCOMPARE(snaps[1]->testLoss, 1.5);
+        QCOMPARE(snaps[1]->unigramBitsPerByte, 4.75);
+        QCOMPARE(snaps[1]->probeTokens, probe);
+        QCOMPARE(snaps[1]->probeSamples, 1);
+        QCOMPARE(snaps[1]->classNames.size(), size_t(5));
+        QCOMPARE(snaps[1]->classNames[3], std::string("punctuation"));
+        for (const auto& b : snaps[1]->blocks) {
+            QCOMPARE(b.probeK, 2);
+            QCOMPARE(b.probeExperts.size(), probe.size() * 2);
+            QCOMPARE(b.probeGates.size(), probe.size() * 2);
+            QCOMPARE(b.probeExperts[5], -1);
+            QCOMPARE(b.probeExperts[6], 3);
+            QCOMPARE(b.probeGates[0], 0.75f);
+        }
+        std::ostringstream csv;
+        std::string err;
+        QVERIFY2(r.value()->writeCsv("probe_routing", csv, err), err.c_str());
+        const std::string text = csv.str();
+        QCOMPARE(std::count(text.begin(), text.end(), '\n'), 5L);  // header + 2 steps x 2 blocks
+        QCOMPARE(bitsPerByte(std::log(2.0)), 1.0);
     }
 
     void liveReader() {

@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -89,6 +90,16 @@ bool RunReader::readMeta(std::string& error) {
     m_info.finishedAt = meta["finished_at"];
     m_info.status = meta["status"];
     m_info.message = meta["message"];
+    m_info.checkpoint = meta["checkpoint"];
+    if (m_probeTokens.empty() && meta.count("probe_tokens")) {
+        for (double v : parseArray(meta["probe_tokens"])) m_probeTokens.push_back(static_cast<int>(v));
+        m_probeSamples = std::max(1, std::atoi(meta["probe_samples"].c_str()));
+    }
+    if (m_classNames.empty() && meta.count("class_names")) {
+        auto j = nlohmann::json::parse(meta["class_names"], nullptr, false);
+        if (j.is_array())
+            for (const auto& v : j) m_classNames.push_back(v.is_string() ? v.get<std::string>() : std::string());
+    }
     if (m_mapPoints.empty() && meta.count("map_points")) {
         for (double v : parseArray(meta["map_points"])) m_mapPoints.push_back(static_cast<float>(v));
         m_mapBounds = parseArray(meta["map_bounds"]);
@@ -98,10 +109,10 @@ bool RunReader::readMeta(std::string& error) {
 
 int RunReader::refresh() {
     std::string err;
+    // One read transaction so the meta, the steps and their blocks are a consistent view.
+    detail::exec(m_db, "BEGIN;", err);
     readMeta(err);
     const std::int64_t after = m_snapshots.empty() ? -1 : m_snapshots.back()->step;
-    // One read transaction so the steps and their blocks are a consistent view.
-    detail::exec(m_db, "BEGIN;", err);
     std::map<std::int64_t, std::shared_ptr<RoutingSnapshot>> fresh;
     {
         Statement st(m_db, "SELECT step, epoch, loss, task_loss, accuracy, test_accuracy, learning_rate, tokens_per_second, wall_seconds FROM steps WHERE step > ? ORDER BY step");
@@ -173,6 +184,29 @@ int RunReader::refresh() {
             it->second->mapResolution = static_cast<int>(rm.getInt(2));
             for (double v : parseArray(rm.getText(3))) it->second->routingMap.push_back(static_cast<int>(v));
         }
+        // Tables added after the first stores: a store without them has no rows to read.
+        Statement tm(m_db, "SELECT step, test_loss, unigram_bits_per_byte FROM text_metrics WHERE step > ?");
+        tm.bind(1, after);
+        while (tm.ok() && tm.step() == SQLITE_ROW) {
+            auto it = fresh.find(tm.getInt(0));
+            if (it == fresh.end()) continue;
+            it->second->testLoss = tm.getDouble(1);
+            it->second->unigramBitsPerByte = tm.getDouble(2);
+        }
+        Statement pr(m_db, "SELECT step, block, k, experts, gates FROM probe_routing WHERE step > ?");
+        pr.bind(1, after);
+        while (pr.ok() && pr.step() == SQLITE_ROW) {
+            auto it = blocks.find({pr.getInt(0), static_cast<int>(pr.getInt(1))});
+            if (it == blocks.end()) continue;
+            it->second->probeK = static_cast<int>(pr.getInt(2));
+            for (double v : parseArray(pr.getText(3))) it->second->probeExperts.push_back(static_cast<int>(v));
+            for (double v : parseArray(pr.getText(4))) it->second->probeGates.push_back(static_cast<float>(v));
+        }
+        for (auto& [step, s] : fresh) {
+            s->probeTokens = m_probeTokens;
+            s->probeSamples = m_probeSamples;
+            s->classNames = m_classNames;
+        }
         for (auto& [step, s] : fresh) {
             if (m_mapBounds.size() != 4) break;
             s->mapXMin = m_mapBounds[0];
@@ -212,20 +246,20 @@ SnapshotPtr RunReader::at(std::int64_t step) const {
 }
 
 const std::vector<std::string>& RunReader::csvTables() {
-    static const std::vector<std::string> t = {"steps", "block_stats", "expert_stats", "class_expert", "alerts"};
+    static const std::vector<std::string> t = {"steps", "block_stats", "expert_stats", "class_expert", "alerts", "text_metrics", "probe_routing"};
     return t;
 }
 
 bool RunReader::writeCsv(const std::string& table, std::ostream& out, std::string& error) const {
     const auto& tables = csvTables();
     if (std::find(tables.begin(), tables.end(), table) == tables.end()) {
-        error = "unknown table '" + table + "'; choose one of steps, block_stats, expert_stats, class_expert, alerts";
+        error = "unknown table '" + table + "'; choose one of steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing";
         return false;
     }
     const std::string sql = "SELECT * FROM " + table + (table == "alerts" ? " ORDER BY rowid" : " ORDER BY 1, 2");
     Statement st(m_db, sql.c_str());
     if (!st.ok()) {
-        error = detail::lastError(m_db);
+        error = "table " + table + " cannot be read (a run store from before it existed has none): " + detail::lastError(m_db);
         return false;
     }
     for (int c = 0; c < st.columns(); ++c) out << (c ? "," : "") << st.columnName(c);

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS routing_map(step INTEGER, block INTEGER, resolution I
   PRIMARY KEY(step, block));
 CREATE TABLE IF NOT EXISTS alerts(step INTEGER, block INTEGER, kind TEXT, severity TEXT, value REAL,
   title TEXT, explanation TEXT, fix TEXT);
+CREATE TABLE IF NOT EXISTS text_metrics(step INTEGER PRIMARY KEY, test_loss REAL, unigram_bits_per_byte REAL);
+CREATE TABLE IF NOT EXISTS probe_routing(step INTEGER, block INTEGER, k INTEGER, experts TEXT, gates TEXT,
+  PRIMARY KEY(step, block));
 )sql";
 
 std::string jsonArray(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
@@ -88,6 +91,7 @@ moe::spec::Result<std::unique_ptr<RunWriter>> RunWriter::create(const std::strin
     w->setMeta("status", info.status);
     w->setMeta("message", info.message);
     w->setMeta("project", info.projectJson);
+    if (!info.checkpoint.empty()) w->setMeta("checkpoint", info.checkpoint);
     if (!w->m_error.empty()) return moe::spec::Diagnostics{{"", w->m_error}};
     w->m_thread = std::thread([p = w.get()] { p->loop(); });
     return w;
@@ -209,6 +213,28 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
         setMeta("map_bounds", nlohmann::json({s.mapXMin, s.mapXMax, s.mapYMin, s.mapYMax}).dump());
         setMeta("map_points", nlohmann::json(s.mapPoints).dump());
         m_pointsWritten = true;
+    }
+    if (ok && s.unigramBitsPerByte > 0) {
+        Statement tm(m_db, "INSERT OR REPLACE INTO text_metrics VALUES(?,?,?)");
+        tm.bind(1, s.step).bind(2, s.testLoss).bind(3, s.unigramBitsPerByte);
+        ok = tm.ok() && tm.step() == SQLITE_DONE;
+    }
+    if (ok && !m_probeWritten && (!s.probeTokens.empty() || !s.classNames.empty())) {
+        // The probe and the class names are fixed for a run: stored once.
+        setMeta("probe_tokens", nlohmann::json(s.probeTokens).dump());
+        setMeta("probe_samples", std::to_string(s.probeSamples));
+        setMeta("class_names", nlohmann::json(s.classNames).dump());
+        m_probeWritten = true;
+    }
+    if (ok) {
+        Statement pr(m_db, "INSERT OR REPLACE INTO probe_routing VALUES(?,?,?,?,?)");
+        for (const auto& b : s.blocks) {
+            if (!ok || b.probeK <= 0) continue;
+            pr.bind(1, s.step).bind(2, b.block).bind(3, b.probeK).bind(4, nlohmann::json(b.probeExperts).dump())
+                .bind(5, nlohmann::json(b.probeGates).dump());
+            ok = pr.ok() && pr.step() == SQLITE_DONE;
+            pr.reset();
+        }
     }
     if (ok) {
         Statement rm(m_db, "INSERT OR REPLACE INTO routing_map VALUES(?,?,?,?)");

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <thread>
 
+#include "moe/spec/derived.h"
 #include "moe/telemetry/collapse.h"
+#include "moe/train/trainer.h"
 #include "probe.h"
 
 namespace moe::train {
@@ -30,7 +32,74 @@ moe::spec::ModelSpec benchSpec(const LayerBenchOptions& o) {
     return m;
 }
 
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Seconds of one n x n x n sgemm (median of a few) at the calling thread's LibTorch thread count.
+double gemmSeconds(int n) {
+    auto a = torch::randn({n, n}), b = torch::randn({n, n});
+    auto c = torch::mm(a, b);  // warm-up
+    std::vector<double> t;
+    for (int i = 0; i < 3; ++i) {
+        const auto t0 = Clock::now();
+        c = torch::mm(a, b);
+        t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    return median(t);
+}
+
 }  // namespace
+
+moe::spec::Result<TrainBenchResult> benchTrain(const moe::spec::Project& project, const TrainBenchOptions& o) {
+    if (o.steps < 1 || o.warmup < 0 || o.gemmSize < 16)
+        return moe::spec::Diagnostics{{"bench", "need at least 1 timed step, no negative warm-up and a GEMM side of at least 16"}};
+    moe::spec::Project p = project;
+    p.training.steps = o.warmup + o.steps;
+    p.training.epochs.reset();
+    TrainerOptions topt;
+    topt.threads = o.threads;
+    topt.projectDir = o.projectDir;
+    auto created = Trainer::create(p, topt);
+    if (!created) return created.errors();
+    auto& trainer = *created.value();
+    TrainBenchResult r;
+    r.threads = trainer.progress().threads;
+    r.steps = o.steps;
+    r.tokensPerStep = static_cast<double>(p.training.batch) * p.model.input.tokensPerSample();
+    r.forwardFlopsPerToken = moe::spec::computeFigures(p.model.flattened()).flopsPerToken;
+    try {
+        if (o.warmup > 0) {
+            trainer.step(o.warmup);
+            trainer.wait();
+        }
+        // Chunks of training steps interleaved with GEMM timings, so a busy machine slows both alike.
+        at::set_num_threads(r.threads);
+        const int chunk = std::max(1, std::min(5, o.steps));
+        std::vector<double> perStep, gemm;
+        for (int done = 0; done < o.steps;) {
+            const int n = std::min(chunk, o.steps - done);
+            const auto t0 = Clock::now();
+            trainer.step(n);
+            trainer.wait();
+            perStep.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / n);
+            const auto pr = trainer.progress();
+            if (pr.state == TrainerState::Failed) return moe::spec::Diagnostics{{"bench", pr.message}};
+            gemm.push_back(gemmSeconds(o.gemmSize));
+            done += n;
+        }
+        r.secondsPerStep = median(perStep);
+        const double gemmFlop = 2.0 * o.gemmSize * static_cast<double>(o.gemmSize) * o.gemmSize;
+        r.gemmFlops = gemmFlop / median(gemm);
+        r.trainFlops = 3.0 * r.forwardFlopsPerToken * r.tokensPerStep / r.secondsPerStep;
+        r.fraction = r.trainFlops / r.gemmFlops;
+        trainer.stop();
+        return r;
+    } catch (const c10::Error& e) {
+        return moe::spec::Diagnostics{{"bench", std::string("LibTorch error: ") + e.what_without_backtrace()}};
+    }
+}
 
 moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
     if (o.k > o.experts || o.k < 1 || o.experts < 1 || o.tokens < 1 || o.dModel < 1 || o.hidden < 1 || o.reps < 1)

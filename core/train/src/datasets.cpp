@@ -142,7 +142,8 @@ Dataset makeSynthetic(const moe::spec::InputSpec& in, int samples, std::uint64_t
             }
             break;
         }
-        case DatasetKind::FashionMnist: break;  // real data: see loadFashionMnist
+        case DatasetKind::FashionMnist:  // real data: see loadFashionMnist
+        case DatasetKind::Text: break;   // real text: see loadTextCorpus
     }
     // Samples were generated class by class in turn; shuffle so any prefix is a fair sample.
     std::vector<std::int64_t> order(d.y.size());

@@ -1,5 +1,10 @@
-// Experts, blocks and the network built from a ModelSpec. Parameter layout follows the
-// conventions of moe/spec/derived.h, so `moe describe` counts exactly what is built here.
+// Blocks and the network built from a ModelSpec. Parameter layout follows the conventions of
+// moe/spec/derived.h, so `moe describe` counts exactly what is built here:
+//  - stem: Linear(tokenDim, d) with bias, or Embedding(vocab, d); learned positions [rows, d];
+//  - classification head: norm + Linear(d, classes) with bias; LM head: norm + Linear(d, vocab)
+//    without bias, no parameters of its own when tied to the embedding table;
+//  - every block: its pre-norm, then an FFN (moe_net.h: FfnImpl), an MoE, or attention
+//    (moe_net.h: AttentionImpl).
 
 #include <spdlog/spdlog.h>
 
@@ -7,64 +12,28 @@
 
 namespace moe::train::detail {
 
-using moe::spec::Activation;
 using moe::spec::BlockKind;
-using moe::spec::NormKind;
+using moe::spec::StemKind;
 
-torch::Tensor activate(const torch::Tensor& x, Activation a) {
-    switch (a) {
-        case Activation::Relu: return torch::relu(x);
-        case Activation::Gelu: return torch::gelu(x);
-        case Activation::Silu: return torch::silu(x);
-        case Activation::Tanh: return torch::tanh(x);
-        // Gated FFNs apply these to their gate projection.
-        case Activation::Swiglu: return torch::silu(x);
-        case Activation::Geglu: return torch::gelu(x);
-    }
-    return x;
+namespace {
+moe::spec::BlockSpec layerOf(const moe::spec::ModelSpec& m, int index) {
+    const auto& blocks = m.hasGroups() ? m.flattened().blocks : m.blocks;
+    TORCH_CHECK(index >= 0 && index < static_cast<int>(blocks.size()), "no layer ", index, " in the model");
+    return blocks[static_cast<size_t>(index)];
 }
-
-FfnImpl::FfnImpl(int d, const moe::spec::FfnSpec& spec) : act(spec.activation) {
-    fc1 = register_module("fc1", torch::nn::Linear(d, spec.hidden));
-    fc2 = register_module("fc2", torch::nn::Linear(spec.hidden, d));
-}
-
-torch::Tensor FfnImpl::forward(const torch::Tensor& x) { return fc2->forward(activate(fc1->forward(x), act)); }
-
-ConstantExpertImpl::ConstantExpertImpl(int d) {
-    vec = register_parameter("vec", torch::randn({d}) * 0.02);
-    mix = register_module("mix", torch::nn::Linear(d, 2));
-}
-
-torch::Tensor ConstantExpertImpl::forward(const torch::Tensor& x) {
-    auto a = torch::softmax(mix->forward(x), -1);  // [n,2]
-    return a.narrow(1, 0, 1) * x + a.narrow(1, 1, 1) * vec.unsqueeze(0);
-}
-
-RmsNormImpl::RmsNormImpl(int d) { weight = register_parameter("weight", torch::ones({d})); }
-
-torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
-    return x * torch::rsqrt(x.pow(2).mean(-1, true) + 1e-6) * weight;
-}
-
-NormImpl::NormImpl(NormKind kind, int d) {
-    if (kind == NormKind::LayerNorm) m_ln = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
-    if (kind == NormKind::RmsNorm) m_rms = register_module("rms", RmsNorm(d));
-}
-
-torch::Tensor NormImpl::forward(const torch::Tensor& x) {
-    if (m_ln) return m_ln->forward(x);
-    if (m_rms) return m_rms->forward(x);
-    return x;
-}
+}  // namespace
 
 BlockImpl::BlockImpl(const moe::spec::ModelSpec& m, int index)
-    : m_spec(m.blocks[static_cast<size_t>(index)]), m_index(index), m_moe(m_spec.kind == BlockKind::Moe) {
+    : m_spec(layerOf(m, index)), m_index(index), m_moe(m_spec.kind == BlockKind::Moe) {
     const int d = m.stem.dModel;
     m_norm = register_module("norm", Norm(m_spec.norm, d));
-    if (!m_moe) {
-        m_ffn = register_module("ffn", Ffn(d, m_spec.ffn));
-        return;
+    switch (m_spec.kind) {
+        case BlockKind::Dense: m_ffn = register_module("ffn", Ffn(d, m_spec.ffn)); return;
+        case BlockKind::Attention:
+            m_attn = register_module("attention", Attention(m_spec.attention, d, m.stem.positions, m.stem.ropeTheta));
+            return;
+        case BlockKind::Group: TORCH_CHECK(false, "layer ", index, " is a group: build blocks from the flattened model");
+        case BlockKind::Moe: break;
     }
     m_k = m.kOf(index);
     m_routed = m.routedExpertsOf(index);
@@ -79,7 +48,17 @@ BlockImpl::BlockImpl(const moe::spec::ModelSpec& m, int index)
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
     auto h = m_norm->forward(x);
-    auto y = m_moe ? moeForward(h, ctx) : m_ffn->forward(h);
+    torch::Tensor y;
+    if (m_moe) {
+        y = moeForward(h, ctx);
+    } else if (m_attn) {
+        const auto T = h.size(0);
+        const auto P = ctx.seqLen > 0 ? ctx.seqLen : T;
+        TORCH_CHECK(T % P == 0, "attention: ", T, " tokens do not split into sequences of ", P);
+        y = m_attn->forward(h.view({T / P, P, h.size(1)})).reshape({T, -1});
+    } else {
+        y = m_ffn->forward(h);
+    }
     return m_spec.residual ? x + y : y;
 }
 
@@ -125,16 +104,36 @@ torch::Tensor BlockImpl::moeForward(const torch::Tensor& h, const RouteContext& 
     return out;
 }
 
-MoeNetImpl::MoeNetImpl(const moe::spec::ModelSpec& m) : m_spec(m) {
+MoeNetImpl::MoeNetImpl(const moe::spec::ModelSpec& authored) : m_spec(authored.flattened()) {
+    const auto& m = m_spec;
     const int d = m.stem.dModel;
-    m_stem = register_module("stem", torch::nn::Linear(m.input.tokenDim(), d));
+    if (m.stem.kind == StemKind::Embedding) {
+        TORCH_CHECK(m.input.isText(), "an embedding stem needs text input (token ids)");
+        m_embed = register_module("embedding", torch::nn::Embedding(m.stem.vocab, d));
+        // GPT-2's initialisation (std 0.02): a tied head then starts with small logits.
+        torch::NoGradGuard ng;
+        m_embed->weight.normal_(0.0, 0.02);
+    } else {
+        m_stem = register_module("stem", torch::nn::Linear(m.input.tokenDim(), d));
+    }
+    if (m.stem.positions == moe::spec::PositionKind::Learned) {
+        const int rows = m.stem.maxPositions > 0 ? m.stem.maxPositions : m.input.tokensPerSample();
+        m_positions = register_parameter("positions", torch::randn({rows, d}) * 0.02);
+    }
     for (int i = 0; i < static_cast<int>(m.blocks.size()); ++i) {
         m_blocks.push_back(register_module("block" + std::to_string(i), Block(m, i)));
         if (m.blocks[static_cast<size_t>(i)].kind == BlockKind::Moe && m.blocks[static_cast<size_t>(i)].router.kind == moe::spec::RouterKind::Hash)
             m_needsIds = true;
     }
     m_headNorm = register_module("head_norm", Norm(m.head.norm, d));
-    m_head = register_module("head", torch::nn::Linear(d, m.input.numClasses()));
+    if (m.input.isText()) {
+        const int vocab = m_embed ? m.stem.vocab : m.input.numClasses();
+        TORCH_CHECK(!m.head.tied || m_embed, "a tied LM head needs an embedding stem");
+        if (!m.head.tied) m_head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(d, vocab).bias(false)));
+    } else {
+        TORCH_CHECK(!m.head.tied, "only a language model's head can be tied to the embedding");
+        m_head = register_module("head", torch::nn::Linear(d, m.input.numClasses()));
+    }
     // Fixed multipliers for content ids: a hash of the quantised token, not learned, not saved.
     auto gen = at::detail::createCPUGenerator(0x4a5b);
     m_hashWeights = torch::randint(1, 1 << 20, {m.input.tokenDim()}, gen, torch::kLong);
@@ -143,6 +142,7 @@ MoeNetImpl::MoeNetImpl(const moe::spec::ModelSpec& m) : m_spec(m) {
 torch::Tensor MoeNetImpl::tokenize(const torch::Tensor& x) const {
     const auto B = x.size(0);
     const auto& in = m_spec.input;
+    if (in.isText()) return x.view({B, x.size(1), 1});  // one byte per token, any prefix length
     const int P = in.tokensPerSample();
     if (P == 1) return x.view({B, 1, x.size(1)});
     const int p = in.patch, g = 28 / p;
@@ -152,19 +152,41 @@ torch::Tensor MoeNetImpl::tokenize(const torch::Tensor& x) const {
 torch::Tensor MoeNetImpl::tokenIds(const torch::Tensor& tokens) const {
     torch::NoGradGuard ng;
     const auto B = tokens.size(0), P = tokens.size(1);
-    auto q = torch::floor(tokens.to(torch::kCPU) * 16).to(torch::kLong);
-    auto ids = (q * m_hashWeights.view({1, 1, -1})).sum(-1) + torch::arange(P, torch::kLong).view({1, P}) * 1000003;
+    torch::Tensor ids;
+    if (m_spec.input.isText()) {
+        // Hash layers (Roller et al. 2021) hash the token itself, wherever it stands.
+        ids = tokens.to(torch::kCPU).squeeze(-1).to(torch::kLong) * m_hashWeights[0];
+    } else {
+        auto q = torch::floor(tokens.to(torch::kCPU) * 16).to(torch::kLong);
+        ids = (q * m_hashWeights.view({1, 1, -1})).sum(-1) + torch::arange(P, torch::kLong).view({1, P}) * 1000003;
+    }
     // One Lehmer step spreads nearby sums before the router takes them modulo its experts.
     ids = torch::remainder(torch::remainder(ids, 2147483647) * 48271, 2147483647);
     return ids.reshape({B * P}).to(tokens.device());
+}
+
+torch::Tensor MoeNetImpl::lmHeadWeight() const {
+    if (m_spec.head.tied) return m_embed->weight;
+    return m_head->weight;
 }
 
 torch::Tensor MoeNetImpl::forward(const torch::Tensor& x, const RouteContext& ctxIn, int stopAfter) {
     const auto B = x.size(0);
     auto tokens = tokenize(x);
     const auto P = tokens.size(1);
-    auto h = activate(m_stem->forward(tokens), m_spec.stem.activation).reshape({B * P, -1});
+    torch::Tensor h;
+    if (m_embed) {
+        h = m_embed->forward(tokens.squeeze(-1).to(torch::kLong));
+    } else {
+        h = activate(m_stem->forward(tokens), m_spec.stem.activation);
+    }
+    if (m_positions.defined()) {
+        TORCH_CHECK(P <= m_positions.size(0), P, " tokens exceed the ", m_positions.size(0), " learned positions");
+        h = h + m_positions.narrow(0, 0, P).unsqueeze(0);
+    }
+    h = h.reshape({B * P, -1});
     RouteContext ctx = ctxIn;
+    ctx.seqLen = P;
     torch::Tensor ids;
     if (m_needsIds) {
         ids = tokenIds(tokens);
@@ -173,6 +195,10 @@ torch::Tensor MoeNetImpl::forward(const torch::Tensor& x, const RouteContext& ct
     for (auto& b : m_blocks) {
         h = b->forward(h, ctx);
         if (b->index() == stopAfter) return {};
+    }
+    if (m_spec.input.isText()) {
+        h = m_headNorm->forward(h);
+        return m_head ? m_head->forward(h) : torch::nn::functional::linear(h, m_embed->weight);
     }
     h = h.view({B, P, -1}).mean(1);
     return m_head->forward(m_headNorm->forward(h));
@@ -198,6 +224,26 @@ std::int64_t MoeNetImpl::parameterCount() const {
     std::int64_t n = 0;
     for (const auto& p : parameters()) n += p.numel();
     return n;
+}
+
+torch::Tensor nextTokenLogits(MoeNetImpl& net, const torch::Tensor& ids) {
+    TORCH_CHECK(net.spec().input.isText(), "next-token logits need a language model");
+    auto x = ids.dim() == 1 ? ids.unsqueeze(0) : ids;
+    TORCH_CHECK(x.dim() == 2 && x.size(0) == 1 && x.size(1) > 0, "nextTokenLogits wants ids [t] or [1, t], got ", ids.sizes());
+    const std::int64_t context = net.spec().input.tokensPerSample();
+    if (x.size(1) > context) x = x.narrow(1, x.size(1) - context, context);
+    // Back to the caller's mode even when the forward throws.
+    struct ModeGuard {
+        MoeNetImpl& net;
+        bool training;
+        ~ModeGuard() { net.train(training); }
+    } guard{net, net.is_training()};
+    net.eval();
+    torch::NoGradGuard ng;
+    const auto params = net.parameters();
+    const auto device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+    auto logits = net.forward(x.to(device, torch::kFloat), RouteContext{});
+    return logits[logits.size(0) - 1];
 }
 
 }  // namespace moe::train::detail

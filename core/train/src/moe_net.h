@@ -4,7 +4,9 @@
 //
 // [SECTION] routing decisions and the dispatch/combine seam
 // [SECTION] routers
-// [SECTION] experts and blocks
+// [SECTION] layers: activations, norms, FFNs, rotary positions
+// [SECTION] attention
+// [SECTION] blocks
 // [SECTION] the network
 
 #include <torch/torch.h>
@@ -68,6 +70,9 @@ struct RouteContext {
     bool training = false;
     const torch::Tensor* tokenIds = nullptr;  // [T] int64 content ids (hash router)
     std::optional<at::Generator> generator;   // router noise
+    // Tokens per sample: blocks see [B*seqLen, d] and attention regroups them into sequences.
+    // 0: the whole batch is one sequence.
+    std::int64_t seqLen = 0;
 };
 
 class RouterImpl : public torch::nn::Module {
@@ -82,6 +87,9 @@ public:
     int experts() const { return m_experts; }
 
 private:
+    // Group-limited routing: `select` with the experts outside each token's best groups masked.
+    torch::Tensor limitGroups(const torch::Tensor& select) const;
+
     moe::spec::RouterSpec m_spec;
     int m_experts;
     int m_k;
@@ -91,15 +99,17 @@ private:
 };
 TORCH_MODULE(Router);
 
-// ---- [SECTION] experts and blocks ------------------------------------------------------------
+// ---- [SECTION] layers: activations, norms, FFNs, rotary positions ---------------------------
 
 torch::Tensor activate(const torch::Tensor& x, moe::spec::Activation a);
 
+// Plain: fc2(act(fc1 x)). Gated (swiglu, geglu): down(act(gate x) * up x). Biases per spec.bias.
 class FfnImpl : public torch::nn::Module {
 public:
     FfnImpl(int d, const moe::spec::FfnSpec& spec);
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+    torch::nn::Linear fc1{nullptr}, fc2{nullptr};               // plain
+    torch::nn::Linear gate{nullptr}, up{nullptr}, down{nullptr};  // gated
     moe::spec::Activation act;
 };
 TORCH_MODULE(Ffn);
@@ -114,6 +124,7 @@ public:
 };
 TORCH_MODULE(ConstantExpert);
 
+// RMSNorm over the last dimension, d learned scales.
 class RmsNormImpl : public torch::nn::Module {
 public:
     explicit RmsNormImpl(int d);
@@ -133,6 +144,53 @@ private:
 };
 TORCH_MODULE(Norm);
 
+// Rotary position embedding (RoFormer, Su et al. 2021, arXiv:2104.09864) in the half-split
+// layout (dimension i pairs with i + dim/2, as GPT-NeoX and Llama): x [B, H, P, dim], positions
+// 0..P-1. dim must be even.
+torch::Tensor applyRope(const torch::Tensor& x, double theta);
+
+// ---- [SECTION] attention ---------------------------------------------------------------------
+
+// Self-attention over the tokens of each sequence: x [B, P, d] -> [B, P, d].
+// MHA/GQA/MQA: q Linear(d, heads*hd), k and v Linear(d, kvHeads*hd), o Linear(heads*hd, d); each
+// key/value head serves heads/kvHeads consecutive query heads. Optional QK-norm: one RMSNorm(hd)
+// for queries and one for keys, shared by the heads.
+// MLA (DeepSeek-V2, arXiv:2405.04434, section 2.1): queries direct, Linear(d, heads*(nope+rope)),
+// or low-rank: q_a Linear(d, qLora), RMSNorm(qLora), q_b Linear(qLora, heads*(nope+rope)); kv_a
+// Linear(d, kvLora+rope) gives the latent and one rotary key shared by the heads; RMSNorm(kvLora)
+// on the latent; kv_b Linear(kvLora, heads*(nope+v)); o Linear(heads*v, d). Rotary positions touch
+// only the rope parts. Every Linear has a bias when spec.bias.
+class AttentionImpl : public torch::nn::Module {
+public:
+    AttentionImpl(const moe::spec::AttentionSpec& spec, int dModel, moe::spec::PositionKind positions, double ropeTheta);
+    torch::Tensor forward(const torch::Tensor& x);
+    const moe::spec::AttentionSpec& spec() const { return m_spec; }
+    int headDim() const { return m_headDim; }
+    // The mask of which keys each query sees ([P, P] bool, true = sees), or undefined when every
+    // query sees every key.
+    torch::Tensor visibility(std::int64_t P, const torch::Device& device) const;
+
+    torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+    RmsNorm qNorm{nullptr}, kNorm{nullptr};
+    // MLA
+    torch::nn::Linear qA{nullptr}, qB{nullptr}, kvA{nullptr}, kvB{nullptr};
+    RmsNorm qANorm{nullptr}, kvANorm{nullptr};
+
+private:
+    torch::Tensor standardForward(const torch::Tensor& x);
+    torch::Tensor mlaForward(const torch::Tensor& x);
+    // softmax(q k^T / sqrt(q's last dim) + mask) v over [B, H, P, *].
+    torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) const;
+
+    moe::spec::AttentionSpec m_spec;
+    int m_heads, m_kvHeads, m_headDim;
+    bool m_rope;
+    double m_theta;
+};
+TORCH_MODULE(Attention);
+
+// ---- [SECTION] blocks ------------------------------------------------------------------------
+
 // What a block remembers of its last forward (detached where it matters), for losses, telemetry
 // and the divergence report.
 struct BlockRecord {
@@ -143,12 +201,17 @@ struct BlockRecord {
     std::int64_t capacity = -1;
 };
 
+// One layer of the flattened model, pre-norm with an optional residual: dense FFN, MoE or attention.
 class BlockImpl : public torch::nn::Module {
 public:
+    // `index` is a layer of m.flattened().
     BlockImpl(const moe::spec::ModelSpec& m, int index);
+    // x: [T, d] tokens, T = samples x ctx.seqLen.
     torch::Tensor forward(const torch::Tensor& x, const RouteContext& ctx);
 
     bool isMoe() const { return m_moe; }
+    bool isAttention() const { return static_cast<bool>(m_attn); }
+    Attention& attention() { return m_attn; }
     int index() const { return m_index; }
     const moe::spec::BlockSpec& spec() const { return m_spec; }
     int ffnExperts() const { return static_cast<int>(m_experts.size()); }
@@ -170,6 +233,7 @@ private:
     int m_routed = 0;
     Norm m_norm{nullptr};
     Ffn m_ffn{nullptr};                          // dense block
+    Attention m_attn{nullptr};                   // attention block
     Router m_router{nullptr};
     std::vector<Ffn> m_experts;                  // routed FFN experts: columns [0, F)
     std::vector<ConstantExpert> m_constants;     // columns after the zero and copy experts
@@ -182,9 +246,12 @@ TORCH_MODULE(Block);
 
 class MoeNetImpl : public torch::nn::Module {
 public:
+    // Built from m.flattened(): blocks() are the flat layers, so block indices are layer indices.
     explicit MoeNetImpl(const moe::spec::ModelSpec& m);
-    // x: [B, sampleFeatures] -> class logits [B, classes]. Stops after block `stopAfter` when it
-    // is >= 0 (routing maps only need the routers up to a block) and then returns undefined.
+    // x: [B, sampleFeatures] (text: [B, t] byte values as floats, t <= the position table).
+    // Classification: class logits [B, classes], tokens mean-pooled. Text: next-token logits of
+    // every position, [B*t, vocab]. Stops after block `stopAfter` when it is >= 0 (routing maps
+    // only need the routers up to a block) and then returns undefined.
     torch::Tensor forward(const torch::Tensor& x, const RouteContext& ctx, int stopAfter = -1);
     // Splits samples into tokens: [B, F] -> [B, P, tokenDim].
     torch::Tensor tokenize(const torch::Tensor& x) const;
@@ -194,18 +261,29 @@ public:
     torch::Tensor routingLoss() const;
     void afterOptimizerStep();
     std::vector<Block>& blocks() { return m_blocks; }
-    const moe::spec::ModelSpec& spec() const { return m_spec; }
+    const moe::spec::ModelSpec& spec() const { return m_spec; }  // the flattened spec
     std::int64_t parameterCount() const;
+    torch::nn::Embedding& embedding() { return m_embed; }  // undefined for a Linear stem
+    // The LM head's [vocab, d] weight: the embedding table itself when the head is tied.
+    torch::Tensor lmHeadWeight() const;
 
 private:
     moe::spec::ModelSpec m_spec;
     torch::nn::Linear m_stem{nullptr};
+    torch::nn::Embedding m_embed{nullptr};
+    torch::Tensor m_positions;    // learned positions: [rows, d]
     std::vector<Block> m_blocks;
     Norm m_headNorm{nullptr};
-    torch::nn::Linear m_head{nullptr};
+    torch::nn::Linear m_head{nullptr};  // classifier, or the untied LM head (no bias)
     torch::Tensor m_hashWeights;  // [tokenDim] int64 multipliers for content ids
     bool m_needsIds = false;
 };
 TORCH_MODULE(MoeNet);
+
+// Generation: the logits [vocab] for the token after `ids` ([t] or [1, t] int64 or float byte
+// ids), recomputing the whole prefix (no cache). Prefixes longer than the sequence length the
+// model was built for keep their last seqLen tokens. Runs in eval mode without gradients and
+// restores the module's mode.
+torch::Tensor nextTokenLogits(MoeNetImpl& net, const torch::Tensor& ids);
 
 }  // namespace moe::train::detail

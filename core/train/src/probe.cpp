@@ -107,6 +107,51 @@ double evaluate(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y,
     return n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
 }
 
+LmEvaluation evaluateLm(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y, torch::Device device) {
+    torch::NoGradGuard ng;
+    const bool wasTraining = net.is_training();
+    net.eval();
+    const auto n = x.size(0), S = x.size(1);
+    constexpr std::int64_t kSequences = 16;
+    double lossSum = 0;
+    std::int64_t correct = 0;
+    RouteContext ctx;
+    for (std::int64_t i = 0; i < n; i += kSequences) {
+        const auto m = std::min(kSequences, n - i);
+        auto logits = net.forward(x.narrow(0, i, m).to(device), ctx);
+        auto target = y.narrow(0, i * S, m * S).to(device);
+        lossSum += torch::nn::functional::cross_entropy(logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                       .item<double>();
+        correct += logits.argmax(-1).eq(target).sum().item<std::int64_t>();
+    }
+    net.train(wasTraining);
+    const double tokens = static_cast<double>(n * S);
+    return tokens > 0 ? LmEvaluation{lossSum / tokens, static_cast<double>(correct) / tokens} : LmEvaluation{};
+}
+
+std::vector<ProbeRouting> probeRouting(MoeNetImpl& net, const torch::Tensor& x, std::int64_t tokens, torch::Device device) {
+    torch::NoGradGuard ng;
+    const bool wasTraining = net.is_training();
+    net.eval();
+    RouteContext ctx;
+    net.forward(x.to(device), ctx);
+    net.train(wasTraining);
+    std::vector<ProbeRouting> out;
+    for (auto& b : net.blocks()) {
+        if (!b->isMoe()) continue;
+        const auto& r = b->last().routing;
+        const auto n = std::min<std::int64_t>(tokens, r.expertIdx.size(0));
+        auto idx = r.expertIdx.narrow(0, 0, n).to(torch::kCPU, torch::kInt).contiguous();
+        auto g = r.gates.narrow(0, 0, n).detach().to(torch::kCPU, torch::kFloat).contiguous();
+        ProbeRouting p;
+        p.k = static_cast<int>(idx.size(1));
+        p.experts.assign(idx.data_ptr<int>(), idx.data_ptr<int>() + idx.numel());
+        p.gates.assign(g.data_ptr<float>(), g.data_ptr<float>() + g.numel());
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
 double maxRouterLogit(MoeNetImpl& net, int& block) {
     torch::NoGradGuard ng;
     double worst = 0;

@@ -22,6 +22,23 @@ std::vector<std::vector<int>> routingMaps(MoeNetImpl& net, double xMin, double x
 // Accuracy in [0, 1] over a whole set, in eval mode without gradients.
 double evaluate(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y, torch::Device device);
 
+// Language models: mean next-token cross-entropy (nats) and accuracy over held-out sequences
+// x [N, seqLen] with targets y [N*seqLen], in eval mode without gradients.
+struct LmEvaluation {
+    double loss = 0;
+    double accuracy = 0;
+};
+LmEvaluation evaluateLm(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y, torch::Device device);
+
+// Per-token routing of a fixed probe: one entry per MoE block, in block order, holding the first
+// `tokens` tokens' k experts (-1: unused or dropped slot) and gates, row-major [tokens x k].
+struct ProbeRouting {
+    int k = 0;
+    std::vector<int> experts;
+    std::vector<float> gates;
+};
+std::vector<ProbeRouting> probeRouting(MoeNetImpl& net, const torch::Tensor& x, std::int64_t tokens, torch::Device device);
+
 // A router logit beyond this in magnitude counts as a blow-up: softmax saturates completely and
 // the z-loss (its square) is astronomically large.
 inline constexpr double kRouterLogitLimit = 1e4;

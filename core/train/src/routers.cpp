@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 
 #include "moe_net.h"
 #ifdef MOE_TRAIN_HAS_KERNELS
@@ -169,6 +170,30 @@ RouterImpl::RouterImpl(const moe::spec::RouterSpec& spec, int dModel, int expert
     if (spec.kind != RouterKind::Hash)
         m_linear = register_module("linear", torch::nn::Linear(torch::nn::LinearOptions(dModel, experts).bias(false)));
     if (spec.kind == RouterKind::SigmoidBias) m_bias = register_buffer("bias", torch::zeros({experts}));
+    if (spec.groups > 1) {
+        TORCH_CHECK(experts % spec.groups == 0, "router: ", experts, " routed experts do not split into ", spec.groups, " equal groups");
+        TORCH_CHECK(spec.topkGroups >= 1 && spec.topkGroups <= spec.groups, "router: topk_groups ", spec.topkGroups,
+                    " must lie in [1, ", spec.groups, "]");
+        TORCH_CHECK(k <= spec.topkGroups * (experts / spec.groups), "router: k = ", k, " exceeds the ",
+                    spec.topkGroups * (experts / spec.groups), " experts of ", spec.topkGroups, " groups");
+    }
+}
+
+torch::Tensor RouterImpl::limitGroups(const torch::Tensor& select) const {
+    const int G = m_spec.groups;
+    if (G <= 1 || (m_spec.kind != RouterKind::TopK && m_spec.kind != RouterKind::SigmoidBias)) return select;
+    torch::NoGradGuard ng;
+    const auto T = select.size(0);
+    const int size = m_experts / G;
+    // A group's score is the sum of its two best expert scores, as DeepSeek-V3 does (technical
+    // report, arXiv:2412.19437, section 2.1.2 and its node-limited routing); DeepSeek-V2 took the
+    // single best (arXiv:2405.04434, section 2.2.3).
+    auto grouped = select.detach().view({T, G, size});
+    auto groupScore = std::get<0>(grouped.topk(std::min(2, size), -1)).sum(-1);  // [T, G]
+    auto best = std::get<1>(groupScore.topk(m_spec.topkGroups, -1));              // [T, topkGroups]
+    auto keep = torch::zeros({T, G}, select.options().dtype(torch::kBool)).scatter_(1, best, true);
+    keep = keep.unsqueeze(-1).expand({T, G, size}).reshape({T, m_experts});
+    return select.masked_fill(keep.logical_not(), -std::numeric_limits<double>::infinity());
 }
 
 Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
@@ -197,7 +222,7 @@ Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
     switch (m_spec.kind) {
         case RouterKind::TopK: {
             r.probs = torch::softmax(logits / temp, -1);
-            pickTopK(r, r.probs, r.probs, m_k, m_spec.renormalize);
+            pickTopK(r, limitGroups(r.probs.detach()), r.probs, m_k, m_spec.renormalize);
             break;
         }
         case RouterKind::ExpertChoice: {
@@ -255,7 +280,8 @@ Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
         case RouterKind::SigmoidBias: {
             auto s = torch::sigmoid(logits);
             r.probs = s / s.sum(-1, true);
-            auto select = s.detach() + m_bias;
+            // Groups are ranked on the bias-corrected scores too (DeepSeek-V3).
+            auto select = limitGroups(s.detach() + m_bias);
             pickTopK(r, select, s, m_k, m_spec.renormalize);
             r.rankFirst = select.argmax(-1);
             break;

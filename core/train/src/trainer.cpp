@@ -33,6 +33,7 @@
 #include "moe/telemetry/collapse.h"
 #include "moe/telemetry/run_store.h"
 #include "moe/train/datasets.h"
+#include "checkpoint.h"
 #include "probe.h"
 
 namespace moe::train {
@@ -75,6 +76,11 @@ std::mutex& initMutex() {
 constexpr int kMapResolution = 64;
 constexpr int kMapPoints = 512;
 constexpr std::int64_t kSmallTestSet = 2048;  // evaluated at every snapshot; larger sets per epoch
+// Language models: the held-out windows evaluated at every snapshot (a fixed set, so successive
+// snapshots compare the same text) and the longest probe recorded per token.
+constexpr int kHeldOutWindows = 32;
+constexpr std::int64_t kProbeTokens = 256;
+constexpr std::int64_t kProbeImages = 4;
 
 torch::Tensor toTensor(const Dataset& d) {
     return torch::from_blob(const_cast<float*>(d.x.data()), {d.size(), d.features}, torch::kFloat).clone();
@@ -84,7 +90,9 @@ torch::Tensor labelsOf(const Dataset& d) {
     return torch::from_blob(const_cast<std::int64_t*>(d.y.data()), {d.size()}, torch::kLong).clone();
 }
 
-std::string modelJson(const moe::spec::Project& p) { return moe::spec::toJson(p)["model"].dump(); }
+torch::Tensor bytesTensor(const std::vector<std::uint8_t>& b) {
+    return torch::from_blob(const_cast<std::uint8_t*>(b.data()), {static_cast<std::int64_t>(b.size())}, torch::kUInt8).to(torch::kLong);
+}
 
 // All hardware threads, except for models whose whole step is too small to split: their ops run
 // in microseconds, and handing each one to a second thread costs more than it saves (measured on
@@ -133,6 +141,17 @@ struct Trainer::Impl {
     int threads = 1;  // intra-op threads; set on the trainer thread too (OpenMP keeps it per thread)
     DataSplit data;
     torch::Tensor trainX, trainY, testX, testY;
+    // Language modelling: the corpus as int64 byte ids, the held-out windows and the reference.
+    bool text = false;
+    TextCorpus corpus;
+    torch::Tensor trainText, testText;
+    torch::Tensor tokenClassTable;  // [256] int64 token class of each byte
+    double unigramBpb = 0;
+    double testLoss = -1;
+    // The fixed probe whose per-token routing every snapshot records (sequence models only).
+    torch::Tensor probeX;
+    std::vector<int> probeTokens;
+    int probeSamples = 1;
     torch::Device device{torch::kCPU};
     MoeNet net{nullptr};
     std::unique_ptr<torch::optim::Optimizer> optimizer;
@@ -172,14 +191,42 @@ struct Trainer::Impl {
     std::string build() {
         const auto& t = project.training;
         const auto& m = project.model;
-        batch = std::min<std::int64_t>(t.batch, data.train.size());
-        stepsPerEpoch = std::max<std::int64_t>(1, data.train.size() / batch);
+        if (text) {
+            // An epoch is as many windows as it takes to cover the training text once.
+            batch = t.batch;
+            const auto perStep = batch * static_cast<std::int64_t>(m.input.seqLen);
+            stepsPerEpoch = std::max<std::int64_t>(1, static_cast<std::int64_t>(corpus.train.size()) / perStep);
+            trainText = bytesTensor(corpus.train);
+            testText = bytesTensor(corpus.test);
+            std::vector<std::int64_t> classes(kByteVocab);
+            for (int b = 0; b < kByteVocab; ++b) classes[static_cast<size_t>(b)] = tokenClassOf(b);
+            tokenClassTable = torch::tensor(classes, torch::kLong);
+            unigramBpb = unigramBitsPerByte(corpus.train, corpus.test);
+            auto held = heldOutWindows(testText.size(0), m.input.seqLen, kHeldOutWindows);
+            std::tie(testX, testY) = windows(testText, held);
+            // The probe: the start of the held-out text, as one sequence of the trained length.
+            probeX = testX.narrow(0, 0, 1);
+            const auto n = std::min<std::int64_t>(kProbeTokens, m.input.seqLen);
+            for (std::int64_t i = 0; i < n; ++i) probeTokens.push_back(static_cast<int>(corpus.test[static_cast<size_t>(i)]));
+        } else {
+            batch = std::min<std::int64_t>(t.batch, data.train.size());
+            stepsPerEpoch = std::max<std::int64_t>(1, data.train.size() / batch);
+            trainX = toTensor(data.train);
+            trainY = labelsOf(data.train);
+            testX = toTensor(data.test);
+            testY = labelsOf(data.test);
+            // Images cut into patches: a few whole test images, each patch labelled with its image's class.
+            const auto P = m.input.tokensPerSample();
+            if (P > 1 && testX.size(0) > 0) {
+                const auto n = std::min<std::int64_t>(kProbeImages, testX.size(0));
+                probeX = testX.narrow(0, 0, n);
+                probeSamples = static_cast<int>(n);
+                for (std::int64_t i = 0; i < n; ++i)
+                    for (std::int64_t p = 0; p < P; ++p) probeTokens.push_back(static_cast<int>(data.test.y[static_cast<size_t>(i)]));
+            }
+        }
         totalSteps = t.steps ? *t.steps : static_cast<std::int64_t>(*t.epochs) * stepsPerEpoch;
         tokensPerStep = batch * m.input.tokensPerSample();
-        trainX = toTensor(data.train);
-        trainY = labelsOf(data.train);
-        testX = toTensor(data.test);
-        testY = labelsOf(data.test);
         if (auto e = resolveDevice(t.device, device); !e.empty()) return e;
         {
             std::lock_guard lock(initMutex());
@@ -213,6 +260,7 @@ struct Trainer::Impl {
         if (!options.resumeFrom.empty())
             if (auto e = loadCheckpoint(options.resumeFrom); !e.empty()) return e;
         progress.totalSteps = totalSteps;
+        progress.unigramBitsPerByte = unigramBpb;
         progress.threads = at::get_num_threads();
         progress.device = device.str();
         progress.step = step;
@@ -222,6 +270,7 @@ struct Trainer::Impl {
         if (!options.runStorePath.empty()) {
             telemetry::RunInfo info;
             info.projectJson = moe::spec::serializeProject(project);
+            info.checkpoint = options.checkpointPath;
             auto w = telemetry::RunWriter::create(options.runStorePath, info);
             if (!w) return w.message();
             writer = std::move(w.value());
@@ -287,7 +336,7 @@ struct Trainer::Impl {
         try {
             if (final != TrainerState::Failed && step > 0 && lastSnapshotStep != step) {
                 std::lock_guard lock(modelMutex);
-                testAccuracy = detail::evaluate(*net, testX, testY, device);
+                evaluateHeldOut();
                 publishFinal();
             }
             if (!options.checkpointPath.empty() && final != TrainerState::Failed && step > 0) {
@@ -320,6 +369,55 @@ struct Trainer::Impl {
         return order;
     }
 
+    // Text: inputs are bytes 0..S-1 of each window, targets bytes 1..S (flattened like the logits).
+    std::pair<torch::Tensor, torch::Tensor> windows(const torch::Tensor& bytes, const std::vector<std::int64_t>& starts) const {
+        const std::int64_t S = project.model.input.seqLen;
+        auto idx = torch::tensor(starts, torch::kLong).unsqueeze(1) + torch::arange(S + 1, torch::kLong).unsqueeze(0);
+        auto w = bytes.index({idx});
+        return {w.narrow(1, 0, S).to(torch::kFloat), w.narrow(1, 1, S).reshape({-1})};
+    }
+
+    // The training batch of optimizer step `s` (0-based), on the device.
+    std::pair<torch::Tensor, torch::Tensor> batchAt(std::int64_t s) {
+        if (text) {
+            auto starts = trainingWindows(trainText.size(0), project.model.input.seqLen, static_cast<int>(batch), project.training.seed, s);
+            auto [x, y] = windows(trainText, starts);
+            return {x.to(device), y.to(device)};
+        }
+        const std::int64_t epoch = s / stepsPerEpoch, pos = s % stepsPerEpoch;
+        const auto& ord = epochOrder(epoch);
+        auto idx = torch::from_blob(const_cast<std::int64_t*>(ord.data() + pos * batch), {batch}, torch::kLong);
+        return {trainX.index_select(0, idx).to(device), trainY.index_select(0, idx).to(device)};
+    }
+
+    // Routing telemetry of the last forward (over batch x, y). Rows of the class matrix: token
+    // classes for text, the sample's class for everything else.
+    std::vector<telemetry::BlockSnapshot> blockSnapshots(const torch::Tensor& x, const torch::Tensor& y) {
+        torch::Tensor labels;
+        int classes = project.model.input.numClasses();
+        if (text) {
+            labels = tokenClassTable.index({x.to(torch::kCPU).to(torch::kLong).reshape({-1})});
+            classes = kTokenClasses;
+        } else {
+            labels = y.repeat_interleave(project.model.input.tokensPerSample());
+        }
+        std::vector<telemetry::BlockSnapshot> out;
+        for (auto& b : net->blocks())
+            if (b->isMoe()) out.push_back(detail::probeBlock(*b, labels, classes));
+        return out;
+    }
+
+    // Held-out accuracy (next-byte accuracy for text) and, for text, the held-out loss.
+    void evaluateHeldOut() {
+        if (text) {
+            auto r = detail::evaluateLm(*net, testX, testY, device);
+            testLoss = r.loss;
+            testAccuracy = r.accuracy;
+        } else {
+            testAccuracy = detail::evaluate(*net, testX, testY, device);
+        }
+    }
+
     std::string runStep() {
         std::lock_guard modelLock(modelMutex);
         if (!startedClock) {
@@ -336,11 +434,7 @@ struct Trainer::Impl {
             progress.learningRate = spec::learningRateAt(project.training, baseLr, step, totalSteps);
             for (auto& g : optimizer->param_groups()) g.options().set_lr(progress.learningRate);
         }
-        const std::int64_t epoch = step / stepsPerEpoch, pos = step % stepsPerEpoch;
-        const auto& ord = epochOrder(epoch);
-        auto idx = torch::from_blob(const_cast<std::int64_t*>(ord.data() + pos * batch), {batch}, torch::kLong);
-        auto x = trainX.index_select(0, idx).to(device);
-        auto y = trainY.index_select(0, idx).to(device);
+        auto [x, y] = batchAt(step);
         net->train();
         detail::RouteContext ctx;
         ctx.training = true;
@@ -365,11 +459,7 @@ struct Trainer::Impl {
         const bool epochEnd = done % stepsPerEpoch == 0;
         const bool snapshot = done == 1 || done % project.training.telemetryInterval == 0 || epochEnd || done == totalSteps;
         std::vector<telemetry::BlockSnapshot> blocks;
-        if (snapshot) {
-            auto tokenLabels = y.repeat_interleave(project.model.input.tokensPerSample());
-            for (auto& b : net->blocks())
-                if (b->isMoe()) blocks.push_back(detail::probeBlock(*b, tokenLabels, project.model.input.numClasses()));
-        }
+        if (snapshot) blocks = blockSnapshots(x, y);
         optimizer->step();
         net->afterOptimizerStep();
         step = done;
@@ -379,9 +469,11 @@ struct Trainer::Impl {
         lossEma = std::isnan(lossEma) ? lossV : 0.9 * lossEma + 0.1 * lossV;
         accEma = done == 1 ? acc : 0.9 * accEma + 0.1 * acc;
         if (snapshot) {
-            if (epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet)
-                testAccuracy = detail::evaluate(*net, testX, testY, device);
+            // Text evaluates its few fixed held-out windows at every snapshot.
+            const bool evaluated = text || epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet;
+            if (evaluated) evaluateHeldOut();
             auto s = std::make_shared<RoutingSnapshot>();
+            s->testLoss = evaluated ? testLoss : -1;
             s->loss = lossV;
             s->taskLoss = taskV;
             s->accuracy = acc;
@@ -394,6 +486,7 @@ struct Trainer::Impl {
         progress.loss = lossEma;
         progress.accuracy = accEma;
         progress.testAccuracy = testAccuracy;
+        progress.testLoss = testLoss;
         progress.tokensPerSecond = stepSecondsEma > 0 ? static_cast<double>(tokensPerStep) / stepSecondsEma : 0;
         progress.etaSeconds = stepSecondsEma * static_cast<double>(totalSteps - step);
         return {};
@@ -419,6 +512,18 @@ struct Trainer::Impl {
                 s->blocks[i].routingMap = std::move(maps[i]);
             }
         }
+        s->unigramBitsPerByte = unigramBpb;
+        if (text) s->classNames = tokenClassNames();
+        if (probeX.defined() && !s->blocks.empty()) {
+            s->probeTokens = probeTokens;
+            s->probeSamples = probeSamples;
+            auto routes = detail::probeRouting(*net, probeX, static_cast<std::int64_t>(probeTokens.size()), device);
+            for (size_t i = 0; i < routes.size() && i < s->blocks.size(); ++i) {
+                s->blocks[i].probeK = routes[i].k;
+                s->blocks[i].probeExperts = std::move(routes[i].experts);
+                s->blocks[i].probeGates = std::move(routes[i].gates);
+            }
+        }
         auto alerts = telemetry::detectCollapse(*s);
         s->alerts.insert(s->alerts.end(), alerts.begin(), alerts.end());
         lastSnapshotStep = step;
@@ -436,9 +541,7 @@ struct Trainer::Impl {
     // A snapshot for the state at the end of the run when the last step had none: routing of a
     // fresh forward over one batch (no gradient, so no router gradient norm).
     void publishFinal() {
-        const auto n = std::min<std::int64_t>(batch, trainX.size(0));
-        auto x = trainX.narrow(0, 0, n).to(device);
-        auto y = trainY.narrow(0, 0, n).to(device);
+        auto [x, y] = batchAt(0);
         torch::NoGradGuard ng;
         net->eval();
         detail::RouteContext ctx;
@@ -448,9 +551,8 @@ struct Trainer::Impl {
         s->taskLoss = task.item<double>();
         s->loss = (task + net->routingLoss().to(device)).item<double>();
         s->accuracy = logits.argmax(-1).eq(y).to(torch::kDouble).mean().item<double>();
-        auto tokenLabels = y.repeat_interleave(project.model.input.tokensPerSample());
-        for (auto& b : net->blocks())
-            if (b->isMoe()) s->blocks.push_back(detail::probeBlock(*b, tokenLabels, project.model.input.numClasses()));
+        s->blocks = blockSnapshots(x, y);
+        s->testLoss = testLoss;
         net->train();
         // No backward ran for this forward: keep the router gradient norms last measured.
         SnapshotPtr prev;
@@ -500,7 +602,7 @@ struct Trainer::Impl {
             a.write("optimizer", opt);
             a.write("trainer_step", torch::tensor(step, torch::kLong));
             a.write("trainer_generator", generator.get_state());
-            a.write("trainer_model_spec", c10::IValue(modelJson(project)));
+            a.write(detail::kCheckpointSpecKey, c10::IValue(detail::checkpointModelJson(project)));
             const std::string tmp = path + ".tmp";
             a.save_to(tmp);
             std::error_code ec;
@@ -519,9 +621,9 @@ struct Trainer::Impl {
             torch::serialize::InputArchive a;
             a.load_from(path);
             c10::IValue spec;
-            if (!a.try_read("trainer_model_spec", spec) || !spec.isString())
+            if (!a.try_read(detail::kCheckpointSpecKey, spec) || !spec.isString())
                 return path + " is not a MoE Studio checkpoint (it has no model spec)";
-            if (spec.toStringRef() != modelJson(project))
+            if (spec.toStringRef() != detail::checkpointModelJson(project))
                 return "the checkpoint " + path + " was written for a different model; resume it with the project it was trained with";
             net->load(a);
             torch::serialize::InputArchive opt;
@@ -547,13 +649,20 @@ moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Pro
         const int threads = options.threads > 0 ? options.threads : defaultThreads(project);
         at::set_num_threads(threads);
         spdlog::info("training with {} CPU thread(s)", threads);
-        auto data = makeData(project.model.input, project.training.trainSamples, project.training.testSamples, project.training.seed);
-        if (!data) return data.errors();
         auto impl = std::make_unique<Impl>();
+        if (project.model.input.isText()) {
+            auto corpus = loadTextCorpus(project.model.input, options.projectDir);
+            if (!corpus) return corpus.errors();
+            impl->text = true;
+            impl->corpus = std::move(corpus.value());
+        } else {
+            auto data = makeData(project.model.input, project.training.trainSamples, project.training.testSamples, project.training.seed);
+            if (!data) return data.errors();
+            impl->data = std::move(data.value());
+        }
         impl->project = project;
         impl->options = std::move(options);
         impl->threads = threads;
-        impl->data = std::move(data.value());
         if (auto e = impl->build(); !e.empty()) return Diagnostics{{"", e}};
         return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
     } catch (const c10::Error& e) {

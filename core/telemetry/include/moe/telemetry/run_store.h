@@ -4,9 +4,12 @@
 // snapshot committed before it, and readers (dashboards, `moe report`, the simulator) may open
 // the file while training writes to it.
 //
-// Schema (format 1; every table keyed by step, blocks by their index in ModelSpec::blocks):
+// Schema (format 1; every table keyed by step, blocks by their index in the flattened model's
+// layers). Tables are only ever added, never changed, so older readers skip what they do not know
+// and this reader takes a missing table as empty:
 //   meta(key TEXT PRIMARY KEY, value TEXT)        format, run_id, started_at, finished_at,
-//                                                 status, message, project (the project JSON)
+//                                                 status, message, project (the project JSON),
+//                                                 checkpoint (path of the run's checkpoint, if any)
 //   steps(step PK, epoch, loss, task_loss, accuracy, test_accuracy, learning_rate,
 //         tokens_per_second, wall_seconds)
 //   block_stats(step, block, experts, ffn_experts, tokens, dropped, mean_token_entropy,
@@ -17,6 +20,12 @@
 //   routing_map(step, block, resolution, cells)   2-D datasets: expert per grid cell (JSON)
 //   alerts(step, block, kind, severity, value, title, explanation, fix)
 //   meta also holds map_bounds [xmin,xmax,ymin,ymax] and map_points [x,y,label,...] for 2-D sets
+//   text_metrics(step PK, test_loss, unigram_bits_per_byte)   language models: held-out loss (nats
+//                                                 per byte, -1 when not measured) and the reference
+//   probe_routing(step, block, k, experts, gates)  sequence models: per probe token the k experts
+//                                                 (-1: unused slot) and gates, JSON [tokens x k]
+//   meta holds the probe once: probe_tokens (JSON), probe_samples, class_names (JSON, when the
+//   class rows are not dataset labels, e.g. token classes of text)
 
 #include <condition_variable>
 #include <cstdint>
@@ -44,6 +53,7 @@ struct RunInfo {
     std::string finishedAt;     // empty while running
     std::string status;         // running, finished, stopped, failed
     std::string message;        // why it stopped, for failed runs
+    std::string checkpoint;     // checkpoint the run writes (empty: none); as given to the trainer
 };
 
 // Writes snapshots on its own thread; append() never blocks on disk.
@@ -79,6 +89,7 @@ private:
     bool m_busy = false;
     std::string m_error;
     bool m_pointsWritten = false;
+    bool m_probeWritten = false;
     std::thread m_thread;
 };
 
@@ -114,6 +125,9 @@ private:
     RunInfo m_info;
     std::vector<double> m_mapBounds;
     std::vector<float> m_mapPoints;
+    std::vector<int> m_probeTokens;
+    int m_probeSamples = 1;
+    std::vector<std::string> m_classNames;
     std::vector<SnapshotPtr> m_snapshots;
 };
 

@@ -77,6 +77,10 @@ struct RoutingSnapshot {
     double taskLoss = 0;                      // cross-entropy only
     double accuracy = 0;                      // training-batch accuracy in [0, 1]
     double testAccuracy = -1;                 // held-out accuracy, -1 when not measured
+    // Language models: held-out cross-entropy in nats per byte (-1 when not measured) and, for
+    // reference, the bits per byte of a unigram model of the training text (0: not a text run).
+    double testLoss = -1;
+    double unigramBitsPerByte = 0;
     double learningRate = 0;
     double tokensPerSecond = 0;
     double wallSeconds = 0;                   // since the run started
@@ -94,6 +98,9 @@ struct RoutingSnapshot {
     std::vector<std::string> classNames;
     std::vector<Alert> alerts;                // the collapse detectors' verdicts at this step
 };
+
+// Nats per byte to bits per byte (a cross-entropy in nats divided by ln 2).
+inline double bitsPerByte(double nats) { return nats / 0.69314718055994530942; }
 
 using SnapshotPtr = std::shared_ptr<const RoutingSnapshot>;
 

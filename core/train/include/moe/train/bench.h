@@ -2,7 +2,10 @@
 // `moe bench layer`: what an MoE block costs next to the dense work it cannot avoid, and what
 // routing telemetry adds to a training step. Torch-free header; the work runs in core/train.
 
+#include <string>
+
 #include "moe/spec/diagnostic.h"
+#include "moe/spec/project.h"
 
 namespace moe::train {
 
@@ -37,5 +40,29 @@ struct LayerBenchResult {
 };
 
 moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& options);
+
+// `moe bench train`: the training FLOP rate a project achieves (the describe figures' forward
+// FLOPs per token x 3 for forward + backward, x tokens trained, over the wall time of real
+// trainer steps, telemetry included) next to this machine's GEMM rate measured in the same run.
+struct TrainBenchOptions {
+    int steps = 30;              // timed optimizer steps
+    int warmup = 3;              // untimed steps first (allocator, thread pool)
+    int threads = 0;             // 0: what `moe train` would use
+    int gemmSize = 1024;         // square sgemm side for the reference rate
+    std::string projectDir;      // for relative corpus paths
+};
+
+struct TrainBenchResult {
+    int threads = 0;
+    int steps = 0;
+    double tokensPerStep = 0;
+    double forwardFlopsPerToken = 0;
+    double secondsPerStep = 0;      // median over the timed steps' chunks
+    double trainFlops = 0;          // achieved FLOP/s: 3 x forward FLOPs x tokens / second
+    double gemmFlops = 0;           // square sgemm FLOP/s at the same thread count
+    double fraction = 0;            // trainFlops / gemmFlops
+};
+
+moe::spec::Result<TrainBenchResult> benchTrain(const moe::spec::Project& project, const TrainBenchOptions& options);
 
 }  // namespace moe::train

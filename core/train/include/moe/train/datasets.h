@@ -4,9 +4,11 @@
 //  - Fashion-MNIST: the Debian package dataset-fashion-mnist's IDX .gz files.
 //  - 2-D sets for the classroom: gaussian blobs, two spirals, circles, xor.
 //  - Clustered tokens: C gaussian clusters in d dimensions, one label per cluster.
+//  - Text: a UTF-8 corpus as bytes (one token per byte, vocab 256) for causal language modelling.
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "moe/spec/diagnostic.h"
@@ -45,5 +47,54 @@ moe::spec::Result<DataSplit> makeData(const moe::spec::InputSpec& input, int tra
 
 // One synthetic set (exposed for tests and the classroom).
 Dataset makeSynthetic(const moe::spec::InputSpec& input, int samples, std::uint64_t seed);
+
+// ---- text: byte-level language modelling ------------------------------------------------------
+
+// The Debian package `fortunes` puts its text files here (with .dat indexes and .u8 links beside).
+inline constexpr const char* kFortunesDir = "/usr/share/games/fortunes";
+inline constexpr const char* kFortunesCorpus = "fortunes";
+inline constexpr int kByteVocab = 256;
+
+// A corpus split into training text and held-out text; the two never share a byte, so no training
+// window can overlap a held-out window.
+struct TextCorpus {
+    std::string source;               // "fortunes" or the file read
+    std::vector<std::uint8_t> train;
+    std::vector<std::uint8_t> test;
+};
+
+// Byte tokenizer: token i is byte i of the UTF-8 text, so decode(encode(s)) == s for any string.
+std::vector<std::int64_t> encodeBytes(std::string_view text);
+std::string decodeBytes(const std::vector<std::int64_t>& tokens);  // ids outside [0, 255] become '?'
+// Offset of the first byte that does not start or continue a valid UTF-8 sequence; -1 when valid.
+std::int64_t firstInvalidUtf8(std::string_view text);
+// For a terminal: invalid UTF-8 and control characters (other than newline and tab) become U+FFFD.
+std::string printableUtf8(std::string_view text);
+
+// The corpus text: "fortunes" joins the package's files (sorted; the offensive `off/` folder is
+// never read); anything else is a UTF-8 file, relative paths from baseDir. Errors name the
+// package to install, the file, or the byte offset of invalid UTF-8.
+moe::spec::Result<std::string> readCorpusText(const std::string& corpus, const std::string& baseDir = {},
+                                              const std::string& fortunesDir = kFortunesDir);
+// Reads and splits a project's corpus. Fortunes: every 20th fortune is held out (all categories
+// appear on both sides); a file: its last 5%. Both sides hold at least seqLen + 1 bytes.
+moe::spec::Result<TextCorpus> loadTextCorpus(const moe::spec::InputSpec& input, const std::string& baseDir = {},
+                                             const std::string& fortunesDir = kFortunesDir);
+moe::spec::Result<TextCorpus> splitText(const std::string& text, const std::string& source, int seqLen, bool fortuneEntries);
+
+// Start offsets of `count` random windows of seqLen + 1 bytes for optimizer step `step`: a pure
+// function of (seed, step), so a resumed run draws the same windows as an uninterrupted one.
+std::vector<std::int64_t> trainingWindows(std::int64_t textBytes, int seqLen, int count, std::uint64_t seed, std::int64_t step);
+// `count` fixed held-out windows spread evenly over the text (disjoint when it is long enough).
+std::vector<std::int64_t> heldOutWindows(std::int64_t textBytes, int seqLen, int count);
+// Cross-entropy in bits per byte of `test` under the byte frequencies of `train` (add-one
+// smoothing): the reference any model that looks at context should beat.
+double unigramBitsPerByte(const std::vector<std::uint8_t>& train, const std::vector<std::uint8_t>& test);
+
+// Token classes for routing-by-class on text: the rows of BlockSnapshot::classExpert.
+enum class TokenClass { Letter, Digit, Space, Punctuation, Other };
+inline constexpr int kTokenClasses = 5;
+int tokenClassOf(int byte);  // bytes >= 0x80 (parts of multi-byte characters) are Other
+const std::vector<std::string>& tokenClassNames();
 
 }  // namespace moe::train

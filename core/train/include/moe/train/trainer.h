@@ -24,7 +24,11 @@ struct Progress {
     double epoch = 0;
     double loss = 0;
     double accuracy = 0;             // recent training accuracy in [0, 1]
-    double testAccuracy = -1;        // last held-out accuracy, -1 before the first evaluation
+    double testAccuracy = -1;        // last held-out accuracy (text: next-byte), -1 before the first evaluation
+    // Language models: last held-out loss in nats per byte (-1 before the first evaluation; bits
+    // per byte = telemetry::bitsPerByte(testLoss)) and the unigram reference in bits per byte.
+    double testLoss = -1;
+    double unigramBitsPerByte = 0;
     double tokensPerSecond = 0;
     double etaSeconds = -1;          // -1 when unknown
     double learningRate = 0;
@@ -36,7 +40,8 @@ struct Progress {
 struct TrainerOptions {
     std::string runStorePath;        // empty: no run store
     int threads = 0;                 // 0: all hardware threads (one for models too small to split)
-    std::string checkpointPath;      // empty: no checkpoint written at the end
+    std::string checkpointPath;      // empty: no checkpoint written at the end; recorded in the run store
+    std::string projectDir;          // folder relative corpus paths start from (the project file's); empty: current
     std::string resumeFrom;          // a checkpoint to resume from; empty: fresh start
     bool background = false;         // lower the training threads' CPU priority (a UI shares the cores)
 };

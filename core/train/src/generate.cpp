@@ -1,0 +1,71 @@
+#include "moe/train/generate.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "checkpoint.h"
+#include "moe/train/datasets.h"
+#include "moe_net.h"
+
+namespace moe::train {
+
+using moe::spec::Diagnostics;
+
+moe::spec::Result<std::string> generateText(const moe::spec::Project& project, const std::string& checkpoint,
+                                            const GenerateOptions& o) {
+    const auto& in = project.model.input;
+    if (!in.isText())
+        return Diagnostics{{"model.input.dataset", "this run trained a " + std::string(moe::spec::toString(in.dataset)) +
+                                                       " model, not a language model; generate needs a text project"}};
+    std::error_code ec;
+    if (checkpoint.empty() || !std::filesystem::is_regular_file(checkpoint, ec))
+        return Diagnostics{{"checkpoint", "no checkpoint at '" + checkpoint + "'"}};
+    try {
+        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+        at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(hw));
+        torch::serialize::InputArchive a;
+        a.load_from(checkpoint);
+        c10::IValue spec;
+        if (!a.try_read(detail::kCheckpointSpecKey, spec) || !spec.isString())
+            return Diagnostics{{"checkpoint", checkpoint + " is not a MoE Studio checkpoint (it has no model spec)"}};
+        if (spec.toStringRef() != detail::checkpointModelJson(project))
+            return Diagnostics{{"checkpoint", "the checkpoint " + checkpoint + " was written for a different model than the run's project"}};
+        detail::MoeNet net(project.model);
+        net->load(a);
+        net->eval();
+        torch::NoGradGuard ng;
+
+        const std::int64_t S = in.seqLen;
+        std::vector<std::int64_t> context = encodeBytes(o.prompt.empty() ? std::string("\n") : o.prompt);
+        std::string out;
+        std::mt19937_64 rng(o.seed);
+        // The trained window length is the most the positions know. The context sits at the start
+        // of one window; causal attention keeps the padding after it from touching its logits.
+        auto window = torch::full({1, S}, static_cast<float>(' '));
+        for (int i = 0; i < o.tokens; ++i) {
+            const auto n = std::min<std::int64_t>(S, static_cast<std::int64_t>(context.size()));
+            auto acc = window.accessor<float, 2>();
+            for (std::int64_t j = 0; j < S; ++j)
+                acc[0][j] = j < n ? static_cast<float>(context[context.size() - static_cast<size_t>(n) + static_cast<size_t>(j)]) : 32.0f;
+            detail::RouteContext ctx;
+            auto logits = net->forward(window, ctx).select(0, n - 1).to(torch::kDouble);
+            std::int64_t next = 0;
+            if (o.temperature <= 0) {
+                next = logits.argmax().item<std::int64_t>();
+            } else {
+                auto p = torch::softmax(logits / o.temperature, 0).contiguous();
+                std::vector<double> w(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+                next = std::discrete_distribution<std::int64_t>(w.begin(), w.end())(rng);
+            }
+            context.push_back(next);
+            out.push_back(static_cast<char>(static_cast<unsigned char>(next)));
+        }
+        return out;
+    } catch (const c10::Error& e) {
+        return Diagnostics{{"checkpoint", "cannot load or run the model from " + checkpoint + ": " + e.what_without_backtrace()}};
+    }
+}
+
+}  // namespace moe::train
