@@ -15,12 +15,13 @@ private Q_SLOTS:
     void roundTrip_data() {
         QTest::addColumn<QString>("file");
         int n = 0;
-        for (const auto& e : fs::directory_iterator(MOE_SOURCE_DIR "/projects"))
-            if (e.path().extension() == ".json") {
-                QTest::newRow(e.path().filename().c_str()) << QString::fromStdString(e.path().string());
-                ++n;
-            }
-        QVERIFY(n >= 7);
+        for (const char* dir : {MOE_SOURCE_DIR "/projects", MOE_SOURCE_DIR "/tests/data/spec"})
+            for (const auto& e : fs::directory_iterator(dir))
+                if (e.path().extension() == ".json") {
+                    QTest::newRow(e.path().filename().c_str()) << QString::fromStdString(e.path().string());
+                    ++n;
+                }
+        QVERIFY(n >= 10);
     }
     void roundTrip() {
         QFETCH(QString, file);
@@ -80,6 +81,37 @@ private Q_SLOTS:
         auto badPath = applyEdits(p.value(), nlohmann::ordered_json{{"model.blocks[7].experts", 3}});
         QVERIFY(!badPath.ok());
         QVERIFY(badPath.message().find("past the end") != std::string::npos);
+    }
+
+    // The saved form of an existing MLP project is the file itself, byte for byte.
+    void mlpProjectsByteStable() {
+        for (const char* name : {"collapse_fixed.json", "router_zoo.json", "fashion_descending.json", "moe_plus_plus.json"}) {
+            const std::string path = std::string(MOE_SOURCE_DIR "/projects/") + name;
+            std::string orig, err;
+            QVERIFY(readFile(path, orig, err));
+            auto p = loadProject(path);
+            QVERIFY2(p.ok(), p.message().c_str());
+            QCOMPARE(QString::fromStdString(serializeProject(p.value())), QString::fromStdString(orig));
+        }
+    }
+
+    // Edits reach into groups; "[*]" in a mixed list skips the elements without the key.
+    void editsInsideGroups() {
+        auto p = loadProject(MOE_SOURCE_DIR "/tests/data/spec/deepseek_mini.json");
+        QVERIFY2(p.ok(), p.message().c_str());
+        auto e = applyEdits(p.value(), nlohmann::ordered_json{{"model.blocks[0].blocks[*].router.k", 2},
+                                                              {"model.blocks[0].blocks[0].heads", 2},
+                                                              {"model.blocks[0].repeat", 6}});
+        QVERIFY2(e.ok(), e.message().c_str());
+        const BlockSpec& g = e->model.blocks.at(0);
+        QCOMPARE(g.repeat, 6);
+        QCOMPARE(g.children.at(0).attention.heads, 2);
+        QCOMPARE(*g.children.at(1).router.k, 2);
+        QCOMPARE(e->model.layerCount(), 12);
+        // An invalid edit inside a group names the path inside the group.
+        auto bad = applyEdits(p.value(), nlohmann::ordered_json{{"model.blocks[0].blocks[1].router.topk_groups", 5}});
+        QVERIFY(!bad.ok());
+        QVERIFY2(bad.message().find("model.blocks[0].blocks[1].router.topk_groups") != std::string::npos, bad.message().c_str());
     }
 
     void missingFile() {

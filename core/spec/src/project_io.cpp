@@ -57,16 +57,60 @@ Json routerJson(const RouterSpec& r) {
     if (r.kind == K::Unified) j["alpha"] = r.alpha;
     if (r.kind == K::Sinkhorn) j["iterations"] = r.iterations;
     if (r.kind == K::SigmoidBias) j["bias_update_rate"] = r.biasUpdateRate;
+    if ((r.kind == K::TopK || r.kind == K::SigmoidBias) && r.groups > 1) {
+        j["groups"] = r.groups;
+        j["topk_groups"] = r.topkGroups;
+    }
     return j;
+}
+
+// "bias" only when it differs from the default for the activation, so older files stay unchanged.
+Json ffnJson(const FfnSpec& f) {
+    Json j = {{"hidden", f.hidden}, {"activation", toString(f.activation)}};
+    if (f.bias != !isGated(f.activation)) j["bias"] = f.bias;
+    return j;
+}
+
+void attentionJson(const AttentionSpec& a, Json& j) {
+    j["type"] = toString(a.kind);
+    j["heads"] = a.heads;
+    if (a.kind == AttentionKind::Gqa) j["kv_heads"] = a.kvHeads;
+    if (a.kind != AttentionKind::Mla && a.headDim > 0) j["head_dim"] = a.headDim;
+    j["causal"] = a.causal;
+    if (a.kind != AttentionKind::Mla) j["qk_norm"] = a.qkNorm;
+    j["window"] = a.window;
+    j["bias"] = a.bias;
+    if (a.kind == AttentionKind::Mla) {
+        j["q_lora_rank"] = a.qLoraRank;
+        j["kv_lora_rank"] = a.kvLoraRank;
+        j["qk_nope_head_dim"] = a.qkNopeHeadDim;
+        j["qk_rope_head_dim"] = a.qkRopeHeadDim;
+        j["v_head_dim"] = a.vHeadDim;
+    }
 }
 
 Json blockJson(const BlockSpec& b) {
     Json j;
     j["kind"] = toString(b.kind);
     if (!b.label.empty()) j["label"] = b.label;
+    if (b.kind == BlockKind::Group) {
+        j["repeat"] = b.repeat;
+        if (b.firstDense > 0) {
+            j["first_dense"] = b.firstDense;
+            j["dense_ffn"] = ffnJson(b.denseFfn);
+        }
+        Json children = Json::array();
+        for (const auto& c : b.children) children.push_back(blockJson(c));
+        j["blocks"] = children;
+        return j;
+    }
     j["norm"] = toString(b.norm);
     j["residual"] = b.residual;
-    j["ffn"] = {{"hidden", b.ffn.hidden}, {"activation", toString(b.ffn.activation)}};
+    if (b.kind == BlockKind::Attention) {
+        attentionJson(b.attention, j);
+        return j;
+    }
+    j["ffn"] = ffnJson(b.ffn);
     if (b.kind == BlockKind::Dense) return j;
     if (b.experts) j["experts"] = *b.experts;
     if (b.zeroExperts.total() > 0)
@@ -79,6 +123,34 @@ Json blockJson(const BlockSpec& b) {
     return j;
 }
 
+Json inputJson(const InputSpec& i) {
+    Json in;
+    in["dataset"] = toString(i.dataset);
+    if (i.isText()) {
+        in["corpus"] = i.corpus;
+        in["seq_len"] = i.seqLen;
+        return in;
+    }
+    in["tokens"] = toString(i.tokens);
+    if (i.tokens == TokenMode::Patches) in["patch"] = i.patch;
+    if (i.dataset == DatasetKind::Blobs || i.dataset == DatasetKind::ClusteredTokens) in["classes"] = i.classes;
+    if (i.dataset == DatasetKind::ClusteredTokens) in["dims"] = i.dims;
+    if (i.dataset != DatasetKind::FashionMnist) in["noise"] = i.noise;
+    return in;
+}
+
+// Written under "stem" or "embedding"; a linear stem without positions keeps its two keys.
+Json stemJson(const StemSpec& s) {
+    Json j;
+    if (s.kind == StemKind::Embedding) j["vocab"] = s.vocab;
+    j["d_model"] = s.dModel;
+    if (s.kind == StemKind::Linear) j["activation"] = toString(s.activation);
+    if (s.kind == StemKind::Embedding || s.positions != PositionKind::None) j["positions"] = toString(s.positions);
+    if (s.positions == PositionKind::Rope) j["rope_theta"] = s.ropeTheta;
+    if (s.positions == PositionKind::Learned && s.maxPositions > 0) j["max_positions"] = s.maxPositions;
+    return j;
+}
+
 }  // namespace
 
 nlohmann::ordered_json toJson(const Project& p) {
@@ -88,15 +160,8 @@ nlohmann::ordered_json toJson(const Project& p) {
     const ModelSpec& m = p.model;
     Json mj;
     if (!m.name.empty()) mj["name"] = m.name;
-    Json in;
-    in["dataset"] = toString(m.input.dataset);
-    in["tokens"] = toString(m.input.tokens);
-    if (m.input.tokens == TokenMode::Patches) in["patch"] = m.input.patch;
-    if (m.input.dataset == DatasetKind::Blobs || m.input.dataset == DatasetKind::ClusteredTokens) in["classes"] = m.input.classes;
-    if (m.input.dataset == DatasetKind::ClusteredTokens) in["dims"] = m.input.dims;
-    if (m.input.dataset != DatasetKind::FashionMnist) in["noise"] = m.input.noise;
-    mj["input"] = in;
-    mj["stem"] = {{"d_model", m.stem.dModel}, {"activation", toString(m.stem.activation)}};
+    mj["input"] = inputJson(m.input);
+    mj[m.stem.kind == StemKind::Embedding ? "embedding" : "stem"] = stemJson(m.stem);
     if (m.expertSchedule || m.kSchedule) {
         Json s = Json::object();
         if (m.expertSchedule) s["experts"] = scheduleJson(*m.expertSchedule);
@@ -107,6 +172,7 @@ nlohmann::ordered_json toJson(const Project& p) {
     for (const auto& b : m.blocks) blocks.push_back(blockJson(b));
     mj["blocks"] = blocks;
     mj["head"] = {{"norm", toString(m.head.norm)}};
+    if (m.head.tied) mj["head"]["tied"] = true;
     j["model"] = mj;
 
     const TrainingSettings& t = p.training;
@@ -218,8 +284,20 @@ bool setPath(Json& node, const std::string& path, size_t pos, const Json& value,
             return false;
         }
         if (idx == "*") {
-            for (auto& e : node)
+            // In a mixed list (attention and moe layers of a group), "[*].router.k" means every
+            // element that has a router: elements without the next key are skipped, unless none
+            // has it (then the key is set on all of them).
+            std::string next;
+            if (close + 1 < path.size() && path[close + 1] == '.') {
+                const size_t end = path.find_first_of(".[", close + 2);
+                next = path.substr(close + 2, end == std::string::npos ? std::string::npos : end - close - 2);
+            }
+            bool someHave = false;
+            for (const auto& e : node) someHave = someHave || (!next.empty() && e.is_object() && e.contains(next));
+            for (auto& e : node) {
+                if (someHave && !(e.is_object() && e.contains(next))) continue;
                 if (!setPath(e, path, close + 1, value, error)) return false;
+            }
             return true;
         }
         size_t i = 0;

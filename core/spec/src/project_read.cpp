@@ -64,6 +64,15 @@ void readRouter(ReadContext& ctx, const Json& j, const std::string& path, Router
     if (opt("alpha", kind == K::Unified)) rt.alpha = r.getDouble("alpha", 0.5, 0.0, 1.0);
     if (opt("iterations", kind == K::Sinkhorn)) rt.iterations = r.getInt("iterations", 3, 1, 100);
     if (opt("bias_update_rate", kind == K::SigmoidBias)) rt.biasUpdateRate = r.getDouble("bias_update_rate", 1e-3, 0.0, 1.0);
+    if (opt("groups", kind == K::TopK || kind == K::SigmoidBias)) {
+        rt.groups = r.getInt("groups", 1, 1, kMaxExperts);
+        if (rt.groups > 1) {
+            rt.topkGroups = r.getInt("topk_groups", 1, 1, kMaxExperts);
+            if (!r.has("topk_groups"))
+                ctx.error(path, "group-limited routing needs \"topk_groups\": how many of the " + std::to_string(rt.groups) +
+                                    " expert groups one token may use");
+        } else r.rejectIfPresent("topk_groups", "needs \"groups\" above 1 (group-limited routing)");
+    } else r.rejectIfPresent("topk_groups", only.substr(1));
     r.finish();
 }
 
@@ -71,21 +80,110 @@ void readFfn(ReadContext& ctx, const Json& j, const std::string& path, FfnSpec& 
     ObjectReader r(ctx, j, path);
     f.hidden = r.getInt("hidden", f.hidden, 1, kMaxWidth);
     f.activation = r.getEnum("activation", f.activation);
+    // Gated FFNs (LLaMA, Mixtral, DeepSeek) are bias-free by custom; the classic MLP has biases.
+    f.bias = r.getBool("bias", !isGated(f.activation));
     r.finish();
 }
 
-BlockSpec readBlock(ReadContext& ctx, const Json& j, const std::string& path) {
+// The fields of an attention block sit flat in the block object.
+void readAttention(ReadContext& ctx, ObjectReader& r, AttentionSpec& a) {
+    a.kind = r.getEnum("type", AttentionKind::Mha);
+    const bool mla = a.kind == AttentionKind::Mla;
+    a.heads = r.getInt("heads", a.heads, 1, 4096);
+    a.causal = r.getBool("causal", true);
+    a.window = r.getInt("window", 0, 0, 1 << 20);
+    a.bias = r.getBool("bias", false);
+    const std::string kindName(toString(a.kind));
+    switch (a.kind) {
+        case AttentionKind::Mha:
+            r.rejectIfPresent("kv_heads", "is fixed for mha (= heads); use \"type\": \"gqa\" for fewer key/value heads");
+            a.kvHeads = a.heads;
+            break;
+        case AttentionKind::Mqa:
+            r.rejectIfPresent("kv_heads", "is fixed for mqa (1 key/value head)");
+            a.kvHeads = 1;
+            break;
+        case AttentionKind::Gqa:
+            a.kvHeads = r.getInt("kv_heads", 0, 1, 4096);
+            if (!r.has("kv_heads")) ctx.error(r.path(), "a gqa block needs \"kv_heads\": key/value heads, from 2 to heads - 1, dividing heads");
+            break;
+        case AttentionKind::Mla:
+            r.rejectIfPresent("kv_heads", "does not apply to mla (keys and values come from one shared latent of kv_lora_rank)");
+            break;
+    }
+    if (mla) {
+        r.rejectIfPresent("head_dim", "does not apply to mla (it uses qk_nope_head_dim, qk_rope_head_dim and v_head_dim)");
+        r.rejectIfPresent("qk_norm", "does not apply to mla (its latents are normalised instead)");
+        a.qLoraRank = r.getInt("q_lora_rank", 0, 0, kMaxWidth);
+        a.kvLoraRank = r.getInt("kv_lora_rank", a.kvLoraRank, 1, kMaxWidth);
+        a.qkNopeHeadDim = r.getInt("qk_nope_head_dim", a.qkNopeHeadDim, 1, 4096);
+        a.qkRopeHeadDim = r.getInt("qk_rope_head_dim", a.qkRopeHeadDim, 0, 4096);
+        a.vHeadDim = r.getInt("v_head_dim", a.vHeadDim, 1, 4096);
+    } else {
+        a.headDim = r.getInt("head_dim", 0, 1, 4096);
+        a.qkNorm = r.getBool("qk_norm", false);
+        for (const char* k : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
+            r.rejectIfPresent(k, "applies to mla attention only (this block is " + kindName + ")");
+    }
+}
+
+BlockSpec readBlock(ReadContext& ctx, const Json& j, const std::string& path, bool inGroup);
+
+void readGroup(ReadContext& ctx, ObjectReader& r, BlockSpec& b) {
+    for (const char* k : {"norm", "residual"})
+        r.rejectIfPresent(k, "applies to the blocks inside a group, not to the group");
+    for (const char* k : {"ffn", "experts", "zero_experts", "shared_experts", "router", "capacity", "losses", "type", "heads"})
+        r.rejectIfPresent(k, "belongs on a block inside the group's \"blocks\"");
+    b.repeat = r.getInt("repeat", 1, 1, 4096);
+    b.firstDense = r.getInt("first_dense", 0, 0, 4096);
+    if (const Json* bl = r.get("blocks")) {
+        if (!bl->is_array()) ctx.error(r.childPath("blocks"), "expected an array of blocks but found " + typeName(*bl));
+        else
+            for (size_t i = 0; i < bl->size(); ++i)
+                b.children.push_back(readBlock(ctx, (*bl)[i], r.childPath("blocks") + "[" + std::to_string(i) + "]", true));
+    } else ctx.error(r.path(), "a group needs \"blocks\": the layers it repeats (e.g. attention then moe)");
+    if (b.firstDense > 0) {
+        // Default: the dense layers keep the width and activation of the group's moe experts.
+        for (const auto& c : b.children)
+            if (c.kind == BlockKind::Moe) {
+                b.denseFfn = c.ffn;
+                break;
+            }
+        if (const Json* f = r.get("dense_ffn")) readFfn(ctx, *f, r.childPath("dense_ffn"), b.denseFfn);
+    } else r.rejectIfPresent("dense_ffn", "applies only with \"first_dense\" above 0");
+}
+
+BlockSpec readBlock(ReadContext& ctx, const Json& j, const std::string& path, bool inGroup) {
     BlockSpec b;
     ObjectReader r(ctx, j, path);
     b.kind = r.getEnum("kind", BlockKind::Moe);
-    if (!r.has("kind")) ctx.error(path, "a block needs \"kind\": \"dense\" or \"moe\"");
+    if (!r.has("kind")) ctx.error(path, "a block needs \"kind\": " + joinNames(allNames<BlockKind>()));
     b.label = r.getString("label", "");
+    if (b.kind == BlockKind::Group) {
+        if (inGroup) ctx.error(r.childPath("kind"), "groups do not nest: put these blocks directly in the outer group's \"blocks\"");
+        readGroup(ctx, r, b);
+        r.finish();
+        return b;
+    }
+    for (const char* k : {"repeat", "first_dense", "dense_ffn", "blocks"})
+        r.rejectIfPresent(k, "applies to groups only (this block is " + std::string(toString(b.kind)) + ")");
     b.norm = r.getEnum("norm", b.norm);
     b.residual = r.getBool("residual", true);
+    const char* moeKeys[] = {"experts", "zero_experts", "shared_experts", "router", "capacity", "losses"};
+    const char* attentionKeys[] = {"type", "heads", "kv_heads", "head_dim", "causal", "qk_norm", "window", "bias",
+                                   "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"};
+    if (b.kind == BlockKind::Attention) {
+        for (const char* k : moeKeys) r.rejectIfPresent(k, "applies to moe blocks only (this block is attention)");
+        r.rejectIfPresent("ffn", "applies to dense and moe blocks (an attention block has no FFN; follow it with one)");
+        readAttention(ctx, r, b.attention);
+        r.finish();
+        return b;
+    }
+    const std::string notAttention = "applies to attention blocks only (this block is " + std::string(toString(b.kind)) + ")";
+    for (const char* k : attentionKeys) r.rejectIfPresent(k, notAttention);
     if (const Json* f = r.get("ffn")) readFfn(ctx, *f, r.childPath("ffn"), b.ffn);
     if (b.kind == BlockKind::Dense) {
-        for (const char* k : {"experts", "zero_experts", "shared_experts", "router", "capacity", "losses"})
-            r.rejectIfPresent(k, "applies to moe blocks only (this block is dense)");
+        for (const char* k : moeKeys) r.rejectIfPresent(k, "applies to moe blocks only (this block is dense)");
         r.finish();
         return b;
     }
@@ -121,38 +219,78 @@ BlockSpec readBlock(ReadContext& ctx, const Json& j, const std::string& path) {
     return b;
 }
 
+void readInput(ReadContext& ctx, ObjectReader& ir, InputSpec& in) {
+    in.dataset = ir.getEnum("dataset", in.dataset);
+    if (!ir.has("dataset")) ctx.error(ir.path(), "the input needs \"dataset\": one of " + joinNames(allNames<DatasetKind>()));
+    if (in.isText()) {
+        const std::string why = "does not apply to text (each byte of the corpus is one token)";
+        for (const char* k : {"tokens", "patch", "classes", "dims", "noise"}) ir.rejectIfPresent(k, why);
+        in.corpus = ir.getString("corpus", "fortunes");
+        if (in.corpus.empty()) ctx.error(ir.childPath("corpus"), "name a corpus: \"fortunes\" or a UTF-8 text file");
+        in.seqLen = ir.getInt("seq_len", in.seqLen, 2, 8192);
+        return;
+    }
+    for (const char* k : {"corpus", "seq_len"}) ir.rejectIfPresent(k, "applies to the text dataset only");
+    in.tokens = ir.getEnum("tokens", TokenMode::Sample);
+    const bool fmnist = in.dataset == DatasetKind::FashionMnist;
+    const bool patches = in.tokens == TokenMode::Patches;
+    if (patches && !fmnist) ctx.error(ir.childPath("tokens"), "\"patches\" needs an image dataset (fashion_mnist); 2-D and clustered sets use \"sample\"");
+    if (patches) in.patch = ir.getInt("patch", 7, 1, 28);
+    else ir.rejectIfPresent("patch", "applies only with \"tokens\": \"patches\"");
+    const bool ownClasses = in.dataset == DatasetKind::Blobs || in.dataset == DatasetKind::ClusteredTokens;
+    if (ownClasses) in.classes = ir.getInt("classes", 4, 2, 1000);
+    else ir.rejectIfPresent("classes", "is fixed by the " + std::string(toString(in.dataset)) + " dataset");
+    if (in.dataset == DatasetKind::ClusteredTokens) in.dims = ir.getInt("dims", 16, 2, 4096);
+    else ir.rejectIfPresent("dims", "applies to clustered_tokens only");
+    if (!fmnist) in.noise = ir.getDouble("noise", 0.1, 0.0, 100.0);
+    else ir.rejectIfPresent("noise", "does not apply to fashion_mnist (real data)");
+}
+
+// "stem" (a Linear projection of each token) or "embedding" (a token table); same positions keys.
+void readStem(ObjectReader& sr, StemSpec& s) {
+    s.dModel = sr.getInt("d_model", s.dModel, 1, kMaxWidth);
+    if (s.kind == StemKind::Linear) {
+        s.activation = sr.getEnum("activation", s.activation);
+        sr.rejectIfPresent("vocab", "applies to \"embedding\" only (a stem projects features, it has no token table)");
+    } else {
+        sr.rejectIfPresent("activation", "applies to \"stem\" only (an embedding is a table lookup)");
+        s.vocab = sr.getInt("vocab", s.vocab, 2, 1 << 22);
+    }
+    s.positions = sr.getEnum("positions", PositionKind::None);
+    if (s.positions == PositionKind::Rope) s.ropeTheta = sr.getDouble("rope_theta", s.ropeTheta, 1.0, 1e9);
+    else sr.rejectIfPresent("rope_theta", "applies only with \"positions\": \"rope\"");
+    if (s.positions == PositionKind::Learned) s.maxPositions = sr.getInt("max_positions", 0, 1, 1 << 20);
+    else sr.rejectIfPresent("max_positions", "applies only with \"positions\": \"learned\"");
+}
+
 ModelSpec readModel(ReadContext& ctx, const Json& j, const std::string& path) {
     ModelSpec m;
     ObjectReader r(ctx, j, path);
     m.name = r.getString("name", "");
     if (const Json* in = r.get("input")) {
         ObjectReader ir(ctx, *in, r.childPath("input"));
-        m.input.dataset = ir.getEnum("dataset", m.input.dataset);
-        if (!ir.has("dataset")) ctx.error(ir.path(), "the input needs \"dataset\": one of " + joinNames(allNames<DatasetKind>()));
-        m.input.tokens = ir.getEnum("tokens", TokenMode::Sample);
-        const bool fmnist = m.input.dataset == DatasetKind::FashionMnist;
-        const bool patches = m.input.tokens == TokenMode::Patches;
-        if (patches && !fmnist) ctx.error(ir.childPath("tokens"), "\"patches\" needs an image dataset (fashion_mnist); 2-D and clustered sets use \"sample\"");
-        if (patches) m.input.patch = ir.getInt("patch", 7, 1, 28);
-        else ir.rejectIfPresent("patch", "applies only with \"tokens\": \"patches\"");
-        const bool ownClasses = m.input.dataset == DatasetKind::Blobs || m.input.dataset == DatasetKind::ClusteredTokens;
-        if (ownClasses) m.input.classes = ir.getInt("classes", 4, 2, 1000);
-        else ir.rejectIfPresent("classes", "is fixed by the " + std::string(toString(m.input.dataset)) + " dataset");
-        if (m.input.dataset == DatasetKind::ClusteredTokens) m.input.dims = ir.getInt("dims", 16, 2, 4096);
-        else ir.rejectIfPresent("dims", "applies to clustered_tokens only");
-        if (!fmnist) m.input.noise = ir.getDouble("noise", 0.1, 0.0, 100.0);
-        else ir.rejectIfPresent("noise", "does not apply to fashion_mnist (real data)");
+        readInput(ctx, ir, m.input);
         ir.finish();
     } else ctx.error(path, "the model needs \"input\" (the dataset and how samples become tokens)");
-    if (const Json* st = r.get("stem")) {
-        ObjectReader sr(ctx, *st, r.childPath("stem"));
-        m.stem.dModel = sr.getInt("d_model", m.stem.dModel, 1, kMaxWidth);
-        m.stem.activation = sr.getEnum("activation", m.stem.activation);
+    const Json* st = r.get("stem");
+    const Json* em = r.get("embedding");
+    if (st && em) ctx.error(r.childPath("embedding"), "give either \"stem\" (a projection of features) or \"embedding\" (a token table), not both");
+    if (st || em) {
+        m.stem.kind = em && !st ? StemKind::Embedding : StemKind::Linear;
+        ObjectReader sr(ctx, st ? *st : *em, r.childPath(st ? "stem" : "embedding"));
+        readStem(sr, m.stem);
         sr.finish();
     }
+    // Text arrives as token ids, which index a table; features (images, points) are projected.
+    if (m.input.isText() && !em)
+        ctx.error(st ? r.childPath("stem") : path, "text input needs \"embedding\" (vocab, d_model, positions): token ids index a table");
+    if (!m.input.isText() && em && !st)
+        ctx.error(r.childPath("embedding"), "an embedding table needs token ids (text input); " + std::string(toString(m.input.dataset)) +
+                                                " samples are features: use \"stem\"");
     if (const Json* h = r.get("head")) {
         ObjectReader hr(ctx, *h, r.childPath("head"));
         m.head.norm = hr.getEnum("norm", m.head.norm);
+        m.head.tied = hr.getBool("tied", false);
         hr.finish();
     }
     if (const Json* sc = r.get("schedule")) {
@@ -165,8 +303,8 @@ ModelSpec readModel(ReadContext& ctx, const Json& j, const std::string& path) {
         if (!bl->is_array()) ctx.error(r.childPath("blocks"), "expected an array of blocks but found " + typeName(*bl));
         else
             for (size_t i = 0; i < bl->size(); ++i)
-                m.blocks.push_back(readBlock(ctx, (*bl)[i], r.childPath("blocks") + "[" + std::to_string(i) + "]"));
-    } else ctx.error(path, "the model needs \"blocks\": a list of dense and moe blocks");
+                m.blocks.push_back(readBlock(ctx, (*bl)[i], r.childPath("blocks") + "[" + std::to_string(i) + "]", false));
+    } else ctx.error(path, "the model needs \"blocks\": a list of dense, moe, attention and group blocks");
     r.finish();
     return m;
 }
