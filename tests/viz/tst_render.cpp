@@ -267,7 +267,7 @@ private Q_SLOTS:
         for (int e = 0; e < 4; ++e) experts.push_back(rgb8(viz::categorical(e, 4)));
         viz::PanelState st;
         const auto img = render(viz::View::Tokens, m_text, st, "tokens");
-        // One strip per MoE layer: the probe fits one line, so two bands of expert colour.
+        // One strip per MoE layer (the probe's two lines touch): two bands of expert colour.
         const auto bands = expertBands(img, experts, 1280 - 130);
         QCOMPARE(int(bands.size()), 2);
         const auto& text = viz::testdata::kProbeText;
@@ -288,8 +288,8 @@ private Q_SLOTS:
             const Rgb8 letters = rgb8(viz::categorical(viz::testdata::probeExpert(li, 'a'), 4));
             const int strip = countNear(img, experts, 4, x0, bands[size_t(li)].first, x1 + 1, bands[size_t(li)].second);
             QVERIFY(countNear(img, {letters}, 4, x0, bands[size_t(li)].first, x1 + 1, bands[size_t(li)].second) * 2 > strip);
-            // Hovering a cell names its token, layer and first expert.
-            m_r->setMouse(x0 + 3, y);
+            // Hovering the first cell names its token, layer and first expert.
+            m_r->setMouse(x0 + 3, bands[size_t(li)].first + 5);
             render(viz::View::Tokens, m_text, st, QString("tokens-hover-%1").arg(li), 2);
             QVERIFY(st.hover.valid);
             QCOMPARE(st.hover.row, 0);

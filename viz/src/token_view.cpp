@@ -133,7 +133,7 @@ std::vector<Intent> drawTokens(const RunView& run, PanelState& st) {
     float cell = 0;
     const int patches = n / samples;
     const int side = std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(patches)))));
-    for (float c = 22 * s; c >= 3; c *= 0.9f) {
+    for (float c = 30 * s; c >= 3; c *= 0.9f) {
         cell = c;
         if (images) {
             // Images side by side, wrapped; each is side x side cells.
