@@ -7,6 +7,7 @@
 
 #include "canvas.h"
 #include "document.h"
+#include "moe/spec/project_io.h"
 #include "palette.h"
 
 using namespace moe::studio;
@@ -27,6 +28,16 @@ int tilesOfKind(const NodeItem* it, TileSpec::Kind k) {
 }
 
 NodeItem* blockItem(NetworkScene& s, ProjectDocument& d, int i) { return s.itemFor({ItemRef::Block, d.idAt(i)}); }
+
+// The default project turned into a byte-level text model by the palette's embedding entry
+// (its dense and MoE blocks stay).
+void makeTextModel(ProjectDocument& doc) { QCOMPARE(applyPaletteEntry(doc, "stem:embedding", 0, 0), QString()); }
+
+QStringList problemTexts(const ProjectDocument& doc) {
+    QStringList l;
+    for (const auto& p : doc.problems()) l << QString::fromStdString(p.diagnostic.path + ": " + p.diagnostic.message);
+    return l;
+}
 
 }  // namespace
 
@@ -211,6 +222,122 @@ private Q_SLOTS:
         enter.setMimeData(&mime);
         QApplication::sendEvent(&scene, &enter);
         QVERIFY(!enter.isAccepted());
+    }
+
+    void transformerPaletteEntriesInsertValidDefaults_data() {
+        QTest::addColumn<QString>("entry");
+        for (const char* e : {"block:attention_mha", "block:attention_gqa", "block:attention_mla", "block:dense_swiglu", "block:group"})
+            QTest::newRow(e) << QString(e);
+    }
+    void transformerPaletteEntriesInsertValidDefaults() {
+        QFETCH(QString, entry);
+        ProjectDocument doc;
+        makeTextModel(doc);
+        QVERIFY2(doc.problems().empty(), qPrintable(problemTexts(doc).join("\n")));
+        QCOMPARE(doc.project().model.stem.kind, spec::StemKind::Embedding);
+        QVERIFY(doc.project().model.input.isText());
+        QCOMPARE(applyPaletteEntry(doc, entry, 0, 0), QString());
+        QCOMPARE(int(doc.project().model.blocks.size()), 3);
+        QVERIFY2(doc.problems().empty(), qPrintable(problemTexts(doc).join("\n")));
+        // What the palette inserted survives a save and a reload.
+        const auto back = spec::parseProject(spec::serializeProject(doc.project()));
+        QVERIFY2(back.ok(), back.ok() ? "" : back.message().c_str());
+        QCOMPARE(back.value().model.blocks.front().kind, doc.project().model.blocks.front().kind);
+        NetworkScene scene(&doc);
+        QVERIFY(blockItem(scene, doc, 0));
+    }
+
+    void attentionDrawsItsHeads() {
+        ProjectDocument doc;
+        makeTextModel(doc);
+        QCOMPARE(applyPaletteEntry(doc, "block:attention_gqa", 0, 0), QString());
+        NetworkScene scene(&doc);
+        const NodeItem* it = blockItem(scene, doc, 0);
+        QVERIFY(it->isAttention());
+        QCOMPARE(it->headCount(), 4);
+        QCOMPARE(it->kvHeadCount(), 2);
+        QVERIFY(it->tiles().empty());
+    }
+
+    void groupDrawsOnceAndExpandsToItsRepeats() {
+        ProjectDocument doc;
+        makeTextModel(doc);
+        QCOMPARE(applyPaletteEntry(doc, "block:group", 0, 0), QString());
+        QVERIFY(doc.edit("first dense", [](spec::Project& p) { p.model.blocks[0].firstDense = 1; }).isEmpty());
+        NetworkScene scene(&doc);
+        auto* frame = dynamic_cast<GroupItem*>(blockItem(scene, doc, 0));
+        QVERIFY(frame);
+        QCOMPARE(frame->badgeText(), QString("×4"));
+        QVERIFY(!frame->expanded());
+        auto childCards = [&] {
+            int n = 0;
+            for (NodeItem* c : scene.cards()) n += c->ref().block == doc.idAt(0) && c->ref().child >= 0;
+            return n;
+        };
+        // Collapsed: attention and MoE once; the MoE card stands for the 3 routed repeats.
+        QCOMPARE(childCards(), 2);
+        const NodeItem* moe = scene.itemFor({ItemRef::Block, doc.idAt(0), 1});
+        QVERIFY(moe && !moe->tiles().empty());
+        QCOMPARE(int(moe->layers().size()), 3);
+        QVERIFY(frame->boundingRect().contains(frame->mapFromItem(moe, moe->boundingRect().center())));
+        // Children are selectable on the canvas and name their own item.
+        scene.select({ItemRef::Block, doc.idAt(0), 1});
+        QCOMPARE(scene.selectedRefs().size(), 1);
+        QCOMPARE(scene.selectedRefs().front().child, 1);
+
+        scene.setGroupExpanded(doc.idAt(0), true);
+        QTRY_COMPARE(childCards(), 8);
+        frame = dynamic_cast<GroupItem*>(blockItem(scene, doc, 0));
+        QVERIFY(frame && frame->expanded());
+        // The first repeat is dense: its "MoE" child draws no expert tiles.
+        int withTiles = 0;
+        for (NodeItem* c : scene.cards()) withTiles += c->ref().child == 1 && !c->tiles().empty();
+        QCOMPARE(withTiles, 3);
+        scene.setGroupExpanded(doc.idAt(0), false);
+        QTRY_COMPARE(childCards(), 2);
+    }
+
+    void groupChildTintIsTheMeanOverRepeats() {
+        ProjectDocument doc;
+        makeTextModel(doc);
+        QCOMPARE(applyPaletteEntry(doc, "block:group", 0, 0), QString());
+        NetworkScene scene(&doc);
+        // Flattened layers 1, 3, 5, 7 are the MoE repeats; expert 0's share there: 0.1, 0.3, 0.5, 0.7.
+        std::vector<std::vector<double>> shares(8);
+        for (int r = 0; r < 4; ++r) {
+            const double a = 0.1 + 0.2 * r;
+            shares[size_t(2 * r + 1)] = {a, (1 - a) / 3, (1 - a) / 3, (1 - a) / 3};
+        }
+        scene.setExpertLoads(shares);
+        const NodeItem* moe = scene.itemFor({ItemRef::Block, doc.idAt(0), 1});
+        QCOMPARE(moe->tiles().front().load, 0.4 * 4);  // mean share 0.4 x 4 routed experts
+        QVERIFY(moe->toolTipAt(moe->tileRect(0).center()).contains("mean over 4 layers"));
+    }
+
+    void manyExpertsDrawAsStripsNeverCut() {
+        ProjectDocument doc;
+        QVERIFY(doc.edit("256 experts", [](spec::Project& p) {
+            p.model.blocks[1].experts = 256;
+            p.model.blocks[1].router.k = 8;
+        }).isEmpty());
+        NetworkScene scene(&doc);
+        NodeItem* it = blockItem(scene, doc, 1);
+        QCOMPARE(int(it->tiles().size()), 256);
+        QVERIFY(it->tileLayout().strips);
+        const QRectF bounds = it->boundingRect();
+        for (int e = 0; e < 256; ++e) {
+            const QRectF r = it->tileRect(e);
+            QVERIFY2(bounds.contains(r), qPrintable(QString("expert %1 is outside its card").arg(e)));
+            QVERIFY(r.width() < 5);
+        }
+        // Every cell is hoverable and tinted by its own load.
+        QCOMPARE(it->toolTipAt(it->tileRect(200).center()).section('\n', 0, 0), QString("Expert 200 (FFN)"));
+        std::vector<std::vector<double>> shares(2);
+        shares[1].assign(256, 0.5 / 255);
+        shares[1][200] = 0.5;
+        scene.setExpertLoads(shares);
+        QVERIFY(it->toolTipAt(it->tileRect(200).center()).contains("128.00x"));
+        QCOMPARE(it->tiles()[200].load, 0.5 * 256);
     }
 
     void zoomAndFit() {

@@ -9,6 +9,7 @@
 
 #include "document.h"
 #include "inspector.h"
+#include "palette.h"
 
 using namespace moe::studio;
 namespace spec = moe::spec;
@@ -140,6 +141,60 @@ private Q_SLOTS:
         QVERIFY(m_insp->paths().contains("model.blocks[1].losses.aux"));
         m_insp->setClassroom(false);
         QVERIFY(m_insp->paths().contains("model.blocks[1].router.temperature"));
+    }
+
+    void attentionEditsKvHeadsWithLiveValidation() {
+        // A text model with one GQA attention block (4 heads, 2 key/value heads).
+        QCOMPARE(applyPaletteEntry(*m_doc, "stem:embedding", 0, 0), QString());
+        QCOMPARE(applyPaletteEntry(*m_doc, "block:attention_gqa", 0, 0), QString());
+        m_insp->setSelection({ItemRef{ItemRef::Block, m_doc->idAt(0)}});
+        for (const char* p : {"type", "heads", "kv_heads", "causal"})
+            QVERIFY2(m_insp->paths().contains(QStringLiteral("model.blocks[0].") + p), p);
+        auto* kv = editor<QSpinBox>("model.blocks[0].kv_heads");
+        QVERIFY(kv);
+        QCOMPARE(kv->value(), 2);
+        QVERIFY(m_insp->messageFor("model.blocks[0].kv_heads").isEmpty());
+        // 3 key/value heads cannot share 4 query heads evenly: the edit applies and the reason shows.
+        kv->setValue(3);
+        QCOMPARE(m_doc->project().model.blocks[0].attention.kvHeads, 3);
+        QVERIFY2(!m_insp->messageFor("model.blocks[0].kv_heads").isEmpty(), "no message for 3 kv heads of 4");
+        kv->setValue(2);
+        QVERIFY(m_insp->messageFor("model.blocks[0].kv_heads").isEmpty());
+        // MLA shows its latent fields instead of kv_heads.
+        auto* type = editor<QComboBox>("model.blocks[0].type");
+        type->setCurrentText("mla");
+        Q_EMIT type->activated(type->currentIndex());
+        QTRY_VERIFY(m_insp->paths().contains("model.blocks[0].kv_lora_rank"));
+        QVERIFY(!m_insp->paths().contains("model.blocks[0].kv_heads"));
+    }
+
+    void groupAndItsChildrenHaveTheirFields() {
+        QCOMPARE(applyPaletteEntry(*m_doc, "stem:embedding", 0, 0), QString());
+        QCOMPARE(applyPaletteEntry(*m_doc, "block:group", 2, 0), QString());
+        m_insp->setSelection({ItemRef{ItemRef::Block, m_doc->idAt(2)}});
+        for (const char* p : {"repeat", "first_dense"}) QVERIFY2(m_insp->paths().contains(QStringLiteral("model.blocks[2].") + p), p);
+        QVERIFY(m_insp->figuresText().contains("8 layers"));
+        editor<QSpinBox>("model.blocks[2].repeat")->setValue(6);
+        QCOMPARE(m_doc->project().model.blocks[2].repeat, 6);
+        QVERIFY(m_insp->figuresText().contains("12 layers"));
+        // A child: its own fields under the group's path.
+        m_insp->setSelection({ItemRef{ItemRef::Block, m_doc->idAt(2), 1}});
+        QVERIFY(m_insp->paths().contains("model.blocks[2].blocks[1].router.groups"));
+        editor<QSpinBox>("model.blocks[2].blocks[1].ffn.hidden")->setValue(96);
+        QCOMPARE(m_doc->project().model.blocks[2].children[1].ffn.hidden, 96);
+    }
+
+    void embeddingStemAndTextInputFields() {
+        QCOMPARE(applyPaletteEntry(*m_doc, "stem:embedding", 0, 0), QString());
+        m_insp->setSelection({ItemRef{ItemRef::Stem, 0}});
+        for (const char* p : {"model.stem.kind", "model.stem.vocab", "model.stem.d_model", "model.stem.positions", "model.stem.rope_theta"})
+            QVERIFY2(m_insp->paths().contains(p), p);
+        m_insp->setSelection({ItemRef{ItemRef::Input, 0}});
+        QVERIFY(m_insp->paths().contains("model.input.corpus"));
+        editor<QSpinBox>("model.input.seq_len")->setValue(64);
+        QCOMPARE(m_doc->project().model.input.seqLen, 64);
+        m_insp->setSelection({ItemRef{ItemRef::Head, 0}});
+        QVERIFY(editor<QCheckBox>("model.head.tied"));
     }
 
     void lockedWhileTraining() {

@@ -80,7 +80,12 @@ private Q_SLOTS:
             b.routingMap.assign(b.routingMap.size(), 999);  // experts that do not exist
             b.tokensPerExpert.push_back(std::nan("")); // not finite
             b.dropped = -5;
+            b.probeK = 2;                            // per-token probe: experts that do not exist, gates missing
+            b.probeExperts = {0, 999, -1, -7, 3, 1};
+            b.probeGates = {0.5f};
         }
+        s->probeTokens = {65, 10, 200};
+        s->blocks.front().probeExperts.resize(5);    // not tokens x k
         s->mapXMin = s->mapXMax = 0;                 // empty plane
         s->mapPoints = {1.0f, 2.0f};                 // not a whole triplet
         viz::RunView bad;

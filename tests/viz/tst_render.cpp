@@ -70,7 +70,7 @@ class TestRender : public QObject {
 
     QTemporaryDir m_dir;
     std::unique_ptr<viz::OffscreenRenderer> m_r;
-    viz::RunView m_small, m_big, m_empty;
+    viz::RunView m_small, m_big, m_empty, m_text;
     QString m_out;
 
     viz::RunView load(const std::string& path) {
@@ -101,6 +101,9 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(viz::testdata::writeRun(b, nullptr, viz::testdata::bigRun())), QString());
         const std::string c = m_dir.filePath("empty.sqlite").toStdString();
         QCOMPARE(QString::fromStdString(viz::testdata::writeRun(c, nullptr, {})), QString());
+        // The probe lives in snapshots built here (the views read a RunView, stored or not).
+        m_text.project = viz::testdata::textProject();
+        m_text.snapshots = viz::testdata::textRun();
         m_small = load(a);
         m_big = load(b);
         m_empty = load(c);
@@ -143,7 +146,8 @@ private Q_SLOTS:
         const auto v = viz::View(view);
         viz::PanelState st;
         st.block = 2;  // the collapsing block
-        const auto img = render(v, m_small, st, QString::fromStdString(std::string(viz::toString(v))));
+        // Token routing needs a sequence model's probe; the small run is an MLP.
+        const auto img = render(v, v == viz::View::Tokens ? m_text : m_small, st, QString::fromStdString(std::string(viz::toString(v))));
         QCOMPARE(img.width, 1280);
         const auto [distinct, covered] = variety(img);
         QVERIFY2(distinct > 40, qPrintable(QString("only %1 distinct colours").arg(distinct)));
@@ -245,6 +249,108 @@ private Q_SLOTS:
         const auto img = render(viz::View::RoutingMap, m_small, st, "routing-map");
         for (int e = 0; e < 4; ++e)
             QVERIFY2(countNear(img, {rgb8(viz::categorical(e, 8))}, 6) > 500, qPrintable(QString("expert %1").arg(e)));
+    }
+
+    // Horizontal bands of the picture (left of the colour key) where expert colours fill rows.
+    static std::vector<std::pair<int, int>> expertBands(const viz::Image& img, const std::vector<Rgb8>& experts, int xMax) {
+        std::vector<std::pair<int, int>> bands;
+        for (int y = 0; y < img.height; ++y) {
+            const bool on = countNear(img, experts, 4, 0, y, xMax, y + 1) > 40;
+            if (on && (bands.empty() || bands.back().second != y)) bands.push_back({y, y + 1});
+            else if (on) bands.back().second = y + 1;
+        }
+        return bands;
+    }
+
+    void tokensColourCharactersByExpert() {
+        std::vector<Rgb8> experts;
+        for (int e = 0; e < 4; ++e) experts.push_back(rgb8(viz::categorical(e, 4)));
+        viz::PanelState st;
+        const auto img = render(viz::View::Tokens, m_text, st, "tokens");
+        // One strip per MoE layer (the probe's two lines touch): two bands of expert colour.
+        const auto bands = expertBands(img, experts, 1280 - 130);
+        QCOMPARE(int(bands.size()), 2);
+        const auto& text = viz::testdata::kProbeText;
+        for (int li = 0; li < 2; ++li) {
+            const int y = (bands[size_t(li)].first + bands[size_t(li)].second) / 2;
+            // The leftmost cell is the first character ('T': a letter), the rightmost the last ('!').
+            int x0 = -1, x1 = -1;
+            for (int x = 0; x < 1150; ++x)
+                if (countNear(img, experts, 4, x, y - 3, x + 1, y + 4) > 0) { if (x0 < 0) x0 = x; x1 = x; }
+            QVERIFY(x0 >= 0);
+            const Rgb8 firstColour = rgb8(viz::categorical(viz::testdata::probeExpert(li, text.front()), 4));
+            const Rgb8 lastColour = rgb8(viz::categorical(viz::testdata::probeExpert(li, text.back()), 4));
+            QVERIFY2(countNear(img, {firstColour}, 4, x0, bands[size_t(li)].first, x0 + 3, bands[size_t(li)].second) > 6,
+                     qPrintable(QString("layer %1: first cell").arg(li)));
+            QVERIFY2(countNear(img, {lastColour}, 4, x1 - 2, bands[size_t(li)].first, x1 + 1, bands[size_t(li)].second) > 6,
+                     qPrintable(QString("layer %1: last cell").arg(li)));
+            // Letters dominate the probe, so the letters' expert covers most of the strip.
+            const Rgb8 letters = rgb8(viz::categorical(viz::testdata::probeExpert(li, 'a'), 4));
+            const int strip = countNear(img, experts, 4, x0, bands[size_t(li)].first, x1 + 1, bands[size_t(li)].second);
+            QVERIFY(countNear(img, {letters}, 4, x0, bands[size_t(li)].first, x1 + 1, bands[size_t(li)].second) * 2 > strip);
+            // Hovering the first cell names its token, layer and first expert.
+            m_r->setMouse(x0 + 3, bands[size_t(li)].first + 5);
+            render(viz::View::Tokens, m_text, st, QString("tokens-hover-%1").arg(li), 2);
+            QVERIFY(st.hover.valid);
+            QCOMPARE(st.hover.row, 0);
+            QCOMPARE(st.hover.block, 1 + 2 * li);
+            QCOMPARE(st.hover.expert, viz::testdata::probeExpert(li, text.front()));
+            QCOMPARE(st.hover.value, 0.7f);
+            m_r->setMouse(-10, -10);
+        }
+        // The colour key names every expert.
+        for (const auto& c : experts) QVERIFY(countNear(img, {c}, 4, 1280 - 130, 0) > 40);
+    }
+
+    void tokensDrawImageProbesAsPatchGrids() {
+        viz::RunView run;
+        auto snap = std::make_shared<telemetry::RoutingSnapshot>(*m_text.snapshots.back());
+        snap->probeSamples = 3;
+        snap->probeTokens.assign(3 * 16, 0);
+        snap->classNames.clear();
+        for (auto& b : snap->blocks) {
+            b.probeExperts.clear();
+            b.probeGates.clear();
+            for (int i = 0; i < 3; ++i)
+                for (int p = 0; p < 16; ++p) {
+                    snap->probeTokens[size_t(i * 16 + p)] = i;
+                    const int e = (p / 4 + i) % 4;  // one expert per patch row
+                    b.probeExperts.insert(b.probeExperts.end(), {e, (e + 1) % 4});
+                    b.probeGates.insert(b.probeGates.end(), {0.6f, 0.4f});
+                }
+        }
+        run.snapshots = {snap};
+        viz::PanelState st;
+        const auto img = render(viz::View::Tokens, run, st, "tokens-images");
+        for (int e = 0; e < 4; ++e) QVERIFY(countNear(img, {rgb8(viz::categorical(e, 4))}, 4, 0, 0, 1150) > 400);
+    }
+
+    void tokensSayWhenTheRunHasNoProbe() {
+        viz::PanelState st;
+        const auto img = render(viz::View::Tokens, m_small, st, "tokens-mlp");
+        QVERIFY(variety(img).first > 3);  // the explanation box and its text
+        std::vector<Rgb8> experts;
+        for (int e = 0; e < 8; ++e) experts.push_back(rgb8(viz::categorical(e, 8)));
+        QVERIFY(countNear(img, experts, 4, 0, 100) < 50);
+    }
+
+    void specialisationNamesTextClasses() {
+        // Rows are labelled with the snapshot's class names ("punctuation" is wider than
+        // "class 3"), so the matrix starts further right than with class numbers.
+        auto leftEdge = [&](const viz::RunView& run, const QString& name) {
+            viz::PanelState st;
+            const auto img = render(viz::View::Specialisation, run, st, name);
+            for (int x = 0; x < 640; ++x)
+                if (countNear(img, viridisSamples(), 6, x, 100, x + 1, 700) > 100) return x;
+            return -1;
+        };
+        viz::RunView numbered = m_text;
+        auto plain = std::make_shared<telemetry::RoutingSnapshot>(*m_text.snapshots.back());
+        plain->classNames.clear();
+        numbered.snapshots = {plain};
+        const int named = leftEdge(m_text, "specialisation-text"), numeric = leftEdge(numbered, "specialisation-text-numbers");
+        QVERIFY(numeric > 0);
+        QVERIFY2(named > numeric + 10, qPrintable(QString("named %1, numbered %2").arg(named).arg(numeric)));
     }
 
     void scheduleHasBarsAndGhosts() {

@@ -161,6 +161,61 @@ inline std::vector<tl::SnapshotPtr> bigRun(int snapshots = 3) {
     return out;
 }
 
+// A byte-level language model's run: the probe text routed through two MoE layers (flattened
+// layers 1 and 3 of attention/MoE pairs). Layer 1 sends letters to expert 0, spaces to 1,
+// digits to 2 and everything else to 3; layer 3 shifts that by one expert. k = 2, the second
+// choice is the next expert. Text token classes name the specialisation rows.
+inline const std::string kProbeText = "The cat sat on 42 mats.\nA dog, too!";
+
+inline int probeClass(int byte) {
+    if ((byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z')) return 0;
+    if (byte == ' ') return 1;
+    if (byte >= '0' && byte <= '9') return 2;
+    return 3;
+}
+inline int probeExpert(int layerPos, int byte) { return (probeClass(byte) + layerPos) % 4; }
+
+inline spec::Project textProject() {
+    spec::Project p;
+    p.description = "viz text fixture";
+    p.model.name = "viz-text";
+    p.model.input.dataset = spec::DatasetKind::Text;
+    p.model.input.seqLen = 64;
+    p.model.stem.kind = spec::StemKind::Embedding;
+    for (int i = 0; i < 4; ++i) {
+        spec::BlockSpec b;
+        b.kind = i % 2 == 0 ? spec::BlockKind::Attention : spec::BlockKind::Moe;
+        if (b.kind == spec::BlockKind::Moe) b.experts = 4;
+        p.model.blocks.push_back(b);
+    }
+    p.training.steps = 100;
+    return p;
+}
+
+inline std::vector<tl::SnapshotPtr> textRun(int snapshots = 2) {
+    std::mt19937 rng(5);
+    std::vector<tl::SnapshotPtr> out;
+    for (int t = 0; t < snapshots; ++t) {
+        auto s = std::make_shared<tl::RoutingSnapshot>();
+        s->step = 50 * (t + 1);
+        s->loss = 2.0 - 0.3 * t;
+        for (unsigned char c : kProbeText) s->probeTokens.push_back(c);
+        s->classNames = {"letters", "spaces", "digits", "punctuation"};
+        for (int li = 0; li < 2; ++li) {
+            tl::BlockSnapshot b = makeBlock(1 + 2 * li, 4, 4, 0.5, false, rng, 0, {});
+            b.probeK = 2;
+            for (int tok : s->probeTokens) {
+                const int e = probeExpert(li, tok);
+                b.probeExperts.insert(b.probeExperts.end(), {e, (e + 1) % 4});
+                b.probeGates.insert(b.probeGates.end(), {0.7f, 0.3f});
+            }
+            s->blocks.push_back(b);
+        }
+        out.push_back(s);
+    }
+    return out;
+}
+
 // Writes snapshots to a run store; returns an empty string or the error.
 inline std::string writeRun(const std::string& path, const spec::Project* project, const std::vector<tl::SnapshotPtr>& snaps) {
     tl::RunInfo info;

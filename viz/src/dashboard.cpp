@@ -41,6 +41,7 @@ std::string_view toString(View v) {
         case View::Collapse: return "collapse";
         case View::Specialisation: return "specialisation";
         case View::RoutingMap: return "routing-map";
+        case View::Tokens: return "tokens";
         case View::Schedule: return "schedule";
         case View::Cluster: return "cluster";
     }
@@ -54,6 +55,7 @@ std::string_view displayName(View v) {
         case View::Collapse: return "Collapse monitor";
         case View::Specialisation: return "Specialisation";
         case View::RoutingMap: return "Routing map";
+        case View::Tokens: return "Token routing";
         case View::Schedule: return "Capacity schedule";
         case View::Cluster: return "Cluster";
     }
@@ -73,6 +75,7 @@ std::vector<Intent> drawView(View v, const RunView& run, PanelState& state) {
         case View::Collapse: return drawCollapse(run, state);
         case View::Specialisation: return drawSpecialisation(run, state);
         case View::RoutingMap: return drawRoutingMap(run, state);
+        case View::Tokens: return drawTokens(run, state);
         case View::Schedule: return drawSchedule(run, state);
         case View::Cluster: return drawCluster(run, state);
     }

@@ -14,7 +14,9 @@ using namespace detail;
 
 namespace {
 
-std::string className(const RunView& run, int c) {
+std::string className(const RunView& run, const telemetry::RoutingSnapshot& snap, int c) {
+    // Text runs name their token classes (letters, digits, ...) in the snapshot.
+    if (c >= 0 && c < static_cast<int>(snap.classNames.size())) return snap.classNames[static_cast<size_t>(c)];
     // Fashion-MNIST's label names (Xiao, Rasul & Vollgraf, 2017).
     static const char* kFashion[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -118,7 +120,7 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
         std::vector<std::string> labels;
         float labelW = 0;
         for (int r = 0; r < ce.rows; ++r) {
-            labels.push_back(className(run, r));
+            labels.push_back(className(run, *snap, r));
             labelW = std::max(labelW, small->CalcTextSizeA(small->FontSize, 1e9f, 0, labels.back().c_str()).x);
         }
         const ImVec2 p0{origin.x + labelW + 12 * s, origin.y + titleH};
@@ -166,7 +168,7 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
     st.hover = {};
     if (hoverL.first >= 0) {
         ImGui::BeginTooltip();
-        ImGui::Text("%s → expert %d", className(run, hoverL.first).c_str(), hoverL.second);
+        ImGui::Text("%s → expert %d", className(run, *snap, hoverL.first).c_str(), hoverL.second);
         ImGui::Text("%s of the class's tokens (%s tokens)", fmtPercent(ce.at(hoverL.first, hoverL.second)).c_str(),
                     fmtNum(blk->classExpert[static_cast<size_t>(hoverL.first) * ce.cols + hoverL.second], 4).c_str());
         ImGui::EndTooltip();

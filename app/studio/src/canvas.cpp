@@ -22,6 +22,24 @@
 namespace moe::studio {
 namespace spec = moe::spec;
 
+// The flattened model and its figures, with the map from (block, repeat, child) to layers.
+struct FlatModel {
+    spec::ModelSpec model;
+    std::vector<spec::LayerOrigin> origins;
+    spec::ModelFigures figures;
+    explicit FlatModel(const spec::ModelSpec& m) : model(m.flattened()), origins(m.layerOrigins()), figures(spec::computeFigures(model)) {}
+    int layerOf(int block, int repeat, int child) const {
+        for (int l = 0; l < static_cast<int>(origins.size()); ++l) {
+            const auto& o = origins[static_cast<size_t>(l)];
+            if (o.block == block && o.repeat == repeat && o.child == child) return l;
+        }
+        return -1;
+    }
+    const spec::BlockFigures* figuresOf(int layer) const {
+        return layer >= 0 && layer < static_cast<int>(figures.blocks.size()) ? &figures.blocks[static_cast<size_t>(layer)] : nullptr;
+    }
+};
+
 namespace {
 
 QString keyOf(const ItemRef& r) {
@@ -29,24 +47,105 @@ QString keyOf(const ItemRef& r) {
         case ItemRef::Input: return QStringLiteral("input");
         case ItemRef::Stem: return QStringLiteral("stem");
         case ItemRef::Head: return QStringLiteral("head");
-        case ItemRef::Block: return QStringLiteral("block/%1").arg(r.block);
+        case ItemRef::Block: return r.child < 0 ? QStringLiteral("block/%1").arg(r.block) : QStringLiteral("block/%1/%2").arg(r.block).arg(r.child);
         default: return {};
     }
 }
 
 QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
 
-QString routerText(const spec::ModelSpec& m, int i) {
-    const auto& r = m.blocks[static_cast<size_t>(i)].router;
+// `b` is flattened layer `layer` of `m` (the schedules resolve there).
+QString routerText(const spec::ModelSpec& m, const spec::BlockSpec& b, int layer) {
+    const auto& r = b.router;
     QString t = QObject::tr("router: %1").arg(qs(spec::toString(r.kind)));
     switch (r.kind) {
         case spec::RouterKind::ExpertChoice: return t + QObject::tr(" · capacity ×%1").arg(r.capacityFactor);
         case spec::RouterKind::Dynamic: return t + QObject::tr(" · τ %1 · %2–%3").arg(r.tau).arg(r.minExperts).arg(r.maxExperts);
-        default: return t + QObject::tr(" · k = %1").arg(m.kOf(i));
+        default: break;
     }
+    t += QObject::tr(" · k = %1").arg(m.kOf(layer));
+    if (r.groups > 1) t += QObject::tr(" · %1 of %2 groups").arg(r.topkGroups).arg(r.groups);
+    return t;
+}
+
+QString ffnText(const spec::ModelSpec& m, const spec::FfnSpec& f) {
+    return QObject::tr("FFN %1→%2 %3%4").arg(m.stem.dModel).arg(f.hidden).arg(qs(spec::toString(f.activation)),
+                                                                               spec::isGated(f.activation) ? QObject::tr(" (gated)") : QString());
+}
+
+QString kindName(spec::BlockKind k) {
+    switch (k) {
+        case spec::BlockKind::Dense: return QObject::tr("dense");
+        case spec::BlockKind::Moe: return QObject::tr("MoE");
+        case spec::BlockKind::Attention: return QObject::tr("attention");
+        case spec::BlockKind::Group: return QObject::tr("layer group");
+    }
+    return {};
+}
+
+QString figuresFooter(const spec::BlockFigures& bf, int layers = 1) {
+    QString t = QObject::tr("params %1 · active %2").arg(humanCount(static_cast<double>(bf.params)), humanCount(bf.activeParams));
+    return layers > 1 ? t + QObject::tr(" per layer") : t;
 }
 
 double sceneScale() { return std::max(1.0, QFontMetricsF(QApplication::font()).height() / 16.0); }
+
+// A card for flattened layer `layer` (a dense, MoE or attention block).
+NodeItem* blockCard(const FlatModel& fm, const ItemRef& ref, int layer, const QString& title, QString footer, double width) {
+    const CanvasColors& c = canvasColors();
+    const spec::ModelSpec& m = fm.model;
+    const spec::BlockSpec& b = m.blocks[static_cast<size_t>(layer)];
+    const spec::BlockFigures* bf = fm.figuresOf(layer);
+    if (footer.isEmpty() && bf) footer = figuresFooter(*bf);
+    auto* it = new NodeItem(ref, QSizeF(width, 60 * sceneScale()));
+    const QString norm = qs(spec::toString(b.norm)) + (b.residual ? QObject::tr(" · residual") : QString());
+    switch (b.kind) {
+        case spec::BlockKind::Attention: {
+            const auto& a = b.attention;
+            it->setAccent(c.attention);
+            const bool mla = a.kind == spec::AttentionKind::Mla;
+            QString shape = mla ? QObject::tr("MLA · %1 heads · q %2+%3, v %4").arg(a.heads).arg(a.qkNopeHeadDim).arg(a.qkRopeHeadDim).arg(a.vHeadDim)
+                                : QObject::tr("%1 · %2 heads × %3").arg(qs(spec::toString(a.kind)).toUpper()).arg(a.heads).arg(a.resolvedHeadDim(m.stem.dModel));
+            QStringList opts;
+            opts << (a.causal ? QObject::tr("causal") : QObject::tr("bidirectional"));
+            if (!mla) opts << QObject::tr("%1 KV heads").arg(a.kvHeads);
+            if (a.window > 0) opts << QObject::tr("window %1").arg(a.window);
+            if (a.qkNorm) opts << QObject::tr("QK-norm");
+            it->setAttention(a.heads, mla ? 1 : a.kvHeads, mla ? QObject::tr("latent %1 + rope %2").arg(a.kvLoraRank).arg(a.qkRopeHeadDim) : QString());
+            it->setTexts(title, {shape, opts.join(QStringLiteral(" · ")), norm}, footer);
+            return it;
+        }
+        case spec::BlockKind::Moe: {
+            std::vector<TileSpec> tiles;
+            for (int sh = 0; sh < b.sharedExperts; ++sh) tiles.push_back({TileSpec::Shared, sh, -1});
+            const int ffnExperts = m.expertsOf(layer);
+            const int routed = ffnExperts + b.zeroExperts.total();
+            for (int e = 0; e < routed; ++e) {
+                TileSpec t;
+                t.index = e;
+                t.kind = e < ffnExperts ? TileSpec::Ffn
+                         : e < ffnExperts + b.zeroExperts.zero ? TileSpec::Zero
+                         : e < ffnExperts + b.zeroExperts.zero + b.zeroExperts.copy ? TileSpec::Copy : TileSpec::Constant;
+                tiles.push_back(t);
+            }
+            QString experts = QObject::tr("%1 experts").arg(ffnExperts);
+            if (b.sharedExperts) experts += QObject::tr(" + %1 shared").arg(b.sharedExperts);
+            if (b.zeroExperts.total()) experts += QObject::tr(" + %1 zero-compute").arg(b.zeroExperts.total());
+            QString losses = QObject::tr("aux %1").arg(b.losses.aux);
+            if (b.losses.z > 0) losses += QObject::tr(" · z %1").arg(b.losses.z);
+            if (!b.capacity.dropless) losses += QObject::tr(" · capacity ×%1").arg(b.capacity.factor);
+            it->setAccent(c.moe);
+            it->setMoe(routerText(m, b, layer), std::move(tiles), NodeItem::layoutFor(routed, b.sharedExperts));
+            it->setTexts(title, {experts, ffnText(m, b.ffn), losses}, footer);
+            return it;
+        }
+        case spec::BlockKind::Dense:
+        case spec::BlockKind::Group: break;
+    }
+    it->setAccent(c.dense);
+    it->setTexts(title, {QObject::tr("dense"), ffnText(m, b.ffn), norm}, footer);
+    return it;
+}
 
 }  // namespace
 
@@ -61,93 +160,100 @@ NetworkScene::NetworkScene(ProjectDocument* doc, QObject* parent) : QGraphicsSce
 // Clearing the items changes the selection; nobody is listening any more.
 NetworkScene::~NetworkScene() { blockSignals(true); }
 
+void NetworkScene::setGroupExpanded(BlockId id, bool expanded) {
+    if (expanded == m_expanded.contains(id)) return;
+    if (expanded) m_expanded.insert(id);
+    else m_expanded.remove(id);
+    // The request may come from inside the group item's own event handler.
+    QTimer::singleShot(0, this, [this] {
+        rebuild();
+        Q_EMIT relaidOut();
+    });
+}
+
 void NetworkScene::rebuild() {
     m_rebuilding = true;
     std::set<QString> selected;
     for (const auto& r : selectedRefs()) selected.insert(keyOf(r));
     m_marker = nullptr;
     m_items.clear();
+    m_cards.clear();
     clear();
     setFont(QApplication::font());
 
     const CanvasColors& c = canvasColors();
     const spec::ModelSpec& m = m_doc->project().model;
-    const spec::ModelFigures f = spec::computeFigures(m);
+    const FlatModel fm(m);
+    const spec::ModelFigures& f = fm.figures;
     const double s = sceneScale();
     const double gap = 56 * s;
     const double fixedW = 170 * s;
     const double blockW = 224 * s;
     std::vector<NodeItem*> chain;
 
+    auto registerCard = [&](NodeItem* it, const QString& key) {
+        if (!m_items.contains(key)) m_items.insert(key, it);
+        m_cards.push_back(it);
+    };
     auto add = [&](ItemRef ref, double width, QColor accent, QString title, QStringList lines, QString footer) {
         auto* it = new NodeItem(ref, QSizeF(width, 60 * s));
         it->setFlag(QGraphicsItem::ItemIsMovable, ref.kind == ItemRef::Block && !m_locked);
         it->setAccent(accent);
         it->setTexts(std::move(title), std::move(lines), std::move(footer));
         addItem(it);
-        m_items.insert(keyOf(ref), it);
+        registerCard(it, keyOf(ref));
         chain.push_back(it);
         return it;
     };
 
     const auto& in = m.input;
-    QStringList inLines{qs(spec::toString(in.dataset)),
-                        tr("%1 token%2 × %3 features").arg(in.tokensPerSample()).arg(in.tokensPerSample() == 1 ? "" : "s").arg(in.tokenDim()),
-                        tr("%1 classes").arg(in.numClasses())};
+    const bool text = in.isText();
+    QStringList inLines;
+    if (text) inLines = {tr("text · %1").arg(QString::fromStdString(in.corpus)), tr("%1 bytes per sequence").arg(in.seqLen), tr("next-byte prediction")};
+    else inLines = {qs(spec::toString(in.dataset)),
+                    tr("%1 token%2 × %3 features").arg(in.tokensPerSample()).arg(in.tokensPerSample() == 1 ? "" : "s").arg(in.tokenDim()),
+                    tr("%1 classes").arg(in.numClasses())};
     add({ItemRef::Input, 0}, fixedW, c.input, tr("Input"), inLines, tr("batch %1").arg(m_doc->project().training.batch));
-    add({ItemRef::Stem, 0}, fixedW, c.stem, tr("Stem"),
-        {tr("Linear %1 → %2").arg(in.tokenDim()).arg(m.stem.dModel), qs(spec::toString(m.stem.activation))},
+    QStringList stemLines;
+    if (m.stem.kind == spec::StemKind::Embedding) {
+        stemLines << tr("Embedding %1 → %2").arg(m.stem.vocab).arg(m.stem.dModel);
+        switch (m.stem.positions) {
+            case spec::PositionKind::Rope: stemLines << tr("positions: RoPE θ %1").arg(m.stem.ropeTheta); break;
+            case spec::PositionKind::Learned: stemLines << tr("positions: learned"); break;
+            case spec::PositionKind::None: stemLines << tr("positions: none"); break;
+        }
+    } else {
+        stemLines << tr("Linear %1 → %2").arg(in.tokenDim()).arg(m.stem.dModel) << qs(spec::toString(m.stem.activation));
+    }
+    add({ItemRef::Stem, 0}, fixedW, c.stem, m.stem.kind == spec::StemKind::Embedding ? tr("Embedding") : tr("Stem"), stemLines,
         tr("params %1").arg(humanCount(static_cast<double>(f.stemParams))));
 
     for (int i = 0; i < static_cast<int>(m.blocks.size()); ++i) {
         const spec::BlockSpec& b = m.blocks[static_cast<size_t>(i)];
-        const spec::BlockFigures& bf = f.blocks[static_cast<size_t>(i)];
-        const ItemRef ref{ItemRef::Block, m_doc->idAt(i)};
-        const QString title = b.label.empty() ? tr("Block %1").arg(i) : tr("%1 · %2").arg(i).arg(QString::fromStdString(b.label));
-        const QString ffn = tr("FFN %1→%2 %3").arg(m.stem.dModel).arg(b.ffn.hidden).arg(qs(spec::toString(b.ffn.activation)));
-        const QString footer = tr("params %1 · active %2").arg(humanCount(static_cast<double>(bf.params)), humanCount(bf.activeParams));
-        if (b.kind == spec::BlockKind::Dense) {
-            add(ref, blockW, c.dense, title, {tr("dense"), ffn, qs(spec::toString(b.norm)) + (b.residual ? tr(" · residual") : QString())}, footer);
+        const BlockId id = m_doc->idAt(i);
+        const QString label = b.label.empty() ? QString() : QString::fromStdString(b.label);
+        if (b.kind != spec::BlockKind::Group) {
+            const int layer = fm.layerOf(i, 0, -1);
+            if (layer < 0) continue;
+            const QString title = label.isEmpty() ? tr("Block %1 · %2").arg(i).arg(kindName(b.kind)) : tr("%1 · %2").arg(i).arg(label);
+            NodeItem* it = blockCard(fm, {ItemRef::Block, id}, layer, title, {}, blockW);
+            it->setFlag(QGraphicsItem::ItemIsMovable, !m_locked);
+            it->setLayers({layer});
+            addItem(it);
+            registerCard(it, keyOf(it->ref()));
+            chain.push_back(it);
             continue;
         }
-        std::vector<TileSpec> tiles;
-        for (int sh = 0; sh < b.sharedExperts; ++sh) tiles.push_back({TileSpec::Shared, sh, -1});
-        const int ffnExperts = bf.experts;
-        const int routed = ffnExperts + b.zeroExperts.total();
-        int columns = 4, shown = 0;
-        double tileSize = 20;
-        NodeItem::moeCardSize(routed, b.sharedExperts, &columns, &tileSize, &shown);
-        const std::vector<double>* loads = i < static_cast<int>(m_loads.size()) && !m_loads[static_cast<size_t>(i)].empty()
-                                               ? &m_loads[static_cast<size_t>(i)] : nullptr;
-        for (int e = 0; e < shown; ++e) {
-            TileSpec t;
-            t.index = e;
-            t.kind = e < ffnExperts ? TileSpec::Ffn
-                     : e < ffnExperts + b.zeroExperts.zero ? TileSpec::Zero
-                     : e < ffnExperts + b.zeroExperts.zero + b.zeroExperts.copy ? TileSpec::Copy : TileSpec::Constant;
-            if (loads && e < static_cast<int>(loads->size())) t.load = (*loads)[static_cast<size_t>(e)] * routed;
-            tiles.push_back(t);
-        }
-        QString experts = tr("%1 experts").arg(ffnExperts);
-        if (b.sharedExperts) experts += tr(" + %1 shared").arg(b.sharedExperts);
-        if (b.zeroExperts.total()) experts += tr(" + %1 zero-compute").arg(b.zeroExperts.total());
-        QString losses = tr("aux %1").arg(b.losses.aux);
-        if (b.losses.z > 0) losses += tr(" · z %1").arg(b.losses.z);
-        if (!b.capacity.dropless) losses += tr(" · capacity ×%1").arg(b.capacity.factor);
-        auto* it = new NodeItem(ref, QSizeF(blockW, 60 * s));
-        it->setFlag(QGraphicsItem::ItemIsMovable, !m_locked);
-        it->setAccent(c.moe);
-        it->setMoe(routerText(m, i), std::move(tiles), columns, tileSize, routed - shown);
-        it->setTexts(title, {experts, ffn, losses}, footer);
-        addItem(it);
-        m_items.insert(keyOf(ref), it);
-        chain.push_back(it);
+        chain.push_back(buildGroup(i, id, fm, blockW));
     }
-    add({ItemRef::Head, 0}, fixedW, c.head, tr("Head"),
-        {tr("mean-pool tokens"), tr("Linear %1 → %2").arg(m.stem.dModel).arg(in.numClasses()),
-         tr("norm: %1").arg(qs(spec::toString(m.head.norm)))},
-        tr("params %1").arg(humanCount(static_cast<double>(f.headParams))));
-
+    QStringList headLines;
+    if (text)
+        headLines << tr("every position → next byte")
+                  << tr("Linear %1 → %2%3").arg(m.stem.dModel).arg(in.numClasses()).arg(m.head.tied ? tr(" (tied)") : QString());
+    else
+        headLines << tr("mean-pool tokens") << tr("Linear %1 → %2").arg(m.stem.dModel).arg(in.numClasses());
+    headLines << tr("norm: %1").arg(qs(spec::toString(m.head.norm)));
+    add({ItemRef::Head, 0}, fixedW, c.head, tr("Head"), headLines, tr("params %1").arg(humanCount(static_cast<double>(f.headParams))));
     // Left to right; a long chain wraps into rows so that it fills a view of m_aspect.
     const int n = static_cast<int>(chain.size());
     std::vector<QSizeF> sizes;
@@ -214,16 +320,92 @@ void NetworkScene::rebuild() {
         addItem(new EdgeItem(line));
     }
 
-    for (auto it = m_items.begin(); it != m_items.end(); ++it) {
+    for (NodeItem* card : m_cards) {
         QStringList msgs;
-        for (const auto& p : m_doc->problemsFor(it.value()->ref()))
+        for (const auto& p : m_doc->problemsFor(card->ref()))
             msgs << QString::fromStdString(p.diagnostic.path + ": " + p.diagnostic.message);
-        it.value()->setProblems(msgs);
-        if (selected.count(it.key())) it.value()->setSelected(true);
+        card->setProblems(msgs);
     }
+    for (auto it = m_items.begin(); it != m_items.end(); ++it)
+        if (selected.count(it.key())) it.value()->setSelected(true);
     setSceneRect(itemsBoundingRect().adjusted(-400, -300, 400, 300));
+    if (!m_loads.empty()) setExpertLoads(std::move(m_loads));
     m_rebuilding = false;
     Q_EMIT selectionRefsChanged();
+}
+
+NodeItem* NetworkScene::buildGroup(int index, BlockId id, const FlatModel& fm, double cardW) {
+    const spec::ModelSpec& m = m_doc->project().model;
+    const spec::BlockSpec& g = m.blocks[static_cast<size_t>(index)];
+    const double s = sceneScale();
+    const double innerGap = 30 * s;
+    const bool expanded = m_expanded.contains(id);
+    const int nChildren = static_cast<int>(g.children.size());
+    // Collapsed: one card per child, from a repeat where the child is as authored (past the
+    // first dense ones), tinted by the mean load over the repeats where it routes. Expanded:
+    // one row per repeat, each card its own layer.
+    const int shownRepeat = g.firstDense < g.repeat ? g.firstDense : 0;
+    QString note = tr("%1 layers").arg(g.repeat * nChildren);
+    if (g.firstDense > 0) note += tr(" · first %1 dense (FFN %2 %3)").arg(g.firstDense).arg(g.denseFfn.hidden).arg(qs(spec::toString(g.denseFfn.activation)));
+    bool routes = false;
+    for (const auto& ch : g.children) routes |= ch.kind == spec::BlockKind::Moe;
+    if (routes) note += expanded ? tr(" · expert tint: each repeat's own load") : tr(" · expert tint: mean over the repeats");
+    const QString title = tr("Group %1 · %2").arg(index).arg(g.label.empty() ? tr("layer group") : QString::fromStdString(g.label));
+    auto* frame = new GroupItem({ItemRef::Block, id}, QSizeF(100, 100), g.repeat, note, expanded);
+    frame->setFlag(QGraphicsItem::ItemIsMovable, !m_locked);
+    double params = 0, active = 0;
+    for (int l = 0; l < static_cast<int>(fm.origins.size()); ++l)
+        if (fm.origins[static_cast<size_t>(l)].block == index) {
+            params += static_cast<double>(fm.figures.blocks[static_cast<size_t>(l)].params);
+            active += fm.figures.blocks[static_cast<size_t>(l)].activeParams;
+        }
+    frame->setTexts(title, {}, tr("all %1 repeats: params %2 · active %3").arg(g.repeat).arg(humanCount(params), humanCount(active)));
+    addItem(frame);
+    m_cards.push_back(frame);
+    m_items.insert(keyOf(frame->ref()), frame);
+
+    const double top = GroupItem::headerHeight();
+    double y = top, width = 0;
+    const int rows = expanded ? g.repeat : 1;
+    for (int r = 0; r < rows; ++r) {
+        const int rep = expanded ? r : shownRepeat;
+        double x = GroupItem::padding(), rowH = 0;
+        NodeItem* prev = nullptr;
+        for (int ci = 0; ci < nChildren; ++ci) {
+            const int layer = fm.layerOf(index, rep, ci);
+            if (layer < 0) continue;
+            const spec::BlockSpec& child = fm.model.blocks[static_cast<size_t>(layer)];
+            const ItemRef ref{ItemRef::Block, id, ci};
+            const QString childTitle = expanded ? tr("Layer %1 · %2").arg(layer).arg(kindName(child.kind))
+                                                : tr("%1.%2 · %3").arg(index).arg(ci).arg(child.label.empty() ? kindName(child.kind) : QString::fromStdString(child.label));
+            const spec::BlockFigures* bf = fm.figuresOf(layer);
+            NodeItem* card = blockCard(fm, ref, layer, childTitle, bf ? figuresFooter(*bf, expanded ? 1 : g.repeat) : QString(), cardW);
+            std::vector<int> layers;
+            if (expanded || child.kind != spec::BlockKind::Moe) layers = {layer};
+            else
+                for (int rr = g.firstDense; rr < g.repeat; ++rr) layers.push_back(fm.layerOf(index, rr, ci));
+            card->setLayers(layers);
+            card->setParentItem(frame);
+            card->setPos(x, y);
+            const QString key = keyOf(ref);
+            m_items.insert(m_items.contains(key) ? key + QStringLiteral("@%1").arg(rep) : key, card);
+            m_cards.push_back(card);
+            if (prev) {
+                const QRectF a = prev->mapRectToParent(prev->boundingRect().adjusted(4, 4, -4, -4));
+                const QRectF b = QRectF(QPointF(x, y), card->boundingRect().size() - QSizeF(8, 8));
+                auto* edge = new EdgeItem(QPolygonF{QPointF(a.right() + 2, a.top() + 30 * s), QPointF(b.left() - 2, b.top() + 30 * s)});
+                edge->setParentItem(frame);
+            }
+            prev = card;
+            const QSizeF sz = card->boundingRect().size() - QSizeF(8, 8);
+            x += sz.width() + innerGap;
+            rowH = std::max(rowH, sz.height());
+        }
+        width = std::max(width, x - innerGap + GroupItem::padding());
+        y += rowH + (r + 1 < rows ? 18 * s : 0);
+    }
+    frame->setFrameSize(QSizeF(std::max(width, 260 * s), y + GroupItem::padding() + QFontMetricsF(QApplication::font()).height() * 1.4));
+    return frame;
 }
 
 QList<ItemRef> NetworkScene::selectedRefs() const {
@@ -267,14 +449,23 @@ NodeItem* NetworkScene::itemFor(const ItemRef& ref) const { return m_items.value
 
 void NetworkScene::setExpertLoads(std::vector<std::vector<double>> shares) {
     m_loads = std::move(shares);
-    // Telemetry arrives several times a second: recolour the tiles in place, no relayout.
-    const auto& m = m_doc->project().model;
-    for (int i = 0; i < static_cast<int>(m.blocks.size()); ++i) {
-        NodeItem* it = itemFor({ItemRef::Block, m_doc->idAt(i)});
-        if (!it) continue;
-        const std::vector<double>* loads =
-            i < static_cast<int>(m_loads.size()) && !m_loads[static_cast<size_t>(i)].empty() ? &m_loads[static_cast<size_t>(i)] : nullptr;
-        it->setLoads(loads ? *loads : std::vector<double>{}, m.routedExpertsOf(i));
+    // Telemetry arrives several times a second: recolour the tiles in place, no relayout. A
+    // card showing several layers (a collapsed group's child) shows their mean load.
+    const spec::ModelSpec flat = m_doc->project().model.flattened();
+    for (NodeItem* it : m_cards) {
+        if (it->tiles().empty() || it->layers().empty()) continue;
+        std::vector<double> mean;
+        int n = 0;
+        for (int layer : it->layers()) {
+            if (layer < 0 || layer >= static_cast<int>(m_loads.size()) || m_loads[static_cast<size_t>(layer)].empty()) continue;
+            const auto& v = m_loads[static_cast<size_t>(layer)];
+            if (mean.empty()) mean.assign(v.size(), 0.0);
+            if (v.size() != mean.size()) continue;
+            for (size_t e = 0; e < v.size(); ++e) mean[e] += v[e];
+            ++n;
+        }
+        for (double& x : mean) x /= std::max(1, n);
+        it->setLoads(mean, flat.routedExpertsOf(it->layers().front()));
     }
 }
 
@@ -318,6 +509,14 @@ void NetworkScene::setViewAspect(double aspect) {
     if (rows != rowCount()) Q_EMIT relaidOut();
 }
 
+const spec::BlockSpec* NetworkScene::specOf(const ItemRef& ref) const {
+    const int i = ref.kind == ItemRef::Block ? m_doc->indexOf(ref.block) : -1;
+    if (i < 0) return nullptr;
+    const spec::BlockSpec& b = m_doc->project().model.blocks[static_cast<size_t>(i)];
+    if (ref.child < 0) return &b;
+    return ref.child < static_cast<int>(b.children.size()) ? &b.children[static_cast<size_t>(ref.child)] : nullptr;
+}
+
 NodeItem* NetworkScene::blockAt(QPointF pos) const {
     for (QGraphicsItem* g : items(pos))
         if (auto* n = dynamic_cast<NodeItem*>(g); n && n->ref().kind == ItemRef::Block) return n;
@@ -359,10 +558,10 @@ void NetworkScene::dragMoveEvent(QGraphicsSceneDragDropEvent* e) {
         return;
     }
     hideMarker();
+    if (isModelEntry(id)) return e->acceptProposedAction();
     NodeItem* target = blockAt(e->scenePos());
-    const int index = target ? m_doc->indexOf(target->ref().block) : -1;
-    const bool moe = index >= 0 && m_doc->project().model.blocks[static_cast<size_t>(index)].kind == spec::BlockKind::Moe;
-    if (moe) e->acceptProposedAction();
+    const spec::BlockSpec* b = target ? specOf(target->ref()) : nullptr;
+    if (b && b->kind == spec::BlockKind::Moe) e->acceptProposedAction();
     else e->ignore();
 }
 
@@ -373,7 +572,7 @@ void NetworkScene::dropEvent(QGraphicsSceneDragDropEvent* e) {
     const QString id = QString::fromUtf8(e->mimeData()->data(QString::fromLatin1(kPaletteMime)));
     if (id.isEmpty()) return;
     NodeItem* target = blockAt(e->scenePos());
-    const QString why = applyPaletteEntry(*m_doc, id, insertIndexAt(e->scenePos()), target ? target->ref().block : 0);
+    const QString why = applyPaletteEntry(*m_doc, id, insertIndexAt(e->scenePos()), target ? target->ref().block : 0, target ? target->ref().child : -1);
     if (!why.isEmpty()) Q_EMIT message(why);
     e->acceptProposedAction();
 }

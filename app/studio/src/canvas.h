@@ -5,6 +5,7 @@
 #include <QGraphicsScene>
 #include <QGraphicsView>
 #include <QHash>
+#include <QSet>
 
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "document.h"
 
 namespace moe::studio {
+
+struct FlatModel;  // the flattened model a rebuild draws from (canvas.cpp)
 
 class NetworkScene : public QGraphicsScene {
     Q_OBJECT
@@ -24,8 +27,14 @@ public:
     std::vector<BlockId> selectedBlocks() const;
     void select(const ItemRef& ref);
     NodeItem* itemFor(const ItemRef& ref) const;
-    // Per block index, the share of assignments per routed expert (empty vector: no data).
+    // Per layer of the flattened model (telemetry's block index), the share of assignments per
+    // routed expert (empty vector: no data).
     void setExpertLoads(std::vector<std::vector<double>> shares);
+    // Layer groups draw once (collapsed) or one row per repeat (expanded).
+    void setGroupExpanded(BlockId id, bool expanded);
+    bool groupExpanded(BlockId id) const { return m_expanded.contains(id); }
+    // Every card drawn (a group's children once per shown repeat).
+    const std::vector<NodeItem*>& cards() const { return m_cards; }
     void clearExpertLoads() { setExpertLoads({}); }
     // Index a block dropped with its centre at `pos` would take (reading order: rows, then x).
     int insertIndexAt(QPointF pos) const;
@@ -51,11 +60,16 @@ protected:
 
 private:
     NodeItem* blockAt(QPointF scenePos) const;
+    // The group frame with its children's cards.
+    NodeItem* buildGroup(int index, BlockId id, const FlatModel& fm, double cardW);
+    const moe::spec::BlockSpec* specOf(const ItemRef& ref) const;
     void showMarker(int index);
     void hideMarker();
 
     ProjectDocument* m_doc;
-    QHash<QString, NodeItem*> m_items;   // key: kind/id
+    QHash<QString, NodeItem*> m_items;   // key: kind/id (a group child: its first shown card)
+    std::vector<NodeItem*> m_cards;
+    QSet<BlockId> m_expanded;
     int rowOf(qreal y) const;
     double orderKey(QPointF p) const;
 

@@ -21,6 +21,14 @@ struct TileSpec {
     double load = -1;      // relative load (share x routed experts); -1: no training data
 };
 
+// How a block's routed experts are drawn: square tiles in `columns` columns, or for many experts
+// (over 32) thin cells in strips of `columns`, every expert present and hoverable.
+struct TileLayout {
+    int columns = 4;
+    double w = 20, h = 20;   // one routed tile or strip cell
+    bool strips = false;
+};
+
 // A card on the canvas: input, stem, a block or the head.
 class NodeItem : public QGraphicsItem {
 public:
@@ -35,17 +43,30 @@ public:
     bool invalid() const { return !m_problems.isEmpty(); }
     const QStringList& problems() const { return m_problems; }
 
-    // MoE blocks: the router line and the expert tiles.
-    void setMoe(QString routerText, std::vector<TileSpec> tiles, int columns, double tileSize, int hiddenTiles);
+    // MoE blocks: the router line and the expert tiles (call before setTexts).
+    void setMoe(QString routerText, std::vector<TileSpec> tiles, TileLayout layout);
     const std::vector<TileSpec>& tiles() const { return m_tiles; }
+    const TileLayout& tileLayout() const { return m_layout; }
     // Tile geometry in item coordinates (for hit tests and tests).
     QRectF tileRect(int i) const;
     bool hasLoads() const;
     // Shares of assignments per routed expert (empty: no data); `routed` scales them so that a
     // balanced layer reads 1.
     void setLoads(const std::vector<double>& shares, int routed);
+    // Layers of the flattened model whose routing this card shows (a group child: one per
+    // repeat when collapsed, its own repeat when expanded); the tint is their mean load.
+    void setLayers(std::vector<int> layers) { m_layers = std::move(layers); }
+    const std::vector<int>& layers() const { return m_layers; }
+    // Attention blocks: query heads and key/value heads as two rows of cells (call before setTexts).
+    void setAttention(int heads, int kvHeads, QString kvNote);
+    bool isAttention() const { return m_attention; }
+    int headCount() const { return m_heads; }
+    int kvHeadCount() const { return m_kvHeads; }
+    // What the card's tooltip says at `pos` (item coordinates): the tile's expert and load, or the card.
+    QString toolTipAt(QPointF pos) const;
 
-    static QSizeF moeCardSize(int tiles, int sharedTiles, int* columns, double* tileSize, int* shownTiles);
+    // Tiles (square, a few) or strips (thin cells, many) for `tiles` routed and `sharedTiles` shared experts.
+    static TileLayout layoutFor(int tiles, int sharedTiles);
 
     QRectF boundingRect() const override;
     void paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
@@ -55,25 +76,59 @@ protected:
     void mousePressEvent(QGraphicsSceneMouseEvent* e) override;
     void mouseReleaseEvent(QGraphicsSceneMouseEvent* e) override;
     void hoverMoveEvent(QGraphicsSceneHoverEvent* e) override;
-
-private:
-    QColor tileFill(const TileSpec& t) const;
-    QString tileToolTip(const TileSpec& t) const;
+    void paintCard(QPainter* p, bool selected, const QRectF& r);
+    QString cardToolTip() const;
     void updateToolTip();
-
-    ItemRef m_ref;
     QSizeF m_size;
     QString m_title, m_footer;
     QStringList m_lines;
     QColor m_accent;
+
+private:
+    QColor tileFill(const TileSpec& t) const;
+    QString tileToolTip(const TileSpec& t) const;
+    double tilesTop() const;
+    void paintTiles(QPainter* p, double x, double y, double w);
+    void paintHeads(QPainter* p, double x, double y, double w);
+
+    ItemRef m_ref;
     QStringList m_problems;
     bool m_moe = false;
     QString m_router;
     std::vector<TileSpec> m_tiles;
-    int m_columns = 4;
-    double m_tileSize = 20;
-    int m_hiddenTiles = 0;
+    TileLayout m_layout;
+    std::vector<int> m_layers;
+    bool m_attention = false;
+    int m_heads = 0, m_kvHeads = 0;
+    QString m_kvNote;
     QPointF m_pressPos;
+};
+
+// A layer group: a frame around its children's cards with a "×N" badge (and the "first k dense"
+// note). Collapsed, the children are drawn once; expanded, one row per repeat. Double-click or
+// the context menu switches.
+class GroupItem : public NodeItem {
+public:
+    enum { Type = UserType + 4 };
+    GroupItem(ItemRef ref, QSizeF size, int repeat, QString note, bool expanded);
+    int type() const override { return Type; }
+    int repeat() const { return m_repeat; }
+    bool expanded() const { return m_expanded; }
+    QString badgeText() const;
+    // Frame geometry: where the children's cards start (item coordinates).
+    static double headerHeight();
+    static double padding();
+    void setFrameSize(QSizeF size);
+    void paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
+
+protected:
+    void mouseDoubleClickEvent(QGraphicsSceneMouseEvent* e) override;
+    void contextMenuEvent(QGraphicsSceneContextMenuEvent* e) override;
+
+private:
+    int m_repeat;
+    QString m_note;
+    bool m_expanded;
 };
 
 // The arrow from one card to the next (a polyline when the chain wraps to the next row).

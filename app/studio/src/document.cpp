@@ -100,7 +100,9 @@ std::string ProjectDocument::pathOf(const ItemRef& item) const {
         case ItemRef::Head: return "model.head";
         case ItemRef::Block: {
             const int i = indexOf(item.block);
-            return i < 0 ? std::string() : "model.blocks[" + std::to_string(i) + "]";
+            if (i < 0) return {};
+            const std::string block = "model.blocks[" + std::to_string(i) + "]";
+            return item.child < 0 ? block : block + ".blocks[" + std::to_string(item.child) + "]";
         }
         case ItemRef::Model: return "model";
         case ItemRef::None: break;
@@ -109,11 +111,16 @@ std::string ProjectDocument::pathOf(const ItemRef& item) const {
 }
 
 ItemRef ProjectDocument::itemForPath(const std::string& path) const {
-    static const std::regex block(R"(^model\.blocks\[(\d+)\])");
+    static const std::regex block(R"(^model\.blocks\[(\d+)\](\.blocks\[(\d+)\])?)");
     std::smatch m;
     if (std::regex_search(path, m, block)) {
         const int i = std::stoi(m[1].str());
-        if (BlockId id = idAt(i)) return {ItemRef::Block, id};
+        int child = m[3].matched ? std::stoi(m[3].str()) : -1;
+        if (BlockId id = idAt(i)) {
+            const auto& b = project().model.blocks[static_cast<size_t>(i)];
+            if (child >= static_cast<int>(b.children.size())) child = -1;
+            return {ItemRef::Block, id, child};
+        }
         return {ItemRef::Model, 0};
     }
     auto starts = [&](const char* p) { return path.rfind(p, 0) == 0; };

@@ -19,13 +19,15 @@ namespace moe::studio {
 
 using BlockId = quint64;
 
-// What a view can point at: the fixed parts of the graph, one block (by id), or the model as a
-// whole (name, schedules, training).
+// What a view can point at: the fixed parts of the graph, one block (by id), one child of a
+// layer group (the group's id and the child's index), or the model as a whole (name,
+// schedules, training).
 struct ItemRef {
     enum Kind { None, Model, Input, Stem, Block, Head };
     Kind kind = None;
     BlockId block = 0;
-    bool operator==(const ItemRef& o) const { return kind == o.kind && block == o.block; }
+    int child = -1;  // Block of kind group: index in its children; -1: the block itself
+    bool operator==(const ItemRef& o) const { return kind == o.kind && block == o.block && child == o.child; }
     bool operator!=(const ItemRef& o) const { return !(*this == o); }
 };
 

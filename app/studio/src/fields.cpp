@@ -240,13 +240,75 @@ void inputFields(std::vector<FieldDef>& out, const spec::Project& proj) {
         d.set = [](P& p, const V& v) { p.model.input.dims = v.toInt(); };
         out.push_back(d);
     }
-    if (in.dataset != spec::DatasetKind::FashionMnist) {
+    if (in.isText()) {
+        FieldDef corpus = field(FieldDef::Text, QStringLiteral("model.input.corpus"), QObject::tr("Corpus"), s,
+                                QObject::tr("\"fortunes\" (the Debian fortunes package) or a UTF-8 text file, relative to the project file"));
+        corpus.get = [](const P& p) { return V(QString::fromStdString(p.model.input.corpus)); };
+        corpus.set = [](P& p, const V& v) { p.model.input.corpus = v.toString().toStdString(); };
+        out.push_back(corpus);
+        FieldDef len = field(FieldDef::Int, QStringLiteral("model.input.seq_len"), QObject::tr("Sequence length"), s,
+                             QObject::tr("Bytes per training sequence (the attention context), 2 to 8192"));
+        len.lo = 2, len.hi = 8192, len.unit = QObject::tr("tokens");
+        len.get = [](const P& p) { return V(p.model.input.seqLen); };
+        len.set = [](P& p, const V& v) { p.model.input.seqLen = v.toInt(); };
+        out.push_back(len);
+    }
+    if (in.dataset != spec::DatasetKind::FashionMnist && !in.isText()) {
         FieldDef n = field(FieldDef::Double, QStringLiteral("model.input.noise"), QObject::tr("Noise"), s,
                            QObject::tr("Gaussian noise (standard deviation, data units), 0 to 100"));
         n.lo = 0, n.hi = 100;
         n.get = [](const P& p) { return V(p.model.input.noise); };
         n.set = [](P& p, const V& v) { p.model.input.noise = v.toDouble(); };
         out.push_back(n);
+    }
+}
+
+void stemFields(std::vector<FieldDef>& out, const spec::Project& proj) {
+    const QString st = QObject::tr("Stem");
+    const bool embedding = proj.model.stem.kind == spec::StemKind::Embedding;
+    FieldDef k = field(FieldDef::Enum, QStringLiteral("model.stem.kind"), QObject::tr("Kind"), st,
+                       QObject::tr("linear: project each token's features (MLP, image patches); embedding: a token table (text)"));
+    k.options = namesOf<spec::StemKind>();
+    k.get = [](const P& q) { return V(qs(spec::toString(q.model.stem.kind))); };
+    k.set = [](P& q, const V& v) {
+        q.model.stem.kind = enumOf(v, spec::StemKind::Linear);
+        if (q.model.stem.kind == spec::StemKind::Linear) q.model.head.tied = false;  // a tie needs the table
+    };
+    out.push_back(k);
+    FieldDef d = field(FieldDef::Int, QStringLiteral("model.stem.d_model"), QObject::tr("d_model"), st,
+                       QObject::tr("Width of the residual stream every block reads and writes"));
+    d.lo = 1, d.hi = 1 << 20;
+    d.get = [](const P& q) { return V(q.model.stem.dModel); };
+    d.set = [](P& q, const V& v) { q.model.stem.dModel = v.toInt(); };
+    out.push_back(d);
+    if (embedding) {
+        FieldDef vocab = field(FieldDef::Int, QStringLiteral("model.stem.vocab"), QObject::tr("Vocabulary"), st,
+                               QObject::tr("Rows of the token table (256 for byte-level text)"));
+        vocab.lo = 2, vocab.hi = 1 << 22, vocab.unit = QObject::tr("tokens");
+        vocab.get = [](const P& q) { return V(q.model.stem.vocab); };
+        vocab.set = [](P& q, const V& v) { q.model.stem.vocab = v.toInt(); };
+        out.push_back(vocab);
+    } else {
+        FieldDef a = field(FieldDef::Enum, QStringLiteral("model.stem.activation"), QObject::tr("Activation"), st, {});
+        for (auto n : spec::allNames<spec::Activation>())
+            if (!spec::isGated(*spec::parseEnum<spec::Activation>(n))) a.options << qs(n);
+        a.get = [](const P& q) { return V(qs(spec::toString(q.model.stem.activation))); };
+        a.set = [](P& q, const V& v) { q.model.stem.activation = enumOf(v, spec::Activation::Gelu); };
+        out.push_back(a);
+    }
+    FieldDef pos = field(FieldDef::Enum, QStringLiteral("model.stem.positions"), QObject::tr("Positions"), st,
+                         QObject::tr("none; learned: a table added after the stem; rope: rotary positions inside every attention"));
+    pos.options = namesOf<spec::PositionKind>();
+    pos.get = [](const P& q) { return V(qs(spec::toString(q.model.stem.positions))); };
+    pos.set = [](P& q, const V& v) { q.model.stem.positions = enumOf(v, spec::PositionKind::None); };
+    out.push_back(pos);
+    if (proj.model.stem.positions == spec::PositionKind::Rope) {
+        FieldDef th = field(FieldDef::Double, QStringLiteral("model.stem.rope_theta"), QObject::tr("RoPE θ"), st,
+                            QObject::tr("Base of the rotary frequencies (10000 in most models; larger for long contexts), 1 to 1e9"));
+        th.lo = 1, th.hi = 1e9;
+        th.get = [](const P& q) { return V(q.model.stem.ropeTheta); };
+        th.set = [](P& q, const V& v) { q.model.stem.ropeTheta = v.toDouble(); };
+        out.push_back(th);
     }
 }
 
@@ -258,20 +320,7 @@ std::vector<FieldDef> fieldsFor(const ProjectDocument& doc, const ItemRef& item)
     switch (item.kind) {
         case ItemRef::Model: modelFields(out, p); break;
         case ItemRef::Input: inputFields(out, p); break;
-        case ItemRef::Stem: {
-            FieldDef d = field(FieldDef::Int, QStringLiteral("model.stem.d_model"), QObject::tr("d_model"), QObject::tr("Stem"),
-                               QObject::tr("Width of the residual stream every block reads and writes"));
-            d.lo = 1, d.hi = 1 << 20;
-            d.get = [](const P& q) { return V(q.model.stem.dModel); };
-            d.set = [](P& q, const V& v) { q.model.stem.dModel = v.toInt(); };
-            out.push_back(d);
-            FieldDef a = field(FieldDef::Enum, QStringLiteral("model.stem.activation"), QObject::tr("Activation"), QObject::tr("Stem"), {});
-            a.options = namesOf<spec::Activation>();
-            a.get = [](const P& q) { return V(qs(spec::toString(q.model.stem.activation))); };
-            a.set = [](P& q, const V& v) { q.model.stem.activation = enumOf(v, spec::Activation::Gelu); };
-            out.push_back(a);
-            break;
-        }
+        case ItemRef::Stem: stemFields(out, p); break;
         case ItemRef::Head: {
             FieldDef n = field(FieldDef::Enum, QStringLiteral("model.head.norm"), QObject::tr("Norm"), QObject::tr("Head"),
                                QObject::tr("Normalisation before the classifier"));
@@ -279,10 +328,17 @@ std::vector<FieldDef> fieldsFor(const ProjectDocument& doc, const ItemRef& item)
             n.get = [](const P& q) { return V(qs(spec::toString(q.model.head.norm))); };
             n.set = [](P& q, const V& v) { q.model.head.norm = enumOf(v, spec::NormKind::LayerNorm); };
             out.push_back(n);
+            if (p.model.stem.kind == spec::StemKind::Embedding) {
+                FieldDef t = field(FieldDef::Bool, QStringLiteral("model.head.tied"), QObject::tr("Tied"), QObject::tr("Head"),
+                                   QObject::tr("The LM head reuses the embedding table (fewer parameters; GPT-2, OLMoE)"));
+                t.get = [](const P& q) { return V(q.model.head.tied); };
+                t.set = [](P& q, const V& v) { q.model.head.tied = v.toBool(); };
+                out.push_back(t);
+            }
             break;
         }
         case ItemRef::Block:
-            if (int i = doc.indexOf(item.block); i >= 0) blockFields(out, p, i);
+            if (int i = doc.indexOf(item.block); i >= 0) blockFields(out, p, i, item.child);
             break;
         case ItemRef::None: break;
     }

@@ -1,4 +1,5 @@
-// Inspector fields of one block: structure, FFN, experts, router, capacity and losses.
+// Inspector fields of one block: structure, FFN, experts, router, capacity and losses; attention;
+// a layer group's repeat and first-dense settings (its children are selected on the canvas).
 #include "fields_util.h"
 
 namespace moe::studio::detail {
@@ -9,12 +10,101 @@ using P = spec::Project;
 using V = QVariant;
 }  // namespace
 
-void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i) {
-    const spec::BlockSpec& b = proj.model.blocks[static_cast<size_t>(i)];
-    const QString base = QStringLiteral("model.blocks[%1]").arg(i);
+namespace {
+
+void attentionFields(std::vector<FieldDef>& out, const spec::BlockSpec& b, const QString& base,
+                     const std::function<spec::BlockSpec&(P&)>& B, const std::function<const spec::BlockSpec&(const P&)>& CB) {
+    const QString at = QObject::tr("Attention");
+    using A = spec::AttentionSpec;
+    auto add = [&](FieldDef::Type t, const char* key, QString label, QString help) -> FieldDef& {
+        // Attention fields sit flat in the block object of the project file.
+        out.push_back(field(t, base + QLatin1Char('.') + QLatin1String(key), std::move(label), at, std::move(help)));
+        return out.back();
+    };
+    auto& kind = add(FieldDef::Enum, "type", QObject::tr("Type"),
+                     QObject::tr("mha: a key/value head per query head; gqa: fewer, shared; mqa: one; mla: a compressed latent (DeepSeek)"));
+    kind.options = namesOf<spec::AttentionKind>();
+    kind.get = [CB](const P& p) { return V(qs(spec::toString(CB(p).attention.kind))); };
+    kind.set = [B](P& p, const V& v) {
+        auto& a = B(p).attention;
+        a.kind = enumOf(v, spec::AttentionKind::Mha);
+        // Keep the head counts consistent with the type the user picked.
+        if (a.kind == spec::AttentionKind::Mha || a.kind == spec::AttentionKind::Mla) a.kvHeads = a.heads;
+        else if (a.kind == spec::AttentionKind::Mqa) a.kvHeads = 1;
+        else if (a.kvHeads == a.heads && a.heads % 2 == 0) a.kvHeads = a.heads / 2;
+    };
+    auto integer = [&](const char* key, QString label, QString help, int lo, int hi, int A::*m, bool adv = false) -> FieldDef& {
+        auto& f = add(FieldDef::Int, key, std::move(label), std::move(help));
+        f.lo = lo, f.hi = hi, f.advanced = adv;
+        f.get = [CB, m](const P& p) { return V(CB(p).attention.*m); };
+        f.set = [B, m](P& p, const V& v) { B(p).attention.*m = v.toInt(); };
+        return f;
+    };
+    auto flag = [&](const char* key, QString label, QString help, bool A::*m, bool adv = false) {
+        auto& f = add(FieldDef::Bool, key, std::move(label), std::move(help));
+        f.advanced = adv;
+        f.get = [CB, m](const P& p) { return V(CB(p).attention.*m); };
+        f.set = [B, m](P& p, const V& v) { B(p).attention.*m = v.toBool(); };
+    };
+    integer("heads", QObject::tr("Heads"), QObject::tr("Query heads"), 1, 4096, &A::heads);
+    const bool mla = b.attention.kind == spec::AttentionKind::Mla;
+    if (!mla) {
+        integer("kv_heads", QObject::tr("KV heads"), QObject::tr("Key/value heads; must divide the heads (= heads: MHA, 1: MQA)"), 1, 4096, &A::kvHeads);
+        auto& hd = integer("head_dim", QObject::tr("Head dim"), QObject::tr("Width of one head; 0: d_model / heads"), 0, 4096, &A::headDim, true);
+        hd.unit = QObject::tr("0 = auto");
+    }
+    flag("causal", QObject::tr("Causal"), QObject::tr("A token attends to itself and earlier tokens only (language models)"), &A::causal);
+    flag("qk_norm", QObject::tr("QK-norm"), QObject::tr("RMSNorm on queries and keys per head (OLMoE, Qwen3): steadier training"), &A::qkNorm, true);
+    auto& win = integer("window", QObject::tr("Window"), QObject::tr("Sliding window in tokens; 0: the whole context"), 0, 1 << 20, &A::window, true);
+    win.unit = QObject::tr("tokens");
+    flag("bias", QObject::tr("Bias"), QObject::tr("Biases on the query/key/value/output projections"), &A::bias, true);
+    if (mla) {
+        integer("q_lora_rank", QObject::tr("Query rank"), QObject::tr("Low-rank query projection; 0: queries straight from d_model"), 0, 1 << 16, &A::qLoraRank);
+        integer("kv_lora_rank", QObject::tr("KV latent rank"), QObject::tr("Width of the compressed key/value latent (what the KV cache holds)"), 1, 1 << 16, &A::kvLoraRank);
+        integer("qk_nope_head_dim", QObject::tr("QK head dim"), QObject::tr("Per-head query/key width without rotary positions"), 1, 4096, &A::qkNopeHeadDim);
+        integer("qk_rope_head_dim", QObject::tr("QK rope dim"), QObject::tr("Decoupled rotary key/query width (shared key across heads)"), 0, 4096, &A::qkRopeHeadDim);
+        integer("v_head_dim", QObject::tr("V head dim"), QObject::tr("Per-head value width"), 1, 4096, &A::vHeadDim);
+    }
+}
+
+void groupFields(std::vector<FieldDef>& out, const QString& base, const std::function<spec::BlockSpec&(P&)>& B,
+                 const std::function<const spec::BlockSpec&(const P&)>& CB) {
+    const QString gr = QObject::tr("Layer group");
+    auto& rep = out.emplace_back(field(FieldDef::Int, base + QStringLiteral(".repeat"), QObject::tr("Repeat"), gr,
+                                       QObject::tr("Times the children run in sequence (a transformer's layer count)")));
+    rep.lo = 1, rep.hi = 4096, rep.unit = QObject::tr("×");
+    rep.get = [CB](const P& p) { return V(CB(p).repeat); };
+    rep.set = [B](P& p, const V& v) { B(p).repeat = v.toInt(); };
+    auto& fd = out.emplace_back(field(FieldDef::Int, base + QStringLiteral(".first_dense"), QObject::tr("First dense"), gr,
+                                      QObject::tr("In the first k repeats every MoE child is a dense FFN (DeepSeek's first k dense layers)")));
+    fd.lo = 0, fd.hi = 4096, fd.unit = QObject::tr("repeats");
+    fd.get = [CB](const P& p) { return V(CB(p).firstDense); };
+    fd.set = [B](P& p, const V& v) { B(p).firstDense = v.toInt(); };
+    auto& dh = out.emplace_back(field(FieldDef::Int, base + QStringLiteral(".dense_ffn.hidden"), QObject::tr("Dense FFN hidden"), gr,
+                                      QObject::tr("Hidden width of the FFN that replaces the MoE children in the first dense repeats")));
+    dh.lo = 1, dh.hi = 1 << 20, dh.unit = QObject::tr("units");
+    dh.get = [CB](const P& p) { return V(CB(p).denseFfn.hidden); };
+    dh.set = [B](P& p, const V& v) { B(p).denseFfn.hidden = v.toInt(); };
+    auto& da = out.emplace_back(field(FieldDef::Enum, base + QStringLiteral(".dense_ffn.activation"), QObject::tr("Dense FFN activation"), gr, {}));
+    da.options = namesOf<spec::Activation>();
+    da.get = [CB](const P& p) { return V(qs(spec::toString(CB(p).denseFfn.activation))); };
+    da.set = [B](P& p, const V& v) { B(p).denseFfn.activation = enumOf(v, spec::Activation::Swiglu); };
+}
+
+}  // namespace
+
+void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, int child) {
+    const spec::BlockSpec& top = proj.model.blocks[static_cast<size_t>(i)];
+    if (child >= static_cast<int>(top.children.size())) return;
+    const spec::BlockSpec& b = child >= 0 ? top.children[static_cast<size_t>(child)] : top;
+    const QString base = child >= 0 ? QStringLiteral("model.blocks[%1].blocks[%2]").arg(i).arg(child) : QStringLiteral("model.blocks[%1]").arg(i);
     const size_t bi = static_cast<size_t>(i);
-    auto B = [bi](P& p) -> spec::BlockSpec& { return p.model.blocks[bi]; };
-    auto CB = [bi](const P& p) -> const spec::BlockSpec& { return p.model.blocks[bi]; };
+    std::function<spec::BlockSpec&(P&)> B = [bi, child](P& p) -> spec::BlockSpec& {
+        return child >= 0 ? p.model.blocks[bi].children[static_cast<size_t>(child)] : p.model.blocks[bi];
+    };
+    std::function<const spec::BlockSpec&(const P&)> CB = [bi, child](const P& p) -> const spec::BlockSpec& {
+        return child >= 0 ? p.model.blocks[bi].children[static_cast<size_t>(child)] : p.model.blocks[bi];
+    };
     auto add = [&](FieldDef::Type t, const char* key, QString label, QString section, QString help) -> FieldDef& {
         out.push_back(field(t, base + QLatin1Char('.') + QLatin1String(key), std::move(label), std::move(section), std::move(help)));
         return out.back();
@@ -24,8 +114,15 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i) {
     auto& label = add(FieldDef::Text, "label", QObject::tr("Label"), blk, QObject::tr("Optional display name"));
     label.get = [CB](const P& p) { return V(QString::fromStdString(CB(p).label)); };
     label.set = [B](P& p, const V& v) { B(p).label = v.toString().toStdString(); };
-    auto& kind = add(FieldDef::Enum, "kind", QObject::tr("Kind"), blk, QObject::tr("dense: one FFN for every token; moe: routed experts"));
-    kind.options = namesOf<spec::BlockKind>();
+    if (b.kind == spec::BlockKind::Group) {
+        groupFields(out, base, B, CB);
+        return;
+    }
+    auto& kind = add(FieldDef::Enum, "kind", QObject::tr("Kind"), blk,
+                     QObject::tr("dense: one FFN for every token; moe: routed experts; attention: tokens of a sample exchange information"));
+    // Groups are inserted from the palette (they hold blocks); a group child cannot become one.
+    for (auto n : spec::allNames<spec::BlockKind>())
+        if (n != spec::toString(spec::BlockKind::Group)) kind.options << qs(n);
     kind.get = [CB](const P& p) { return V(qs(spec::toString(CB(p).kind))); };
     kind.set = [B](P& p, const V& v) {
         auto& blk = B(p);
@@ -41,6 +138,10 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i) {
     res.advanced = true;
     res.get = [CB](const P& p) { return V(CB(p).residual); };
     res.set = [B](P& p, const V& v) { B(p).residual = v.toBool(); };
+    if (b.kind == spec::BlockKind::Attention) {
+        attentionFields(out, b, base, B, CB);
+        return;
+    }
 
     const QString ffn = b.kind == spec::BlockKind::Moe ? QObject::tr("Each FFN expert") : QObject::tr("FFN");
     auto& hid = add(FieldDef::Int, "ffn.hidden", QObject::tr("Hidden width"), ffn, QObject::tr("Linear(d → hidden) → activation → Linear(hidden → d)"));
@@ -50,7 +151,12 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i) {
     auto& act = add(FieldDef::Enum, "ffn.activation", QObject::tr("Activation"), ffn, {});
     act.options = namesOf<spec::Activation>();
     act.get = [CB](const P& p) { return V(qs(spec::toString(CB(p).ffn.activation))); };
+    act.help = QObject::tr("swiglu and geglu are gated: down(act(gate(x)) × up(x)), three matrices");
     act.set = [B](P& p, const V& v) { B(p).ffn.activation = enumOf(v, spec::Activation::Gelu); };
+    auto& fb = add(FieldDef::Bool, "ffn.bias", QObject::tr("Biases"), ffn, QObject::tr("Biases on the FFN's linear layers (gated FFNs usually have none)"));
+    fb.advanced = true;
+    fb.get = [CB](const P& p) { return V(CB(p).ffn.bias); };
+    fb.set = [B](P& p, const V& v) { B(p).ffn.bias = v.toBool(); };
     if (b.kind != spec::BlockKind::Moe) return;
 
     const QString ex = QObject::tr("Experts");
@@ -126,6 +232,11 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i) {
     }
     if (rk == K::Unified) dbl("router.alpha", QObject::tr("α"), QObject::tr("Weight of softmax vs sigmoid scores (0 to 1)"), 0, 1, &spec::RouterSpec::alpha, false);
     if (rk == K::Sinkhorn) integer("router.iterations", QObject::tr("Iterations"), QObject::tr("Sinkhorn normalisation rounds (1 to 100)"), 1, 100, &spec::RouterSpec::iterations);
+    if (rk == K::TopK || rk == K::SigmoidBias) {
+        integer("router.groups", QObject::tr("Expert groups"), QObject::tr("Group-limited routing (DeepSeek-V3): the routed experts form this many equal groups; 1: none"), 1, 4096, &spec::RouterSpec::groups);
+        if (b.router.groups > 1)
+            integer("router.topk_groups", QObject::tr("Groups per token"), QObject::tr("A token picks its k experts from its best this-many groups"), 1, 4096, &spec::RouterSpec::topkGroups);
+    }
     if (rk == K::SigmoidBias)
         dbl("router.bias_update_rate", QObject::tr("Bias update rate"), QObject::tr("Bias step toward balance after each step (0 to 1)"), 0, 1, &spec::RouterSpec::biasUpdateRate, false);
 

@@ -2,6 +2,8 @@
 // Helpers shared by the field tables (fields.cpp, fields_block.cpp).
 #include <QObject>
 
+#include <functional>
+
 #include "fields.h"
 #include "moe/spec/names.h"
 
@@ -32,6 +34,7 @@ inline FieldDef field(FieldDef::Type t, QString path, QString label, QString sec
     return f;
 }
 
-void blockFields(std::vector<FieldDef>& out, const moe::spec::Project& proj, int block);
+// Fields of block `block`, or of its child `child` when it is a layer group's (child >= 0).
+void blockFields(std::vector<FieldDef>& out, const moe::spec::Project& proj, int block, int child = -1);
 
 }  // namespace moe::studio::detail

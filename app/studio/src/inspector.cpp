@@ -44,8 +44,18 @@ QString itemTitle(const ProjectDocument& doc, const ItemRef& r) {
         case ItemRef::Block: {
             const int i = doc.indexOf(r.block);
             if (i < 0) return {};
-            const auto& b = doc.project().model.blocks[static_cast<size_t>(i)];
-            return QObject::tr("Block %1 · %2").arg(i).arg(b.kind == spec::BlockKind::Moe ? QObject::tr("MoE") : QObject::tr("dense"));
+            const auto& top = doc.project().model.blocks[static_cast<size_t>(i)];
+            if (r.child >= static_cast<int>(top.children.size())) return {};
+            const auto& b = r.child >= 0 ? top.children[static_cast<size_t>(r.child)] : top;
+            QString kind;
+            switch (b.kind) {
+                case spec::BlockKind::Moe: kind = QObject::tr("MoE"); break;
+                case spec::BlockKind::Dense: kind = QObject::tr("dense"); break;
+                case spec::BlockKind::Attention: kind = QObject::tr("attention"); break;
+                case spec::BlockKind::Group: kind = QObject::tr("layer group ×%1").arg(b.repeat); break;
+            }
+            if (r.child >= 0) return QObject::tr("Block %1.%2 · %3 (in group, ×%4)").arg(i).arg(r.child).arg(kind).arg(top.repeat);
+            return QObject::tr("Block %1 · %2").arg(i).arg(kind);
         }
         case ItemRef::None: break;
     }
@@ -91,7 +101,7 @@ void Inspector::setLocked(bool locked, const QString& why) {
 void Inspector::refresh() {
     // Rebuild only when the set of fields changes, so typing keeps its editor and focus.
     QString sig = QString::number(m_classroom) + QString::number(m_locked);
-    for (const auto& r : m_selection) sig += QStringLiteral("|%1/%2").arg(r.kind).arg(r.block);
+    for (const auto& r : m_selection) sig += QStringLiteral("|%1/%2/%3").arg(r.kind).arg(r.block).arg(r.child);
     if (m_selection.size() == 1)
         for (const auto& f : fieldsFor(*m_doc, m_selection.front())) sig += QLatin1Char(';') + f.path;
     if (sig != m_signature) {
@@ -322,35 +332,45 @@ void Inspector::updateMessage(Row& r) {
 void Inspector::updateFigures() {
     if (!m_figures) return;
     const auto& m = m_doc->project().model;
-    const spec::ModelFigures f = spec::computeFigures(m);
+    // Figures are per layer of the flattened model; an authored item sums the layers it makes.
+    const spec::ModelSpec flat = m.flattened();
+    const auto origins = m.layerOrigins();
+    const spec::ModelFigures f = spec::computeFigures(flat);
+    const int seqLen = m.input.tokensPerSample();
     QString html = QStringLiteral("<table cellspacing=2>");
     auto row = [&html](const QString& k, const QString& v) { html += QStringLiteral("<tr><td>%1</td><td align=right><b>%2</b></td></tr>").arg(k, v); };
-    int blocks = 0;
+    int items = 0, layers = 0;
     double params = 0, active = 0, flops = 0;
+    const spec::BlockFigures* single = nullptr;
     for (const auto& r : m_selection) {
         const int i = r.kind == ItemRef::Block ? m_doc->indexOf(r.block) : -1;
-        if (i < 0 || i >= static_cast<int>(f.blocks.size())) continue;
-        const auto& bf = f.blocks[static_cast<size_t>(i)];
-        ++blocks;
-        params += static_cast<double>(bf.params);
-        active += bf.activeParams;
-        flops += bf.flopsPerToken;
-        if (m_selection.size() == 1 && m.blocks[static_cast<size_t>(i)].kind == spec::BlockKind::Moe) {
-            row(tr("Routed experts"), QString::number(bf.experts + bf.zeroExperts));
-            row(tr("Experts per token"), QString::number(bf.k, 'g', 3));
+        if (i < 0) continue;
+        ++items;
+        for (size_t l = 0; l < origins.size() && l < f.blocks.size(); ++l) {
+            if (origins[l].block != i || (r.child >= 0 && origins[l].child != r.child)) continue;
+            const auto& bf = f.blocks[l];
+            ++layers;
+            params += static_cast<double>(bf.params);
+            active += bf.activeParams;
+            flops += bf.flopsPerToken;
+            if (flat.blocks[l].kind == spec::BlockKind::Moe && !single) single = &bf;
         }
     }
-    if (blocks > 0) {
-        const QString what = blocks == 1 ? tr("This block") : tr("These %1 blocks").arg(blocks);
+    if (items > 0) {
+        if (m_selection.size() == 1 && single) {
+            row(tr("Routed experts"), QString::number(single->experts + single->zeroExperts));
+            row(tr("Experts per token"), QString::number(single->k, 'g', 3));
+        }
+        const QString what = items == 1 ? (layers > 1 ? tr("This item (%1 layers)").arg(layers) : tr("This block")) : tr("These %1 blocks").arg(items);
         html += QStringLiteral("<tr><td colspan=2><i>%1</i></td></tr>").arg(what);
         row(tr("Parameters"), humanCount(params));
         row(tr("Active per token"), humanCount(active));
         row(tr("FLOPs per token"), humanCount(flops));
     }
-    html += QStringLiteral("<tr><td colspan=2><i>%1</i></td></tr>").arg(tr("Whole model"));
+    html += QStringLiteral("<tr><td colspan=2><i>%1</i></td></tr>").arg(tr("Whole model (%1 layers)").arg(flat.blocks.size()));
     row(tr("Parameters"), humanCount(static_cast<double>(f.params)));
     row(tr("Active per token"), humanCount(f.activeParams));
-    row(tr("FLOPs per token"), humanCount(f.flopsPerToken));
+    row(seqLen > 1 ? tr("FLOPs per token (%1 tokens)").arg(seqLen) : tr("FLOPs per token"), humanCount(f.flopsPerToken));
     row(tr("Weights (fp32)"), humanCount(static_cast<double>(f.params) * 4) + QStringLiteral("B"));
     html += QStringLiteral("</table>");
     m_figures->setText(html);

@@ -157,10 +157,12 @@ void MainWindow::onSnapshot(const moe::telemetry::SnapshotPtr& s) {
 void MainWindow::showSnapshotOnCanvas(const moe::telemetry::SnapshotPtr& s) {
     if (!s) return;
     const auto& m = m_doc->project().model;
-    std::vector<std::vector<double>> loads(m.blocks.size());
+    // Telemetry numbers the layers of the flattened model; the canvas maps them to its cards.
+    const int layers = m.layerCount();
+    std::vector<std::vector<double>> loads(static_cast<size_t>(layers));
     for (const auto& b : s->blocks) {
         // A replayed run may come from another version of the model: tint only what matches.
-        if (b.block < 0 || b.block >= static_cast<int>(m.blocks.size()) || b.experts != m.routedExpertsOf(b.block)) continue;
+        if (b.block < 0 || b.block >= layers || b.experts != m.routedExpertsOf(b.block)) continue;
         loads[static_cast<size_t>(b.block)] = b.loadShare();
     }
     m_scene->setExpertLoads(std::move(loads));

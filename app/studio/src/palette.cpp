@@ -15,6 +15,12 @@ const std::vector<PaletteEntry>& paletteEntries() {
             {"block:moe", QObject::tr("MoE block"), QObject::tr("Routed FFN experts behind a top-k router"), QObject::tr("Blocks")},
             {"block:moe_shared", QObject::tr("MoE + shared expert"), QObject::tr("Routed experts plus one expert every token goes through (DeepSeekMoE style)"), QObject::tr("Blocks")},
             {"block:moe_zero", QObject::tr("MoE++ block"), QObject::tr("Routed FFN experts plus zero, copy and constant experts that cost no compute"), QObject::tr("Blocks"), true},
+            {"block:dense_swiglu", QObject::tr("Gated FFN (SwiGLU)"), QObject::tr("Dense block with a SwiGLU FFN: down(silu(gate(x)) × up(x)), three matrices, no biases (Llama, Mixtral)"), QObject::tr("Blocks")},
+            {"block:group", QObject::tr("Transformer layer ×4"), QObject::tr("A layer group: attention then an MoE block, repeated 4 times (edit the repeat and \"first k dense\" in the inspector)"), QObject::tr("Blocks")},
+            {"block:attention_mha", QObject::tr("Attention (MHA)"), QObject::tr("Causal multi-head self-attention: every head has its own keys and values"), QObject::tr("Attention")},
+            {"block:attention_gqa", QObject::tr("Attention (GQA)"), QObject::tr("Grouped-query attention: heads share fewer key/value heads, a smaller KV cache (Llama 2 70B, Mixtral)"), QObject::tr("Attention")},
+            {"block:attention_mla", QObject::tr("Attention (MLA)"), QObject::tr("Multi-head latent attention: keys and values from one compressed latent (DeepSeek-V2/V3)"), QObject::tr("Attention"), true},
+            {"stem:embedding", QObject::tr("Token embedding"), QObject::tr("Make the stem a token table (byte-level text, vocab 256) with rotary positions; the input becomes the text corpus"), QObject::tr("Attention")},
             {"expert:ffn", QObject::tr("FFN expert"), QObject::tr("Drop on an MoE block: one more routed FFN expert"), QObject::tr("Experts")},
             {"expert:shared", QObject::tr("Shared expert"), QObject::tr("Drop on an MoE block: one more always-on expert"), QObject::tr("Experts")},
             {"expert:zero", QObject::tr("Zero expert"), QObject::tr("Drop on an MoE block: an expert that outputs 0 (token skips compute)"), QObject::tr("Experts"), true},
@@ -42,11 +48,73 @@ const std::vector<PaletteEntry>& paletteEntries() {
 }
 
 bool isBlockEntry(const QString& id) { return id.startsWith(QLatin1String("block:")); }
+bool isModelEntry(const QString& id) { return id.startsWith(QLatin1String("stem:")); }
 
-QString applyPaletteEntry(ProjectDocument& doc, const QString& id, int insertIndex, BlockId target) {
+namespace {
+
+// Heads that divide the residual width (4 when they can, as the small examples use).
+int headsFor(int dModel) {
+    for (int h : {4, 2, 1})
+        if (dModel % h == 0) return h;
+    return 1;
+}
+
+}  // namespace
+
+spec::BlockSpec attentionPreset(spec::AttentionKind kind, int dModel) {
+    spec::BlockSpec b;
+    b.kind = spec::BlockKind::Attention;
+    b.norm = spec::NormKind::RmsNorm;
+    auto& a = b.attention;
+    a.kind = kind;
+    a.heads = headsFor(dModel);
+    a.kvHeads = kind == spec::AttentionKind::Mha ? a.heads : kind == spec::AttentionKind::Mqa ? 1 : std::max(1, a.heads / 2);
+    if (kind == spec::AttentionKind::Mla) {
+        // DeepSeek-V2's proportions at this width: the latent half of d_model, rotary keys half a head.
+        const int head = std::max(2, dModel / a.heads);
+        a.kvHeads = a.heads;
+        a.kvLoraRank = std::max(4, dModel / 2);
+        a.qkNopeHeadDim = head;
+        a.qkRopeHeadDim = std::max(2, head / 2 / 2 * 2);
+        a.vHeadDim = head;
+    }
+    return b;
+}
+
+spec::BlockSpec gatedFfnBlock() {
+    spec::BlockSpec b = ProjectDocument::defaultDenseBlock();
+    b.norm = spec::NormKind::RmsNorm;
+    b.ffn.activation = spec::Activation::Swiglu;
+    b.ffn.bias = false;
+    return b;
+}
+
+spec::BlockSpec transformerLayerGroup(const spec::ModelSpec& m) {
+    spec::BlockSpec g;
+    g.kind = spec::BlockKind::Group;
+    g.repeat = 4;
+    g.label = "transformer layer";
+    g.denseFfn = gatedFfnBlock().ffn;
+    spec::BlockSpec moe = ProjectDocument::defaultMoeBlock();
+    moe.norm = spec::NormKind::RmsNorm;
+    moe.ffn.activation = spec::Activation::Swiglu;
+    moe.ffn.bias = false;
+    if (m.expertSchedule) moe.experts.reset();
+    if (m.kSchedule) moe.router.k.reset();
+    g.children = {attentionPreset(spec::AttentionKind::Mha, m.stem.dModel), moe};
+    return g;
+}
+
+QString applyPaletteEntry(ProjectDocument& doc, const QString& id, int insertIndex, BlockId target, int child) {
     if (isBlockEntry(id)) {
+        const spec::ModelSpec& model = doc.project().model;
         spec::BlockSpec b = ProjectDocument::defaultMoeBlock();
         if (id == QLatin1String("block:dense")) b = ProjectDocument::defaultDenseBlock();
+        else if (id == QLatin1String("block:dense_swiglu")) b = gatedFfnBlock();
+        else if (id == QLatin1String("block:group")) b = transformerLayerGroup(model);
+        else if (id == QLatin1String("block:attention_mha")) b = attentionPreset(spec::AttentionKind::Mha, model.stem.dModel);
+        else if (id == QLatin1String("block:attention_gqa")) b = attentionPreset(spec::AttentionKind::Gqa, model.stem.dModel);
+        else if (id == QLatin1String("block:attention_mla")) b = attentionPreset(spec::AttentionKind::Mla, model.stem.dModel);
         else if (id == QLatin1String("block:moe_shared")) b.sharedExperts = 1;
         else if (id == QLatin1String("block:moe_zero")) b.zeroExperts = {1, 1, 1};
         else if (id != QLatin1String("block:moe")) return QObject::tr("unknown palette entry '%1'").arg(id);
@@ -56,25 +124,55 @@ QString applyPaletteEntry(ProjectDocument& doc, const QString& id, int insertInd
         doc.insertBlock(insertIndex, b);
         return {};
     }
+    if (id == QLatin1String("stem:embedding")) {
+        return doc.edit(QObject::tr("Use a token embedding"), [](spec::Project& p) {
+            // A token table reads token ids: the input becomes byte-level text (vocab 256).
+            auto& in = p.model.input;
+            if (!in.isText()) {
+                in.dataset = spec::DatasetKind::Text;
+                in.tokens = spec::TokenMode::Sample;
+            }
+            p.model.stem.kind = spec::StemKind::Embedding;
+            p.model.stem.vocab = 256;
+            p.model.stem.positions = spec::PositionKind::Rope;
+            p.model.head.norm = spec::NormKind::RmsNorm;
+        });
+    }
+    if (!id.startsWith(QLatin1String("expert:")) && !id.startsWith(QLatin1String("router:")))
+        return QObject::tr("unknown palette entry '%1'").arg(id);
     const int index = doc.indexOf(target);
     if (index < 0) return QObject::tr("drop it on an MoE block");
-    if (doc.project().model.blocks[static_cast<size_t>(index)].kind != spec::BlockKind::Moe)
-        return QObject::tr("block %1 is dense: experts and routers go on MoE blocks").arg(index);
-    const std::string routedExperts = std::to_string(doc.project().model.expertsOf(index));
-    auto onBlock = [index](auto f) {
-        return [index, f](spec::Project& p) { f(p.model.blocks[static_cast<size_t>(index)], p.model, index); };
+    const spec::ModelSpec& model = doc.project().model;
+    const spec::BlockSpec& top = model.blocks[static_cast<size_t>(index)];
+    if (child >= static_cast<int>(top.children.size())) child = -1;
+    const spec::BlockSpec& blk = child >= 0 ? top.children[static_cast<size_t>(child)] : top;
+    const QString where = child >= 0 ? QObject::tr("block %1.%2").arg(index).arg(child) : QObject::tr("block %1").arg(index);
+    if (blk.kind != spec::BlockKind::Moe)
+        return QObject::tr("%1 is %2: experts and routers go on MoE blocks").arg(where, QString::fromUtf8(spec::toString(blk.kind).data()));
+    // The expert count the block resolves to (its first layer in the flattened model).
+    int layer = 0;
+    for (const auto& o : model.layerOrigins()) {
+        if (o.block == index && o.child == child && (child < 0 || o.repeat >= top.firstDense)) break;
+        ++layer;
+    }
+    const int experts = layer < model.layerCount() ? model.expertsOf(layer) : spec::kDefaultExperts;
+    auto onBlock = [index, child](auto f) {
+        return [index, child, f](spec::Project& p) {
+            spec::BlockSpec& b = p.model.blocks[static_cast<size_t>(index)];
+            f(child >= 0 ? b.children[static_cast<size_t>(child)] : b);
+        };
     };
     if (id.startsWith(QLatin1String("router:"))) {
         const auto kind = spec::parseEnum<spec::RouterKind>(id.mid(7).toStdString());
         if (!kind) return QObject::tr("unknown router '%1'").arg(id.mid(7));
-        return doc.edit(QObject::tr("Set router of block %1 to %2").arg(index).arg(id.mid(7)), onBlock([kind](spec::BlockSpec& b, spec::ModelSpec&, int) {
+        return doc.edit(QObject::tr("Set router of %1 to %2").arg(where).arg(id.mid(7)), onBlock([kind](spec::BlockSpec& b) {
             b.router.kind = *kind;
             if (*kind == spec::RouterKind::SigmoidBias) b.losses.aux = 0;  // it balances with its bias
         }));
     }
     const QString what = id.mid(7);
-    return doc.edit(QObject::tr("Add %1 expert to block %2").arg(what).arg(index), onBlock([what](spec::BlockSpec& b, spec::ModelSpec& m, int i) {
-        if (what == QLatin1String("ffn")) b.experts = m.expertsOf(i) + 1;
+    return doc.edit(QObject::tr("Add %1 expert to %2").arg(what).arg(where), onBlock([what, experts](spec::BlockSpec& b) {
+        if (what == QLatin1String("ffn")) b.experts = experts + 1;
         else if (what == QLatin1String("shared")) b.sharedExperts += 1;
         else if (what == QLatin1String("zero")) b.zeroExperts.zero += 1;
         else if (what == QLatin1String("copy")) b.zeroExperts.copy += 1;

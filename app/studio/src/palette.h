@@ -14,19 +14,28 @@ namespace moe::studio {
 inline constexpr const char* kPaletteMime = "application/x-moe-studio-palette";
 
 struct PaletteEntry {
-    QString id;        // "block:moe", "expert:shared", "router:topk", ...
+    QString id;        // "block:moe", "stem:embedding", "expert:shared", "router:topk", ...
     QString title;
     QString help;
-    QString group;     // Blocks, Experts, Routers
+    QString group;     // Blocks, Attention, Experts, Routers
     bool advanced = false;  // hidden in classroom mode
 };
 
 const std::vector<PaletteEntry>& paletteEntries();
 bool isBlockEntry(const QString& id);
+// Entries that change the model as a whole (the stem): they apply wherever they are dropped.
+bool isModelEntry(const QString& id);
 
-// Applies an entry: block entries insert at `insertIndex`; expert and router entries change
-// `target` (an MoE block). Returns an empty string, or why it cannot be applied.
-QString applyPaletteEntry(ProjectDocument& doc, const QString& id, int insertIndex, BlockId target);
+// The blocks the palette inserts (also the inspector's presets): attention of a kind sized for
+// a residual width, a dense SwiGLU block, and a transformer layer group (attention + MoE, x4).
+moe::spec::BlockSpec attentionPreset(moe::spec::AttentionKind kind, int dModel);
+moe::spec::BlockSpec gatedFfnBlock();
+moe::spec::BlockSpec transformerLayerGroup(const moe::spec::ModelSpec& m);
+
+// Applies an entry: block entries insert at `insertIndex`; model entries change the model;
+// expert and router entries change `target` (an MoE block, or child `child` of a layer group).
+// Returns an empty string, or why it cannot be applied.
+QString applyPaletteEntry(ProjectDocument& doc, const QString& id, int insertIndex, BlockId target, int child = -1);
 
 class PaletteWidget : public QTreeWidget {
     Q_OBJECT

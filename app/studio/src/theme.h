@@ -17,6 +17,7 @@ struct CanvasColors {
     QColor background, grid;
     QColor card, cardBorder, cardSelected, cardInvalid, text, mutedText;
     QColor input, stem, head, dense, moe;      // header accents per kind
+    QColor attention, kvHead, group, groupFill;  // attention accent and its KV heads; layer-group frame
     QColor router, expert, shared, zero, edge;
     QColor loadCold, loadHot, loadDead;        // expert tint while training
 };

@@ -48,9 +48,9 @@ struct RunView {
 
 // [SECTION] state and intents -----------------------------------------------------------------
 
-enum class View { Heatmap, Load, Collapse, Specialisation, RoutingMap, Schedule, Cluster };
-inline constexpr View kAllViews[] = {View::Heatmap, View::Load, View::Collapse, View::Specialisation,
-                                     View::RoutingMap, View::Schedule, View::Cluster};
+enum class View { Heatmap, Load, Collapse, Specialisation, RoutingMap, Tokens, Schedule, Cluster };
+inline constexpr View kAllViews[] = {View::Heatmap, View::Load,   View::Collapse, View::Specialisation,
+                                     View::RoutingMap, View::Tokens, View::Schedule, View::Cluster};
 std::string_view toString(View v);       // "heatmap", "load", ..., "routing-map", ...
 std::string_view displayName(View v);    // "Routing heatmap", ...
 std::optional<View> parseView(std::string_view name);
@@ -104,6 +104,9 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& state);
 std::vector<Intent> drawCollapse(const RunView& run, PanelState& state);
 std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& state);
 std::vector<Intent> drawRoutingMap(const RunView& run, PanelState& state);
+// Sequence models: the run's probe (text characters, or image patches) coloured by each token's
+// first-choice expert, one strip per MoE layer; hover names the k experts and their gates.
+std::vector<Intent> drawTokens(const RunView& run, PanelState& state);
 std::vector<Intent> drawSchedule(const RunView& run, PanelState& state);
 std::vector<Intent> drawCluster(const RunView& run, PanelState& state);
 
