@@ -187,15 +187,25 @@ private Q_SLOTS:
         QVERIFY(same(mha->forward(x), gqa->forward(x)));
     }
 
-    // MQA: one key/value head whatever kv_heads says, shared by every query head.
+    // MQA: one key/value head shared by every query head, so every head's keys are the same.
     void mqaHasOneKvHead() {
         auto a = attention(AttentionKind::Mqa);
-        a.kvHeads = 4;
         Attention mqa(a, kD, spec::PositionKind::None, 10000.0);
         QCOMPARE(mqa->k->weight.size(0), std::int64_t(a.headDim));
         QCOMPARE(mqa->v->weight.size(0), std::int64_t(a.headDim));
         auto x = torch::randn({2, kP, kD});
         QCOMPARE(mqa->forward(x).sizes(), x.sizes());
+        // Equal to MHA whose four key/value heads are copies of the one.
+        auto full = a;
+        full.kind = AttentionKind::Mha;
+        full.kvHeads = full.heads;
+        Attention mha(full, kD, spec::PositionKind::None, 10000.0);
+        torch::NoGradGuard ng;
+        mha->q->weight.copy_(mqa->q->weight);
+        mha->o->weight.copy_(mqa->o->weight);
+        mha->k->weight.copy_(mqa->k->weight.repeat({a.heads, 1}));
+        mha->v->weight.copy_(mqa->v->weight.repeat({a.heads, 1}));
+        QVERIFY(same(mha->forward(x), mqa->forward(x)));
     }
 
     // After rotation, q.k depends only on how far apart the two positions are.

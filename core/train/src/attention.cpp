@@ -30,15 +30,9 @@ torch::Tensor repeatKv(const torch::Tensor& x, std::int64_t group) {
     return x.unsqueeze(2).expand({B, KV, group, P, D}).reshape({B, KV * group, P, D});
 }
 
-int kvHeadsOf(const moe::spec::AttentionSpec& s) {
-    switch (s.kind) {
-        case AttentionKind::Mha: return s.heads;
-        case AttentionKind::Mqa: return 1;
-        case AttentionKind::Gqa: return s.kvHeads;
-        case AttentionKind::Mla: return s.heads;  // MLA expands the latent into every head
-    }
-    return s.heads;
-}
+// MLA expands its latent into every head; the others have the spec's key/value heads (validation
+// ties them to the kind: heads for MHA, one for MQA).
+int kvHeadsOf(const moe::spec::AttentionSpec& s) { return s.kind == AttentionKind::Mla ? s.heads : s.kvHeads; }
 
 }  // namespace
 

@@ -153,7 +153,7 @@ torch::Tensor applyRope(const torch::Tensor& x, double theta);
 
 // Self-attention over the tokens of each sequence: x [B, P, d] -> [B, P, d].
 // MHA/GQA/MQA: q Linear(d, heads*hd), k and v Linear(d, kvHeads*hd), o Linear(heads*hd, d); each
-// key/value head serves heads/kvHeads consecutive query heads. Optional QK-norm: one RMSNorm(hd)
+// key/value head serves heads/kvHeads consecutive query heads (MQA: kvHeads = 1). Optional QK-norm: one RMSNorm(hd)
 // for queries and one for keys, shared by the heads.
 // MLA (DeepSeek-V2, arXiv:2405.04434, section 2.1): queries direct, Linear(d, heads*(nope+rope)),
 // or low-rank: q_a Linear(d, qLora), RMSNorm(qLora), q_b Linear(qLora, heads*(nope+rope)); kv_a
