@@ -85,7 +85,7 @@ private Q_SLOTS:
         t.value()->wait();
         QVERIFY2(t.value()->progress().state == moe::train::TrainerState::Finished, t.value()->progress().message.c_str());
         QVERIFY(t.value()->progress().unigramBitsPerByte > 0);
-        t.reset();  // joins the thread: the run store and the checkpoint are complete
+        t.value().reset();  // joins the thread: the run store and the checkpoint are complete
         QVERIFY(snaps.size() >= 2);
         m_first = snaps.front();
         m_last = snaps.back();
