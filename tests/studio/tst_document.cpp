@@ -104,8 +104,14 @@ private Q_SLOTS:
         ProjectDocument doc;
         const QString ok = doc.applyJsonEdits({{"model.blocks[1].losses.aux", 0.0}}, "no aux");
         QVERIFY2(ok.isEmpty(), qPrintable(ok));
-        // A dense block has no losses: refused with the reason, nothing changes.
-        const QString dense = doc.applyJsonEdits({{"model.blocks[*].losses.aux", 0.5}}, "all");
+        // [*] reaches the blocks that have the key: the moe block changes, the dense block stays dense.
+        const QString all = doc.applyJsonEdits({{"model.blocks[*].losses.aux", 0.5}}, "all");
+        QVERIFY2(all.isEmpty(), qPrintable(all));
+        QCOMPARE(doc.project().model.blocks[1].losses.aux, 0.5);
+        QVERIFY(doc.project().model.blocks[0].kind == spec::BlockKind::Dense);
+        doc.undoStack()->undo();
+        // A dense block named by its index has no losses: refused with the reason, nothing changes.
+        const QString dense = doc.applyJsonEdits({{"model.blocks[0].losses.aux", 0.5}}, "dense");
         QVERIFY2(dense.contains("cannot apply this edit"), qPrintable(dense));
         QCOMPARE(doc.project().model.blocks[1].losses.aux, 0.0);
         const QString bad = doc.applyJsonEdits({{"model.blocks[7].losses.aux", 0.0}}, "bad");
