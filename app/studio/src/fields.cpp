@@ -184,7 +184,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     tel.get = [](const P& p) { return V(p.training.telemetryInterval); };
     tel.set = [](P& p, const V& v) { p.training.telemetryInterval = v.toInt(); };
     out.push_back(tel);
-    if (proj.model.input.dataset != spec::DatasetKind::FashionMnist) {
+    if (proj.model.input.dataset != spec::DatasetKind::FashionMnist && !proj.model.input.isText()) {
         FieldDef tr = field(FieldDef::Int, QStringLiteral("training.train_samples"), QObject::tr("Train samples"), t, QObject::tr("Synthetic samples generated for training"));
         tr.lo = 1, tr.hi = 10000000, tr.advanced = true;
         tr.get = [](const P& p) { return V(p.training.trainSamples); };

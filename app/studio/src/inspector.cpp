@@ -340,7 +340,7 @@ void Inspector::updateFigures() {
     QString html = QStringLiteral("<table cellspacing=2>");
     auto row = [&html](const QString& k, const QString& v) { html += QStringLiteral("<tr><td>%1</td><td align=right><b>%2</b></td></tr>").arg(k, v); };
     int items = 0, layers = 0;
-    double params = 0, active = 0, flops = 0;
+    double params = 0, active = 0, flops = 0, kv = 0;
     const spec::BlockFigures* single = nullptr;
     for (const auto& r : m_selection) {
         const int i = r.kind == ItemRef::Block ? m_doc->indexOf(r.block) : -1;
@@ -353,6 +353,7 @@ void Inspector::updateFigures() {
             params += static_cast<double>(bf.params);
             active += bf.activeParams;
             flops += bf.flopsPerToken;
+            kv += static_cast<double>(bf.kvCachePerToken);
             if (flat.blocks[l].kind == spec::BlockKind::Moe && !single) single = &bf;
         }
     }
@@ -366,11 +367,13 @@ void Inspector::updateFigures() {
         row(tr("Parameters"), humanCount(params));
         row(tr("Active per token"), humanCount(active));
         row(tr("FLOPs per token"), humanCount(flops));
+        if (kv > 0) row(tr("KV cache per token (bf16)"), humanCount(kv * spec::bytesPerElement("bf16")) + QStringLiteral("B"));
     }
     html += QStringLiteral("<tr><td colspan=2><i>%1</i></td></tr>").arg(tr("Whole model (%1 layers)").arg(flat.blocks.size()));
     row(tr("Parameters"), humanCount(static_cast<double>(f.params)));
     row(tr("Active per token"), humanCount(f.activeParams));
     row(seqLen > 1 ? tr("FLOPs per token (%1 tokens)").arg(seqLen) : tr("FLOPs per token"), humanCount(f.flopsPerToken));
+    if (f.kvCachePerToken > 0) row(tr("KV cache per token (bf16)"), humanCount(f.kvCacheBytesPerToken("bf16")) + QStringLiteral("B"));
     row(tr("Weights (fp32)"), humanCount(static_cast<double>(f.params) * 4) + QStringLiteral("B"));
     html += QStringLiteral("</table>");
     m_figures->setText(html);
