@@ -115,10 +115,16 @@ int ModelSpec::moeIndex(int block) const {
 }
 
 namespace {
-// The flattened layer `block` (callers have checked that it is an MoE layer).
+// The flattened layer `block` (callers have checked that it is an MoE layer), without expanding
+// the whole model.
 BlockSpec layerAt(const ModelSpec& m, int block) {
     if (!m.hasGroups()) return m.blocks[static_cast<size_t>(block)];
-    return m.flattened().blocks[static_cast<size_t>(block)];
+    BlockSpec out;
+    int layer = 0;
+    forEachLayer(m.blocks, [&](const BlockSpec& b, const LayerOrigin&) {
+        if (layer++ == block) out = b;
+    });
+    return out;
 }
 }  // namespace
 

@@ -34,23 +34,13 @@ moe::spec::Result<std::string> generateText(const moe::spec::Project& project, c
             return Diagnostics{{"checkpoint", "the checkpoint " + checkpoint + " was written for a different model than the run's project"}};
         detail::MoeNet net(project.model);
         net->load(a);
-        net->eval();
-        torch::NoGradGuard ng;
 
-        const std::int64_t S = in.seqLen;
         std::vector<std::int64_t> context = encodeBytes(o.prompt.empty() ? std::string("\n") : o.prompt);
         std::string out;
         std::mt19937_64 rng(o.seed);
-        // The trained window length is the most the positions know. The context sits at the start
-        // of one window; causal attention keeps the padding after it from touching its logits.
-        auto window = torch::full({1, S}, static_cast<float>(' '));
         for (int i = 0; i < o.tokens; ++i) {
-            const auto n = std::min<std::int64_t>(S, static_cast<std::int64_t>(context.size()));
-            auto acc = window.accessor<float, 2>();
-            for (std::int64_t j = 0; j < S; ++j)
-                acc[0][j] = j < n ? static_cast<float>(context[context.size() - static_cast<size_t>(n) + static_cast<size_t>(j)]) : 32.0f;
-            detail::RouteContext ctx;
-            auto logits = net->forward(window, ctx).select(0, n - 1).to(torch::kDouble);
+            // The model sees at most its trained window: nextTokenLogits keeps the last seq_len bytes.
+            auto logits = detail::nextTokenLogits(*net, torch::tensor(context, torch::kLong)).to(torch::kDouble);
             std::int64_t next = 0;
             if (o.temperature <= 0) {
                 next = logits.argmax().item<std::int64_t>();

@@ -232,14 +232,7 @@ torch::Tensor nextTokenLogits(MoeNetImpl& net, const torch::Tensor& ids) {
     TORCH_CHECK(x.dim() == 2 && x.size(0) == 1 && x.size(1) > 0, "nextTokenLogits wants ids [t] or [1, t], got ", ids.sizes());
     const std::int64_t context = net.spec().input.tokensPerSample();
     if (x.size(1) > context) x = x.narrow(1, x.size(1) - context, context);
-    // Back to the caller's mode even when the forward throws.
-    struct ModeGuard {
-        MoeNetImpl& net;
-        bool training;
-        ~ModeGuard() { net.train(training); }
-    } guard{net, net.is_training()};
-    net.eval();
-    torch::NoGradGuard ng;
+    EvalScope eval(net);
     const auto params = net.parameters();
     const auto device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
     auto logits = net.forward(x.to(device, torch::kFloat), RouteContext{});

@@ -280,6 +280,21 @@ private:
 };
 TORCH_MODULE(MoeNet);
 
+// Runs the net in eval mode without gradients for the guard's life, then restores the mode it
+// had, also when a forward throws (evaluation, probes, routing maps, generation).
+class EvalScope {
+public:
+    explicit EvalScope(torch::nn::Module& net) : m_net(net), m_training(net.is_training()) { m_net.eval(); }
+    ~EvalScope() { m_net.train(m_training); }
+    EvalScope(const EvalScope&) = delete;
+    EvalScope& operator=(const EvalScope&) = delete;
+
+private:
+    torch::nn::Module& m_net;
+    bool m_training;
+    torch::NoGradGuard m_noGrad;
+};
+
 // Generation: the logits [vocab] for the token after `ids` ([t] or [1, t] int64 or float byte
 // ids), recomputing the whole prefix (no cache). Prefixes longer than the sequence length the
 // model was built for keep their last seqLen tokens. Runs in eval mode without gradients and

@@ -77,11 +77,11 @@ std::vector<std::vector<int>> routingMaps(MoeNetImpl& net, double xMin, double x
     auto ys = (yMin + cells * (yMax - yMin)).to(torch::kFloat);
     // Row-major with row 0 at yMin: y varies slowest.
     auto grid = torch::stack({xs.repeat({res}), ys.repeat_interleave(res)}, 1).to(device);
-    const bool wasTraining = net.is_training();
-    net.eval();
-    RouteContext ctx;
-    net.forward(grid, ctx, lastMoe);
-    net.train(wasTraining);
+    {
+        EvalScope eval(net);
+        RouteContext ctx;
+        net.forward(grid, ctx, lastMoe);
+    }
     for (auto& b : net.blocks()) {
         if (!b->isMoe()) continue;
         auto first = b->last().routing.rankFirst.to(torch::kCPU, torch::kInt).contiguous();
@@ -91,9 +91,7 @@ std::vector<std::vector<int>> routingMaps(MoeNetImpl& net, double xMin, double x
 }
 
 double evaluate(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y, torch::Device device) {
-    torch::NoGradGuard ng;
-    const bool wasTraining = net.is_training();
-    net.eval();
+    EvalScope eval(net);
     const auto n = x.size(0);
     std::int64_t correct = 0;
     constexpr std::int64_t kBatch = 1024;
@@ -103,14 +101,11 @@ double evaluate(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y,
         auto logits = net.forward(x.narrow(0, i, m).to(device), ctx);
         correct += logits.argmax(-1).eq(y.narrow(0, i, m).to(device)).sum().item<std::int64_t>();
     }
-    net.train(wasTraining);
     return n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
 }
 
 LmEvaluation evaluateLm(MoeNetImpl& net, const torch::Tensor& x, const torch::Tensor& y, torch::Device device) {
-    torch::NoGradGuard ng;
-    const bool wasTraining = net.is_training();
-    net.eval();
+    EvalScope eval(net);
     const auto n = x.size(0), S = x.size(1);
     constexpr std::int64_t kSequences = 16;
     double lossSum = 0;
@@ -124,18 +119,16 @@ LmEvaluation evaluateLm(MoeNetImpl& net, const torch::Tensor& x, const torch::Te
                        .item<double>();
         correct += logits.argmax(-1).eq(target).sum().item<std::int64_t>();
     }
-    net.train(wasTraining);
     const double tokens = static_cast<double>(n * S);
     return tokens > 0 ? LmEvaluation{lossSum / tokens, static_cast<double>(correct) / tokens} : LmEvaluation{};
 }
 
 std::vector<ProbeRouting> probeRouting(MoeNetImpl& net, const torch::Tensor& x, std::int64_t tokens, torch::Device device) {
-    torch::NoGradGuard ng;
-    const bool wasTraining = net.is_training();
-    net.eval();
-    RouteContext ctx;
-    net.forward(x.to(device), ctx);
-    net.train(wasTraining);
+    {
+        EvalScope eval(net);
+        RouteContext ctx;
+        net.forward(x.to(device), ctx);
+    }
     std::vector<ProbeRouting> out;
     for (auto& b : net.blocks()) {
         if (!b->isMoe()) continue;

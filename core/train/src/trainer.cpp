@@ -120,7 +120,7 @@ std::string resolveDevice(const std::string& name, torch::Device& out) {
     }
     if (!at::Context::hasCUDART())
         return "training.device is \"" + name + "\" but this build's LibTorch has no CUDA support (Debian's libtorch is "
-               "CPU-only); rebuild against a CUDA LibTorch (tools/gpu-check.sh shows how) or set \"device\" to \"auto\" or \"cpu\"";
+               "CPU-only); rebuild against a CUDA LibTorch (installer/gpu-check.sh shows how) or set \"device\" to \"auto\" or \"cpu\"";
     const auto count = static_cast<int>(torch::cuda::device_count());
     if (count == 0)
         return "training.device is \"" + name + "\" but LibTorch sees no CUDA GPU on this machine (check the driver and "
@@ -142,7 +142,7 @@ struct Trainer::Impl {
     DataSplit data;
     torch::Tensor trainX, trainY, testX, testY;
     // Language modelling: the corpus as int64 byte ids, the held-out windows and the reference.
-    bool text = false;
+    bool text() const { return project.model.input.isText(); }
     TextCorpus corpus;
     torch::Tensor trainText, testText;
     torch::Tensor tokenClassTable;  // [256] int64 token class of each byte
@@ -191,7 +191,7 @@ struct Trainer::Impl {
     std::string build() {
         const auto& t = project.training;
         const auto& m = project.model;
-        if (text) {
+        if (text()) {
             // An epoch is as many windows as it takes to cover the training text once.
             batch = t.batch;
             const auto perStep = batch * static_cast<std::int64_t>(m.input.seqLen);
@@ -379,7 +379,7 @@ struct Trainer::Impl {
 
     // The training batch of optimizer step `s` (0-based), on the device.
     std::pair<torch::Tensor, torch::Tensor> batchAt(std::int64_t s) {
-        if (text) {
+        if (text()) {
             auto starts = trainingWindows(trainText.size(0), project.model.input.seqLen, static_cast<int>(batch), project.training.seed, s);
             auto [x, y] = windows(trainText, starts);
             return {x.to(device), y.to(device)};
@@ -395,7 +395,7 @@ struct Trainer::Impl {
     std::vector<telemetry::BlockSnapshot> blockSnapshots(const torch::Tensor& x, const torch::Tensor& y) {
         torch::Tensor labels;
         int classes = project.model.input.numClasses();
-        if (text) {
+        if (text()) {
             labels = tokenClassTable.index({x.to(torch::kCPU).to(torch::kLong).reshape({-1})});
             classes = kTokenClasses;
         } else {
@@ -409,7 +409,7 @@ struct Trainer::Impl {
 
     // Held-out accuracy (next-byte accuracy for text) and, for text, the held-out loss.
     void evaluateHeldOut() {
-        if (text) {
+        if (text()) {
             auto r = detail::evaluateLm(*net, testX, testY, device);
             testLoss = r.loss;
             testAccuracy = r.accuracy;
@@ -470,7 +470,7 @@ struct Trainer::Impl {
         accEma = done == 1 ? acc : 0.9 * accEma + 0.1 * acc;
         if (snapshot) {
             // Text evaluates its few fixed held-out windows at every snapshot.
-            const bool evaluated = text || epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet;
+            const bool evaluated = text() || epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet;
             if (evaluated) evaluateHeldOut();
             auto s = std::make_shared<RoutingSnapshot>();
             s->testLoss = evaluated ? testLoss : -1;
@@ -513,7 +513,7 @@ struct Trainer::Impl {
             }
         }
         s->unigramBitsPerByte = unigramBpb;
-        if (text) s->classNames = tokenClassNames();
+        if (text()) s->classNames = tokenClassNames();
         if (probeX.defined() && !s->blocks.empty()) {
             s->probeTokens = probeTokens;
             s->probeSamples = probeSamples;
@@ -653,7 +653,6 @@ moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Pro
         if (project.model.input.isText()) {
             auto corpus = loadTextCorpus(project.model.input, options.projectDir);
             if (!corpus) return corpus.errors();
-            impl->text = true;
             impl->corpus = std::move(corpus.value());
         } else {
             auto data = makeData(project.model.input, project.training.trainSamples, project.training.testSamples, project.training.seed);
