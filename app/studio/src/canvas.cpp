@@ -52,8 +52,6 @@ QString keyOf(const ItemRef& r) {
     }
 }
 
-QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
-
 // `b` is flattened layer `layer` of `m` (the schedules resolve there).
 QString routerText(const spec::ModelSpec& m, const spec::BlockSpec& b, int layer) {
     const auto& r = b.router;

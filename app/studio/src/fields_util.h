@@ -5,11 +5,10 @@
 #include <functional>
 
 #include "fields.h"
+#include "format.h"
 #include "moe/spec/names.h"
 
 namespace moe::studio::detail {
-
-inline QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
 
 template <class E>
 QStringList namesOf() {

@@ -2,7 +2,12 @@
 // Number formatting shared by the views.
 #include <QString>
 
+#include <string_view>
+
 namespace moe::studio {
+
+// A UTF-8 name from core (enum names, labels) as a QString.
+inline QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
 
 // 1234567 -> "1.23M", 950 -> "950", 0.25 -> "0.25".
 QString humanCount(double v);
