@@ -68,7 +68,7 @@ moe::spec::Result<TrainBenchResult> benchTrain(const moe::spec::Project& project
     r.threads = trainer.progress().threads;
     r.steps = o.steps;
     r.tokensPerStep = static_cast<double>(p.training.batch) * p.model.input.tokensPerSample();
-    r.forwardFlopsPerToken = moe::spec::computeFigures(p.model.flattened()).flopsPerToken;
+    r.forwardFlopsPerToken = moe::spec::computeFigures(p.model).flopsPerToken;
     try {
         if (o.warmup > 0) {
             trainer.step(o.warmup);
