@@ -6,7 +6,7 @@
 #      on for sm_90 against that LibTorch, and builds it with all cores;
 #   3. runs the CUDA kernel parity tests against the CPU reference, the training tests (which
 #      train on the GPU: training.device defaults to auto), compute-sanitizer memcheck and
-#      racecheck over the kernel tests, `moe bench kernels` and `moe bench layer`, and a short
+#      racecheck over the kernel tests, `moe bench kernels` and `moe bench layer --device cuda`, and a short
 #      training run of the example language model on the GPU;
 #   4. writes its logs and summary.json to $OUT (default: gpu-out/).
 # Every step runs even when an earlier one fails; summary.json says which passed.
@@ -71,7 +71,8 @@ if command -v compute-sanitizer >/dev/null && [ -x "$cuda_test" ]; then
 fi
 step bench-kernels bench.log "$moe" bench kernels
 step bench-kernels-json bench.log "$moe" bench kernels --json
-step bench-layer bench.log "$moe" bench layer
+step bench-layer bench.log "$moe" bench layer --device cuda
+step bench-layer-json bench.log "$moe" bench layer --device cuda --json
 # The example LM on the fortunes corpus from the prefix, trained on the GPU.
 lm_project=projects/lm_fortunes.json
 if [ -f "$lm_project" ]; then

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli_command.h"
+#include "moe/spec/project.h"
 #include "moe/train/bench.h"
 
 namespace {
@@ -25,6 +26,9 @@ int run(const moe::cli::ParsedArgs& a) {
     o.reps = a.intValue("reps", o.reps, 1, 1000);
     o.threads = a.intValue("threads", 0, 0, 1024);
     o.telemetryInterval = a.intValue("interval", o.telemetryInterval, 1, 1000000);
+    o.device = a.valueOr("device", o.device);
+    int gpu = -1;
+    if (auto e = moe::spec::checkDeviceName(o.device, gpu); !e.empty()) throw moe::cli::UsageError("--device " + e);
     auto res = moe::train::benchLayer(o);
     if (!res) {
         std::cerr << res.message() << "\n";
@@ -39,6 +43,7 @@ int run(const moe::cli::ParsedArgs& a) {
         j["hidden"] = o.hidden;
         j["tokens"] = o.tokens;
         j["threads"] = r.threads;
+        j["device"] = r.device;
         j["omp_wait_policy"] = ompWaitPolicy();
         j["reps"] = o.reps;
         j["dispatch"] = r.kernels ? "kernels" : "plain";
@@ -55,7 +60,7 @@ int run(const moe::cli::ParsedArgs& a) {
         return 0;
     }
     std::cout << "MoE block: " << o.experts << " experts, k " << o.k << ", d " << o.dModel << ", FFN " << o.hidden << ", " << o.tokens
-              << " tokens, " << r.threads << " threads (OpenMP waiting " << ompWaitPolicy() << "), median of " << o.reps << "\n\n";
+              << " tokens, on " << r.device << ", " << r.threads << " threads (OpenMP waiting " << ompWaitPolicy() << "), median of " << o.reps << "\n\n";
     moe::cli::Table t({"measure", "time", "ratio"});
     t.add({std::string("MoE block forward+backward (") + (r.kernels ? "kernels'" : "plain LibTorch") + " dispatch)",
            fixed(r.moeSeconds * 1e3, 1) + " ms", ""});
@@ -84,7 +89,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"tokens", "N", "tokens per batch (default 4096)"},
      {"reps", "N", "timed repetitions, interleaved, median reported (default 7)"},
      {"interval", "N", "snapshot interval for the amortised telemetry cost (default 10)"},
-     {"threads", "N", "CPU threads (default: all)"}},
+     {"threads", "N", "CPU threads (default: all)"},
+     {"device", "NAME", "cpu (default), cuda, cuda:N or auto"}},
     0, 0, run});
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "moe/spec/derived.h"
+#include "device.h"
 #include "moe/telemetry/collapse.h"
 #include "moe/train/trainer.h"
 #include "probe.h"
@@ -109,6 +110,9 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
         at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(hw));
         LayerBenchResult r;
         r.threads = at::get_num_threads();
+        torch::Device device(torch::kCPU);
+        if (auto e = detail::resolveDevice(o.device, device, "--device"); !e.empty()) return moe::spec::Diagnostics{{"bench", e}};
+        r.device = device.str();
         torch::manual_seed(1);
         const auto spec = benchSpec(o);
         detail::RouteContext train;
@@ -116,7 +120,8 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
 
         // MoE block forward + backward.
         detail::Block block(spec, 0);
-        auto x = torch::randn({o.tokens, o.dModel}, torch::requires_grad());
+        block->to(device);
+        auto x = torch::randn({o.tokens, o.dModel}, torch::TensorOptions().device(device).requires_grad(true));
         auto moeStep = [&] {
             block->zero_grad();
             auto y = block->forward(x, train);
@@ -124,7 +129,8 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
         };
         // Dense equivalent: the k chosen experts' GEMMs, i.e. one FFN over tokens x k rows.
         detail::Ffn ffn(o.dModel, spec.blocks[0].ffn);
-        auto xd = torch::randn({static_cast<std::int64_t>(o.tokens) * o.k, o.dModel}, torch::requires_grad());
+        ffn->to(device);
+        auto xd = torch::randn({static_cast<std::int64_t>(o.tokens) * o.k, o.dModel}, torch::TensorOptions().device(device).requires_grad(true));
         auto denseStep = [&] {
             ffn->zero_grad();
             ffn->forward(xd).sum().backward();
@@ -133,9 +139,10 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
         r.kernels = impl == detail::DispatchImpl::Kernels;
         // Interleaved repetitions so a busy machine slows all three alike; medians reported.
         std::vector<double> tm, tp, td;
-        auto timed = [](auto&& f) {
+        auto timed = [&device](auto&& f) {
             const auto t0 = Clock::now();
             f();
+            detail::synchronize(device);
             return std::chrono::duration<double>(Clock::now() - t0).count();
         };
         for (int i = 0; i < o.warmup + o.reps; ++i) {
@@ -158,9 +165,10 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
 
         // Training step with and without the snapshot work, interleaved so machine load hits both.
         detail::MoeNet net(spec);
+        net->to(device);
         torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
-        auto xs = torch::randn({o.tokens, o.dModel});
-        auto ys = torch::randint(0, 8, {o.tokens}, torch::kLong);
+        auto xs = torch::randn({o.tokens, o.dModel}).to(device);
+        auto ys = torch::randint(0, 8, {o.tokens}, torch::kLong).to(device);
         auto step = [&](bool telemetry) {
             auto logits = net->forward(xs, train);
             auto loss = torch::nn::functional::cross_entropy(logits, ys) + net->routingLoss();
@@ -181,6 +189,7 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
             for (bool tel : {false, true}) {
                 const auto t0 = Clock::now();
                 step(tel);
+                detail::synchronize(device);
                 (tel ? on : off).push_back(std::chrono::duration<double>(Clock::now() - t0).count());
             }
         std::sort(off.begin(), off.end());

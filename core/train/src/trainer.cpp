@@ -34,6 +34,7 @@
 #include "moe/telemetry/run_store.h"
 #include "moe/train/datasets.h"
 #include "checkpoint.h"
+#include "device.h"
 #include "probe.h"
 
 namespace moe::train {
@@ -104,33 +105,6 @@ int defaultThreads(const moe::spec::Project& p) {
     const double tokens = static_cast<double>(p.training.batch) * p.model.input.tokensPerSample();
     const double flops = tokens * moe::spec::computeFigures(p.model).flopsPerToken;
     return flops < kParallelStepFlops ? 1 : hw;
-}
-
-// The device a project's training.device names, or why it cannot be had here.
-std::string resolveDevice(const std::string& name, torch::Device& out) {
-    int index = -1;
-    if (auto e = moe::spec::checkDeviceName(name, index); !e.empty()) return "training.device: " + e;
-    if (name == "cpu" || (name == "auto" && !torch::cuda::is_available())) {
-        out = torch::Device(torch::kCPU);
-        return {};
-    }
-    if (name == "auto") {
-        out = torch::Device(torch::kCUDA, 0);
-        return {};
-    }
-    if (!at::Context::hasCUDART())
-        return "training.device is \"" + name + "\" but this build's LibTorch has no CUDA support (Debian's libtorch is "
-               "CPU-only); rebuild against a CUDA LibTorch (installer/gpu-check.sh shows how) or set \"device\" to \"auto\" or \"cpu\"";
-    const auto count = static_cast<int>(torch::cuda::device_count());
-    if (count == 0)
-        return "training.device is \"" + name + "\" but LibTorch sees no CUDA GPU on this machine (check the driver and "
-               "CUDA_VISIBLE_DEVICES); set \"device\" to \"auto\" or \"cpu\"";
-    if (index < 0) index = 0;
-    if (index >= count)
-        return "training.device is \"" + name + "\" but this machine has " + std::to_string(count) + " CUDA GPU" +
-               (count == 1 ? "" : "s") + " (cuda:0 to cuda:" + std::to_string(count - 1) + ")";
-    out = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-    return {};
 }
 
 }  // namespace
@@ -227,7 +201,7 @@ struct Trainer::Impl {
         }
         totalSteps = t.steps ? *t.steps : static_cast<std::int64_t>(*t.epochs) * stepsPerEpoch;
         tokensPerStep = batch * m.input.tokensPerSample();
-        if (auto e = resolveDevice(t.device, device); !e.empty()) return e;
+        if (auto e = detail::resolveDevice(t.device, device); !e.empty()) return e;
         {
             std::lock_guard lock(initMutex());
             torch::manual_seed(t.seed);

@@ -19,10 +19,12 @@ struct LayerBenchOptions {
     int warmup = 1;
     int threads = 0;         // 0: all hardware threads
     int telemetryInterval = 10;  // for the amortised telemetry cost
+    std::string device = "cpu";  // "cpu", "cuda", "cuda:N" or "auto"
 };
 
 struct LayerBenchResult {
     int threads = 0;
+    std::string device;            // where it ran: "cpu" or "cuda:N"
     // MoE block (top-k router, dropless, dispatch/combine, experts) forward + backward, with the
     // dispatch/combine the trainer uses (the kernels' ops when built) and with plain LibTorch ops.
     double moeSeconds = 0;
