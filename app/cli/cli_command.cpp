@@ -1,6 +1,7 @@
 #include "cli_command.h"
 
 #include "moe/spec/names.h"
+#include "moe/spec/project_io.h"
 
 #include <cmath>
 #include <cstdio>
@@ -167,19 +168,14 @@ std::string joinList(const std::vector<std::string>& items) {
     return s;
 }
 
-std::string humanCount(double v) {
-    const char* units[] = {"", "K", "M", "G", "T", "P"};
-    int u = 0;
-    double a = std::fabs(v);
-    while (a >= 1000 && u < 5) {
-        a /= 1000;
-        v /= 1000;
-        ++u;
+std::optional<moe::spec::Project> loadProjectFile(const std::string& path) {
+    auto r = moe::spec::loadProject(path);
+    if (!r) {
+        std::cerr << r.message() << "\n";
+        return std::nullopt;
     }
-    char buf[32];
-    if (u == 0) std::snprintf(buf, sizeof buf, "%g", std::round(v * 100) / 100);
-    else std::snprintf(buf, sizeof buf, "%.2f%s", v, units[u]);
-    return buf;
+    for (const auto& d : r->migrations) std::cerr << "note: " << d.format() << "\n";
+    return std::move(r.value());
 }
 
 std::string fixed(double v, int decimals) {

@@ -11,6 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "moe/spec/derived.h"
+#include "moe/spec/project.h"
+
 namespace moe::cli {
 
 // Thrown for wrong arguments; main prints it with a hint to --help and exits 2.
@@ -75,12 +78,14 @@ private:
 
 // "a, b, c"
 std::string joinList(const std::vector<std::string>& items);
-// Human-friendly numbers: 1234567 -> "1.23M", 0.5 -> "0.5".
-std::string humanCount(double v);
+using moe::spec::humanCount;
 std::string fixed(double v, int decimals);
 // Bytes with binary units: 1536 -> "1.50 KiB".
 std::string humanBytes(double bytes);
 void printJson(const nlohmann::ordered_json& j);
+// Loads a project for a command: errors go to stderr (and nothing is returned); what loading
+// changed in an older file is printed to stderr as notes.
+std::optional<moe::spec::Project> loadProjectFile(const std::string& path);
 
 }  // namespace moe::cli
 

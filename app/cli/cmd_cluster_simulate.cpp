@@ -83,11 +83,8 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
 }
 
 int run(const moe::cli::ParsedArgs& a) {
-    auto project = spec::loadProject(a.positional()[0]);
-    if (!project) {
-        std::cerr << project.message() << "\n";
-        return 1;
-    }
+    auto project = moe::cli::loadProjectFile(a.positional()[0]);
+    if (!project) return 1;
     auto cat = cl::Catalog::loadDefault();
     if (!cat) {
         std::cerr << cat.message() << "\n";

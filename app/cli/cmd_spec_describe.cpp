@@ -1,8 +1,11 @@
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 #include "cli_command.h"
 #include "moe/spec/derived.h"
+#include "moe/spec/hf.h"
+#include "moe/spec/twin.h"
 #include "moe/spec/project_io.h"
 
 namespace {
@@ -160,11 +163,8 @@ int run(const moe::cli::ParsedArgs& a) {
         for (auto n : spec::dtypeNames()) names.emplace_back(n);
         throw moe::cli::UsageError("--dtype '" + dtype + "' is not a dtype; expected " + moe::cli::joinList(names));
     }
-    auto r = spec::loadProject(a.positional()[0]);
-    if (!r) {
-        std::cerr << r.message() << "\n";
-        return 1;
-    }
+    auto r = moe::cli::loadProjectFile(a.positional()[0]);
+    if (!r) return 1;
     const spec::ModelSpec& m = r->model;
     const spec::ModelSpec flat = m.flattened();
     const auto f = spec::computeFigures(m);
@@ -231,6 +231,20 @@ int run(const moe::cli::ParsedArgs& a) {
               << " active per token; without the input " << (m.stem.kind == spec::StemKind::Embedding ? "embedding" : "stem") << " "
               << humanCount(static_cast<double>(f.paramsWithoutEmbedding)) << " total, " << humanCount(f.activeParamsWithoutEmbedding)
               << " active\n";
+    if (const spec::PublishedCounts* pub = spec::findPublished(m)) {
+        auto pct = [](double got, double want) {
+            char b[32];
+            std::snprintf(b, sizeof b, "%+.2f%%", 100 * (got - want) / want);
+            return std::string(b);
+        };
+        const double total = spec::parameterCount(f, pub->totalConvention, false), active = spec::parameterCount(f, pub->activeConvention, true);
+        std::cout << "published for " << pub->model << ": " << humanCount(pub->total) << " total (" << spec::toString(pub->totalConvention)
+                  << "; here " << humanCount(total) << ", " << pct(total, pub->total) << "), " << humanCount(pub->active) << " active ("
+                  << spec::toString(pub->activeConvention) << "; here " << humanCount(active) << ", " << pct(active, pub->active)
+                  << ")\n  source: " << pub->source << "\n";
+        if (!pub->discrepancy.empty()) std::cout << "  note: " << pub->discrepancy << "\n";
+    }
+    if (const std::string twin = spec::describeTwin(r.value()); !twin.empty()) std::cout << "training: " << twin << "\n";
     std::cout << "FLOPs per token (forward, attention at " << f.seqLen << " token" << (f.seqLen == 1 ? "" : "s") << " per sample): "
               << humanCount(f.flopsPerToken) << "\n";
     if (f.kvCachePerToken > 0)

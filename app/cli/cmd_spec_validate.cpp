@@ -17,9 +17,14 @@ int run(const moe::cli::ParsedArgs& a) {
             e["errors"] = nlohmann::ordered_json::array();
             for (const auto& d : r.errors())
                 e["errors"].push_back({{"path", d.path}, {"line", d.line}, {"column", d.column}, {"message", d.message}});
+            e["notes"] = nlohmann::ordered_json::array();
+            if (r.ok())
+                for (const auto& d : r->migrations)
+                    e["notes"].push_back({{"path", d.path}, {"line", d.line}, {"column", d.column}, {"message", d.message}});
             out.push_back(e);
         } else if (r.ok()) {
             std::cout << file << ": ok\n";
+            for (const auto& d : r->migrations) std::cout << "note: " << d.format() << "\n";
         } else {
             for (const auto& d : r.errors()) std::cout << d.format() << "\n";
         }

@@ -13,11 +13,8 @@ using moe::cli::humanCount;
 
 int run(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
-    auto loaded = moe::spec::loadProject(path);
-    if (!loaded) {
-        std::cerr << loaded.message() << "\n";
-        return 1;
-    }
+    auto loaded = moe::cli::loadProjectFile(path);
+    if (!loaded) return 1;
     moe::train::TrainBenchOptions o;
     o.steps = a.intValue("steps", o.steps, 1, 100000);
     o.warmup = a.intValue("warmup", o.warmup, 0, 10000);

@@ -11,6 +11,7 @@
 
 #include "cli_command.h"
 #include "moe/spec/project_io.h"
+#include "moe/spec/twin.h"
 #include "moe/telemetry/run_store.h"
 #include "moe/train/trainer.h"
 
@@ -57,12 +58,9 @@ std::string bar(const train::Progress& p, int width) {
 
 int run(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
-    auto loaded = spec::loadProject(path);
-    if (!loaded) {
-        std::cerr << loaded.message() << "\n";
-        return 1;
-    }
-    spec::Project project = loaded.value();
+    auto loaded = moe::cli::loadProjectFile(path);
+    if (!loaded) return 1;
+    spec::Project project = *loaded;
     if (a.value("steps") && a.value("epochs")) throw moe::cli::UsageError("--steps and --epochs exclude each other; give one");
     if (a.value("steps")) {
         project.training.steps = a.intValue("steps", 0, 1, 100000000);
@@ -97,8 +95,9 @@ int run(const moe::cli::ParsedArgs& a) {
     const std::string device = trainer.progress().device;
     std::cout << "training " << (project.model.name.empty() ? path : project.model.name) << " on "
               << (device == "cpu" ? "the CPU" : device) << " (" << threads << " CPU thread" << (threads == 1 ? "" : "s")
-              << ") -> " << opt.runStorePath << "\n"
-              << std::flush;
+              << ") -> " << opt.runStorePath << "\n";
+    if (const std::string twin = spec::describeTwin(project); !twin.empty()) std::cout << twin << "\n";
+    std::cout << std::flush;
 
     g_interrupted = false;
     std::signal(SIGINT, onInterrupt);

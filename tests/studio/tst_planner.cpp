@@ -30,13 +30,14 @@ namespace {
 
 constexpr int kSimTimeoutMs = 60000;
 
-// projects/llm_mi300x.json cut down to 4 MoE layers and 16 GPUs (two MI300X nodes).
+// projects/llm_mi300x.json cut down to 5 layers (4 MoE) and 16 GPUs (two MI300X nodes).
 QString writeSmallLlm(const QString& dir) {
     auto p = spec::loadProject(MOE_SOURCE_DIR "/projects/llm_mi300x.json");
     if (!p) qFatal("%s", p.message().c_str());
+    auto& g = p->model.blocks.front();
+    g.repeat = 5;
+    g.firstDense = 1;
     auto& d = *p->deployment;
-    d.layers = 5;
-    d.denseLayers = 1;
     d.gpus = 16;
     d.ep = 16;
     d.dp = 1;

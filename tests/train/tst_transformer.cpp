@@ -144,6 +144,33 @@ private Q_SLOTS:
         QVERIFY(!same(attn->forward(x).narrow(1, 0, 1), attn->forward(x2).narrow(1, 0, 1)));
     }
 
+    // Attention sinks (gpt-oss): with the sink logits very low, a head attends as it would
+    // without them; a high sink takes the softmax mass, shrinking the output; the sink logits
+    // learn; causality holds.
+    void attentionSinks() {
+        auto a = attention(AttentionKind::Gqa);
+        auto withSinks = a;
+        withSinks.sinks = true;
+        Attention plain(a, kD, spec::PositionKind::Rope, 10000.0), sunk(withSinks, kD, spec::PositionKind::Rope, 10000.0);
+        copyParameters(*plain, *sunk);  // every parameter but the sinks
+        auto x = torch::randn({2, kP, kD});
+        {
+            torch::NoGradGuard ng;
+            sunk->sinks.fill_(-1e4);
+            QVERIFY(torch::allclose(plain->forward(x), sunk->forward(x), 1e-4, 1e-5));
+            sunk->sinks.fill_(20.0);
+            QVERIFY(sunk->forward(x).abs().max().item<double>() < 1e-3 * plain->forward(x).abs().max().item<double>() + 1e-3);
+            sunk->sinks.zero_();
+            auto x2 = x.clone();
+            x2.narrow(1, kP - 1, 1).add_(1.0);
+            QVERIFY(same(sunk->forward(x).narrow(1, 0, kP - 1), sunk->forward(x2).narrow(1, 0, kP - 1)));
+        }
+        sunk->forward(x).pow(2).sum().backward();
+        QVERIFY(sunk->sinks.grad().defined());
+        QVERIFY(sunk->sinks.grad().abs().sum().item<double>() > 0);
+        QCOMPARE(countOf(*sunk), countOf(*plain) + a.heads);
+    }
+
     // The same through a whole grouped network with an embedding, MoE layers and an LM head.
     void networkIsCausal() {
         MoeNet net(textModel(AttentionKind::Gqa, 2));
@@ -452,6 +479,7 @@ private Q_SLOTS:
         QTest::newRow("mixtral-style: gqa + swiglu experts, untied") << 2;
         QTest::newRow("deepseek-style: mla + shared + group-limited, tied, first dense") << 3;
         QTest::newRow("vit: patches, learned positions, mha with qk-norm and biases") << 4;
+        QTest::newRow("gpt-oss-style: sinks, biases, alternating windows, gated experts with biases") << 5;
     }
 
     void parameterCountMatchesFigures() {
@@ -511,6 +539,19 @@ private Q_SLOTS:
                 attn.attention.bias = true;
                 attn.attention.causal = false;
                 m.blocks = {attn, moeBlock(4, 2, spec::Activation::Gelu)};
+                break;
+            }
+            case 5: {
+                m = textModel(AttentionKind::Gqa, 2);
+                auto& g = m.blocks[0];
+                auto attn = g.children[0];
+                attn.attention.sinks = true;
+                attn.attention.bias = true;
+                auto banded = attn;
+                banded.attention.window = 4;
+                auto moe = g.children[1];
+                moe.ffn.bias = true;
+                g.children = {banded, moe, attn, moe};
                 break;
             }
             default: QFAIL("no such spec");

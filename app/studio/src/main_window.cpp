@@ -451,6 +451,8 @@ void MainWindow::reportError(const QString& title, const QString& text) {
 
 bool MainWindow::openFile(const QString& path, QString* error) {
     if (!m_doc->open(path, error)) return false;
+    // An older file brought up to date on load: say what changed (saving keeps the new form).
+    for (const auto& d : m_doc->project().migrations) m_messages->addNote(QString::fromStdString(d.format()));
     updateRecent(m_doc->filePath());
     m_training->stop();
     setEditingLocked(false);

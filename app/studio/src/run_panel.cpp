@@ -105,6 +105,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     v->addWidget(m_progress);
     m_stats = new QLabel(this);
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_stats->setWordWrap(true);
     v->addWidget(m_stats);
 
     auto* charts = new QHBoxLayout;
@@ -293,6 +294,7 @@ void RunPanel::setStatus(const RunStatus& s) {
         if (s.testAccuracy >= 0) stats += tr(" · test accuracy %1%").arg(s.testAccuracy * 100, 0, 'f', 1);
         if (s.tokensPerSecond > 0) stats += tr(" · %1 tokens/s").arg(humanCount(s.tokensPerSecond));
         if (!s.device.isEmpty()) stats += s.device == QLatin1String("cpu") ? tr(" · on the CPU") : tr(" · on %1").arg(s.device);
+        if (!s.twin.isEmpty()) stats += QLatin1Char('\n') + s.twin.left(1).toUpper() + s.twin.mid(1);
         m_stats->setText(stats);
     }
     updateButtons();

@@ -253,6 +253,7 @@ void TrainingController::poll() {
     s.testAccuracy = p.testAccuracy;
     s.tokensPerSecond = p.tokensPerSecond;
     s.device = QString::fromStdString(p.device);
+    s.twin = QString::fromStdString(p.twin);
     s.etaSeconds = p.etaSeconds;
     s.message = QString::fromStdString(p.message);
     if (m_paced && (p.state == TS::Paused || p.state == TS::Idle)) {

@@ -29,6 +29,7 @@ struct RunStatus {
     double testAccuracy = -1;
     double tokensPerSecond = 0;
     QString device;                 // where it trains: "cpu" or "cuda:N"
+    QString twin;                   // "trains a twin of the model: ..." when the project sets one
     double etaSeconds = -1;
     QString message;
     bool active() const { return state == Preparing || state == Running || state == Paused; }

@@ -42,36 +42,32 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
     const std::string gpusPath = o.gpus > 0 ? "--gpus" : "deployment.gpus";
     if (std::string e = rc->checkGpuCount(d.gpus); !e.empty()) err(gpusPath, e);
 
-    // Model dimensions: the deployment's own, else the model spec's first MoE block.
+    // Model dimensions: the project's model at its real size. The MoE layers are priced in the
+    // shape of the first one; the dense FFN layers are counted.
     int firstMoe = -1;
-    for (int i = 0; i < static_cast<int>(m.blocks.size()); ++i)
-        if (m.blocks[static_cast<size_t>(i)].kind == spec::BlockKind::Moe) {
-            firstMoe = i;
+    for (int i = 0; i < static_cast<int>(m.blocks.size()); ++i) {
+        const auto kind = m.blocks[static_cast<size_t>(i)].kind;
+        if (kind == spec::BlockKind::Moe && firstMoe < 0) firstMoe = i;
+        if (kind == spec::BlockKind::Dense) ++d.denseLayers;
+    }
+    if (firstMoe < 0) {
+        err("model", "the model has no moe block: there is no expert-parallel step to price");
+        return errs;
+    }
+    const spec::BlockSpec& mb = m.blocks[static_cast<size_t>(firstMoe)];
+    d.dModel = m.stem.dModel;
+    d.ffnHidden = mb.ffn.hidden;
+    d.layers = m.moeBlockCount();
+    d.experts = m.expertsOf(firstMoe);
+    d.k = m.kOf(firstMoe);
+    d.sharedExperts = mb.sharedExperts;
+    for (int i = firstMoe + 1; i < static_cast<int>(m.blocks.size()); ++i)
+        if (m.blocks[static_cast<size_t>(i)].kind == spec::BlockKind::Moe &&
+            (m.expertsOf(i) != d.experts || m.kOf(i) != d.k || m.blocks[static_cast<size_t>(i)].ffn.hidden != d.ffnHidden)) {
+            d.notes.push_back("the moe layers differ in experts, k or width; every one is priced like the first (" + n(d.experts) + " experts, k " +
+                              n(d.k) + ", hidden " + n(d.ffnHidden) + ")");
             break;
         }
-    auto fromModel = [&](int value, const char* key, int modelValue, const char* what) {
-        if (value > 0) return value;
-        if (firstMoe < 0 || modelValue <= 0) {
-            err(std::string("deployment.model.") + key, std::string("not given and the model spec has no MoE block to take ") + what + " from");
-            return 1;
-        }
-        d.notes.push_back(std::string(key) + " " + n(modelValue) + " from the model spec");
-        return modelValue;
-    };
-    const spec::BlockSpec* mb = firstMoe >= 0 ? &m.blocks[static_cast<size_t>(firstMoe)] : nullptr;
-    d.dModel = fromModel(s.dModel, "d_model", m.stem.dModel, "the width");
-    d.ffnHidden = fromModel(s.ffnHidden, "ffn_hidden", mb ? mb->ffn.hidden : 0, "the expert width");
-    // deployment.model.layers counts every layer; the first dense_layers of them have no experts.
-    d.layers = s.layers > 0 ? s.layers - s.denseLayers : fromModel(0, "layers", m.moeBlockCount(), "the layer count");
-    d.experts = fromModel(s.experts, "experts", mb ? m.expertsOf(firstMoe) : 0, "the expert count");
-    d.k = fromModel(s.k, "k", mb ? m.kOf(firstMoe) : 0, "k");
-    if (s.sharedExperts >= 0) d.sharedExperts = s.sharedExperts;
-    else {
-        d.sharedExperts = mb ? mb->sharedExperts : 0;
-        if (mb) d.notes.push_back("shared_experts " + n(d.sharedExperts) + " from the model spec");
-    }
-    d.denseLayers = s.denseLayers;
-    if (d.k > d.experts) err(s.k > 0 ? "deployment.model.k" : "model", "k = " + n(d.k) + " exceeds the " + n(d.experts) + " experts");
     d.tokensPerGpu = s.tokensPerGpu;
     d.dtype = s.dtype;
     d.dispatchDtype = s.dispatchDtype;
@@ -109,11 +105,9 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
     if (d.ep > 512) err("deployment.parallel.ep", "ep = " + n(d.ep) + " is above the 512 expert-parallel ranks the flow model takes");
     // Bounds that keep the simulation's memory reasonable (loads, per-rank timelines).
     if (static_cast<long long>(d.layers) * d.experts > (16LL << 20))
-        err(s.layers > 0 ? "deployment.model.layers" : "model", n(d.layers) + " layers x " + n(d.experts) +
-                                                                    " experts is too large to simulate (at most 16M expert-layers)");
+        err("model", n(d.layers) + " moe layers x " + n(d.experts) + " experts is too large to simulate (at most 16M expert-layers)");
     if (static_cast<long long>(d.layers) * d.ep * d.tp > (1LL << 18))
-        err(s.layers > 0 ? "deployment.model.layers" : "model", n(d.layers) + " layers x " + n(d.ep * d.tp) +
-                                                                    " GPUs per expert-parallel group is too large to simulate (at most 262144)");
+        err("model", n(d.layers) + " moe layers x " + n(d.ep * d.tp) + " GPUs per expert-parallel group is too large to simulate (at most 262144)");
 
     // Placement.
     if (s.placement.roundRobin) {

@@ -81,10 +81,9 @@ spec::Result<std::vector<std::vector<double>>> rescaleRecorded(const std::vector
     const int nb = static_cast<int>(blocks.size());
     if (nb == 0) return spec::Diagnostics{{where, "the run has no recorded MoE blocks to take routing from"}};
     if (layers != nb && (layers < nb || layers % nb != 0))
-        return spec::Diagnostics{{where, "the run recorded " + std::to_string(nb) + " MoE block(s) but the deployment has " + std::to_string(layers) +
-                                             " MoE layers; they map when the layer count is a multiple of " + std::to_string(nb) +
-                                             " (set deployment.model.layers to " + std::to_string(nb) + ", " + std::to_string(2 * nb) + ", " +
-                                             std::to_string(3 * nb) + ", ...)"}};
+        return spec::Diagnostics{{where, "the run recorded " + std::to_string(nb) + " MoE block(s) but the model has " + std::to_string(layers) +
+                                             " MoE layers; they map when the model's MoE layer count is a multiple of " + std::to_string(nb) +
+                                             " (" + std::to_string(nb) + ", " + std::to_string(2 * nb) + ", " + std::to_string(3 * nb) + ", ...)"}};
     std::vector<std::vector<double>> perBlock;
     for (int b = 0; b < nb; ++b) {
         const auto& s = blocks[static_cast<size_t>(b)];

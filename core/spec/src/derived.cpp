@@ -1,6 +1,8 @@
 #include "moe/spec/derived.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 namespace moe::spec {
 namespace {
@@ -56,6 +58,7 @@ void attentionFigures(const AttentionSpec& a, long long d, int seqLen, BlockFigu
         linear(d, a.kvHeads * hd);
         linear(h * hd, d);
         if (a.qkNorm) bf.params += 2 * hd;
+        if (a.sinks) bf.params += h;  // one sink logit per head
         bf.attentionFlopsPerToken = 4.0 * static_cast<double>(h * hd) * ctx;
         bf.kvCachePerToken = 2 * a.kvHeads * hd;
     }
@@ -197,6 +200,21 @@ ModelFigures computeFigures(const ModelSpec& authored) {
     f.paramsWithoutEmbedding = f.params - f.stemParams;
     f.activeParamsWithoutEmbedding = f.activeParams - static_cast<double>(f.stemParams);
     return f;
+}
+
+std::string humanCount(double v) {
+    const char* units[] = {"", "K", "M", "G", "T", "P"};
+    int u = 0;
+    double a = std::fabs(v);
+    while (a >= 1000 && u < 5) {
+        a /= 1000;
+        v /= 1000;
+        ++u;
+    }
+    char buf[32];
+    if (u == 0) std::snprintf(buf, sizeof buf, "%g", std::round(v * 100) / 100);
+    else std::snprintf(buf, sizeof buf, "%.2f%s", v, units[u]);
+    return buf;
 }
 
 }  // namespace moe::spec

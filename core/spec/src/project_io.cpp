@@ -80,6 +80,7 @@ void attentionJson(const AttentionSpec& a, Json& j) {
     if (a.kind != AttentionKind::Mla) j["qk_norm"] = a.qkNorm;
     j["window"] = a.window;
     j["bias"] = a.bias;
+    if (a.sinks) j["sinks"] = true;
     if (a.kind == AttentionKind::Mla) {
         j["q_lora_rank"] = a.qLoraRank;
         j["kv_lora_rank"] = a.kvLoraRank;
@@ -191,6 +192,14 @@ nlohmann::ordered_json toJson(const Project& p) {
     tj["train_samples"] = t.trainSamples;
     tj["test_samples"] = t.testSamples;
     if (t.device != "auto") tj["device"] = t.device;
+    if (t.twin) {
+        Json w = {{"d_model", t.twin->dModel}, {"layers", t.twin->layers}};
+        if (t.twin->expertHidden > 0) w["expert_hidden"] = t.twin->expertHidden;
+        if (t.twin->heads > 0) w["heads"] = t.twin->heads;
+        if (t.twin->vocab > 0) w["vocab"] = t.twin->vocab;
+        if (t.twin->seqLen > 0) w["seq_len"] = t.twin->seqLen;
+        tj["twin"] = w;
+    }
     j["training"] = tj;
 
     if (p.deployment) {
@@ -198,15 +207,6 @@ nlohmann::ordered_json toJson(const Project& p) {
         Json dj;
         dj["cluster"] = d.cluster;
         dj["gpus"] = d.gpus;
-        Json dm = Json::object();
-        if (d.dModel) dm["d_model"] = d.dModel;
-        if (d.ffnHidden) dm["ffn_hidden"] = d.ffnHidden;
-        if (d.layers) dm["layers"] = d.layers;
-        if (d.denseLayers) dm["dense_layers"] = d.denseLayers;
-        if (d.experts) dm["experts"] = d.experts;
-        if (d.k) dm["k"] = d.k;
-        if (d.sharedExperts >= 0) dm["shared_experts"] = d.sharedExperts;
-        if (!dm.empty()) dj["model"] = dm;
         dj["tokens_per_gpu"] = d.tokensPerGpu;
         dj["dtype"] = d.dtype;
         dj["dispatch_dtype"] = d.dispatchDtype;
@@ -252,6 +252,10 @@ Result<Project> parseProject(const std::string& text, const std::string& fileNam
             locate(d, src);
         }
         return ctx.errors;
+    }
+    for (auto& d : p.migrations) {
+        d.file = fileName;
+        locate(d, src);
     }
     return p;
 }

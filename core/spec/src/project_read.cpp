@@ -1,6 +1,8 @@
 // Project JSON -> Project, with every error naming its JSON path (line:column attached later).
 #include <algorithm>
 #include <climits>
+#include <cmath>
+#include <optional>
 
 #include "json_reader.h"
 #include "project_json.h"
@@ -114,6 +116,7 @@ void readAttention(ReadContext& ctx, ObjectReader& r, AttentionSpec& a) {
     if (mla) {
         r.rejectIfPresent("head_dim", "does not apply to mla (it uses qk_nope_head_dim, qk_rope_head_dim and v_head_dim)");
         r.rejectIfPresent("qk_norm", "does not apply to mla (its latents are normalised instead)");
+        r.rejectIfPresent("sinks", "applies to mha, gqa and mqa attention, not to mla");
         a.qLoraRank = r.getInt("q_lora_rank", 0, 0, kMaxWidth);
         a.kvLoraRank = r.getInt("kv_lora_rank", a.kvLoraRank, 1, kMaxWidth);
         a.qkNopeHeadDim = r.getInt("qk_nope_head_dim", a.qkNopeHeadDim, 1, 4096);
@@ -122,6 +125,7 @@ void readAttention(ReadContext& ctx, ObjectReader& r, AttentionSpec& a) {
     } else {
         a.headDim = r.getInt("head_dim", 0, 1, 4096);
         a.qkNorm = r.getBool("qk_norm", false);
+        a.sinks = r.getBool("sinks", false);
         for (const char* k : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
             r.rejectIfPresent(k, "applies to mla attention only (this block is " + kindName + ")");
     }
@@ -332,25 +336,46 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     t.device = r.getString("device", t.device);
     int gpu = -1;
     if (auto e = checkDeviceName(t.device, gpu); !e.empty()) ctx.error(r.childPath("device"), e);
+    if (const Json* tw = r.get("twin")) {
+        ObjectReader wr(ctx, *tw, r.childPath("twin"));
+        TwinSpec w;
+        w.dModel = wr.getInt("d_model", w.dModel, 4, 4096);
+        w.layers = wr.getInt("layers", w.layers, 1, 256);
+        w.expertHidden = wr.getInt("expert_hidden", 0, 1, 65536);
+        w.heads = wr.getInt("heads", 0, 1, 256);
+        w.vocab = wr.getInt("vocab", 0, 2, 1 << 22);
+        w.seqLen = wr.getInt("seq_len", 0, 2, 8192);
+        wr.finish();
+        t.twin = w;
+    }
     r.finish();
     return t;
 }
 
-DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string& path) {
+// The model dimensions older files gave the deployment (`deployment.model`), before the model
+// itself was the one priced. Read only to migrate them (see migrateDeploymentModel).
+struct LegacyDeploymentModel {
+    int dModel = 0, ffnHidden = 0, layers = 0, denseLayers = 0, experts = 0, k = 0;
+    int sharedExperts = -1;
+};
+
+DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string& path, std::optional<LegacyDeploymentModel>& legacy) {
     DeploymentSpec d;
     ObjectReader r(ctx, j, path);
     d.cluster = r.getString("cluster", d.cluster);
     d.gpus = r.getInt("gpus", d.gpus, 1, 1 << 20);
     if (const Json* m = r.get("model")) {
         ObjectReader mr(ctx, *m, r.childPath("model"));
-        d.dModel = mr.getInt("d_model", 0, 1, kMaxWidth);
-        d.ffnHidden = mr.getInt("ffn_hidden", 0, 1, kMaxWidth);
-        d.layers = mr.getInt("layers", 0, 1, 100000);
-        d.denseLayers = mr.getInt("dense_layers", 0, 0, 100000);
-        d.experts = mr.getInt("experts", 0, 1, 1 << 16);
-        d.k = mr.getInt("k", 0, 1, 1 << 16);
-        d.sharedExperts = mr.getInt("shared_experts", -1, 0, 1024);
+        LegacyDeploymentModel l;
+        l.dModel = mr.getInt("d_model", 0, 1, kMaxWidth);
+        l.ffnHidden = mr.getInt("ffn_hidden", 0, 1, kMaxWidth);
+        l.layers = mr.getInt("layers", 0, 1, 100000);
+        l.denseLayers = mr.getInt("dense_layers", 0, 0, 100000);
+        l.experts = mr.getInt("experts", 0, 1, 1 << 16);
+        l.k = mr.getInt("k", 0, 1, 1 << 16);
+        l.sharedExperts = mr.getInt("shared_experts", -1, 0, 1024);
         mr.finish();
+        legacy = l;
     }
     d.tokensPerGpu = r.getInt("tokens_per_gpu", d.tokensPerGpu, 1, 1 << 30);
     const auto dtypes = std::vector<std::string_view>{"fp32", "bf16", "fp16", "fp8"};
@@ -424,6 +449,83 @@ Scenario readScenario(ReadContext& ctx, const Json& j, const std::string& path) 
     return s;
 }
 
+int scaledWidth(int v, int to, int from) { return std::max(1, static_cast<int>(std::lround(static_cast<double>(v) * to / std::max(1, from)))); }
+
+// Older files kept a small trainable model in `model` and the real size in `deployment.model`.
+// Now the model is the real one: the dimensions move into it (its MoE blocks repeated to the
+// given depth, first-k dense), and `training.twin` keeps training the small one's width and depth.
+void migrateDeploymentModel(ReadContext& ctx, Project& p, const LegacyDeploymentModel& l) {
+    const std::string at = "deployment.model";
+    ModelSpec& m = p.model;
+    if (l.layers > 0 && l.denseLayers >= l.layers) {
+        ctx.error(at + ".dense_layers", std::to_string(l.denseLayers) + " dense layers leave no moe layers out of " + std::to_string(l.layers));
+        return;
+    }
+    if (l.k > 0 && l.experts > 0 && l.k > l.experts) {
+        ctx.error(at + ".k", std::to_string(l.k) + " exceeds the " + std::to_string(l.experts) + " experts of the deployment");
+        return;
+    }
+    int firstMoe = -1, firstDense = -1;
+    for (int i = 0; i < static_cast<int>(m.blocks.size()); ++i) {
+        const auto kind = m.blocks[static_cast<size_t>(i)].kind;
+        if (kind == BlockKind::Moe && firstMoe < 0) firstMoe = i;
+        if (kind == BlockKind::Dense && firstDense < 0) firstDense = i;
+    }
+    if (firstMoe < 0) {
+        ctx.error(at, "an older deployment.model gave the real size of the model's moe blocks, but the model has no plain moe block to carry it; "
+                      "remove deployment.model and give the model its real size");
+        return;
+    }
+    const int oldD = m.stem.dModel;
+    TwinSpec twin;
+    twin.dModel = oldD;
+    twin.layers = std::max(1, m.layerCount());
+    twin.expertHidden = m.blocks[static_cast<size_t>(firstMoe)].ffn.hidden;
+    const int newD = l.dModel > 0 ? l.dModel : oldD;
+
+    BlockSpec moe = m.blocks[static_cast<size_t>(firstMoe)];
+    if (l.ffnHidden > 0) moe.ffn.hidden = l.ffnHidden;
+    if (l.experts > 0) moe.experts = l.experts;
+    if (l.k > 0) moe.router.k = l.k;
+    if (l.sharedExperts >= 0) moe.sharedExperts = l.sharedExperts;
+    auto widen = [&](BlockSpec& b) {
+        if (b.kind == BlockKind::Dense) b.ffn.hidden = scaledWidth(b.ffn.hidden, newD, oldD);
+    };
+    std::string shape;
+    if (l.layers > 0) {
+        BlockSpec group;
+        group.kind = BlockKind::Group;
+        group.repeat = l.layers;
+        group.firstDense = l.denseLayers;
+        group.denseFfn = firstDense >= 0 ? m.blocks[static_cast<size_t>(firstDense)].ffn : moe.ffn;
+        group.denseFfn.hidden = firstDense >= 0 ? scaledWidth(group.denseFfn.hidden, newD, oldD) : 4 * newD;
+        if (firstMoe > 0 && m.blocks[static_cast<size_t>(firstMoe - 1)].kind == BlockKind::Attention)
+            group.children.push_back(m.blocks[static_cast<size_t>(firstMoe - 1)]);
+        group.children.push_back(moe);
+        m.blocks = {group};
+        shape = std::to_string(l.layers) + " layers" + (l.denseLayers > 0 ? " (the first " + std::to_string(l.denseLayers) + " dense)" : "");
+    } else {
+        for (auto& b : m.blocks) {
+            if (b.kind == BlockKind::Moe) {
+                b.ffn.hidden = moe.ffn.hidden;
+                b.experts = moe.experts;
+                b.router.k = moe.router.k;
+                b.sharedExperts = moe.sharedExperts;
+            } else widen(b);
+        }
+        shape = std::to_string(m.layerCount()) + " layers";
+    }
+    m.stem.dModel = newD;
+    if (!p.training.twin) p.training.twin = twin;
+    const BlockSpec& mb = l.layers > 0 ? m.blocks.front().children.back() : moe;
+    p.migrations.push_back(
+        {at, "deployment.model is no longer read: the simulator and the planner price the model itself. The model now has the real size (" +
+                 shape + ", d_model " + std::to_string(newD) + ", " + std::to_string(mb.experts.value_or(kDefaultExperts)) +
+                 " experts of hidden " + std::to_string(mb.ffn.hidden) + ", " + std::to_string(mb.sharedExperts) +
+                 " shared) and trains as training.twin (d_model " + std::to_string(twin.dModel) + ", " + std::to_string(twin.layers) +
+                 " layers, expert hidden " + std::to_string(twin.expertHidden) + "), the network this file trained before. Save to keep the new form."});
+}
+
 }  // namespace
 
 Project readProject(ReadContext& ctx, const Json& root) {
@@ -438,9 +540,11 @@ Project readProject(ReadContext& ctx, const Json& root) {
     else ctx.error("", "missing \"model\": the network to build");
     if (const Json* t = r.get("training")) p.training = readTraining(ctx, *t, "training");
     else ctx.error("", "missing \"training\": batch, optimizer, learning rate, epochs or steps, seed");
-    if (const Json* d = r.get("deployment")) p.deployment = readDeployment(ctx, *d, "deployment");
+    std::optional<LegacyDeploymentModel> legacy;
+    if (const Json* d = r.get("deployment")) p.deployment = readDeployment(ctx, *d, "deployment", legacy);
     if (const Json* s = r.get("scenario")) p.scenario = readScenario(ctx, *s, "scenario");
     r.finish();
+    if (legacy && ctx.errors.empty()) migrateDeploymentModel(ctx, p, *legacy);
     return p;
 }
 

@@ -4,6 +4,8 @@
 #include <set>
 #include <string>
 
+#include "moe/spec/twin.h"
+
 namespace moe::spec {
 namespace {
 
@@ -191,12 +193,10 @@ Diagnostics validateProject(const Project& p) {
     if (p.model.input.dataset != DatasetKind::FashionMnist && p.training.batch > p.training.trainSamples)
         out.push_back({"training.batch", "a batch of " + n(p.training.batch) + " is larger than the " +
                                              n(p.training.trainSamples) + " training samples"});
-    if (p.deployment) {
-        const DeploymentSpec& d = *p.deployment;
-        if (d.denseLayers > 0 && d.layers > 0 && d.denseLayers >= d.layers)
-            out.push_back({"deployment.model.dense_layers", n(d.denseLayers) + " dense layers leave no moe layers out of " + n(d.layers)});
-        if (d.k > 0 && d.experts > 0 && d.k > d.experts)
-            out.push_back({"deployment.model.k", n(d.k) + " exceeds the " + n(d.experts) + " experts of the deployment"});
+    // The twin is derived from the model: check it only when the model itself is sound.
+    if (p.training.twin && out.empty()) {
+        Diagnostics tw = validateModel(twinOf(p.model, *p.training.twin), "training.twin.model");
+        out.insert(out.end(), tw.begin(), tw.end());
     }
     return out;
 }

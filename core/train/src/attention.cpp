@@ -1,6 +1,9 @@
 // Self-attention: MHA, GQA and MQA with optional QK-norm, sliding windows and rotary positions,
 // and DeepSeek's multi-head latent attention (MLA).
 
+#include <cmath>
+#include <limits>
+
 #include <torch/version.h>
 
 #include "moe_net.h"
@@ -66,6 +69,7 @@ AttentionImpl::AttentionImpl(const moe::spec::AttentionSpec& spec, int d, moe::s
         qNorm = register_module("q_norm", RmsNorm(m_headDim));
         kNorm = register_module("k_norm", RmsNorm(m_headDim));
     }
+    if (spec.sinks) sinks = register_parameter("sinks", torch::zeros({m_heads}));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
@@ -126,6 +130,18 @@ torch::Tensor AttentionImpl::attend(const torch::Tensor& qh, const torch::Tensor
     // scales by 1/sqrt(q's last dimension): the head dimension, or nope + rope for MLA. A boolean
     // mask is true where a query sees a key. LibTorch 1.13 names it _scaled_dot_product_attention.
     const bool plainCausal = m_spec.causal && m_spec.window <= 0;
+    if (sinks.defined()) {
+        // Attention sinks (gpt-oss): each head's learned logit joins the softmax as one more
+        // column that carries no value, so a query may attend to "nothing". Written out, since the
+        // fused path has no such column.
+        const auto P = qh.size(2);
+        auto scores = torch::matmul(qh, kh.transpose(-2, -1)) / std::sqrt(static_cast<double>(qh.size(-1)));
+        if (auto seen = visibility(P, qh.device()); seen.defined())
+            scores = scores.masked_fill(seen.logical_not(), -std::numeric_limits<float>::infinity());
+        auto sink = sinks.to(scores.dtype()).view({1, -1, 1, 1}).expand({scores.size(0), scores.size(1), P, 1});
+        auto probs = torch::softmax(torch::cat({scores, sink}, -1), -1).narrow(-1, 0, P);
+        return torch::matmul(probs, vh);
+    }
     c10::optional<at::Tensor> mask;
     if (!plainCausal) {
         auto m = visibility(qh.size(2), qh.device());

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "moe/spec/derived.h"
+#include "moe/spec/twin.h"
 #include "device.h"
 #include "moe/telemetry/collapse.h"
 #include "moe/train/trainer.h"
@@ -56,7 +57,7 @@ double gemmSeconds(int n) {
 moe::spec::Result<TrainBenchResult> benchTrain(const moe::spec::Project& project, const TrainBenchOptions& o) {
     if (o.steps < 1 || o.warmup < 0 || o.gemmSize < 16)
         return moe::spec::Diagnostics{{"bench", "need at least 1 timed step, no negative warm-up and a GEMM side of at least 16"}};
-    moe::spec::Project p = project;
+    moe::spec::Project p = moe::spec::trainingProject(project);  // the network that trains
     p.training.steps = o.warmup + o.steps;
     p.training.epochs.reset();
     TrainerOptions topt;

@@ -175,6 +175,7 @@ public:
     // MLA
     torch::nn::Linear qA{nullptr}, qB{nullptr}, kvA{nullptr}, kvB{nullptr};
     RmsNorm qANorm{nullptr}, kvANorm{nullptr};
+    torch::Tensor sinks;  // [heads] learned sink logits (spec.sinks), else undefined
 
 private:
     torch::Tensor standardForward(const torch::Tensor& x);

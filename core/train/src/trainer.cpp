@@ -28,6 +28,7 @@
 #endif
 
 #include "moe/spec/derived.h"
+#include "moe/spec/twin.h"
 #include "moe/spec/project_io.h"
 #include "moe/spec/validate.h"
 #include "moe/telemetry/collapse.h"
@@ -617,8 +618,10 @@ struct Trainer::Impl {
 
 // ---- [SECTION] public API ----------------------------------------------------------------------
 
-moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Project& project, TrainerOptions options) {
-    if (auto errs = moe::spec::validateProject(project); !errs.empty()) return errs;
+moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Project& source, TrainerOptions options) {
+    if (auto errs = moe::spec::validateProject(source); !errs.empty()) return errs;
+    // What trains is the model's twin when the project sets one (its model keeps the real size).
+    const moe::spec::Project project = moe::spec::trainingProject(source);
     try {
         const int threads = options.threads > 0 ? options.threads : defaultThreads(project);
         at::set_num_threads(threads);
@@ -634,6 +637,7 @@ moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Pro
             impl->data = std::move(data.value());
         }
         impl->project = project;
+        impl->progress.twin = moe::spec::describeTwin(source);
         impl->options = std::move(options);
         impl->threads = threads;
         if (auto e = impl->build(); !e.empty()) return Diagnostics{{"", e}};

@@ -83,6 +83,9 @@ double averageContext(int seqLen, bool causal, int window);
 double bytesPerElement(std::string_view dtype);
 const std::vector<std::string_view>& dtypeNames();
 
+// Human-friendly counts: 1234567 -> "1.23M", 0.5 -> "0.5".
+std::string humanCount(double v);
+
 // Expected routed experts per token for layer `block` of the flattened model (see above).
 double expectedK(const ModelSpec& m, int block);
 

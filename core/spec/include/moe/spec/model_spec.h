@@ -149,6 +149,7 @@ struct AttentionSpec {
     bool qkNorm = false;              // RMSNorm on queries and keys per head (OLMoE, Qwen3)
     int window = 0;                   // sliding window in tokens; 0 = the whole context
     bool bias = false;
+    bool sinks = false;               // a learned logit per head that takes a share of the softmax (gpt-oss)
     // MLA (DeepSeek-V2/V3): queries (optionally through a low-rank q_lora_rank) and a shared
     // compressed key/value latent of kv_lora_rank plus a decoupled rotary key of qk_rope_head_dim.
     int qLoraRank = 0;                // 0: queries projected directly from d_model

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "moe/spec/diagnostic.h"
 #include "moe/spec/model_spec.h"
 
 namespace moe::spec {
@@ -22,6 +23,17 @@ std::string_view toString(OptimizerKind v);
 // zero at the planned last step. Either may start with a linear warm-up from zero.
 enum class LrSchedule { Constant, Cosine };
 std::string_view toString(LrSchedule v);
+
+// A smaller copy of the model for training on this machine (see twin.h). The model itself keeps
+// its real size: the simulator and the planner price it, the canvas draws it.
+struct TwinSpec {
+    int dModel = 64;        // width of the twin's residual stream
+    int layers = 4;         // at most this many repeats of each layer group
+    int expertHidden = 0;   // hidden width of each routed expert; 0: scaled with the width
+    int heads = 0;          // attention heads; 0: scaled with the width (at least 1)
+    int vocab = 0;          // token table rows; 0: the corpus's 256 byte ids (text input)
+    int seqLen = 0;         // text: tokens per training sequence; 0: the model's seq_len
+};
 
 struct TrainingSettings {
     int batch = 64;                   // samples per step
@@ -40,6 +52,7 @@ struct TrainingSettings {
     // Where to train: "auto" (the first CUDA GPU when LibTorch has CUDA and sees one, else the
     // CPU), "cpu", "cuda" (GPU 0) or "cuda:N".
     std::string device = "auto";
+    std::optional<TwinSpec> twin;     // absent: the model itself trains
 };
 
 // Checks a device name ("auto", "cpu", "cuda", "cuda:N"); returns an empty string when valid,
@@ -52,18 +65,11 @@ struct PlacementSpec {
     std::vector<std::vector<int>> gpuExperts;  // explicit: experts on each expert-parallel rank
 };
 
-// The deployment the cluster simulator prices. Model dimensions are its own (an LLM-scale
-// deployment of a small trainable design); when omitted they come from the model spec.
+// Where and how the cluster simulator and the planner run the project's model: the cluster, the
+// GPU count and the parallel layout. The model is the project's own, at its real size.
 struct DeploymentSpec {
     std::string cluster = "hgx-h100";  // a system name from the hardware catalog
     int gpus = 8;
-    int dModel = 0;                    // 0: from the model spec
-    int ffnHidden = 0;
-    int layers = 0;                    // all layers (0: the model spec's MoE blocks)
-    int denseLayers = 0;               // the first dense_layers of them are dense (no all-to-all)
-    int experts = 0;                   // routed experts per MoE layer
-    int k = 0;
-    int sharedExperts = -1;            // -1: from the model spec
     int tokensPerGpu = 4096;           // tokens each GPU routes per step (micro-batch x seq len)
     std::string dtype = "bf16";        // weights and expert GEMMs
     std::string dispatchDtype = "bf16";  // all-to-all payload (fp8 halves it)
@@ -99,6 +105,9 @@ struct Project {
     TrainingSettings training;
     std::optional<DeploymentSpec> deployment;
     std::optional<Scenario> scenario;
+    // What loading changed in an older file (for example a `deployment.model` turned into the
+    // model at its real size with a trainable twin); shown to the user, never saved.
+    Diagnostics migrations;
 };
 
 }  // namespace moe::spec

@@ -35,6 +35,7 @@ struct Progress {
     std::string message;             // why it failed or stopped; empty otherwise
     int threads = 0;                 // CPU threads LibTorch uses for this run
     std::string device;              // where it trains: "cpu" or "cuda:N"
+    std::string twin;                // what trains when it is the model's twin (moe::spec::describeTwin); else empty
 };
 
 struct TrainerOptions {
