@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli_command.h"
+#include "cluster_option.h"
 #include "moe/cluster/simulate.h"
 #include "moe/spec/project_io.h"
 
@@ -88,7 +89,7 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cerr << project.message() << "\n";
         return 1;
     }
-    auto cat = cl::Catalog::loadDefault();
+    auto cat = moe::cli::loadCatalog(a);
     if (!cat) {
         std::cerr << cat.message() << "\n";
         return 1;
@@ -175,7 +176,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"micro-batches", "N", "1 (default) or 2: overlap one half's communication with the other's experts"},
      {"all-layers", "", "print every layer (default: first 8 and last 4 of long models)"},
      {"timeline", "", "with --json: include every rank's event timeline"},
-     {"json", "", "print the result as JSON"}},
+     {"json", "", "print the result as JSON"},
+     moe::cli::kCatalogOverlayOption},
     1, 1, run});
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "moe/spec/diagnostic.h"
@@ -23,6 +24,8 @@ struct GpuSpec {
     double fp8Tflops = 0;       // dense peak
     double gemmEfficiency = 0;  // fraction of peak large GEMMs reach
     double hbmEfficiency = 0;   // fraction of HBM bandwidth streaming kernels reach
+    double launchLatencyUs = 0; // host cost of launching one more GPU's collective kernel from
+                                // the same thread (nccl-tests -g N); optional, 0 when absent
 };
 
 // One NCCL-style protocol: time = baseLatency + steps x hopLatency + bytes / (bw x bwFactor).
@@ -46,6 +49,7 @@ struct LinkSpec {
     double nvlsEfficiency = 0;        // NVLS algbw / spec
     double nvlsLatencyUs = 0;
     std::vector<ProtocolSpec> protocols;
+    std::map<std::string, std::string> sources;  // the entry's "sources" (number -> where from)
 };
 
 enum class FabricKind { Switch, Mesh };
@@ -101,9 +105,19 @@ public:
     // The editable catalog next to the program or in the source tree when there is one (see
     // locateCatalogDir), else the built-in copy. Errors in an editable catalog are reported, not
     // silently replaced by the built-in one.
+    //
+    // Catalog overlays are applied on top: first the *.json files of the user catalog folders
+    // (userCatalogDirs, in name order), then `overlayFiles` in the order given. An overlay is a
+    // JSON object with any of the arrays "gpus", "links", "systems", "topologies", "clusters";
+    // an entry replaces the entry of the same name (whole) or adds a new one, and is checked as
+    // the shipped ones are (every number with its source). `moe calibrate --overlay` writes them.
     static spec::Result<Catalog> loadDefault();
-    // Parses the five documents (file name -> text); `origin` names them in messages.
+    static spec::Result<Catalog> loadDefault(const std::vector<std::string>& overlayFiles);
+    // Parses the five documents (file name -> text); `origin` names them in messages. Overlays:
+    // (file name for messages, text), applied in order.
     static spec::Result<Catalog> parse(const std::map<std::string, std::string>& files, const std::string& origin);
+    static spec::Result<Catalog> parse(const std::map<std::string, std::string>& files, const std::string& origin,
+                                       const std::vector<std::pair<std::string, std::string>>& overlays);
 
     const std::vector<GpuSpec>& gpus() const { return m_gpus; }
     const std::vector<LinkSpec>& links() const { return m_links; }
@@ -138,6 +152,11 @@ private:
 // Where the editable catalog is: $MOE_CLUSTER_CATALOG, <exe>/../share/moe-studio/catalog,
 // <exe>/catalog, or the source tree's core/cluster/catalog. Empty when none exists.
 std::string locateCatalogDir();
+
+// The user catalog folders that exist: $XDG_CONFIG_HOME/moe-studio/catalog (default
+// ~/.config/...) and $XDG_DATA_HOME/moe-studio/catalog (default ~/.local/share/...). Calibrated
+// overlays go there to apply to every command and the studio.
+std::vector<std::string> userCatalogDirs();
 
 std::string toString(LinkKind k);
 std::string toString(FabricKind k);

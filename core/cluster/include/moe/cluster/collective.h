@@ -21,7 +21,7 @@ namespace moe::cluster {
 struct Topology;
 
 enum class CollectiveOp { AllReduce, ReduceScatter, AllGather, Broadcast, AllToAll, AllToAllV };
-enum class Algorithm { Auto, Ring, Tree, Direct, HalvingDoubling, Hierarchical, Nvls, Flow };
+enum class Algorithm { Auto, Ring, Tree, Direct, HalvingDoubling, Hierarchical, Nvls, Flow, NvlsTree };
 
 std::string toString(CollectiveOp op);
 std::string toString(Algorithm a);
@@ -49,6 +49,9 @@ struct CollectiveOptions {
     double skew = 1.0;          // all-to-allv: zipf exponent of how much each destination receives
     int ranksPerNode = 0;       // 0: ranks fill whole nodes; else this many ranks share a node
                                 // (a strided group, e.g. data-parallel replicas on one rail)
+    int gpusPerProcess = 1;     // GPUs one host thread drives (nccl-tests -g N): it launches
+                                // their kernels one after another, which adds to the floor
+    bool nvls = true;           // false: as NCCL_NVLS_ENABLE=0 (no NVLS, no NVLS-tree in auto)
 };
 
 // The algorithms that apply to `op` on this cluster and rank count (Auto excluded).
