@@ -110,8 +110,9 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
             flush();
             continue;
         }
-        for (size_t i = 0; i + 1 < w.size(); ++i)
-            if ((w[i] == "-np" || w[i] == "-n") && w[0].find("mpirun") != std::string::npos) {
+        const bool launcher = line.find("mpirun") != std::string::npos || line.find("mpiexec") != std::string::npos;
+        for (size_t i = 0; launcher && i + 1 < w.size(); ++i)
+            if (w[i] == "-np" || w[i] == "-n") {
                 long long np = 0;
                 if (isInteger(w[i + 1], np) && np > 0) processes = static_cast<int>(np);
             }
