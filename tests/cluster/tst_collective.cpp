@@ -176,6 +176,27 @@ private Q_SLOTS:
         QVERIFY(t8.algbwGBs < t2.algbwGBs * 0.6);
     }
 
+    // PAT for all-gather / reduce-scatter with one GPU per node: log2(n) steps, so small
+    // messages at scale are far cheaper than the ring's n - 1; CollNet (SHARP) only by name.
+    void patAndCollNet() {
+        const auto c = cluster("hgx-h100");
+        CollectiveOptions strided;
+        strided.ranksPerNode = 1;
+        auto small = estimateCollective(c, nullptr, CollectiveOp::AllGather, 64 * 1024, 256, strided).value();
+        QVERIFY2(small.algorithm == Algorithm::Pat, toString(small.algorithm).c_str());
+        strided.algorithm = Algorithm::Ring;
+        auto ringSmall = estimateCollective(c, nullptr, CollectiveOp::AllGather, 64 * 1024, 256, strided).value();
+        QVERIFY(small.timeUs < ringSmall.timeUs / 4);
+        const double G = 8.0 * 1024 * 1024 * 1024;
+        auto best = estimateCollective(c, nullptr, CollectiveOp::AllReduce, G, 64).value();
+        QVERIFY(best.algorithm != Algorithm::CollNet);
+        CollectiveOptions cn;
+        cn.algorithm = Algorithm::CollNet;
+        auto sharp = estimateCollective(c, nullptr, CollectiveOp::AllReduce, G, 64, cn).value();
+        QVERIFY(sharp.busbwGBs > best.busbwGBs * 1.3);  // the network reduces: NICs carry S, not 2S
+        QVERIFY(!estimateCollective(cluster("mi300x-8"), nullptr, CollectiveOp::AllReduce, G, 16, cn).ok());  // no SHARP on RoCE
+    }
+
     // One thread driving several GPUs (nccl-tests -g N) launches their kernels in turn.
     void launchesFromOneThreadAddToTheFloor() {
         CollectiveOptions one, four;

@@ -257,6 +257,7 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             l.collectiveEfficiency = r.num("collective_efficiency", 0.01, 1);
             l.p2pEfficiency = r.num("p2p_efficiency", 0.01, 1);
             l.nvls = r.flag("nvls", false);
+            l.sharp = r.flag("sharp", false);
             if (l.nvls) {
                 l.nvlsEfficiency = r.num("nvls_efficiency", 0.01, 1);
                 l.nvlsLatencyUs = r.num("nvls_latency_us", 0, 1e4);

@@ -32,7 +32,8 @@ const AlgoName kAlgos[] = {{Algorithm::Auto, "auto"},   {Algorithm::Ring, "ring"
                            {Algorithm::HalvingDoubling, "halving_doubling"},
                            {Algorithm::Hierarchical, "hierarchical"},
                            {Algorithm::Nvls, "nvls"},   {Algorithm::Flow, "flow"},
-                           {Algorithm::NvlsTree, "nvls_tree"}};
+                           {Algorithm::NvlsTree, "nvls_tree"}, {Algorithm::Pat, "pat"},
+                           {Algorithm::CollNet, "collnet"}};
 
 std::string normalise(std::string s) {
     std::string o;
@@ -57,6 +58,7 @@ struct Geometry {
     bool nvls = false;
     double nvlsBw = 0, nvlsLatUs = 0;
     double launchUs = 0;  // one thread launching several GPUs' kernels in turn
+    bool sharp = false;   // in-network reduction between nodes
     std::vector<Proto> protos;
 };
 
@@ -78,6 +80,7 @@ Geometry geometry(const ResolvedCluster& c, int n, int ranksPerNode, int gpusPer
         G.nvlsLatUs = su.nvlsLatencyUs;
     }
     if (G.nodes > 1) {
+        G.sharp = nic.sharp;
         G.netGpu = nic.bwGBs * nic.collectiveEfficiency * kGB;
         G.netNode = G.g * G.netGpu;
         G.netP2p = nic.bwGBs * nic.p2pEfficiency * kGB;
@@ -247,6 +250,31 @@ Cost nvls(const Geometry& G, double S) {
     return {G.launchUs + G.nvlsLatUs + S / G.nvlsBw * 1e6, "NVLS"};
 }
 
+// PAT (NCCL 2.23+): all-gather and reduce-scatter with one GPU per node in log2(n) steps of
+// doubling distance instead of the ring's n - 1; the bytes each rank moves are the ring's. Simple
+// protocol only.
+Cost pat(const Geometry& G, double S) {
+    if (G.g != 1 || G.nodes < 2) return {};
+    return cheapest(G, [&](const Proto& p) {
+        if (p.name != "Simple") return kInf;
+        return p.baseUs + ceilLog2(G.n) * p.hopNetUs + double(G.n - 1) / G.n * S / (G.netGpu * p.bwfNet) * 1e6;
+    });
+}
+
+// CollNet (NCCL with the SHARP plugin and NCCL_COLLNET_ENABLE=1): the switches reduce, so each
+// node sends the buffer into the network once and receives the result once, at any node count;
+// inside the node NVLS where there is one, else the chain of the tree. Never chosen by auto (it
+// needs the plugin and the switch support), only by name for what-if studies.
+Cost collNet(const Geometry& G, double S) {
+    if (!G.sharp || G.nodes < 2) return {};
+    return cheapest(G, [&](const Proto& p) {
+        if (p.name != "Simple") return kInf;
+        double perByteUs = 1.0 / (G.netNode * p.bwfNet);
+        if (G.g > 1) perByteUs = std::max(perByteUs, G.nvls ? 1.0 / G.nvlsBw : 2.0 / (kTreeEfficiency * G.suColl * p.bwfSu));
+        return p.baseUs + (G.nvls ? G.nvlsLatUs : 2 * (G.g - 1) * p.hopSuUs) + 2 * p.hopNetUs + S * perByteUs * 1e6;
+    });
+}
+
 std::string names(const std::vector<Algorithm>& v) {
     std::string s;
     for (Algorithm a : v) s += (s.empty() ? "" : ", ") + toString(a);
@@ -319,6 +347,7 @@ std::vector<Algorithm> applicableAlgorithms(const ResolvedCluster& c, Collective
         if (nodes > 1 && g > 1) v.push_back(Algorithm::Hierarchical);
         if (nodes == 1 && g > 1 && c.scaleUp->nvls && c.system->fabric == FabricKind::Switch) v.push_back(Algorithm::Nvls);
         if (nodes > 1 && g > 1 && c.scaleUp->nvls && c.system->fabric == FabricKind::Switch) v.push_back(Algorithm::NvlsTree);
+        if (nodes > 1 && c.nic->sharp) v.push_back(Algorithm::CollNet);
         break;
     case CollectiveOp::ReduceScatter:
     case CollectiveOp::AllGather:
@@ -326,6 +355,7 @@ std::vector<Algorithm> applicableAlgorithms(const ResolvedCluster& c, Collective
         if (pow2) v.push_back(Algorithm::HalvingDoubling);
         if (nodes > 1 && g > 1) v.push_back(Algorithm::Hierarchical);
         if (op == CollectiveOp::AllGather) v.push_back(Algorithm::Direct);
+        if (g == 1 && nodes > 1) v.push_back(Algorithm::Pat);
         break;
     case CollectiveOp::Broadcast:
         v = {Algorithm::Ring};
@@ -354,6 +384,9 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
         algos.erase(std::remove_if(algos.begin(), algos.end(),
                                    [](Algorithm a) { return a == Algorithm::Nvls || a == Algorithm::NvlsTree || a == Algorithm::Flow; }),
                     algos.end());
+    if (opt.ranksPerNode == 1 && (op == CollectiveOp::AllGather || op == CollectiveOp::ReduceScatter) &&
+        std::find(algos.begin(), algos.end(), Algorithm::Pat) == algos.end())
+        algos.push_back(Algorithm::Pat);  // one rank per node: NCCL's PAT
     if (algos.empty())
         return spec::Diagnostics{{"--gpus", toString(op) + " uses the flow model, which takes at most " + std::to_string(kMaxFlowRanks) +
                                                 " GPUs (" + std::to_string(n) + " given)"}};
@@ -364,7 +397,7 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
         // two-phase hierarchical schemes stay available by name for what-if studies.
         for (Algorithm a : algos) {
             if (!opt.nvls && (a == Algorithm::Nvls || a == Algorithm::NvlsTree)) continue;
-            const bool ncclLike = a == Algorithm::Ring || a == Algorithm::Tree || a == Algorithm::Nvls || a == Algorithm::NvlsTree ||
+            const bool ncclLike = a == Algorithm::Ring || a == Algorithm::Tree || a == Algorithm::Nvls || a == Algorithm::NvlsTree || a == Algorithm::Pat ||
                                   (a == Algorithm::Direct && op == CollectiveOp::AllToAll) || (a == Algorithm::Flow && op == CollectiveOp::AllToAllV);
             if (ncclLike) tryAlgos.push_back(a);
         }
@@ -389,6 +422,8 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
         case Algorithm::Direct: cost = direct(G, op, bytes); break;
         case Algorithm::Nvls: cost = nvls(G, bytes); break;
         case Algorithm::NvlsTree: cost = nvlsTree(G, bytes); break;
+        case Algorithm::Pat: cost = pat(G, bytes); break;
+        case Algorithm::CollNet: cost = collNet(G, bytes); break;
         case Algorithm::Flow: {
             if (!topo) return spec::Diagnostics{{"", "the flow model needs the cluster's topology"}};
             // Destination j receives in proportion to 1/(j+1)^skew (zipf); every rank sends `bytes`.

@@ -48,6 +48,7 @@ struct LinkSpec {
     bool nvls = false;                // in-switch reduction (NVLink SHARP)
     double nvlsEfficiency = 0;        // NVLS algbw / spec
     double nvlsLatencyUs = 0;
+    bool sharp = false;               // NICs: the switches reduce in the network (SHARP, CollNet)
     std::vector<ProtocolSpec> protocols;
     std::map<std::string, std::string> sources;  // the entry's "sources" (number -> where from)
 };

@@ -21,7 +21,7 @@ namespace moe::cluster {
 struct Topology;
 
 enum class CollectiveOp { AllReduce, ReduceScatter, AllGather, Broadcast, AllToAll, AllToAllV };
-enum class Algorithm { Auto, Ring, Tree, Direct, HalvingDoubling, Hierarchical, Nvls, Flow, NvlsTree };
+enum class Algorithm { Auto, Ring, Tree, Direct, HalvingDoubling, Hierarchical, Nvls, Flow, NvlsTree, Pat, CollNet };
 
 std::string toString(CollectiveOp op);
 std::string toString(Algorithm a);
