@@ -92,6 +92,17 @@ private Q_SLOTS:
         QVERIFY(std::abs(after - measured) < std::abs(before - measured));
     }
 
+    void epKernels() {
+        auto r = moe({"ep", "--cluster", "hgx-h800", "--ep", "16", "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto rows = QJsonDocument::fromJson(r.out).object()["rows"].toArray();
+        QVERIFY(rows.size() >= 3);
+        for (const auto& row : rows) QVERIFY(row.toObject()["dispatch_us"].toDouble() > 0);
+        auto bad = moe({"ep", "--cluster", "hgx-h800", "--ep", "16", "--kernel", "nope"});
+        QCOMPARE(bad.code, 2);
+        QVERIFY(bad.err.contains("deepep-ll"));
+    }
+
     void benchSmall() {
         auto r = moe({"bench", "sim", "--max-gpus", "16", "--layers", "2", "--json"});
         QVERIFY2(r.code == 0, r.err.constData());

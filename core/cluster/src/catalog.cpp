@@ -21,6 +21,7 @@ namespace {
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 const char* const kFiles[] = {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"};
+const char* const kOptionalFile = "ep_kernels.json";
 
 // Reads one catalog entry, collecting errors with "file: section[i].field" paths. Every number
 // in an entry must name its source under "sources" (the catalog's rule, checked here).
@@ -162,6 +163,14 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
     c.m_origin = origin;
     spec::Diagnostics errs;
     std::map<std::string, Json> docs;
+    if (auto it = files.find(kOptionalFile); it != files.end()) {
+        try {
+            docs[kOptionalFile] = Json::parse(it->second);
+        } catch (const Json::parse_error& e) {
+            errs.push_back({"", std::string("not valid JSON: ") + e.what(), 0, 0, origin + "/" + kOptionalFile});
+        }
+    } else
+        docs[kOptionalFile] = Json{{"ep_kernels", Json::array()}};
     for (const char* f : kFiles) {
         auto it = files.find(f);
         if (it == files.end()) {
@@ -190,9 +199,10 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
         }
         for (auto it = d.begin(); it != d.end(); ++it) {
             const std::string& k = it.key();
-            const bool known = k == "comment" || k == "gpus" || k == "links" || k == "systems" || k == "topologies" || k == "clusters";
+            const bool known = k == "comment" || k == "gpus" || k == "links" || k == "systems" || k == "topologies" || k == "clusters" ||
+                               k == "ep_kernels";
             if (!known)
-                errs.push_back({k, "unknown section; an overlay takes gpus, links, systems, topologies, clusters (and comment)", 0, 0, overlays[o].first});
+                errs.push_back({k, "unknown section; an overlay takes gpus, links, systems, topologies, clusters, ep_kernels (and comment)", 0, 0, overlays[o].first});
             else if (k != "comment" && !it.value().is_array())
                 errs.push_back({k, "expected an array of entries", 0, 0, overlays[o].first});
         }
@@ -349,6 +359,21 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             if (c.cluster(cl.name)) r.error("name", "duplicate cluster name \"" + cl.name + "\"");
             c.m_clusters.push_back(cl);
         }
+    for (const Item& item : section("ep_kernels.json", "ep_kernels")) {
+        EntryReader r(*item.j, item.path, item.file, errs);
+        EpKernelSpec k;
+        k.name = r.str("name");
+        k.display = r.str("display", false);
+        const std::string mode = r.str("mode");
+        if (mode == "direct") k.mode = EpKernelMode::Direct;
+        else if (mode == "node_forward") k.mode = EpKernelMode::NodeForward;
+        else if (mode == "nccl") k.mode = EpKernelMode::Nccl;
+        else if (!mode.empty()) r.error("mode", "\"" + mode + "\" is not a kernel mode; expected direct, node_forward or nccl");
+        k.dispatchLatencyUs = r.num("dispatch_latency_us", 0, 1e5);
+        k.combineLatencyUs = r.num("combine_latency_us", 0, 1e5);
+        if (c.epKernel(k.name)) r.error("name", "duplicate kernel name \"" + k.name + "\"");
+        c.m_epKernels.push_back(k);
+    }
     if (!errs.empty()) return errs;
     return c;
 }
@@ -365,6 +390,13 @@ spec::Result<std::map<std::string, std::string>> readCatalogFiles(const std::str
         else files[f] = std::move(text);
     }
     if (!errs.empty()) return errs;
+    std::error_code ec;
+    if (fs::exists(fs::path(dir) / kOptionalFile, ec)) {
+        bool ok = false;
+        std::string text = readFile(fs::path(dir) / kOptionalFile, ok);
+        if (!ok) return spec::Diagnostics{{"", std::string("cannot read catalog file ") + kOptionalFile, 0, 0, dir}};
+        files[kOptionalFile] = std::move(text);
+    }
     return files;
 }
 
@@ -446,6 +478,7 @@ const LinkSpec* Catalog::link(const std::string& n) const { return findByName(m_
 const SystemSpec* Catalog::system(const std::string& n) const { return findByName(m_systems, n); }
 const TopologySpec* Catalog::topology(const std::string& n) const { return findByName(m_topologies, n); }
 const ClusterSpec* Catalog::cluster(const std::string& n) const { return findByName(m_clusters, n); }
+const EpKernelSpec* Catalog::epKernel(const std::string& n) const { return findByName(m_epKernels, n); }
 std::vector<std::string> Catalog::clusterNames() const { return namesOf(m_clusters); }
 
 LinkSpec* Catalog::mutableLink(const std::string& name) {

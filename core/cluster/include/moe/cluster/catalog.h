@@ -78,6 +78,21 @@ struct TopologySpec {
     long long maxNicPorts() const;
 };
 
+// An expert-parallel dispatch/combine kernel library (ep_kernels.json, optional file).
+//  - direct: every token-expert copy goes straight to the expert's rank (NVLink inside the
+//    node, the NIC between nodes): DeepEP low-latency, pplx-kernels, MORI-EP.
+//  - node_forward: a token crosses the network once per destination node (to the GPU on the
+//    same rail) and is forwarded over NVLink to the ranks there: DeepEP normal kernels.
+//  - nccl: NCCL/RCCL all-to-all of the per-rank send buffer (collective.h).
+enum class EpKernelMode { Direct, NodeForward, Nccl };
+
+struct EpKernelSpec {
+    std::string name, display;
+    EpKernelMode mode = EpKernelMode::Direct;
+    double dispatchLatencyUs = 0;   // fixed cost of one dispatch (launch, notify, completion)
+    double combineLatencyUs = 0;
+};
+
 struct ClusterSpec {
     std::string name, system, topology;
 };
@@ -99,7 +114,8 @@ struct ResolvedCluster {
 
 class Catalog {
 public:
-    // Loads gpus.json, links.json, systems.json, topologies.json, clusters.json from a folder.
+    // Loads gpus.json, links.json, systems.json, topologies.json, clusters.json (and
+    // ep_kernels.json when present) from a folder.
     static spec::Result<Catalog> loadDir(const std::string& dir);
     // The copy compiled into the library.
     static spec::Result<Catalog> builtin();
@@ -125,6 +141,8 @@ public:
     const std::vector<SystemSpec>& systems() const { return m_systems; }
     const std::vector<TopologySpec>& topologies() const { return m_topologies; }
     const std::vector<ClusterSpec>& clusters() const { return m_clusters; }
+    const std::vector<EpKernelSpec>& epKernels() const { return m_epKernels; }
+    const EpKernelSpec* epKernel(const std::string& name) const;
     const std::string& origin() const { return m_origin; }
 
     const GpuSpec* gpu(const std::string& name) const;
@@ -147,6 +165,7 @@ private:
     std::vector<SystemSpec> m_systems;
     std::vector<TopologySpec> m_topologies;
     std::vector<ClusterSpec> m_clusters;
+    std::vector<EpKernelSpec> m_epKernels;
     std::string m_origin;
 };
 
