@@ -371,6 +371,8 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
         else if (!mode.empty()) r.error("mode", "\"" + mode + "\" is not a kernel mode; expected direct, node_forward or nccl");
         k.dispatchLatencyUs = r.num("dispatch_latency_us", 0, 1e5);
         k.combineLatencyUs = r.num("combine_latency_us", 0, 1e5);
+        k.dispatchRdmaLatencyUs = r.num("dispatch_rdma_latency_us", 0, 1e5, false, 0);
+        k.combineRdmaLatencyUs = r.num("combine_rdma_latency_us", 0, 1e5, false, 0);
         if (c.epKernel(k.name)) r.error("name", "duplicate kernel name \"" + k.name + "\"");
         c.m_epKernels.push_back(k);
     }

@@ -79,8 +79,9 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
         }
         }
     };
-    pass(t.dispatchBytesPerElement, kernel.dispatchLatencyUs, r.dispatchUs, r.dispatchGBs);
-    pass(t.combineBytesPerElement, kernel.combineLatencyUs, r.combineUs, r.combineGBs);
+    const bool rdma = nodes > 1;
+    pass(t.dispatchBytesPerElement, kernel.dispatchLatencyUs + (rdma ? kernel.dispatchRdmaLatencyUs : 0.0), r.dispatchUs, r.dispatchGBs);
+    pass(t.combineBytesPerElement, kernel.combineLatencyUs + (rdma ? kernel.combineRdmaLatencyUs : 0.0), r.combineUs, r.combineGBs);
     return r;
 }
 

@@ -91,6 +91,8 @@ struct EpKernelSpec {
     EpKernelMode mode = EpKernelMode::Direct;
     double dispatchLatencyUs = 0;   // fixed cost of one dispatch (launch, notify, completion)
     double combineLatencyUs = 0;
+    double dispatchRdmaLatencyUs = 0;  // added when the group spans nodes (RDMA round trips)
+    double combineRdmaLatencyUs = 0;
 };
 
 struct ClusterSpec {

@@ -1,7 +1,8 @@
 #pragma once
 // Expert-parallel dispatch and combine as the kernel libraries do them (DeepEP normal and
 // low-latency, pplx-kernels, MORI-EP, NCCL all-to-all), for uniform routing: a fixed cost per call
-// plus the bytes of the busiest link over its point-to-point bandwidth. Kernel figures come from
+// (more when the group spans nodes) plus the bytes of the busiest link over its point-to-point
+// bandwidth. Kernel figures come from
 // the catalog's ep_kernels.json; bandwidths from the cluster's links.
 
 #include <string>
