@@ -1,7 +1,10 @@
 #pragma once
 // Collective costs on a cluster. Latency-bandwidth models per algorithm and NCCL-style protocol
 // (base latency + steps x hop latency + bytes / bandwidth, the cheapest protocol wins), with the
-// catalog's efficiency factors; all-to-allv goes through the flow-level model instead.
+// catalog's efficiency factors; all-to-allv goes through the flow-level model instead. The
+// algorithms and their choice follow NCCL 2.18-2.26 (ring, double binary tree, NVLS, NVLS-tree,
+// PAT from 2.23, CollNet by name) and RCCL 2.22 on xGMI meshes (ring and tree); the structure is
+// that of NCCL's tuning model (src/graph/tuning.cc), the figures are the catalog's.
 //
 // Sizes and bandwidths follow nccl-tests (doc/PERFORMANCE.md) so figures compare one to one:
 //   size  = bytes of the per-rank buffer nccl-tests prints (all-gather: the gathered output,
