@@ -54,7 +54,6 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
     // What the lines before a table said about the run; carried into the next table unless a new
     // header replaces it.
     int maxRank = -1, nGpus = 0, processes = 0;
-    int groups = 2;                 // column groups the header announces: 2, or 1 (one of them)
     bool onlyInPlace = false, onlyOutOfPlace = false;
     MeasuredTable cur;
     auto flush = [&] {
@@ -104,7 +103,6 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
         if (oop || ip) {
             // "out-of-place in-place" above the header; one word alone: that group only.
             const bool ipWord = std::any_of(w.begin(), w.end(), [](const std::string& x) { return x == "in-place"; });
-            groups = oop && ipWord ? 2 : 1;
             onlyInPlace = !oop && ipWord;
             onlyOutOfPlace = oop && !ipWord;
             flush();
@@ -142,7 +140,6 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
                 continue;
             }
         } else if (!two && onlyInPlace) takesInPlace = true;  // the only group printed
-        (void)groups;
         MeasuredPoint p;
         p.bytes = size;
         double count = 0;
@@ -366,7 +363,9 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
     };
     double best = objective();
     // Coordinate descent with multiplicative steps, shrinking when a whole sweep gains nothing.
+    int sweeps = 0;
     for (double step = 1.0; step > 0.002;) {
+        if (++sweeps > 4000) break;  // a bound on the work; reached only by objectives that keep creeping down
         bool improved = false;
         for (Param& p : ps) {
             for (double f : {1 + step, 1 / (1 + step)}) {
