@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli_command.h"
+#include "cluster_option.h"
 #include "moe/cluster/catalog.h"
 
 namespace {
@@ -10,7 +11,7 @@ namespace cl = moe::cluster;
 using moe::cli::fixed;
 
 int run(const moe::cli::ParsedArgs& a) {
-    auto cat = cl::Catalog::loadDefault();
+    auto cat = moe::cli::loadCatalog(a);
     if (!cat) {
         std::cerr << cat.message() << "\n";
         return 1;
@@ -57,6 +58,6 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "clusters", "list the hardware catalog: clusters, GPUs, fabrics, NICs, topologies", "",
     "The catalog is JSON under share/moe-studio/catalog (or core/cluster/catalog in the source tree), every\n"
     "number with its source; MOE_CLUSTER_CATALOG=DIR points at another copy. Bandwidths are per direction.",
-    {{"json", "", "print the catalog as JSON"}}, 0, 0, run});
+    {{"json", "", "print the catalog as JSON"}, moe::cli::kCatalogOverlayOption}, 0, 0, run});
 
 }  // namespace

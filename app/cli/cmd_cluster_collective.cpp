@@ -16,7 +16,7 @@ int run(const moe::cli::ParsedArgs& a) {
     cl::CollectiveOp op;
     if (!cl::parseOp(a.positional()[0], op))
         throw UsageError("unknown collective '" + a.positional()[0] + "'; choose one of " + moe::cli::joinList(cl::opNames()));
-    auto cat = cl::Catalog::loadDefault();
+    auto cat = moe::cli::loadCatalog(a);
     if (!cat) {
         std::cerr << cat.message() << "\n";
         return 1;
@@ -31,6 +31,8 @@ int run(const moe::cli::ParsedArgs& a) {
             throw UsageError("--algo: unknown algorithm '" + *algo + "'; choose one of " + moe::cli::joinList(cl::algorithmNames()));
     }
     opt.skew = a.doubleValue("skew", 1.0, 0.0, 10.0);
+    opt.gpusPerProcess = a.intValue("gpus-per-process", 1, 1, 1024);
+    opt.nvls = !a.flag("no-nvls");
     auto sizes = cl::parseSizes(a.valueOr("sizes", "8:16G"), "--sizes");
     if (!sizes) throw UsageError(sizes.errors()[0].message);
     std::optional<cl::Topology> topo;
@@ -80,7 +82,10 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"algo", "A", "algorithm (default auto)"},
      {"sizes", "MIN:MAX[:F]", "sizes in bytes, e.g. 8:16G (default), 1M:1G:4 or 1M,64M"},
      {"skew", "S", "alltoallv: zipf exponent of the destination sizes (default 1)"},
-     {"json", "", "print the rows as JSON"}},
+     {"json", "", "print the rows as JSON"},
+     {"gpus-per-process", "G", "GPUs one thread drives, as nccl-tests -g G (adds their launches to the floor; default 1)"},
+     {"no-nvls", "", "as NCCL_NVLS_ENABLE=0: auto picks no NVLS or NVLS-tree"},
+     moe::cli::kCatalogOverlayOption},
     1, 1, run});
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli_command.h"
+#include "cluster_option.h"
 #include "moe/cluster/simulate.h"
 #include "moe/spec/project_io.h"
 
@@ -85,7 +86,7 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
 int run(const moe::cli::ParsedArgs& a) {
     auto project = moe::cli::loadProjectFile(a.positional()[0]);
     if (!project) return 1;
-    auto cat = cl::Catalog::loadDefault();
+    auto cat = moe::cli::loadCatalog(a);
     if (!cat) {
         std::cerr << cat.message() << "\n";
         return 1;
@@ -172,7 +173,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"micro-batches", "N", "1 (default) or 2: overlap one half's communication with the other's experts"},
      {"all-layers", "", "print every layer (default: first 8 and last 4 of long models)"},
      {"timeline", "", "with --json: include every rank's event timeline"},
-     {"json", "", "print the result as JSON"}},
+     {"json", "", "print the result as JSON"},
+     moe::cli::kCatalogOverlayOption},
     1, 1, run});
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "moe/cluster/calibrate.h"
@@ -88,6 +89,155 @@ private Q_SLOTS:
         QCOMPARE(c->link, std::string("xgmi3"));
         QVERIFY(std::abs(c->fittedEfficiency - 0.712) < 0.03);
         QVERIFY(!calibrate(t, cluster("mi300x-8"), CollectiveOp::AllReduce, 1).ok());
+    }
+
+    // The published logs as users paste them (tests/data/cluster, each with its '##' source
+    // header): ranks from a trimmed rank list, from "#   Rank N Pid" lines without Group, NCCL
+    // INFO lines and code fences between the header and the table.
+    void readsThePublishedLogs_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<int>("ranks");
+        QTest::addColumn<int>("gpusPerProcess");
+        QTest::addColumn<int>("points");
+        QTest::newRow("4 x H100") << "h100-4gpu-allreduce-dudeperf3ct-lambda.txt" << 4 << 4 << 28;
+        QTest::newRow("A3 Mega") << "h100-16gpu-2node-allreduce-a3mega-tcpxo.txt" << 16 << 1 << 31;
+        QTest::newRow("2 x MI300X") << "mi300x-16gpu-2node-allreduce-hisohara-aac10.txt" << 16 << 1 << 32;
+        QTest::newRow("GB200 NVL72") << "gb200-72gpu-nvl72-allreduce-coreweave.txt" << 72 << 0 << 5;
+    }
+    void readsThePublishedLogs() {
+        QFETCH(QString, file);
+        QFETCH(int, ranks);
+        QFETCH(int, gpusPerProcess);
+        QFETCH(int, points);
+        auto t = parseNcclTestsTables(readData(file.toStdString().c_str()), file.toStdString());
+        QVERIFY2(t.ok(), t.message().c_str());
+        QCOMPARE(static_cast<int>(t->size()), 1);
+        QCOMPARE(t->front().ranks, ranks);
+        QCOMPARE(t->front().gpusPerProcess, gpusPerProcess);
+        QCOMPARE(static_cast<int>(t->front().points.size()), points);
+        QVERIFY(!t->front().inPlaceColumns);
+    }
+
+    // Variants users produce: CRLF line ends, comment lines that lost their '#', two runs in one
+    // file, a table printing only the in-place group, no rank lines but nGpus and mpirun -np.
+    void readsLogsAsPrinted() {
+        const std::string rows = "           8             2     float     sum      -1    26.08    0.00    0.00      0    24.37    0.00    0.00      0\n"
+                                 "        1024           256     float     sum      -1    23.85    0.04    0.06      0    23.30    0.04    0.07      0\n";
+        const std::string header = "#  Rank  0 Group  0 Pid  1 on h device  0 [0x01] GPU\n#  Rank  1 Group  0 Pid  2 on h device  1 [0x02] GPU\n"
+                                   "#                                                              out-of-place                       in-place\n"
+                                   "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n";
+        std::string crlf;
+        for (char ch : header + rows) {
+            if (ch == '\n') crlf += '\r';
+            crlf += ch;
+        }
+        auto a = parseNcclTests(crlf, "crlf.txt");
+        QVERIFY2(a.ok(), a.message().c_str());
+        QCOMPARE(a->ranks, 2);
+        QCOMPARE(a->points[1].timeUs, 23.85);
+
+        // The '#' lost on every comment line (as when copied from a web page).
+        std::string bare;
+        std::istringstream in(header + "       (B)    (elements)                               (us)  (GB/s)  (GB/s)\n" + rows +
+                              " Out of bounds values : 0 OK\n Avg bus bandwidth    : 0.03\n");
+        for (std::string line; std::getline(in, line);) {
+            const auto hash = line.find('#');
+            bare += (hash == std::string::npos ? line : line.substr(0, hash) + " " + line.substr(hash + 1)) + "\n";
+        }
+        auto b = parseNcclTests(bare, "bare.txt");
+        QVERIFY2(b.ok(), b.message().c_str());
+        QCOMPARE(b->ranks, 2);
+        QCOMPARE(static_cast<int>(b->points.size()), 2);
+
+        // Two runs: the second with 8 ranks from nGpus 4 x mpirun -np 2 (no rank lines).
+        const std::string second = "$ mpirun -np 2 ./all_reduce_perf -b 8 -e 1K -g 4\n"
+                                   "# nThread 1 nGpus 4 minBytes 8 maxBytes 1024 step: 2(factor) warmup iters: 5 iters: 20\n"
+                                   "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n" +
+                                   rows;
+        auto two = parseNcclTestsTables(header + rows + second, "two.txt");
+        QVERIFY2(two.ok(), two.message().c_str());
+        QCOMPARE(static_cast<int>(two->size()), 2);
+        QCOMPARE(two->at(0).ranks, 2);
+        QCOMPARE(two->at(1).ranks, 8);
+        QCOMPARE(two->at(1).gpusPerProcess, 4);
+        QCOMPARE(two->at(1).processes, 2);
+
+        // Only the in-place group printed: taken (and said), and asked-for in-place works too.
+        const std::string ipOnly = "#                                                    in-place\n"
+                                   "#       size         count      type   redop    root     time   algbw   busbw #wrong\n"
+                                   "        1024           256     float     sum      -1    30.00    0.03    0.05      0\n";
+        auto c = parseNcclTests(ipOnly, "ip.txt");
+        QVERIFY2(c.ok(), c.message().c_str());
+        QVERIFY(c->inPlaceColumns);
+        QCOMPARE(c->points[0].timeUs, 30.0);
+        QVERIFY(parseNcclTests(ipOnly, "ip.txt", true).ok());
+        const std::string oopOnly = "#                                                    out-of-place\n"
+                                    "        1024           256     float     sum      -1    30.00    0.03    0.05      0\n";
+        auto d = parseNcclTests(oopOnly, "oop.txt", true);
+        QVERIFY(!d.ok());
+        QVERIFY(d.errors()[0].message.find("only the out-of-place") != std::string::npos);
+    }
+
+    // The targets of the simulator against the published logs: the shipped catalog within 20% rms
+    // and 40% at any point over each whole sweep; after calibration within 8% rms.
+    void modelMeetsThePublishedLogs_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("clusterName");
+        QTest::addColumn<bool>("nvls");
+        QTest::newRow("4 x H100, NCCL 2.26.2") << "h100-4gpu-allreduce-dudeperf3ct-lambda.txt" << "hgx-h100" << true;
+        QTest::newRow("2 x 8 H100, A3 Mega TCPXO") << "h100-16gpu-2node-allreduce-a3mega-tcpxo.txt" << "gcp-a3-mega" << true;
+        QTest::newRow("2 x 8 MI300X, RCCL 2.22.3") << "mi300x-16gpu-2node-allreduce-hisohara-aac10.txt" << "mi300x-8-aac" << true;
+        QTest::newRow("GB200 NVL72, NVLS off") << "gb200-72gpu-nvl72-allreduce-coreweave.txt" << "gb200-nvl72" << false;
+    }
+    void modelMeetsThePublishedLogs() {
+        QFETCH(QString, file);
+        QFETCH(QString, clusterName);
+        QFETCH(bool, nvls);
+        auto t = parseNcclTests(readData(file.toStdString().c_str()), file.toStdString());
+        QVERIFY2(t.ok(), t.message().c_str());
+        CollectiveOptions opt;
+        opt.nvls = nvls;
+        opt.gpusPerProcess = std::max(1, t->gpusPerProcess);
+        auto c = calibrate(t.value(), cluster(clusterName.toStdString()), CollectiveOp::AllReduce, t->ranks, opt);
+        QVERIFY2(c.ok(), c.message().c_str());
+        const std::string msg = "catalog rms " + std::to_string(c->catalogRmsPct) + "% max " + std::to_string(c->catalogMaxAbsPct) + "%, calibrated rms " +
+                                std::to_string(c->calibratedRmsPct) + "%";
+        QVERIFY2(c->catalogRmsPct <= 20.0, msg.c_str());
+        QVERIFY2(c->catalogMaxAbsPct <= 40.0, msg.c_str());
+        QVERIFY2(c->calibratedRmsPct <= 8.0, msg.c_str());
+        QVERIFY(c->calibratedRmsPct <= c->catalogRmsPct + 1e-9);  // the fit starts from the catalog
+        QVERIFY(!c->fittedLinks.empty());
+        for (const auto& l : c->fittedLinks) {
+            QVERIFY(l.collectiveEfficiency > 0 && l.collectiveEfficiency <= 1.0);  // within the catalog's ranges
+            for (const auto& p : l.protocols) QVERIFY(p.bwFactor > 0 && p.bwFactor <= 1.0);
+        }
+    }
+
+    // The overlay calibrate writes loads over the catalog and reproduces the calibrated model.
+    void overlayReproducesTheFit() {
+        const char* file = "gb200-72gpu-nvl72-allreduce-coreweave.txt";
+        auto t = parseNcclTests(readData(file), file).value();
+        CollectiveOptions opt;
+        opt.nvls = false;
+        auto c = calibrate(t, cluster("gb200-nvl72"), CollectiveOp::AllReduce, 72, opt).value();
+        const std::string overlay = calibrationOverlay(c, file, "gb200-nvl72");
+        QVERIFY(overlay.find("fitted to gb200-72gpu-nvl72-allreduce-coreweave.txt") != std::string::npos);
+        std::map<std::string, std::string> files;
+        for (const char* f : {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"}) {
+            std::ifstream in(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog/" + f);
+            std::ostringstream s;
+            s << in.rdbuf();
+            files[f] = s.str();
+        }
+        auto cat = Catalog::parse(files, "catalog", {{"overlay.json", overlay}});
+        QVERIFY2(cat.ok(), cat.message().c_str());
+        const ResolvedCluster rc = cat->resolve("gb200-nvl72", "").value();
+        for (const auto& p : c.points) {
+            auto e = estimateCollective(rc, nullptr, CollectiveOp::AllReduce, p.bytes, 72, opt).value();
+            QVERIFY(std::abs(e.timeUs - p.calibratedUs) / p.calibratedUs < 1e-3);  // numbers rounded to 1e-6 in the file
+        }
+        QVERIFY(cat->link("nvlink5")->sources.at("collective_efficiency").find("moe calibrate") != std::string::npos);
+        QCOMPARE(cat->links().size(), Catalog::builtin()->links().size());  // replaced, not added
     }
 };
 

@@ -1,6 +1,8 @@
 // The hardware catalog: the shipped files load, agree with the built-in copy, every number has a
 // source, references resolve, and bad input gives errors that name the place.
 #include <QtTest>
+#include <QDir>
+#include <QTemporaryDir>
 
 #include <fstream>
 #include <sstream>
@@ -120,6 +122,71 @@ private Q_SLOTS:
         QVERIFY(!dir.empty());
         auto r = Catalog::loadDefault();
         QVERIFY2(r.ok(), r.message().c_str());
+    }
+
+    // Overlays replace entries by name or add new ones, are checked as the shipped files are, and
+    // their errors name the overlay file.
+    void overlaysReplaceAndAdd() {
+        const std::string over = R"({"comment": "test", "links": [
+            {"name": "nvlink4", "kind": "scale_up", "bw_gb_s": 450, "collective_efficiency": 0.5, "p2p_efficiency": 0.8,
+             "protocols": [{"name": "Simple", "base_latency_us": 9, "hop_latency_us": 3, "bw_factor": 1}],
+             "sources": {"bw_gb_s": "x", "collective_efficiency": "x", "p2p_efficiency": "x", "protocols.Simple.base_latency_us": "x",
+                         "protocols.Simple.hop_latency_us": "x", "protocols.Simple.bw_factor": "x"}}],
+          "clusters": [{"name": "my-h100", "system": "hgx-h100", "topology": "rail-fat-tree"}]})";
+        auto c = Catalog::parse(sourceFiles(), "catalog", {{"mine.json", over}});
+        QVERIFY2(c.ok(), c.message().c_str());
+        QCOMPARE(c->link("nvlink4")->collectiveEfficiency, 0.5);
+        QCOMPARE(c->link("nvlink4")->protocols.size(), size_t(1));
+        QVERIFY(c->cluster("my-h100") != nullptr);
+        QCOMPARE(c->links().size(), Catalog::builtin()->links().size());
+
+        auto noSource = Catalog::parse(sourceFiles(), "catalog",
+                                       {{"bad.json", R"({"gpus": [{"name": "g", "vendor": "v", "hbm_gib": 1, "hbm_tb_s": 1, "bf16_tflops": 1,
+                                          "fp8_tflops": 1, "gemm_efficiency": 0.5, "hbm_efficiency": 0.5, "sources": {}}]})"}});
+        QVERIFY(!noSource.ok());
+        QCOMPARE(QString::fromStdString(noSource.errors()[0].file), QString("bad.json"));
+        QVERIFY(anyMessageContains(noSource.errors(), "has no source"));
+        auto unknown = Catalog::parse(sourceFiles(), "catalog", {{"typo.json", R"({"link": []})"}});
+        QVERIFY(!unknown.ok());
+        QVERIFY(anyMessageContains(unknown.errors(), "link: unknown section"));
+        auto notJson = Catalog::parse(sourceFiles(), "catalog", {{"broken.json", "{"}});
+        QVERIFY(!notJson.ok());
+        QCOMPARE(QString::fromStdString(notJson.errors()[0].file), QString("broken.json"));
+    }
+
+    // The user catalog folder (XDG config home) applies to every loadDefault, then the files given.
+    void userCatalogFolderApplies() {
+        QTemporaryDir home;
+        const QByteArray oldConfig = qgetenv("XDG_CONFIG_HOME"), oldData = qgetenv("XDG_DATA_HOME");
+        qputenv("XDG_CONFIG_HOME", home.filePath("config").toUtf8());
+        qputenv("XDG_DATA_HOME", home.filePath("data").toUtf8());
+        QVERIFY(QDir().mkpath(home.filePath("config/moe-studio/catalog")));
+        {
+            std::ofstream f(home.filePath("config/moe-studio/catalog/a.json").toStdString());
+            f << R"({"clusters": [{"name": "user-cluster", "system": "hgx-h100", "topology": "rail-fat-tree"}]})";
+        }
+        QCOMPARE(userCatalogDirs().size(), size_t(1));
+        auto c = Catalog::loadDefault();
+        QVERIFY2(c.ok(), c.message().c_str());
+        QVERIFY(c->cluster("user-cluster") != nullptr);
+        auto missing = Catalog::loadDefault({home.filePath("none.json").toStdString()});
+        QVERIFY(!missing.ok());
+        QVERIFY(anyMessageContains(missing.errors(), "cannot read catalog overlay"));
+        qputenv("XDG_CONFIG_HOME", oldConfig);
+        qputenv("XDG_DATA_HOME", oldData);
+    }
+
+    // Rack-scale NVLink and cloud systems resolve, and an NVL72 rack is one NVLink domain.
+    void rackScaleAndCloudSystems() {
+        auto c = Catalog::builtin().value();
+        for (const char* n : {"gb200-nvl72", "gb300-nvl72", "hgx-h800", "hgx-h20", "aws-p5", "aws-p5en", "gcp-a3-mega", "gcp-a3-ultra", "gcp-a4",
+                              "oci-bm-h100", "azure-nd-h100-v5", "mi300x-8-aac"})
+            QVERIFY2(c.resolve(n, "").ok(), n);
+        auto nvl = c.resolve("gb200-nvl72", "").value();
+        QCOMPARE(nvl.system->gpusPerNode, 72);
+        QVERIFY(nvl.checkGpuCount(72).empty());
+        QVERIFY(nvl.checkGpuCount(144).empty());
+        QVERIFY(!nvl.checkGpuCount(100).empty());
     }
 };
 

@@ -3,6 +3,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QTemporaryDir>
+#include <cmath>
 #include <QtTest>
 
 namespace {
@@ -69,6 +71,38 @@ private Q_SLOTS:
         QVERIFY(r.out.contains("xgmi3"));
     }
 
+    // A published log fitted, written as an overlay, and used by `moe collective`.
+    void calibrateOverlayRoundTrip() {
+        QTemporaryDir dir;
+        const QString overlay = dir.filePath("gb200.json");
+        auto c = moe({"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/gb200-72gpu-nvl72-allreduce-coreweave.txt", "--cluster", "gb200-nvl72",
+                      "--no-nvls", "--overlay", overlay, "--json"});
+        QVERIFY2(c.code == 0, c.err.constData());
+        const auto j = QJsonDocument::fromJson(c.out).object();
+        QCOMPARE(j["ranks"].toInt(), 72);
+        QVERIFY(j["calibrated_rms_pct"].toDouble() < 8.0);
+        QVERIFY(QFile::exists(overlay));
+        auto time8G = [&](const QStringList& extra) {
+            auto r = moe(QStringList{"collective", "all_reduce", "--cluster", "gb200-nvl72", "--gpus", "72", "--sizes", "8G", "--no-nvls", "--json"} + extra);
+            return r.code == 0 ? QJsonDocument::fromJson(r.out).object()["rows"].toArray()[0].toObject()["time_us"].toDouble() : -1.0;
+        };
+        const double measured = 20299.0, before = time8G({}), after = time8G({"--catalog-overlay", overlay});
+        QVERIFY(before > 0 && after > 0);
+        QVERIFY2(std::abs(after - measured) / measured < 0.05, QByteArray::number(after));
+        QVERIFY(std::abs(after - measured) < std::abs(before - measured));
+    }
+
+    void epKernels() {
+        auto r = moe({"ep", "--cluster", "hgx-h800", "--ep", "16", "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto rows = QJsonDocument::fromJson(r.out).object()["rows"].toArray();
+        QVERIFY(rows.size() >= 3);
+        for (const auto& row : rows) QVERIFY(row.toObject()["dispatch_us"].toDouble() > 0);
+        auto bad = moe({"ep", "--cluster", "hgx-h800", "--ep", "16", "--kernel", "nope"});
+        QCOMPARE(bad.code, 2);
+        QVERIFY(bad.err.contains("deepep-ll"));
+    }
+
     void benchSmall() {
         auto r = moe({"bench", "sim", "--max-gpus", "16", "--layers", "2", "--json"});
         QVERIFY2(r.code == 0, r.err.constData());
@@ -87,6 +121,8 @@ private Q_SLOTS:
         QTest::newRow("bad sizes") << QStringList{"collective", "all_reduce", "--cluster", "hgx-h100", "--gpus", "8", "--sizes", "1G:1M"} << 2 << "MAX is below MIN";
         QTest::newRow("nvls on a mesh") << QStringList{"collective", "all_reduce", "--cluster", "mi300x-8", "--gpus", "8", "--algo", "nvls"} << 2 << "valid: ring";
         QTest::newRow("too many gpus") << QStringList{"collective", "all_reduce", "--cluster", "hgx-h100-1switch", "--gpus", "128"} << 2 << "64 GPUs at most";
+        QTest::newRow("missing overlay") << QStringList{"collective", "all_reduce", "--cluster", "hgx-h100", "--gpus", "8", "--catalog-overlay", "none.json"} << 1 << "cannot read catalog overlay";
+        QTest::newRow("bad level") << QStringList{"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/gb200-72gpu-nvl72-allreduce-coreweave.txt", "--cluster", "gb200-nvl72", "--level", "x"} << 2 << "--level";
         QTest::newRow("not a table") << QStringList{"calibrate", project("llm_h100.json"), "--cluster", "hgx-h100"} << 1 << "no data rows";
     }
     void badInput() {

@@ -139,6 +139,75 @@ private Q_SLOTS:
         QCOMPARE(tm.links[static_cast<size_t>(tm.path(0, 7).links[0])].to, 7);
     }
 
+    // Rings across nodes put 1/g of each GPU's traffic on its NIC and the rest on the scale-up
+    // fabric at once: two 8 x MI300X nodes reach a higher busbw than one (as rccl-tests show:
+    // 357 vs 319 GB/s at 16 GiB), while 8 x 400G H100 nodes stay at the NIC limit.
+    void ringsAcrossNodesShareNicAndFabric() {
+        const double G = 16.0 * 1024 * 1024 * 1024;
+        CollectiveOptions ring;
+        ring.algorithm = Algorithm::Ring;
+        auto one = estimateCollective(cluster("mi300x-8"), nullptr, CollectiveOp::AllReduce, G, 8, ring).value();
+        auto two = estimateCollective(cluster("mi300x-8-aac"), nullptr, CollectiveOp::AllReduce, G, 16, ring).value();
+        QVERIFY2(two.busbwGBs > one.busbwGBs * 1.05, (std::to_string(two.busbwGBs) + " vs " + std::to_string(one.busbwGBs)).c_str());
+        auto h = estimateCollective(cluster("hgx-h100"), nullptr, CollectiveOp::AllReduce, G, 32, ring).value();
+        QVERIFY(std::abs(h.busbwGBs - 8 * 50 * 0.83) / (8 * 50 * 0.83) < 0.02);
+    }
+
+    // NCCL's hierarchical all-reduces across nodes: NVLS-tree on NVSwitch systems beats the ring
+    // at two nodes (each node's NICs carry the buffer once), and is off with NVLS disabled.
+    void nvlsTreeAcrossNodes() {
+        const double G = 8.0 * 1024 * 1024 * 1024;
+        auto best = estimateCollective(cluster("hgx-h100"), nullptr, CollectiveOp::AllReduce, G, 16).value();
+        QVERIFY2(best.algorithm == Algorithm::NvlsTree, toString(best.algorithm).c_str());
+        CollectiveOptions ring;
+        ring.algorithm = Algorithm::Ring;
+        auto r = estimateCollective(cluster("hgx-h100"), nullptr, CollectiveOp::AllReduce, G, 16, ring).value();
+        QVERIFY(best.busbwGBs > r.busbwGBs * 1.2);
+        CollectiveOptions off;
+        off.nvls = false;
+        auto noNvls = estimateCollective(cluster("hgx-h100"), nullptr, CollectiveOp::AllReduce, G, 16, off).value();
+        QVERIFY(noNvls.algorithm != Algorithm::NvlsTree && noNvls.algorithm != Algorithm::Nvls);
+        QVERIFY(estimateCollective(cluster("gb200-nvl72"), nullptr, CollectiveOp::AllReduce, G, 72, off)->algorithm == Algorithm::Ring);
+        // Past two nodes the busiest node of the double binary tree sends the buffer twice.
+        CollectiveOptions tree;
+        tree.algorithm = Algorithm::Tree;
+        auto t2 = estimateCollective(cluster("gcp-a3-mega"), nullptr, CollectiveOp::AllReduce, G, 16, tree).value();
+        auto t8 = estimateCollective(cluster("gcp-a3-mega"), nullptr, CollectiveOp::AllReduce, G, 64, tree).value();
+        QVERIFY(t8.algbwGBs < t2.algbwGBs * 0.6);
+    }
+
+    // PAT for all-gather / reduce-scatter with one GPU per node: log2(n) steps, so small
+    // messages at scale are far cheaper than the ring's n - 1; CollNet (SHARP) only by name.
+    void patAndCollNet() {
+        const auto c = cluster("hgx-h100");
+        CollectiveOptions strided;
+        strided.ranksPerNode = 1;
+        auto small = estimateCollective(c, nullptr, CollectiveOp::AllGather, 64 * 1024, 256, strided).value();
+        QVERIFY2(small.algorithm == Algorithm::Pat, toString(small.algorithm).c_str());
+        strided.algorithm = Algorithm::Ring;
+        auto ringSmall = estimateCollective(c, nullptr, CollectiveOp::AllGather, 64 * 1024, 256, strided).value();
+        QVERIFY(small.timeUs < ringSmall.timeUs / 4);
+        const double G = 8.0 * 1024 * 1024 * 1024;
+        auto best = estimateCollective(c, nullptr, CollectiveOp::AllReduce, G, 64).value();
+        QVERIFY(best.algorithm != Algorithm::CollNet);
+        CollectiveOptions cn;
+        cn.algorithm = Algorithm::CollNet;
+        auto sharp = estimateCollective(c, nullptr, CollectiveOp::AllReduce, G, 64, cn).value();
+        QVERIFY(sharp.busbwGBs > best.busbwGBs * 1.3);  // the network reduces: NICs carry S, not 2S
+        QVERIFY(!estimateCollective(cluster("mi300x-8"), nullptr, CollectiveOp::AllReduce, G, 16, cn).ok());  // no SHARP on RoCE
+    }
+
+    // One thread driving several GPUs (nccl-tests -g N) launches their kernels in turn.
+    void launchesFromOneThreadAddToTheFloor() {
+        CollectiveOptions one, four;
+        four.gpusPerProcess = 4;
+        const auto c = cluster("hgx-h100");
+        auto a = estimateCollective(c, nullptr, CollectiveOp::AllReduce, 8, 4, one).value();
+        auto b = estimateCollective(c, nullptr, CollectiveOp::AllReduce, 8, 4, four).value();
+        QVERIFY(std::abs(b.timeUs - a.timeUs - 3 * c.gpu->launchLatencyUs) < 1e-9);
+        QVERIFY(c.gpu->launchLatencyUs > 0);
+    }
+
     void bigTopologiesBuild() {
         const auto c = cluster("hgx-h100");
         Topology t = buildTopology(c, 16384);

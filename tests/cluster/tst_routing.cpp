@@ -3,6 +3,8 @@
 #include <QtTest>
 #include <QTemporaryDir>
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "moe/cluster/simulate.h"
@@ -57,6 +59,64 @@ private Q_SLOTS:
         QVERIFY(hot(loads[0]) != hot(loads[1]) || hot(loads[1]) != hot(loads[2]));
         auto again = syntheticLoads(z, 3, 16);
         QCOMPARE(again, loads);  // deterministic
+    }
+
+    // Top-k picks k distinct experts per token, so no expert can take more than 1/k of a layer's
+    // assignments, whatever the skew; the old weight-proportional shares gave the hottest expert
+    // 25% with top-8 of 256 at zipf:1.2.
+    void zipfNeverExceedsOneOverK() {
+        for (double s : {0.5, 1.0, 1.2, 2.0, 4.0, 10.0}) {
+            for (int experts : {8, 64, 256}) {
+                RoutingChoice z;
+                z.kind = RoutingKind::Zipf;
+                z.zipfS = s;
+                for (int k = 1; k <= experts; ++k) {
+                    const auto loads = syntheticLoads(z, 2, experts, k);
+                    for (const auto& l : loads) {
+                        QVERIFY(std::abs(sum(l) - 1.0) < 1e-9);
+                        const double hottest = *std::max_element(l.begin(), l.end());
+                        QVERIFY2(hottest <= 1.0 / k + 1e-12, qPrintable(QString("zipf:%1 E=%2 k=%3 hottest %4").arg(s).arg(experts).arg(k).arg(hottest)));
+                        QVERIFY(*std::min_element(l.begin(), l.end()) >= 0);
+                    }
+                    // Popularity order is kept: a heavier expert never gets a smaller share.
+                    std::vector<double> w(static_cast<size_t>(experts));
+                    for (int i = 0; i < experts; ++i) w[static_cast<size_t>(i)] = std::pow(i + 1.0, -s);
+                    const auto pi = distinctInclusion(w, k);
+                    for (int i = 1; i < experts; ++i) QVERIFY(pi[static_cast<size_t>(i)] <= pi[static_cast<size_t>(i - 1)] + 1e-12);
+                }
+            }
+        }
+        // The case of the bug report: top-8 of 256 at zipf:1.2 capped exactly at 1/8.
+        RoutingChoice z;
+        z.kind = RoutingKind::Zipf;
+        z.zipfS = 1.2;
+        const auto l = syntheticLoads(z, 1, 256, 8)[0];
+        QCOMPARE(*std::max_element(l.begin(), l.end()), 0.125);
+        // k = 1 keeps the plain zipf shares (1 : 1/2 at S = 1).
+        z.zipfS = 1.0;
+        auto one = syntheticLoads(z, 1, 16, 1)[0];
+        std::sort(one.rbegin(), one.rend());
+        QCOMPARE(one[0] / one[1], 2.0);
+    }
+
+    // Drawing tokens one by one with the inclusion probabilities gives k distinct experts each,
+    // and the counts converge to the shares syntheticLoads reports.
+    void sampledTokensMatchTheShares() {
+        std::vector<double> w(32);
+        for (size_t i = 0; i < w.size(); ++i) w[i] = std::pow(double(i) + 1.0, -1.5);
+        const int k = 4, tokens = 20000;
+        const auto pi = distinctInclusion(w, k);
+        QVERIFY(std::abs(sum(pi) - k) < 1e-9);
+        std::vector<double> counts(w.size(), 0.0);
+        for (int t = 0; t < tokens; ++t) {
+            const auto picks = sampleDistinct(pi, (t + 0.5) / tokens);
+            QCOMPARE(static_cast<int>(picks.size()), k);
+            for (size_t a = 0; a < picks.size(); ++a)
+                for (size_t b = a + 1; b < picks.size(); ++b) QVERIFY(picks[a] != picks[b]);
+            for (int e : picks) counts[static_cast<size_t>(e)] += 1;
+        }
+        for (size_t i = 0; i < w.size(); ++i) QVERIFY(std::abs(counts[i] / (double(tokens) * k) - pi[i] / k) < 1e-3);
+        QCOMPARE(counts[0], double(tokens));  // the hottest expert is in every token, not twice in any
     }
 
     void rescalesExperts() {

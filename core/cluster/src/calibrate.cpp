@@ -1,8 +1,13 @@
 #include "moe/cluster/calibrate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 namespace moe::cluster {
 namespace {
@@ -25,36 +30,116 @@ double sq(double x) { return x * x; }
 
 }  // namespace
 
-spec::Result<MeasuredTable> parseNcclTests(const std::string& text, const std::string& fileName, bool inPlace) {
-    MeasuredTable t;
+namespace {
+
+bool isInteger(const std::string& s, long long& v) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    v = std::strtoll(s.c_str(), &end, 10);
+    return *end == '\0';
+}
+
+bool hasLetters(const std::string& s) {
+    return std::any_of(s.begin(), s.end(), [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) != 0; });
+}
+
+}  // namespace
+
+spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string& text, const std::string& fileName, bool inPlace) {
+    std::vector<MeasuredTable> tables;
     spec::Diagnostics errs;
     std::istringstream in(text);
     std::string line;
     int ln = 0;
+    // What the lines before a table said about the run; carried into the next table unless a new
+    // header replaces it.
+    int maxRank = -1, nGpus = 0, processes = 0;
+    bool onlyInPlace = false, onlyOutOfPlace = false;
+    MeasuredTable cur;
+    auto flush = [&] {
+        if (cur.points.empty()) return;
+        std::sort(cur.points.begin(), cur.points.end(), [](const MeasuredPoint& x, const MeasuredPoint& y) { return x.bytes < y.bytes; });
+        tables.push_back(cur);
+        cur = MeasuredTable{};
+    };
+    auto startRun = [&] {  // a new run header after rows: its own rank list follows
+        flush();
+        maxRank = -1;
+    };
     while (std::getline(in, line)) {
         ++ln;
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        const auto w = split(line);
+        auto w = split(line);
         if (w.empty()) continue;
-        if (w[0][0] == '#') {
-            // "#  Rank  0 Group  0 Pid 1234 on host device  0 [0x..] NVIDIA H100 80GB HBM3"
-            if (w.size() >= 3 && (w[0] == "#" ? w[1] : w[0].substr(1)) == "Rank") ++t.ranks;
+        // Comment lines, with or without their '#': strip it and read what they say.
+        const bool comment = w[0][0] == '#';
+        if (comment) {
+            w[0].erase(0, w[0].find_first_not_of('#'));
+            if (w[0].empty()) w.erase(w.begin());
+            if (w.empty()) continue;
+        }
+        if (w[0] == "nThread") {
+            if (!cur.points.empty()) startRun();
+            for (size_t i = 0; i + 1 < w.size(); ++i)
+                if (w[i] == "nGpus") {
+                    long long g = 0;
+                    if (isInteger(w[i + 1], g) && g > 0 && g < (1 << 20)) nGpus = static_cast<int>(g);
+                }
             continue;
         }
-        // Data rows start with the size; the trailer ("Out of bounds values", "Avg bus bandwidth") starts with '#'.
+        if (w[0] == "Rank" && w.size() >= 2) {
+            long long r = 0;
+            if (isInteger(w[1], r) && r >= 0 && r < (1 << 24)) {
+                if (!cur.points.empty()) startRun();
+                maxRank = std::max(maxRank, static_cast<int>(r));
+            }
+            continue;
+        }
+        if (std::find(w.begin(), w.end(), "size") != w.end() && std::find(w.begin(), w.end(), "count") != w.end()) {
+            flush();  // the column header of a new table
+            continue;
+        }
+        const bool oop = line.find("out-of-place") != std::string::npos, ip = line.find("in-place") != std::string::npos;
+        if (oop || ip) {
+            // "out-of-place in-place" above the header; one word alone: that group only.
+            const bool ipWord = std::any_of(w.begin(), w.end(), [](const std::string& x) { return x == "in-place"; });
+            onlyInPlace = !oop && ipWord;
+            onlyOutOfPlace = oop && !ipWord;
+            flush();
+            continue;
+        }
+        const bool launcher = line.find("mpirun") != std::string::npos || line.find("mpiexec") != std::string::npos;
+        for (size_t i = 0; launcher && i + 1 < w.size(); ++i)
+            if (w[i] == "-np" || w[i] == "-n") {
+                long long np = 0;
+                if (isInteger(w[i + 1], np) && np > 0) processes = static_cast<int>(np);
+            }
+        if (comment) continue;
+        // Data rows: size count type ...; anything else (NCCL INFO lines, warnings, prose) is not a row.
         double size = 0;
-        if (!toDouble(w[0], size)) continue;  // stray text lines (warnings) are not rows
-        // size count type redop root | time algbw busbw #wrong | time algbw busbw #wrong
+        if (!toDouble(w[0], size)) continue;
+        if (w.size() >= 2) {
+            double cnt = 0;
+            if (!toDouble(w[1], cnt)) continue;
+        }
+        if (w.size() >= 3 && !hasLetters(w[2])) continue;
         if (w.size() < 9) {
             errs.push_back({"", "a data row needs size, count, type, redop, root, time, algbw, busbw and #wrong (found " +
                                     std::to_string(w.size()) + " columns)", ln, 1, fileName});
             continue;
         }
-        const size_t base = inPlace ? 9 : 5;
-        if (inPlace && w.size() < 13) {
-            errs.push_back({"", "no in-place columns on this row (13 columns expected)", ln, 1, fileName});
-            continue;
-        }
+        const bool two = w.size() >= 13;
+        size_t base = 5;
+        bool takesInPlace = false;
+        if (inPlace) {
+            if (two) base = 9, takesInPlace = true;
+            else if (onlyInPlace) takesInPlace = true;
+            else {
+                errs.push_back({"", std::string("no in-place columns on this row (13 columns expected") +
+                                        (onlyOutOfPlace ? "; the table prints only the out-of-place group)" : ")"), ln, 1, fileName});
+                continue;
+            }
+        } else if (!two && onlyInPlace) takesInPlace = true;  // the only group printed
         MeasuredPoint p;
         p.bytes = size;
         double count = 0;
@@ -71,14 +156,27 @@ spec::Result<MeasuredTable> parseNcclTests(const std::string& text, const std::s
             errs.push_back({"", "size and time must be positive", ln, 1, fileName});
             continue;
         }
-        t.points.push_back(p);
+        if (cur.points.empty()) {
+            cur.firstLine = ln;
+            cur.gpusPerProcess = nGpus;
+            cur.processes = processes;
+            cur.ranks = maxRank >= 0 ? maxRank + 1 : (nGpus > 0 && processes > 0 ? nGpus * processes : 0);
+            cur.inPlaceColumns = takesInPlace;
+        }
+        cur.points.push_back(p);
     }
+    flush();
     if (!errs.empty()) return errs;
-    if (t.points.empty())
+    if (tables.empty())
         return spec::Diagnostics{{"", "no data rows found; expected nccl-tests/rccl-tests output (size count type redop root time algbw busbw #wrong ...)",
                                   0, 0, fileName}};
-    std::sort(t.points.begin(), t.points.end(), [](const MeasuredPoint& a, const MeasuredPoint& b) { return a.bytes < b.bytes; });
-    return t;
+    return tables;
+}
+
+spec::Result<MeasuredTable> parseNcclTests(const std::string& text, const std::string& fileName, bool inPlace) {
+    auto t = parseNcclTestsTables(text, fileName, inPlace);
+    if (!t) return t.errors();
+    return t.value().front();
 }
 
 std::pair<double, double> fitRelative(const std::vector<double>& x, const std::vector<double>& t) {
@@ -111,6 +209,37 @@ std::pair<double, double> fitRelative(const std::vector<double>& x, const std::v
 }
 
 spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCluster& rc, CollectiveOp op, int n) {
+    return calibrate(table, rc, op, n, CollectiveOptions{});
+}
+
+namespace {
+
+// One adjustable catalog number of a link copy, with its range and name for the overlay.
+struct Param {
+    double* v;
+    double lo, hi;
+    std::string field;  // "collective_efficiency", "protocols.LL.base_latency_us", ...
+    std::string link;
+};
+
+void addLinkParams(LinkSpec& l, bool nvlsUsed, std::vector<Param>& ps) {
+    ps.push_back({&l.collectiveEfficiency, 0.01, 1.0, "collective_efficiency", l.name});
+    if (nvlsUsed && l.nvls) {
+        ps.push_back({&l.nvlsEfficiency, 0.01, 1.0, "nvls_efficiency", l.name});
+        ps.push_back({&l.nvlsLatencyUs, 0.01, 1e4, "nvls_latency_us", l.name});
+    }
+    for (ProtocolSpec& p : l.protocols) {
+        const std::string k = "protocols." + p.name + ".";
+        ps.push_back({&p.baseLatencyUs, 0.01, 1e5, k + "base_latency_us", l.name});
+        ps.push_back({&p.hopLatencyUs, 0.01, 1e5, k + "hop_latency_us", l.name});
+        if (p.name != "Simple") ps.push_back({&p.bwFactor, 0.01, 1.0, k + "bw_factor", l.name});  // Simple is the reference
+    }
+}
+
+}  // namespace
+
+spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCluster& rc, CollectiveOp op, int n, const CollectiveOptions& opt,
+                                    FitLevel level) {
     if (n < 2) return spec::Diagnostics{{"--gpus", "calibration needs the rank count of the measurement (2 or more)"}};
     if (std::string e = rc.checkGpuCount(n); !e.empty()) return spec::Diagnostics{{"--gpus", e}};
     Calibration c;
@@ -190,7 +319,7 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
         p.measuredUs = t[i];
         p.fittedUs = hi.first + hi.second * x[i];
         if (bestSplit) p.fittedUs = std::min(p.fittedUs, lo.first + lo.second * x[i]);
-        auto est = estimateCollective(rc, nullptr, op, x[i], n);
+        auto est = estimateCollective(rc, nullptr, op, x[i], n, opt);
         if (est) {
             p.catalogUs = est->timeUs;
             p.catalogAlgorithm = toString(est->algorithm);
@@ -208,7 +337,119 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
     }
     c.fittedRmsPct = std::sqrt(sf / m);
     c.catalogRmsPct = std::sqrt(sc / m);
+    c.options = opt;
+
+    // The model's own fit on copies of the links the collective crosses.
+    LinkSpec su = *rc.scaleUp, nic = *rc.nic;
+    ResolvedCluster trial = rc;
+    trial.scaleUp = &su;
+    trial.nic = &nic;
+    std::vector<Param> ps;
+    const bool nvlsUsed = opt.nvls && (opt.algorithm == Algorithm::Auto || opt.algorithm == Algorithm::Nvls || opt.algorithm == Algorithm::NvlsTree);
+    const bool fitIntra = g > 1 && level != FitLevel::Inter, fitInter = nodes > 1 && level != FitLevel::Intra;
+    if (!fitIntra && !fitInter)
+        return spec::Diagnostics{{"--level", level == FitLevel::Inter ? "the measurement stays inside one node: there is no inter-node link to fit"
+                                                                      : "the measurement has one GPU per node: there is no intra-node link to fit"}};
+    if (fitIntra) addLinkParams(su, nvlsUsed, ps);
+    if (fitInter) addLinkParams(nic, false, ps);
+    auto objective = [&]() {
+        double e = 0;
+        for (size_t i = 0; i < m; ++i) {
+            auto est = estimateCollective(trial, nullptr, op, x[i], n, opt);
+            if (!est || !std::isfinite(est->timeUs)) return std::numeric_limits<double>::infinity();
+            e += sq((est->timeUs - t[i]) / t[i]);
+        }
+        return e;
+    };
+    double best = objective();
+    // Coordinate descent with multiplicative steps, shrinking when a whole sweep gains nothing.
+    int sweeps = 0;
+    for (double step = 1.0; step > 0.002;) {
+        if (++sweeps > 4000) break;  // a bound on the work; reached only by objectives that keep creeping down
+        bool improved = false;
+        for (Param& p : ps) {
+            for (double f : {1 + step, 1 / (1 + step)}) {
+                const double old = *p.v;
+                const double v = std::clamp(old * f, p.lo, p.hi);
+                if (v == old) continue;
+                *p.v = v;
+                const double e = objective();
+                if (e < best * (1 - 1e-9)) {
+                    best = e;
+                    improved = true;
+                    break;
+                }
+                *p.v = old;
+            }
+        }
+        if (!improved) step /= 2;
+    }
+    if (fitIntra) c.fittedLinks.push_back(su);
+    if (fitInter && nic.name != su.name) c.fittedLinks.push_back(nic);
+    for (const Param& p : ps) c.fittedFields.push_back(p.link + "." + p.field);
+    double s2 = 0;
+    for (size_t i = 0; i < m; ++i) {
+        auto est = estimateCollective(trial, nullptr, op, x[i], n, opt);
+        CalibrationPoint& p = c.points[i];
+        if (est) {
+            p.calibratedUs = est->timeUs;
+            p.calibratedAlgorithm = toString(est->algorithm);
+            p.calibratedProtocol = est->protocol;
+        }
+        p.calibratedErrorPct = (p.calibratedUs - t[i]) / t[i] * 100;
+        s2 += sq(p.calibratedErrorPct);
+        c.calibratedMaxAbsPct = std::max(c.calibratedMaxAbsPct, std::abs(p.calibratedErrorPct));
+    }
+    c.calibratedRmsPct = std::sqrt(s2 / m);
     return c;
+}
+
+std::string calibrationOverlay(const Calibration& c, const std::string& measurement, const std::string& clusterName) {
+    nlohmann::ordered_json doc;
+    std::ostringstream what;
+    what.setf(std::ios::fixed);
+    what.precision(1);
+    what << "moe calibrate: fitted to " << measurement << " (" << toString(c.op) << " on " << c.ranks << " GPUs of " << clusterName << ", "
+         << c.points.size() << " sizes; model rms error " << c.catalogRmsPct << "% before, " << c.calibratedRmsPct << "% after)";
+    doc["comment"] = "Catalog overlay written by " + what.str() + ". Entries replace the catalog entries of the same name.";
+    doc["links"] = nlohmann::ordered_json::array();
+    for (const LinkSpec& l : c.fittedLinks) {
+        nlohmann::ordered_json j;
+        std::map<std::string, std::string> src = l.sources;
+        auto fitted = [&](const std::string& field) {
+            return std::find(c.fittedFields.begin(), c.fittedFields.end(), l.name + "." + field) != c.fittedFields.end();
+        };
+        auto num = [&](nlohmann::ordered_json& into, const std::string& key, const std::string& sourceKey, double v) {
+            into[key] = std::round(v * 1e6) / 1e6;
+            if (fitted(sourceKey)) src[sourceKey] = what.str();
+        };
+        j["name"] = l.name;
+        j["kind"] = toString(l.kind);
+        j["display"] = l.display;
+        num(j, "bw_gb_s", "bw_gb_s", l.bwGBs);
+        if (l.linksPerGpu != 1) num(j, "links_per_gpu", "links_per_gpu", l.linksPerGpu);
+        num(j, "collective_efficiency", "collective_efficiency", l.collectiveEfficiency);
+        num(j, "p2p_efficiency", "p2p_efficiency", l.p2pEfficiency);
+        j["nvls"] = l.nvls;
+        if (l.nvls) {
+            num(j, "nvls_efficiency", "nvls_efficiency", l.nvlsEfficiency);
+            num(j, "nvls_latency_us", "nvls_latency_us", l.nvlsLatencyUs);
+        }
+        j["protocols"] = nlohmann::ordered_json::array();
+        for (const ProtocolSpec& p : l.protocols) {
+            nlohmann::ordered_json pj;
+            pj["name"] = p.name;
+            const std::string k = "protocols." + p.name + ".";
+            num(pj, "base_latency_us", k + "base_latency_us", p.baseLatencyUs);
+            num(pj, "hop_latency_us", k + "hop_latency_us", p.hopLatencyUs);
+            num(pj, "bw_factor", k + "bw_factor", p.bwFactor);
+            j["protocols"].push_back(pj);
+        }
+        j["sources"] = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : src) j["sources"][k] = v;
+        doc["links"].push_back(j);
+    }
+    return doc.dump(2) + "\n";
 }
 
 }  // namespace moe::cluster

@@ -21,6 +21,7 @@ namespace {
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 const char* const kFiles[] = {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"};
+const char* const kOptionalFile = "ep_kernels.json";
 
 // Reads one catalog entry, collecting errors with "file: section[i].field" paths. Every number
 // in an entry must name its source under "sources" (the catalog's rule, checked here).
@@ -153,10 +154,23 @@ std::string ResolvedCluster::checkGpuCount(int gpus) const {
 }
 
 spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& files, const std::string& origin) {
+    return parse(files, origin, {});
+}
+
+spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& files, const std::string& origin,
+                                     const std::vector<std::pair<std::string, std::string>>& overlays) {
     Catalog c;
     c.m_origin = origin;
     spec::Diagnostics errs;
     std::map<std::string, Json> docs;
+    if (auto it = files.find(kOptionalFile); it != files.end()) {
+        try {
+            docs[kOptionalFile] = Json::parse(it->second);
+        } catch (const Json::parse_error& e) {
+            errs.push_back({"", std::string("not valid JSON: ") + e.what(), 0, 0, origin + "/" + kOptionalFile});
+        }
+    } else
+        docs[kOptionalFile] = Json{{"ep_kernels", Json::array()}};
     for (const char* f : kFiles) {
         auto it = files.find(f);
         if (it == files.end()) {
@@ -169,20 +183,62 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             errs.push_back({"", std::string("not valid JSON: ") + e.what(), 0, 0, origin + "/" + f});
         }
     }
+    std::vector<Json> overlayDocs(overlays.size());
+    for (size_t o = 0; o < overlays.size(); ++o) {
+        try {
+            overlayDocs[o] = Json::parse(overlays[o].second);
+        } catch (const Json::parse_error& e) {
+            errs.push_back({"", std::string("not valid JSON: ") + e.what(), 0, 0, overlays[o].first});
+            continue;
+        }
+        const Json& d = overlayDocs[o];
+        if (!d.is_object()) {
+            errs.push_back({"", "a catalog overlay is an object with any of \"gpus\", \"links\", \"systems\", \"topologies\", \"clusters\"", 0, 0,
+                            overlays[o].first});
+            continue;
+        }
+        for (auto it = d.begin(); it != d.end(); ++it) {
+            const std::string& k = it.key();
+            const bool known = k == "comment" || k == "gpus" || k == "links" || k == "systems" || k == "topologies" || k == "clusters" ||
+                               k == "ep_kernels";
+            if (!known)
+                errs.push_back({k, "unknown section; an overlay takes gpus, links, systems, topologies, clusters, ep_kernels (and comment)", 0, 0, overlays[o].first});
+            else if (k != "comment" && !it.value().is_array())
+                errs.push_back({k, "expected an array of entries", 0, 0, overlays[o].first});
+        }
+    }
     if (!errs.empty()) return errs;
 
-    auto section = [&](const char* file, const char* key) -> const Json* {
+    // The entries of one section: the shipped ones, then each overlay's in order; an overlay entry
+    // with the name of an earlier one replaces it (whole), others are added.
+    struct Item {
+        const Json* j;
+        std::string path, file;
+    };
+    auto section = [&](const char* file, const char* key) -> std::vector<Item> {
+        std::vector<Item> items;
         const Json& d = docs[file];
         if (!d.is_object() || !d.contains(key) || !d[key].is_array()) {
             errs.push_back({key, std::string("expected an array \"") + key + "\"", 0, 0, origin + "/" + file});
-            return nullptr;
+            return items;
         }
-        return &d[key];
+        for (size_t i = 0; i < d[key].size(); ++i) items.push_back({&d[key][i], std::string(key) + "[" + std::to_string(i) + "]", origin + "/" + file});
+        auto nameOf = [](const Json& j) { return j.is_object() && j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : std::string(); };
+        for (size_t o = 0; o < overlayDocs.size(); ++o) {
+            const Json& od = overlayDocs[o];
+            if (!od.contains(key)) continue;
+            for (size_t i = 0; i < od[key].size(); ++i) {
+                Item it{&od[key][i], std::string(key) + "[" + std::to_string(i) + "]", overlays[o].first};
+                const std::string n = nameOf(*it.j);
+                auto same = std::find_if(items.begin(), items.end(), [&](const Item& x) { return !n.empty() && nameOf(*x.j) == n; });
+                if (same != items.end()) *same = it;
+                else items.push_back(it);
+            }
+        }
+        return items;
     };
-    const std::string dir = origin + "/";
-    if (const Json* a = section("gpus.json", "gpus"))
-        for (size_t i = 0; i < a->size(); ++i) {
-            EntryReader r((*a)[i], "gpus[" + std::to_string(i) + "]", dir + "gpus.json", errs);
+    for (const Item& item : section("gpus.json", "gpus")) {
+            EntryReader r(*item.j, item.path, item.file, errs);
             GpuSpec g;
             g.name = r.str("name");
             g.vendor = r.str("vendor");
@@ -193,11 +249,11 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             g.fp8Tflops = r.num("fp8_tflops", 1, 1e6);
             g.gemmEfficiency = r.num("gemm_efficiency", 0.01, 1);
             g.hbmEfficiency = r.num("hbm_efficiency", 0.01, 1);
+            g.launchLatencyUs = r.num("launch_latency_us", 0, 1e3, false, 0);
             c.m_gpus.push_back(g);
         }
-    if (const Json* a = section("links.json", "links"))
-        for (size_t i = 0; i < a->size(); ++i) {
-            EntryReader r((*a)[i], "links[" + std::to_string(i) + "]", dir + "links.json", errs);
+    for (const Item& item : section("links.json", "links")) {
+            EntryReader r(*item.j, item.path, item.file, errs);
             LinkSpec l;
             l.name = r.str("name");
             l.display = r.str("display", false);
@@ -211,6 +267,7 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             l.collectiveEfficiency = r.num("collective_efficiency", 0.01, 1);
             l.p2pEfficiency = r.num("p2p_efficiency", 0.01, 1);
             l.nvls = r.flag("nvls", false);
+            l.sharp = r.flag("sharp", false);
             if (l.nvls) {
                 l.nvlsEfficiency = r.num("nvls_efficiency", 0.01, 1);
                 l.nvlsLatencyUs = r.num("nvls_latency_us", 0, 1e4);
@@ -239,11 +296,13 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
                     ps.bwFactor = field("bw_factor", 0.01, 1);
                     l.protocols.push_back(ps);
                 }
+            if (item.j->is_object() && item.j->contains("sources") && (*item.j)["sources"].is_object())
+                for (const auto& [k, v] : (*item.j)["sources"].items())
+                    if (v.is_string()) l.sources[k] = v.get<std::string>();
             c.m_links.push_back(l);
         }
-    if (const Json* a = section("systems.json", "systems"))
-        for (size_t i = 0; i < a->size(); ++i) {
-            EntryReader r((*a)[i], "systems[" + std::to_string(i) + "]", dir + "systems.json", errs);
+    for (const Item& item : section("systems.json", "systems")) {
+            EntryReader r(*item.j, item.path, item.file, errs);
             SystemSpec s;
             s.name = r.str("name");
             s.display = r.str("display", false);
@@ -271,9 +330,8 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
                                              " NICs for " + std::to_string(s.gpusPerNode) + " GPUs");
             c.m_systems.push_back(s);
         }
-    if (const Json* a = section("topologies.json", "topologies"))
-        for (size_t i = 0; i < a->size(); ++i) {
-            EntryReader r((*a)[i], "topologies[" + std::to_string(i) + "]", dir + "topologies.json", errs);
+    for (const Item& item : section("topologies.json", "topologies")) {
+            EntryReader r(*item.j, item.path, item.file, errs);
             TopologySpec t;
             t.name = r.str("name");
             t.display = r.str("display", false);
@@ -288,9 +346,8 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             t.oversubscription = r.num("oversubscription", 1, 64);
             c.m_topologies.push_back(t);
         }
-    if (const Json* a = section("clusters.json", "clusters"))
-        for (size_t i = 0; i < a->size(); ++i) {
-            EntryReader r((*a)[i], "clusters[" + std::to_string(i) + "]", dir + "clusters.json", errs);
+    for (const Item& item : section("clusters.json", "clusters")) {
+            EntryReader r(*item.j, item.path, item.file, errs);
             ClusterSpec cl;
             cl.name = r.str("name");
             cl.system = r.str("system");
@@ -302,11 +359,30 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             if (c.cluster(cl.name)) r.error("name", "duplicate cluster name \"" + cl.name + "\"");
             c.m_clusters.push_back(cl);
         }
+    for (const Item& item : section("ep_kernels.json", "ep_kernels")) {
+        EntryReader r(*item.j, item.path, item.file, errs);
+        EpKernelSpec k;
+        k.name = r.str("name");
+        k.display = r.str("display", false);
+        const std::string mode = r.str("mode");
+        if (mode == "direct") k.mode = EpKernelMode::Direct;
+        else if (mode == "node_forward") k.mode = EpKernelMode::NodeForward;
+        else if (mode == "nccl") k.mode = EpKernelMode::Nccl;
+        else if (!mode.empty()) r.error("mode", "\"" + mode + "\" is not a kernel mode; expected direct, node_forward or nccl");
+        k.dispatchLatencyUs = r.num("dispatch_latency_us", 0, 1e5);
+        k.combineLatencyUs = r.num("combine_latency_us", 0, 1e5);
+        k.dispatchRdmaLatencyUs = r.num("dispatch_rdma_latency_us", 0, 1e5, false, 0);
+        k.combineRdmaLatencyUs = r.num("combine_rdma_latency_us", 0, 1e5, false, 0);
+        if (c.epKernel(k.name)) r.error("name", "duplicate kernel name \"" + k.name + "\"");
+        c.m_epKernels.push_back(k);
+    }
     if (!errs.empty()) return errs;
     return c;
 }
 
-spec::Result<Catalog> Catalog::loadDir(const std::string& dir) {
+namespace {
+
+spec::Result<std::map<std::string, std::string>> readCatalogFiles(const std::string& dir) {
     std::map<std::string, std::string> files;
     spec::Diagnostics errs;
     for (const char* f : kFiles) {
@@ -316,15 +392,70 @@ spec::Result<Catalog> Catalog::loadDir(const std::string& dir) {
         else files[f] = std::move(text);
     }
     if (!errs.empty()) return errs;
-    return parse(files, dir);
+    std::error_code ec;
+    if (fs::exists(fs::path(dir) / kOptionalFile, ec)) {
+        bool ok = false;
+        std::string text = readFile(fs::path(dir) / kOptionalFile, ok);
+        if (!ok) return spec::Diagnostics{{"", std::string("cannot read catalog file ") + kOptionalFile, 0, 0, dir}};
+        files[kOptionalFile] = std::move(text);
+    }
+    return files;
+}
+
+}  // namespace
+
+spec::Result<Catalog> Catalog::loadDir(const std::string& dir) {
+    auto files = readCatalogFiles(dir);
+    if (!files) return files.errors();
+    return parse(files.value(), dir);
 }
 
 spec::Result<Catalog> Catalog::builtin() { return parse(detail::builtinCatalogFiles(), "built-in catalog"); }
 
-spec::Result<Catalog> Catalog::loadDefault() {
+spec::Result<Catalog> Catalog::loadDefault() { return loadDefault({}); }
+
+spec::Result<Catalog> Catalog::loadDefault(const std::vector<std::string>& overlayFiles) {
+    std::vector<std::pair<std::string, std::string>> overlays;
+    spec::Diagnostics errs;
+    std::vector<std::string> paths;
+    for (const std::string& dir : userCatalogDirs()) {
+        std::error_code ec;
+        std::vector<std::string> found;
+        for (const auto& e : fs::directory_iterator(dir, ec))
+            if (e.path().extension() == ".json" && e.is_regular_file(ec)) found.push_back(e.path().string());
+        std::sort(found.begin(), found.end());
+        paths.insert(paths.end(), found.begin(), found.end());
+    }
+    paths.insert(paths.end(), overlayFiles.begin(), overlayFiles.end());
+    for (const std::string& p : paths) {
+        bool ok = false;
+        std::string text = readFile(p, ok);
+        if (!ok) errs.push_back({"", "cannot read catalog overlay", 0, 0, p});
+        else overlays.emplace_back(p, std::move(text));
+    }
+    if (!errs.empty()) return errs;
     const std::string dir = locateCatalogDir();
-    if (dir.empty()) return builtin();
-    return loadDir(dir);
+    if (dir.empty()) return parse(detail::builtinCatalogFiles(), "built-in catalog", overlays);
+    auto files = readCatalogFiles(dir);
+    if (!files) return files.errors();
+    return parse(files.value(), dir, overlays);
+}
+
+std::vector<std::string> userCatalogDirs() {
+    std::vector<std::string> dirs;
+    const char* home = std::getenv("HOME");
+    auto base = [&](const char* env, const char* fallback) -> std::string {
+        if (const char* v = std::getenv(env); v && *v) return v;
+        if (home && *home) return std::string(home) + fallback;
+        return {};
+    };
+    for (const std::string& b : {base("XDG_CONFIG_HOME", "/.config"), base("XDG_DATA_HOME", "/.local/share")}) {
+        if (b.empty()) continue;
+        const fs::path d = fs::path(b) / "moe-studio" / "catalog";
+        std::error_code ec;
+        if (fs::is_directory(d, ec)) dirs.push_back(d.string());
+    }
+    return dirs;
 }
 
 std::string locateCatalogDir() {
@@ -349,6 +480,7 @@ const LinkSpec* Catalog::link(const std::string& n) const { return findByName(m_
 const SystemSpec* Catalog::system(const std::string& n) const { return findByName(m_systems, n); }
 const TopologySpec* Catalog::topology(const std::string& n) const { return findByName(m_topologies, n); }
 const ClusterSpec* Catalog::cluster(const std::string& n) const { return findByName(m_clusters, n); }
+const EpKernelSpec* Catalog::epKernel(const std::string& n) const { return findByName(m_epKernels, n); }
 std::vector<std::string> Catalog::clusterNames() const { return namesOf(m_clusters); }
 
 LinkSpec* Catalog::mutableLink(const std::string& name) {

@@ -31,7 +31,9 @@ const AlgoName kAlgos[] = {{Algorithm::Auto, "auto"},   {Algorithm::Ring, "ring"
                            {Algorithm::Tree, "tree"},   {Algorithm::Direct, "direct"},
                            {Algorithm::HalvingDoubling, "halving_doubling"},
                            {Algorithm::Hierarchical, "hierarchical"},
-                           {Algorithm::Nvls, "nvls"},   {Algorithm::Flow, "flow"}};
+                           {Algorithm::Nvls, "nvls"},   {Algorithm::Flow, "flow"},
+                           {Algorithm::NvlsTree, "nvls_tree"}, {Algorithm::Pat, "pat"},
+                           {Algorithm::CollNet, "collnet"}};
 
 std::string normalise(std::string s) {
     std::string o;
@@ -55,11 +57,14 @@ struct Geometry {
     double netNode = kInf, netGpu = kInf, netP2p = kInf;
     bool nvls = false;
     double nvlsBw = 0, nvlsLatUs = 0;
+    double launchUs = 0;  // one thread launching several GPUs' kernels in turn
+    bool sharp = false;   // in-network reduction between nodes
     std::vector<Proto> protos;
 };
 
-Geometry geometry(const ResolvedCluster& c, int n, int ranksPerNode) {
+Geometry geometry(const ResolvedCluster& c, int n, int ranksPerNode, int gpusPerProcess) {
     Geometry G;
+    G.launchUs = std::max(0, gpusPerProcess - 1) * (c.gpu ? c.gpu->launchLatencyUs : 0.0);
     G.n = n;
     G.g = std::min(n, ranksPerNode > 0 ? std::min(ranksPerNode, c.system->gpusPerNode) : c.system->gpusPerNode);
     G.nodes = (n + G.g - 1) / G.g;
@@ -75,6 +80,7 @@ Geometry geometry(const ResolvedCluster& c, int n, int ranksPerNode) {
         G.nvlsLatUs = su.nvlsLatencyUs;
     }
     if (G.nodes > 1) {
+        G.sharp = nic.sharp;
         G.netGpu = nic.bwGBs * nic.collectiveEfficiency * kGB;
         G.netNode = G.g * G.netGpu;
         G.netP2p = nic.bwGBs * nic.p2pEfficiency * kGB;
@@ -113,18 +119,30 @@ template <class F>
 Cost cheapest(const Geometry& G, F f) {
     Cost best;
     for (const Proto& p : G.protos) {
-        const double us = f(p);
+        const double us = f(p) + G.launchUs;
         if (us < best.us) best = {us, p.name};
     }
     return best;
 }
 
-double minBw(const Geometry& G, const Proto& p, double su, double net) {
-    double b = kInf;
-    if (G.g > 1) b = std::min(b, su * p.bwfSu);
-    if (G.nodes > 1) b = std::min(b, net * p.bwfNet);
+// Per-rank bandwidth of rings that span nodes. NCCL/RCCL lay their channels so that every GPU
+// is the node-crossing hop of some rings: a share 1/g of each GPU's ring traffic leaves through
+// its own NIC and the rest over the scale-up fabric, both at once. The ring runs at the rate at
+// which the slower of the two drains its share. (Hence two 8 x MI300X nodes reach a higher
+// busbw than one: the NICs take an eighth of the load off the xGMI links.)
+double ringBw(const Geometry& G, const Proto& p) {
+    if (G.nodes <= 1) return G.suColl * p.bwfSu;
+    const double f = 1.0 / G.g;
+    double b = G.netGpu * p.bwfNet / f;
+    if (G.g > 1) b = std::min(b, G.suColl * p.bwfSu / (1 - f));
     return b;
 }
+
+// Bytes the busiest node sends over its NICs per byte of all-reduce in NCCL's double binary tree
+// (each tree carries half the buffer): at two nodes each tree is one edge, S per node; at three
+// the root of one tree feeds two children and is a leaf of the other, 1.5 S; from four nodes on
+// some node has a parent and two children in one tree and is a leaf of the other, 2 S.
+double treeNetFactor(int nodes) { return nodes <= 2 ? 1.0 : nodes == 3 ? 1.5 : 2.0; }
 
 Cost ring(const Geometry& G, CollectiveOp op, double S) {
     const int n = G.n;
@@ -136,19 +154,37 @@ Cost ring(const Geometry& G, CollectiveOp op, double S) {
     const int inter = G.nodes > 1 ? std::min(n - 1, G.nodes) : 0;
     const int intra = n - 1 - inter;
     return cheapest(G, [&](const Proto& p) {
-        const double bw = minBw(G, p, G.suColl, G.netNode);
-        return p.baseUs + traversals * (intra * p.hopSuUs + inter * p.hopNetUs) + factor * S / bw * 1e6;
+        return p.baseUs + traversals * (intra * p.hopSuUs + inter * p.hopNetUs) + factor * S / ringBw(G, p) * 1e6;
     });
 }
 
 Cost tree(const Geometry& G, CollectiveOp op, double S) {
+    // NCCL's tree: a chain through the GPUs of each node (every GPU sends the buffer up in the
+    // reduce and down in the broadcast: 2S over its scale-up link) and a double binary tree of
+    // nodes over the NICs; chunks are pipelined, so the slower stage sets the rate.
     const int depth = ceilLog2(G.nodes);
+    const double passes = op == CollectiveOp::AllReduce ? 2.0 : 1.0;
     return cheapest(G, [&](const Proto& p) {
-        const double bw = kTreeEfficiency * minBw(G, p, G.suColl, G.netNode);
+        double perByteUs = 0;
+        if (G.g > 1) perByteUs = std::max(perByteUs, passes / (kTreeEfficiency * G.suColl * p.bwfSu) * 1e6);
+        if (G.nodes > 1) perByteUs = std::max(perByteUs, (op == CollectiveOp::AllReduce ? treeNetFactor(G.nodes) : 1.0) / (G.netNode * p.bwfNet) * 1e6);
         const double lat = depth * p.hopNetUs + (G.g - 1) * p.hopSuUs;
-        if (op == CollectiveOp::AllReduce) return p.baseUs + 2 * lat + 2 * S / bw * 1e6;
-        return p.baseUs + lat + S / bw * 1e6;  // broadcast
+        return p.baseUs + passes * lat + S * perByteUs;
     });
+}
+
+// NVLS-tree (NCCL 2.18+ across nodes): the in-switch reduction inside each node, then the tree of
+// nodes over the NICs, pipelined.
+Cost nvlsTree(const Geometry& G, double S) {
+    if (!G.nvls || G.nodes < 2) return {};
+    const int depth = ceilLog2(G.nodes);
+    Cost best = cheapest(G, [&](const Proto& p) {
+        if (p.name != "Simple") return kInf;  // NVLS runs the Simple protocol only
+        const double perByteUs = std::max(1.0 / G.nvlsBw, treeNetFactor(G.nodes) / (G.netNode * p.bwfNet)) * 1e6;
+        return G.nvlsLatUs + p.baseUs + 2 * depth * p.hopNetUs + S * perByteUs;
+    });
+    if (best.us < kInf) best.proto = "NVLS";
+    return best;
 }
 
 Cost halvingDoubling(const Geometry& G, CollectiveOp op, double S) {
@@ -211,7 +247,32 @@ Cost direct(const Geometry& G, CollectiveOp op, double S) {
 
 Cost nvls(const Geometry& G, double S) {
     if (!G.nvls) return {};
-    return {G.nvlsLatUs + S / G.nvlsBw * 1e6, "NVLS"};
+    return {G.launchUs + G.nvlsLatUs + S / G.nvlsBw * 1e6, "NVLS"};
+}
+
+// PAT (NCCL 2.23+): all-gather and reduce-scatter with one GPU per node in log2(n) steps of
+// doubling distance instead of the ring's n - 1; the bytes each rank moves are the ring's. Simple
+// protocol only.
+Cost pat(const Geometry& G, double S) {
+    if (G.g != 1 || G.nodes < 2) return {};
+    return cheapest(G, [&](const Proto& p) {
+        if (p.name != "Simple") return kInf;
+        return p.baseUs + ceilLog2(G.n) * p.hopNetUs + double(G.n - 1) / G.n * S / (G.netGpu * p.bwfNet) * 1e6;
+    });
+}
+
+// CollNet (NCCL with the SHARP plugin and NCCL_COLLNET_ENABLE=1): the switches reduce, so each
+// node sends the buffer into the network once and receives the result once, at any node count;
+// inside the node NVLS where there is one, else the chain of the tree. Never chosen by auto (it
+// needs the plugin and the switch support), only by name for what-if studies.
+Cost collNet(const Geometry& G, double S) {
+    if (!G.sharp || G.nodes < 2) return {};
+    return cheapest(G, [&](const Proto& p) {
+        if (p.name != "Simple") return kInf;
+        double perByteUs = 1.0 / (G.netNode * p.bwfNet);
+        if (G.g > 1) perByteUs = std::max(perByteUs, G.nvls ? 1.0 / G.nvlsBw : 2.0 / (kTreeEfficiency * G.suColl * p.bwfSu));
+        return p.baseUs + (G.nvls ? G.nvlsLatUs : 2 * (G.g - 1) * p.hopSuUs) + 2 * p.hopNetUs + S * perByteUs * 1e6;
+    });
 }
 
 std::string names(const std::vector<Algorithm>& v) {
@@ -285,6 +346,8 @@ std::vector<Algorithm> applicableAlgorithms(const ResolvedCluster& c, Collective
         if (pow2) v.push_back(Algorithm::HalvingDoubling);
         if (nodes > 1 && g > 1) v.push_back(Algorithm::Hierarchical);
         if (nodes == 1 && g > 1 && c.scaleUp->nvls && c.system->fabric == FabricKind::Switch) v.push_back(Algorithm::Nvls);
+        if (nodes > 1 && g > 1 && c.scaleUp->nvls && c.system->fabric == FabricKind::Switch) v.push_back(Algorithm::NvlsTree);
+        if (nodes > 1 && c.nic->sharp) v.push_back(Algorithm::CollNet);
         break;
     case CollectiveOp::ReduceScatter:
     case CollectiveOp::AllGather:
@@ -292,6 +355,7 @@ std::vector<Algorithm> applicableAlgorithms(const ResolvedCluster& c, Collective
         if (pow2) v.push_back(Algorithm::HalvingDoubling);
         if (nodes > 1 && g > 1) v.push_back(Algorithm::Hierarchical);
         if (op == CollectiveOp::AllGather) v.push_back(Algorithm::Direct);
+        if (g == 1 && nodes > 1) v.push_back(Algorithm::Pat);
         break;
     case CollectiveOp::Broadcast:
         v = {Algorithm::Ring};
@@ -317,8 +381,12 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
     if (!(bytes > 0)) return spec::Diagnostics{{"--sizes", "sizes must be positive"}};
     auto algos = applicableAlgorithms(c, op, n);
     if (opt.ranksPerNode > 0)  // strided groups: no contiguous-rank algorithms (NVLS, flow)
-        algos.erase(std::remove_if(algos.begin(), algos.end(), [](Algorithm a) { return a == Algorithm::Nvls || a == Algorithm::Flow; }),
+        algos.erase(std::remove_if(algos.begin(), algos.end(),
+                                   [](Algorithm a) { return a == Algorithm::Nvls || a == Algorithm::NvlsTree || a == Algorithm::Flow; }),
                     algos.end());
+    if (opt.ranksPerNode == 1 && (op == CollectiveOp::AllGather || op == CollectiveOp::ReduceScatter) &&
+        std::find(algos.begin(), algos.end(), Algorithm::Pat) == algos.end())
+        algos.push_back(Algorithm::Pat);  // one rank per node: NCCL's PAT
     if (algos.empty())
         return spec::Diagnostics{{"--gpus", toString(op) + " uses the flow model, which takes at most " + std::to_string(kMaxFlowRanks) +
                                                 " GPUs (" + std::to_string(n) + " given)"}};
@@ -328,7 +396,8 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
         // all-to-all), so it predicts what nccl-tests measures; halving-doubling and the
         // two-phase hierarchical schemes stay available by name for what-if studies.
         for (Algorithm a : algos) {
-            const bool ncclLike = a == Algorithm::Ring || a == Algorithm::Tree || a == Algorithm::Nvls ||
+            if (!opt.nvls && (a == Algorithm::Nvls || a == Algorithm::NvlsTree)) continue;
+            const bool ncclLike = a == Algorithm::Ring || a == Algorithm::Tree || a == Algorithm::Nvls || a == Algorithm::NvlsTree || a == Algorithm::Pat ||
                                   (a == Algorithm::Direct && op == CollectiveOp::AllToAll) || (a == Algorithm::Flow && op == CollectiveOp::AllToAllV);
             if (ncclLike) tryAlgos.push_back(a);
         }
@@ -338,7 +407,7 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
                                                     " GPUs of " + c.cluster->name + "; valid: " + names(algos)}};
         tryAlgos = {opt.algorithm};
     }
-    const Geometry G = geometry(c, n, opt.ranksPerNode);
+    const Geometry G = geometry(c, n, opt.ranksPerNode, opt.gpusPerProcess);
     if (G.protos.empty())
         return spec::Diagnostics{{"", "links " + c.scaleUp->name + " and " + c.nic->name + " share no protocol in the catalog"}};
     CollectiveEstimate best;
@@ -352,6 +421,9 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
         case Algorithm::Hierarchical: cost = hierarchical(G, op, bytes); break;
         case Algorithm::Direct: cost = direct(G, op, bytes); break;
         case Algorithm::Nvls: cost = nvls(G, bytes); break;
+        case Algorithm::NvlsTree: cost = nvlsTree(G, bytes); break;
+        case Algorithm::Pat: cost = pat(G, bytes); break;
+        case Algorithm::CollNet: cost = collNet(G, bytes); break;
         case Algorithm::Flow: {
             if (!topo) return spec::Diagnostics{{"", "the flow model needs the cluster's topology"}};
             // Destination j receives in proportion to 1/(j+1)^skew (zipf); every rank sends `bytes`.

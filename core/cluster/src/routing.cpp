@@ -45,20 +45,74 @@ spec::Result<RoutingChoice> parseRouting(const std::string& text, const std::str
     return spec::Diagnostics{{where, "\"" + text + "\" is not a routing; expected uniform, zipf:S (e.g. zipf:1.2) or a run store file (.sqlite)"}};
 }
 
-std::vector<std::vector<double>> syntheticLoads(const RoutingChoice& r, int layers, int experts) {
+std::vector<double> distinctInclusion(const std::vector<double>& weights, int k) {
+    const size_t n = weights.size();
+    std::vector<double> pi(n, 0.0);
+    if (n == 0 || k <= 0) return pi;
+    if (static_cast<size_t>(k) >= n) {
+        std::fill(pi.begin(), pi.end(), 1.0);
+        return pi;
+    }
+    // Experts whose proportional share would reach 1 are taken by every token (capped); the rest
+    // share the remaining k - capped picks in proportion to their weight. Capping one expert can
+    // push the next over 1, so repeat until none does (at most k rounds).
+    std::vector<bool> capped(n, false);
+    int ncap = 0;
+    for (;;) {
+        double free = 0;
+        for (size_t i = 0; i < n; ++i)
+            if (!capped[i]) free += std::max(0.0, weights[i]);
+        const double c = free > 0 ? (k - ncap) / free : 0.0;
+        bool changed = false;
+        for (size_t i = 0; i < n; ++i) {
+            if (capped[i]) continue;
+            if (c * std::max(0.0, weights[i]) >= 1.0) {
+                capped[i] = true;
+                ++ncap;
+                changed = true;
+            }
+        }
+        if (!changed || ncap >= k) {
+            for (size_t i = 0; i < n; ++i) pi[i] = capped[i] ? 1.0 : std::min(1.0, c * std::max(0.0, weights[i]));
+            if (ncap >= k)
+                for (size_t i = 0; i < n; ++i)
+                    if (!capped[i]) pi[i] = 0.0;
+            return pi;
+        }
+    }
+}
+
+std::vector<std::vector<double>> syntheticLoads(const RoutingChoice& r, int layers, int experts, int k) {
     std::vector<std::vector<double>> out(static_cast<size_t>(layers), std::vector<double>(static_cast<size_t>(experts), 1.0 / experts));
     if (r.kind != RoutingKind::Zipf) return out;
+    k = std::clamp(k, 1, std::max(1, experts));
     std::vector<double> w(static_cast<size_t>(experts));
-    double sum = 0;
-    for (int i = 0; i < experts; ++i) sum += (w[static_cast<size_t>(i)] = std::pow(i + 1.0, -r.zipfS));
+    for (int i = 0; i < experts; ++i) w[static_cast<size_t>(i)] = std::pow(i + 1.0, -r.zipfS);
+    const std::vector<double> pi = distinctInclusion(w, k);
     for (int l = 0; l < layers; ++l) {
         std::vector<int> perm(static_cast<size_t>(experts));
         std::iota(perm.begin(), perm.end(), 0);
         std::uint64_t seed = 0x6d6f652d7a697066ull + static_cast<std::uint64_t>(l);
         for (int i = experts - 1; i > 0; --i) std::swap(perm[static_cast<size_t>(i)], perm[splitmix(seed) % static_cast<std::uint64_t>(i + 1)]);
-        for (int i = 0; i < experts; ++i) out[static_cast<size_t>(l)][static_cast<size_t>(perm[static_cast<size_t>(i)])] = w[static_cast<size_t>(i)] / sum;
+        for (int i = 0; i < experts; ++i) out[static_cast<size_t>(l)][static_cast<size_t>(perm[static_cast<size_t>(i)])] = pi[static_cast<size_t>(i)] / k;
     }
     return out;
+}
+
+std::vector<int> sampleDistinct(const std::vector<double>& inclusion, double u) {
+    // Systematic sampling: lay the inclusion probabilities end to end on [0, k) and take the
+    // points u, u+1, ..., u+k-1. Each expert's interval is at most 1 long, so no point pair
+    // falls in the same interval: k distinct experts, each with its inclusion probability.
+    std::vector<int> picks;
+    double edge = 0, next = u;
+    for (size_t i = 0; i < inclusion.size(); ++i) {
+        edge += inclusion[i];
+        while (next < edge - 1e-12) {
+            if (picks.empty() || picks.back() != static_cast<int>(i)) picks.push_back(static_cast<int>(i));
+            next += 1.0;
+        }
+    }
+    return picks;
 }
 
 spec::Result<RecordedRouting> loadRecordedRouting(const std::string& path, const std::string& where) {

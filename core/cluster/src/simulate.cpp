@@ -321,7 +321,7 @@ std::string toString(EventKind k) {
 std::string toString(Pass p) { return p == Pass::Forward ? "forward" : "backward"; }
 
 spec::Result<std::vector<std::vector<double>>> deploymentLoads(const Deployment& d, const std::vector<telemetry::BlockSnapshot>* recorded) {
-    if (d.routing.kind != RoutingKind::Recorded) return syntheticLoads(d.routing, d.layers, d.experts);
+    if (d.routing.kind != RoutingKind::Recorded) return syntheticLoads(d.routing, d.layers, d.experts, d.k);
     const std::string where = d.routingWhere.empty() ? "deployment.routing" : d.routingWhere;
     if (recorded) return rescaleRecorded(*recorded, d.layers, d.experts, where);
     auto rec = loadRecordedRouting(d.routing.path, where);

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "moe/spec/diagnostic.h"
@@ -23,6 +24,8 @@ struct GpuSpec {
     double fp8Tflops = 0;       // dense peak
     double gemmEfficiency = 0;  // fraction of peak large GEMMs reach
     double hbmEfficiency = 0;   // fraction of HBM bandwidth streaming kernels reach
+    double launchLatencyUs = 0; // host cost of launching one more GPU's collective kernel from
+                                // the same thread (nccl-tests -g N); optional, 0 when absent
 };
 
 // One NCCL-style protocol: time = baseLatency + steps x hopLatency + bytes / (bw x bwFactor).
@@ -45,7 +48,9 @@ struct LinkSpec {
     bool nvls = false;                // in-switch reduction (NVLink SHARP)
     double nvlsEfficiency = 0;        // NVLS algbw / spec
     double nvlsLatencyUs = 0;
+    bool sharp = false;               // NICs: the switches reduce in the network (SHARP, CollNet)
     std::vector<ProtocolSpec> protocols;
+    std::map<std::string, std::string> sources;  // the entry's "sources" (number -> where from)
 };
 
 enum class FabricKind { Switch, Mesh };
@@ -73,6 +78,23 @@ struct TopologySpec {
     long long maxNicPorts() const;
 };
 
+// An expert-parallel dispatch/combine kernel library (ep_kernels.json, optional file).
+//  - direct: every token-expert copy goes straight to the expert's rank (NVLink inside the
+//    node, the NIC between nodes): DeepEP low-latency, pplx-kernels, MORI-EP.
+//  - node_forward: a token crosses the network once per destination node (to the GPU on the
+//    same rail) and is forwarded over NVLink to the ranks there: DeepEP normal kernels.
+//  - nccl: NCCL/RCCL all-to-all of the per-rank send buffer (collective.h).
+enum class EpKernelMode { Direct, NodeForward, Nccl };
+
+struct EpKernelSpec {
+    std::string name, display;
+    EpKernelMode mode = EpKernelMode::Direct;
+    double dispatchLatencyUs = 0;   // fixed cost of one dispatch (launch, notify, completion)
+    double combineLatencyUs = 0;
+    double dispatchRdmaLatencyUs = 0;  // added when the group spans nodes (RDMA round trips)
+    double combineRdmaLatencyUs = 0;
+};
+
 struct ClusterSpec {
     std::string name, system, topology;
 };
@@ -94,22 +116,35 @@ struct ResolvedCluster {
 
 class Catalog {
 public:
-    // Loads gpus.json, links.json, systems.json, topologies.json, clusters.json from a folder.
+    // Loads gpus.json, links.json, systems.json, topologies.json, clusters.json (and
+    // ep_kernels.json when present) from a folder.
     static spec::Result<Catalog> loadDir(const std::string& dir);
     // The copy compiled into the library.
     static spec::Result<Catalog> builtin();
     // The editable catalog next to the program or in the source tree when there is one (see
     // locateCatalogDir), else the built-in copy. Errors in an editable catalog are reported, not
     // silently replaced by the built-in one.
+    //
+    // Catalog overlays are applied on top: first the *.json files of the user catalog folders
+    // (userCatalogDirs, in name order), then `overlayFiles` in the order given. An overlay is a
+    // JSON object with any of the arrays "gpus", "links", "systems", "topologies", "clusters";
+    // an entry replaces the entry of the same name (whole) or adds a new one, and is checked as
+    // the shipped ones are (every number with its source). `moe calibrate --overlay` writes them.
     static spec::Result<Catalog> loadDefault();
-    // Parses the five documents (file name -> text); `origin` names them in messages.
+    static spec::Result<Catalog> loadDefault(const std::vector<std::string>& overlayFiles);
+    // Parses the five documents (file name -> text); `origin` names them in messages. Overlays:
+    // (file name for messages, text), applied in order.
     static spec::Result<Catalog> parse(const std::map<std::string, std::string>& files, const std::string& origin);
+    static spec::Result<Catalog> parse(const std::map<std::string, std::string>& files, const std::string& origin,
+                                       const std::vector<std::pair<std::string, std::string>>& overlays);
 
     const std::vector<GpuSpec>& gpus() const { return m_gpus; }
     const std::vector<LinkSpec>& links() const { return m_links; }
     const std::vector<SystemSpec>& systems() const { return m_systems; }
     const std::vector<TopologySpec>& topologies() const { return m_topologies; }
     const std::vector<ClusterSpec>& clusters() const { return m_clusters; }
+    const std::vector<EpKernelSpec>& epKernels() const { return m_epKernels; }
+    const EpKernelSpec* epKernel(const std::string& name) const;
     const std::string& origin() const { return m_origin; }
 
     const GpuSpec* gpu(const std::string& name) const;
@@ -132,12 +167,18 @@ private:
     std::vector<SystemSpec> m_systems;
     std::vector<TopologySpec> m_topologies;
     std::vector<ClusterSpec> m_clusters;
+    std::vector<EpKernelSpec> m_epKernels;
     std::string m_origin;
 };
 
 // Where the editable catalog is: $MOE_CLUSTER_CATALOG, <exe>/../share/moe-studio/catalog,
 // <exe>/catalog, or the source tree's core/cluster/catalog. Empty when none exists.
 std::string locateCatalogDir();
+
+// The user catalog folders that exist: $XDG_CONFIG_HOME/moe-studio/catalog (default
+// ~/.config/...) and $XDG_DATA_HOME/moe-studio/catalog (default ~/.local/share/...). Calibrated
+// overlays go there to apply to every command and the studio.
+std::vector<std::string> userCatalogDirs();
 
 std::string toString(LinkKind k);
 std::string toString(FabricKind k);

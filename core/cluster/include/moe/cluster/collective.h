@@ -1,7 +1,10 @@
 #pragma once
 // Collective costs on a cluster. Latency-bandwidth models per algorithm and NCCL-style protocol
 // (base latency + steps x hop latency + bytes / bandwidth, the cheapest protocol wins), with the
-// catalog's efficiency factors; all-to-allv goes through the flow-level model instead.
+// catalog's efficiency factors; all-to-allv goes through the flow-level model instead. The
+// algorithms and their choice follow NCCL 2.18-2.26 (ring, double binary tree, NVLS, NVLS-tree,
+// PAT from 2.23, CollNet by name) and RCCL 2.22 on xGMI meshes (ring and tree); the structure is
+// that of NCCL's tuning model (src/graph/tuning.cc), the figures are the catalog's.
 //
 // Sizes and bandwidths follow nccl-tests (doc/PERFORMANCE.md) so figures compare one to one:
 //   size  = bytes of the per-rank buffer nccl-tests prints (all-gather: the gathered output,
@@ -21,7 +24,7 @@ namespace moe::cluster {
 struct Topology;
 
 enum class CollectiveOp { AllReduce, ReduceScatter, AllGather, Broadcast, AllToAll, AllToAllV };
-enum class Algorithm { Auto, Ring, Tree, Direct, HalvingDoubling, Hierarchical, Nvls, Flow };
+enum class Algorithm { Auto, Ring, Tree, Direct, HalvingDoubling, Hierarchical, Nvls, Flow, NvlsTree, Pat, CollNet };
 
 std::string toString(CollectiveOp op);
 std::string toString(Algorithm a);
@@ -49,6 +52,9 @@ struct CollectiveOptions {
     double skew = 1.0;          // all-to-allv: zipf exponent of how much each destination receives
     int ranksPerNode = 0;       // 0: ranks fill whole nodes; else this many ranks share a node
                                 // (a strided group, e.g. data-parallel replicas on one rail)
+    int gpusPerProcess = 1;     // GPUs one host thread drives (nccl-tests -g N): it launches
+                                // their kernels one after another, which adds to the floor
+    bool nvls = true;           // false: as NCCL_NVLS_ENABLE=0 (no NVLS, no NVLS-tree in auto)
 };
 
 // The algorithms that apply to `op` on this cluster and rank count (Auto excluded).

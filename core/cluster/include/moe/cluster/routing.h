@@ -22,11 +22,24 @@ struct RoutingChoice {
 // `where` names the JSON path or option in errors.
 spec::Result<RoutingChoice> parseRouting(const std::string& text, const std::string& where);
 
-// Loads per layer (outer) per expert (inner), each summing to 1.
+// Loads per layer (outer) per expert (inner), each summing to 1, for top-`k` routing.
 //  - uniform: 1/E everywhere.
-//  - zipf:S: expert of popularity rank i gets (i+1)^-S; which expert is hot differs per layer
-//    (a fixed pseudo-random permutation per layer), as it does in trained models.
-std::vector<std::vector<double>> syntheticLoads(const RoutingChoice& r, int layers, int experts);
+//  - zipf:S: expert of popularity rank i has weight (i+1)^-S; which expert is hot differs per
+//    layer (a fixed pseudo-random permutation per layer), as it does in trained models. Each
+//    token picks k DISTINCT experts (top-k cannot pick one twice), with inclusion probabilities
+//    proportional to the weights and capped at 1 (`distinctInclusion`); an expert's share of the
+//    layer's assignments is its inclusion probability / k, so never above 1/k.
+std::vector<std::vector<double>> syntheticLoads(const RoutingChoice& r, int layers, int experts, int k = 1);
+
+// Inclusion probabilities of drawing `k` distinct items with probabilities proportional to
+// `weights`: pi_i = min(1, c * w_i) with c such that the pi sum to k (items that reach 1 are
+// taken by every draw, the rest share the remaining picks by weight). k >= n gives all 1.
+std::vector<double> distinctInclusion(const std::vector<double>& weights, int k);
+
+// One draw of distinct items with the given inclusion probabilities (summing to an integer k,
+// each <= 1) by systematic sampling with offset u in [0, 1): returns the k item indices. The
+// per-token realisation of `distinctInclusion`, for tests and for traces of single tokens.
+std::vector<int> sampleDistinct(const std::vector<double>& inclusion, double u);
 
 // Rescales recorded loads (one BlockSnapshot per MoE block of the recorded run) to `layers`
 // layers of `experts` experts. Experts: the recorded shares over FFN experts are treated as a

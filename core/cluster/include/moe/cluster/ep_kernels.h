@@ -1,0 +1,40 @@
+#pragma once
+// Expert-parallel dispatch and combine as the kernel libraries do them (DeepEP normal and
+// low-latency, pplx-kernels, MORI-EP, NCCL all-to-all), for uniform routing: a fixed cost per call
+// (more when the group spans nodes) plus the bytes of the busiest link over its point-to-point
+// bandwidth. Kernel figures come from
+// the catalog's ep_kernels.json; bandwidths from the cluster's links.
+
+#include <string>
+
+#include "moe/cluster/catalog.h"
+#include "moe/spec/diagnostic.h"
+
+namespace moe::cluster {
+
+struct EpTraffic {
+    int tokensPerRank = 128;
+    int hidden = 7168;
+    int k = 8;                        // experts per token
+    int experts = 256;
+    int ep = 8;                       // ranks of the expert-parallel group
+    double dispatchBytesPerElement = 1.0 + 4.0 / 128;  // FP8 with one FP32 scale per 128 values
+    double combineBytesPerElement = 2;                  // BF16
+    int maxNodesPerToken = 0;         // node-limited routing (DeepSeek-V3: 4); 0 = none
+};
+
+struct EpEstimate {
+    double dispatchUs = 0, combineUs = 0;
+    // DeepEP's convention: the bytes of the bottleneck link over the kernel's time ("logical"
+    // bandwidth, local-rank traffic included); `bottleneck` is "NVLink"/"xGMI" or "RDMA".
+    double dispatchGBs = 0, combineGBs = 0;
+    std::string bottleneck;
+};
+
+// Expected number of distinct groups of size E/groups hit by k distinct experts of E (uniform).
+double expectedDistinctGroups(int experts, int groups, int k);
+
+// Errors name the option (--ep, --kernel) and what would be valid.
+spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKernelSpec& kernel, const EpTraffic& t);
+
+}  // namespace moe::cluster

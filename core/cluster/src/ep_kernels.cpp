@@ -1,0 +1,88 @@
+#include "moe/cluster/ep_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "moe/cluster/collective.h"
+
+namespace moe::cluster {
+
+double expectedDistinctGroups(int experts, int groups, int k) {
+    if (groups <= 1) return 1.0;
+    // P(a group is missed) = C(E - E/G, k) / C(E, k), as a running product.
+    const double per = double(experts) / groups;
+    double miss = 1.0;
+    for (int i = 0; i < k; ++i) miss *= std::max(0.0, (experts - per - i) / (experts - i));
+    return groups * (1.0 - miss);
+}
+
+spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKernelSpec& kernel, const EpTraffic& t) {
+    if (t.ep < 2) return spec::Diagnostics{{"--ep", "expert parallelism needs at least 2 ranks"}};
+    if (std::string e = c.checkGpuCount(t.ep); !e.empty()) return spec::Diagnostics{{"--ep", e}};
+    if (t.experts < t.ep || t.experts % t.ep != 0)
+        return spec::Diagnostics{{"--experts", std::to_string(t.experts) + " experts do not spread evenly over " + std::to_string(t.ep) + " ranks"}};
+    if (t.k < 1 || t.k > t.experts) return spec::Diagnostics{{"--k", "k must be between 1 and the expert count"}};
+    if (t.tokensPerRank < 1 || t.hidden < 1) return spec::Diagnostics{{"--tokens", "tokens and hidden size must be positive"}};
+
+    const int g = std::min(t.ep, c.system->gpusPerNode);
+    const int nodes = (t.ep + g - 1) / g;
+    const double kGB = 1e9;
+    // Point-to-point rates of one GPU: its scale-up links (a mesh spreads peers over its links)
+    // and its NIC.
+    const double links = c.system->fabric == FabricKind::Mesh ? g - 1 : 1;
+    const double su = links * c.scaleUp->bwGBs * c.scaleUp->p2pEfficiency * kGB;
+    const double net = c.nic->bwGBs * c.nic->p2pEfficiency * kGB;
+    const std::string suName = c.system->fabric == FabricKind::Mesh ? "xGMI" : "NVLink";
+    const double perToken = double(t.hidden);
+
+    EpEstimate r;
+    auto pass = [&](double bpe, double latencyUs, double& us, double& gbs) {
+        const double copy = perToken * bpe;
+        switch (kernel.mode) {
+        case EpKernelMode::Direct: {
+            const double bytes = double(t.tokensPerRank) * t.k * copy;
+            const double local = double(g) / t.ep;
+            const double tsu = g > 1 ? bytes * local / su : 0.0;
+            const double tnet = nodes > 1 ? bytes * (1 - local) / net : 0.0;
+            us = latencyUs + std::max(tsu, tnet) * 1e6;
+            gbs = bytes / (us * 1e-6) / kGB;  // logical: every copy, local ones included
+            r.bottleneck = tnet > tsu ? "RDMA" : suName;
+            break;
+        }
+        case EpKernelMode::NodeForward: {
+            // Once per destination node over the NIC, then NVLink to each rank hit there.
+            double dn = expectedDistinctGroups(t.experts, nodes, t.k);
+            if (t.maxNodesPerToken > 0) dn = std::min(dn, double(t.maxNodesPerToken));
+            const double dr = expectedDistinctGroups(t.experts, t.ep, t.k);
+            const double rdma = double(t.tokensPerRank) * dn * copy;             // logical, own node included
+            const double rdmaRemote = rdma * (nodes - 1) / nodes;
+            const double nvl = double(t.tokensPerRank) * dr * copy;
+            const double tnet = nodes > 1 ? rdmaRemote / net : 0.0;
+            const double tsu = g > 1 ? nvl / su : 0.0;
+            us = latencyUs + std::max(tnet, tsu) * 1e6;
+            if (nodes > 1) {
+                gbs = rdma / (us * 1e-6) / kGB;
+                r.bottleneck = "RDMA";
+            } else {
+                gbs = nvl / (us * 1e-6) / kGB;
+                r.bottleneck = suName;
+            }
+            break;
+        }
+        case EpKernelMode::Nccl: {
+            const double bytes = double(t.tokensPerRank) * t.k * copy;
+            auto e = estimateCollective(c, nullptr, CollectiveOp::AllToAll, bytes, t.ep);
+            us = latencyUs + (e ? e->timeUs : 0.0);
+            gbs = bytes / (us * 1e-6) / kGB;
+            r.bottleneck = nodes > 1 ? "RDMA" : suName;
+            break;
+        }
+        }
+    };
+    const bool rdma = nodes > 1;
+    pass(t.dispatchBytesPerElement, kernel.dispatchLatencyUs + (rdma ? kernel.dispatchRdmaLatencyUs : 0.0), r.dispatchUs, r.dispatchGBs);
+    pass(t.combineBytesPerElement, kernel.combineLatencyUs + (rdma ? kernel.combineRdmaLatencyUs : 0.0), r.combineUs, r.combineGBs);
+    return r;
+}
+
+}  // namespace moe::cluster

@@ -1,0 +1,114 @@
+// Expert-parallel dispatch/combine kernels against the published figures in
+// tests/data/cluster/published_ep_points.csv: every point within 30%, the median within 20%.
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "moe/cluster/ep_kernels.h"
+
+using namespace moe::cluster;
+
+namespace {
+
+const Catalog& cat() {
+    static const Catalog c = Catalog::builtin().value();
+    return c;
+}
+
+// Splits one CSV line; the last field may be quoted and hold commas.
+std::vector<std::string> fields(const std::string& line) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool quoted = false;
+    for (char ch : line) {
+        if (ch == '"') quoted = !quoted;
+        else if (ch == ',' && !quoted) {
+            out.push_back(cur);
+            cur.clear();
+        } else cur += ch;
+    }
+    out.push_back(cur);
+    return out;
+}
+
+}  // namespace
+
+class TestEpKernels : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void distinctGroups() {
+        QCOMPARE(expectedDistinctGroups(256, 1, 8), 1.0);
+        QVERIFY(std::abs(expectedDistinctGroups(8, 8, 8) - 8.0) < 1e-12);  // every expert: every group
+        QVERIFY(std::abs(expectedDistinctGroups(256, 256, 8) - 8.0) < 1e-12);  // one expert per group
+        const double two = expectedDistinctGroups(4, 2, 2);  // 2 of 4 experts in 2 groups of 2
+        QVERIFY(std::abs(two - 2 * (1 - 1.0 / 6)) < 1e-12);
+    }
+
+    void meetsThePublishedFigures() {
+        std::ifstream in(std::string(MOE_SOURCE_DIR) + "/tests/data/cluster/published_ep_points.csv");
+        QVERIFY(in.good());
+        std::vector<double> errs;
+        bool header = true;
+        for (std::string line; std::getline(in, line);) {
+            if (line.empty() || line[0] == '#') continue;
+            if (header) {
+                header = false;
+                continue;
+            }
+            const auto f = fields(line);
+            QCOMPARE(static_cast<int>(f.size()), 11);
+            QVERIFY2(!f[10].empty(), "every published point names its source");
+            const EpKernelSpec* k = cat().epKernel(f[0]);
+            QVERIFY2(k, f[0].c_str());
+            const ResolvedCluster rc = cat().resolve(f[1], "").value();
+            EpTraffic t;
+            t.ep = std::stoi(f[2]);
+            t.tokensPerRank = std::stoi(f[3]);
+            t.hidden = std::stoi(f[4]);
+            t.k = std::stoi(f[5]);
+            t.experts = std::stoi(f[6]);
+            t.maxNodesPerToken = std::stoi(f[7]);
+            auto e = estimateEpKernel(rc, *k, t);
+            QVERIFY2(e.ok(), e.message().c_str());
+            const std::string metric = f[8];
+            const double measured = std::stod(f[9]);
+            const double model = metric == "dispatch_us" ? e->dispatchUs : metric == "combine_us" ? e->combineUs
+                               : metric == "dispatch_gb_s" ? e->dispatchGBs : e->combineGBs;
+            const double err = (model - measured) / measured * 100;
+            qInfo("%s EP%d %s: published %.1f, model %.1f (%+.1f%%)", f[0].c_str(), t.ep, metric.c_str(), measured, model, err);
+            QVERIFY2(std::abs(err) <= 30.0, line.c_str());
+            errs.push_back(std::abs(err));
+        }
+        QVERIFY(errs.size() >= 20);
+        std::sort(errs.begin(), errs.end());
+        const double median = errs[errs.size() / 2];
+        qInfo("median |error| %.1f%% over %zu points", median, errs.size());
+        QVERIFY(median <= 20.0);
+    }
+
+    void kernelsDifferAsTheyShould() {
+        const ResolvedCluster rc = cat().resolve("hgx-h800", "").value();
+        EpTraffic t;
+        t.ep = 64;
+        auto ll = estimateEpKernel(rc, *cat().epKernel("deepep-ll"), t).value();
+        // Leaving the node costs: EP64 is slower than EP8 for the same tokens.
+        t.ep = 8;
+        auto ll8 = estimateEpKernel(rc, *cat().epKernel("deepep-ll"), t).value();
+        QVERIFY(ll.dispatchUs > ll8.dispatchUs);
+        QVERIFY(ll.combineUs > ll.dispatchUs);  // BF16 combine moves twice the FP8 dispatch bytes
+        // Node forwarding sends a token once per node: fewer network bytes than direct sends.
+        t.ep = 64;
+        t.tokensPerRank = 4096;
+        auto direct = estimateEpKernel(rc, *cat().epKernel("deepep-ll"), t).value();
+        auto fwd = estimateEpKernel(rc, *cat().epKernel("deepep-normal"), t).value();
+        QVERIFY(fwd.dispatchUs < direct.dispatchUs);
+        t.ep = 12;
+        QVERIFY(!estimateEpKernel(rc, *cat().epKernel("deepep-ll"), t).ok());  // not whole nodes
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEpKernels)
+#include "tst_ep_kernels.moc"
