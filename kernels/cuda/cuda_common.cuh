@@ -47,17 +47,17 @@ public:
     Scratch& operator=(const Scratch&) = delete;
     template <class T>
     Status alloc(T** out, int64_t count) {
+        if (m_count == kMax) return Status::runtime("CUDA scratch: too many buffers");
         void* p = nullptr;
         const size_t bytes = static_cast<size_t>(count < 1 ? 1 : count) * sizeof(T);
         MOE_CUDA_CHECK(cudaMallocAsync(&p, bytes, m_stream));
-        if (m_count == kMax) return Status::runtime("CUDA scratch: too many buffers");
         m_ptrs[m_count++] = p;
         *out = static_cast<T*>(p);
         return Status::ok();
     }
 
 private:
-    static constexpr int kMax = 8;
+    static constexpr int kMax = 16;
     cudaStream_t m_stream;
     void* m_ptrs[kMax] = {};
     int m_count = 0;

@@ -3,7 +3,12 @@
 // Positions within an expert must be in token order (the layout is part of the specification),
 // so they come from a block-wide scan: block e walks all assignments in chunks of blockDim and
 // numbers those of expert e with a ballot prefix count. That reads the index array E times,
-// which is cheap for the tens to hundreds of experts of an MoE layer.
+// which is cheap for the tens to hundreds of experts of an MoE layer. Dropping by gate (the probs
+// policy) ranks with two stable radix sorts, O(n) whatever the load of an expert.
+#include <algorithm>
+
+#include <cub/cub.cuh>
+
 #include "cuda_common.cuh"
 #include "dispatch.cuh"
 
@@ -80,24 +85,94 @@ __global__ void finishDispatchKernel(BuildDispatchArgs a, const int64_t* pos) {
 
 __device__ inline float dropKey(float g) { return g != g ? -__int_as_float(0x7f800000) : g; }
 
-// Probs policy: rank of i among its expert's assignments by (gate desc, index asc), comparing
-// only within the expert's group of the grouped layout. keep[i] = rank < capacity.
-__global__ void probsRankKernel(AssignSlotsArgs a, const int64_t* offsets, const int64_t* rowAssign, uint8_t* keep) {
+// Probs policy: the rank of each assignment among its expert's by (gate desc, index asc), from
+// two stable radix sorts (gate, then expert) instead of comparing every pair of an expert's
+// assignments. keep[i] = rank < capacity.
+//
+// A float's bits made unsigned and ordered, then inverted: ascending keys = descending gates.
+// -0 and +0 map apart but compare equal as floats; the reference ranks them by index, so both
+// become +0 first. NaN gates drop first (dropKey makes them -inf).
+__device__ inline uint32_t descendingKey(float g) {
+    g = dropKey(g);
+    if (g == 0.0f) g = 0.0f;
+    const uint32_t u = __float_as_uint(g);
+    const uint32_t ascending = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ~ascending;
+}
+
+__global__ void gateKeysKernel(AssignSlotsArgs a, uint32_t* keys, int64_t* order) {
     MOE_GRID_STRIDE(i, a.tokens * a.k) {
-        const int64_t e = a.expertIdx[i];
-        if (!validExpert(e, a.experts)) {
-            keep[i] = 0;
-            continue;
-        }
-        const float gi = dropKey(a.gates[i]);
-        int64_t rank = 0;
-        for (int64_t r = offsets[e]; r < offsets[e + 1] && rank < a.capacity; ++r) {
-            const int64_t b = rowAssign[r];
-            const float gb = dropKey(a.gates[b]);
-            rank += (gb > gi || (gb == gi && b < i)) ? 1 : 0;
-        }
-        keep[i] = rank < a.capacity ? 1 : 0;
+        keys[i] = descendingKey(a.gates[i]);
+        order[i] = i;
     }
+}
+
+// Expert of each (gate-sorted) assignment; invalid experts sort after all real ones.
+__global__ void expertKeysKernel(AssignSlotsArgs a, const int64_t* order, uint32_t* keys) {
+    MOE_GRID_STRIDE(j, a.tokens * a.k) {
+        const int64_t e = a.expertIdx[order[j]];
+        keys[j] = validExpert(e, a.experts) ? static_cast<uint32_t>(e) : static_cast<uint32_t>(a.experts);
+    }
+}
+
+__global__ void probsKeepKernel(AssignSlotsArgs a, const uint32_t* experts, const int64_t* order, const int64_t* offsets, uint8_t* keep) {
+    MOE_GRID_STRIDE(j, a.tokens * a.k) {
+        const int64_t i = order[j];
+        const uint32_t e = experts[j];
+        keep[i] = e < static_cast<uint32_t>(a.experts) && j - offsets[e] < a.capacity ? 1 : 0;
+    }
+}
+
+// Bits needed to hold 0..v.
+int bitsFor(int64_t v) {
+    int b = 1;
+    while (b < 32 && (int64_t{1} << b) <= v) ++b;
+    return b;
+}
+
+Status probsKeep(const AssignSlotsArgs& a, uint8_t* keep, cudaStream_t s) {
+    const int64_t n = a.tokens * a.k;
+    if (n <= 0) return Status::ok();
+    if (n > 0x7fffffff) return Status::invalid("CUDA assign slots: at most 2^31 assignments");
+    const int items = static_cast<int>(n);
+    Scratch scratch(s);
+    uint32_t *keyA = nullptr, *keyB = nullptr;
+    int64_t *valA = nullptr, *valB = nullptr, *offsets = nullptr;
+    unsigned long long* counts = nullptr;
+    if (auto st = scratch.alloc(&keyA, n); !st) return st;
+    if (auto st = scratch.alloc(&keyB, n); !st) return st;
+    if (auto st = scratch.alloc(&valA, n); !st) return st;
+    if (auto st = scratch.alloc(&valB, n); !st) return st;
+    if (auto st = scratch.alloc(&offsets, a.experts + 1); !st) return st;
+    if (auto st = scratch.alloc(&counts, a.experts); !st) return st;
+    // Temporary storage: the larger of the two sorts' needs.
+    size_t tempGate = 0, tempExpert = 0;
+    MOE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, tempGate, keyA, keyB, valA, valB, items, 0, 32, s));
+    MOE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, tempExpert, keyA, keyB, valA, valB, items, 0, bitsFor(a.experts), s));
+    uint8_t* temp = nullptr;
+    if (auto st = scratch.alloc(&temp, static_cast<int64_t>(std::max(tempGate, tempExpert))); !st) return st;
+    size_t tempBytes = std::max(tempGate, tempExpert);
+
+    gateKeysKernel<<<blocksFor(n), kBlock, 0, s>>>(a, keyA, valA);
+    MOE_CUDA_CHECK_LAUNCH("assign slots gate keys");
+    // Stable: equal gates keep index order.
+    MOE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, tempBytes, keyA, keyB, valA, valB, items, 0, 32, s));
+    expertKeysKernel<<<blocksFor(n), kBlock, 0, s>>>(a, valB, keyA);
+    MOE_CUDA_CHECK_LAUNCH("assign slots expert keys");
+    tempBytes = std::max(tempGate, tempExpert);
+    MOE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, tempBytes, keyA, keyB, valB, valA, items, 0, bitsFor(a.experts), s));
+    // Where each expert's run starts in the sorted order.
+    MOE_CUDA_CHECK(cudaMemsetAsync(counts, 0, static_cast<size_t>(a.experts) * sizeof(unsigned long long), s));
+    histogramKernel<<<blocksFor(n), kBlock, 0, s>>>(a.expertIdx, n, a.experts, counts);
+    MOE_CUDA_CHECK_LAUNCH("assign slots histogram");
+    int64_t* count = valB;  // free again: reuse for the counts as int64
+    copyCountsKernel<<<blocksFor(a.experts), kBlock, 0, s>>>(counts, count, a.experts);
+    MOE_CUDA_CHECK_LAUNCH("assign slots counts");
+    exclusiveScanKernel<<<1, 1, 0, s>>>(count, a.experts, offsets);
+    MOE_CUDA_CHECK_LAUNCH("assign slots offsets");
+    probsKeepKernel<<<blocksFor(n), kBlock, 0, s>>>(a, keyB, valA, offsets, keep);
+    MOE_CUDA_CHECK_LAUNCH("assign slots probs keep");
+    return Status::ok();
 }
 
 // Position policy (or no limit): keep the first `capacity` in token order.
@@ -162,23 +237,13 @@ Status launchAssignSlots(const AssignSlotsArgs& a, cudaStream_t s) {
     const int64_t n = a.tokens * a.k;
     const unsigned experts = static_cast<unsigned>(a.experts);
     Scratch scratch(s);
-    int64_t *pos = nullptr, *count = nullptr, *offsets = nullptr, *rowToken = nullptr, *rowAssign = nullptr,
-            *slotOf = nullptr;
+    int64_t *pos = nullptr, *count = nullptr;
     uint8_t* keep = nullptr;
     if (auto st = scratch.alloc(&pos, n); !st) return st;
     if (auto st = scratch.alloc(&count, a.experts); !st) return st;
     if (auto st = scratch.alloc(&keep, n); !st) return st;
     if (a.capacity >= 0 && a.policy == DropPolicy::Probs) {
-        if (auto st = scratch.alloc(&offsets, a.experts + 1); !st) return st;
-        if (auto st = scratch.alloc(&rowToken, n); !st) return st;
-        if (auto st = scratch.alloc(&rowAssign, n); !st) return st;
-        if (auto st = scratch.alloc(&slotOf, n); !st) return st;
-        BuildDispatchArgs d{a.tokens, a.k, a.experts, a.expertIdx, offsets, slotOf, rowToken, rowAssign};
-        if (auto st = launchBuildDispatch(d, s); !st) return st;
-        if (n > 0) {
-            probsRankKernel<<<blocksFor(n), kBlock, 0, s>>>(a, offsets, rowAssign, keep);
-            MOE_CUDA_CHECK_LAUNCH("assign slots rank");
-        }
+        if (auto st = probsKeep(a, keep, s); !st) return st;
     } else {
         positionsKernel<<<experts, kScanBlock, 0, s>>>(a.expertIdx, nullptr, n, a.experts, pos, count);
         MOE_CUDA_CHECK_LAUNCH("assign slots positions");
