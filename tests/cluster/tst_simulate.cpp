@@ -147,9 +147,9 @@ private Q_SLOTS:
         p.deployment.reset();
         auto d = resolveDeployment(p, cat());
         QVERIFY2(d.ok(), d.message().c_str());
-        QCOMPARE(d->dModel, 32);
-        QCOMPARE(d->ffnHidden, 64);
-        QCOMPARE(d->layers, 2);
+        QCOMPARE(d->dModel, 2048);   // the model's own dimensions
+        QCOMPARE(d->ffnHidden, 1024);
+        QCOMPARE(d->layers, 4);
         QCOMPARE(d->experts, 6);
         QCOMPARE(d->ep, 2);  // gcd(6 experts, 8 GPUs)
         QCOMPARE(d->dp, 4);
