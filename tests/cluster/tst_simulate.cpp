@@ -184,6 +184,31 @@ private Q_SLOTS:
                  true);
     }
 
+    // Data-parallel replicas: the gradient reduction's ring bytes are on the group's NIC links
+    // (and only there, across nodes), on top of every group's all-to-all bytes.
+    void gradientTrafficIsOnTheHotLinks() {
+        spec::Project p = project();
+        const StepResult one = run(p);
+        p.deployment->gpus = 32;
+        p.deployment->dp = 2;
+        const StepResult two = run(p);
+        QVERIFY(two.gradSyncUs > one.gradSyncUs);
+        double grad = 0, gradNic = 0;
+        for (const auto& l : two.links) {
+            QVERIFY(l.utilisation <= 1.0 + 1e-9);
+            QVERIFY(l.bytes >= l.gradientBytes);
+            grad += l.gradientBytes;
+            const auto role = two.topology.links[static_cast<size_t>(l.link)].role;
+            if (role == LinkRole::NicOut || role == LinkRole::NicIn) gradNic += l.gradientBytes;
+        }
+        QVERIFY(grad > 0);
+        QVERIFY(gradNic > 0);
+        for (const auto& l : one.links) QVERIFY(l.gradientBytes >= 0);
+        bool notes = false;
+        for (const auto& n : two.notes) notes = notes || n.find("its bytes are on the hot links") != std::string::npos;
+        QVERIFY(notes);
+    }
+
     void skewMakesTheHotRankTheStraggler() {
         spec::Project p = project();
         const StepResult u = run(p);

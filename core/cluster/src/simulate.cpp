@@ -28,31 +28,67 @@ double peakFlops(const GpuSpec& g, const std::string& dtype) {
 }
 
 // The EP group's links, renumbered densely so per-solve arrays stay small on big clusters.
+// Every expert-parallel group runs the same all-to-alls at the same time on its own GPUs; where
+// their flows cross the same link (a leaf uplink, a spine, a shared NIC), each group gets its
+// share. By symmetry the groups' flows on a link run at equal rates, so the simulated group sees
+// the link at capacity x (its flows there) / (all groups' flows there): exact for lockstep
+// groups, and it puts every group's traffic on the hot links.
 struct LocalNet {
     std::vector<int> global;                 // local -> topology link
-    std::vector<double> capacity;            // bytes/s
+    std::vector<double> capacity;            // bytes/s left to the simulated group
+    std::vector<double> fullCapacity;        // bytes/s of the link
+    std::vector<double> share;               // capacity / fullCapacity: the group's share
     std::vector<Path> paths;                 // [src gpu * G + dst gpu], local link ids
+    std::unordered_map<int, int> local;      // topology link -> local id
 };
 
-LocalNet buildLocalNet(const Topology& topo, int G) {
+LocalNet buildLocalNet(const Topology& topo, int G, int groups) {
     LocalNet net;
-    std::unordered_map<int, int> local;
     net.paths.resize(static_cast<size_t>(G) * static_cast<size_t>(G));
+    std::vector<double> own;
     for (int a = 0; a < G; ++a)
         for (int b = 0; b < G; ++b) {
             Path p = topo.path(a, b);
             for (int h = 0; h < p.hops; ++h) {
                 int& l = p.links[static_cast<size_t>(h)];
-                auto [it, inserted] = local.emplace(l, static_cast<int>(net.global.size()));
+                auto [it, inserted] = net.local.emplace(l, static_cast<int>(net.global.size()));
                 if (inserted) {
                     net.global.push_back(l);
-                    net.capacity.push_back(topo.links[static_cast<size_t>(l)].capacityGBs * kGB);
+                    net.fullCapacity.push_back(topo.links[static_cast<size_t>(l)].capacityGBs * kGB);
+                    own.push_back(0);
                 }
                 l = it->second;
+                if (a != b) own[static_cast<size_t>(l)] += 1;
             }
             net.paths[static_cast<size_t>(a) * static_cast<size_t>(G) + static_cast<size_t>(b)] = p;
         }
+    // Flows of the other groups (ranks shifted by g x G) on the group's links.
+    std::vector<double> all = own;
+    for (int g = 1; g < groups; ++g) {
+        const int base = g * G;
+        for (int a = 0; a < G; ++a)
+            for (int b = 0; b < G; ++b) {
+                if (a == b) continue;
+                const Path p = topo.path(base + a, base + b);
+                for (int h = 0; h < p.hops; ++h)
+                    if (auto it = net.local.find(p.links[static_cast<size_t>(h)]); it != net.local.end()) all[static_cast<size_t>(it->second)] += 1;
+            }
+    }
+    net.share.resize(own.size(), 1.0);
+    net.capacity.resize(own.size());
+    for (size_t k = 0; k < own.size(); ++k) {
+        if (all[k] > own[k] && own[k] > 0) net.share[k] = own[k] / all[k];
+        net.capacity[k] = net.fullCapacity[k] * net.share[k];
+    }
     return net;
+}
+
+// Adds `bytes` sent from rank a to rank b to the links of the simulated group it crosses.
+void addPathBytes(const Topology& topo, const LocalNet& net, int a, int b, double bytes, std::vector<double>& linkBytes) {
+    if (a == b || bytes <= 0) return;
+    const Path p = topo.path(a, b);
+    for (int h = 0; h < p.hops; ++h)
+        if (auto it = net.local.find(p.links[static_cast<size_t>(h)]); it != net.local.end()) linkBytes[static_cast<size_t>(it->second)] += bytes;
 }
 
 // Per-layer traffic and compute of the simulated group, from the layer's expert loads.
@@ -372,7 +408,7 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     const int G = d.ep * d.tp;
     r.simulatedGpus = G;
     r.replicas = d.dp;
-    const LocalNet net = buildLocalNet(r.topology, G);
+    const LocalNet net = buildLocalNet(r.topology, G, d.dp);
 
     Context c{d, rc, net};
     c.G = G;
@@ -399,7 +435,8 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         rk.node = r.topology.nodeOf(g);
         rk.experts = d.placement[static_cast<size_t>(rk.epRank)];
     }
-    std::vector<double> linkBytes(net.capacity.size(), 0.0);
+    std::vector<double> linkBytes(net.capacity.size(), 0.0);  // the simulated group's all-to-all bytes
+    std::vector<double> gradBytes(net.capacity.size(), 0.0);  // gradient reduction bytes, all groups
     std::vector<int> lastCount(static_cast<size_t>(G), 0);
     std::map<std::vector<double>, std::pair<LayerWork, std::pair<PassOutcome, PassOutcome>>> cache;
 
@@ -559,11 +596,18 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         // (same rail, other nodes), shared experts over every GPU holding the same TP shard.
         const int gpn = rc.system->gpusPerNode;
         double sync = 0;
+        // Its traffic on the group's links, as rings: each rank sends 2 (n - 1) / n of the
+        // gradient to the next replica of its shard (expert gradients over the dp replicas; shared
+        // experts over the group's EP ranks, then over the replicas).
+        auto ring = [&](double bytes, int n) { return n > 1 ? 2.0 * (n - 1) / n * bytes : 0.0; };
         if (d.dp > 1) {
             CollectiveOptions co;
             co.ranksPerNode = std::max(1, gpn / G);
             const double bytes = double(d.experts / d.ep) * 2.0 * dm * h / d.tp * d.layers * bpe;
             if (auto e = estimateCollective(rc, nullptr, CollectiveOp::AllReduce, bytes, d.dp, co)) sync += e->timeUs;
+            for (int g = 0; g < G; ++g)
+                for (int j = 0; j < d.dp; ++j)
+                    addPathBytes(r.topology, net, g + j * G, g + ((j + 1) % d.dp) * G, ring(bytes, d.dp), gradBytes);
         }
         const int sharedRanks = d.gpus / d.tp;
         if (d.sharedExperts > 0 && sharedRanks > 1) {
@@ -571,6 +615,11 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             co.ranksPerNode = std::max(1, gpn / d.tp);
             const double bytes = double(d.sharedExperts) * 2.0 * dm * h / d.tp * d.layers * bpe;
             if (auto e = estimateCollective(rc, nullptr, CollectiveOp::AllReduce, bytes, sharedRanks, co)) sync += e->timeUs;
+            for (int g = 0; g < G; ++g) {
+                addPathBytes(r.topology, net, g, (g + d.tp) % G, ring(bytes, d.ep), gradBytes);
+                for (int j = 0; j < d.dp && d.dp > 1; ++j)
+                    addPathBytes(r.topology, net, g + j * G, g + ((j + 1) % d.dp) * G, ring(bytes, d.dp) / d.ep, gradBytes);
+            }
         }
         r.gradSyncUs = sync;
         if (sync > 0)
@@ -596,12 +645,15 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     r.exposedCommUs = std::max(0.0, r.stepUs - r.gradSyncUs - maxCompute);
 
     for (size_t k = 0; k < linkBytes.size(); ++k) {
-        if (linkBytes[k] <= 0) continue;
+        // All groups' all-to-all bytes on the link, plus the gradient reduction's.
+        const double bytes = linkBytes[k] / net.share[k] + gradBytes[k];
+        if (bytes <= 0) continue;
         LinkUse u;
         u.link = net.global[k];
         u.name = r.topology.linkName(u.link);
-        u.bytes = linkBytes[k];
-        u.busyUs = linkBytes[k] / net.capacity[k] * 1e6;
+        u.bytes = bytes;
+        u.gradientBytes = gradBytes[k];
+        u.busyUs = bytes / net.fullCapacity[k] * 1e6;
         u.utilisation = r.stepUs > 0 ? u.busyUs / r.stepUs : 0.0;
         r.links.push_back(std::move(u));
     }
@@ -610,10 +662,16 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     r.expertWeightGiBPerGpu = (double(d.experts / d.ep) + d.sharedExperts) * 2.0 * dm * h / d.tp * d.layers * bpe / double(1ull << 30);
     r.hbmGiB = gpu.hbmGiB;
     r.notes = d.notes;
+    int sharedLinks = 0;
+    for (double s : net.share) sharedLinks += s < 1.0 ? 1 : 0;
     r.notes.push_back("simulated one expert-parallel group of " + std::to_string(G) + " GPU(s)" +
-                      (d.dp > 1 ? "; the other " + std::to_string(d.dp - 1) + " group(s) run the same traffic on their own links" : std::string()));
+                      (d.dp > 1 ? "; the other " + std::to_string(d.dp - 1) + " group(s) run the same traffic at the same time" +
+                                      (sharedLinks > 0 ? " and share " + std::to_string(sharedLinks) + " of its links (each group gets its share)"
+                                                       : " on links of their own")
+                                : std::string()));
     r.notes.push_back("attention and dense layers are not priced; experts are two GEMMs (d x h, h x d) by roofline");
-    if (opt.training) r.notes.push_back("gradient all-reduce is not overlapped with the backward pass (an upper bound)");
+    if (opt.training)
+        r.notes.push_back("gradient all-reduce is not overlapped with the backward pass (an upper bound); its bytes are on the hot links");
     if (r.expertWeightGiBPerGpu > gpu.hbmGiB)
         r.notes.push_back("expert weights need " + std::to_string(static_cast<int>(r.expertWeightGiBPerGpu)) + " GiB per GPU, more than the " +
                           std::to_string(static_cast<int>(gpu.hbmGiB)) + " GiB of HBM of a " + gpu.name);

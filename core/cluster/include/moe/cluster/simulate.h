@@ -132,7 +132,8 @@ struct LayerBreakdown {
 struct LinkUse {
     int link = 0;                    // index into Topology::links
     std::string name;
-    double bytes = 0;                // over the step, this link
+    double bytes = 0;                // over the step, this link: every group's all-to-alls and the gradient reduction
+    double gradientBytes = 0;        // of which the gradient reduction
     double busyUs = 0;               // bytes / capacity
     double utilisation = 0;          // busyUs / step time
 };
