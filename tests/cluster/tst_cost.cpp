@@ -87,7 +87,8 @@ private Q_SLOTS:
     // h = 4096, a = 32, L = 32, f = 16384, V = 50304, s = 2048, b = 1.
     //   per layer: 2h(f + 2) + 4h^2 = 201,342,976; block: 32 x that + 2h = 6,442,983,424
     //   embedding: hV = 206,045,184
-    // Case A: tp 8, pp 1, dp 4, plain data parallel (18 bytes per parameter), SP + selective.
+    // Case A: tp 8, pp 1, dp 4, plain data parallel (18 bytes per parameter), sequence parallel,
+    // Megatron's "selective" formula (with flash attention: no recomputation here).
     //   most loaded shard (untied, pp 1): (block + 2 x embedding) / 8 = 856,884,224 params
     //   weights and optimizer: x 18 = 15,423,916,032 bytes
     //   activations: [34 sbh x 32 + 8sb + sbh + 4sbh(1 + V/h)] / 8
@@ -101,6 +102,7 @@ private Q_SLOTS:
         const ModelShape s = shapeOf(denseGpt());
         QCOMPARE(s.units(), 32);
         Layout l = layout(s, 32, 8, 1, 1, 0, 4);
+        l.recompute = Recompute::None;  // flash attention: what Megatron calls selective
         const MemoryBreakdown m = estimateMemory(s, l, *h100().gpu);
         QCOMPARE(m.weights + m.gradients + m.optimizer, 15423916032.0);
         QCOMPARE(m.activations, 1197606912.0);
@@ -108,6 +110,7 @@ private Q_SLOTS:
     void memoryEqualsMegatronDistributedOptimizerInterleaved() {
         const ModelShape s = shapeOf(denseGpt());
         Layout l = layout(s, 64, 4, 4, 2, 1, 64);
+        l.recompute = Recompute::None;
         QCOMPARE(l.dp, 4);
         const MemoryBreakdown m = estimateMemory(s, l, *h100().gpu);
         QCOMPARE(m.stage, 0);

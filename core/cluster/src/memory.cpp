@@ -12,7 +12,8 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 struct ActTerms {
     double seqwise = 0;   // split over tp only with sequence parallelism
     double tpSplit = 0;   // split over tp
-    double scores = 0;    // softmax/dropout of the scores (kept without recomputation), split over tp
+    // What selective recomputation (norms and activation functions) drops of the above.
+    double selSeqwise = 0, selTpSplit = 0;
 };
 
 // Activations one flattened layer keeps for one micro-batch of b sequences of sl local tokens.
@@ -34,12 +35,14 @@ ActTerms layerActivations(const ModelShape& s, const Layout& l, int i) {
             const double hd = a.resolvedHeadDim(s.dModel);
             t.tpSplit = 2.0 * tokens * (2.0 * heads * hd + 2.0 * a.kvHeads * hd);
         }
-        t.scores = 5.0 * heads * sl * l.seqLen * mb;
+        t.selSeqwise = 2.0 * tokens * h;  // the norm's output (QKV input)
         break;
     }
     case BlockKind::Dense:
         t.seqwise = 5.0 * tokens * h;
         t.tpSplit = (spec::isGated(b.ffn.activation) ? 6.0 : 4.0) * tokens * b.ffn.hidden;
+        t.selSeqwise = 2.0 * tokens * h;
+        t.selTpSplit = 2.0 * tokens * b.ffn.hidden;  // the activation function's output
         break;
     case BlockKind::Moe: {
         const double gated = spec::isGated(b.ffn.activation) ? 6.0 : 4.0;
@@ -48,6 +51,8 @@ ActTerms layerActivations(const ModelShape& s, const Layout& l, int i) {
         // gathered over etp with 1/etp of the width: per GPU etp x tokens x k / tp copies.
         const double copies = tokens * fig.k;
         t.tpSplit = copies * (4.0 * h * l.etp + gated * b.ffn.hidden) + b.sharedExperts * gated * tokens * b.ffn.hidden;
+        t.selSeqwise = 2.0 * tokens * h;
+        t.selTpSplit = 2.0 * (copies + b.sharedExperts * tokens) * b.ffn.hidden;
         break;
     }
     case BlockKind::Group: break;
@@ -55,12 +60,15 @@ ActTerms layerActivations(const ModelShape& s, const Layout& l, int i) {
     return t;
 }
 
-double unitActivations(const ModelShape& s, const Layout& l, int u, bool keepScores) {
+// Activations of unit u per micro-batch; `dropped`: only what selective recomputation drops.
+double unitActivations(const ModelShape& s, const Layout& l, int u, bool selective, bool dropped = false) {
     const double seqDiv = l.tp > 1 && l.sequenceParallel ? l.tp : 1.0;
     double sum = 0;
     for (int i = s.unitFirst[static_cast<size_t>(u)]; i < s.unitFirst[static_cast<size_t>(u) + 1]; ++i) {
         const ActTerms t = layerActivations(s, l, i);
-        sum += t.seqwise / seqDiv + (t.tpSplit + (keepScores ? t.scores : 0.0)) / l.tp;
+        if (dropped) sum += t.selSeqwise / seqDiv + t.selTpSplit / l.tp;
+        else if (selective) sum += (t.seqwise - t.selSeqwise) / seqDiv + (t.tpSplit - t.selTpSplit) / l.tp;
+        else sum += t.seqwise / seqDiv + t.tpSplit / l.tp;
     }
     return sum;
 }
@@ -76,6 +84,8 @@ double unitParams(const ModelShape& s, int u, bool experts) {
 
 }  // namespace
 
+double selectiveRecomputeBytes(const ModelShape& s, const Layout& l, int unit) { return unitActivations(s, l, unit, true, true); }
+
 MemoryBreakdown estimateMemory(const ModelShape& s, const Layout& l, const GpuSpec& gpu, bool inference) {
     MemoryBreakdown best;
     const int pp = std::max(1, l.pp);
@@ -83,7 +93,7 @@ MemoryBreakdown estimateMemory(const ModelShape& s, const Layout& l, const GpuSp
     const double oB = l.dtype == "fp32" ? 8.0 : 12.0;
     const double sl = double(l.seqLen) / l.cp, mb = l.microBatch, h = s.dModel;
     const double nDense = double(l.dp) * l.cp, nExpert = l.edp;
-    const bool keepScores = l.recompute == Recompute::None;
+    const bool selective = l.recompute == Recompute::Selective;
     for (int r = 0; r < pp; ++r) {
         MemoryBreakdown m;
         m.stage = r;
@@ -94,9 +104,9 @@ MemoryBreakdown estimateMemory(const ModelShape& s, const Layout& l, const GpuSp
             dense += dU;
             expert += xU;
             maxUnitWeights = std::max(maxUnitWeights, dU / l.tp + xU / (double(l.ep) * l.etp));
-            const double full = unitActivations(s, l, u, keepScores);
-            maxUnitAct = std::max(maxUnitAct, full);
-            act += l.recompute == Recompute::Full ? 2.0 * sl * mb * h / (l.tp > 1 && l.sequenceParallel ? l.tp : 1.0) : full;
+            const double kept = unitActivations(s, l, u, selective);
+            maxUnitAct = std::max(maxUnitAct, unitActivations(s, l, u, false));
+            act += l.recompute == Recompute::Full ? 2.0 * sl * mb * h / (l.tp > 1 && l.sequenceParallel ? l.tp : 1.0) : kept;
             for (int i = s.unitFirst[static_cast<size_t>(u)]; i < s.unitFirst[static_cast<size_t>(u) + 1]; ++i) {
                 const auto& b = s.model.blocks[static_cast<size_t>(i)];
                 if (b.kind != BlockKind::Attention) continue;

@@ -80,7 +80,7 @@ spec::Result<PlanResult> planLayouts(const spec::Project& project, const Catalog
     res.globalBatch = o.globalBatch > 0 ? o.globalBatch : S.d.globalBatch > 0 ? S.d.globalBatch : 4 * S.gpus;
     if (o.globalBatch <= 0 && S.d.globalBatch <= 0)
         res.notes.push_back("global batch " + n(res.globalBatch) + " sequences (4 per GPU; set deployment.global_batch or --global-batch)");
-    StepModel model(shape, catalog, S.rc, S.loads, S.d.capacityFactor);
+    StepModel model(shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens);
     const int gpn = S.rc.system->gpusPerNode, G = S.gpus, units = shape.units(), seq = shape.seqLen;
 
     std::vector<int> tps;
@@ -189,7 +189,7 @@ spec::Result<LayoutCost> costProjectLayout(const spec::Project& project, const C
     LayoutCost c;
     c.layout = l.value();
     c.memory = estimateMemory(S.shape, c.layout, *S.rc.gpu);
-    StepModel model(S.shape, catalog, S.rc, S.loads, S.d.capacityFactor);
+    StepModel model(S.shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens);
     auto step = model.price(c.layout);
     if (!step) return step.errors();
     c.step = std::move(step.value());

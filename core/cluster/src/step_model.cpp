@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "moe/cluster/collective.h"
+#include "moe/cluster/memory.h"
 #include "moe/cluster/simulate.h"
 
 namespace moe::cluster {
@@ -102,8 +103,8 @@ spec::Result<std::vector<std::vector<double>>> modelLoads(const ModelShape& s, c
 }
 
 StepModel::StepModel(const ModelShape& shape, const Catalog& catalog, const ResolvedCluster& rc, std::vector<std::vector<double>> loads,
-                     double capacityFactor)
-    : m_shape(shape), m_catalog(catalog), m_rc(rc), m_loads(std::move(loads)), m_capacityFactor(capacityFactor) {
+                     double capacityFactor, bool dedupTokens)
+    : m_shape(shape), m_catalog(catalog), m_rc(rc), m_loads(std::move(loads)), m_capacityFactor(capacityFactor), m_dedup(dedupTokens) {
     for (const auto& row : m_loads)
         if (row != m_loads.front()) m_uniform = false;
 }
@@ -138,6 +139,7 @@ spec::Result<StepModel::A2a> StepModel::allToAll(const Layout& l, double tokensP
     d.dp = 1;
     d.tp = l.etp;
     d.capacityFactor = m_capacityFactor;
+    d.dedupTokens = m_dedup;
     d.placement.assign(static_cast<size_t>(d.ep), {});
     for (int e = 0; e < d.experts; ++e) d.placement[static_cast<size_t>(e % d.ep)].push_back(e);
     std::vector<std::vector<double>> loads(m_loads.begin(), m_loads.begin() + simLayers);
@@ -262,8 +264,10 @@ spec::Result<StepBreakdown> StepModel::price(const Layout& l) const {
             c.fwd += fw;
             c.bwd += bw;
             if (l.recompute == Recompute::Full) c.re += fw;
-            else if (l.recompute == Recompute::Selective) c.re.compute += core;
         }
+        // Selective recomputation re-runs norms and activation functions: memory-bound, reading
+        // their inputs and writing the dropped outputs again.
+        if (l.recompute == Recompute::Selective) c.re.compute += 2.0 * selectiveRecomputeBytes(s, l, u) / hbm * 1e6;
     }
 
     // Each pipeline rank: its units, plus the embedding (first) and the head (last).

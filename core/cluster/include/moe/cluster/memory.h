@@ -15,18 +15,20 @@
 //    expert-data-parallel ranks (edp). Plain DP with bf16 weights: 18 bytes; distributed optimizer:
 //    6 + 12 / dp, as Megatron.
 //  - Activations per micro-batch (bytes, s = seq_len / cp, b = micro_batch, h = d_model), after
-//    Korthikanti et al. (arXiv:2205.05198, Table 2), generalised: an attention layer keeps its norm
-//    input, the QKV input and the output-dropout mask (5sbh, split over tp only with sequence
-//    parallelism), queries, keys, values and the attention output (2sb x their widths, split over
-//    tp); without recomputation (and without flash attention) also the softmax and dropout of the
-//    scores, 5 a s^2 b / cp. A dense FFN keeps 5sbh + 4sbf (plain) or 6sbf (gated). An MoE layer
-//    keeps 5sbh, the router's fp32 logits and probabilities, and for the k expert copies of each
-//    token their permuted input and output (2 x 2sbh k) and their FFN activations (4 or 6 sbf k,
-//    over etp with tokens gathered over etp), plus its shared experts like a dense FFN. Full
-//    recomputation keeps only each layer's input (2sbh) and one layer's activations at a time.
-//    Embedding: 8sb + sbh per micro-batch (token ids, dropout mask); output layer: 4sbh + 4sbV
-//    (fp32 logits). With a dense GPT (gelu FFN), sequence parallelism and selective recomputation
-//    this is Megatron's s b h (18 + 4 f / h) per layer.
+//    Korthikanti et al. (arXiv:2205.05198, Table 2) with flash attention (no s^2 score terms),
+//    generalised: an attention layer keeps its norm input, the norm output (QKV input) and the
+//    output-dropout mask (5sbh, split over tp only with sequence parallelism), queries, keys, values
+//    and the attention output (2sb x their widths, split over tp); MLA also its latents. A dense FFN
+//    keeps 5sbh + 4sbf (plain) or 6sbf (gated). An MoE layer keeps 5sbh, the router's fp32 logits
+//    and probabilities, and for the k expert copies of each token their permuted input and output
+//    (2 x 2sbh k) and their FFN activations (4 or 6 sbf k, over etp with tokens gathered over etp),
+//    plus its shared experts like a dense FFN. With a dense GPT (gelu FFN), sequence parallelism
+//    and no recomputation this is Megatron's s b h (18 + 4 f / h) per layer (Megatron labels it
+//    "selective": with flash attention, recomputing the core attention saves nothing more).
+//    Recomputation: "selective" recomputes norms and activation functions (Megatron-Core's
+//    --recompute-modules layernorm moe_act / mlp): drops each norm output (2sbh) and each
+//    activation output (2sbf, k copies in MoE layers); "full" keeps only each layer's input (2sbh)
+//    and one layer's activations at a time.
 //  - In flight on pipeline rank r: 1F1B min(pp - r, micro-batches); interleaved with vpp virtual
 //    stages pp - r + (pp - 1) / vpp (Megatron's penalty 1 + (pp - 1) / (pp vpp) on rank 0).
 //  - ZeRO-3 gathers a layer's weights before use: two layers' full weights (prefetch) in flight.
@@ -56,5 +58,8 @@ struct MemoryBreakdown {
 };
 
 MemoryBreakdown estimateMemory(const ModelShape& s, const Layout& l, const GpuSpec& gpu, bool inference = false);
+
+// Bytes per micro-batch that selective recomputation drops in unit `unit` (and recomputes).
+double selectiveRecomputeBytes(const ModelShape& s, const Layout& l, int unit);
 
 }  // namespace moe::cluster

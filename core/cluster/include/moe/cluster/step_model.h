@@ -15,8 +15,8 @@
 //  - TP: all-reduce per attention and FFN block in each pass, or all-gather + reduce-scatter with
 //    sequence parallelism; CP: keys and values gathered over the cp ranks, hidden behind the
 //    attention core when it is longer.
-//  - Backward = 2x forward FLOPs; selective recomputation repeats the attention core, full
-//    recomputation the whole forward (with its communication).
+//  - Backward = 2x forward FLOPs; selective recomputation re-runs norms and activation functions
+//    (HBM-bound), full recomputation the whole forward (with its communication).
 //  - Pipeline: 1F1B takes (m + pp - 1) x t, interleaved (m + (pp - 1) / vpp) x t per step, t the
 //    slowest rank's forward + backward of a micro-batch plus its send/receive to the neighbours.
 //  - Data parallel: gradients reduced (all-reduce, or reduce-scatter + parameter all-gather with a
@@ -70,8 +70,9 @@ spec::Result<std::vector<std::vector<double>>> modelLoads(const ModelShape& s, c
 class StepModel {
 public:
     // `loads`: one row per MoE layer (modelLoads). `capacityFactor` 0: dropless.
+    // `dedupTokens`: a token goes once to each rank holding some of its experts.
     StepModel(const ModelShape& shape, const Catalog& catalog, const ResolvedCluster& rc, std::vector<std::vector<double>> loads,
-              double capacityFactor = 0.0);
+              double capacityFactor = 0.0, bool dedupTokens = false);
 
     spec::Result<StepBreakdown> price(const Layout& l) const;
 
@@ -90,6 +91,7 @@ private:
     std::vector<std::vector<double>> m_loads;
     bool m_uniform = true;
     double m_capacityFactor = 0;
+    bool m_dedup = false;
     mutable std::mutex m_mutex;
     mutable std::map<std::tuple<int, int, long long, std::string, std::string>, std::shared_ptr<const A2a>> m_cache;
 };
