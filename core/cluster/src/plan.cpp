@@ -197,4 +197,14 @@ spec::Result<LayoutCost> costProjectLayout(const spec::Project& project, const C
     return c;
 }
 
+spec::Result<ProjectLayout> projectLayout(const spec::Project& project, const Catalog& catalog, const PlanOptions& o) {
+    auto st = setup(project, catalog, o);
+    if (!st) return st.errors();
+    spec::DeploymentSpec d = st->d;
+    if (o.globalBatch > 0) d.globalBatch = o.globalBatch;
+    auto l = layoutFromDeployment(d, st->shape, st->rc, o.gpus);
+    if (!l) return l.errors();
+    return ProjectLayout{std::move(st->shape), std::move(l.value())};
+}
+
 }  // namespace moe::cluster

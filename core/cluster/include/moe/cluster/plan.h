@@ -54,4 +54,11 @@ struct LayoutCost {
 };
 spec::Result<LayoutCost> costProjectLayout(const spec::Project& project, const Catalog& catalog, const PlanOptions& o);
 
+// The project's model and its own layout, checked (what the exports take).
+struct ProjectLayout {
+    ModelShape shape;
+    Layout layout;
+};
+spec::Result<ProjectLayout> projectLayout(const spec::Project& project, const Catalog& catalog, const PlanOptions& o);
+
 }  // namespace moe::cluster
