@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <fstream>
 
 #include "moe/cluster/plan.h"
 #include "moe/spec/project_io.h"
@@ -215,6 +216,30 @@ private Q_SLOTS:
         auto d = skewed.price(l).value();
         QVERIFY(d.moeImbalance > 1.2);
         QVERIFY(d.stepUs > b.stepUs);
+    }
+
+    // Published training throughputs (tests/data/cluster/published_throughput.json, with sources):
+    // the simulator's error on each is recorded there and must not drift unnoticed.
+    void publishedThroughputs() {
+        std::ifstream in(std::string(MOE_SOURCE_DIR) + "/tests/data/cluster/published_throughput.json");
+        const auto j = nlohmann::json::parse(in);
+        QVERIFY(j["cases"].size() >= 3);
+        for (const auto& c : j["cases"]) {
+            std::ifstream pf(std::string(MOE_SOURCE_DIR) + "/tests/data/cluster/" + c["project"].get<std::string>());
+            nlohmann::json pj = nlohmann::json::parse(pf);
+            pj["deployment"].merge_patch(c["deployment_patch"]);
+            auto p = spec::parseProject(pj.dump(), c["project"].get<std::string>());
+            QVERIFY2(p.ok(), p.message().c_str());
+            auto cost = costProjectLayout(p.value(), cat(), PlanOptions{});
+            QVERIFY2(cost.ok(), cost.message().c_str());
+            QVERIFY(cost->memory.fits);
+            const auto& pub = c["published"];
+            const double error = pub.contains("step_s") ? cost->step.stepUs * 1e-6 / pub["step_s"].get<double>() - 1.0
+                                                        : cost->step.tokensPerGpuPerSec / pub["tokens_per_gpu_per_s"].get<double>() - 1.0;
+            qInfo("%s: error %+.1f%%", c["name"].get<std::string>().c_str(), 100.0 * error);
+            QVERIFY2(std::fabs(error - c["predicted_error"].get<double>()) < 0.03,
+                     (c["name"].get<std::string>() + ": error " + std::to_string(error) + ", recorded " + c["predicted_error"].dump()).c_str());
+        }
     }
 
     void planRanksFittingLayouts() {
