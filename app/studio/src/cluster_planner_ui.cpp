@@ -16,6 +16,7 @@
 #include <QVBoxLayout>
 
 #include "cluster_planner.h"
+#include "cluster_planner_layouts.h"
 #include "document.h"
 #include "moe/cluster/simulate.h"
 #include "placement_view.h"
@@ -250,6 +251,11 @@ void ClusterPlanner::buildUi() {
     m_resultNote->setForegroundRole(QPalette::PlaceholderText);
     lv->addWidget(m_resultNote);
     m_tabs->addTab(layerPage, tr("Per layer"));
+
+    // The whole model: memory per GPU, step time and the layout planner.
+    m_layouts = new LayoutPlanPanel(m_doc, m_catalog, m_tabs);
+    m_layouts->setObjectName(QStringLiteral("layoutPlan"));
+    m_tabs->addTab(m_layouts, tr("Layouts"));
 
     // ---- edits -----------------------------------------------------------------------------------
     connect(m_cluster, &QComboBox::activated, this, [this](int i) {
