@@ -1,5 +1,7 @@
 // `moe plan PROJECT`: the layouts of the project's model on N GPUs, ranked by step time.
 // `moe cost PROJECT`: memory per GPU and step time of the project's own layout.
+#include <chrono>
+#include <ctime>
 #include <iostream>
 
 #include "cli_command.h"
@@ -154,7 +156,8 @@ int runCost(const moe::cli::ParsedArgs& a) {
         std::cerr << cat.message() << "\n";
         return 1;
     }
-    const cl::PlanOptions o = options(a, project.value(), path);
+    cl::PlanOptions o = options(a, project.value(), path);
+    o.inference = a.flag("inference");
     auto r = cl::costProjectLayout(project.value(), cat.value(), o);
     if (!r) return reportErrors(r.errors());
     const cl::LayoutCost& c = r.value();
@@ -164,6 +167,15 @@ int runCost(const moe::cli::ParsedArgs& a) {
         return 0;
     }
     const auto& s = c.step;
+    if (o.inference) {
+        const auto& m = c.memory;
+        std::cout << "inference, layout " << c.layout.summary() << ": " << gib(m.total) << " of " << gib(m.capacity) << " GiB per GPU ("
+                  << (m.fits ? "fits" : "does NOT fit") << "): weights " << gib(m.weights) << ", KV cache " << gib(m.kvCache) << " for "
+                  << c.layout.microBatch << " sequence(s) of " << c.layout.seqLen << " tokens, activations " << gib(m.activations)
+                  << "; pipeline rank " << m.stage << "\n";
+        for (const auto& n : m.notes) std::cout << "note: " << n << "\n";
+        return m.fits ? 0 : 3;
+    }
     std::cout << "layout " << c.layout.summary() << " on " << c.layout.gpus << " GPUs; global batch " << c.layout.globalBatch << " x "
               << c.layout.seqLen << " tokens, " << c.layout.microBatches << " micro-batches per step\n"
               << "memory per GPU: " << memoryLine(c.memory) << "\n"
@@ -177,6 +189,35 @@ int runCost(const moe::cli::ParsedArgs& a) {
     for (const auto& n : c.memory.notes) std::cout << "note: " << n << "\n";
     for (const auto& n : s.notes) std::cout << "note: " << n << "\n";
     return c.memory.fits ? 0 : 3;
+}
+
+int runBench(const moe::cli::ParsedArgs& a) {
+    const std::string path = a.positional()[0];
+    auto project = spec::loadProject(path);
+    if (!project) {
+        std::cerr << project.message() << "\n";
+        return 1;
+    }
+    auto cat = cl::Catalog::loadDefault();
+    if (!cat) {
+        std::cerr << cat.message() << "\n";
+        return 1;
+    }
+    cl::PlanOptions o = options(a, project.value(), path);
+    const int repeat = a.intValue("repeat", 3, 1, 100);
+    moe::cli::Table t({"run", "wall s", "cpu s", "layouts", "fit", "best step ms"});
+    for (int i = 0; i < repeat; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::clock_t c0 = std::clock();
+        auto r = cl::planLayouts(project.value(), cat.value(), o);
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
+        if (!r) return reportErrors(r.errors());
+        t.add({std::to_string(i + 1), fixed(wall, 2), fixed(cpu, 2), std::to_string(r->enumerated), std::to_string(r->fitting),
+               r->rows.empty() ? "-" : ms(r->rows[0].step.stepUs)});
+    }
+    std::cout << t.str();
+    return 0;
 }
 
 const std::vector<moe::cli::OptionSpec> kOptions = {
@@ -200,11 +241,28 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "says what each top layout exposes and why it beats the next.",
     planOptions(), 1, 1, runPlan});
 
+std::vector<moe::cli::OptionSpec> costOptions() {
+    auto v = kOptions;
+    v.push_back({"inference", "", "memory for inference instead: weights and the KV cache of micro_batch sequences of seq_len"});
+    return v;
+}
+
 MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "cost", "memory per GPU and step time of the project's own training layout", "PROJECT",
     "Checks the deployment's layout against the model and the cluster (errors name the field and what\n"
     "would be valid), then prints the memory per GPU (weights, gradients, optimizer, activations; fits or\n"
     "not) and the step time of the whole model with its parts. Exit status 3 when it does not fit.",
-    kOptions, 1, 1, runCost});
+    costOptions(), 1, 1, runCost});
+
+MOE_CLI_COMMAND(moe::cli::CommandSpec{
+    "bench plan", "time the layout planner on a project", "PROJECT",
+    "Runs `moe plan` on the project --repeat times (default 3) and prints the wall and processor time of\n"
+    "each run with the layouts enumerated and fitting.",
+    [] {
+        auto v = kOptions;
+        v.push_back({"repeat", "R", "runs (default 3)"});
+        return v;
+    }(),
+    1, 1, runBench});
 
 }  // namespace

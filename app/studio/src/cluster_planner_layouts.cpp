@@ -2,6 +2,7 @@
 
 #ifdef MOE_STUDIO_CLUSTER_BUILT
 
+#include <QDir>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -172,7 +173,7 @@ LayoutPlanPanel::LayoutPlanPanel(ProjectDocument* doc, std::shared_ptr<const cl:
 }
 
 QString LayoutPlanPanel::currentText() const { return m_current->text(); }
-QString LayoutPlanPanel::errorText() const { return m_error->isVisible() ? m_error->text() : QString(); }
+QString LayoutPlanPanel::errorText() const { return m_error->isHidden() ? QString() : m_error->text(); }
 
 void LayoutPlanPanel::refreshCurrent() {
     if (!m_catalog) return;

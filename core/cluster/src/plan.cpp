@@ -188,7 +188,7 @@ spec::Result<LayoutCost> costProjectLayout(const spec::Project& project, const C
     if (!l) return l.errors();
     LayoutCost c;
     c.layout = l.value();
-    c.memory = estimateMemory(S.shape, c.layout, *S.rc.gpu);
+    c.memory = estimateMemory(S.shape, c.layout, *S.rc.gpu, o.inference);
     StepModel model(S.shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens);
     auto step = model.price(c.layout);
     if (!step) return step.errors();

@@ -22,6 +22,7 @@ struct PlanOptions {
     int globalBatch = 0;        // sequences per step; 0: deployment.global_batch, else 4 per GPU
     std::string routing;        // empty: deployment.routing
     std::vector<int> microBatches{1, 2, 4};
+    bool inference = false;     // costProjectLayout: memory for inference (weights + KV cache)
 };
 
 struct PlanRow {
