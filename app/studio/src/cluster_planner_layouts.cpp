@@ -155,7 +155,10 @@ LayoutPlanPanel::LayoutPlanPanel(ProjectDocument* doc, std::shared_ptr<const cl:
         m_apply->setEnabled(r >= 0);
         showDetails(r);
     });
-    connect(m_doc, &ProjectDocument::changed, this, &LayoutPlanPanel::refreshCurrent);
+    m_debounce.setSingleShot(true);
+    m_debounce.setInterval(150);
+    connect(&m_debounce, &QTimer::timeout, this, &LayoutPlanPanel::refreshCurrent);
+    connect(m_doc, &ProjectDocument::changed, this, [this] { m_debounce.start(); });
     connect(m_doc, &ProjectDocument::reset, this, [this] {
         m_plan.reset();
         ++m_generation;

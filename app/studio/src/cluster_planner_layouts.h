@@ -8,6 +8,7 @@
 
 #include <QPointer>
 #include <QString>
+#include <QTimer>
 #include <QWidget>
 
 #include <memory>
@@ -66,6 +67,7 @@ private:
     quint64 m_generation = 0;       // plan requests
     quint64 m_costGeneration = 0;   // pricing of the deployment's layout
     bool m_planning = false;
+    QTimer m_debounce;              // edits come in bursts (typing): price once they settle
 };
 
 }  // namespace moe::studio
