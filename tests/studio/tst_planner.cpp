@@ -352,6 +352,8 @@ private Q_SLOTS:
         for (int r = 0; r < panel->table()->rowCount(); ++r)
             for (int c = 0; c < panel->table()->columnCount(); ++c) QVERIFY(!panel->table()->item(r, c)->toolTip().isEmpty());
         QVERIFY(panel->findChild<QLabel*>("layoutDetails")->text().contains("GiB per GPU"));
+        for (const char* f : {"step", "forward", "backward", "gradSync", "compute", "exposed", "straggler", "memory"})
+            QVERIFY2(!planner.findChild<QLabel*>(f)->toolTip().isEmpty(), f);
 
         const std::string before = spec::serializeProject(doc.project());
         const cl::Layout chosen = shown->rows[1].layout;

@@ -204,7 +204,8 @@ void LayoutPlanPanel::refreshCurrent() {
                 self->m_current->setText(tr("Deployment layout %1 on %2 GPUs\n%3\n%4\n%5")
                                              .arg(QString::fromStdString(c.layout.summary()))
                                              .arg(c.layout.gpus)
-                                             .arg(memoryText(c.memory), stepText(c.step), notesText(c.memory.notes, c.step.notes)));
+                                             .arg(memoryText(c.memory), stepText(c.step), notesText(c.notes, c.memory.notes) + QLatin1Char('\n') +
+                                                                                               notesText(c.step.notes, {})));
             },
             Qt::QueuedConnection);
     });
