@@ -353,6 +353,15 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(d.path), QString("deployment.recompute"));
         QVERIFY(d.line > 0);
         QVERIFY2(d.message.find("none, selective or full") != std::string::npos, d.message.c_str());
+        // Layout values that contradict each other are found on load, with line:column.
+        std::string vpp = text;
+        const auto pp = vpp.find("\"pp\": 16");
+        QVERIFY(pp != std::string::npos);
+        vpp.replace(pp, 8, "\"pp\": 16, \"vpp\": 2");
+        auto ev = spec::parseProject(vpp, "x.json");
+        QVERIFY(!ev.ok());
+        QCOMPARE(QString::fromStdString(ev.errors()[0].path), QString("deployment.parallel.first_stage_layers"));
+        QVERIFY(ev.errors()[0].line > 0);
     }
 };
 
