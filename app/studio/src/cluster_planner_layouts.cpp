@@ -137,6 +137,7 @@ LayoutPlanPanel::LayoutPlanPanel(ProjectDocument* doc, std::shared_ptr<const cl:
                                     tr("What the layout saves against the next row")};
     for (int c = 0; c < headerTips.size(); ++c) m_table->horizontalHeaderItem(c)->setToolTip(headerTips[c]);
     m_table->verticalHeader()->hide();
+    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 4);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
