@@ -209,6 +209,12 @@ private Q_SLOTS:
         auto c = model.price(l).value();
         QVERIFY(c.recomputeUs > 0.4 * c.computeUs / 3.0);
         QVERIFY(c.stepUs > b.stepUs);
+        // Overlapping the all-to-all with another micro-batch's compute exposes less of it.
+        l.epOverlap = true;
+        auto o = model.price(l).value();
+        QVERIFY(o.epCommUs >= 0 && o.epCommUs < c.epCommUs);
+        QVERIFY(o.stepUs < c.stepUs);
+        l.epOverlap = false;
         // Skewed routing makes a straggler expert rank: slower experts.
         auto skew = modelLoads(s, "zipf:1.5", "deployment.routing", "", "deployment.routing_map");
         StepModel skewed(s, cat(), h100(), skew.value());

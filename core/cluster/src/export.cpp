@@ -157,6 +157,10 @@ spec::Result<MegatronExport> exportMegatron(const ModelShape& s, const spec::Tra
         add("--expert-tensor-parallel-size", n(l.etp));
     }
     if (l.tp > 1 && l.sequenceParallel) add("--sequence-parallel");
+    if (moe && l.epOverlap) {
+        add("--overlap-moe-expert-parallel-comm");
+        add("--delay-wgrad-compute");
+    }
     add("--micro-batch-size", n(l.microBatch));
     add("--global-batch-size", n(l.globalBatch));
     if (l.recompute == Recompute::Selective) {

@@ -37,6 +37,7 @@ std::string Layout::summary() const {
     if (vpp > 1) s += "x" + n(vpp);
     if (firstStageLayers || lastStageLayers) s += "(" + n(firstStageLayers) + ".." + n(lastStageLayers) + ")";
     s += " ep" + n(ep) + " etp" + n(etp) + " dp" + n(dp) + " mb" + n(microBatch) + " " + toString(recompute) + " zero" + n(zero);
+    if (epOverlap) s += " a2a-overlap";
     return s;
 }
 
@@ -178,6 +179,7 @@ spec::Result<Layout> layoutFromDeployment(const spec::DeploymentSpec& d, const M
     l.ep = s.moeLayers > 0 ? d.ep : 1;
     l.etp = d.etp > 0 ? d.etp : d.tp;
     l.sequenceParallel = d.sequenceParallel;
+    l.epOverlap = d.epOverlap;
     l.microBatch = d.microBatch;
     l.seqLen = s.seqLen;
     l.recompute = d.recompute == "none" ? Recompute::None : d.recompute == "full" ? Recompute::Full : Recompute::Selective;
@@ -213,6 +215,7 @@ void applyLayout(const Layout& l, spec::DeploymentSpec& d) {
     // expert-parallel group (ep x tp GPUs), when they divide the GPUs.
     if (l.ep * l.tp > 0 && l.gpus % (l.ep * l.tp) == 0) d.dp = l.gpus / (l.ep * l.tp);
     d.sequenceParallel = l.sequenceParallel;
+    d.epOverlap = l.epOverlap;
     d.microBatch = l.microBatch;
     d.globalBatch = l.globalBatch;
     d.recompute = toString(l.recompute);

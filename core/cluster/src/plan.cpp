@@ -80,6 +80,7 @@ spec::Result<PlanResult> planLayouts(const spec::Project& project, const Catalog
     res.globalBatch = o.globalBatch > 0 ? o.globalBatch : S.d.globalBatch > 0 ? S.d.globalBatch : 4 * S.gpus;
     if (o.globalBatch <= 0 && S.d.globalBatch <= 0)
         res.notes.push_back("global batch " + n(res.globalBatch) + " sequences (4 per GPU; set deployment.global_batch or --global-batch)");
+    if (S.d.epOverlap) res.notes.push_back("every layout hides the expert all-to-all behind compute as far as it can (deployment.parallel.ep_overlap)");
     StepModel model(shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens);
     const int gpn = S.rc.system->gpusPerNode, G = S.gpus, units = shape.units(), seq = shape.seqLen;
 
@@ -140,6 +141,7 @@ spec::Result<PlanResult> planLayouts(const spec::Project& project, const Catalog
                                     l.tp = tp, l.cp = cp, l.pp = sp.pp, l.vpp = sp.vpp, l.dp = dp;
                                     l.ep = ep, l.etp = etp, l.edp = static_cast<int>(G / moe);
                                     l.sequenceParallel = true;
+                                    l.epOverlap = S.d.epOverlap;
                                     l.microBatch = mb, l.globalBatch = res.globalBatch, l.microBatches = micro;
                                     l.seqLen = seq;
                                     l.recompute = rcm;

@@ -265,6 +265,13 @@ spec::Result<StepBreakdown> StepModel::price(const Layout& l) const {
             c.bwd += bw;
             if (l.recompute == Recompute::Full) c.re += fw;
         }
+        // Batch-level overlap: this unit's all-to-all runs while another micro-batch computes the
+        // same unit, so only what is longer than that compute stays exposed.
+        if (l.epOverlap) {
+            c.fwd.ep = std::max(0.0, c.fwd.ep - c.fwd.compute);
+            c.bwd.ep = std::max(0.0, c.bwd.ep - c.bwd.compute);
+            c.re.ep = std::max(0.0, c.re.ep - c.re.compute);
+        }
         // Selective recomputation re-runs norms and activation functions: memory-bound, reading
         // their inputs and writing the dropped outputs again.
         if (l.recompute == Recompute::Selective) c.re.compute += 2.0 * selectiveRecomputeBytes(s, l, u) / hbm * 1e6;
@@ -369,7 +376,8 @@ spec::Result<StepBreakdown> StepModel::price(const Layout& l) const {
     r.modelTflopsPerGpu = modelFlops / sec / l.gpus / 1e12;
     r.mfu = modelFlops / sec / l.gpus / peak;
     r.notes.push_back("expert all-to-all from the MoE step simulator on one expert-parallel group of " + n(l.ep * l.etp) + " GPU(s), " +
-                      (m_uniform ? "identical layers" : "every MoE layer") + "; not overlapped with compute");
+                      (m_uniform ? "identical layers" : "every MoE layer") +
+                      (l.epOverlap ? "; hidden behind another micro-batch's compute of the same layer where shorter" : "; not overlapped with compute"));
     r.notes.push_back("GEMMs by roofline at the catalog's gemm_efficiency; grouped expert GEMMs padded to 128-row tiles");
     r.notes.push_back("not modelled: norms, activations and other element-wise kernels, kernel launch gaps, "
                       "communication/compute overlap beyond the gradient sync and context-parallel ring");

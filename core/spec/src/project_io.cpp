@@ -220,6 +220,7 @@ nlohmann::ordered_json toJson(const Project& p) {
         if (d.firstStageLayers) par["first_stage_layers"] = d.firstStageLayers;
         if (d.lastStageLayers) par["last_stage_layers"] = d.lastStageLayers;
         if (d.sequenceParallel != def.sequenceParallel) par["sequence_parallel"] = d.sequenceParallel;
+        if (d.epOverlap != def.epOverlap) par["ep_overlap"] = d.epOverlap;
         dj["parallel"] = par;
         if (d.microBatch != def.microBatch) dj["micro_batch"] = d.microBatch;
         if (d.globalBatch != def.globalBatch) dj["global_batch"] = d.globalBatch;

@@ -396,6 +396,7 @@ DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string
         d.firstStageLayers = pr.getInt("first_stage_layers", 0, 0, 100000);
         d.lastStageLayers = pr.getInt("last_stage_layers", 0, 0, 100000);
         d.sequenceParallel = pr.getBool("sequence_parallel", d.sequenceParallel);
+        d.epOverlap = pr.getBool("ep_overlap", d.epOverlap);
         pr.finish();
     }
     readLayout(ctx, r, d);

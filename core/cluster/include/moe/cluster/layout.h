@@ -25,6 +25,7 @@ struct Layout {
     int tp = 1, cp = 1, pp = 1, vpp = 1, dp = 1;   // attention and dense layers: tp x cp x dp x pp = gpus
     int ep = 1, etp = 1, edp = 1;                  // MoE layers: etp x ep x edp x pp = gpus
     bool sequenceParallel = true;                  // meaningful with tp > 1
+    bool epOverlap = false;                        // expert all-to-all hidden behind another micro-batch's compute
     int microBatch = 1;                            // sequences per micro-batch
     int globalBatch = 1;                           // sequences per optimizer step
     int microBatches = 1;                          // per step and data-parallel rank: global / (micro x dp)

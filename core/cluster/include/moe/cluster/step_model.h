@@ -12,6 +12,8 @@
 //    expert rank (from the routing) sets the pace.
 //  - Expert-parallel all-to-all (dispatch and combine, with stragglers) from the MoE step simulator
 //    (simulate.h) on one expert-parallel group, in both passes; ETP all-gather / reduce-scatter.
+//    With ep_overlap (batch-level overlap of two micro-batches) only the part of each layer's
+//    all-to-all longer than that layer's compute is exposed.
 //  - TP: all-reduce per attention and FFN block in each pass, or all-gather + reduce-scatter with
 //    sequence parallelism; CP: keys and values gathered over the cp ranks, hidden behind the
 //    attention core when it is longer.

@@ -89,6 +89,9 @@ struct DeploymentSpec {
     int firstStageLayers = 0;          // uneven pipelines: layers on the first / last stage (0: even split)
     int lastStageLayers = 0;
     bool sequenceParallel = true;      // with tp > 1: reduce-scatter / all-gather instead of all-reduce
+    // Hide the expert all-to-all behind another micro-batch's compute (Megatron-Core's
+    // --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe).
+    bool epOverlap = false;
     int microBatch = 1;                // sequences per micro-batch per data-parallel rank
     int globalBatch = 0;               // sequences per optimizer step; 0: one micro-batch per rank
     int seqLen = 0;                    // tokens per sequence; 0: the model's input seq_len
