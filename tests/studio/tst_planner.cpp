@@ -14,6 +14,8 @@
 #include <QtTest>
 
 #include "cluster_planner.h"
+#include "cluster_planner_layouts.h"
+#include "moe/cluster/plan.h"
 #include "document.h"
 #include "moe/cluster/simulate.h"
 #include "moe/spec/project_io.h"
@@ -313,6 +315,77 @@ private Q_SLOTS:
         const auto& m = planner.placementView()->model();
         QCOMPARE(std::max_element(m.meanLoad.begin(), m.meanLoad.end()) - m.meanLoad.begin(), 2);
         QVERIFY(planner.placementView()->chipToolTip(2).contains("Expert 2"));
+    }
+
+    // The Layouts tab: the deployment's layout priced as `moe cost` prices it, the planner's rows
+    // as `moe plan` ranks them, a row applied as one undoable edit, tooltips on every figure.
+    void layoutsTabPlansAndAppliesWithUndo() {
+        ProjectDocument doc;
+        QString err;
+        QVERIFY2(doc.open(MOE_SOURCE_DIR "/tests/data/cluster/mixtral_8x7b.json", &err), qPrintable(err));
+        ClusterPlanner planner(&doc);
+        LayoutPlanPanel* panel = planner.layoutPanel();
+        QVERIFY(panel);
+        const auto cost = cl::costProjectLayout(doc.project(), catalog(), cl::PlanOptions{});
+        QVERIFY2(cost.ok(), cost.message().c_str());
+        QVERIFY(QTest::qWaitFor([&] { return panel->currentText().contains("GiB per GPU"); }, kSimTimeoutMs));
+        QVERIFY2(panel->currentText().contains(QStringLiteral("step %1 ms").arg(QString::number(cost->step.stepUs / 1000.0, 'f', 0))),
+                 qPrintable(panel->currentText()));
+        QVERIFY(panel->currentText().contains(cost->memory.fits ? "fits" : "does NOT fit"));
+        QVERIFY(panel->currentText().contains("not modelled"));
+
+        auto* gpus = panel->findChild<QSpinBox*>("planGpus");
+        QVERIFY(gpus);
+        QCOMPARE(gpus->value(), 64);
+        QSignalSpy planned(panel, &LayoutPlanPanel::planned);
+        panel->startPlan();
+        QVERIFY(QTest::qWaitFor([&] { return !planned.isEmpty(); }, kSimTimeoutMs));
+        QCOMPARE(planned.first().first().toBool(), true);
+        cl::PlanOptions o;
+        o.gpus = 64;
+        const auto direct = cl::planLayouts(doc.project(), catalog(), o);
+        QVERIFY(direct.ok());
+        const auto shown = panel->plan();
+        QVERIFY(shown && !shown->rows.empty());
+        QCOMPARE(shown->rows.size(), direct->rows.size());
+        QCOMPARE(shown->rows[0].step.stepUs, direct->rows[0].step.stepUs);
+        QCOMPARE(panel->table()->rowCount(), static_cast<int>(shown->rows.size()));
+        for (int r = 0; r < panel->table()->rowCount(); ++r)
+            for (int c = 0; c < panel->table()->columnCount(); ++c) QVERIFY(!panel->table()->item(r, c)->toolTip().isEmpty());
+        QVERIFY(panel->findChild<QLabel*>("layoutDetails")->text().contains("GiB per GPU"));
+        for (const char* f : {"step", "forward", "backward", "gradSync", "compute", "exposed", "straggler", "memory"})
+            QVERIFY2(!planner.findChild<QLabel*>(f)->toolTip().isEmpty(), f);
+
+        const std::string before = spec::serializeProject(doc.project());
+        const cl::Layout chosen = shown->rows[1].layout;
+        QVERIFY(panel->applyRow(1));
+        const auto& d = *doc.project().deployment;
+        QCOMPARE(d.tp, chosen.tp);
+        QCOMPARE(d.pp, chosen.pp);
+        QCOMPARE(d.ep, chosen.ep);
+        QCOMPARE(d.zero, chosen.zero);
+        QCOMPARE(d.microBatch, chosen.microBatch);
+        doc.undoStack()->undo();
+        QCOMPARE(spec::serializeProject(doc.project()), before);
+    }
+
+    void layoutsTabNamesABadLayoutAsTheCliDoes() {
+        auto p = spec::loadProject(MOE_SOURCE_DIR "/tests/data/cluster/qwen3_235b_a22b.json");
+        QVERIFY(p.ok());
+        p->deployment->tp = 8;
+        const QString path = m_dir.filePath("qwen_tp8.json");
+        QVERIFY(spec::saveProject(p.value(), path.toStdString()).empty());
+        ProjectDocument doc;
+        QString err;
+        QVERIFY2(doc.open(path, &err), qPrintable(err));
+        ClusterPlanner planner(&doc);
+        LayoutPlanPanel* panel = planner.layoutPanel();
+        QVERIFY(QTest::qWaitFor([&] { return !panel->errorText().isEmpty(); }, kSimTimeoutMs));
+        const auto direct = cl::costProjectLayout(doc.project(), catalog(), cl::PlanOptions{});
+        QVERIFY(!direct.ok());
+        QVERIFY(panel->errorText().contains(QString::fromStdString(direct.errors()[0].message)));
+        QVERIFY(panel->errorText().contains("deployment.parallel.tp"));
+        QVERIFY(panel->errorText().contains("valid: 1, 2, 4"));
     }
 };
 

@@ -4,7 +4,9 @@
 // what core/cluster's simulator predicts for one step. Every change is an undoable document edit;
 // the simulation runs on a worker thread, debounced, and a result that a newer request overtook is
 // dropped. The planner adds no model of its own: resolveDeployment, deploymentLoads and
-// simulateStep make every figure shown. Builds without core/cluster have no planner.
+// simulateStep make every figure shown. The "Layouts" tab (cluster_planner_layouts.h) prices the
+// whole model: memory per GPU, step time and the layout planner. Builds without core/cluster have
+// no planner.
 
 #include <QString>
 #include <QStringList>
@@ -40,6 +42,7 @@ struct DeploymentSpec;
 
 namespace moe::studio {
 
+class LayoutPlanPanel;
 class PlacementView;
 class ProjectDocument;
 struct PlannerOutcome;
@@ -64,7 +67,9 @@ public:
     const std::vector<std::vector<double>>& lastLoads() const { return m_loads; }
     QString figure(const QString& name) const;  // text of a result label: "step", "forward", ...
     PlacementView* placementView() const { return m_placement; }
-    // Shows a results tab: 0 step figures, 1 placement, 2 per layer.
+    // The whole model's memory, step time and layout planner (the "Layouts" tab).
+    LayoutPlanPanel* layoutPanel() const { return m_layouts; }
+    // Shows a results tab: 0 step figures, 1 placement, 2 per layer, 3 layouts.
     void showTab(int index);
     bool training() const;
     int microBatches() const;
@@ -132,6 +137,7 @@ private:
     QTableWidget* m_layers = nullptr;
     QLabel* m_resultNote = nullptr;
     QTabWidget* m_tabs = nullptr;
+    LayoutPlanPanel* m_layouts = nullptr;
 
     // simulation state
     std::unique_ptr<moe::cluster::Deployment> m_deployment;  // resolved, valid; null when invalid

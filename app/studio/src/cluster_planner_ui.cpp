@@ -16,6 +16,7 @@
 #include <QVBoxLayout>
 
 #include "cluster_planner.h"
+#include "cluster_planner_layouts.h"
 #include "document.h"
 #include "moe/cluster/simulate.h"
 #include "placement_view.h"
@@ -171,16 +172,27 @@ void ClusterPlanner::buildUi() {
     m_figureGrid = new QGridLayout;
     m_figureGrid->setHorizontalSpacing(10);
     m_figureGrid->setVerticalSpacing(3);
-    const std::pair<const char*, QString> figures[] = {
-        {"step", tr("Step time")},           {"forward", tr("Forward")},
-        {"backward", tr("Backward")},        {"gradSync", tr("Gradient sync")},
-        {"compute", tr("Compute (mean/GPU)")}, {"exposed", tr("Exposed comm. + wait")},
-        {"straggler", tr("Straggler")},      {"memory", tr("Expert weights")},
+    struct Figure {
+        const char* key;
+        QString title, tip;
+    };
+    const Figure figures[] = {
+        {"step", tr("Step time"), tr("One step of the MoE layers (forward, backward, gradient sync) on the simulated expert-parallel group; "
+                                     "the Layouts tab prices the whole model")},
+        {"forward", tr("Forward"), tr("Router, dispatch, experts and combine of every MoE layer, the slowest GPU setting the pace")},
+        {"backward", tr("Backward"), tr("Twice the forward FLOPs, the same all-to-all traffic in reverse")},
+        {"gradSync", tr("Gradient sync"), tr("All-reduce of expert and shared-expert gradients over the replicas, not overlapped (an upper bound)")},
+        {"compute", tr("Compute (mean/GPU)"), tr("Router, shared-expert, expert and TP time per GPU, mean over the simulated GPUs")},
+        {"exposed", tr("Exposed comm. + wait"), tr("Step time the slowest GPU spends not computing: all-to-all not hidden and waiting for others")},
+        {"straggler", tr("Straggler"), tr("The GPU whose experts finish last most often (hot experts), or none when balanced within 0.5%")},
+        {"memory", tr("Expert weights"), tr("Routed and shared expert weights per GPU only; the Layouts tab has the whole memory per GPU")},
     };
     int row = 0;
-    for (const auto& [key, title] : figures) {
+    for (const auto& [key, title, tip] : figures) {
         auto* t = new QLabel(title, stepPage);
         auto* val = new QLabel(QStringLiteral("—"), stepPage);
+        t->setToolTip(tip);
+        val->setToolTip(tip);
         val->setObjectName(QString::fromLatin1(key));
         val->setTextInteractionFlags(Qt::TextSelectableByMouse);
         val->setWordWrap(true);
@@ -250,6 +262,11 @@ void ClusterPlanner::buildUi() {
     m_resultNote->setForegroundRole(QPalette::PlaceholderText);
     lv->addWidget(m_resultNote);
     m_tabs->addTab(layerPage, tr("Per layer"));
+
+    // The whole model: memory per GPU, step time and the layout planner.
+    m_layouts = new LayoutPlanPanel(m_doc, m_catalog, m_tabs);
+    m_layouts->setObjectName(QStringLiteral("layoutPlan"));
+    m_tabs->addTab(m_layouts, tr("Layouts"));
 
     // ---- edits -----------------------------------------------------------------------------------
     connect(m_cluster, &QComboBox::activated, this, [this](int i) {

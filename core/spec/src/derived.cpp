@@ -117,6 +117,8 @@ BlockFigures ModelFigures::authored(int block) const {
         sum.flopsPerToken += b.flopsPerToken;
         sum.attentionFlopsPerToken += b.attentionFlopsPerToken;
         sum.kvCachePerToken += b.kvCachePerToken;
+        sum.expertParams += b.expertParams;
+        sum.expertFlopsPerToken += b.expertFlopsPerToken;
     }
     return sum;
 }
@@ -187,6 +189,8 @@ ModelFigures computeFigures(const ModelSpec& authored) {
                 bf.activeParams = static_cast<double>(norm + routerParams + b.sharedExperts * ffnP) +
                                   bf.k * (pFfn * static_cast<double>(ffnP) + pConst * static_cast<double>(constParams));
                 bf.flopsPerToken = routerFlops + b.sharedExperts * ffnF + bf.k * (pFfn * ffnF + pConst * constFlops);
+                bf.expertParams = bf.experts * ffnP;
+                bf.expertFlopsPerToken = bf.k * pFfn * ffnF;
                 break;
             }
             case BlockKind::Group: break;  // flattened away

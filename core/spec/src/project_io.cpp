@@ -210,7 +210,25 @@ nlohmann::ordered_json toJson(const Project& p) {
         dj["tokens_per_gpu"] = d.tokensPerGpu;
         dj["dtype"] = d.dtype;
         dj["dispatch_dtype"] = d.dispatchDtype;
-        dj["parallel"] = {{"ep", d.ep}, {"dp", d.dp}, {"tp", d.tp}};
+        Json par = {{"ep", d.ep}, {"dp", d.dp}, {"tp", d.tp}};
+        // Layout keys are written when they differ from their defaults, so older files round-trip unchanged.
+        const DeploymentSpec def;
+        if (d.pp != def.pp) par["pp"] = d.pp;
+        if (d.vpp != def.vpp) par["vpp"] = d.vpp;
+        if (d.cp != def.cp) par["cp"] = d.cp;
+        if (d.etp != def.etp) par["etp"] = d.etp;
+        if (d.firstStageLayers) par["first_stage_layers"] = d.firstStageLayers;
+        if (d.lastStageLayers) par["last_stage_layers"] = d.lastStageLayers;
+        if (d.sequenceParallel != def.sequenceParallel) par["sequence_parallel"] = d.sequenceParallel;
+        if (d.epOverlap != def.epOverlap) par["ep_overlap"] = d.epOverlap;
+        dj["parallel"] = par;
+        if (d.microBatch != def.microBatch) dj["micro_batch"] = d.microBatch;
+        if (d.globalBatch != def.globalBatch) dj["global_batch"] = d.globalBatch;
+        if (d.seqLen != def.seqLen) dj["seq_len"] = d.seqLen;
+        if (d.recompute != def.recompute) dj["recompute"] = d.recompute;
+        if (d.zero != def.zero) dj["zero"] = d.zero;
+        if (d.gradDtype != def.gradDtype) dj["grad_dtype"] = d.gradDtype;
+        if (!d.routingMap.empty()) dj["routing_map"] = d.routingMap;
         dj["capacity_factor"] = d.capacityFactor;
         dj["dedup_tokens"] = d.dedupTokens;
         dj["routing"] = d.routing;

@@ -352,6 +352,26 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     return t;
 }
 
+// One of `names` or an error naming the key and the valid values.
+std::string readName(ReadContext& ctx, ObjectReader& r, const char* key, const std::string& def, const std::vector<std::string>& names) {
+    std::string v = r.getString(key, def);
+    if (v == def || std::find(names.begin(), names.end(), v) != names.end()) return v;
+    std::vector<std::string_view> views(names.begin(), names.end());
+    ctx.error(r.childPath(key), "\"" + v + "\" is not valid; expected one of " + joinNames(views));
+    return def;
+}
+
+// The training layout keys of a deployment (batch, recomputation, ZeRO stage, gradient dtype).
+void readLayout(ReadContext& ctx, ObjectReader& r, DeploymentSpec& d) {
+    d.microBatch = r.getInt("micro_batch", d.microBatch, 1, 1 << 20);
+    d.globalBatch = r.getInt("global_batch", d.globalBatch, 0, 1 << 30);
+    d.seqLen = r.getInt("seq_len", d.seqLen, 0, 1 << 24);
+    d.recompute = readName(ctx, r, "recompute", d.recompute, recomputeNames());
+    d.zero = r.getInt("zero", d.zero, 0, 3);
+    d.gradDtype = readName(ctx, r, "grad_dtype", d.gradDtype, {"fp32", "bf16"});
+    d.routingMap = readName(ctx, r, "routing_map", d.routingMap, routingMapNames());
+}
+
 // The model dimensions older files gave the deployment (`deployment.model`), before the model
 // itself was the one priced. Read only to migrate them (see migrateDeploymentModel).
 struct LegacyDeploymentModel {
@@ -394,8 +414,17 @@ DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string
         d.ep = pr.getInt("ep", d.ep, 1, 1 << 20);
         d.dp = pr.getInt("dp", d.dp, 1, 1 << 20);
         d.tp = pr.getInt("tp", d.tp, 1, 1024);
+        d.pp = pr.getInt("pp", d.pp, 1, 4096);
+        d.vpp = pr.getInt("vpp", d.vpp, 1, 1024);
+        d.cp = pr.getInt("cp", d.cp, 1, 1024);
+        d.etp = pr.getInt("etp", d.etp, 0, 1024);
+        d.firstStageLayers = pr.getInt("first_stage_layers", 0, 0, 100000);
+        d.lastStageLayers = pr.getInt("last_stage_layers", 0, 0, 100000);
+        d.sequenceParallel = pr.getBool("sequence_parallel", d.sequenceParallel);
+        d.epOverlap = pr.getBool("ep_overlap", d.epOverlap);
         pr.finish();
     }
+    readLayout(ctx, r, d);
     d.capacityFactor = r.getDouble("capacity_factor", 0.0, 0.0, 64.0);
     d.dedupTokens = r.getBool("dedup_tokens", false);
     d.routing = r.getString("routing", "uniform");

@@ -198,6 +198,18 @@ Diagnostics validateProject(const Project& p) {
         Diagnostics tw = validateModel(twinOf(p.model, *p.training.twin), "training.twin.model");
         out.insert(out.end(), tw.begin(), tw.end());
     }
+    if (p.deployment) {
+        const DeploymentSpec& d = *p.deployment;
+        // The training layout on its own; against the model and the cluster it is checked where
+        // both are known (core/cluster's checkLayout).
+        if (d.vpp > 1 && d.pp < 2) out.push_back({"deployment.parallel.vpp", "virtual pipeline stages need pp >= 2; with pp = 1 set vpp to 1"});
+        if ((d.firstStageLayers > 0 || d.lastStageLayers > 0) && d.pp < 2)
+            out.push_back({"deployment.parallel.first_stage_layers", "an uneven pipeline needs pp >= 2, not " + n(d.pp)});
+        if ((d.firstStageLayers > 0 || d.lastStageLayers > 0) && d.vpp > 1)
+            out.push_back({"deployment.parallel.first_stage_layers", "uneven first / last stages need vpp = 1, not " + n(d.vpp)});
+        if (d.globalBatch > 0 && d.globalBatch % d.microBatch != 0)
+            out.push_back({"deployment.global_batch", n(d.globalBatch) + " sequences are not a multiple of micro_batch " + n(d.microBatch)});
+    }
     return out;
 }
 

@@ -53,6 +53,8 @@ struct BlockFigures {
     double flopsPerToken = 0;   // forward, at the project's sequence length
     double attentionFlopsPerToken = 0;  // the QK^T and AV part of flopsPerToken
     long long kvCachePerToken = 0;      // elements cached per token (attention only)
+    long long expertParams = 0;         // the routed FFN experts' part of params (moe only)
+    double expertFlopsPerToken = 0;     // the routed FFN experts' part of flopsPerToken (moe only)
 };
 
 struct ModelFigures {

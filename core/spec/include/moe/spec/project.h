@@ -80,7 +80,35 @@ struct DeploymentSpec {
     bool dedupTokens = false;          // send a token once per rank, even for several experts there
     std::string routing = "uniform";   // uniform | zipf:S | path to a run store
     PlacementSpec placement;
+    // A recorded run whose MoE layer count differs from the model's: how its layers map onto
+    // the model's ("" = they must match or divide evenly; "tile": repeat the recorded layers in
+    // order; "interpolate": stretch them over the model's depth).
+    std::string routingMap;
+
+    // ---- Training layout (Megatron-Core's names in brackets). The memory model, the whole-model
+    // step time and the layout planner read these; the model dimensions come from the model spec.
+    // `tp` above is the attention/dense tensor-parallel degree; `ep` the expert-parallel degree.
+    int pp = 1;                        // pipeline stages [--pipeline-model-parallel-size]
+    int vpp = 1;                       // virtual stages per pipeline rank (interleaved 1F1B when > 1)
+    int cp = 1;                        // context parallel [--context-parallel-size]
+    int etp = 0;                       // expert tensor parallel; 0: the same as tp [--expert-tensor-parallel-size]
+    int firstStageLayers = 0;          // uneven pipelines: layers on the first / last stage (0: even split)
+    int lastStageLayers = 0;
+    bool sequenceParallel = true;      // with tp > 1: reduce-scatter / all-gather instead of all-reduce
+    // Hide the expert all-to-all behind another micro-batch's compute (Megatron-Core's
+    // --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe).
+    bool epOverlap = false;
+    int microBatch = 1;                // sequences per micro-batch per data-parallel rank
+    int globalBatch = 0;               // sequences per optimizer step; 0: one micro-batch per rank
+    int seqLen = 0;                    // tokens per sequence; 0: the model's input seq_len
+    std::string recompute = "selective";  // none | selective (core attention) | full
+    int zero = 1;                      // 0 plain DP, 1 distributed optimizer (ZeRO-1), 2, 3
+    std::string gradDtype = "fp32";    // gradient buffers (Megatron keeps fp32 main grads)
 };
+
+// Valid names of the layout's text fields, for messages and pickers.
+const std::vector<std::string>& recomputeNames();
+const std::vector<std::string>& routingMapNames();
 
 // A guided classroom scenario: steps a teacher walks through in front of a class.
 struct ScenarioStep {
