@@ -143,6 +143,34 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(run->openedRun()->info().runId), QStringLiteral("run_b"));
     }
 
+    void aProjectChangeForgetsTheRuns() {
+        MainWindow w(false, m_dir.filePath("recovery8"));
+        w.show();
+        const QString a = writeRun(m_dir.path(), "run_forget", 6, w.document()->project());
+        const QString b = writeRun(m_dir.path(), "run_forget_b", 3, w.document()->project());
+        RunPanel* run = w.runPanel();
+        QString err;
+        QVERIFY2(run->openRun(a, &err), qPrintable(err));
+        QVERIFY2(run->compareRun(b, &err), qPrintable(err));
+        QTRY_VERIFY(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->hasLoads());
+        // File > New: the same block layout, but nothing of the old run may show.
+        w.document()->newProject();
+        QCOMPARE(run->liveCurvePoints(), 0);
+        QCOMPARE(run->compareCurvePoints(), 0);
+        QVERIFY(!run->openedRun());
+        QVERIFY(!run->findChild<QSlider*>()->isEnabled());
+        for (BlockId id : w.document()->blockIds())
+            if (NodeItem* it = w.scene()->itemFor({ItemRef::Block, id})) QVERIFY(!it->hasLoads());
+        QCOMPARE(w.training()->status().state, RunStatus::Idle);
+        // A scenario opened afterwards starts just as clean.
+        QVERIFY2(run->openRun(a, &err), qPrintable(err));
+        QVERIFY2(w.openFile(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json"), &err), qPrintable(err));
+        QCOMPARE(run->liveCurvePoints(), 0);
+        QVERIFY(!run->openedRun());
+        for (BlockId id : w.document()->blockIds())
+            if (NodeItem* it = w.scene()->itemFor({ItemRef::Block, id})) QVERIFY(!it->hasLoads());
+    }
+
     void classroomAndThemes() {
         MainWindow w(false, m_dir.filePath("recovery5"));
         w.show();

@@ -60,8 +60,8 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     connect(m_doc, &ProjectDocument::fileChanged, this, &MainWindow::updateTitle);
     connect(m_doc, &ProjectDocument::changed, this, [this] { ++m_revision; });
     connect(m_doc, &ProjectDocument::reset, this, [this] {
+        forgetRuns();
         setRunDirs();
-        m_messages->setAlerts({});
         QTimer::singleShot(0, m_view, &NetworkView::fitAll);
     });
     connect(m_scene, &NetworkScene::selectionRefsChanged, this, [this] {
@@ -450,10 +450,8 @@ void MainWindow::reportError(const QString& title, const QString& text) {
 }
 
 bool MainWindow::openFile(const QString& path, QString* error) {
-    if (!m_doc->open(path, error)) return false;
+    if (!m_doc->open(path, error)) return false;  // a new project forgets the old one's runs (forgetRuns)
     updateRecent(m_doc->filePath());
-    m_training->stop();
-    setEditingLocked(false);
     return true;
 }
 
@@ -494,8 +492,6 @@ bool MainWindow::maybeSave() {
 
 void MainWindow::newProject() {
     if (!maybeSave()) return;
-    m_training->stop();
-    setEditingLocked(false);
     m_doc->newProject();
 }
 

@@ -111,6 +111,8 @@ private:
     void showReplayStepOnDashboards(const moe::telemetry::SnapshotPtr& s);
     // A new live run: the dashboards drop a replayed run and follow the trainer again.
     void startLiveDashboards();
+    // A project change: the run, charts, dashboards, tints and alerts of the previous project go.
+    void forgetRuns();
 
     bool m_interactive;
     ProjectDocument* m_doc;

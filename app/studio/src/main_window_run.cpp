@@ -81,6 +81,25 @@ void MainWindow::startLiveDashboards() {
 #endif
 }
 
+void MainWindow::forgetRuns() {
+    m_training->discard();
+    setEditingLocked(false);
+    m_scenarioTraining = false;
+    m_pendingSnapshot.reset();
+    m_run->clear();
+    m_scene->setExpertLoads({});
+    m_messages->setAlerts({});
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (m_dash) {
+        m_dashReplay = false;
+        auto view = std::make_shared<moe::viz::RunView>();
+        view->project = m_doc->project();
+        m_dash->setRun(std::move(view));
+        m_dash->selectStep(-1);
+    }
+#endif
+}
+
 bool MainWindow::train(int steps, QString* error) {
     if (!TrainingController::engineAvailable()) {
         *error = TrainingController::engineMissingText();

@@ -269,6 +269,24 @@ void RunPanel::addSnapshot(const moe::telemetry::SnapshotPtr& s) {
     fitAxes();
 }
 
+void RunPanel::clear() {
+    ++m_openRequest;  // runs still being read belong to the previous project
+    ++m_compareRequest;
+    resetCurves(*m_live);
+    resetCurves(*m_compare);
+    ensureCurves(*m_live);
+    m_opened.reset();
+    m_compared.reset();
+    m_replay->setEnabled(false);
+    m_replayLabel->setText(tr("open a past run to replay it"));
+    m_progress->setRange(0, 1000);
+    m_progress->setValue(0);
+    m_progress->setFormat(tr("no run yet"));
+    m_stats->clear();
+    setStatus(RunStatus{});
+    fitAxes();
+}
+
 int RunPanel::liveCurvePoints() const { return m_live->loss ? static_cast<int>(m_live->loss->count()) : 0; }
 int RunPanel::compareCurvePoints() const { return m_compare->loss ? static_cast<int>(m_compare->loss->count()) : 0; }
 

@@ -34,6 +34,8 @@ public:
 
     void setRunDir(const QString& dir);  // where the project's runs live; rescans
     void rescanRuns();
+    // Forgets every run shown (live, opened, compared) and the status: a project change.
+    void clear();
     void setStatus(const RunStatus& s);
     void beginLive(const QString& runPath);
     void addSnapshot(const moe::telemetry::SnapshotPtr& s);

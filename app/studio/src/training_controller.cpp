@@ -223,6 +223,16 @@ void TrainingController::stop() {
     }
 }
 
+void TrainingController::discard() {
+    m_paced = false;
+    m_stepping = false;
+    m_poll.stop();
+    retire();
+    m_latest.reset();
+    m_runPath.clear();
+    setStatus(RunStatus{});
+}
+
 void TrainingController::poll() {
 #ifdef MOE_HAS_TRAINER
     if (!hasTrainer()) return m_poll.stop();
