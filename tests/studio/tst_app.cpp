@@ -1,6 +1,7 @@
 // The real app under xvfb-run: opens an example project, trains 50 steps when the training
 // engine is built, saves a screenshot into the build tree, and the screenshot is not blank.
 #include <QDir>
+#include <QDirIterator>
 #include <QImage>
 #include <QProcess>
 #include <QSet>
@@ -27,12 +28,12 @@ private Q_SLOTS:
         QFETCH(QString, theme);
         QFETCH(bool, classroom);
         if (qEnvironmentVariable("DISPLAY").isEmpty()) QSKIP("needs an X display (runs under xvfb-run)");
-        // A copy in the build tree: the run store goes next to the project.
+        // A copy in the build tree; the run store goes to the per-user data folder.
         QDir().mkpath(kWork);
         const QString project = kWork + "/classroom_spirals.json";
         QFile::remove(project);
         QVERIFY(QFile::copy(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json"), project));
-        QDir(kWork + "/runs").removeRecursively();
+        QDir(kWork + "/data").removeRecursively();
         const QString shot = QStringLiteral(MOE_BINARY_DIR "/tests/studio/studio_%1%2.png").arg(theme, classroom ? "_classroom" : "");
         QFile::remove(shot);
 
@@ -70,9 +71,12 @@ private Q_SLOTS:
             qInfo("training engine not built: screenshot checked without training");
             return;
         }
-        const auto runs = QDir(kWork + "/runs/classroom_spirals").entryInfoList({"*.sqlite"}, QDir::Files);
+        QStringList runs;
+        for (QDirIterator it(kWork + "/data", {"*.sqlite"}, QDir::Files, QDirIterator::Subdirectories); it.hasNext();) runs << it.next();
         QCOMPARE(runs.size(), 1);
-        auto reader = moe::telemetry::RunReader::open(runs.front().absoluteFilePath().toStdString());
+        QVERIFY2(runs.front().contains("/runs/classroom_spirals-"), qPrintable(runs.front()));
+        QVERIFY(!QFileInfo::exists(kWork + "/runs"));  // nothing beside the project
+        auto reader = moe::telemetry::RunReader::open(runs.front().toStdString());
         QVERIFY2(reader.ok(), reader.message().c_str());
         QVERIFY(reader.value()->latest());
         QCOMPARE(reader.value()->latest()->step, std::int64_t(50));

@@ -101,7 +101,7 @@ private Q_SLOTS:
         QVERIFY(!w.recovery()->hasFile());
         QVERIFY(!w.document()->isModified());
         QVERIFY(w.recentFiles().contains(QFileInfo(m_dir.filePath("saved.json")).absoluteFilePath()));
-        QVERIFY(w.runDir().endsWith("/runs/saved"));
+        QVERIFY(w.runDir().contains("/runs/saved-"));
     }
 
     void pastRunsReopenCompareAndReplay() {
@@ -126,6 +126,10 @@ private Q_SLOTS:
         QVERIFY(slider && slider->isEnabled());
         slider->setValue(0);
         QCOMPARE(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->tiles()[0].load, 0.32 * 4);
+        // Runs take a name and notes, kept in their store and shown in the lists.
+        QVERIFY2(run->labelOpenedRun("drifting", "expert 0 takes over", &err), qPrintable(err));
+        QCOMPARE(QString::fromStdString(tel::RunReader::readInfo(a.toStdString())->name), QStringLiteral("drifting"));
+        QCOMPARE(RunPanel::runLabel(run->openedRun()->info()), QStringLiteral("drifting · run_a"));
         QVERIFY(!run->openRun(m_dir.filePath("nothing.sqlite"), &err));
         QVERIFY(err.contains("nothing.sqlite"));
 
@@ -200,14 +204,49 @@ private Q_SLOTS:
         Q_EMIT panel->runStepRequested(3);  // "Take away balance": aux -> 0 on every block, then train
         QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.0);
         QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.0);
-        QCOMPARE(w.document()->undoStack()->count(), 1);
+        // An overlay: nothing to undo, nothing to save, and Reset scenario takes it away.
+        QCOMPARE(w.document()->undoStack()->count(), 0);
+        QVERIFY(!w.document()->isModified());
+        QVERIFY(w.document()->hasScenarioOverlay());
+        // Runs go to the per-user data folder, never beside the project.
+        const QString data = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation);
+        QVERIFY2(w.runDir().startsWith(data + "/runs/classroom_spirals-"), qPrintable(w.runDir()));
+        QVERIFY(!w.runDir().startsWith(m_dir.path()));
+        QVERIFY(MainWindow::runDirFor(copy) != MainWindow::runDirFor(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json")));
         if (TrainingController::engineAvailable()) {
             QTRY_VERIFY(w.training()->status().active());
-            w.training()->stop();
-            QTRY_VERIFY_WITH_TIMEOUT(!w.training()->status().active(), 20000);
-        } else {
-            QVERIFY(!w.training()->status().active());
+            QVERIFY(w.training()->runStorePath().startsWith(w.runDir()));
         }
+        w.resetScenario();
+        QVERIFY(!w.training()->status().active());
+        QCOMPARE(panel->currentStep(), 0);
+        QVERIFY(!w.document()->hasScenarioOverlay());
+        QVERIFY(!w.document()->isModified());
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.01);
+        QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.01);
+    }
+
+    void shippedExamplesAreNeverOverwritten() {
+        QTemporaryDir shipped;
+        const QString copy = shipped.filePath("collapse.json");
+        QVERIFY(QFile::copy(QStringLiteral(MOE_SOURCE_DIR "/projects/collapse.json"), copy));
+        qputenv("MOE_STUDIO_PROJECTS", shipped.path().toUtf8());
+        MainWindow w(false, m_dir.filePath("recovery9"));
+        QString err;
+        QVERIFY2(w.openFile(copy, &err), qPrintable(err));
+        QVERIFY(MainWindow::isShippedExample(copy));
+        QVERIFY(!MainWindow::isShippedExample(m_dir.filePath("mine.json")));
+        QFile f(copy);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray before = f.readAll();
+        f.close();
+        QVERIFY(!w.saveTo(copy, &err));
+        QVERIFY2(err.contains("shipped example"), qPrintable(err));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), before);
+        f.close();
+        QVERIFY2(w.saveTo(m_dir.filePath("mine.json"), &err), qPrintable(err));
+        qunsetenv("MOE_STUDIO_PROJECTS");
     }
 
     void trainingWithoutTheEngineSaysSo() {

@@ -138,7 +138,7 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
         if (!st.edits.is_null() && !st.edits.empty()) {
             m_training->stop();
             setEditingLocked(false);
-            const QString why = m_doc->applyJsonEdits(st.edits, tr("Scenario step %1: %2").arg(index + 1).arg(QString::fromStdString(st.title)));
+            const QString why = m_doc->applyScenarioEdits(st.edits);
             if (!why.isEmpty()) return reportError(tr("This scenario step cannot be applied"), why);
             restart = true;
         }
@@ -154,6 +154,7 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
             }
         } else m_training->step(st.trainSteps);
     });
+    connect(m_scenario, &ScenarioPanel::resetRequested, this, &MainWindow::resetScenario);
     connect(m_training, &TrainingController::stepsDone, this, [this] {
         if (!m_scenarioTraining) return;
         m_scenarioTraining = false;
@@ -458,6 +459,10 @@ bool MainWindow::openFile(const QString& path, QString* error) {
 QString MainWindow::declinedText() { return tr("not saved: the model has problems"); }
 
 bool MainWindow::saveTo(const QString& path, QString* error) {
+    if (isShippedExample(path)) {
+        if (error) *error = tr("%1 is a shipped example and stays as shipped: save your copy in another folder.").arg(path);
+        return false;
+    }
     if (m_interactive && !m_doc->problems().empty()) {
         // The loader refuses projects with problems: say so before writing one.
         const auto& first = m_doc->problems().front().diagnostic;
@@ -504,10 +509,25 @@ void MainWindow::openDialog() {
     if (!openFile(f, &err)) reportError(tr("Cannot open %1").arg(QFileInfo(f).fileName()), err);
 }
 
+bool MainWindow::isShippedExample(const QString& path) {
+    const QString dir = examplesDir();
+    if (dir.isEmpty() || path.isEmpty()) return false;
+    const QString shipped = QFileInfo(dir).canonicalFilePath();
+    return !shipped.isEmpty() && QFileInfo(QFileInfo(path).absolutePath()).canonicalFilePath() == shipped;
+}
+
+void MainWindow::resetScenario() {
+    forgetRuns();
+    m_doc->resetScenario();
+    m_scenario->setCurrentStep(0);
+    m_scenario->setBusy(false);
+}
+
 bool MainWindow::save() {
     if (m_doc->filePath().isEmpty()) return saveAs();
     const QString target = m_doc->filePath();
-    if (!QFileInfo(QFileInfo(target).absolutePath()).isWritable()) return saveAs();
+    // The shipped examples stay as shipped: saving one asks where the copy goes.
+    if (isShippedExample(target) || !QFileInfo(QFileInfo(target).absolutePath()).isWritable()) return saveAs();
     QString err;
     if (!saveTo(target, &err)) {
         if (err == declinedText()) return false;
@@ -519,8 +539,11 @@ bool MainWindow::save() {
 }
 
 bool MainWindow::saveAs() {
-    QString f = QFileDialog::getSaveFileName(this, tr("Save project as"),
-                                             m_doc->filePath().isEmpty() ? QDir::homePath() + QStringLiteral("/untitled.json") : m_doc->filePath(),
+    const QString current = m_doc->filePath();
+    const QString suggested = current.isEmpty()               ? QDir::homePath() + QStringLiteral("/untitled.json")
+                              : isShippedExample(current) ? QDir::homePath() + QStringLiteral("/") + QFileInfo(current).fileName()
+                                                          : current;
+    QString f = QFileDialog::getSaveFileName(this, tr("Save project as"), suggested,
                                              tr(kFileFilter));
     if (f.isEmpty()) return false;
     if (QFileInfo(f).suffix().isEmpty()) f += QStringLiteral(".json");

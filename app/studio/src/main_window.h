@@ -68,6 +68,12 @@ public:
     QString runDir() const;
     QStringList recentFiles() const;
     static QString examplesDir();
+    // Whether `path` is one of the shipped example projects (read-only to the studio).
+    static bool isShippedExample(const QString& path);
+    // Where a project's runs live: the per-user data folder, one folder per project file.
+    static QString runDirFor(const QString& projectPath);
+    // Classroom: back to the scenario as shipped, at its first step, with no run shown.
+    void resetScenario();
 
     // Raises a right-hand dock by name: "cluster", "dashboards" or "inspector" (--dock).
     void raiseDock(const QString& name);

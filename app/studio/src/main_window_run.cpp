@@ -3,6 +3,7 @@
 #include "moe/viz_qt/dashboard_window.h"
 #endif
 #include <QApplication>
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
@@ -27,19 +28,18 @@
 
 namespace moe::studio {
 
-QString MainWindow::runDir() const {
-    const QString path = m_doc->filePath();
-    const QString stem = path.isEmpty() ? QStringLiteral("untitled") : QFileInfo(path).completeBaseName();
-    if (!path.isEmpty()) {
-        // Runs live next to the project, like the CLI's; a read-only folder (installed
-        // examples) falls back to the user's data folder.
-        const QString dir = QFileInfo(path).absolutePath();
-        const QFileInfo runs(dir + QStringLiteral("/runs"));
-        if ((runs.exists() && runs.isWritable()) || (!runs.exists() && QFileInfo(dir).isWritable()))
-            return dir + QStringLiteral("/runs/") + stem;
-    }
-    return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs/") + stem;
+QString MainWindow::runDirFor(const QString& projectPath) {
+    // Runs are user data: never beside the project (the shipped examples are read-only, and a
+    // project folder is the user's to share). Keyed by the project's name and a hash of its
+    // absolute path, so two projects with the same file name keep their runs apart.
+    const QString base = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs/");
+    if (projectPath.isEmpty()) return base + QStringLiteral("untitled");
+    const QString abs = QFileInfo(projectPath).absoluteFilePath();
+    const QString key = QString::fromLatin1(QCryptographicHash::hash(abs.toUtf8(), QCryptographicHash::Sha1).toHex().left(8));
+    return base + QFileInfo(abs).completeBaseName() + QStringLiteral("-") + key;
 }
+
+QString MainWindow::runDir() const { return runDirFor(m_doc->filePath()); }
 
 void MainWindow::setRunDirs() {
     m_run->setRunDir(runDir());

@@ -4,7 +4,12 @@
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDir>
+#include <QFormLayout>
+#include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -132,6 +137,10 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_compareRuns = new QComboBox(this);
     m_compareRuns->setMinimumContentsLength(24);
     hist->addWidget(m_compareRuns, 0, 3);
+    m_label = new QPushButton(tr("Name && notes…"), this);
+    m_label->setToolTip(tr("Give the opened run a name and notes; they are kept in its run store"));
+    m_label->setEnabled(false);
+    hist->addWidget(m_label, 0, 4);
     hist->addWidget(new QLabel(tr("Replay:"), this), 1, 0);
     m_replay = new QSlider(Qt::Horizontal, this);
     m_replay->setEnabled(false);
@@ -155,6 +164,24 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
         if (!path.isEmpty()) openRunAsync(path);
     });
     connect(m_compareRuns, &QComboBox::activated, this, [this](int i) { compareRunAsync(m_compareRuns->itemData(i).toString()); });
+    connect(m_label, &QPushButton::clicked, this, [this] {
+        if (!m_opened) return;
+        QDialog dlg(this);
+        dlg.setWindowTitle(tr("Name and notes of run %1").arg(QString::fromStdString(m_opened->info().runId)));
+        auto* form = new QFormLayout(&dlg);
+        auto* name = new QLineEdit(QString::fromStdString(m_opened->info().name), &dlg);
+        name->setPlaceholderText(tr("e.g. no aux loss"));
+        auto* notes = new QPlainTextEdit(QString::fromStdString(m_opened->info().notes), &dlg);
+        form->addRow(tr("Name:"), name);
+        form->addRow(tr("Notes:"), notes);
+        auto* box = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel, &dlg);
+        form->addRow(box);
+        connect(box, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+        connect(box, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+        if (dlg.exec() != QDialog::Accepted) return;
+        QString err;
+        if (!labelOpenedRun(name->text().trimmed(), notes->toPlainText(), &err)) Q_EMIT message(err);
+    });
     connect(m_replay, &QSlider::valueChanged, this, [this](int i) {
         if (!m_opened || i < 0 || i >= static_cast<int>(m_opened->snapshots().size())) return;
         const auto s = m_opened->snapshots()[static_cast<size_t>(i)];
@@ -258,6 +285,7 @@ void RunPanel::beginLive(const QString& runPath) {
     ensureCurves(*m_live);
     ++m_openRequest;  // a past run still being read must not replace the live curves
     m_opened.reset();
+    m_label->setEnabled(false);
     m_replay->setEnabled(false);
     m_replayLabel->setText(tr("live: %1").arg(QFileInfo(runPath).fileName()));
     fitAxes();
@@ -277,6 +305,7 @@ void RunPanel::clear() {
     ensureCurves(*m_live);
     m_opened.reset();
     m_compared.reset();
+    m_label->setEnabled(false);
     m_replay->setEnabled(false);
     m_replayLabel->setText(tr("open a past run to replay it"));
     m_progress->setRange(0, 1000);
@@ -346,11 +375,39 @@ void RunPanel::rescanRuns() {
     QDir d(m_runDir);
     const auto files = d.entryInfoList({QStringLiteral("*.sqlite")}, QDir::Files, QDir::Time);
     for (const QFileInfo& fi : files) {
-        const QString label = tr("%1 (%2)").arg(fi.completeBaseName(), fi.lastModified().toString(QStringLiteral("yyyy-MM-dd hh:mm")));
+        auto info = moe::telemetry::RunReader::readInfo(fi.absoluteFilePath().toStdString());
+        if (!info.ok()) continue;  // not a run store (or one being created this instant)
+        const QString label = runLabel(info.value());
         m_runs->addItem(label, fi.absoluteFilePath());
         m_compareRuns->addItem(label, fi.absoluteFilePath());
+        const QString tip = QString::fromStdString(info->notes);
+        m_runs->setItemData(m_runs->count() - 1, tip, Qt::ToolTipRole);
+        m_compareRuns->setItemData(m_compareRuns->count() - 1, tip, Qt::ToolTipRole);
     }
     m_runs->setToolTip(files.isEmpty() ? tr("No runs yet in %1").arg(m_runDir) : tr("Runs in %1").arg(m_runDir));
+}
+
+QString RunPanel::runLabel(const moe::telemetry::RunInfo& info) {
+    const QString id = QString::fromStdString(info.runId);
+    return info.name.empty() ? id : tr("%1 · %2").arg(QString::fromStdString(info.name), id);
+}
+
+bool RunPanel::labelOpenedRun(const QString& name, const QString& notes, QString* error) {
+    if (!m_opened) {
+        if (error) *error = tr("Open a run first");
+        return false;
+    }
+    const std::string err = moe::telemetry::setRunLabel(m_opened->path(), name.toStdString(), notes.toStdString());
+    if (!err.empty()) {
+        if (error) *error = QString::fromStdString(err);
+        return false;
+    }
+    m_opened->refresh();  // reads the new name back
+    const QString path = QString::fromStdString(m_opened->path());
+    rescanRuns();
+    m_runs->setCurrentIndex(std::max(0, m_runs->findData(path)));
+    m_replayLabel->setText(tr("run %1").arg(runLabel(m_opened->info())));
+    return true;
 }
 
 void RunPanel::readRunAsync(const QString& path, std::function<void(const ReaderResult&)> done) {
@@ -409,8 +466,9 @@ void RunPanel::showOpened(std::shared_ptr<moe::telemetry::RunReader> reader) {
     m_replay->setRange(0, std::max(0, n - 1));
     m_replay->setValue(std::max(0, n - 1));
     const auto& info = m_opened->info();
-    m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(QString::fromStdString(info.runId), QString::fromStdString(info.status)).arg(n)
-                             : tr("run %1 holds no snapshots").arg(QString::fromStdString(info.runId)));
+    m_label->setEnabled(true);
+    m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(runLabel(info), QString::fromStdString(info.status)).arg(n)
+                             : tr("run %1 holds no snapshots").arg(runLabel(info)));
     Q_EMIT runOpened(m_opened);
     if (n > 0) Q_EMIT replaySnapshot(m_opened->snapshots().back());
 }

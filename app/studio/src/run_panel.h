@@ -50,6 +50,10 @@ public:
     void openRunAsync(const QString& path);
     void compareRunAsync(const QString& path);
     std::shared_ptr<const moe::telemetry::RunReader> openedRun() const { return m_opened; }
+    // Names and annotates the opened run (stored in its run store); false with `error` otherwise.
+    bool labelOpenedRun(const QString& name, const QString& notes, QString* error);
+    // How a run is listed: its name when it has one, then its id.
+    static QString runLabel(const moe::telemetry::RunInfo& info);
     int liveCurvePoints() const;
     int compareCurvePoints() const;
 
@@ -88,6 +92,7 @@ private:
     QValueAxis *m_lossX, *m_lossY, *m_accX, *m_accY;
     std::unique_ptr<CurveSet> m_live, m_compare;
     QComboBox *m_runs, *m_compareRuns;
+    QPushButton* m_label;
     QSlider* m_replay;
     QLabel* m_replayLabel;
     QString m_runDir;

@@ -45,6 +45,11 @@ ScenarioPanel::ScenarioPanel(ProjectDocument* doc, QWidget* parent) : QWidget(pa
     buttons->addWidget(m_run, 1);
     buttons->addWidget(m_next);
     v->addLayout(buttons);
+    m_reset = new QPushButton(tr("Reset scenario"), this);
+    m_reset->setObjectName(QStringLiteral("resetScenario"));
+    m_reset->setToolTip(tr("Undo every change the steps made, forget the runs shown and go back to the first step"));
+    v->addWidget(m_reset);
+    connect(m_reset, &QPushButton::clicked, this, &ScenarioPanel::resetRequested);
 
     connect(m_back, &QPushButton::clicked, this, [this] { setCurrentStep(m_current - 1); });
     connect(m_next, &QPushButton::clicked, this, [this] { setCurrentStep(m_current + 1); });
@@ -79,7 +84,7 @@ void ScenarioPanel::rebuild() {
     if (!sc || sc->steps.empty()) {
         m_title->setText(tr("No scenario in this project"));
         m_text->setText(tr("Classroom scenarios are guided lessons stored in a project. Open one from the list above."));
-        for (auto* b : {m_back, m_run, m_next}) b->setEnabled(false);
+        for (auto* b : {m_back, m_run, m_next, m_reset}) b->setEnabled(false);
         m_note->clear();
         return;
     }
@@ -123,6 +128,7 @@ void ScenarioPanel::showStep() {
     m_back->setEnabled(!m_busy && m_current > 0);
     m_next->setEnabled(!m_busy && m_current + 1 < static_cast<int>(sc->steps.size()));
     m_run->setEnabled(!m_busy && !does.isEmpty());
+    m_reset->setEnabled(true);
     m_run->setText(does.isEmpty() ? tr("Nothing to run: read and discuss") : tr("Do this step"));
 }
 

@@ -26,6 +26,7 @@ public:
 Q_SIGNALS:
     void runStepRequested(int index);
     void openRequested(const QString& file);
+    void resetRequested();  // back to the scenario as shipped, first step
 
 private:
     void rebuild();
@@ -37,7 +38,7 @@ private:
     QListWidget* m_steps;
     QLabel* m_text;
     QLabel* m_note;
-    QPushButton *m_back, *m_run, *m_next;
+    QPushButton *m_back, *m_run, *m_next, *m_reset;
     int m_current = 0;
     bool m_busy = false;
 };

@@ -82,6 +82,8 @@ moe::spec::Result<std::unique_ptr<RunWriter>> RunWriter::create(const std::strin
     }
     sqlite3_busy_timeout(db, 2000);
     std::unique_ptr<RunWriter> w(new RunWriter(path, db));
+    // One id per run: the file's name, which is what every listing shows.
+    if (info.runId.empty()) info.runId = std::filesystem::path(path).stem().string();
     if (info.runId.empty()) info.runId = newRunId();
     if (info.startedAt.empty()) info.startedAt = utcNowIso();
     if (info.status.empty()) info.status = "running";
@@ -92,9 +94,33 @@ moe::spec::Result<std::unique_ptr<RunWriter>> RunWriter::create(const std::strin
     w->setMeta("message", info.message);
     w->setMeta("project", info.projectJson);
     if (!info.checkpoint.empty()) w->setMeta("checkpoint", info.checkpoint);
+    if (!info.name.empty()) w->setMeta("name", info.name);
+    if (!info.notes.empty()) w->setMeta("notes", info.notes);
     if (!w->m_error.empty()) return moe::spec::Diagnostics{{"", w->m_error}};
     w->m_thread = std::thread([p = w.get()] { p->loop(); });
     return w;
+}
+
+std::string setRunLabel(const std::string& path, const std::string& name, const std::string& notes) {
+    if (!std::filesystem::exists(path)) return "cannot name the run " + path + ": no such file";
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+        const std::string err = detail::lastError(db);
+        sqlite3_close(db);
+        return "cannot open the run store " + path + ": " + err;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    std::string err;
+    for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"name", name}, {"notes", notes}}) {
+        Statement st(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+        st.bind(1, std::string(key)).bind(2, value);
+        if (!st.ok() || st.step() != SQLITE_DONE) {
+            err = "cannot write the run's " + std::string(key) + " to " + path + ": " + detail::lastError(db);
+            break;
+        }
+    }
+    sqlite3_close(db);
+    return err;
 }
 
 RunWriter::RunWriter(std::string path, sqlite3* db) : m_path(std::move(path)), m_db(db) {}
