@@ -121,6 +121,20 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
                   static_cast<long long>(snap->step), snap->blocks.size(), snap->alerts.size(), crit, warn, snap->loss);
     header("Collapse monitor", sub);
     scrubber(run, st, intents);
+    {
+        // When each detector first tripped: the moment to look at when debugging a collapse.
+        const auto trips = firstTrips(run);
+        std::string line = trips.empty() ? "No detector has tripped in this run." : "First tripped:";
+        for (size_t i = 0; i < trips.size() && i < 8; ++i) {
+            const auto& f = trips[i];
+            line += std::string(i ? ";" : "") + " " + shortName(f.kind) + (f.block >= 0 ? " (block " + std::to_string(f.block) + ")" : "") +
+                    " at step " + std::to_string(f.step);
+        }
+        if (trips.size() > 8) line += "; …";
+        ImGui::PushTextWrapPos(0);
+        ImGui::TextDisabled("%s", line.c_str());
+        ImGui::PopTextWrapPos();
+    }
 
     // Peak router gradient of each block over the run so far: starvation reads as "% of peak".
     std::vector<double> peakGrad(snap->blocks.size(), 0.0);
@@ -247,6 +261,13 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
                 if (r > 0) hline(dl, p0.x, p1.x, p0.y + r * rowH, theme::kBackground);
             }
             const float cw = (p1.x - p0.x) / n;
+            // A tick above the row where each detector first tripped for that block.
+            for (const auto& f : firstTrips(run)) {
+                const int r = static_cast<int>(std::find(rowsBlocks.begin(), rowsBlocks.end(), f.block) - rowsBlocks.begin());
+                if (r >= rows) continue;
+                const float x = p0.x + (f.index + 0.5f) * cw, y = p0.y + r * rowH;
+                dl->AddTriangleFilled({x - 4 * s, y}, {x + 4 * s, y}, {x, y + std::min(rowH, 7 * s)}, theme::kHighlight);
+            }
             vline(dl, p0.x + (cur + 0.5f) * cw, p0.y - 2 * s, p1.y + 2 * s, theme::kHighlight, 2 * s);
             textAt(dl, {p0.x, p1.y + 3 * s}, theme::kDimText, "step " + std::to_string(run.snapshots.front()->step), small);
             textRight(dl, {p1.x, p1.y + 3 * s + small->FontSize * 0.5f}, theme::kDimText,

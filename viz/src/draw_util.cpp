@@ -106,13 +106,31 @@ int tickStep(int count, float pixels, float minPixels) {
     return count;
 }
 
+bool& compactHeaders() {
+    static bool compact = false;
+    return compact;
+}
+
 void header(const std::string& title, const std::string& subtitle) {
+    if (compactHeaders()) {
+        if (fonts().small) ImGui::PushFont(fonts().small);
+        ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(theme::kDimText));
+        ImGui::PushTextWrapPos(0);
+        ImGui::TextUnformatted(subtitle.empty() ? title.c_str() : subtitle.c_str());
+        ImGui::PopTextWrapPos();
+        ImGui::PopStyleColor();
+        if (fonts().small) ImGui::PopFont();
+        return;
+    }
     if (fonts().title) ImGui::PushFont(fonts().title);
     ImGui::TextUnformatted(title.c_str());
     if (fonts().title) ImGui::PopFont();
     if (!subtitle.empty()) {
+        // Wraps in a narrow dock rather than running past its edge.
         ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(theme::kDimText));
+        ImGui::PushTextWrapPos(0);
         ImGui::TextUnformatted(subtitle.c_str());
+        ImGui::PopTextWrapPos();
         ImGui::PopStyleColor();
     }
 }

@@ -67,8 +67,10 @@ void textVertical(ImDrawList* dl, ImVec2 centre, ImU32 colour, const std::string
 // Picks a tick step (1, 2, 5, 10, ...) so that ticks are at least minPixels apart.
 int tickStep(int count, float pixels, float minPixels);
 
-// Panel header: a title in the title font and a dim subtitle line.
+// Panel header: a title in the title font and a dim subtitle line; only the subtitle, in the
+// small font, while compactHeaders() is on (two runs compared, each under its own banner).
 void header(const std::string& title, const std::string& subtitle);
+bool& compactHeaders();
 // A centred explanation when a panel has nothing to show.
 void emptyMessage(const std::string& text);
 

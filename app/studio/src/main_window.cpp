@@ -1,5 +1,9 @@
 #include "main_window.h"
 
+#ifdef MOE_STUDIO_VIZ_BUILT
+#include "moe/viz_qt/dashboard_window.h"
+#endif
+
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
@@ -41,6 +45,7 @@ const char* kFileFilter = QT_TRANSLATE_NOOP("MainWindow", "MoE Studio projects (
 
 MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     : m_interactive(interactive), m_doc(new ProjectDocument(this)), m_training(new TrainingController(this)) {
+    m_sinceLaunch.start();
     setObjectName(QStringLiteral("MainWindow"));
     initResources();
     setWindowIcon(QIcon(QStringLiteral(":/moe-studio/moe-studio.svg")));
@@ -93,9 +98,10 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     connect(m_training, &TrainingController::runStarted, this, [this](const QString& path) {
         m_run->beginLive(path);
         startLiveDashboards();
-        statusBar()->showMessage(tr("Training; run store: %1").arg(path), 5000);
+        statusBar()->showMessage(tr("Training run %1").arg(QFileInfo(path).completeBaseName()), 3000);
     });
     connect(m_training, &TrainingController::runEnded, this, [this](const RunStatus& s) {
+        statusBar()->clearMessage();  // the permanent label says how the run ended
         m_run->rescanRuns();
 #ifdef MOE_STUDIO_CLUSTER_BUILT
         if (m_planner) m_planner->refresh();  // the new run can feed the planner's routing
@@ -142,6 +148,10 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
             if (!why.isEmpty()) return reportError(tr("This scenario step cannot be applied"), why);
             restart = true;
         }
+        if (st.compareRuns) {
+            QString err;
+            m_scenario->setBusy(false, compareLatestRuns(&err) ? tr("Both runs are shown: solid lines for the latest, dashed for the one before.") : err);
+        }
         if (st.trainSteps <= 0) return;
         m_scenarioTraining = true;
         m_scenario->setBusy(true, tr("Training %1 steps…").arg(st.trainSteps));
@@ -155,10 +165,14 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
         } else m_training->step(st.trainSteps);
     });
     connect(m_scenario, &ScenarioPanel::resetRequested, this, &MainWindow::resetScenario);
+    connect(m_scenario, &ScenarioPanel::stepShown, this, &MainWindow::showScenarioStep);
+    connect(m_training, &TrainingController::runStarted, this, [this](const QString& path) {
+        if (m_scenarioTraining) m_scenarioRuns << path;
+    });
     connect(m_training, &TrainingController::stepsDone, this, [this] {
         if (!m_scenarioTraining) return;
         m_scenarioTraining = false;
-        m_scenario->setBusy(false, tr("Done. Look at the canvas and the charts, then press Next."));
+        m_scenario->setBusy(false, tr("Trained to step %1. Read what happened in the step text, then press Next.").arg(m_training->status().step));
     });
     connect(m_training, &TrainingController::runEnded, this, [this](const RunStatus& s) {
         if (!m_scenarioTraining) return;
@@ -241,13 +255,21 @@ void MainWindow::buildDocks() {
     });
 }
 
+void MainWindow::applyClassroomSizes() {
+    // Guide about a quarter, the dashboard over a third, the canvas the rest; the run dock's
+    // charts below the canvas.
+    const int w = std::max(width(), 1024);
+    resizeDocks({m_scenarioDock, m_dashDock}, {std::clamp(w * 26 / 100, 300, 460), w * 40 / 100}, Qt::Horizontal);
+    resizeDocks({m_runDock}, {height() * 34 / 100}, Qt::Vertical);
+}
+
 void MainWindow::applyDefaultDockSizes() {
     // Only meaningful once the window has its size.
     resizeDocks({m_paletteDock}, {210}, Qt::Horizontal);
     resizeDocks({m_inspectorDock}, {360}, Qt::Horizontal);
     resizeDocks({m_runDock, m_messagesDock}, {width() - 360, 360}, Qt::Horizontal);
     resizeDocks({m_runDock}, {height() * 38 / 100}, Qt::Vertical);
-    if (m_classroom) resizeDocks({m_scenarioDock}, {440}, Qt::Horizontal);
+    if (m_classroom) applyClassroomSizes();
 }
 
 void MainWindow::buildActions() {
@@ -518,6 +540,7 @@ bool MainWindow::isShippedExample(const QString& path) {
 
 void MainWindow::resetScenario() {
     forgetRuns();
+    m_scenarioRuns.clear();
     m_doc->resetScenario();
     m_scenario->setCurrentStep(0);
     m_scenario->setBusy(false);
@@ -615,6 +638,7 @@ void MainWindow::setTheme(Theme t) {
 }
 
 void MainWindow::setClassroom(bool on) {
+    const bool was = m_classroom;
     m_classroom = on;
     m_classroomAct->setChecked(on);
     applyTheme(*qApp, currentTheme(), on);
@@ -622,15 +646,26 @@ void MainWindow::setClassroom(bool on) {
     m_inspector->setClassroom(on);
     m_run->setClassroom(on);
     m_run->applyTheme();
-    // Classroom: the guide and the model up front; editing tools stay one click away (View menu).
-    if (on) m_layoutBeforeClassroom = saveState();
-    m_scenarioDock->setVisible(on);
-    m_paletteDock->setVisible(!on);
-    m_inspectorDock->setVisible(!on);
-    m_dashDock->setVisible(!on);
-    m_clusterDock->setVisible(!on);
-    if (on) resizeDocks({m_scenarioDock}, {440}, Qt::Horizontal);
-    else if (!m_layoutBeforeClassroom.isEmpty()) restoreState(m_layoutBeforeClassroom);
+    // Classroom: a presenter layout for a projector: the guide, the model and one large
+    // dashboard (the one the step talks about); editing tools stay one click away (View menu).
+    if (on && !was) m_layoutBeforeClassroom = saveState();
+#ifdef MOE_STUDIO_VIZ_BUILT
+    // Fonts half as large again on a projector-sized window, a quarter on a laptop's.
+    if (m_dash) m_dash->setPresenter(on, width() >= 1500 ? 1.5f : 1.25f);
+#endif
+    // The guide runs the full height on the left; the run dock sits under the canvas only.
+    setCorner(Qt::BottomLeftCorner, on ? Qt::LeftDockWidgetArea : Qt::BottomDockWidgetArea);
+    if (on) {
+        m_scenarioDock->setVisible(true);
+        for (QDockWidget* d : {m_paletteDock, m_inspectorDock, m_clusterDock, m_messagesDock}) d->setVisible(false);
+        m_dashDock->setVisible(true);
+        m_dashDock->raise();
+        applyClassroomSizes();
+        showScenarioStep(m_scenario->currentStep());
+    } else if (was) {
+        if (!m_layoutBeforeClassroom.isEmpty()) restoreState(m_layoutBeforeClassroom);
+        m_scenarioDock->setVisible(false);
+    }
     m_scene->rebuild();
     QTimer::singleShot(0, m_view, &NetworkView::fitAll);
 }

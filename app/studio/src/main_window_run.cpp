@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 
 #include "canvas.h"
@@ -25,6 +26,7 @@
 #include "main_window.h"
 #include "messages_panel.h"
 #include "run_panel.h"
+#include "scenario_panel.h"
 
 namespace moe::studio {
 
@@ -56,6 +58,23 @@ void MainWindow::showRunOnDashboards(const std::shared_ptr<const moe::telemetry:
     m_dash->setLive(false);
 #else
     (void)reader;
+#endif
+}
+
+void MainWindow::showComparisonOnDashboards() {
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (!m_dash || !m_run->openedRun()) return;
+    m_dashReplay = true;
+    auto view = std::make_shared<moe::viz::RunView>(moe::viz::RunView::fromReader(*m_run->openedRun()));
+    view->label = RunPanel::runLabel(m_run->openedRun()->info()).toStdString();
+    if (const auto other = m_run->comparedRun()) {
+        auto before = std::make_shared<moe::viz::RunView>(moe::viz::RunView::fromReader(*other));
+        before->label = RunPanel::runLabel(other->info()).toStdString();
+        view->compared = std::move(before);
+    }
+    m_dash->setRun(std::move(view));
+    m_dash->setLive(false);
+    m_dash->selectStep(-1);
 #endif
 }
 
@@ -98,6 +117,40 @@ void MainWindow::forgetRuns() {
         m_dash->selectStep(-1);
     }
 #endif
+}
+
+void MainWindow::showScenarioStep(int index) {
+    const auto& sc = m_doc->project().scenario;
+    if (!sc || index < 0 || index >= static_cast<int>(sc->steps.size())) return;
+    const std::string& name = sc->steps[static_cast<size_t>(index)].view;
+    if (name.empty()) return;
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (m_dash)
+        if (const auto v = moe::viz::parseView(name)) m_dash->setView(*v);
+#endif
+    if (m_classroom || m_dashDock->isVisible()) {
+        m_dashDock->show();
+        m_dashDock->raise();
+    }
+}
+
+bool MainWindow::compareLatestRuns(QString* error) {
+    QStringList runs;
+    for (const QString& r : m_scenarioRuns)
+        if (QFileInfo::exists(r)) runs << r;
+    if (runs.size() < 2) {
+        runs.clear();
+        const auto files = QDir(runDir()).entryInfoList({QStringLiteral("*.sqlite")}, QDir::Files, QDir::Time | QDir::Reversed);
+        for (const QFileInfo& fi : files) runs << fi.absoluteFilePath();
+    }
+    if (runs.size() < 2) {
+        *error = tr("There is only %n run of this project so far: train once more to compare two.", nullptr, static_cast<int>(runs.size()));
+        return false;
+    }
+    const QString latest = runs.last(), before = runs[runs.size() - 2];
+    if (!m_run->openRun(latest, error) || !m_run->compareRun(before, error)) return false;
+    showComparisonOnDashboards();
+    return true;
 }
 
 bool MainWindow::train(int steps, QString* error) {
@@ -188,18 +241,66 @@ void MainWindow::showSnapshotOnCanvas(const moe::telemetry::SnapshotPtr& s) {
     m_messages->setAlerts(s->alerts);
 }
 
-void MainWindow::takeScreenshot(const QString& path) {
+bool MainWindow::grabWindowTo(const QString& path) {
     QScreen* scr = screen() ? screen() : QGuiApplication::primaryScreen();
     const QRect g = frameGeometry();
     // grabWindow(0) reads the screen itself, so native (Vulkan) child windows are included.
     const QPixmap px = scr ? scr->grabWindow(0, g.x(), g.y(), g.width(), g.height()) : QPixmap();
     if (px.isNull() || !px.save(path, "PNG")) {
         std::fprintf(stderr, "moe-studio: could not save the screenshot to %s\n", qPrintable(path));
-        Q_EMIT scriptFinished(4);
-        return;
+        return false;
     }
     std::fprintf(stderr, "moe-studio: screenshot saved to %s (%dx%d)\n", qPrintable(path), px.width(), px.height());
-    Q_EMIT scriptFinished(0);
+    return true;
+}
+
+void MainWindow::takeScreenshot(const QString& path) { Q_EMIT scriptFinished(grabWindowTo(path) ? 0 : 4); }
+
+void MainWindow::playScenario(const LaunchOptions& o) {
+    const auto& sc = m_doc->project().scenario;
+    if (!sc || sc->steps.empty()) {
+        std::fprintf(stderr, "moe-studio: %s has no classroom scenario to play\n", qPrintable(m_doc->displayName()));
+        Q_EMIT scriptFinished(1);
+        return;
+    }
+    const int n = static_cast<int>(sc->steps.size());
+    auto next = std::make_shared<std::function<void(int)>>();
+    // Each step as a class does it: show it, press "Do this step", wait for its training, look.
+    *next = [this, o, n, next](int i) {
+        if (i >= n) {
+            std::fprintf(stderr, "moe-studio: scenario played in %.1f s since launch\n", m_sinceLaunch.elapsed() / 1000.0);
+            Q_EMIT scriptFinished(0);
+            return;
+        }
+        const auto st = m_doc->project().scenario->steps[static_cast<size_t>(i)];
+        m_scenario->setCurrentStep(i);
+        auto settled = [this, o, i, next, st] {
+            QTimer::singleShot(700, this, [this, o, i, next, st] {
+                std::fprintf(stderr, "moe-studio: scenario step %d (%s) done at %.1f s since launch\n", i + 1, st.title.c_str(),
+                             m_sinceLaunch.elapsed() / 1000.0);
+                if (!o.screenshot.isEmpty()) {
+                    QString shot = o.screenshot;
+                    shot.insert(shot.size() - 4, QStringLiteral("-step%1").arg(i + 1));
+                    if (!grabWindowTo(shot)) return Q_EMIT scriptFinished(4);
+                }
+                (*next)(i + 1);
+            });
+        };
+        if (st.trainSteps > 0) {
+            auto done = std::make_shared<QMetaObject::Connection>();
+            auto ended = std::make_shared<QMetaObject::Connection>();
+            auto once = [done, ended, settled] {
+                QObject::disconnect(*done);
+                QObject::disconnect(*ended);
+                settled();
+            };
+            *done = connect(m_training, &TrainingController::stepsDone, this, once);
+            *ended = connect(m_training, &TrainingController::runEnded, this, once);
+        }
+        Q_EMIT m_scenario->runStepRequested(i);
+        if (st.trainSteps <= 0) settled();
+    };
+    (*next)(0);
 }
 
 void MainWindow::raiseDock(const QString& name) {
@@ -217,6 +318,7 @@ void MainWindow::raiseDock(const QString& name) {
 void MainWindow::runScript(const LaunchOptions& o) {
     if (QScreen* scr = QGuiApplication::primaryScreen()) setGeometry(scr->availableGeometry());
     applyDefaultDockSizes();
+    if (o.playScenario) return QTimer::singleShot(300, this, [this, o] { playScenario(o); });
     if (!o.dock.isEmpty()) raiseDock(o.dock);
     auto shoot = [this, o] {
         if (o.screenshot.isEmpty()) Q_EMIT scriptFinished(0);

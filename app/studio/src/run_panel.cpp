@@ -35,7 +35,8 @@
 namespace moe::studio {
 
 struct CurveSet {
-    QLineSeries* loss = nullptr;
+    QLineSeries* loss = nullptr;     // task loss (cross-entropy)
+    QLineSeries* balance = nullptr;  // the weighted aux and z losses the optimiser also sees
     QLineSeries* acc = nullptr;
     QLineSeries* testAcc = nullptr;
 };
@@ -94,7 +95,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_speed = new QComboBox(this);
     m_speed->setToolTip(tr("How fast to train: slow speeds let you watch the routing change step by step"));
     m_speed->addItem(tr("Full speed"), 0.0);
-    for (double v : {100.0, 20.0, 5.0, 1.0}) m_speed->addItem(tr("%1 steps/s").arg(v), v);
+    for (double v : {100.0, kClassroomSpeed, 20.0, 5.0, 1.0}) m_speed->addItem(tr("%1 steps/s").arg(v), v);
     controls->addWidget(m_speed);
     m_state = new QLabel(this);
     m_state->setObjectName(QStringLiteral("runState"));
@@ -110,6 +111,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     v->addWidget(m_progress);
     m_stats = new QLabel(this);
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_stats->setWordWrap(true);  // a long line wraps rather than widening the window
     v->addWidget(m_stats);
 
     auto* charts = new QHBoxLayout;
@@ -127,13 +129,15 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     }
     v->addLayout(charts, 1);
 
-    auto* hist = new QGridLayout;
-    hist->addWidget(new QLabel(tr("Past run:"), this), 0, 0);
+    m_history = new QWidget(this);
+    auto* hist = new QGridLayout(m_history);
+    hist->setContentsMargins(0, 0, 0, 0);
+    hist->addWidget(new QLabel(tr("Past run:"), m_history), 0, 0);
     m_runs = new QComboBox(this);
     m_runs->setObjectName(QStringLiteral("pastRuns"));
     m_runs->setMinimumContentsLength(24);
     hist->addWidget(m_runs, 0, 1);
-    hist->addWidget(new QLabel(tr("Compare with:"), this), 0, 2);
+    hist->addWidget(new QLabel(tr("Compare with:"), m_history), 0, 2);
     m_compareRuns = new QComboBox(this);
     m_compareRuns->setMinimumContentsLength(24);
     hist->addWidget(m_compareRuns, 0, 3);
@@ -141,7 +145,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_label->setToolTip(tr("Give the opened run a name and notes; they are kept in its run store"));
     m_label->setEnabled(false);
     hist->addWidget(m_label, 0, 4);
-    hist->addWidget(new QLabel(tr("Replay:"), this), 1, 0);
+    hist->addWidget(new QLabel(tr("Replay:"), m_history), 1, 0);
     m_replay = new QSlider(Qt::Horizontal, this);
     m_replay->setEnabled(false);
     hist->addWidget(m_replay, 1, 1, 1, 2);
@@ -149,7 +153,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     hist->addWidget(m_replayLabel, 1, 3);
     hist->setColumnStretch(1, 1);
     hist->setColumnStretch(3, 1);
-    v->addLayout(hist);
+    v->addWidget(m_history);
 
     connect(m_train, &QPushButton::clicked, this, &RunPanel::trainRequested);
     connect(m_pause, &QPushButton::clicked, this, [this] {
@@ -221,6 +225,7 @@ void RunPanel::applyTheme() {
     // Theme changes reset series pens: rebuild the colours.
     auto recolor = [](CurveSet& c, Qt::PenStyle style) {
         if (c.loss) c.loss->setPen(QPen(seriesColor(0), 2.2, style));
+        if (c.balance) c.balance->setPen(QPen(seriesColor(3), 1.6, style == Qt::SolidLine ? Qt::DotLine : Qt::DashDotLine));
         if (c.acc) c.acc->setPen(QPen(seriesColor(1), 2.2, style));
         if (c.testAcc) c.testAcc->setPen(QPen(seriesColor(2), 2.2, style));
     };
@@ -229,13 +234,32 @@ void RunPanel::applyTheme() {
 }
 
 void RunPanel::setClassroom(bool on) {
+    // A class watches the run: no step counts, past-run pickers or replay slider (the guide's
+    // compare step shows both runs).
     m_stepCount->setVisible(!on);
-    for (auto* w : {static_cast<QWidget*>(m_runs), static_cast<QWidget*>(m_compareRuns)}) w->setEnabled(true);
-    Q_UNUSED(on);
+    m_history->setVisible(!on);
+    // Large classroom fonts: the buttons keep their icons and say the rest in a tooltip, so
+    // the dock stays narrow enough for a large dashboard beside it.
+    const std::pair<QPushButton*, QString> names[] = {{m_train, tr("Train")}, {m_pause, tr("Pause")}, {m_step, tr("Step")}, {m_stop, tr("Stop")}};
+    for (const auto& [b, name] : names) {
+        b->setText(on ? QString() : name);
+        if (on) b->setToolTip(name);
+    }
+    updateButtons();
+    setSpeed(on ? kClassroomSpeed : 0.0);
 }
 
+void RunPanel::setSpeed(double stepsPerSecond) {
+    const int i = m_speed->findData(stepsPerSecond);
+    if (i < 0 || i == m_speed->currentIndex()) return;
+    m_speed->setCurrentIndex(i);
+    Q_EMIT speedChanged(stepsPerSecond);
+}
+
+double RunPanel::speed() const { return m_speed->currentData().toDouble(); }
+
 void RunPanel::resetCurves(CurveSet& c) {
-    for (QLineSeries** s : {&c.loss, &c.acc, &c.testAcc})
+    for (QLineSeries** s : {&c.loss, &c.balance, &c.acc, &c.testAcc})
         if (*s) {
             (*s)->chart()->removeSeries(*s);
             delete *s;
@@ -245,7 +269,10 @@ void RunPanel::resetCurves(CurveSet& c) {
 
 void RunPanel::appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s) {
     ensureCurves(c);
-    if (std::isfinite(s.loss)) c.loss->append(static_cast<double>(s.step), s.loss);
+    // The task loss is what the model is getting right; the balancing losses are plotted apart
+    // so that turning them on does not look like the model got worse.
+    if (std::isfinite(s.taskLoss)) c.loss->append(static_cast<double>(s.step), s.taskLoss);
+    if (std::isfinite(s.loss) && std::isfinite(s.taskLoss)) c.balance->append(static_cast<double>(s.step), std::max(0.0, s.loss - s.taskLoss));
     c.acc->append(static_cast<double>(s.step), s.accuracy);
     if (s.testAccuracy >= 0) c.testAcc->append(static_cast<double>(s.step), s.testAccuracy);
 }
@@ -255,7 +282,8 @@ void RunPanel::ensureCurves(CurveSet& c) {
     const Qt::PenStyle style = compare ? Qt::DashLine : Qt::SolidLine;
     const QString suffix = compare ? tr(" (compared)") : QString();
     if (!c.loss) {
-        c.loss = makeSeries(m_lossChart, tr("loss") + suffix, seriesColor(0), style, m_lossX, m_lossY);
+        c.loss = makeSeries(m_lossChart, tr("task loss") + suffix, seriesColor(0), style, m_lossX, m_lossY);
+        c.balance = makeSeries(m_lossChart, tr("aux + z (weighted)") + suffix, seriesColor(3), compare ? Qt::DashDotLine : Qt::DotLine, m_lossX, m_lossY);
         c.acc = makeSeries(m_accChart, tr("train") + suffix, seriesColor(1), style, m_accX, m_accY);
         c.testAcc = makeSeries(m_accChart, tr("test") + suffix, seriesColor(2), style, m_accX, m_accY);
     }
@@ -265,10 +293,11 @@ void RunPanel::fitAxes() {
     double maxStep = 10, maxLoss = 0.1;
     for (CurveSet* c : {m_live.get(), m_compare.get()}) {
         if (!c->loss) continue;
-        for (const QPointF& p : c->loss->points()) {
-            maxStep = std::max(maxStep, p.x());
-            maxLoss = std::max(maxLoss, p.y());
-        }
+        for (QLineSeries* s : {c->loss, c->balance})
+            for (const QPointF& p : s->points()) {
+                maxStep = std::max(maxStep, p.x());
+                maxLoss = std::max(maxLoss, p.y());
+            }
         for (const QPointF& p : c->acc->points()) maxStep = std::max(maxStep, p.x());
     }
     if (m_status.totalSteps > 0 && m_status.active()) maxStep = std::max(maxStep, static_cast<double>(m_status.totalSteps));
@@ -350,7 +379,8 @@ void RunPanel::updateButtons() {
     const bool active = m_status.active();
     m_train->setEnabled(engine && !active);
     m_pause->setEnabled(engine && (m_status.state == RunStatus::Running || m_status.state == RunStatus::Paused));
-    m_pause->setText(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
+    if (!m_pause->text().isEmpty()) m_pause->setText(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
+    m_pause->setToolTip(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
     m_pause->setIcon(style()->standardIcon(m_status.state == RunStatus::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
     m_step->setEnabled(engine && (m_status.state == RunStatus::Paused || !active));
     m_stop->setEnabled(engine && active);

@@ -25,6 +25,8 @@ class QValueAxis;
 namespace moe::studio {
 
 struct CurveSet;
+// The pace a classroom starts at: slow enough to watch experts die, quick enough for a lesson.
+inline constexpr double kClassroomSpeed = 50.0;
 
 class RunPanel : public QWidget {
     Q_OBJECT
@@ -41,6 +43,9 @@ public:
     void addSnapshot(const moe::telemetry::SnapshotPtr& s);
     void applyTheme();
     void setClassroom(bool on);
+    // Picks a training pace (steps per second, 0: full speed) as if chosen in the list.
+    void setSpeed(double stepsPerSecond);
+    double speed() const;
 
     // Past runs (also used by tests and the scripted launch).
     bool openRun(const QString& path, QString* error);
@@ -50,6 +55,7 @@ public:
     void openRunAsync(const QString& path);
     void compareRunAsync(const QString& path);
     std::shared_ptr<const moe::telemetry::RunReader> openedRun() const { return m_opened; }
+    std::shared_ptr<const moe::telemetry::RunReader> comparedRun() const { return m_compared; }
     // Names and annotates the opened run (stored in its run store); false with `error` otherwise.
     bool labelOpenedRun(const QString& name, const QString& notes, QString* error);
     // How a run is listed: its name when it has one, then its id.
@@ -91,6 +97,7 @@ private:
     QChartView *m_lossView, *m_accView;
     QValueAxis *m_lossX, *m_lossY, *m_accX, *m_accY;
     std::unique_ptr<CurveSet> m_live, m_compare;
+    QWidget* m_history;  // past runs, compare and replay (hidden in classroom mode)
     QComboBox *m_runs, *m_compareRuns;
     QPushButton* m_label;
     QSlider* m_replay;

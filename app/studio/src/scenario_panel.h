@@ -22,11 +22,15 @@ public:
     int currentStep() const { return m_current; }
     void setCurrentStep(int i);
     void setBusy(bool busy, const QString& note = {});
+    // What a step does, in plain words ("set the load-balancing loss to 0.05 in every block").
+    static QStringList describe(const moe::spec::ScenarioStep& step);
+    static QString describeEdit(const std::string& path, const nlohmann::ordered_json& value);
 
 Q_SIGNALS:
     void runStepRequested(int index);
     void openRequested(const QString& file);
     void resetRequested();  // back to the scenario as shipped, first step
+    void stepShown(int index);  // a step became the current one (its dashboard goes up)
 
 private:
     void rebuild();
