@@ -1,7 +1,11 @@
 // The main window under the offscreen platform: validation messages select their block, broken
 // files change nothing, autosave and save manage the recovery file, past runs reopen, compare
 // and replay onto the canvas, classroom mode and themes switch.
+#include <QDialog>
 #include <QDockWidget>
+#include <QToolBar>
+#include <QToolButton>
+#include <QTextBrowser>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QSlider>
@@ -114,8 +118,11 @@ private Q_SLOTS:
         QString err;
         QVERIFY2(run->openRun(a, &err), qPrintable(err));
         QCOMPARE(run->liveCurvePoints(), 6);
+        QVERIFY(!run->compareRun(a, &err));  // not with itself
+        QVERIFY2(err.contains("the opened run"), qPrintable(err));
         QVERIFY2(run->compareRun(b, &err), qPrintable(err));
         QCOMPARE(run->compareCurvePoints(), 4);
+        QVERIFY2(run->comparisonText().contains("the same project"), qPrintable(run->comparisonText()));
         QCOMPARE(run->liveCurvePoints(), 6);
         // Opening replays the last step onto the canvas: expert 0 took 67 of 100 tokens.
         QTRY_VERIFY(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->hasLoads());
@@ -247,6 +254,90 @@ private Q_SLOTS:
         f.close();
         QVERIFY2(w.saveTo(m_dir.filePath("mine.json"), &err), qPrintable(err));
         qunsetenv("MOE_STUDIO_PROJECTS");
+    }
+
+    void toolbarUndoStaysCompact() {
+        MainWindow w(false, m_dir.filePath("recovery11"));
+        w.show();
+        auto* tb = w.findChild<QToolBar*>("mainToolbar");
+        QVERIFY(tb);
+        QToolButton* fit = nullptr;
+        for (QAction* a : tb->actions())
+            if (a->text() == "Fit") fit = qobject_cast<QToolButton*>(tb->widgetForAction(a));
+        QVERIFY(fit);
+        const int before = fit->pos().x();
+        // An undoable edit with a long description: the buttons after Undo stay where they were.
+        w.document()->edit(QString("Set %1").arg(QString(200, 'x')), [](moe::spec::Project& p) { p.model.name = "renamed"; });
+        QVERIFY(w.document()->undoStack()->canUndo());
+        QApplication::processEvents();
+        QCOMPARE(fit->pos().x(), before);
+    }
+
+    void comparisonSaysWhatChanged() {
+        auto p = MainWindow(false, m_dir.filePath("recovery13")).document()->project();
+        const std::string before = spec::serializeProject(p);
+        p.model.blocks[1].losses.aux = 0.05;
+        const QStringList d = RunPanel::projectDiff(before, spec::serializeProject(p));
+        QCOMPARE(d.size(), 1);
+        QVERIFY2(d.front().startsWith("model.blocks[1].losses.aux: "), qPrintable(d.front()));
+        QVERIFY2(d.front().endsWith("→ 0.05"), qPrintable(d.front()));
+        QVERIFY(RunPanel::projectDiff(before, before).isEmpty());
+    }
+
+    void chartTicksAreRound() {
+        QCOMPARE(niceStep(300, 5), 100.0);
+        QCOMPARE(niceStep(200, 5), 50.0);
+        QCOMPARE(niceStep(1500, 5), 500.0);
+        QCOMPARE(niceStep(10, 5), 2.0);
+        QCOMPARE(niceStep(3, 5), 1.0);
+    }
+
+    void exportsCanvasCsvAndReport() {
+        MainWindow w(false, m_dir.filePath("recovery12"));
+        w.show();
+        QString err;
+        const QString png = m_dir.filePath("canvas.png"), svg = m_dir.filePath("canvas.svg");
+        QVERIFY2(w.exportCanvas(png, &err), qPrintable(err));
+        QVERIFY(QImage(png).width() > 200);
+        QVERIFY2(w.exportCanvas(svg, &err), qPrintable(err));
+        QFile f(svg);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QVERIFY(f.readAll().contains("<svg"));
+        QVERIFY(!w.exportCanvas(m_dir.filePath("canvas.bmp"), &err));
+        QVERIFY(err.contains(".png or .svg"));
+        // Run exports need an opened run.
+        QVERIFY(!w.exportRunReport(m_dir.filePath("r.md"), &err));
+        QVERIFY(err.contains("Open a run"));
+        const QString run = writeRun(m_dir.path(), "run_export", 5, w.document()->project());
+        QVERIFY2(w.runPanel()->openRun(run, &err), qPrintable(err));
+        QDir().mkpath(m_dir.filePath("csv"));
+        QVERIFY2(w.exportRunCsv(m_dir.filePath("csv"), &err), qPrintable(err));
+        QFile steps(m_dir.filePath("csv/run_export-steps.csv"));
+        QVERIFY(steps.open(QIODevice::ReadOnly));
+        QCOMPARE(steps.readAll().count('\n'), 6);  // header and five snapshots
+        QVERIFY2(w.exportRunReport(m_dir.filePath("r.md"), &err), qPrintable(err));
+        QFile md(m_dir.filePath("r.md"));
+        QVERIFY(md.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(md.readAll());
+        QVERIFY(text.startsWith("# Run run_export"));
+        QVERIFY(text.contains("even-router CV"));
+        QVERIFY(text.contains("## Project as trained"));
+    }
+
+    void helpIsBuiltIn() {
+        MainWindow w(false, m_dir.filePath("recovery10"));
+        for (const char* page : {"guide", "glossary", "shortcuts"}) {
+            QVERIFY(w.findChild<QAction*>(QStringLiteral("help_") + page));
+            QDialog* d = w.showHelp(QString::fromLatin1(page));
+            QVERIFY(d);
+            const QString text = d->findChild<QTextBrowser*>()->toPlainText();
+            QVERIFY2(text.size() > 300, page);
+        }
+        // The glossary explains every figure the collapse monitor shows.
+        const QString glossary = w.showHelp("glossary")->findChild<QTextBrowser*>()->toPlainText();
+        for (const char* term : {"Coefficient of variation", "Noise floor", "Dead expert", "effective experts", "Drop rate", "Router gradient", "Expert similarity"})
+            QVERIFY2(glossary.contains(QLatin1String(term), Qt::CaseInsensitive), term);
+        QVERIFY(!w.showHelp("nothing"));
     }
 
     void trainingWithoutTheEngineSaysSo() {

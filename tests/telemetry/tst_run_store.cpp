@@ -33,6 +33,7 @@ SnapshotPtr makeSnapshot(std::int64_t step, int blocks = 2, int experts = 4, int
         bs.experts = experts;
         bs.ffnExperts = experts - 1;
         bs.tokens = 128;
+        bs.batches = 10;
         bs.dropped = step % 7;
         for (int e = 0; e < experts; ++e) {
             bs.tokensPerExpert.push_back(10.0 * (e + 1) + static_cast<double>(step));
@@ -97,6 +98,7 @@ private Q_SLOTS:
             QCOMPARE(g.block, e.block);
             QCOMPARE(g.ffnExperts, e.ffnExperts);
             QCOMPARE(g.dropped, e.dropped);
+            QCOMPARE(g.batches, 10);
             QCOMPARE(g.tokensPerExpert, e.tokensPerExpert);
             QCOMPARE(g.meanGateProb, e.meanGateProb);
             QCOMPARE(g.classExpert, e.classExpert);

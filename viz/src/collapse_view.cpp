@@ -116,9 +116,11 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
         crit += a.severity == Severity::Critical;
         warn += a.severity == Severity::Warning;
     }
-    char sub[256];
-    std::snprintf(sub, sizeof sub, "step %lld  ·  %zu MoE blocks  ·  %zu alerts (%d critical, %d warnings)  ·  loss %.4g",
-                  static_cast<long long>(snap->step), snap->blocks.size(), snap->alerts.size(), crit, warn, snap->loss);
+    char sub[512];
+    const auto& b0 = snap->blocks.empty() ? telemetry::BlockSnapshot{} : snap->blocks.front();
+    std::snprintf(sub, sizeof sub, "step %lld  ·  %zu MoE blocks  ·  %zu alerts (%d critical, %d warnings)  ·  task loss %.4g  ·  sample %lld tokens over %d batch%s",
+                  static_cast<long long>(snap->step), snap->blocks.size(), snap->alerts.size(), crit, warn, snap->taskLoss,
+                  static_cast<long long>(b0.tokens), b0.batches, b0.batches == 1 ? "" : "es");
     header("Collapse monitor", sub);
     scrubber(run, st, intents);
     {
@@ -154,7 +156,7 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
         ImGui::TableSetupScrollFreeze(0, 1);
         ImGui::TableSetupColumn("block", ImGuiTableColumnFlags_WidthFixed, 70 * s);
         ImGui::TableSetupColumn("effective experts", 0, 1.0f);
-        ImGui::TableSetupColumn("coeff. of variation", 0, 1.0f);
+        ImGui::TableSetupColumn("load CV", 0, 1.0f);
         ImGui::TableSetupColumn("max share", 0, 1.0f);
         ImGui::TableSetupColumn("drop rate", 0, 1.0f);
         ImGui::TableSetupColumn("expert similarity", 0, 1.0f);
@@ -180,8 +182,10 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
             ImGui::TableNextColumn();
             // CV is at most sqrt(E - 1), when one expert takes every token.
             const double cvMax = std::sqrt(std::max(1.0, E - 1.0));
-            std::snprintf(t, sizeof t, "%.2f  (max %.1f)", f.cv, cvMax);
-            gauge(f.cv / cvMax, 0, t, worst(*snap, b.block, {AlertKind::LoadImbalance}));
+            // The tick is the noise floor: the CV an even router shows at this sample size.
+            const double noise = telemetry::evenRouterCv(b.assignments() - static_cast<double>(b.dropped), b.experts);
+            std::snprintf(t, sizeof t, "%.2f  (noise %.2f)", f.cv, noise);
+            gauge(f.cv / cvMax, noise / cvMax, t, worst(*snap, b.block, {AlertKind::LoadImbalance}));
             ImGui::TableNextColumn();
             std::snprintf(t, sizeof t, "%s  (uniform %s)", fmtPercent(f.maxShare).c_str(), fmtPercent(1.0 / E).c_str());
             gauge(f.maxShare, 1.0 / E, t, worst(*snap, b.block, {AlertKind::LoadImbalance, AlertKind::DeadExperts}));

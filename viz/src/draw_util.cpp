@@ -147,14 +147,14 @@ void emptyMessage(const std::string& text) {
     ImGui::Dummy(avail);
 }
 
-float colourBar(ImDrawList* dl, ImVec2 tl, float height, double lo, double hi, bool log, const std::string& unit) {
+float colourBar(ImDrawList* dl, ImVec2 tl, float height, double lo, double hi, bool log, const std::string& unit, Rgb (*map)(double)) {
     const float s = fonts().scale;
     const float barW = 16 * s;
     const int bands = 64;
     for (int i = 0; i < bands; ++i) {
         const float y0 = tl.y + height * (1.0f - static_cast<float>(i + 1) / bands);
         const float y1 = tl.y + height * (1.0f - static_cast<float>(i) / bands);
-        dl->AddRectFilled({tl.x, y0}, {tl.x + barW, y1 + 0.5f}, col(viridis((i + 0.5) / bands)));
+        dl->AddRectFilled({tl.x, y0}, {tl.x + barW, y1 + 0.5f}, col(map((i + 0.5) / bands)));
     }
     outline(dl, tl, {tl.x + barW, tl.y + height}, theme::kAxis);
     ImFont* f = fonts().small ? fonts().small : ImGui::GetFont();

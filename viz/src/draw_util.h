@@ -77,7 +77,7 @@ void emptyMessage(const std::string& text);
 // A vertical colour bar legend: viridis from lo (bottom) to hi (top), ticks and a unit label.
 // `log` places ticks at powers of ten. Returns the width used.
 float colourBar(ImDrawList* dl, ImVec2 topLeft, float height, double lo, double hi, bool log,
-                const std::string& unit);
+                const std::string& unit, Rgb (*map)(double) = viridis);
 
 // The snapshot the panels show (state.snapshotIndex, or the newest when following); nullptr
 // when the run has none.

@@ -36,11 +36,14 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     const int experts = blk->experts;
     const double dead = deadShare(experts);
     const int cur = currentIndex(run, st);
-    char sub[256];
+    char sub[512];
+    const double kept = blk->assignments() - static_cast<double>(blk->dropped);
     std::snprintf(sub, sizeof sub,
-                  "block %d  ·  %d experts  ·  %zu snapshots up to step %lld  ·  dead: share below 1/(10 × %d) = %s",
+                  "block %d  ·  %d experts  ·  %zu snapshots up to step %lld  ·  dead: share below 1/(10 × %d) = %s  ·  "
+                  "each snapshot sums %d batch%s (%.0f assignments): an even router's load CV there is %.2f",
                   blk->block, experts, run.snapshots.size(), static_cast<long long>(run.snapshots.back()->step), experts,
-                  fmtPercent(dead, 2).c_str());
+                  fmtPercent(dead, 2).c_str(), blk->batches, blk->batches == 1 ? "" : "es", kept,
+                  telemetry::evenRouterCv(kept, experts));
     header("Expert load over time", sub);
     if (st.showControls) {
         blockSelector(*snap, st, intents);

@@ -10,7 +10,9 @@
 #include <QCloseEvent>
 #include <QCoreApplication>
 #include <QDir>
+#include <QDialog>
 #include <QDockWidget>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QKeySequence>
@@ -21,7 +23,10 @@
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTextBrowser>
 #include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
 
 #include <spdlog/spdlog.h>
 
@@ -150,7 +155,7 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
         }
         if (st.compareRuns) {
             QString err;
-            m_scenario->setBusy(false, compareLatestRuns(&err) ? tr("Both runs are shown: solid lines for the latest, dashed for the one before.") : err);
+            m_scenario->setBusy(false, compareLatestRuns(&err) ? m_run->comparisonText() : err);
         }
         if (st.trainSteps <= 0) return;
         m_scenarioTraining = true;
@@ -282,6 +287,32 @@ void MainWindow::buildActions() {
     file->addAction(tr("&Save"), QKeySequence::Save, this, &MainWindow::save);
     file->addAction(tr("Save &as…"), QKeySequence::SaveAs, this, &MainWindow::saveAs);
     file->addSeparator();
+    QMenu* exp = file->addMenu(tr("&Export"));
+    auto exportTo = [this](const QString& title, const QString& suggested, const QString& filter,
+                           bool (MainWindow::*fn)(const QString&, QString*)) {
+        const QString f = QFileDialog::getSaveFileName(this, title, QDir::homePath() + QStringLiteral("/") + suggested, filter);
+        if (f.isEmpty()) return;
+        QString err;
+        if ((this->*fn)(f, &err)) statusBar()->showMessage(tr("Exported %1").arg(f), 4000);
+        else reportError(tr("Cannot export"), err);
+    };
+    exp->addAction(tr("&Canvas as PNG or SVG…"), this, [this, exportTo] {
+        exportTo(tr("Export the canvas"), m_doc->displayName() + QStringLiteral(".svg"), tr("SVG (*.svg);;PNG (*.png)"), &MainWindow::exportCanvas);
+    });
+    exp->addAction(tr("&Dashboard as PNG…"), this, [this, exportTo] {
+        exportTo(tr("Export the dashboard"), QStringLiteral("dashboard.png"), tr("PNG (*.png)"), &MainWindow::exportDashboard);
+    });
+    exp->addAction(tr("Opened run's tables as &CSV…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the CSV files"), QDir::homePath());
+        if (dir.isEmpty()) return;
+        QString err;
+        if (exportRunCsv(dir, &err)) statusBar()->showMessage(tr("CSV files written to %1").arg(dir), 4000);
+        else reportError(tr("Cannot export"), err);
+    });
+    exp->addAction(tr("Opened run as a &Markdown report…"), this, [this, exportTo] {
+        exportTo(tr("Export a run report"), QStringLiteral("run-report.md"), tr("Markdown (*.md)"), &MainWindow::exportRunReport);
+    });
+    file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     rebuildExamplesMenu();
 
@@ -362,6 +393,15 @@ void MainWindow::buildActions() {
     m_stopAct->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F5));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    // Offline: the pages are built into the program.
+    const std::pair<const char*, QString> pages[] = {{"guide", tr("&User guide")}, {"glossary", tr("&Glossary of metrics")},
+                                                     {"shortcuts", tr("&Keyboard shortcuts")}};
+    for (const auto& [page, title] : pages) {
+        QAction* a = help->addAction(title, this, [this, page = QString::fromLatin1(page)] { showHelp(page); });
+        a->setObjectName(QStringLiteral("help_") + QString::fromLatin1(page));
+        if (QLatin1String(page) == QLatin1String("guide")) a->setShortcut(QKeySequence::HelpContents);
+    }
+    help->addSeparator();
     help->addAction(tr("&About MoE Studio"), this, [this] {
         QMessageBox::about(this, tr("About MoE Studio"),
                            tr("<b>MoE Studio %1</b><p>Design, train, watch and cost Mixture-of-Experts networks.</p>"
@@ -383,6 +423,10 @@ void MainWindow::buildActions() {
     m_redoAct->setIcon(st->standardIcon(QStyle::SP_ArrowForward));
     tb->addAction(m_undoAct);
     tb->addAction(m_redoAct);
+    // The menu says what would be undone; on the toolbar that text (a whole path at times)
+    // would push the other buttons about: icon only, the text in the tooltip.
+    for (QAction* a : {m_undoAct, m_redoAct})
+        if (auto* b = qobject_cast<QToolButton*>(tb->widgetForAction(a))) b->setToolButtonStyle(Qt::ToolButtonIconOnly);
     tb->addSeparator();
     tb->addAction(tr("Fit"), this, [this] { m_view->fitAll(); });
     tb->addSeparator();
@@ -626,6 +670,30 @@ void MainWindow::duplicateSelection() {
     if (m_locked) return;
     const auto created = m_doc->duplicateBlocks(m_scene->selectedBlocks());
     if (created.size() == 1) m_scene->select({ItemRef::Block, created.front()});
+}
+
+QDialog* MainWindow::showHelp(const QString& page) {
+    QFile f(QStringLiteral(":/moe-studio/help/%1.html").arg(page));
+    if (!f.open(QIODevice::ReadOnly)) {
+        reportError(tr("No help page"), tr("The help page \"%1\" is not part of this build.").arg(page));
+        return nullptr;
+    }
+    auto* dlg = findChild<QDialog*>(QStringLiteral("helpDialog"));
+    if (!dlg) {
+        dlg = new QDialog(this);
+        dlg->setObjectName(QStringLiteral("helpDialog"));
+        dlg->resize(720, 640);
+        auto* v = new QVBoxLayout(dlg);
+        auto* browser = new QTextBrowser(dlg);
+        browser->setOpenLinks(false);
+        v->addWidget(browser);
+    }
+    auto* browser = dlg->findChild<QTextBrowser*>();
+    browser->setHtml(QString::fromUtf8(f.readAll()));
+    dlg->setWindowTitle(browser->documentTitle().isEmpty() ? tr("MoE Studio help") : browser->documentTitle());
+    dlg->show();
+    dlg->raise();
+    return dlg;
 }
 
 void MainWindow::setTheme(Theme t) {

@@ -17,6 +17,7 @@
 #include "training_controller.h"
 
 class QAction;
+class QDialog;
 class QDockWidget;
 class QLabel;
 class QMenu;
@@ -79,6 +80,17 @@ public:
     // in the run folder): the run dock's curves and the dashboards. False with `error` when
     // there are not two runs.
     bool compareLatestRuns(QString* error);
+
+    // Exports (File > Export): the canvas as PNG or SVG (by the file's suffix), the dashboard dock
+    // as PNG, the opened run's tables as CSV files in a folder, the opened run as a Markdown
+    // report. False with `error` naming the file or what is missing.
+    bool exportCanvas(const QString& path, QString* error);
+    bool exportDashboard(const QString& path, QString* error);
+    bool exportRunCsv(const QString& folder, QString* error);
+    bool exportRunReport(const QString& path, QString* error);
+
+    // Opens a page of the built-in help ("guide", "glossary", "shortcuts") in a help window.
+    QDialog* showHelp(const QString& page);
 
     // Raises a right-hand dock by name: "cluster", "dashboards" or "inspector" (--dock).
     void raiseDock(const QString& name);

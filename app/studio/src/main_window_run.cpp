@@ -7,7 +7,10 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
+#include <QImage>
+#include <QPainter>
 #include <QPixmap>
+#include <QSvgGenerator>
 #include <QScreen>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -17,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <memory>
 
@@ -25,6 +29,8 @@
 #include "inspector.h"
 #include "main_window.h"
 #include "messages_panel.h"
+#include "moe/telemetry/report.h"
+#include "theme.h"
 #include "run_panel.h"
 #include "scenario_panel.h"
 
@@ -239,6 +245,94 @@ void MainWindow::showSnapshotOnCanvas(const moe::telemetry::SnapshotPtr& s) {
     }
     m_scene->setExpertLoads(std::move(loads));
     m_messages->setAlerts(s->alerts);
+}
+
+bool MainWindow::exportCanvas(const QString& path, QString* error) {
+    const QRectF area = m_scene->itemsBoundingRect().adjusted(-20, -20, 20, 20);
+    if (path.endsWith(QLatin1String(".svg"), Qt::CaseInsensitive)) {
+        QSvgGenerator svg;
+        svg.setFileName(path);
+        svg.setSize(area.size().toSize());
+        svg.setViewBox(QRectF(QPointF(0, 0), area.size()));
+        svg.setTitle(m_doc->displayName());
+        QPainter p;
+        if (!p.begin(&svg)) {
+            *error = tr("cannot write %1").arg(path);
+            return false;
+        }
+        m_scene->render(&p, QRectF(QPointF(0, 0), area.size()), area);
+        p.end();
+        if (!QFileInfo::exists(path)) {
+            *error = tr("cannot write %1").arg(path);
+            return false;
+        }
+        return true;
+    }
+    if (!path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) {
+        *error = tr("%1: the canvas exports as .png or .svg").arg(path);
+        return false;
+    }
+    QImage img((area.size() * 2).toSize(), QImage::Format_ARGB32);  // twice the scene's scale: sharp when printed
+    img.fill(canvasColors().background);
+    QPainter p(&img);
+    p.setRenderHint(QPainter::Antialiasing);
+    m_scene->render(&p, QRectF(QPointF(0, 0), QSizeF(img.size())), area);
+    p.end();
+    if (!img.save(path, "PNG")) {
+        *error = tr("cannot write %1").arg(path);
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportDashboard(const QString& path, QString* error) {
+    if (!m_dashDock->isVisible() || m_dashDock->widget()->width() < 10) {
+        *error = tr("Show the Dashboards dock first (View menu)");
+        return false;
+    }
+    // The dashboards are a native (Vulkan) window: read them off the screen.
+    QWidget* w = m_dashDock->widget();
+    QScreen* scr = w->screen() ? w->screen() : QGuiApplication::primaryScreen();
+    const QPoint tl = w->mapToGlobal(QPoint(0, 0));
+    const QPixmap px = scr ? scr->grabWindow(0, tl.x(), tl.y(), w->width(), w->height()) : QPixmap();
+    if (px.isNull() || !px.save(path, "PNG")) {
+        *error = tr("cannot write %1").arg(path);
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportRunCsv(const QString& folder, QString* error) {
+    const auto run = m_run->openedRun();
+    if (!run) {
+        *error = tr("Open a run in the Run dock first (Past run)");
+        return false;
+    }
+    for (const std::string& table : moe::telemetry::RunReader::csvTables()) {
+        const QString path = QDir(folder).filePath(QString::fromStdString(run->info().runId + "-" + table) + QStringLiteral(".csv"));
+        std::ofstream out(path.toStdString());
+        std::string err;
+        if (!out || !run->writeCsv(table, out, err) || !out.flush()) {
+            *error = tr("cannot write %1%2").arg(path, err.empty() ? QString() : QStringLiteral(": ") + QString::fromStdString(err));
+            return false;
+        }
+    }
+    return true;
+}
+
+bool MainWindow::exportRunReport(const QString& path, QString* error) {
+    const auto run = m_run->openedRun();
+    if (!run) {
+        *error = tr("Open a run in the Run dock first (Past run)");
+        return false;
+    }
+    std::ofstream out(path.toStdString());
+    if (out) moe::telemetry::writeMarkdownReport(*run, out);
+    if (!out || !out.flush()) {
+        *error = tr("cannot write %1").arg(path);
+        return false;
+    }
+    return true;
 }
 
 bool MainWindow::grabWindowTo(const QString& path) {

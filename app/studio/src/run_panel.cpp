@@ -28,6 +28,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "format.h"
 #include "theme.h"
@@ -71,6 +74,15 @@ QChart* makeChart(const QString& title, QValueAxis** x, QValueAxis** y) {
 }
 
 }  // namespace
+
+double niceStep(double range, int maxTicks) {
+    if (!(range > 0) || maxTicks < 1) return 1;
+    const double raw = range / maxTicks;
+    const double p = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+        if (m * p >= raw) return std::max(1.0, m * p);
+    return std::max(1.0, 10 * p);
+}
 
 RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<CurveSet>()), m_compare(std::make_unique<CurveSet>()) {
     auto* v = new QVBoxLayout(this);
@@ -118,6 +130,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_lossChart = makeChart(tr("Loss"), &m_lossX, &m_lossY);
     m_accChart = makeChart(tr("Accuracy"), &m_accX, &m_accY);
     m_accY->setRange(0, 1);
+    m_accY->setTickCount(6);  // 0, 0.2, ... 1.0: every label exact
     m_accY->setLabelFormat(QStringLiteral("%.1f"));
     m_lossY->setLabelFormat(QStringLiteral("%.3g"));
     m_lossView = new QChartView(m_lossChart, this);
@@ -154,6 +167,12 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     hist->setColumnStretch(1, 1);
     hist->setColumnStretch(3, 1);
     v->addWidget(m_history);
+    m_diff = new QLabel(this);
+    m_diff->setObjectName(QStringLiteral("comparisonDiff"));
+    m_diff->setWordWrap(true);
+    m_diff->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_diff->hide();
+    v->addWidget(m_diff);
 
     connect(m_train, &QPushButton::clicked, this, &RunPanel::trainRequested);
     connect(m_pause, &QPushButton::clicked, this, [this] {
@@ -301,9 +320,13 @@ void RunPanel::fitAxes() {
         for (const QPointF& p : c->acc->points()) maxStep = std::max(maxStep, p.x());
     }
     if (m_status.totalSteps > 0 && m_status.active()) maxStep = std::max(maxStep, static_cast<double>(m_status.totalSteps));
+    // The step axis ends at the run's last step (300, not 400) with ticks at round steps.
+    const double interval = niceStep(maxStep, 5);
     for (QValueAxis* x : {m_lossX, m_accX}) {
         x->setRange(0, maxStep);
-        x->applyNiceNumbers();
+        x->setTickType(QValueAxis::TicksDynamic);
+        x->setTickAnchor(0);
+        x->setTickInterval(interval);
     }
     m_lossY->setRange(0, maxLoss * 1.05);
     m_lossY->applyNiceNumbers();
@@ -334,6 +357,7 @@ void RunPanel::clear() {
     ensureCurves(*m_live);
     m_opened.reset();
     m_compared.reset();
+    updateDiff();
     m_label->setEnabled(false);
     m_replay->setEnabled(false);
     m_replayLabel->setText(tr("open a past run to replay it"));
@@ -351,7 +375,9 @@ int RunPanel::compareCurvePoints() const { return m_compare->loss ? static_cast<
 void RunPanel::setStatus(const RunStatus& s) {
     m_status = s;
     QString state = stateName(s.state);
-    if (!s.message.isEmpty() && (s.state == RunStatus::Failed || s.state == RunStatus::Stopped)) state += QStringLiteral(": ") + s.message;
+    // "stopped: stopped by request" says nothing twice.
+    if (!s.message.isEmpty() && (s.state == RunStatus::Failed || s.state == RunStatus::Stopped) && !s.message.startsWith(state, Qt::CaseInsensitive))
+        state += QStringLiteral(": ") + s.message;
     m_state->setText(state);
     m_state->setWordWrap(true);
     m_state->setToolTip(s.message);
@@ -462,9 +488,9 @@ void RunPanel::openRunAsync(const QString& path) {
 
 void RunPanel::compareRunAsync(const QString& path) {
     const quint64 request = ++m_compareRequest;
-    if (path.isEmpty()) {
+    if (path.isEmpty() || isOpened(path)) {
         QString err;
-        compareRun(path, &err);
+        if (!compareRun(path, &err)) Q_EMIT message(err);
         return;
     }
     readRunAsync(path, [this, request, path](const ReaderResult& r) {
@@ -499,8 +525,13 @@ void RunPanel::showOpened(std::shared_ptr<moe::telemetry::RunReader> reader) {
     m_label->setEnabled(true);
     m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(runLabel(info), QString::fromStdString(info.status)).arg(n)
                              : tr("run %1 holds no snapshots").arg(runLabel(info)));
+    updateDiff();
     Q_EMIT runOpened(m_opened);
     if (n > 0) Q_EMIT replaySnapshot(m_opened->snapshots().back());
+}
+
+bool RunPanel::isOpened(const QString& path) const {
+    return m_opened && QFileInfo(path).absoluteFilePath() == QFileInfo(QString::fromStdString(m_opened->path())).absoluteFilePath();
 }
 
 bool RunPanel::compareRun(const QString& path, QString* error) {
@@ -508,6 +539,10 @@ bool RunPanel::compareRun(const QString& path, QString* error) {
     if (path.isEmpty()) {
         showCompared(nullptr);
         return true;
+    }
+    if (isOpened(path)) {
+        if (error) *error = tr("%1 is the opened run: compare it with another one").arg(QFileInfo(path).completeBaseName());
+        return false;
     }
     auto r = moe::telemetry::RunReader::open(path.toStdString());
     if (!r.ok()) {
@@ -524,6 +559,53 @@ void RunPanel::showCompared(std::shared_ptr<moe::telemetry::RunReader> reader) {
     if (m_compared)
         for (const auto& s : m_compared->snapshots()) appendPoint(*m_compare, *s);
     fitAxes();
+    updateDiff();
+}
+
+QString RunPanel::comparisonText() const { return m_diff->text(); }
+
+void RunPanel::updateDiff() {
+    if (!m_opened || !m_compared) {
+        m_diff->clear();
+        m_diff->hide();
+        return;
+    }
+    const QStringList d = projectDiff(m_compared->info().projectJson, m_opened->info().projectJson);
+    const QString who = tr("%1 (dashed) → %2 (solid)").arg(runLabel(m_compared->info()), runLabel(m_opened->info()));
+    m_diff->setText(d.isEmpty() ? tr("Compared %1: the same project.").arg(who)
+                                : tr("Compared %1. What changed: %2").arg(who, d.join(QStringLiteral("; "))));
+    m_diff->show();
+}
+
+namespace {
+void flatten(const nlohmann::json& j, const std::string& path, std::map<std::string, std::string>& out) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it) flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+    } else if (j.is_array() && !j.empty() && (j.front().is_object() || j.front().is_array())) {
+        for (size_t i = 0; i < j.size(); ++i) flatten(j[i], path + "[" + std::to_string(i) + "]", out);
+    } else {
+        out[path] = j.dump();
+    }
+}
+}  // namespace
+
+QStringList RunPanel::projectDiff(const std::string& beforeJson, const std::string& afterJson) {
+    const auto a = nlohmann::json::parse(beforeJson, nullptr, false), b = nlohmann::json::parse(afterJson, nullptr, false);
+    if (a.is_discarded() || b.is_discarded()) return {tr("a run holds no readable project")};
+    std::map<std::string, std::string> fa, fb;
+    flatten(a, {}, fa);
+    flatten(b, {}, fb);
+    fa.erase("scenario");  // the lesson's text is not what the network trained
+    QStringList out;
+    for (const auto& [path, v] : fa) {
+        if (path.rfind("scenario", 0) == 0) continue;
+        const auto it = fb.find(path);
+        if (it == fb.end()) out << tr("%1: %2 → (none)").arg(QString::fromStdString(path), QString::fromStdString(v));
+        else if (it->second != v) out << tr("%1: %2 → %3").arg(QString::fromStdString(path), QString::fromStdString(v), QString::fromStdString(it->second));
+    }
+    for (const auto& [path, v] : fb)
+        if (path.rfind("scenario", 0) != 0 && !fa.count(path)) out << tr("%1: (none) → %2").arg(QString::fromStdString(path), QString::fromStdString(v));
+    return out;
 }
 
 }  // namespace moe::studio

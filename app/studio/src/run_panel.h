@@ -25,6 +25,8 @@ class QValueAxis;
 namespace moe::studio {
 
 struct CurveSet;
+// A round tick interval (1, 2, 2.5 or 5 x 10^k, at least 1) giving at most `maxTicks` ticks over `range`.
+double niceStep(double range, int maxTicks);
 // The pace a classroom starts at: slow enough to watch experts die, quick enough for a lesson.
 inline constexpr double kClassroomSpeed = 50.0;
 
@@ -58,6 +60,11 @@ public:
     std::shared_ptr<const moe::telemetry::RunReader> comparedRun() const { return m_compared; }
     // Names and annotates the opened run (stored in its run store); false with `error` otherwise.
     bool labelOpenedRun(const QString& name, const QString& notes, QString* error);
+    // What differs between the projects two runs trained, one "path: before → after" line each
+    // (JSON paths as in validation messages). Empty when they trained the same project.
+    static QStringList projectDiff(const std::string& beforeJson, const std::string& afterJson);
+    // The diff of the opened and the compared run, as shown under the charts.
+    QString comparisonText() const;
     // How a run is listed: its name when it has one, then its id.
     static QString runLabel(const moe::telemetry::RunInfo& info);
     int liveCurvePoints() const;
@@ -83,6 +90,8 @@ private:
     void updateButtons();
     void showOpened(std::shared_ptr<moe::telemetry::RunReader> reader);
     void showCompared(std::shared_ptr<moe::telemetry::RunReader> reader);
+    void updateDiff();
+    bool isOpened(const QString& path) const;
     using ReaderResult = moe::spec::Result<std::shared_ptr<moe::telemetry::RunReader>>;
     // Opens `path` off the UI thread and calls `done` on the UI thread unless this panel is gone.
     void readRunAsync(const QString& path, std::function<void(const ReaderResult&)> done);
@@ -102,6 +111,7 @@ private:
     QPushButton* m_label;
     QSlider* m_replay;
     QLabel* m_replayLabel;
+    QLabel* m_diff;  // what changed between the opened and the compared run's projects
     QString m_runDir;
     std::shared_ptr<moe::telemetry::RunReader> m_opened, m_compared;
     RunStatus m_status;

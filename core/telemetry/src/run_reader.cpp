@@ -197,7 +197,14 @@ int RunReader::refresh() {
             it->second->mapResolution = static_cast<int>(rm.getInt(2));
             for (double v : parseArray(rm.getText(3))) it->second->routingMap.push_back(static_cast<int>(v));
         }
-        // Tables added after the first stores: a store without them has no rows to read.
+        // Tables added after the first stores: a store without them has no rows to read (a
+        // store without block_sample measured one batch per snapshot).
+        Statement sa(m_db, "SELECT step, block, batches FROM block_sample WHERE step > ?");
+        sa.bind(1, after);
+        while (sa.ok() && sa.step() == SQLITE_ROW) {
+            auto it = blocks.find({sa.getInt(0), static_cast<int>(sa.getInt(1))});
+            if (it != blocks.end()) it->second->batches = std::max(1, static_cast<int>(sa.getInt(2)));
+        }
         Statement tm(m_db, "SELECT step, test_loss, unigram_bits_per_byte FROM text_metrics WHERE step > ?");
         tm.bind(1, after);
         while (tm.ok() && tm.step() == SQLITE_ROW) {

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS alerts(step INTEGER, block INTEGER, kind TEXT, severi
 CREATE TABLE IF NOT EXISTS text_metrics(step INTEGER PRIMARY KEY, test_loss REAL, unigram_bits_per_byte REAL);
 CREATE TABLE IF NOT EXISTS probe_routing(step INTEGER, block INTEGER, k INTEGER, experts TEXT, gates TEXT,
   PRIMARY KEY(step, block));
+CREATE TABLE IF NOT EXISTS block_sample(step INTEGER, block INTEGER, batches INTEGER, PRIMARY KEY(step, block));
 )sql";
 
 std::string jsonArray(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
@@ -210,7 +211,8 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
     Statement es(m_db, "INSERT OR REPLACE INTO expert_stats VALUES(?,?,?,?,?)");
     Statement ce(m_db, "INSERT OR REPLACE INTO class_expert VALUES(?,?,?,?,?)");
     Statement al(m_db, "INSERT INTO alerts VALUES(?,?,?,?,?,?,?,?)");
-    ok = ok && bs.ok() && es.ok() && ce.ok() && al.ok();
+    Statement sa(m_db, "INSERT OR REPLACE INTO block_sample VALUES(?,?,?)");
+    ok = ok && bs.ok() && es.ok() && ce.ok() && al.ok() && sa.ok();
     for (const auto& b : s.blocks) {
         if (!ok) break;
         bs.bind(1, s.step).bind(2, b.block).bind(3, b.experts).bind(4, b.ffnExperts).bind(5, b.tokens).bind(6, b.dropped)
@@ -218,6 +220,9 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
             .bind(12, jsonArray(b.tokenEntropyHist)).bind(13, jsonArray(b.expertsPerTokenHist)).bind(14, jsonArray(b.similarity));
         ok = bs.step() == SQLITE_DONE;
         bs.reset();
+        sa.bind(1, s.step).bind(2, b.block).bind(3, b.batches);
+        ok = ok && sa.step() == SQLITE_DONE;
+        sa.reset();
         for (int e = 0; ok && e < b.experts; ++e) {
             const auto ue = static_cast<size_t>(e);
             es.bind(1, s.step).bind(2, b.block).bind(3, e)

@@ -62,7 +62,9 @@ std::optional<View> parseView(std::string_view name);
 // False when this build has no data model for the view (the cluster view without core/cluster).
 bool viewAvailable(View v);
 
-enum class HeatMetric { TokenShare, MeanGateProb, DropRate };
+// LoadRatio: share x experts (1 = an even share) on a fixed diverging log scale 1/8 .. 8, so a
+// balanced block reads the same whatever its expert count.
+enum class HeatMetric { TokenShare, MeanGateProb, DropRate, LoadRatio };
 enum class Scale { Linear, Log };
 
 // What the user chose. Defaults give a sensible first picture; every field survives across frames.

@@ -25,6 +25,7 @@
 //                                                 per byte, -1 when not measured) and the reference
 //   probe_routing(step, block, k, experts, gates)  sequence models: per probe token the k experts
 //                                                 (-1: unused slot) and gates, JSON [tokens x k]
+//   block_sample(step, block, batches)            how many batches a snapshot's routing counts sum
 //   meta holds the probe once: probe_tokens (JSON), probe_samples, class_names (JSON, when the
 //   class rows are not dataset labels, e.g. token classes of text)
 
