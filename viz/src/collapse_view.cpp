@@ -152,16 +152,22 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
     const float tableH = std::min(availH * 0.45f, rowH * (static_cast<float>(snap->blocks.size()) + 1.6f));
     constexpr ImGuiTableFlags tf = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
                                    ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_PadOuterX;
-    if (ImGui::BeginTable("gauges", 8, tf, {0, tableH})) {
+    // In a narrow dock the gauges that decide a collapse stay (effective experts, CV, drops,
+    // alerts); max share, similarity and the router gradient are in the wide layout (and the
+    // alerts below say when they matter).
+    const bool narrow = ImGui::GetContentRegionAvail().x < 900 * s;
+    if (ImGui::BeginTable("gauges", narrow ? 5 : 8, tf, {0, tableH})) {
         ImGui::TableSetupScrollFreeze(0, 1);
-        ImGui::TableSetupColumn("block", ImGuiTableColumnFlags_WidthFixed, 70 * s);
-        ImGui::TableSetupColumn("effective experts", 0, 1.0f);
+        ImGui::TableSetupColumn("block", ImGuiTableColumnFlags_WidthFixed, ImGui::CalcTextSize("block 00").x + 8 * s);
+        ImGui::TableSetupColumn(narrow ? "effective" : "effective experts", 0, 1.0f);
         ImGui::TableSetupColumn("load CV", 0, 1.0f);
-        ImGui::TableSetupColumn("max share", 0, 1.0f);
-        ImGui::TableSetupColumn("drop rate", 0, 1.0f);
-        ImGui::TableSetupColumn("expert similarity", 0, 1.0f);
-        ImGui::TableSetupColumn("router gradient", 0, 1.0f);
-        ImGui::TableSetupColumn("alerts", 0, 1.5f);
+        if (!narrow) ImGui::TableSetupColumn("max share", 0, 1.0f);
+        ImGui::TableSetupColumn(narrow ? "drops" : "drop rate", 0, 1.0f);
+        if (!narrow) {
+            ImGui::TableSetupColumn("expert similarity", 0, 1.0f);
+            ImGui::TableSetupColumn("router gradient", 0, 1.0f);
+        }
+        ImGui::TableSetupColumn("alerts", 0, narrow ? 1.0f : 1.5f);
         ImGui::TableHeadersRow();
         for (size_t i = 0; i < snap->blocks.size(); ++i) {
             const auto& b = snap->blocks[i];
@@ -184,28 +190,32 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
             const double cvMax = std::sqrt(std::max(1.0, E - 1.0));
             // The tick is the noise floor: the CV an even router shows at this sample size.
             const double noise = telemetry::evenRouterCv(b.assignments() - static_cast<double>(b.dropped), b.experts);
-            std::snprintf(t, sizeof t, "%.2f  (noise %.2f)", f.cv, noise);
+            std::snprintf(t, sizeof t, narrow ? "%.2f (%.2f)" : "%.2f  (noise %.2f)", f.cv, noise);
             gauge(f.cv / cvMax, noise / cvMax, t, worst(*snap, b.block, {AlertKind::LoadImbalance}));
-            ImGui::TableNextColumn();
-            std::snprintf(t, sizeof t, "%s  (uniform %s)", fmtPercent(f.maxShare).c_str(), fmtPercent(1.0 / E).c_str());
-            gauge(f.maxShare, 1.0 / E, t, worst(*snap, b.block, {AlertKind::LoadImbalance, AlertKind::DeadExperts}));
-            ImGui::TableNextColumn();
-            gauge(f.dropRate, 0, fmtPercent(f.dropRate), worst(*snap, b.block, {AlertKind::HighDropRate}));
-            ImGui::TableNextColumn();
-            if (f.hasSimilarity) {
-                std::snprintf(t, sizeof t, "cos %.2f", f.meanSimilarity);
-                gauge(f.meanSimilarity, 0, t, worst(*snap, b.block, {AlertKind::RepresentationCollapse}));
-            } else {
-                gauge(0, 0, "not measured", nullptr);
+            if (!narrow) {
+                ImGui::TableNextColumn();
+                std::snprintf(t, sizeof t, "%s  (uniform %s)", fmtPercent(f.maxShare).c_str(), fmtPercent(1.0 / E).c_str());
+                gauge(f.maxShare, 1.0 / E, t, worst(*snap, b.block, {AlertKind::LoadImbalance, AlertKind::DeadExperts}));
             }
             ImGui::TableNextColumn();
-            const double peak = peakGrad[i];
-            if (b.routerGradNorm < 0) {
-                gauge(0, 0, "no router weights (hash)", nullptr);  // nothing to starve
-            } else {
-                std::snprintf(t, sizeof t, "%.2e  (%s of peak)", b.routerGradNorm,
-                              peak > 0 ? fmtPercent(b.routerGradNorm / peak, 0).c_str() : "n/a");
-                gauge(peak > 0 ? b.routerGradNorm / peak : 0, 0, t, worst(*snap, b.block, {AlertKind::RouterStarvation}));
+            gauge(f.dropRate, 0, fmtPercent(f.dropRate), worst(*snap, b.block, {AlertKind::HighDropRate}));
+            if (!narrow) {
+                ImGui::TableNextColumn();
+                if (f.hasSimilarity) {
+                    std::snprintf(t, sizeof t, "cos %.2f", f.meanSimilarity);
+                    gauge(f.meanSimilarity, 0, t, worst(*snap, b.block, {AlertKind::RepresentationCollapse}));
+                } else {
+                    gauge(0, 0, "not measured", nullptr);
+                }
+                ImGui::TableNextColumn();
+                const double peak = peakGrad[i];
+                if (b.routerGradNorm < 0) {
+                    gauge(0, 0, "no router weights (hash)", nullptr);  // nothing to starve
+                } else {
+                    std::snprintf(t, sizeof t, "%.2e  (%s of peak)", b.routerGradNorm,
+                                  peak > 0 ? fmtPercent(b.routerGradNorm / peak, 0).c_str() : "n/a");
+                    gauge(peak > 0 ? b.routerGradNorm / peak : 0, 0, t, worst(*snap, b.block, {AlertKind::RouterStarvation}));
+                }
             }
             ImGui::TableNextColumn();
             ImDrawList* dl = ImGui::GetWindowDrawList();
@@ -301,8 +311,8 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
         ImGui::Dummy({bw, small->FontSize + 4 * s});
         ImGui::SameLine();
         if (fonts().bold) ImGui::PushFont(fonts().bold);
-        if (a->block >= 0) ImGui::Text("block %d: %s", a->block, a->title.c_str());
-        else ImGui::Text("model: %s", a->title.c_str());
+        if (a->block >= 0) ImGui::TextWrapped("block %d: %s", a->block, a->title.c_str());
+        else ImGui::TextWrapped("model: %s", a->title.c_str());
         if (fonts().bold) ImGui::PopFont();
         ImGui::Indent(bw + ImGui::GetStyle().ItemSpacing.x);
         ImGui::PushTextWrapPos(0);
