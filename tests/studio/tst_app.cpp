@@ -81,6 +81,35 @@ private Q_SLOTS:
         QVERIFY(reader.value()->latest());
         QCOMPARE(reader.value()->latest()->step, std::int64_t(50));
     }
+
+    // The collapse lesson end to end, as a class plays it: four steps, two runs in the user's
+    // data folder, the shipped project byte for byte unchanged.
+    void playsTheCollapseScenario() {
+        if (qEnvironmentVariable("DISPLAY").isEmpty()) QSKIP("needs an X display (runs under xvfb-run)");
+        if (!moe::studio::TrainingController::engineAvailable()) QSKIP("the training engine is not built");
+        const QString shipped = QStringLiteral(MOE_SOURCE_DIR "/projects/collapse.json");
+        QFile f(shipped);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray before = f.readAll();
+        f.close();
+        QDir(kWork + "/scenario-data").removeRecursively();
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("QT_QPA_PLATFORM", "xcb");
+        env.insert("XDG_CONFIG_HOME", kWork + "/scenario-config");
+        env.insert("XDG_DATA_HOME", kWork + "/scenario-data");
+        p.setProcessEnvironment(env);
+        p.start(kStudio, {shipped, "--classroom", "--play-scenario"});
+        QVERIFY(p.waitForFinished(180000));
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(err));
+        for (int i = 1; i <= 4; ++i) QVERIFY2(err.contains(QString("scenario step %1 ").arg(i)), qPrintable(err));
+        QStringList runs;
+        for (QDirIterator it(kWork + "/scenario-data", {"*.sqlite"}, QDir::Files, QDirIterator::Subdirectories); it.hasNext();) runs << it.next();
+        QCOMPARE(runs.size(), 2);  // the collapsed run and the fixed one
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), before);
+    }
 };
 
 QTEST_MAIN(TestApp)

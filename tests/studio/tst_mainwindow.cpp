@@ -2,7 +2,9 @@
 // files change nothing, autosave and save manage the recovery file, past runs reopen, compare
 // and replay onto the canvas, classroom mode and themes switch.
 #include <QDialog>
+#include <QComboBox>
 #include <QDockWidget>
+#include <QPushButton>
 #include <QToolBar>
 #include <QToolButton>
 #include <QTextBrowser>
@@ -180,6 +182,45 @@ private Q_SLOTS:
         QVERIFY(!run->openedRun());
         for (BlockId id : w.document()->blockIds())
             if (NodeItem* it = w.scene()->itemFor({ItemRef::Block, id})) QVERIFY(!it->hasLoads());
+    }
+
+    // The collapse lesson's loss chart: the task loss, and the balancing losses apart (turning
+    // the aux loss on must not look like the model got worse).
+    void lossChartPlotsTaskLossApart() {
+        MainWindow w(false, m_dir.filePath("recovery14"));
+        const QString run = testing::writeRunStore(m_dir.filePath("aux_run.sqlite"), w.document()->project(), 3, [](int i, tel::RoutingSnapshot& s) {
+            s.step = i * 10;
+            s.taskLoss = 0.5 / i;
+            s.loss = s.taskLoss + 0.2;  // weighted aux + z
+            s.blocks.push_back(testing::blockLoad(1, {25, 25, 25, 25}));
+        });
+        QString err;
+        QVERIFY2(w.runPanel()->openRun(run, &err), qPrintable(err));
+        const auto task = w.runPanel()->liveTaskLoss(), balance = w.runPanel()->liveBalancingLoss();
+        QCOMPARE(task.size(), 3);
+        QCOMPARE(task[1].y(), 0.25);
+        QCOMPARE(balance.size(), 3);
+        QVERIFY(std::abs(balance[2].y() - 0.2) < 1e-12);
+    }
+
+    // Classroom mode is a presenter layout: the guide, the canvas and the dashboards dock; the run
+    // dock without past-run pickers, training at a watchable pace.
+    void classroomIsAPresenterLayout() {
+        MainWindow w(false, m_dir.filePath("recovery15"));
+        w.resize(1280, 800);
+        w.show();
+        w.setClassroom(true);
+        QVERIFY(w.findChild<QDockWidget*>("dashboardsDock")->isVisible());
+        QVERIFY(!w.findChild<QDockWidget*>("inspectorDock")->isVisible());
+        QVERIFY(!w.findChild<QComboBox*>("pastRuns")->isVisible());
+        QCOMPARE(w.runPanel()->speed(), kClassroomSpeed);
+        QVERIFY(w.findChild<QPushButton*>("resetScenario"));
+        // At 1280 x 800 the window fits the screen it was given: no dock forces it wider.
+        QApplication::processEvents();
+        QVERIFY2(w.minimumSizeHint().width() <= 1280, qPrintable(QString::number(w.minimumSizeHint().width())));
+        w.setClassroom(false);
+        QCOMPARE(w.runPanel()->speed(), 0.0);
+        QVERIFY(w.findChild<QComboBox*>("pastRuns")->isVisible());
     }
 
     void classroomAndThemes() {

@@ -370,6 +370,9 @@ void RunPanel::clear() {
 }
 
 int RunPanel::liveCurvePoints() const { return m_live->loss ? static_cast<int>(m_live->loss->count()) : 0; }
+QList<QPointF> RunPanel::liveTaskLoss() const { return m_live->loss ? m_live->loss->points() : QList<QPointF>{}; }
+QList<QPointF> RunPanel::liveBalancingLoss() const { return m_live->balance ? m_live->balance->points() : QList<QPointF>{}; }
+
 int RunPanel::compareCurvePoints() const { return m_compare->loss ? static_cast<int>(m_compare->loss->count()) : 0; }
 
 void RunPanel::setStatus(const RunStatus& s) {

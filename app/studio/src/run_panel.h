@@ -68,6 +68,9 @@ public:
     // How a run is listed: its name when it has one, then its id.
     static QString runLabel(const moe::telemetry::RunInfo& info);
     int liveCurvePoints() const;
+    // The loss chart's points of the live/opened run: task loss, and the weighted aux + z apart.
+    QList<QPointF> liveTaskLoss() const;
+    QList<QPointF> liveBalancingLoss() const;
     int compareCurvePoints() const;
 
 Q_SIGNALS:
