@@ -314,6 +314,12 @@ private Q_SLOTS:
         QCOMPARE(fit->pos().x(), before);
     }
 
+    void scenarioStepsInPlainWords() {
+        QCOMPARE(ScenarioPanel::describeEdit("model.blocks[*].losses.aux", 0.05), QStringLiteral("set the load-balancing loss to 0.05 in every block"));
+        QCOMPARE(ScenarioPanel::describeEdit("model.blocks[2].router.noise", 1.0), QStringLiteral("set the router noise to 1.0 in block 3"));
+        QCOMPARE(ScenarioPanel::describeEdit("model.name", "x"), QStringLiteral("set model.name to x"));
+    }
+
     void comparisonSaysWhatChanged() {
         auto p = MainWindow(false, m_dir.filePath("recovery13")).document()->project();
         const std::string before = spec::serializeProject(p);

@@ -235,6 +235,22 @@ private Q_SLOTS:
         }
     }
 
+    // Two runs: both drawn, under an amber BEFORE banner and a blue LATEST one.
+    void comparedRunsDrawSideBySide() {
+        viz::PanelState st;
+        viz::RunView both = m_small;
+        both.compared = std::make_shared<viz::RunView>(m_small);
+        const auto img = render(viz::View::Load, both, st, "load-compared");
+        QVERIFY(countNear(img, {{176, 104, 18}}, 4) > 2000);
+        QVERIFY(countNear(img, {{36, 98, 176}}, 4) > 2000);
+        QVERIFY(countNear(img, viridisSamples(), 6) > 40000);
+        QCOMPARE(int(st.comparedState.size()), 1);
+        // The collapse monitor names when each detector first tripped.
+        const auto trips = viz::firstTrips(m_small);
+        QVERIFY(!trips.empty());
+        for (size_t i = 1; i < trips.size(); ++i) QVERIFY(trips[i - 1].step <= trips[i].step);
+    }
+
     void scrubbingChangesThePicture() {
         viz::PanelState st;
         st.block = 2;
