@@ -56,7 +56,11 @@ int run(const moe::cli::ParsedArgs& a) {
         return 0;
     }
     const int peak = *std::max_element(counts.begin(), counts.end());
-    std::cout << kindName << " schedule, " << layers << " layers (sum " << sum << ")\n";
+    std::cout << kindName << " schedule, " << layers << (layers == 1 ? " layer" : " layers") << " (sum " << sum << ")\n";
+    // A pyramid climbs to max in the middle layer; with an even count there is no middle one.
+    if (peak < s.max && (s.kind == spec::ScheduleKind::Pyramid || s.kind == spec::ScheduleKind::Wave))
+        std::cout << "  note: the largest count is " << peak << ", not max " << s.max << ": with " << layers
+                  << (layers == 1 ? " layer" : " layers") << " no layer falls on the peak of the " << kindName << "\n";
     for (int i = 0; i < layers; ++i) {
         const int c = counts[static_cast<size_t>(i)];
         const int bar = std::max(1, c * 40 / std::max(peak, 1));

@@ -84,7 +84,10 @@ int run(const moe::cli::ParsedArgs& a) {
             lastLm = s;
             if (!bestLm || s->testLoss < bestLm->testLoss) bestLm = s;
         }
-    const auto verdicts = tel::detectCollapse(*snap);
+    // The trainer's verdicts at that step (the detectors with hysteresis over the run).
+    std::vector<tel::Alert> verdicts;
+    for (const auto& al : snap->alerts)
+        if (al.kind != tel::AlertKind::Divergence) verdicts.push_back(al);
     const auto first = firstSeen(r);
     std::vector<tel::Alert> finalAlerts;  // e.g. divergence, recorded after the routing snapshot
     for (const auto& al : r.latest()->alerts)
@@ -117,7 +120,7 @@ int run(const moe::cli::ParsedArgs& a) {
             nlohmann::ordered_json jb{{"block", b.block}, {"experts", b.experts}, {"ffn_experts", b.ffnExperts}, {"tokens", b.tokens},
                                       {"dropped", b.dropped}, {"tokens_per_expert", b.tokensPerExpert}, {"share", f.share},
                                       {"mean_gate_prob", b.meanGateProb}, {"dead_experts", f.deadExperts}, {"max_share", f.maxShare},
-                                      {"cv", f.cv}, {"normalized_entropy", f.normalizedEntropy}, {"effective_experts", f.effectiveExperts},
+                                      {"cv", f.cv}, {"noise_cv", f.noiseCv}, {"batches", b.batches}, {"normalized_entropy", f.normalizedEntropy}, {"effective_experts", f.effectiveExperts},
                                       {"drop_rate", f.dropRate}, {"mean_similarity", f.meanSimilarity}, {"router_grad_norm", b.routerGradNorm},
                                       {"mean_token_entropy", b.meanTokenEntropy}};
             j["blocks"].push_back(jb);
@@ -165,8 +168,12 @@ int run(const moe::cli::ParsedArgs& a) {
     };
     for (const auto& b : snap->blocks) {
         const auto f = tel::computeLoadFigures(b);
-        std::cout << "\nblock " << b.block << ": " << b.experts << " routed experts (" << b.ffnExperts << " FFN), " << b.tokens
-                  << " tokens, dropped " << b.dropped << " (" << pct(f.dropRate) << ")\n";
+        const moe::spec::BlockSpec* spec = b.block >= 0 && b.block < static_cast<int>(layers.size()) ? &layers[static_cast<size_t>(b.block)] : nullptr;
+        std::cout << "\nblock " << b.block << ": " << b.experts << " routed experts (" << b.ffnExperts << " FFN)";
+        if (spec && spec->sharedExperts > 0)
+            std::cout << " + " << spec->sharedExperts << " shared expert" << (spec->sharedExperts == 1 ? "" : "s") << " (every token, not routed)";
+        std::cout << ", " << b.tokens << " tokens over " << b.batches << " batch" << (b.batches == 1 ? "" : "es") << ", dropped "
+                  << b.dropped << " (" << pct(f.dropRate) << ")\n";
         moe::cli::Table t({"expert", "kind", "tokens", "share", "gate prob", ""});
         const double maxShare = f.maxShare;
         for (int e = 0; e < b.experts; ++e) {
@@ -175,12 +182,19 @@ int run(const moe::cli::ParsedArgs& a) {
                    pct(f.share[ue]), ue < b.meanGateProb.size() ? fixed(b.meanGateProb[ue], 3) : "", shareBar(f.share[ue], maxShare, 20)});
         }
         std::cout << t.str();
-        std::cout << "max share " << pct(f.maxShare) << ", CV " << fixed(f.cv, 2) << ", load entropy " << pct(f.normalizedEntropy)
+        std::cout << "max share " << pct(f.maxShare) << ", CV " << fixed(f.cv, 2) << " (an even router shows " << fixed(f.noiseCv, 2)
+                  << " at this sample size), load entropy " << pct(f.normalizedEntropy)
                   << " of max, effective experts " << fixed(f.effectiveExperts, 2) << " of " << b.experts << ", dead " << f.deadExperts
                   << "\nmean token entropy " << fixed(b.meanTokenEntropy, 3) << " nats, router grad norm "
                   << (b.routerGradNorm < 0 ? std::string("- (no weights)") : fixed(b.routerGradNorm, 6));
         if (f.meanSimilarity >= 0) std::cout << ", mean expert similarity " << fixed(f.meanSimilarity, 3);
-        std::cout << ", aux loss " << fixed(b.auxLoss, 4) << ", z-loss " << fixed(b.zLoss, 4) << "\n";
+        // A loss with coefficient 0 is measured but not trained on: say so.
+        auto lossNote = [&](double coefficient) {
+            if (!spec) return std::string();
+            return coefficient > 0 ? " (x " + fixed(coefficient, 3) + " in the training loss)" : std::string(" (diagnostic only: coefficient 0, not applied)");
+        };
+        std::cout << ", aux loss " << fixed(b.auxLoss, 4) << lossNote(spec ? spec->losses.aux : 0) << ", z-loss " << fixed(b.zLoss, 4)
+                  << lossNote(spec ? spec->losses.z : 0) << "\n";
     }
 
     std::cout << "\nverdicts at step " << snap->step << ":\n";

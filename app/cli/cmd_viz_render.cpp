@@ -46,7 +46,8 @@ int run(const moe::cli::ParsedArgs& a) {
         if (*m == "share") state.metric = viz::HeatMetric::TokenShare;
         else if (*m == "gate") state.metric = viz::HeatMetric::MeanGateProb;
         else if (*m == "drops") state.metric = viz::HeatMetric::DropRate;
-        else throw UsageError("--metric: unknown metric '" + *m + "'; choose share, gate or drops");
+        else if (*m == "ratio") state.metric = viz::HeatMetric::LoadRatio;
+        else throw UsageError("--metric: unknown metric '" + *m + "'; choose share, gate, drops or ratio");
     }
     if (auto sc = a.value("scale")) {
         if (*sc == "linear") state.scale = viz::Scale::Linear;
@@ -139,7 +140,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"step", "N", "the snapshot at step N, or the last one before it (default: the newest)"},
      {"size", "WxH", "image size in pixels (default 1280x800)"},
      {"block", "B", "the MoE block (index in the model) for per-block views"},
-     {"metric", "M", "heatmap colour: share, gate or drops (default share)"},
+     {"metric", "M", "heatmap colour: share, gate, drops or ratio (load ÷ even share, diverging around 1; default share)"},
      {"scale", "S", "heatmap scale: linear or log (default linear)"},
      {"controls", "", "also draw the interactive controls (scrubber, selectors)"}},
     1, 1, run});

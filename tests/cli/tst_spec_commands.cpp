@@ -122,6 +122,12 @@ private Q_SLOTS:
         const Run text = moe({"schedule", "pyramid", "--layers", "7", "--min", "2", "--max", "8"});
         QCOMPARE(text.code, 0);
         QVERIFY(text.out.contains("sum 32"));
+        QVERIFY(!text.out.contains("note:"));  // 7 layers: the middle one is the peak
+        // An even count never reaches max: said, not left for the reader to find.
+        const Run even = moe({"schedule", "pyramid", "--layers", "4", "--min", "2", "--max", "8"});
+        QVERIFY2(even.out.contains("note: the largest count is"), qPrintable(even.out));
+        const Run one = moe({"schedule", "uniform", "--layers", "1", "--max", "8"});
+        QVERIFY2(one.out.contains(", 1 layer (sum"), qPrintable(one.out));
         const Run ex = moe({"schedule", "explicit", "--layers", "3", "--values", "8,4,2", "--json"});
         QCOMPARE(ex.code, 0);
         QVERIFY(ex.out.contains("\"sum\": 14"));

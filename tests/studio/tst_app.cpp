@@ -1,6 +1,7 @@
 // The real app under xvfb-run: opens an example project, trains 50 steps when the training
 // engine is built, saves a screenshot into the build tree, and the screenshot is not blank.
 #include <QDir>
+#include <QDirIterator>
 #include <QImage>
 #include <QProcess>
 #include <QSet>
@@ -27,12 +28,12 @@ private Q_SLOTS:
         QFETCH(QString, theme);
         QFETCH(bool, classroom);
         if (qEnvironmentVariable("DISPLAY").isEmpty()) QSKIP("needs an X display (runs under xvfb-run)");
-        // A copy in the build tree: the run store goes next to the project.
+        // A copy in the build tree; the run store goes to the per-user data folder.
         QDir().mkpath(kWork);
         const QString project = kWork + "/classroom_spirals.json";
         QFile::remove(project);
         QVERIFY(QFile::copy(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json"), project));
-        QDir(kWork + "/runs").removeRecursively();
+        QDir(kWork + "/data").removeRecursively();
         const QString shot = QStringLiteral(MOE_BINARY_DIR "/tests/studio/studio_%1%2.png").arg(theme, classroom ? "_classroom" : "");
         QFile::remove(shot);
 
@@ -70,12 +71,44 @@ private Q_SLOTS:
             qInfo("training engine not built: screenshot checked without training");
             return;
         }
-        const auto runs = QDir(kWork + "/runs/classroom_spirals").entryInfoList({"*.sqlite"}, QDir::Files);
+        QStringList runs;
+        for (QDirIterator it(kWork + "/data", {"*.sqlite"}, QDir::Files, QDirIterator::Subdirectories); it.hasNext();) runs << it.next();
         QCOMPARE(runs.size(), 1);
-        auto reader = moe::telemetry::RunReader::open(runs.front().absoluteFilePath().toStdString());
+        QVERIFY2(runs.front().contains("/runs/classroom_spirals-"), qPrintable(runs.front()));
+        QVERIFY(!QFileInfo::exists(kWork + "/runs"));  // nothing beside the project
+        auto reader = moe::telemetry::RunReader::open(runs.front().toStdString());
         QVERIFY2(reader.ok(), reader.message().c_str());
         QVERIFY(reader.value()->latest());
         QCOMPARE(reader.value()->latest()->step, std::int64_t(50));
+    }
+
+    // The collapse lesson end to end, as a class plays it: four steps, two runs in the user's
+    // data folder, the shipped project byte for byte unchanged.
+    void playsTheCollapseScenario() {
+        if (qEnvironmentVariable("DISPLAY").isEmpty()) QSKIP("needs an X display (runs under xvfb-run)");
+        if (!moe::studio::TrainingController::engineAvailable()) QSKIP("the training engine is not built");
+        const QString shipped = QStringLiteral(MOE_SOURCE_DIR "/projects/collapse.json");
+        QFile f(shipped);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray before = f.readAll();
+        f.close();
+        QDir(kWork + "/scenario-data").removeRecursively();
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("QT_QPA_PLATFORM", "xcb");
+        env.insert("XDG_CONFIG_HOME", kWork + "/scenario-config");
+        env.insert("XDG_DATA_HOME", kWork + "/scenario-data");
+        p.setProcessEnvironment(env);
+        p.start(kStudio, {shipped, "--classroom", "--play-scenario"});
+        QVERIFY(p.waitForFinished(180000));
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(err));
+        for (int i = 1; i <= 4; ++i) QVERIFY2(err.contains(QString("scenario step %1 ").arg(i)), qPrintable(err));
+        QStringList runs;
+        for (QDirIterator it(kWork + "/scenario-data", {"*.sqlite"}, QDir::Files, QDirIterator::Subdirectories); it.hasNext();) runs << it.next();
+        QCOMPARE(runs.size(), 2);  // the collapsed run and the fixed one
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), before);
     }
 };
 

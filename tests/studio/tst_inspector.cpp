@@ -8,6 +8,7 @@
 #include <QtTest>
 
 #include "document.h"
+#include "format.h"
 #include "inspector.h"
 #include "palette.h"
 
@@ -46,6 +47,13 @@ private Q_SLOTS:
     void cleanup() {
         delete m_insp;
         delete m_doc;
+    }
+
+    // Memory in binary units everywhere, as moe describe prints it.
+    void memoryIsInBinaryUnits() {
+        QCOMPARE(humanBytes(512), QStringLiteral("512 B"));
+        QCOMPARE(humanBytes(1536), QStringLiteral("1.50 KiB"));
+        QCOMPARE(humanBytes(8e9), QStringLiteral("7.45 GiB"));
     }
 
     void everyFieldOfAnMoeBlockHasAnEditor() {

@@ -1,7 +1,13 @@
 // The main window under the offscreen platform: validation messages select their block, broken
 // files change nothing, autosave and save manage the recovery file, past runs reopen, compare
 // and replay onto the canvas, classroom mode and themes switch.
+#include <QDialog>
+#include <QComboBox>
 #include <QDockWidget>
+#include <QPushButton>
+#include <QToolBar>
+#include <QToolButton>
+#include <QTextBrowser>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QSlider>
@@ -101,7 +107,7 @@ private Q_SLOTS:
         QVERIFY(!w.recovery()->hasFile());
         QVERIFY(!w.document()->isModified());
         QVERIFY(w.recentFiles().contains(QFileInfo(m_dir.filePath("saved.json")).absoluteFilePath()));
-        QVERIFY(w.runDir().endsWith("/runs/saved"));
+        QVERIFY(w.runDir().contains("/runs/saved-"));
     }
 
     void pastRunsReopenCompareAndReplay() {
@@ -114,8 +120,11 @@ private Q_SLOTS:
         QString err;
         QVERIFY2(run->openRun(a, &err), qPrintable(err));
         QCOMPARE(run->liveCurvePoints(), 6);
+        QVERIFY(!run->compareRun(a, &err));  // not with itself
+        QVERIFY2(err.contains("the opened run"), qPrintable(err));
         QVERIFY2(run->compareRun(b, &err), qPrintable(err));
         QCOMPARE(run->compareCurvePoints(), 4);
+        QVERIFY2(run->comparisonText().contains("the same project"), qPrintable(run->comparisonText()));
         QCOMPARE(run->liveCurvePoints(), 6);
         // Opening replays the last step onto the canvas: expert 0 took 67 of 100 tokens.
         QTRY_VERIFY(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->hasLoads());
@@ -126,6 +135,10 @@ private Q_SLOTS:
         QVERIFY(slider && slider->isEnabled());
         slider->setValue(0);
         QCOMPARE(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->tiles()[0].load, 0.32 * 4);
+        // Runs take a name and notes, kept in their store and shown in the lists.
+        QVERIFY2(run->labelOpenedRun("drifting", "expert 0 takes over", &err), qPrintable(err));
+        QCOMPARE(QString::fromStdString(tel::RunReader::readInfo(a.toStdString())->name), QStringLiteral("drifting"));
+        QCOMPARE(RunPanel::runLabel(run->openedRun()->info()), QStringLiteral("drifting · run_a"));
         QVERIFY(!run->openRun(m_dir.filePath("nothing.sqlite"), &err));
         QVERIFY(err.contains("nothing.sqlite"));
 
@@ -141,6 +154,73 @@ private Q_SLOTS:
         QTRY_COMPARE(messages.count(), 1);
         QVERIFY(messages.front().front().toString().contains("nothing.sqlite"));
         QCOMPARE(QString::fromStdString(run->openedRun()->info().runId), QStringLiteral("run_b"));
+    }
+
+    void aProjectChangeForgetsTheRuns() {
+        MainWindow w(false, m_dir.filePath("recovery8"));
+        w.show();
+        const QString a = writeRun(m_dir.path(), "run_forget", 6, w.document()->project());
+        const QString b = writeRun(m_dir.path(), "run_forget_b", 3, w.document()->project());
+        RunPanel* run = w.runPanel();
+        QString err;
+        QVERIFY2(run->openRun(a, &err), qPrintable(err));
+        QVERIFY2(run->compareRun(b, &err), qPrintable(err));
+        QTRY_VERIFY(w.scene()->itemFor({ItemRef::Block, w.document()->idAt(1)})->hasLoads());
+        // File > New: the same block layout, but nothing of the old run may show.
+        w.document()->newProject();
+        QCOMPARE(run->liveCurvePoints(), 0);
+        QCOMPARE(run->compareCurvePoints(), 0);
+        QVERIFY(!run->openedRun());
+        QVERIFY(!run->findChild<QSlider*>()->isEnabled());
+        for (BlockId id : w.document()->blockIds())
+            if (NodeItem* it = w.scene()->itemFor({ItemRef::Block, id})) QVERIFY(!it->hasLoads());
+        QCOMPARE(w.training()->status().state, RunStatus::Idle);
+        // A scenario opened afterwards starts just as clean.
+        QVERIFY2(run->openRun(a, &err), qPrintable(err));
+        QVERIFY2(w.openFile(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json"), &err), qPrintable(err));
+        QCOMPARE(run->liveCurvePoints(), 0);
+        QVERIFY(!run->openedRun());
+        for (BlockId id : w.document()->blockIds())
+            if (NodeItem* it = w.scene()->itemFor({ItemRef::Block, id})) QVERIFY(!it->hasLoads());
+    }
+
+    // The collapse lesson's loss chart: the task loss, and the balancing losses apart (turning
+    // the aux loss on must not look like the model got worse).
+    void lossChartPlotsTaskLossApart() {
+        MainWindow w(false, m_dir.filePath("recovery14"));
+        const QString run = testing::writeRunStore(m_dir.filePath("aux_run.sqlite"), w.document()->project(), 3, [](int i, tel::RoutingSnapshot& s) {
+            s.step = i * 10;
+            s.taskLoss = 0.5 / i;
+            s.loss = s.taskLoss + 0.2;  // weighted aux + z
+            s.blocks.push_back(testing::blockLoad(1, {25, 25, 25, 25}));
+        });
+        QString err;
+        QVERIFY2(w.runPanel()->openRun(run, &err), qPrintable(err));
+        const auto task = w.runPanel()->liveTaskLoss(), balance = w.runPanel()->liveBalancingLoss();
+        QCOMPARE(task.size(), 3);
+        QCOMPARE(task[1].y(), 0.25);
+        QCOMPARE(balance.size(), 3);
+        QVERIFY(std::abs(balance[2].y() - 0.2) < 1e-12);
+    }
+
+    // Classroom mode is a presenter layout: the guide, the canvas and the dashboards dock; the run
+    // dock without past-run pickers, training at a watchable pace.
+    void classroomIsAPresenterLayout() {
+        MainWindow w(false, m_dir.filePath("recovery15"));
+        w.resize(1280, 800);
+        w.show();
+        w.setClassroom(true);
+        QVERIFY(w.findChild<QDockWidget*>("dashboardsDock")->isVisible());
+        QVERIFY(!w.findChild<QDockWidget*>("inspectorDock")->isVisible());
+        QVERIFY(!w.findChild<QComboBox*>("pastRuns")->isVisible());
+        QCOMPARE(w.runPanel()->speed(), kClassroomSpeed);
+        QVERIFY(w.findChild<QPushButton*>("resetScenario"));
+        // At 1280 x 800 the window fits the screen it was given: no dock forces it wider.
+        QApplication::processEvents();
+        QVERIFY2(w.minimumSizeHint().width() <= 1280, qPrintable(QString::number(w.minimumSizeHint().width())));
+        w.setClassroom(false);
+        QCOMPARE(w.runPanel()->speed(), 0.0);
+        QVERIFY(w.findChild<QComboBox*>("pastRuns")->isVisible());
     }
 
     void classroomAndThemes() {
@@ -172,14 +252,139 @@ private Q_SLOTS:
         Q_EMIT panel->runStepRequested(3);  // "Take away balance": aux -> 0 on every block, then train
         QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.0);
         QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.0);
-        QCOMPARE(w.document()->undoStack()->count(), 1);
+        // An overlay: nothing to undo, nothing to save, and Reset scenario takes it away.
+        QCOMPARE(w.document()->undoStack()->count(), 0);
+        QVERIFY(!w.document()->isModified());
+        QVERIFY(w.document()->hasScenarioOverlay());
+        // Runs go to the per-user data folder, never beside the project.
+        const QString data = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation);
+        QVERIFY2(w.runDir().startsWith(data + "/runs/classroom_spirals-"), qPrintable(w.runDir()));
+        QVERIFY(!w.runDir().startsWith(m_dir.path()));
+        QVERIFY(MainWindow::runDirFor(copy) != MainWindow::runDirFor(QStringLiteral(MOE_SOURCE_DIR "/projects/classroom_spirals.json")));
         if (TrainingController::engineAvailable()) {
             QTRY_VERIFY(w.training()->status().active());
-            w.training()->stop();
-            QTRY_VERIFY_WITH_TIMEOUT(!w.training()->status().active(), 20000);
-        } else {
-            QVERIFY(!w.training()->status().active());
+            QVERIFY(w.training()->runStorePath().startsWith(w.runDir()));
         }
+        w.resetScenario();
+        QVERIFY(!w.training()->status().active());
+        QCOMPARE(panel->currentStep(), 0);
+        QVERIFY(!w.document()->hasScenarioOverlay());
+        QVERIFY(!w.document()->isModified());
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.01);
+        QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.01);
+    }
+
+    void shippedExamplesAreNeverOverwritten() {
+        QTemporaryDir shipped;
+        const QString copy = shipped.filePath("collapse.json");
+        QVERIFY(QFile::copy(QStringLiteral(MOE_SOURCE_DIR "/projects/collapse.json"), copy));
+        qputenv("MOE_STUDIO_PROJECTS", shipped.path().toUtf8());
+        MainWindow w(false, m_dir.filePath("recovery9"));
+        QString err;
+        QVERIFY2(w.openFile(copy, &err), qPrintable(err));
+        QVERIFY(MainWindow::isShippedExample(copy));
+        QVERIFY(!MainWindow::isShippedExample(m_dir.filePath("mine.json")));
+        QFile f(copy);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray before = f.readAll();
+        f.close();
+        QVERIFY(!w.saveTo(copy, &err));
+        QVERIFY2(err.contains("shipped example"), qPrintable(err));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), before);
+        f.close();
+        QVERIFY2(w.saveTo(m_dir.filePath("mine.json"), &err), qPrintable(err));
+        qunsetenv("MOE_STUDIO_PROJECTS");
+    }
+
+    void toolbarUndoStaysCompact() {
+        MainWindow w(false, m_dir.filePath("recovery11"));
+        w.show();
+        auto* tb = w.findChild<QToolBar*>("mainToolbar");
+        QVERIFY(tb);
+        QToolButton* fit = nullptr;
+        for (QAction* a : tb->actions())
+            if (a->text() == "Fit") fit = qobject_cast<QToolButton*>(tb->widgetForAction(a));
+        QVERIFY(fit);
+        const int before = fit->pos().x();
+        // An undoable edit with a long description: the buttons after Undo stay where they were.
+        w.document()->edit(QString("Set %1").arg(QString(200, 'x')), [](moe::spec::Project& p) { p.model.name = "renamed"; });
+        QVERIFY(w.document()->undoStack()->canUndo());
+        QApplication::processEvents();
+        QCOMPARE(fit->pos().x(), before);
+    }
+
+    void scenarioStepsInPlainWords() {
+        QCOMPARE(ScenarioPanel::describeEdit("model.blocks[*].losses.aux", 0.05), QStringLiteral("set the load-balancing loss to 0.05 in every block"));
+        QCOMPARE(ScenarioPanel::describeEdit("model.blocks[2].router.noise", 1.0), QStringLiteral("set the router noise to 1.0 in block 3"));
+        QCOMPARE(ScenarioPanel::describeEdit("model.name", "x"), QStringLiteral("set model.name to x"));
+    }
+
+    void comparisonSaysWhatChanged() {
+        auto p = MainWindow(false, m_dir.filePath("recovery13")).document()->project();
+        const std::string before = spec::serializeProject(p);
+        p.model.blocks[1].losses.aux = 0.05;
+        const QStringList d = RunPanel::projectDiff(before, spec::serializeProject(p));
+        QCOMPARE(d.size(), 1);
+        QVERIFY2(d.front().startsWith("model.blocks[1].losses.aux: "), qPrintable(d.front()));
+        QVERIFY2(d.front().endsWith("→ 0.05"), qPrintable(d.front()));
+        QVERIFY(RunPanel::projectDiff(before, before).isEmpty());
+    }
+
+    void chartTicksAreRound() {
+        QCOMPARE(niceStep(300, 5), 100.0);
+        QCOMPARE(niceStep(200, 5), 50.0);
+        QCOMPARE(niceStep(1500, 5), 500.0);
+        QCOMPARE(niceStep(10, 5), 2.0);
+        QCOMPARE(niceStep(3, 5), 1.0);
+    }
+
+    void exportsCanvasCsvAndReport() {
+        MainWindow w(false, m_dir.filePath("recovery12"));
+        w.show();
+        QString err;
+        const QString png = m_dir.filePath("canvas.png"), svg = m_dir.filePath("canvas.svg");
+        QVERIFY2(w.exportCanvas(png, &err), qPrintable(err));
+        QVERIFY(QImage(png).width() > 200);
+        QVERIFY2(w.exportCanvas(svg, &err), qPrintable(err));
+        QFile f(svg);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QVERIFY(f.readAll().contains("<svg"));
+        QVERIFY(!w.exportCanvas(m_dir.filePath("canvas.bmp"), &err));
+        QVERIFY(err.contains(".png or .svg"));
+        // Run exports need an opened run.
+        QVERIFY(!w.exportRunReport(m_dir.filePath("r.md"), &err));
+        QVERIFY(err.contains("Open a run"));
+        const QString run = writeRun(m_dir.path(), "run_export", 5, w.document()->project());
+        QVERIFY2(w.runPanel()->openRun(run, &err), qPrintable(err));
+        QDir().mkpath(m_dir.filePath("csv"));
+        QVERIFY2(w.exportRunCsv(m_dir.filePath("csv"), &err), qPrintable(err));
+        QFile steps(m_dir.filePath("csv/run_export-steps.csv"));
+        QVERIFY(steps.open(QIODevice::ReadOnly));
+        QCOMPARE(steps.readAll().count('\n'), 6);  // header and five snapshots
+        QVERIFY2(w.exportRunReport(m_dir.filePath("r.md"), &err), qPrintable(err));
+        QFile md(m_dir.filePath("r.md"));
+        QVERIFY(md.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(md.readAll());
+        QVERIFY(text.startsWith("# Run run_export"));
+        QVERIFY(text.contains("even-router CV"));
+        QVERIFY(text.contains("## Project as trained"));
+    }
+
+    void helpIsBuiltIn() {
+        MainWindow w(false, m_dir.filePath("recovery10"));
+        for (const char* page : {"guide", "glossary", "shortcuts"}) {
+            QVERIFY(w.findChild<QAction*>(QStringLiteral("help_") + page));
+            QDialog* d = w.showHelp(QString::fromLatin1(page));
+            QVERIFY(d);
+            const QString text = d->findChild<QTextBrowser*>()->toPlainText();
+            QVERIFY2(text.size() > 300, page);
+        }
+        // The glossary explains every figure the collapse monitor shows.
+        const QString glossary = w.showHelp("glossary")->findChild<QTextBrowser*>()->toPlainText();
+        for (const char* term : {"Coefficient of variation", "Noise floor", "Dead expert", "effective experts", "Drop rate", "Router gradient", "Expert similarity"})
+            QVERIFY2(glossary.contains(QLatin1String(term), Qt::CaseInsensitive), term);
+        QVERIFY(!w.showHelp("nothing"));
     }
 
     void trainingWithoutTheEngineSaysSo() {

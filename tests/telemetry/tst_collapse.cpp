@@ -2,6 +2,7 @@
 #include <QtTest/QtTest>
 
 #include <cmath>
+#include <random>
 
 #include "moe/telemetry/collapse.h"
 #include "moe/telemetry/run_store.h"
@@ -135,6 +136,68 @@ private Q_SLOTS:
     }
 
     // Alerts survive the run store, and CSV export lists them.
+    // A snapshot sums every batch of its interval: counts add, means are token-weighted.
+    void batchesAccumulate() {
+        BlockSnapshot sum;
+        auto a = block({10, 20, 30, 40}, 4);
+        a.meanTokenEntropy = 1.0;
+        auto b = block({30, 20, 10, 40}, 6);
+        b.meanTokenEntropy = 2.0;
+        b.meanGateProb = {0.4, 0.2, 0.2, 0.2};
+        b.routerGradNorm = 0.5;
+        accumulate(sum, a);
+        accumulate(sum, b);
+        QCOMPARE(sum.batches, 2);
+        QCOMPARE(sum.tokensPerExpert, (std::vector<double>{40, 40, 40, 80}));
+        QCOMPARE(sum.tokens, std::int64_t(200));
+        QCOMPARE(sum.dropped, std::int64_t(10));
+        QCOMPARE(sum.meanTokenEntropy, 1.5);  // 100 tokens each
+        QCOMPARE(sum.meanGateProb[0], (0.25 + 0.4) / 2);
+        QCOMPARE(sum.routerGradNorm, 0.5);  // the last batch's
+        QCOMPARE(sum.assignments(), 210.0);
+    }
+
+    // The noise floor: the CV of an even router's counts at N assignments is sqrt((E-1)/N), and
+    // sampling a uniform router does land there.
+    void noiseFloor() {
+        QCOMPARE(evenRouterCv(128, 8), std::sqrt(7.0 / 128));
+        QCOMPARE(evenRouterCv(0, 8), 0.0);
+        QCOMPARE(evenRouterCv(100, 1), 0.0);
+        std::mt19937 rng(7);
+        std::uniform_int_distribution<int> pick(0, 7);
+        double meanCv = 0;
+        const int trials = 400;
+        for (int t = 0; t < trials; ++t) {
+            std::vector<double> counts(8, 0.0);
+            for (int i = 0; i < 1280; ++i) counts[static_cast<size_t>(pick(rng))] += 1;
+            const auto f = computeLoadFigures(block(counts));
+            meanCv += f.cv / trials;
+            QCOMPARE(f.noiseCv, evenRouterCv(1280, 8));
+        }
+        QVERIFY2(std::abs(meanCv - evenRouterCv(1280, 8)) < 0.15 * evenRouterCv(1280, 8), qPrintable(QString::number(meanCv)));
+    }
+
+    // Hysteresis: an alert trips at the threshold and holds until the figure is well past it.
+    void hysteresisKeepsAlertsSteady() {
+        CollapseMonitor m;
+        auto snap = [](std::int64_t step, double dropped) {
+            RoutingSnapshot s;
+            s.step = step;
+            s.blocks.push_back(block({100, 100, 100, 100}, static_cast<std::int64_t>(dropped)));
+            return s;
+        };
+        // Drop rate dropped / (400 + dropped): 0.05 (off), 0.12 (trips at 0.10), 0.09 (holds: release
+        // at 0.08), 0.05 (clears), 0.09 (stays off: below the trip level).
+        const std::pair<double, bool> seq[] = {{21, false}, {55, true}, {40, true}, {21, false}, {40, false}};
+        std::int64_t step = 0;
+        for (const auto& [dropped, on] : seq) {
+            const auto a = m.update(snap(step += 10, dropped));
+            QVERIFY2(has(a, AlertKind::HighDropRate) == on, qPrintable(QString("step %1, %2 dropped").arg(step).arg(dropped)));
+        }
+        // The one-shot function has no memory: the held case is off there.
+        QVERIFY(!has(detectCollapse(snap(30, 40)), AlertKind::HighDropRate));
+    }
+
     void alertsRoundTripThroughTheRunStore() {
         const QString path = QDir::temp().filePath("moe_tst_collapse.sqlite");
         auto w = RunWriter::create(path.toStdString(), RunInfo{});

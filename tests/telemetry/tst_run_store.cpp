@@ -33,6 +33,7 @@ SnapshotPtr makeSnapshot(std::int64_t step, int blocks = 2, int experts = 4, int
         bs.experts = experts;
         bs.ffnExperts = experts - 1;
         bs.tokens = 128;
+        bs.batches = 10;
         bs.dropped = step % 7;
         for (int e = 0; e < experts; ++e) {
             bs.tokensPerExpert.push_back(10.0 * (e + 1) + static_cast<double>(step));
@@ -81,7 +82,7 @@ private Q_SLOTS:
         const auto& reader = *r.value();
         QCOMPARE(reader.info().status, std::string("finished"));
         QCOMPARE(reader.info().projectJson, std::string("{\"format\":\"moe-studio/1\"}"));
-        QVERIFY(!reader.info().runId.empty());
+        QCOMPARE(reader.info().runId, std::string("run"));  // one id: the file's name
         QVERIFY(!reader.info().finishedAt.empty());
         QCOMPARE(reader.snapshots().size(), size_t(3));
         const auto expect = makeSnapshot(20);
@@ -97,6 +98,7 @@ private Q_SLOTS:
             QCOMPARE(g.block, e.block);
             QCOMPARE(g.ffnExperts, e.ffnExperts);
             QCOMPARE(g.dropped, e.dropped);
+            QCOMPARE(g.batches, 10);
             QCOMPARE(g.tokensPerExpert, e.tokensPerExpert);
             QCOMPARE(g.meanGateProb, e.meanGateProb);
             QCOMPARE(g.classExpert, e.classExpert);
@@ -244,6 +246,26 @@ private Q_SLOTS:
             QCOMPARE(snaps[i]->blocks.size(), size_t(4));                   // whole transactions only
             QCOMPARE(snaps[i]->blocks.back().tokensPerExpert.back(), 160.0 + snaps[i]->step);
         }
+    }
+
+    void runsAreNamedAndAnnotated() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/20260101-000000-abcd.sqlite").toStdString();
+        {
+            auto w = RunWriter::create(path, {});
+            QVERIFY2(w.ok(), w.message().c_str());
+            w.value()->append(makeSnapshot(10));
+            w.value()->finish("finished");
+        }
+        QCOMPARE(setRunLabel(path, "no aux loss", "experts 3 and 5 died by step 60\nsecond line"), std::string());
+        auto r = RunReader::open(path);
+        QVERIFY2(r.ok(), r.message().c_str());
+        QCOMPARE(r.value()->info().runId, std::string("20260101-000000-abcd"));
+        QCOMPARE(r.value()->info().name, std::string("no aux loss"));
+        QCOMPARE(r.value()->info().notes, std::string("experts 3 and 5 died by step 60\nsecond line"));
+        const std::string missing = (dir.path() + "/gone.sqlite").toStdString();
+        const std::string err = setRunLabel(missing, "x", "");
+        QVERIFY(err.find("gone.sqlite") != std::string::npos);
     }
 
     void notARunStore() {

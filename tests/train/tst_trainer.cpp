@@ -190,21 +190,27 @@ private Q_SLOTS:
         QCOMPARE(snaps.size(), size_t(4));  // steps 1, 10, 16 (end of epoch 1: 512 / 32) and 20
         QCOMPARE(r.value()->info().status, std::string("finished"));
         QVERIFY(r.value()->info().projectJson.find("\"tiny\"") != std::string::npos);
-        for (const auto& s : snaps) {
+        // Each snapshot's routing sums every batch since the previous one: 1, 9, 6 and 4 batches
+        // of 32 tokens.
+        const int batches[] = {1, 9, 6, 4};
+        for (size_t i = 0; i < snaps.size(); ++i) {
+            const auto& s = snaps[i];
             QCOMPARE(s->blocks.size(), size_t(1));
             const auto& b = s->blocks[0];
             QCOMPARE(b.block, 1);
             QCOMPARE(b.experts, 4);
-            QCOMPARE(b.tokens, std::int64_t(32));
+            QCOMPARE(b.batches, batches[i]);
+            const double tokens = 32.0 * batches[i];
+            QCOMPARE(b.tokens, std::int64_t(tokens));
             double kept = 0;
             for (double v : b.tokensPerExpert) kept += v;
-            QCOMPARE(kept, 32.0);
+            QCOMPARE(kept, tokens);
             QCOMPARE(b.classes, 2);
             double ce = 0;
             for (double v : b.classExpert) ce += v;
-            QCOMPARE(ce, 32.0);
+            QCOMPARE(ce, tokens);
             QCOMPARE(b.expertsPerTokenHist.size(), size_t(5));
-            QCOMPARE(b.expertsPerTokenHist[1], 32.0);
+            QCOMPARE(b.expertsPerTokenHist[1], tokens);
             QCOMPARE(b.similarity.size(), size_t(16));
             QVERIFY(b.routerGradNorm > 0);
             QCOMPARE(b.mapResolution, 64);

@@ -209,6 +209,48 @@ private Q_SLOTS:
         render(viz::View::Heatmap, m_small, st, "heatmap-gate");
     }
 
+    // Load ÷ even share: a balanced 4-expert block and a balanced 16-expert block read the same
+    // neutral colour; by raw share the first looks hot and the second cold.
+    void loadRatioReadsTheSameForAnyExpertCount() {
+        auto balanced = [](int experts) {
+            viz::RunView v;
+            auto s = std::make_shared<telemetry::RoutingSnapshot>();
+            s->step = 10;
+            telemetry::BlockSnapshot b;
+            b.experts = b.ffnExperts = experts;
+            b.tokensPerExpert.assign(size_t(experts), 100.0);
+            b.meanGateProb.assign(size_t(experts), 1.0 / experts);
+            b.tokens = 100 * experts;
+            s->blocks = {b, b};
+            s->blocks[1].block = 1;
+            v.snapshots.push_back(s);
+            return v;
+        };
+        const auto neutral = rgb8(viz::diverging(0.5));
+        for (int experts : {4, 16}) {
+            viz::PanelState st;
+            st.metric = viz::HeatMetric::LoadRatio;
+            const auto img = render(viz::View::Heatmap, balanced(experts), st, QString("heatmap-ratio-%1").arg(experts));
+            QVERIFY2(countNear(img, {neutral}, 6, 100, 80, 1100, 760) > 200000, qPrintable(QString::number(experts)));
+        }
+    }
+
+    // Two runs: both drawn, under an amber BEFORE banner and a blue LATEST one.
+    void comparedRunsDrawSideBySide() {
+        viz::PanelState st;
+        viz::RunView both = m_small;
+        both.compared = std::make_shared<viz::RunView>(m_small);
+        const auto img = render(viz::View::Load, both, st, "load-compared");
+        QVERIFY(countNear(img, {{176, 104, 18}}, 4) > 2000);
+        QVERIFY(countNear(img, {{36, 98, 176}}, 4) > 2000);
+        QVERIFY(countNear(img, viridisSamples(), 6) > 40000);
+        QCOMPARE(int(st.comparedState.size()), 1);
+        // The collapse monitor names when each detector first tripped.
+        const auto trips = viz::firstTrips(m_small);
+        QVERIFY(!trips.empty());
+        for (size_t i = 1; i < trips.size(); ++i) QVERIFY(trips[i - 1].step <= trips[i].step);
+    }
+
     void scrubbingChangesThePicture() {
         viz::PanelState st;
         st.block = 2;

@@ -58,7 +58,11 @@ spec::Result<ClusterSimulation> simulateCluster(const RunView& run, int snapshot
             routing = "recorded at step " + std::to_string(snap.step);
             d->routingText = routing;
         } else {
-            routing = d->routingText + " (the recorded routing does not map: " + rec.errors().front().message + ")";
+            // Like `moe simulate` and the planner: a run whose layers do not map onto the
+            // deployment is an error, never a silent switch to an assumed routing.
+            return spec::Diagnostics{{"deployment", "the routing recorded at step " + std::to_string(snap.step) +
+                                                        " does not map onto the deployment: " + rec.errors().front().message +
+                                                        ". Price an assumed routing instead with moe simulate (--routing uniform or zipf:S)"}};
         }
     }
     if (loads.empty()) {

@@ -116,11 +116,27 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
         crit += a.severity == Severity::Critical;
         warn += a.severity == Severity::Warning;
     }
-    char sub[256];
-    std::snprintf(sub, sizeof sub, "step %lld  ·  %zu MoE blocks  ·  %zu alerts (%d critical, %d warnings)  ·  loss %.4g",
-                  static_cast<long long>(snap->step), snap->blocks.size(), snap->alerts.size(), crit, warn, snap->loss);
+    char sub[512];
+    const auto& b0 = snap->blocks.empty() ? telemetry::BlockSnapshot{} : snap->blocks.front();
+    std::snprintf(sub, sizeof sub, "step %lld  ·  %zu MoE blocks  ·  %zu alerts (%d critical, %d warnings)  ·  task loss %.4g  ·  sample %lld tokens over %d batch%s",
+                  static_cast<long long>(snap->step), snap->blocks.size(), snap->alerts.size(), crit, warn, snap->taskLoss,
+                  static_cast<long long>(b0.tokens), b0.batches, b0.batches == 1 ? "" : "es");
     header("Collapse monitor", sub);
     scrubber(run, st, intents);
+    {
+        // When each detector first tripped: the moment to look at when debugging a collapse.
+        const auto trips = firstTrips(run);
+        std::string line = trips.empty() ? "No detector has tripped in this run." : "First tripped:";
+        for (size_t i = 0; i < trips.size() && i < 8; ++i) {
+            const auto& f = trips[i];
+            line += std::string(i ? ";" : "") + " " + shortName(f.kind) + (f.block >= 0 ? " (block " + std::to_string(f.block) + ")" : "") +
+                    " at step " + std::to_string(f.step);
+        }
+        if (trips.size() > 8) line += "; …";
+        ImGui::PushTextWrapPos(0);
+        ImGui::TextDisabled("%s", line.c_str());
+        ImGui::PopTextWrapPos();
+    }
 
     // Peak router gradient of each block over the run so far: starvation reads as "% of peak".
     std::vector<double> peakGrad(snap->blocks.size(), 0.0);
@@ -136,16 +152,22 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
     const float tableH = std::min(availH * 0.45f, rowH * (static_cast<float>(snap->blocks.size()) + 1.6f));
     constexpr ImGuiTableFlags tf = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
                                    ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_PadOuterX;
-    if (ImGui::BeginTable("gauges", 8, tf, {0, tableH})) {
+    // In a narrow dock the gauges that decide a collapse stay (effective experts, CV, drops,
+    // alerts); max share, similarity and the router gradient are in the wide layout (and the
+    // alerts below say when they matter).
+    const bool narrow = ImGui::GetContentRegionAvail().x < 900 * s;
+    if (ImGui::BeginTable("gauges", narrow ? 5 : 8, tf, {0, tableH})) {
         ImGui::TableSetupScrollFreeze(0, 1);
-        ImGui::TableSetupColumn("block", ImGuiTableColumnFlags_WidthFixed, 70 * s);
-        ImGui::TableSetupColumn("effective experts", 0, 1.0f);
-        ImGui::TableSetupColumn("coeff. of variation", 0, 1.0f);
-        ImGui::TableSetupColumn("max share", 0, 1.0f);
-        ImGui::TableSetupColumn("drop rate", 0, 1.0f);
-        ImGui::TableSetupColumn("expert similarity", 0, 1.0f);
-        ImGui::TableSetupColumn("router gradient", 0, 1.0f);
-        ImGui::TableSetupColumn("alerts", 0, 1.5f);
+        ImGui::TableSetupColumn("block", ImGuiTableColumnFlags_WidthFixed, ImGui::CalcTextSize("block 00").x + 8 * s);
+        ImGui::TableSetupColumn(narrow ? "effective" : "effective experts", 0, 1.0f);
+        ImGui::TableSetupColumn("load CV", 0, 1.0f);
+        if (!narrow) ImGui::TableSetupColumn("max share", 0, 1.0f);
+        ImGui::TableSetupColumn(narrow ? "drops" : "drop rate", 0, 1.0f);
+        if (!narrow) {
+            ImGui::TableSetupColumn("expert similarity", 0, 1.0f);
+            ImGui::TableSetupColumn("router gradient", 0, 1.0f);
+        }
+        ImGui::TableSetupColumn("alerts", 0, narrow ? 1.0f : 1.5f);
         ImGui::TableHeadersRow();
         for (size_t i = 0; i < snap->blocks.size(); ++i) {
             const auto& b = snap->blocks[i];
@@ -166,28 +188,34 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
             ImGui::TableNextColumn();
             // CV is at most sqrt(E - 1), when one expert takes every token.
             const double cvMax = std::sqrt(std::max(1.0, E - 1.0));
-            std::snprintf(t, sizeof t, "%.2f  (max %.1f)", f.cv, cvMax);
-            gauge(f.cv / cvMax, 0, t, worst(*snap, b.block, {AlertKind::LoadImbalance}));
-            ImGui::TableNextColumn();
-            std::snprintf(t, sizeof t, "%s  (uniform %s)", fmtPercent(f.maxShare).c_str(), fmtPercent(1.0 / E).c_str());
-            gauge(f.maxShare, 1.0 / E, t, worst(*snap, b.block, {AlertKind::LoadImbalance, AlertKind::DeadExperts}));
-            ImGui::TableNextColumn();
-            gauge(f.dropRate, 0, fmtPercent(f.dropRate), worst(*snap, b.block, {AlertKind::HighDropRate}));
-            ImGui::TableNextColumn();
-            if (f.hasSimilarity) {
-                std::snprintf(t, sizeof t, "cos %.2f", f.meanSimilarity);
-                gauge(f.meanSimilarity, 0, t, worst(*snap, b.block, {AlertKind::RepresentationCollapse}));
-            } else {
-                gauge(0, 0, "not measured", nullptr);
+            // The tick is the noise floor: the CV an even router shows at this sample size.
+            const double noise = telemetry::evenRouterCv(b.assignments() - static_cast<double>(b.dropped), b.experts);
+            std::snprintf(t, sizeof t, narrow ? "%.2f (%.2f)" : "%.2f  (noise %.2f)", f.cv, noise);
+            gauge(f.cv / cvMax, noise / cvMax, t, worst(*snap, b.block, {AlertKind::LoadImbalance}));
+            if (!narrow) {
+                ImGui::TableNextColumn();
+                std::snprintf(t, sizeof t, "%s  (uniform %s)", fmtPercent(f.maxShare).c_str(), fmtPercent(1.0 / E).c_str());
+                gauge(f.maxShare, 1.0 / E, t, worst(*snap, b.block, {AlertKind::LoadImbalance, AlertKind::DeadExperts}));
             }
             ImGui::TableNextColumn();
-            const double peak = peakGrad[i];
-            if (b.routerGradNorm < 0) {
-                gauge(0, 0, "no router weights (hash)", nullptr);  // nothing to starve
-            } else {
-                std::snprintf(t, sizeof t, "%.2e  (%s of peak)", b.routerGradNorm,
-                              peak > 0 ? fmtPercent(b.routerGradNorm / peak, 0).c_str() : "n/a");
-                gauge(peak > 0 ? b.routerGradNorm / peak : 0, 0, t, worst(*snap, b.block, {AlertKind::RouterStarvation}));
+            gauge(f.dropRate, 0, fmtPercent(f.dropRate), worst(*snap, b.block, {AlertKind::HighDropRate}));
+            if (!narrow) {
+                ImGui::TableNextColumn();
+                if (f.hasSimilarity) {
+                    std::snprintf(t, sizeof t, "cos %.2f", f.meanSimilarity);
+                    gauge(f.meanSimilarity, 0, t, worst(*snap, b.block, {AlertKind::RepresentationCollapse}));
+                } else {
+                    gauge(0, 0, "not measured", nullptr);
+                }
+                ImGui::TableNextColumn();
+                const double peak = peakGrad[i];
+                if (b.routerGradNorm < 0) {
+                    gauge(0, 0, "no router weights (hash)", nullptr);  // nothing to starve
+                } else {
+                    std::snprintf(t, sizeof t, "%.2e  (%s of peak)", b.routerGradNorm,
+                                  peak > 0 ? fmtPercent(b.routerGradNorm / peak, 0).c_str() : "n/a");
+                    gauge(peak > 0 ? b.routerGradNorm / peak : 0, 0, t, worst(*snap, b.block, {AlertKind::RouterStarvation}));
+                }
             }
             ImGui::TableNextColumn();
             ImDrawList* dl = ImGui::GetWindowDrawList();
@@ -247,6 +275,13 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
                 if (r > 0) hline(dl, p0.x, p1.x, p0.y + r * rowH, theme::kBackground);
             }
             const float cw = (p1.x - p0.x) / n;
+            // A tick above the row where each detector first tripped for that block.
+            for (const auto& f : firstTrips(run)) {
+                const int r = static_cast<int>(std::find(rowsBlocks.begin(), rowsBlocks.end(), f.block) - rowsBlocks.begin());
+                if (r >= rows) continue;
+                const float x = p0.x + (f.index + 0.5f) * cw, y = p0.y + r * rowH;
+                dl->AddTriangleFilled({x - 4 * s, y}, {x + 4 * s, y}, {x, y + std::min(rowH, 7 * s)}, theme::kHighlight);
+            }
             vline(dl, p0.x + (cur + 0.5f) * cw, p0.y - 2 * s, p1.y + 2 * s, theme::kHighlight, 2 * s);
             textAt(dl, {p0.x, p1.y + 3 * s}, theme::kDimText, "step " + std::to_string(run.snapshots.front()->step), small);
             textRight(dl, {p1.x, p1.y + 3 * s + small->FontSize * 0.5f}, theme::kDimText,
@@ -276,8 +311,8 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
         ImGui::Dummy({bw, small->FontSize + 4 * s});
         ImGui::SameLine();
         if (fonts().bold) ImGui::PushFont(fonts().bold);
-        if (a->block >= 0) ImGui::Text("block %d: %s", a->block, a->title.c_str());
-        else ImGui::Text("model: %s", a->title.c_str());
+        if (a->block >= 0) ImGui::TextWrapped("block %d: %s", a->block, a->title.c_str());
+        else ImGui::TextWrapped("model: %s", a->title.c_str());
         if (fonts().bold) ImGui::PopFont();
         ImGui::Indent(bw + ImGui::GetStyle().ItemSpacing.x);
         ImGui::PushTextWrapPos(0);

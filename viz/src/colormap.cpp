@@ -35,6 +35,16 @@ Rgb viridis(double t) {
     return {clamp01(ch[0]), clamp01(ch[1]), clamp01(ch[2])};
 }
 
+Rgb diverging(double t) {
+    if (!std::isfinite(t)) t = 0.5;
+    t = std::clamp(t, 0.0, 1.0);
+    static constexpr Rgb kLow{0.0f, 114 / 255.0f, 178 / 255.0f}, kMid{0.86f, 0.86f, 0.86f}, kHigh{213 / 255.0f, 94 / 255.0f, 0.0f};
+    const Rgb& a = t < 0.5 ? kLow : kMid;
+    const Rgb& b = t < 0.5 ? kMid : kHigh;
+    const float u = static_cast<float>(t < 0.5 ? t * 2 : (t - 0.5) * 2);
+    return {a.r + (b.r - a.r) * u, a.g + (b.g - a.g) * u, a.b + (b.b - a.b) * u};
+}
+
 std::uint32_t packAbgr(Rgb c, float alpha) {
     auto byte = [](float v) { return static_cast<std::uint32_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)); };
     return byte(c.r) | (byte(c.g) << 8) | (byte(c.b) << 16) | (byte(alpha) << 24);

@@ -62,13 +62,29 @@ std::string_view displayName(View v) {
     return "?";
 }
 
+std::string_view tabName(View v) {
+    switch (v) {
+        case View::Heatmap: return "Heatmap";
+        case View::Load: return "Load";
+        case View::Collapse: return "Collapse";
+        case View::Specialisation: return "Classes";
+        case View::RoutingMap: return "Map";
+        case View::Tokens: return "Tokens";
+        case View::Schedule: return "Schedule";
+        case View::Cluster: return "Cluster";
+    }
+    return "?";
+}
+
 std::optional<View> parseView(std::string_view name) {
     for (View v : kAllViews)
         if (toString(v) == name) return v;
     return std::nullopt;
 }
 
-std::vector<Intent> drawView(View v, const RunView& run, PanelState& state) {
+namespace {
+
+std::vector<Intent> drawOne(View v, const RunView& run, PanelState& state) {
     switch (v) {
         case View::Heatmap: return drawHeatmap(run, state);
         case View::Load: return drawLoad(run, state);
@@ -80,6 +96,69 @@ std::vector<Intent> drawView(View v, const RunView& run, PanelState& state) {
         case View::Cluster: return drawCluster(run, state);
     }
     return {};
+}
+
+// A coloured strip over each side of a comparison: which run it is, never by colour alone.
+void banner(const char* role, const RunView& run, ImU32 colour) {
+    const float s = detail::fonts().scale;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float w = ImGui::GetContentRegionAvail().x, h = ImGui::GetFontSize() + 8 * s;
+    dl->AddRectFilled(p, {p.x + w, p.y + h}, colour, 4 * s);
+    const std::string name = run.label.empty() ? run.runId : run.label;
+    std::string text = std::string(role) + "  ·  " + name;
+    if (!run.snapshots.empty()) text += "  ·  to step " + std::to_string(run.snapshots.back()->step);
+    ImGui::PushClipRect(p, {p.x + w, p.y + h}, true);
+    detail::textAt(dl, {p.x + 8 * s, p.y + 4 * s}, IM_COL32(255, 255, 255, 255), text, detail::fonts().bold);
+    ImGui::PopClipRect();
+    ImGui::Dummy({w, h + 2 * s});
+}
+
+}  // namespace
+
+std::vector<Intent> drawView(View v, const RunView& run, PanelState& state) {
+    if (!run.compared) return drawOne(v, run, state);
+    const float s = detail::fonts().scale;
+    const float gap = 10 * s;
+    // Side by side in a wide area, one above the other in a tall one (a dock beside the canvas).
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    const bool stacked = avail.x < avail.y * 1.2f;
+    const ImVec2 half = stacked ? ImVec2{0, std::max(1.0f, (avail.y - gap) * 0.5f)} : ImVec2{std::max(1.0f, (avail.x - gap) * 0.5f), 0};
+    if (state.comparedState.empty()) state.comparedState.emplace_back();
+    PanelState& other = state.comparedState.front();
+    other.block = state.block;
+    other.metric = state.metric;
+    other.scale = state.scale;
+    other.showControls = false;  // one scrubber (the latest run's); the other shows its end
+    other.snapshotIndex = -1;
+    std::vector<Intent> intents;
+    detail::compactHeaders() = true;
+    // Amber for the run compared against (usually the one before a fix), blue for this one.
+    if (ImGui::BeginChild("##compared", half, false)) {
+        banner("BEFORE", *run.compared, IM_COL32(176, 104, 18, 255));
+        drawOne(v, *run.compared, other);  // its intents (steps of another run) are not the host's
+    }
+    ImGui::EndChild();
+    if (stacked) ImGui::Dummy({1, gap * 0.5f});
+    else ImGui::SameLine(0, gap);
+    if (ImGui::BeginChild("##latest", half, false)) {
+        banner("LATEST", run, IM_COL32(36, 98, 176, 255));
+        intents = drawOne(v, run, state);
+    }
+    ImGui::EndChild();
+    detail::compactHeaders() = false;
+    state.wantsRedraw |= other.wantsRedraw;
+    return intents;
+}
+
+std::vector<FirstTrip> firstTrips(const RunView& run) {
+    std::vector<FirstTrip> out;
+    for (size_t t = 0; t < run.snapshots.size(); ++t)
+        for (const auto& a : run.snapshots[t]->alerts) {
+            const bool seen = std::any_of(out.begin(), out.end(), [&](const FirstTrip& f) { return f.kind == a.kind && f.block == a.block; });
+            if (!seen) out.push_back({a.kind, a.block, static_cast<int>(t), run.snapshots[t]->step});
+        }
+    return out;
 }
 
 namespace {
@@ -110,7 +189,8 @@ std::vector<Intent> drawTabbed(View& current, const RunView& run, PanelState& st
         if (ImGui::BeginTabBar("views")) {
             for (View v : kAllViews) {
                 if (!viewAvailable(v)) continue;
-                const std::string label(displayName(v));
+                // Short names fit a dock a third of a laptop screen wide; the panel's title says the rest.
+                const std::string label = std::string(tabName(v)) + "###" + std::string(toString(v));
                 const ImGuiTabItemFlags flags = hostChanged && v == current ? ImGuiTabItemFlags_SetSelected : 0;
                 if (ImGui::BeginTabItem(label.c_str(), nullptr, flags)) {
                     if (!hostChanged || v == current) {

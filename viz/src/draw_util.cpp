@@ -106,13 +106,31 @@ int tickStep(int count, float pixels, float minPixels) {
     return count;
 }
 
+bool& compactHeaders() {
+    static bool compact = false;
+    return compact;
+}
+
 void header(const std::string& title, const std::string& subtitle) {
+    if (compactHeaders()) {
+        if (fonts().small) ImGui::PushFont(fonts().small);
+        ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(theme::kDimText));
+        ImGui::PushTextWrapPos(0);
+        ImGui::TextUnformatted(subtitle.empty() ? title.c_str() : subtitle.c_str());
+        ImGui::PopTextWrapPos();
+        ImGui::PopStyleColor();
+        if (fonts().small) ImGui::PopFont();
+        return;
+    }
     if (fonts().title) ImGui::PushFont(fonts().title);
     ImGui::TextUnformatted(title.c_str());
     if (fonts().title) ImGui::PopFont();
     if (!subtitle.empty()) {
+        // Wraps in a narrow dock rather than running past its edge.
         ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(theme::kDimText));
+        ImGui::PushTextWrapPos(0);
         ImGui::TextUnformatted(subtitle.c_str());
+        ImGui::PopTextWrapPos();
         ImGui::PopStyleColor();
     }
 }
@@ -129,14 +147,14 @@ void emptyMessage(const std::string& text) {
     ImGui::Dummy(avail);
 }
 
-float colourBar(ImDrawList* dl, ImVec2 tl, float height, double lo, double hi, bool log, const std::string& unit) {
+float colourBar(ImDrawList* dl, ImVec2 tl, float height, double lo, double hi, bool log, const std::string& unit, Rgb (*map)(double)) {
     const float s = fonts().scale;
     const float barW = 16 * s;
     const int bands = 64;
     for (int i = 0; i < bands; ++i) {
         const float y0 = tl.y + height * (1.0f - static_cast<float>(i + 1) / bands);
         const float y1 = tl.y + height * (1.0f - static_cast<float>(i) / bands);
-        dl->AddRectFilled({tl.x, y0}, {tl.x + barW, y1 + 0.5f}, col(viridis((i + 0.5) / bands)));
+        dl->AddRectFilled({tl.x, y0}, {tl.x + barW, y1 + 0.5f}, col(map((i + 0.5) / bands)));
     }
     outline(dl, tl, {tl.x + barW, tl.y + height}, theme::kAxis);
     ImFont* f = fonts().small ? fonts().small : ImGui::GetFont();

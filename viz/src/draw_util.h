@@ -67,15 +67,17 @@ void textVertical(ImDrawList* dl, ImVec2 centre, ImU32 colour, const std::string
 // Picks a tick step (1, 2, 5, 10, ...) so that ticks are at least minPixels apart.
 int tickStep(int count, float pixels, float minPixels);
 
-// Panel header: a title in the title font and a dim subtitle line.
+// Panel header: a title in the title font and a dim subtitle line; only the subtitle, in the
+// small font, while compactHeaders() is on (two runs compared, each under its own banner).
 void header(const std::string& title, const std::string& subtitle);
+bool& compactHeaders();
 // A centred explanation when a panel has nothing to show.
 void emptyMessage(const std::string& text);
 
 // A vertical colour bar legend: viridis from lo (bottom) to hi (top), ticks and a unit label.
 // `log` places ticks at powers of ten. Returns the width used.
 float colourBar(ImDrawList* dl, ImVec2 topLeft, float height, double lo, double hi, bool log,
-                const std::string& unit);
+                const std::string& unit, Rgb (*map)(double) = viridis);
 
 // The snapshot the panels show (state.snapshotIndex, or the newest when following); nullptr
 // when the run has none.

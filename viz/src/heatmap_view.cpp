@@ -20,6 +20,7 @@ const char* metricName(HeatMetric m) {
         case HeatMetric::TokenShare: return "Token share";
         case HeatMetric::MeanGateProb: return "Mean gate probability";
         case HeatMetric::DropRate: return "Drop rate";
+        case HeatMetric::LoadRatio: return "Load ÷ even share";
     }
     return "?";
 }
@@ -29,11 +30,12 @@ const char* metricUnit(HeatMetric m) {
         case HeatMetric::TokenShare: return "share of the block's assignments (%)";
         case HeatMetric::MeanGateProb: return "mean router probability";
         case HeatMetric::DropRate: return "assignments dropped (%), per block";
+        case HeatMetric::LoadRatio: return "share × experts (1 = even share)";
     }
     return "";
 }
 
-bool percentMetric(HeatMetric m) { return m != HeatMetric::MeanGateProb; }
+bool percentMetric(HeatMetric m) { return m == HeatMetric::TokenShare || m == HeatMetric::DropRate; }
 
 // Value of one cell; NaN where the block has no such expert.
 double cellValue(const telemetry::BlockSnapshot& b, const std::vector<double>& share, double dropRate, HeatMetric m,
@@ -44,6 +46,8 @@ double cellValue(const telemetry::BlockSnapshot& b, const std::vector<double>& s
         case HeatMetric::MeanGateProb:
             return e < static_cast<int>(b.meanGateProb.size()) ? b.meanGateProb[static_cast<size_t>(e)] : std::nan("");
         case HeatMetric::DropRate: return dropRate;
+        case HeatMetric::LoadRatio:
+            return e < static_cast<int>(share.size()) ? share[static_cast<size_t>(e)] * b.experts : std::nan("");
     }
     return std::nan("");
 }
@@ -71,8 +75,8 @@ double runMax(const RunView& run, PanelState& st) {
 
 struct Lut {
     std::array<ImU32, 256> c{};
-    Lut() {
-        for (int i = 0; i < 256; ++i) c[static_cast<size_t>(i)] = col(viridis(i / 255.0));
+    explicit Lut(Rgb (*map)(double) = viridis) {
+        for (int i = 0; i < 256; ++i) c[static_cast<size_t>(i)] = col(map(i / 255.0));
     }
     ImU32 at(double t) const {
         if (!(t > 0)) return c[0];
@@ -118,7 +122,7 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
     if (st.showControls) {
         int m = static_cast<int>(st.metric);
         ImGui::SetNextItemWidth(230 * s);
-        if (ImGui::Combo("##metric", &m, "Token share\0Mean gate probability\0Drop rate (per block)\0")) {
+        if (ImGui::Combo("##metric", &m, "Token share\0Mean gate probability\0Drop rate (per block)\0Load ÷ even share\0")) {
             st.metric = static_cast<HeatMetric>(m);
             st.wantsRedraw = true;
         }
@@ -158,22 +162,27 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
     const int gy = std::max(1, static_cast<int>(std::ceil(2.0f * nRows / plotH)));
     const float cw = plotW / nCols, ch = plotH / nRows;
 
-    double hi = runMax(run, st);
+    // Load ÷ even share: a fixed log scale 1/8 .. 8 centred on 1 (comparable across blocks and
+    // runs); the other metrics: 0 (or 1e-3 of the top, log) to the run's largest value.
+    const bool ratio = st.metric == HeatMetric::LoadRatio;
+    double hi = ratio ? 8.0 : runMax(run, st);
     if (!(hi > 0)) hi = 1;
-    const bool log = st.scale == Scale::Log;
-    const double lo = log ? hi * 1e-3 : 0.0;
+    const bool log = ratio || st.scale == Scale::Log;
+    const double lo = ratio ? 1.0 / 8 : log ? hi * 1e-3 : 0.0;
     auto norm = [&](double v) {
         if (log) return v <= lo ? 0.0 : std::log10(v / lo) / std::log10(hi / lo);
         return v / hi;
     };
-    static const Lut lut;
+    Rgb (*const map)(double) = ratio ? diverging : viridis;
+    static const Lut sequentialLut, divergingLut(diverging);
+    const Lut& lut = ratio ? divergingLut : sequentialLut;
     const bool annotate = gx == 1 && gy == 1 && cw >= 46 * s && ch >= small->FontSize + 6 * s;
 
     // The visible values once (NaN where a block has no such expert), then aggregate and draw.
     std::vector<double> grid(static_cast<size_t>(nRows) * static_cast<size_t>(nCols), std::nan(""));
     for (int r = r0; r < r1; ++r) {
         const auto& b = snap->blocks[static_cast<size_t>(r)];
-        const auto share = st.metric == HeatMetric::TokenShare ? b.loadShare() : std::vector<double>{};
+        const auto share = st.metric == HeatMetric::TokenShare || ratio ? b.loadShare() : std::vector<double>{};
         const double drop = st.metric == HeatMetric::DropRate ? figures(b).dropRate : 0.0;
         for (int e = e0; e < std::min(e1, b.experts); ++e)
             grid[static_cast<size_t>(r - r0) * nCols + (e - e0)] = cellValue(b, share, drop, st.metric, e);
@@ -211,7 +220,7 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
                 const double v = means[static_cast<size_t>(r) * ncx + c];
                 if (std::isnan(v)) continue;
                 const ImVec2 centre{p0.x + (c + 0.5f) * cw, p0.y + (r + 0.5f) * ch};
-                textCentred(dl, centre, col(contrastingText(viridis(norm(v)))),
+                textCentred(dl, centre, col(contrastingText(map(norm(v)))),
                             percentMetric(st.metric) ? fmtPercent(v, v < 0.1 ? 1 : 0) : fmtNum(v, 2), small);
             }
     outline(dl, p0, p1, theme::kAxis);
@@ -245,7 +254,7 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
 
     // ---- legend --------------------------------------------------------------------------------
     const double scaleK = percentMetric(st.metric) ? 100.0 : 1.0;
-    colourBar(dl, {p1.x + 18 * s, p0.y + 4 * s}, plotH - 8 * s, lo * scaleK, hi * scaleK, log, metricUnit(st.metric));
+    colourBar(dl, {p1.x + 18 * s, p0.y + 4 * s}, plotH - 8 * s, lo * scaleK, hi * scaleK, log, metricUnit(st.metric), map);
     bool ragged = false;
     for (const auto& b : snap->blocks) ragged |= b.experts < cols;
     const char* note = "no such expert in the block";

@@ -36,11 +36,14 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     const int experts = blk->experts;
     const double dead = deadShare(experts);
     const int cur = currentIndex(run, st);
-    char sub[256];
+    char sub[512];
+    const double kept = blk->assignments() - static_cast<double>(blk->dropped);
     std::snprintf(sub, sizeof sub,
-                  "block %d  ·  %d experts  ·  %zu snapshots up to step %lld  ·  dead: share below 1/(10 × %d) = %s",
+                  "block %d  ·  %d experts  ·  %zu snapshots up to step %lld  ·  dead: share below 1/(10 × %d) = %s  ·  "
+                  "each snapshot sums %d batch%s (%.0f assignments): an even router's load CV there is %.2f",
                   blk->block, experts, run.snapshots.size(), static_cast<long long>(run.snapshots.back()->step), experts,
-                  fmtPercent(dead, 2).c_str());
+                  fmtPercent(dead, 2).c_str(), blk->batches, blk->batches == 1 ? "" : "es", kept,
+                  telemetry::evenRouterCv(kept, experts));
     header("Expert load over time", sub);
     if (st.showControls) {
         blockSelector(*snap, st, intents);
@@ -76,11 +79,13 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     const ImVec2 origin = ImGui::GetCursorScreenPos();
     const ImVec2 avail = ImGui::GetContentRegionAvail();
     const float leftW = ImGui::CalcTextSize("000").x + 36 * s;
-    const float rightW = 290 * s;
-    const float stripH = std::max(70.0f * s, avail.y * 0.2f);
+    // The legend column narrows (shorter words) in a dock a third of a laptop screen wide.
+    const bool narrow = avail.x < 640 * s;
+    const float rightW = (narrow ? 175 : 290) * s;
+    const float stripH = std::min(std::max(70.0f * s, avail.y * 0.2f), avail.y * 0.3f);
     const float bottomH = small->FontSize + ImGui::GetFontSize() + 22 * s;
     const float x0 = origin.x + leftW, x1 = origin.x + avail.x - rightW;
-    if (x1 - x0 < 60 || avail.y - stripH - bottomH < 60) {
+    if (x1 - x0 < 60 || avail.y - stripH - bottomH < 40) {
         ImGui::TextUnformatted("The window is too small for the load chart.");
         return intents;
     }
@@ -169,6 +174,13 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     if (rowH >= 7)
         for (int e = 1; e < experts; ++e) hline(dl, p0.x, p1.x, p0.y + e * rowH, theme::kBackground);
     outline(dl, p0, p1, theme::kAxis);
+    // Where the dead-expert detector first tripped for this block: a dashed marker and its step.
+    for (const auto& f : firstTrips(run)) {
+        if (f.kind != telemetry::AlertKind::DeadExperts || f.block != blk->block) continue;
+        const float fx = xOf(f.index);
+        for (float y = p0.y; y < p1.y; y += 8 * s) vline(dl, fx, y, std::min(p1.y, y + 4 * s), col(statusColour(Status::Critical)), 2 * s);
+        textAt(dl, {fx + 4 * s, p0.y + 2 * s}, col(statusColour(Status::Critical)), "dead from step " + std::to_string(f.step), small);
+    }
     // The scrubber's position on both charts.
     const float cx = xOf(cur);
     vline(dl, cx, s0.y, s1.y, theme::kHighlight, 1.5f * s);
@@ -196,12 +208,13 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     const ImVec2 strike0{lx, y + 8 * s};
     dl->AddRectFilled({lx, y}, {lx + 28 * s, y + 16 * s}, col(viridis(0)));
     hline(dl, strike0.x, lx + 28 * s, strike0.y, deadCol, 3 * s);
-    textAt(dl, {lx + 36 * s, y}, theme::kText, "dead (struck through)", small);
+    textAt(dl, {lx + 36 * s, y}, theme::kText, narrow ? "dead" : "dead (struck through)", small);
     y += 26 * s;
     int deadNow = 0;
     for (int e = 0; e < experts; ++e) deadNow += deadSince[static_cast<size_t>(e)] >= 0;
     char hd[96];
-    std::snprintf(hd, sizeof hd, "Dead at step %lld: %d of %d", static_cast<long long>(snap->step), deadNow, experts);
+    if (narrow) std::snprintf(hd, sizeof hd, "Dead: %d of %d", deadNow, experts);
+    else std::snprintf(hd, sizeof hd, "Dead at step %lld: %d of %d", static_cast<long long>(snap->step), deadNow, experts);
     textAt(dl, {lx, y}, deadNow ? deadCol : theme::kText, hd, fonts().bold);
     y += ImGui::GetFontSize() + 6 * s;
     int listed = 0;
@@ -209,7 +222,7 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
         const int since = deadSince[static_cast<size_t>(e)];
         if (since < 0) continue;
         char t[96];
-        std::snprintf(t, sizeof t, "×  expert %d  since step %lld", e,
+        std::snprintf(t, sizeof t, narrow ? "×  expert %d from %lld" : "×  expert %d  since step %lld", e,
                       static_cast<long long>(run.snapshots[static_cast<size_t>(since)]->step));
         textAt(dl, {lx, y}, theme::kText, t, small);
         // Marker on the chart's edge, level with the expert's row.

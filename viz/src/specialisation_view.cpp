@@ -34,7 +34,7 @@ struct Matrix {
 // Draws a matrix in [p0, p1) with labels; returns the hovered cell (or -1, -1).
 std::pair<int, int> matrix(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const Matrix& m, double lo, double hi,
                            const std::vector<std::string>& rowLabels, const char* rowTitle, const char* colTitle,
-                           bool annotate) {
+                           bool annotate, bool percent) {
     const float s = fonts().scale;
     ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();
     const float cw = (p1.x - p0.x) / m.cols, ch = (p1.y - p0.y) / m.rows;
@@ -48,7 +48,7 @@ std::pair<int, int> matrix(ImDrawList* dl, ImVec2 p0, ImVec2 p1, const Matrix& m
                 const double x = m.at(r, c);
                 if (std::isnan(x)) continue;
                 textCentred(dl, {p0.x + (c + 0.5f) * cw, p0.y + (r + 0.5f) * ch},
-                            col(contrastingText(viridis((x - lo) / (hi - lo)))), fmtNum(x, 2), small);
+                            col(contrastingText(viridis((x - lo) / (hi - lo)))), percent ? fmtPercent(x, 0) : fmtNum(x, 2), small);
             }
     if (cw >= 6 && ch >= 6) {
         for (int r = 1; r < m.rows; ++r) hline(dl, p0.x, p1.x, p0.y + r * ch, theme::kBackground);
@@ -129,7 +129,8 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
         for (double x : ce.v) hi = std::max(hi, x);
         if (!(hi > 0)) hi = 1;
         if (p1.x - p0.x > 40 && p1.y - p0.y > 40) {
-            hoverL = matrix(dl, p0, p1, ce, 0, hi, labels, "class", "expert", true);
+            // Cells and legend in one unit: percent of the class's tokens.
+            hoverL = matrix(dl, p0, p1, ce, 0, hi, labels, "class", "expert", true, true);
             colourBar(dl, {p1.x + 14 * s, p0.y}, p1.y - p0.y, 0, hi * 100, false, "tokens of the class (%)");
         }
     } else {
@@ -154,7 +155,7 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
         const ImVec2 p0{r0.x + 36 * s, r0.y + titleH};
         const ImVec2 p1{p0.x + side, p0.y + side};
         if (side > 40) {
-            hoverR = matrix(dl, p0, p1, sim, -1, 1, labels, "expert", "expert", true);
+            hoverR = matrix(dl, p0, p1, sim, -1, 1, labels, "expert", "expert", true, false);
             textVertical(dl, {r0.x + 8 * s, (p0.y + p1.y) * 0.5f}, theme::kDimText, "expert");
             colourBar(dl, {p1.x + 14 * s, p0.y}, p1.y - p0.y, -1, 1, false, "cosine similarity");
         }

@@ -175,18 +175,49 @@ QString ProjectDocument::edit(const QString& text, const Mutation& m, const QStr
     return {};
 }
 
-QString ProjectDocument::applyJsonEdits(const nlohmann::ordered_json& edits, const QString& text) {
-    if (m_readOnly) return m_readOnlyReason;
-    auto r = spec::applyEdits(m_state.project, edits);
-    if (!r.ok()) return QString::fromStdString(r.message());
-    DocState next = m_state;
+namespace {
+// The state after scenario-style edits; `error` holds the reader's message when they do not apply.
+std::optional<DocState> editedState(const DocState& from, const nlohmann::ordered_json& edits, QString* error,
+                                    const std::function<BlockId()>& nextId) {
+    auto r = spec::applyEdits(from.project, edits);
+    if (!r.ok()) {
+        *error = QString::fromStdString(r.message());
+        return std::nullopt;
+    }
+    DocState next = from;
     next.project = std::move(r.value());
     if (next.project.model.blocks.size() != next.blockIds.size()) {
         next.blockIds.clear();
         for (size_t i = 0; i < next.project.model.blocks.size(); ++i) next.blockIds.push_back(nextId());
     }
-    pushState(text, std::move(next));
+    return next;
+}
+}  // namespace
+
+QString ProjectDocument::applyJsonEdits(const nlohmann::ordered_json& edits, const QString& text) {
+    if (m_readOnly) return m_readOnlyReason;
+    QString error;
+    auto next = editedState(m_state, edits, &error, [this] { return nextId(); });
+    if (!next) return error;
+    pushState(text, std::move(*next));
     return {};
+}
+
+QString ProjectDocument::applyScenarioEdits(const nlohmann::ordered_json& edits) {
+    if (m_readOnly) return m_readOnlyReason;
+    QString error;
+    auto next = editedState(m_state, edits, &error, [this] { return nextId(); });
+    if (!next) return error;
+    if (!m_scenarioBase) m_scenarioBase = m_state;
+    setState(*next);
+    return {};
+}
+
+void ProjectDocument::resetScenario() {
+    if (!m_scenarioBase || m_readOnly) return;
+    const DocState base = std::move(*m_scenarioBase);
+    m_scenarioBase.reset();
+    setState(base);
 }
 
 BlockId ProjectDocument::insertBlock(int index, const spec::BlockSpec& block, const QString& text) {
@@ -268,6 +299,7 @@ void ProjectDocument::replaceAll(const spec::Project& p, const QString& path) {
     for (size_t i = 0; i < p.model.blocks.size(); ++i) m_state.blockIds.push_back(nextId());
     m_path = path;
     m_undo.clear();
+    m_scenarioBase.reset();
     revalidate();
     Q_EMIT reset();
     Q_EMIT changed();

@@ -8,6 +8,7 @@
 #include <QUndoStack>
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -78,6 +79,12 @@ public:
     QString edit(const QString& text, const Mutation& m, const QString& mergeKey = {});
     // Scenario-style edits ({"model.blocks[*].losses.aux": 0.0}) through moe::spec::applyEdits.
     QString applyJsonEdits(const nlohmann::ordered_json& edits, const QString& text);
+    // A classroom scenario's edits: an overlay over the project as opened, off the undo stack, so
+    // the project is not marked modified and a scenario never asks to be saved over its file.
+    QString applyScenarioEdits(const nlohmann::ordered_json& edits);
+    bool hasScenarioOverlay() const { return m_scenarioBase.has_value(); }
+    // Back to the project as it was before the first scenario edit (no-op without an overlay).
+    void resetScenario();
 
     BlockId insertBlock(int index, const moe::spec::BlockSpec& block, const QString& text = {});
     void removeBlocks(const std::vector<BlockId>& ids);
@@ -122,6 +129,7 @@ private:
     BlockId m_lastId = 0;
     bool m_readOnly = false;
     QString m_readOnlyReason;
+    std::optional<DocState> m_scenarioBase;  // the project before the scenario overlay
 };
 
 }  // namespace moe::studio

@@ -15,6 +15,18 @@ QString humanCount(double v) {
     return QString::number(v, 'g', 3);
 }
 
+QString humanBytes(double bytes) {
+    static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    double v = bytes;
+    while (std::abs(v) >= 1024 && u < 5) {
+        v /= 1024;
+        ++u;
+    }
+    return u == 0 ? QStringLiteral("%1 B").arg(static_cast<long long>(std::llround(v)))
+                  : QStringLiteral("%1 %2").arg(v, 0, 'f', 2).arg(QLatin1String(kUnits[u]));
+}
+
 QString humanDuration(double seconds) {
     if (seconds < 0 || !std::isfinite(seconds)) return QStringLiteral("–");
     const long long s = std::llround(seconds);

@@ -11,6 +11,8 @@ inline QString qs(std::string_view s) { return QString::fromUtf8(s.data(), stati
 
 // 1234567 -> "1.23M", 950 -> "950", 0.25 -> "0.25".
 QString humanCount(double v);
+// Memory in binary units, as `moe describe` prints it: 1536 -> "1.50 KiB", 8e9 -> "7.45 GiB".
+QString humanBytes(double bytes);
 // Seconds -> "42 s", "3 min 05 s", "1 h 02 min".
 QString humanDuration(double seconds);
 

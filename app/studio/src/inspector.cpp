@@ -367,14 +367,14 @@ void Inspector::updateFigures() {
         row(tr("Parameters"), humanCount(params));
         row(tr("Active per token"), humanCount(active));
         row(tr("FLOPs per token"), humanCount(flops));
-        if (kv > 0) row(tr("KV cache per token (bf16)"), humanCount(kv * spec::bytesPerElement("bf16")) + QStringLiteral("B"));
+        if (kv > 0) row(tr("KV cache per token (bf16)"), humanBytes(kv * spec::bytesPerElement("bf16")));
     }
     html += QStringLiteral("<tr><td colspan=2><i>%1</i></td></tr>").arg(tr("Whole model (%1 layers)").arg(flat.blocks.size()));
     row(tr("Parameters"), humanCount(static_cast<double>(f.params)));
     row(tr("Active per token"), humanCount(f.activeParams));
     row(seqLen > 1 ? tr("FLOPs per token (%1 tokens)").arg(seqLen) : tr("FLOPs per token"), humanCount(f.flopsPerToken));
-    if (f.kvCachePerToken > 0) row(tr("KV cache per token (bf16)"), humanCount(f.kvCacheBytesPerToken("bf16")) + QStringLiteral("B"));
-    row(tr("Weights (fp32)"), humanCount(static_cast<double>(f.params) * 4) + QStringLiteral("B"));
+    if (f.kvCachePerToken > 0) row(tr("KV cache per token (bf16)"), humanBytes(f.kvCacheBytesPerToken("bf16")));
+    row(tr("Weights (fp32)"), humanBytes(static_cast<double>(f.params) * 4));
     html += QStringLiteral("</table>");
     m_figures->setText(html);
 

@@ -8,7 +8,7 @@ namespace moe::studio {
 QString launchUsage() {
     return QStringLiteral(
         "usage: moe-studio [PROJECT] [--classroom] [--theme light|dark] [--train-steps N] [--screenshot FILE.png]\n"
-        "                  [--dock cluster|dashboards|inspector]\n"
+        "                  [--dock cluster|dashboards|inspector] [--play-scenario]\n"
         "\n"
         "  PROJECT              a project file (moe-studio/1 JSON) to open\n"
         "  --classroom          large fonts, advanced controls hidden, guided scenario panel\n"
@@ -17,6 +17,9 @@ QString launchUsage() {
         "  --screenshot FILE    save a PNG of the main window, then exit\n"
         "  --dock NAME          raise a right-hand dock: cluster (the Cluster planner; a screenshot\n"
         "                       waits for its simulation), dashboards or inspector\n"
+        "  --play-scenario      do every step of the project's classroom scenario in turn, print when\n"
+        "                       each is done (seconds since launch) and exit; with --screenshot, one\n"
+        "                       picture per step (FILE-step1.png, ...)\n"
         "  -h, --help           show this help\n"
         "  --version            show the version\n");
 }
@@ -43,6 +46,9 @@ QString parseLaunchOptions(const QStringList& args, LaunchOptions* out) {
         else if (a == QLatin1String("--classroom")) {
             if (hasInline) return QStringLiteral("--classroom takes no value");
             o.classroom = true;
+        } else if (a == QLatin1String("--play-scenario")) {
+            if (hasInline) return QStringLiteral("--play-scenario takes no value");
+            o.playScenario = true;
         } else if (a == QLatin1String("--theme")) {
             auto v = takeValue("theme");
             if (!v) return QStringLiteral("--theme needs a value: light or dark");
@@ -71,7 +77,7 @@ QString parseLaunchOptions(const QStringList& args, LaunchOptions* out) {
                 return QStringLiteral("--dock: \"%1\" is not a dock; use cluster, dashboards or inspector").arg(*v);
             o.dock = *v;
         } else if (a.startsWith(QLatin1Char('-')) && a.size() > 1) {
-            return QStringLiteral("unknown option \"%1\"; valid options are --classroom, --theme, --train-steps, --screenshot, --dock, --help, --version").arg(a);
+            return QStringLiteral("unknown option \"%1\"; valid options are --classroom, --theme, --train-steps, --screenshot, --dock, --play-scenario, --help, --version").arg(a);
         } else {
             if (!o.project.isEmpty()) return QStringLiteral("only one PROJECT can be opened (got \"%1\" and \"%2\")").arg(o.project, a);
             const QFileInfo fi(a);

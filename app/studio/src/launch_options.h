@@ -1,6 +1,6 @@
 #pragma once
 // Command line of moe-studio: [PROJECT] [--classroom] [--theme light|dark] [--train-steps N]
-// [--screenshot FILE.png] [--dock cluster|dashboards|inspector]. Wrong arguments get a message naming the argument and what is valid.
+// [--screenshot FILE.png] [--dock cluster|dashboards|inspector] [--play-scenario]. Wrong arguments get a message naming the argument and what is valid.
 
 #include <QString>
 #include <QStringList>
@@ -18,9 +18,10 @@ struct LaunchOptions {
     int trainSteps = 0;
     QString screenshot;
     QString dock;  // cluster, dashboards or inspector: the right-hand dock to raise
+    bool playScenario = false;  // play every step of the project's scenario, timing each from launch
     bool help = false;
     bool version = false;
-    bool scripted() const { return trainSteps > 0 || !screenshot.isEmpty(); }
+    bool scripted() const { return trainSteps > 0 || !screenshot.isEmpty() || playScenario; }
 };
 
 // `args` without the program name. Returns an empty string, or what is wrong.

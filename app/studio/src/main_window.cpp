@@ -1,12 +1,18 @@
 #include "main_window.h"
 
+#ifdef MOE_STUDIO_VIZ_BUILT
+#include "moe/viz_qt/dashboard_window.h"
+#endif
+
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QCoreApplication>
 #include <QDir>
+#include <QDialog>
 #include <QDockWidget>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QKeySequence>
@@ -17,7 +23,10 @@
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTextBrowser>
 #include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
 
 #include <spdlog/spdlog.h>
 
@@ -41,6 +50,7 @@ const char* kFileFilter = QT_TRANSLATE_NOOP("MainWindow", "MoE Studio projects (
 
 MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     : m_interactive(interactive), m_doc(new ProjectDocument(this)), m_training(new TrainingController(this)) {
+    m_sinceLaunch.start();
     setObjectName(QStringLiteral("MainWindow"));
     initResources();
     setWindowIcon(QIcon(QStringLiteral(":/moe-studio/moe-studio.svg")));
@@ -60,8 +70,8 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     connect(m_doc, &ProjectDocument::fileChanged, this, &MainWindow::updateTitle);
     connect(m_doc, &ProjectDocument::changed, this, [this] { ++m_revision; });
     connect(m_doc, &ProjectDocument::reset, this, [this] {
+        forgetRuns();
         setRunDirs();
-        m_messages->setAlerts({});
         QTimer::singleShot(0, m_view, &NetworkView::fitAll);
     });
     connect(m_scene, &NetworkScene::selectionRefsChanged, this, [this] {
@@ -93,9 +103,10 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     connect(m_training, &TrainingController::runStarted, this, [this](const QString& path) {
         m_run->beginLive(path);
         startLiveDashboards();
-        statusBar()->showMessage(tr("Training; run store: %1").arg(path), 5000);
+        statusBar()->showMessage(tr("Training run %1").arg(QFileInfo(path).completeBaseName()), 3000);
     });
     connect(m_training, &TrainingController::runEnded, this, [this](const RunStatus& s) {
+        statusBar()->clearMessage();  // the permanent label says how the run ended
         m_run->rescanRuns();
 #ifdef MOE_STUDIO_CLUSTER_BUILT
         if (m_planner) m_planner->refresh();  // the new run can feed the planner's routing
@@ -138,9 +149,13 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
         if (!st.edits.is_null() && !st.edits.empty()) {
             m_training->stop();
             setEditingLocked(false);
-            const QString why = m_doc->applyJsonEdits(st.edits, tr("Scenario step %1: %2").arg(index + 1).arg(QString::fromStdString(st.title)));
+            const QString why = m_doc->applyScenarioEdits(st.edits);
             if (!why.isEmpty()) return reportError(tr("This scenario step cannot be applied"), why);
             restart = true;
+        }
+        if (st.compareRuns) {
+            QString err;
+            m_scenario->setBusy(false, compareLatestRuns(&err) ? m_run->comparisonText() : err);
         }
         if (st.trainSteps <= 0) return;
         m_scenarioTraining = true;
@@ -154,10 +169,15 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
             }
         } else m_training->step(st.trainSteps);
     });
+    connect(m_scenario, &ScenarioPanel::resetRequested, this, &MainWindow::resetScenario);
+    connect(m_scenario, &ScenarioPanel::stepShown, this, &MainWindow::showScenarioStep);
+    connect(m_training, &TrainingController::runStarted, this, [this](const QString& path) {
+        if (m_scenarioTraining) m_scenarioRuns << path;
+    });
     connect(m_training, &TrainingController::stepsDone, this, [this] {
         if (!m_scenarioTraining) return;
         m_scenarioTraining = false;
-        m_scenario->setBusy(false, tr("Done. Look at the canvas and the charts, then press Next."));
+        m_scenario->setBusy(false, tr("Trained to step %1. Read what happened in the step text, then press Next.").arg(m_training->status().step));
     });
     connect(m_training, &TrainingController::runEnded, this, [this](const RunStatus& s) {
         if (!m_scenarioTraining) return;
@@ -240,13 +260,21 @@ void MainWindow::buildDocks() {
     });
 }
 
+void MainWindow::applyClassroomSizes() {
+    // Guide about a quarter, the dashboard over a third, the canvas the rest; the run dock's
+    // charts below the canvas.
+    const int w = std::max(width(), 1024);
+    resizeDocks({m_scenarioDock, m_dashDock}, {std::clamp(w * 26 / 100, 300, 460), w * 40 / 100}, Qt::Horizontal);
+    resizeDocks({m_runDock}, {height() * 34 / 100}, Qt::Vertical);
+}
+
 void MainWindow::applyDefaultDockSizes() {
     // Only meaningful once the window has its size.
     resizeDocks({m_paletteDock}, {210}, Qt::Horizontal);
     resizeDocks({m_inspectorDock}, {360}, Qt::Horizontal);
     resizeDocks({m_runDock, m_messagesDock}, {width() - 360, 360}, Qt::Horizontal);
     resizeDocks({m_runDock}, {height() * 38 / 100}, Qt::Vertical);
-    if (m_classroom) resizeDocks({m_scenarioDock}, {440}, Qt::Horizontal);
+    if (m_classroom) applyClassroomSizes();
 }
 
 void MainWindow::buildActions() {
@@ -258,6 +286,32 @@ void MainWindow::buildActions() {
     file->addSeparator();
     file->addAction(tr("&Save"), QKeySequence::Save, this, &MainWindow::save);
     file->addAction(tr("Save &as…"), QKeySequence::SaveAs, this, &MainWindow::saveAs);
+    file->addSeparator();
+    QMenu* exp = file->addMenu(tr("&Export"));
+    auto exportTo = [this](const QString& title, const QString& suggested, const QString& filter,
+                           bool (MainWindow::*fn)(const QString&, QString*)) {
+        const QString f = QFileDialog::getSaveFileName(this, title, QDir::homePath() + QStringLiteral("/") + suggested, filter);
+        if (f.isEmpty()) return;
+        QString err;
+        if ((this->*fn)(f, &err)) statusBar()->showMessage(tr("Exported %1").arg(f), 4000);
+        else reportError(tr("Cannot export"), err);
+    };
+    exp->addAction(tr("&Canvas as PNG or SVG…"), this, [this, exportTo] {
+        exportTo(tr("Export the canvas"), m_doc->displayName() + QStringLiteral(".svg"), tr("SVG (*.svg);;PNG (*.png)"), &MainWindow::exportCanvas);
+    });
+    exp->addAction(tr("&Dashboard as PNG…"), this, [this, exportTo] {
+        exportTo(tr("Export the dashboard"), QStringLiteral("dashboard.png"), tr("PNG (*.png)"), &MainWindow::exportDashboard);
+    });
+    exp->addAction(tr("Opened run's tables as &CSV…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the CSV files"), QDir::homePath());
+        if (dir.isEmpty()) return;
+        QString err;
+        if (exportRunCsv(dir, &err)) statusBar()->showMessage(tr("CSV files written to %1").arg(dir), 4000);
+        else reportError(tr("Cannot export"), err);
+    });
+    exp->addAction(tr("Opened run as a &Markdown report…"), this, [this, exportTo] {
+        exportTo(tr("Export a run report"), QStringLiteral("run-report.md"), tr("Markdown (*.md)"), &MainWindow::exportRunReport);
+    });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     rebuildExamplesMenu();
@@ -339,6 +393,15 @@ void MainWindow::buildActions() {
     m_stopAct->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F5));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    // Offline: the pages are built into the program.
+    const std::pair<const char*, QString> pages[] = {{"guide", tr("&User guide")}, {"glossary", tr("&Glossary of metrics")},
+                                                     {"shortcuts", tr("&Keyboard shortcuts")}};
+    for (const auto& [page, title] : pages) {
+        QAction* a = help->addAction(title, this, [this, page = QString::fromLatin1(page)] { showHelp(page); });
+        a->setObjectName(QStringLiteral("help_") + QString::fromLatin1(page));
+        if (QLatin1String(page) == QLatin1String("guide")) a->setShortcut(QKeySequence::HelpContents);
+    }
+    help->addSeparator();
     help->addAction(tr("&About MoE Studio"), this, [this] {
         QMessageBox::about(this, tr("About MoE Studio"),
                            tr("<b>MoE Studio %1</b><p>Design, train, watch and cost Mixture-of-Experts networks.</p>"
@@ -360,6 +423,10 @@ void MainWindow::buildActions() {
     m_redoAct->setIcon(st->standardIcon(QStyle::SP_ArrowForward));
     tb->addAction(m_undoAct);
     tb->addAction(m_redoAct);
+    // The menu says what would be undone; on the toolbar that text (a whole path at times)
+    // would push the other buttons about: icon only, the text in the tooltip.
+    for (QAction* a : {m_undoAct, m_redoAct})
+        if (auto* b = qobject_cast<QToolButton*>(tb->widgetForAction(a))) b->setToolButtonStyle(Qt::ToolButtonIconOnly);
     tb->addSeparator();
     tb->addAction(tr("Fit"), this, [this] { m_view->fitAll(); });
     tb->addSeparator();
@@ -450,18 +517,20 @@ void MainWindow::reportError(const QString& title, const QString& text) {
 }
 
 bool MainWindow::openFile(const QString& path, QString* error) {
-    if (!m_doc->open(path, error)) return false;
+    if (!m_doc->open(path, error)) return false;  // a new project forgets the old one's runs (forgetRuns)
     // An older file brought up to date on load: say what changed (saving keeps the new form).
     for (const auto& d : m_doc->project().migrations) m_messages->addNote(QString::fromStdString(d.format()));
     updateRecent(m_doc->filePath());
-    m_training->stop();
-    setEditingLocked(false);
     return true;
 }
 
 QString MainWindow::declinedText() { return tr("not saved: the model has problems"); }
 
 bool MainWindow::saveTo(const QString& path, QString* error) {
+    if (isShippedExample(path)) {
+        if (error) *error = tr("%1 is a shipped example and stays as shipped: save your copy in another folder.").arg(path);
+        return false;
+    }
     if (m_interactive && !m_doc->problems().empty()) {
         // The loader refuses projects with problems: say so before writing one.
         const auto& first = m_doc->problems().front().diagnostic;
@@ -496,8 +565,6 @@ bool MainWindow::maybeSave() {
 
 void MainWindow::newProject() {
     if (!maybeSave()) return;
-    m_training->stop();
-    setEditingLocked(false);
     m_doc->newProject();
 }
 
@@ -510,10 +577,26 @@ void MainWindow::openDialog() {
     if (!openFile(f, &err)) reportError(tr("Cannot open %1").arg(QFileInfo(f).fileName()), err);
 }
 
+bool MainWindow::isShippedExample(const QString& path) {
+    const QString dir = examplesDir();
+    if (dir.isEmpty() || path.isEmpty()) return false;
+    const QString shipped = QFileInfo(dir).canonicalFilePath();
+    return !shipped.isEmpty() && QFileInfo(QFileInfo(path).absolutePath()).canonicalFilePath() == shipped;
+}
+
+void MainWindow::resetScenario() {
+    forgetRuns();
+    m_scenarioRuns.clear();
+    m_doc->resetScenario();
+    m_scenario->setCurrentStep(0);
+    m_scenario->setBusy(false);
+}
+
 bool MainWindow::save() {
     if (m_doc->filePath().isEmpty()) return saveAs();
     const QString target = m_doc->filePath();
-    if (!QFileInfo(QFileInfo(target).absolutePath()).isWritable()) return saveAs();
+    // The shipped examples stay as shipped: saving one asks where the copy goes.
+    if (isShippedExample(target) || !QFileInfo(QFileInfo(target).absolutePath()).isWritable()) return saveAs();
     QString err;
     if (!saveTo(target, &err)) {
         if (err == declinedText()) return false;
@@ -525,8 +608,11 @@ bool MainWindow::save() {
 }
 
 bool MainWindow::saveAs() {
-    QString f = QFileDialog::getSaveFileName(this, tr("Save project as"),
-                                             m_doc->filePath().isEmpty() ? QDir::homePath() + QStringLiteral("/untitled.json") : m_doc->filePath(),
+    const QString current = m_doc->filePath();
+    const QString suggested = current.isEmpty()               ? QDir::homePath() + QStringLiteral("/untitled.json")
+                              : isShippedExample(current) ? QDir::homePath() + QStringLiteral("/") + QFileInfo(current).fileName()
+                                                          : current;
+    QString f = QFileDialog::getSaveFileName(this, tr("Save project as"), suggested,
                                              tr(kFileFilter));
     if (f.isEmpty()) return false;
     if (QFileInfo(f).suffix().isEmpty()) f += QStringLiteral(".json");
@@ -588,6 +674,30 @@ void MainWindow::duplicateSelection() {
     if (created.size() == 1) m_scene->select({ItemRef::Block, created.front()});
 }
 
+QDialog* MainWindow::showHelp(const QString& page) {
+    QFile f(QStringLiteral(":/moe-studio/help/%1.html").arg(page));
+    if (!f.open(QIODevice::ReadOnly)) {
+        reportError(tr("No help page"), tr("The help page \"%1\" is not part of this build.").arg(page));
+        return nullptr;
+    }
+    auto* dlg = findChild<QDialog*>(QStringLiteral("helpDialog"));
+    if (!dlg) {
+        dlg = new QDialog(this);
+        dlg->setObjectName(QStringLiteral("helpDialog"));
+        dlg->resize(720, 640);
+        auto* v = new QVBoxLayout(dlg);
+        auto* browser = new QTextBrowser(dlg);
+        browser->setOpenLinks(false);
+        v->addWidget(browser);
+    }
+    auto* browser = dlg->findChild<QTextBrowser*>();
+    browser->setHtml(QString::fromUtf8(f.readAll()));
+    dlg->setWindowTitle(browser->documentTitle().isEmpty() ? tr("MoE Studio help") : browser->documentTitle());
+    dlg->show();
+    dlg->raise();
+    return dlg;
+}
+
 void MainWindow::setTheme(Theme t) {
     applyTheme(*qApp, t, m_classroom);
     QSettings().setValue(QStringLiteral("theme"), themeName(t));
@@ -598,6 +708,7 @@ void MainWindow::setTheme(Theme t) {
 }
 
 void MainWindow::setClassroom(bool on) {
+    const bool was = m_classroom;
     m_classroom = on;
     m_classroomAct->setChecked(on);
     applyTheme(*qApp, currentTheme(), on);
@@ -605,15 +716,26 @@ void MainWindow::setClassroom(bool on) {
     m_inspector->setClassroom(on);
     m_run->setClassroom(on);
     m_run->applyTheme();
-    // Classroom: the guide and the model up front; editing tools stay one click away (View menu).
-    if (on) m_layoutBeforeClassroom = saveState();
-    m_scenarioDock->setVisible(on);
-    m_paletteDock->setVisible(!on);
-    m_inspectorDock->setVisible(!on);
-    m_dashDock->setVisible(!on);
-    m_clusterDock->setVisible(!on);
-    if (on) resizeDocks({m_scenarioDock}, {440}, Qt::Horizontal);
-    else if (!m_layoutBeforeClassroom.isEmpty()) restoreState(m_layoutBeforeClassroom);
+    // Classroom: a presenter layout for a projector: the guide, the model and one large
+    // dashboard (the one the step talks about); editing tools stay one click away (View menu).
+    if (on && !was) m_layoutBeforeClassroom = saveState();
+#ifdef MOE_STUDIO_VIZ_BUILT
+    // Fonts half as large again on a projector-sized window, a quarter on a laptop's.
+    if (m_dash) m_dash->setPresenter(on, width() >= 1500 ? 1.5f : 1.25f);
+#endif
+    // The guide runs the full height on the left; the run dock sits under the canvas only.
+    setCorner(Qt::BottomLeftCorner, on ? Qt::LeftDockWidgetArea : Qt::BottomDockWidgetArea);
+    if (on) {
+        m_scenarioDock->setVisible(true);
+        for (QDockWidget* d : {m_paletteDock, m_inspectorDock, m_clusterDock, m_messagesDock}) d->setVisible(false);
+        m_dashDock->setVisible(true);
+        m_dashDock->raise();
+        applyClassroomSizes();
+        showScenarioStep(m_scenario->currentStep());
+    } else if (was) {
+        if (!m_layoutBeforeClassroom.isEmpty()) restoreState(m_layoutBeforeClassroom);
+        m_scenarioDock->setVisible(false);
+    }
     m_scene->rebuild();
     QTimer::singleShot(0, m_view, &NetworkView::fitAll);
 }

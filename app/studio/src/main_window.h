@@ -4,6 +4,7 @@
 
 #include <QMainWindow>
 #include <QPointer>
+#include <QElapsedTimer>
 #include <QTimer>
 
 #include <memory>
@@ -16,6 +17,7 @@
 #include "training_controller.h"
 
 class QAction;
+class QDialog;
 class QDockWidget;
 class QLabel;
 class QMenu;
@@ -68,6 +70,27 @@ public:
     QString runDir() const;
     QStringList recentFiles() const;
     static QString examplesDir();
+    // Whether `path` is one of the shipped example projects (read-only to the studio).
+    static bool isShippedExample(const QString& path);
+    // Where a project's runs live: the per-user data folder, one folder per project file.
+    static QString runDirFor(const QString& projectPath);
+    // Classroom: back to the scenario as shipped, at its first step, with no run shown.
+    void resetScenario();
+    // The latest run beside the one before it (the scenario's runs first, else the two newest
+    // in the run folder): the run dock's curves and the dashboards. False with `error` when
+    // there are not two runs.
+    bool compareLatestRuns(QString* error);
+
+    // Exports (File > Export): the canvas as PNG or SVG (by the file's suffix), the dashboard dock
+    // as PNG, the opened run's tables as CSV files in a folder, the opened run as a Markdown
+    // report. False with `error` naming the file or what is missing.
+    bool exportCanvas(const QString& path, QString* error);
+    bool exportDashboard(const QString& path, QString* error);
+    bool exportRunCsv(const QString& folder, QString* error);
+    bool exportRunReport(const QString& path, QString* error);
+
+    // Opens a page of the built-in help ("guide", "glossary", "shortcuts") in a help window.
+    QDialog* showHelp(const QString& page);
 
     // Raises a right-hand dock by name: "cluster", "dashboards" or "inspector" (--dock).
     void raiseDock(const QString& name);
@@ -103,14 +126,23 @@ private:
     void setEditingLocked(bool locked);
     void reportError(const QString& title, const QString& text);
     void takeScreenshot(const QString& path);
+    bool grabWindowTo(const QString& path);
+    void playScenario(const LaunchOptions& o);
     void restoreSettings();
     void applyDefaultDockSizes();
+    void applyClassroomSizes();
     void setRunDirs();
     // Replay: a past run opened in the Run panel and its slider's step, on the dashboards.
     void showRunOnDashboards(const std::shared_ptr<const moe::telemetry::RunReader>& reader);
     void showReplayStepOnDashboards(const moe::telemetry::SnapshotPtr& s);
     // A new live run: the dashboards drop a replayed run and follow the trainer again.
     void startLiveDashboards();
+    // The run dock's opened run with its compared run, side by side on the dashboards.
+    void showComparisonOnDashboards();
+    // A project change: the run, charts, dashboards, tints and alerts of the previous project go.
+    void forgetRuns();
+    // A scenario step became current: the dashboard it names goes up.
+    void showScenarioStep(int index);
 
     bool m_interactive;
     ProjectDocument* m_doc;
@@ -138,10 +170,12 @@ private:
     bool m_classroom = false;
     bool m_locked = false;
     bool m_scenarioTraining = false;  // the guide is waiting for its step's training
+    QStringList m_scenarioRuns;       // run stores the guide's steps trained, oldest first
     moe::telemetry::SnapshotPtr m_pendingSnapshot;
     moe::viz::DashboardWindow* m_dash = nullptr;  // live dashboards, when Vulkan is there
     bool m_dashReplay = false;  // the dashboards show a past run, not the trainer's
     QByteArray m_defaultState;
+    QElapsedTimer m_sinceLaunch;  // the scripted scenario's clock
     QByteArray m_layoutBeforeClassroom;
 };
 

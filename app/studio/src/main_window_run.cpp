@@ -3,10 +3,14 @@
 #include "moe/viz_qt/dashboard_window.h"
 #endif
 #include <QApplication>
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
+#include <QImage>
+#include <QPainter>
 #include <QPixmap>
+#include <QSvgGenerator>
 #include <QScreen>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -16,6 +20,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <memory>
 
 #include "canvas.h"
@@ -23,23 +29,25 @@
 #include "inspector.h"
 #include "main_window.h"
 #include "messages_panel.h"
+#include "moe/telemetry/report.h"
+#include "theme.h"
 #include "run_panel.h"
+#include "scenario_panel.h"
 
 namespace moe::studio {
 
-QString MainWindow::runDir() const {
-    const QString path = m_doc->filePath();
-    const QString stem = path.isEmpty() ? QStringLiteral("untitled") : QFileInfo(path).completeBaseName();
-    if (!path.isEmpty()) {
-        // Runs live next to the project, like the CLI's; a read-only folder (installed
-        // examples) falls back to the user's data folder.
-        const QString dir = QFileInfo(path).absolutePath();
-        const QFileInfo runs(dir + QStringLiteral("/runs"));
-        if ((runs.exists() && runs.isWritable()) || (!runs.exists() && QFileInfo(dir).isWritable()))
-            return dir + QStringLiteral("/runs/") + stem;
-    }
-    return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs/") + stem;
+QString MainWindow::runDirFor(const QString& projectPath) {
+    // Runs are user data: never beside the project (the shipped examples are read-only, and a
+    // project folder is the user's to share). Keyed by the project's name and a hash of its
+    // absolute path, so two projects with the same file name keep their runs apart.
+    const QString base = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs/");
+    if (projectPath.isEmpty()) return base + QStringLiteral("untitled");
+    const QString abs = QFileInfo(projectPath).absoluteFilePath();
+    const QString key = QString::fromLatin1(QCryptographicHash::hash(abs.toUtf8(), QCryptographicHash::Sha1).toHex().left(8));
+    return base + QFileInfo(abs).completeBaseName() + QStringLiteral("-") + key;
 }
+
+QString MainWindow::runDir() const { return runDirFor(m_doc->filePath()); }
 
 void MainWindow::setRunDirs() {
     m_run->setRunDir(runDir());
@@ -56,6 +64,23 @@ void MainWindow::showRunOnDashboards(const std::shared_ptr<const moe::telemetry:
     m_dash->setLive(false);
 #else
     (void)reader;
+#endif
+}
+
+void MainWindow::showComparisonOnDashboards() {
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (!m_dash || !m_run->openedRun()) return;
+    m_dashReplay = true;
+    auto view = std::make_shared<moe::viz::RunView>(moe::viz::RunView::fromReader(*m_run->openedRun()));
+    view->label = RunPanel::runLabel(m_run->openedRun()->info()).toStdString();
+    if (const auto other = m_run->comparedRun()) {
+        auto before = std::make_shared<moe::viz::RunView>(moe::viz::RunView::fromReader(*other));
+        before->label = RunPanel::runLabel(other->info()).toStdString();
+        view->compared = std::move(before);
+    }
+    m_dash->setRun(std::move(view));
+    m_dash->setLive(false);
+    m_dash->selectStep(-1);
 #endif
 }
 
@@ -79,6 +104,59 @@ void MainWindow::startLiveDashboards() {
     m_dash->setRun(std::move(view));
     m_dash->selectStep(-1);
 #endif
+}
+
+void MainWindow::forgetRuns() {
+    m_training->discard();
+    setEditingLocked(false);
+    m_scenarioTraining = false;
+    m_pendingSnapshot.reset();
+    m_run->clear();
+    m_scene->setExpertLoads({});
+    m_messages->setAlerts({});
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (m_dash) {
+        m_dashReplay = false;
+        auto view = std::make_shared<moe::viz::RunView>();
+        view->project = m_doc->project();
+        m_dash->setRun(std::move(view));
+        m_dash->selectStep(-1);
+    }
+#endif
+}
+
+void MainWindow::showScenarioStep(int index) {
+    const auto& sc = m_doc->project().scenario;
+    if (!sc || index < 0 || index >= static_cast<int>(sc->steps.size())) return;
+    const std::string& name = sc->steps[static_cast<size_t>(index)].view;
+    if (name.empty()) return;
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (m_dash)
+        if (const auto v = moe::viz::parseView(name)) m_dash->setView(*v);
+#endif
+    if (m_classroom || m_dashDock->isVisible()) {
+        m_dashDock->show();
+        m_dashDock->raise();
+    }
+}
+
+bool MainWindow::compareLatestRuns(QString* error) {
+    QStringList runs;
+    for (const QString& r : m_scenarioRuns)
+        if (QFileInfo::exists(r)) runs << r;
+    if (runs.size() < 2) {
+        runs.clear();
+        const auto files = QDir(runDir()).entryInfoList({QStringLiteral("*.sqlite")}, QDir::Files, QDir::Time | QDir::Reversed);
+        for (const QFileInfo& fi : files) runs << fi.absoluteFilePath();
+    }
+    if (runs.size() < 2) {
+        *error = tr("There is only %n run of this project so far: train once more to compare two.", nullptr, static_cast<int>(runs.size()));
+        return false;
+    }
+    const QString latest = runs.last(), before = runs[runs.size() - 2];
+    if (!m_run->openRun(latest, error) || !m_run->compareRun(before, error)) return false;
+    showComparisonOnDashboards();
+    return true;
 }
 
 bool MainWindow::train(int steps, QString* error) {
@@ -169,18 +247,154 @@ void MainWindow::showSnapshotOnCanvas(const moe::telemetry::SnapshotPtr& s) {
     m_messages->setAlerts(s->alerts);
 }
 
-void MainWindow::takeScreenshot(const QString& path) {
+bool MainWindow::exportCanvas(const QString& path, QString* error) {
+    const QRectF area = m_scene->itemsBoundingRect().adjusted(-20, -20, 20, 20);
+    if (path.endsWith(QLatin1String(".svg"), Qt::CaseInsensitive)) {
+        QSvgGenerator svg;
+        svg.setFileName(path);
+        svg.setSize(area.size().toSize());
+        svg.setViewBox(QRectF(QPointF(0, 0), area.size()));
+        svg.setTitle(m_doc->displayName());
+        QPainter p;
+        if (!p.begin(&svg)) {
+            *error = tr("cannot write %1").arg(path);
+            return false;
+        }
+        m_scene->render(&p, QRectF(QPointF(0, 0), area.size()), area);
+        p.end();
+        if (!QFileInfo::exists(path)) {
+            *error = tr("cannot write %1").arg(path);
+            return false;
+        }
+        return true;
+    }
+    if (!path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) {
+        *error = tr("%1: the canvas exports as .png or .svg").arg(path);
+        return false;
+    }
+    QImage img((area.size() * 2).toSize(), QImage::Format_ARGB32);  // twice the scene's scale: sharp when printed
+    img.fill(canvasColors().background);
+    QPainter p(&img);
+    p.setRenderHint(QPainter::Antialiasing);
+    m_scene->render(&p, QRectF(QPointF(0, 0), QSizeF(img.size())), area);
+    p.end();
+    if (!img.save(path, "PNG")) {
+        *error = tr("cannot write %1").arg(path);
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportDashboard(const QString& path, QString* error) {
+    if (!m_dashDock->isVisible() || m_dashDock->widget()->width() < 10) {
+        *error = tr("Show the Dashboards dock first (View menu)");
+        return false;
+    }
+    // The dashboards are a native (Vulkan) window: read them off the screen.
+    QWidget* w = m_dashDock->widget();
+    QScreen* scr = w->screen() ? w->screen() : QGuiApplication::primaryScreen();
+    const QPoint tl = w->mapToGlobal(QPoint(0, 0));
+    const QPixmap px = scr ? scr->grabWindow(0, tl.x(), tl.y(), w->width(), w->height()) : QPixmap();
+    if (px.isNull() || !px.save(path, "PNG")) {
+        *error = tr("cannot write %1").arg(path);
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportRunCsv(const QString& folder, QString* error) {
+    const auto run = m_run->openedRun();
+    if (!run) {
+        *error = tr("Open a run in the Run dock first (Past run)");
+        return false;
+    }
+    for (const std::string& table : moe::telemetry::RunReader::csvTables()) {
+        const QString path = QDir(folder).filePath(QString::fromStdString(run->info().runId + "-" + table) + QStringLiteral(".csv"));
+        std::ofstream out(path.toStdString());
+        std::string err;
+        if (!out || !run->writeCsv(table, out, err) || !out.flush()) {
+            *error = tr("cannot write %1%2").arg(path, err.empty() ? QString() : QStringLiteral(": ") + QString::fromStdString(err));
+            return false;
+        }
+    }
+    return true;
+}
+
+bool MainWindow::exportRunReport(const QString& path, QString* error) {
+    const auto run = m_run->openedRun();
+    if (!run) {
+        *error = tr("Open a run in the Run dock first (Past run)");
+        return false;
+    }
+    std::ofstream out(path.toStdString());
+    if (out) moe::telemetry::writeMarkdownReport(*run, out);
+    if (!out || !out.flush()) {
+        *error = tr("cannot write %1").arg(path);
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::grabWindowTo(const QString& path) {
     QScreen* scr = screen() ? screen() : QGuiApplication::primaryScreen();
     const QRect g = frameGeometry();
     // grabWindow(0) reads the screen itself, so native (Vulkan) child windows are included.
     const QPixmap px = scr ? scr->grabWindow(0, g.x(), g.y(), g.width(), g.height()) : QPixmap();
     if (px.isNull() || !px.save(path, "PNG")) {
         std::fprintf(stderr, "moe-studio: could not save the screenshot to %s\n", qPrintable(path));
-        Q_EMIT scriptFinished(4);
-        return;
+        return false;
     }
     std::fprintf(stderr, "moe-studio: screenshot saved to %s (%dx%d)\n", qPrintable(path), px.width(), px.height());
-    Q_EMIT scriptFinished(0);
+    return true;
+}
+
+void MainWindow::takeScreenshot(const QString& path) { Q_EMIT scriptFinished(grabWindowTo(path) ? 0 : 4); }
+
+void MainWindow::playScenario(const LaunchOptions& o) {
+    const auto& sc = m_doc->project().scenario;
+    if (!sc || sc->steps.empty()) {
+        std::fprintf(stderr, "moe-studio: %s has no classroom scenario to play\n", qPrintable(m_doc->displayName()));
+        Q_EMIT scriptFinished(1);
+        return;
+    }
+    const int n = static_cast<int>(sc->steps.size());
+    auto next = std::make_shared<std::function<void(int)>>();
+    // Each step as a class does it: show it, press "Do this step", wait for its training, look.
+    *next = [this, o, n, next](int i) {
+        if (i >= n) {
+            std::fprintf(stderr, "moe-studio: scenario played in %.1f s since launch\n", m_sinceLaunch.elapsed() / 1000.0);
+            Q_EMIT scriptFinished(0);
+            return;
+        }
+        const auto st = m_doc->project().scenario->steps[static_cast<size_t>(i)];
+        m_scenario->setCurrentStep(i);
+        auto settled = [this, o, i, next, st] {
+            QTimer::singleShot(700, this, [this, o, i, next, st] {
+                std::fprintf(stderr, "moe-studio: scenario step %d (%s) done at %.1f s since launch\n", i + 1, st.title.c_str(),
+                             m_sinceLaunch.elapsed() / 1000.0);
+                if (!o.screenshot.isEmpty()) {
+                    QString shot = o.screenshot;
+                    shot.insert(shot.size() - 4, QStringLiteral("-step%1").arg(i + 1));
+                    if (!grabWindowTo(shot)) return Q_EMIT scriptFinished(4);
+                }
+                (*next)(i + 1);
+            });
+        };
+        if (st.trainSteps > 0) {
+            auto done = std::make_shared<QMetaObject::Connection>();
+            auto ended = std::make_shared<QMetaObject::Connection>();
+            auto once = [done, ended, settled] {
+                QObject::disconnect(*done);
+                QObject::disconnect(*ended);
+                settled();
+            };
+            *done = connect(m_training, &TrainingController::stepsDone, this, once);
+            *ended = connect(m_training, &TrainingController::runEnded, this, once);
+        }
+        Q_EMIT m_scenario->runStepRequested(i);
+        if (st.trainSteps <= 0) settled();
+    };
+    (*next)(0);
 }
 
 void MainWindow::raiseDock(const QString& name) {
@@ -198,6 +412,7 @@ void MainWindow::raiseDock(const QString& name) {
 void MainWindow::runScript(const LaunchOptions& o) {
     if (QScreen* scr = QGuiApplication::primaryScreen()) setGeometry(scr->availableGeometry());
     applyDefaultDockSizes();
+    if (o.playScenario) return QTimer::singleShot(300, this, [this, o] { playScenario(o); });
     if (!o.dock.isEmpty()) raiseDock(o.dock);
     auto shoot = [this, o] {
         if (o.screenshot.isEmpty()) Q_EMIT scriptFinished(0);

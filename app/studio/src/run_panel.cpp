@@ -4,7 +4,12 @@
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDir>
+#include <QFormLayout>
+#include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -23,6 +28,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "format.h"
 #include "theme.h"
@@ -30,7 +38,8 @@
 namespace moe::studio {
 
 struct CurveSet {
-    QLineSeries* loss = nullptr;
+    QLineSeries* loss = nullptr;     // task loss (cross-entropy)
+    QLineSeries* balance = nullptr;  // the weighted aux and z losses the optimiser also sees
     QLineSeries* acc = nullptr;
     QLineSeries* testAcc = nullptr;
 };
@@ -66,6 +75,15 @@ QChart* makeChart(const QString& title, QValueAxis** x, QValueAxis** y) {
 
 }  // namespace
 
+double niceStep(double range, int maxTicks) {
+    if (!(range > 0) || maxTicks < 1) return 1;
+    const double raw = range / maxTicks;
+    const double p = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+        if (m * p >= raw) return std::max(1.0, m * p);
+    return std::max(1.0, 10 * p);
+}
+
 RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<CurveSet>()), m_compare(std::make_unique<CurveSet>()) {
     auto* v = new QVBoxLayout(this);
     v->setContentsMargins(8, 6, 8, 6);
@@ -89,7 +107,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_speed = new QComboBox(this);
     m_speed->setToolTip(tr("How fast to train: slow speeds let you watch the routing change step by step"));
     m_speed->addItem(tr("Full speed"), 0.0);
-    for (double v : {100.0, 20.0, 5.0, 1.0}) m_speed->addItem(tr("%1 steps/s").arg(v), v);
+    for (double v : {100.0, kClassroomSpeed, 20.0, 5.0, 1.0}) m_speed->addItem(tr("%1 steps/s").arg(v), v);
     controls->addWidget(m_speed);
     m_state = new QLabel(this);
     m_state->setObjectName(QStringLiteral("runState"));
@@ -105,13 +123,14 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     v->addWidget(m_progress);
     m_stats = new QLabel(this);
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_stats->setWordWrap(true);
+    m_stats->setWordWrap(true);  // a long line wraps rather than widening the window
     v->addWidget(m_stats);
 
     auto* charts = new QHBoxLayout;
     m_lossChart = makeChart(tr("Loss"), &m_lossX, &m_lossY);
     m_accChart = makeChart(tr("Accuracy"), &m_accX, &m_accY);
     m_accY->setRange(0, 1);
+    m_accY->setTickCount(6);  // 0, 0.2, ... 1.0: every label exact
     m_accY->setLabelFormat(QStringLiteral("%.1f"));
     m_lossY->setLabelFormat(QStringLiteral("%.3g"));
     m_lossView = new QChartView(m_lossChart, this);
@@ -123,17 +142,23 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     }
     v->addLayout(charts, 1);
 
-    auto* hist = new QGridLayout;
-    hist->addWidget(new QLabel(tr("Past run:"), this), 0, 0);
+    m_history = new QWidget(this);
+    auto* hist = new QGridLayout(m_history);
+    hist->setContentsMargins(0, 0, 0, 0);
+    hist->addWidget(new QLabel(tr("Past run:"), m_history), 0, 0);
     m_runs = new QComboBox(this);
     m_runs->setObjectName(QStringLiteral("pastRuns"));
     m_runs->setMinimumContentsLength(24);
     hist->addWidget(m_runs, 0, 1);
-    hist->addWidget(new QLabel(tr("Compare with:"), this), 0, 2);
+    hist->addWidget(new QLabel(tr("Compare with:"), m_history), 0, 2);
     m_compareRuns = new QComboBox(this);
     m_compareRuns->setMinimumContentsLength(24);
     hist->addWidget(m_compareRuns, 0, 3);
-    hist->addWidget(new QLabel(tr("Replay:"), this), 1, 0);
+    m_label = new QPushButton(tr("Name && notes…"), this);
+    m_label->setToolTip(tr("Give the opened run a name and notes; they are kept in its run store"));
+    m_label->setEnabled(false);
+    hist->addWidget(m_label, 0, 4);
+    hist->addWidget(new QLabel(tr("Replay:"), m_history), 1, 0);
     m_replay = new QSlider(Qt::Horizontal, this);
     m_replay->setEnabled(false);
     hist->addWidget(m_replay, 1, 1, 1, 2);
@@ -141,7 +166,13 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     hist->addWidget(m_replayLabel, 1, 3);
     hist->setColumnStretch(1, 1);
     hist->setColumnStretch(3, 1);
-    v->addLayout(hist);
+    v->addWidget(m_history);
+    m_diff = new QLabel(this);
+    m_diff->setObjectName(QStringLiteral("comparisonDiff"));
+    m_diff->setWordWrap(true);
+    m_diff->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_diff->hide();
+    v->addWidget(m_diff);
 
     connect(m_train, &QPushButton::clicked, this, &RunPanel::trainRequested);
     connect(m_pause, &QPushButton::clicked, this, [this] {
@@ -156,6 +187,24 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
         if (!path.isEmpty()) openRunAsync(path);
     });
     connect(m_compareRuns, &QComboBox::activated, this, [this](int i) { compareRunAsync(m_compareRuns->itemData(i).toString()); });
+    connect(m_label, &QPushButton::clicked, this, [this] {
+        if (!m_opened) return;
+        QDialog dlg(this);
+        dlg.setWindowTitle(tr("Name and notes of run %1").arg(QString::fromStdString(m_opened->info().runId)));
+        auto* form = new QFormLayout(&dlg);
+        auto* name = new QLineEdit(QString::fromStdString(m_opened->info().name), &dlg);
+        name->setPlaceholderText(tr("e.g. no aux loss"));
+        auto* notes = new QPlainTextEdit(QString::fromStdString(m_opened->info().notes), &dlg);
+        form->addRow(tr("Name:"), name);
+        form->addRow(tr("Notes:"), notes);
+        auto* box = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel, &dlg);
+        form->addRow(box);
+        connect(box, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+        connect(box, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+        if (dlg.exec() != QDialog::Accepted) return;
+        QString err;
+        if (!labelOpenedRun(name->text().trimmed(), notes->toPlainText(), &err)) Q_EMIT message(err);
+    });
     connect(m_replay, &QSlider::valueChanged, this, [this](int i) {
         if (!m_opened || i < 0 || i >= static_cast<int>(m_opened->snapshots().size())) return;
         const auto s = m_opened->snapshots()[static_cast<size_t>(i)];
@@ -195,6 +244,7 @@ void RunPanel::applyTheme() {
     // Theme changes reset series pens: rebuild the colours.
     auto recolor = [](CurveSet& c, Qt::PenStyle style) {
         if (c.loss) c.loss->setPen(QPen(seriesColor(0), 2.2, style));
+        if (c.balance) c.balance->setPen(QPen(seriesColor(3), 1.6, style == Qt::SolidLine ? Qt::DotLine : Qt::DashDotLine));
         if (c.acc) c.acc->setPen(QPen(seriesColor(1), 2.2, style));
         if (c.testAcc) c.testAcc->setPen(QPen(seriesColor(2), 2.2, style));
     };
@@ -203,13 +253,32 @@ void RunPanel::applyTheme() {
 }
 
 void RunPanel::setClassroom(bool on) {
+    // A class watches the run: no step counts, past-run pickers or replay slider (the guide's
+    // compare step shows both runs).
     m_stepCount->setVisible(!on);
-    for (auto* w : {static_cast<QWidget*>(m_runs), static_cast<QWidget*>(m_compareRuns)}) w->setEnabled(true);
-    Q_UNUSED(on);
+    m_history->setVisible(!on);
+    // Large classroom fonts: the buttons keep their icons and say the rest in a tooltip, so
+    // the dock stays narrow enough for a large dashboard beside it.
+    const std::pair<QPushButton*, QString> names[] = {{m_train, tr("Train")}, {m_pause, tr("Pause")}, {m_step, tr("Step")}, {m_stop, tr("Stop")}};
+    for (const auto& [b, name] : names) {
+        b->setText(on ? QString() : name);
+        if (on) b->setToolTip(name);
+    }
+    updateButtons();
+    setSpeed(on ? kClassroomSpeed : 0.0);
 }
 
+void RunPanel::setSpeed(double stepsPerSecond) {
+    const int i = m_speed->findData(stepsPerSecond);
+    if (i < 0 || i == m_speed->currentIndex()) return;
+    m_speed->setCurrentIndex(i);
+    Q_EMIT speedChanged(stepsPerSecond);
+}
+
+double RunPanel::speed() const { return m_speed->currentData().toDouble(); }
+
 void RunPanel::resetCurves(CurveSet& c) {
-    for (QLineSeries** s : {&c.loss, &c.acc, &c.testAcc})
+    for (QLineSeries** s : {&c.loss, &c.balance, &c.acc, &c.testAcc})
         if (*s) {
             (*s)->chart()->removeSeries(*s);
             delete *s;
@@ -219,7 +288,10 @@ void RunPanel::resetCurves(CurveSet& c) {
 
 void RunPanel::appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s) {
     ensureCurves(c);
-    if (std::isfinite(s.loss)) c.loss->append(static_cast<double>(s.step), s.loss);
+    // The task loss is what the model is getting right; the balancing losses are plotted apart
+    // so that turning them on does not look like the model got worse.
+    if (std::isfinite(s.taskLoss)) c.loss->append(static_cast<double>(s.step), s.taskLoss);
+    if (std::isfinite(s.loss) && std::isfinite(s.taskLoss)) c.balance->append(static_cast<double>(s.step), std::max(0.0, s.loss - s.taskLoss));
     c.acc->append(static_cast<double>(s.step), s.accuracy);
     if (s.testAccuracy >= 0) c.testAcc->append(static_cast<double>(s.step), s.testAccuracy);
 }
@@ -229,7 +301,8 @@ void RunPanel::ensureCurves(CurveSet& c) {
     const Qt::PenStyle style = compare ? Qt::DashLine : Qt::SolidLine;
     const QString suffix = compare ? tr(" (compared)") : QString();
     if (!c.loss) {
-        c.loss = makeSeries(m_lossChart, tr("loss") + suffix, seriesColor(0), style, m_lossX, m_lossY);
+        c.loss = makeSeries(m_lossChart, tr("task loss") + suffix, seriesColor(0), style, m_lossX, m_lossY);
+        c.balance = makeSeries(m_lossChart, tr("aux + z (weighted)") + suffix, seriesColor(3), compare ? Qt::DashDotLine : Qt::DotLine, m_lossX, m_lossY);
         c.acc = makeSeries(m_accChart, tr("train") + suffix, seriesColor(1), style, m_accX, m_accY);
         c.testAcc = makeSeries(m_accChart, tr("test") + suffix, seriesColor(2), style, m_accX, m_accY);
     }
@@ -239,16 +312,21 @@ void RunPanel::fitAxes() {
     double maxStep = 10, maxLoss = 0.1;
     for (CurveSet* c : {m_live.get(), m_compare.get()}) {
         if (!c->loss) continue;
-        for (const QPointF& p : c->loss->points()) {
-            maxStep = std::max(maxStep, p.x());
-            maxLoss = std::max(maxLoss, p.y());
-        }
+        for (QLineSeries* s : {c->loss, c->balance})
+            for (const QPointF& p : s->points()) {
+                maxStep = std::max(maxStep, p.x());
+                maxLoss = std::max(maxLoss, p.y());
+            }
         for (const QPointF& p : c->acc->points()) maxStep = std::max(maxStep, p.x());
     }
     if (m_status.totalSteps > 0 && m_status.active()) maxStep = std::max(maxStep, static_cast<double>(m_status.totalSteps));
+    // The step axis ends at the run's last step (300, not 400) with ticks at round steps.
+    const double interval = niceStep(maxStep, 5);
     for (QValueAxis* x : {m_lossX, m_accX}) {
         x->setRange(0, maxStep);
-        x->applyNiceNumbers();
+        x->setTickType(QValueAxis::TicksDynamic);
+        x->setTickAnchor(0);
+        x->setTickInterval(interval);
     }
     m_lossY->setRange(0, maxLoss * 1.05);
     m_lossY->applyNiceNumbers();
@@ -259,6 +337,7 @@ void RunPanel::beginLive(const QString& runPath) {
     ensureCurves(*m_live);
     ++m_openRequest;  // a past run still being read must not replace the live curves
     m_opened.reset();
+    m_label->setEnabled(false);
     m_replay->setEnabled(false);
     m_replayLabel->setText(tr("live: %1").arg(QFileInfo(runPath).fileName()));
     fitAxes();
@@ -270,13 +349,38 @@ void RunPanel::addSnapshot(const moe::telemetry::SnapshotPtr& s) {
     fitAxes();
 }
 
+void RunPanel::clear() {
+    ++m_openRequest;  // runs still being read belong to the previous project
+    ++m_compareRequest;
+    resetCurves(*m_live);
+    resetCurves(*m_compare);
+    ensureCurves(*m_live);
+    m_opened.reset();
+    m_compared.reset();
+    updateDiff();
+    m_label->setEnabled(false);
+    m_replay->setEnabled(false);
+    m_replayLabel->setText(tr("open a past run to replay it"));
+    m_progress->setRange(0, 1000);
+    m_progress->setValue(0);
+    m_progress->setFormat(tr("no run yet"));
+    m_stats->clear();
+    setStatus(RunStatus{});
+    fitAxes();
+}
+
 int RunPanel::liveCurvePoints() const { return m_live->loss ? static_cast<int>(m_live->loss->count()) : 0; }
+QList<QPointF> RunPanel::liveTaskLoss() const { return m_live->loss ? m_live->loss->points() : QList<QPointF>{}; }
+QList<QPointF> RunPanel::liveBalancingLoss() const { return m_live->balance ? m_live->balance->points() : QList<QPointF>{}; }
+
 int RunPanel::compareCurvePoints() const { return m_compare->loss ? static_cast<int>(m_compare->loss->count()) : 0; }
 
 void RunPanel::setStatus(const RunStatus& s) {
     m_status = s;
     QString state = stateName(s.state);
-    if (!s.message.isEmpty() && (s.state == RunStatus::Failed || s.state == RunStatus::Stopped)) state += QStringLiteral(": ") + s.message;
+    // "stopped: stopped by request" says nothing twice.
+    if (!s.message.isEmpty() && (s.state == RunStatus::Failed || s.state == RunStatus::Stopped) && !s.message.startsWith(state, Qt::CaseInsensitive))
+        state += QStringLiteral(": ") + s.message;
     m_state->setText(state);
     m_state->setWordWrap(true);
     m_state->setToolTip(s.message);
@@ -305,7 +409,8 @@ void RunPanel::updateButtons() {
     const bool active = m_status.active();
     m_train->setEnabled(engine && !active);
     m_pause->setEnabled(engine && (m_status.state == RunStatus::Running || m_status.state == RunStatus::Paused));
-    m_pause->setText(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
+    if (!m_pause->text().isEmpty()) m_pause->setText(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
+    m_pause->setToolTip(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
     m_pause->setIcon(style()->standardIcon(m_status.state == RunStatus::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
     m_step->setEnabled(engine && (m_status.state == RunStatus::Paused || !active));
     m_stop->setEnabled(engine && active);
@@ -330,11 +435,39 @@ void RunPanel::rescanRuns() {
     QDir d(m_runDir);
     const auto files = d.entryInfoList({QStringLiteral("*.sqlite")}, QDir::Files, QDir::Time);
     for (const QFileInfo& fi : files) {
-        const QString label = tr("%1 (%2)").arg(fi.completeBaseName(), fi.lastModified().toString(QStringLiteral("yyyy-MM-dd hh:mm")));
+        auto info = moe::telemetry::RunReader::readInfo(fi.absoluteFilePath().toStdString());
+        if (!info.ok()) continue;  // not a run store (or one being created this instant)
+        const QString label = runLabel(info.value());
         m_runs->addItem(label, fi.absoluteFilePath());
         m_compareRuns->addItem(label, fi.absoluteFilePath());
+        const QString tip = QString::fromStdString(info->notes);
+        m_runs->setItemData(m_runs->count() - 1, tip, Qt::ToolTipRole);
+        m_compareRuns->setItemData(m_compareRuns->count() - 1, tip, Qt::ToolTipRole);
     }
     m_runs->setToolTip(files.isEmpty() ? tr("No runs yet in %1").arg(m_runDir) : tr("Runs in %1").arg(m_runDir));
+}
+
+QString RunPanel::runLabel(const moe::telemetry::RunInfo& info) {
+    const QString id = QString::fromStdString(info.runId);
+    return info.name.empty() ? id : tr("%1 · %2").arg(QString::fromStdString(info.name), id);
+}
+
+bool RunPanel::labelOpenedRun(const QString& name, const QString& notes, QString* error) {
+    if (!m_opened) {
+        if (error) *error = tr("Open a run first");
+        return false;
+    }
+    const std::string err = moe::telemetry::setRunLabel(m_opened->path(), name.toStdString(), notes.toStdString());
+    if (!err.empty()) {
+        if (error) *error = QString::fromStdString(err);
+        return false;
+    }
+    m_opened->refresh();  // reads the new name back
+    const QString path = QString::fromStdString(m_opened->path());
+    rescanRuns();
+    m_runs->setCurrentIndex(std::max(0, m_runs->findData(path)));
+    m_replayLabel->setText(tr("run %1").arg(runLabel(m_opened->info())));
+    return true;
 }
 
 void RunPanel::readRunAsync(const QString& path, std::function<void(const ReaderResult&)> done) {
@@ -359,9 +492,9 @@ void RunPanel::openRunAsync(const QString& path) {
 
 void RunPanel::compareRunAsync(const QString& path) {
     const quint64 request = ++m_compareRequest;
-    if (path.isEmpty()) {
+    if (path.isEmpty() || isOpened(path)) {
         QString err;
-        compareRun(path, &err);
+        if (!compareRun(path, &err)) Q_EMIT message(err);
         return;
     }
     readRunAsync(path, [this, request, path](const ReaderResult& r) {
@@ -393,10 +526,16 @@ void RunPanel::showOpened(std::shared_ptr<moe::telemetry::RunReader> reader) {
     m_replay->setRange(0, std::max(0, n - 1));
     m_replay->setValue(std::max(0, n - 1));
     const auto& info = m_opened->info();
-    m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(QString::fromStdString(info.runId), QString::fromStdString(info.status)).arg(n)
-                             : tr("run %1 holds no snapshots").arg(QString::fromStdString(info.runId)));
+    m_label->setEnabled(true);
+    m_replayLabel->setText(n ? tr("run %1: %2, %3 snapshots").arg(runLabel(info), QString::fromStdString(info.status)).arg(n)
+                             : tr("run %1 holds no snapshots").arg(runLabel(info)));
+    updateDiff();
     Q_EMIT runOpened(m_opened);
     if (n > 0) Q_EMIT replaySnapshot(m_opened->snapshots().back());
+}
+
+bool RunPanel::isOpened(const QString& path) const {
+    return m_opened && QFileInfo(path).absoluteFilePath() == QFileInfo(QString::fromStdString(m_opened->path())).absoluteFilePath();
 }
 
 bool RunPanel::compareRun(const QString& path, QString* error) {
@@ -404,6 +543,10 @@ bool RunPanel::compareRun(const QString& path, QString* error) {
     if (path.isEmpty()) {
         showCompared(nullptr);
         return true;
+    }
+    if (isOpened(path)) {
+        if (error) *error = tr("%1 is the opened run: compare it with another one").arg(QFileInfo(path).completeBaseName());
+        return false;
     }
     auto r = moe::telemetry::RunReader::open(path.toStdString());
     if (!r.ok()) {
@@ -420,6 +563,53 @@ void RunPanel::showCompared(std::shared_ptr<moe::telemetry::RunReader> reader) {
     if (m_compared)
         for (const auto& s : m_compared->snapshots()) appendPoint(*m_compare, *s);
     fitAxes();
+    updateDiff();
+}
+
+QString RunPanel::comparisonText() const { return m_diff->text(); }
+
+void RunPanel::updateDiff() {
+    if (!m_opened || !m_compared) {
+        m_diff->clear();
+        m_diff->hide();
+        return;
+    }
+    const QStringList d = projectDiff(m_compared->info().projectJson, m_opened->info().projectJson);
+    const QString who = tr("%1 (dashed) → %2 (solid)").arg(runLabel(m_compared->info()), runLabel(m_opened->info()));
+    m_diff->setText(d.isEmpty() ? tr("Compared %1: the same project.").arg(who)
+                                : tr("Compared %1. What changed: %2").arg(who, d.join(QStringLiteral("; "))));
+    m_diff->show();
+}
+
+namespace {
+void flatten(const nlohmann::json& j, const std::string& path, std::map<std::string, std::string>& out) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it) flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+    } else if (j.is_array() && !j.empty() && (j.front().is_object() || j.front().is_array())) {
+        for (size_t i = 0; i < j.size(); ++i) flatten(j[i], path + "[" + std::to_string(i) + "]", out);
+    } else {
+        out[path] = j.dump();
+    }
+}
+}  // namespace
+
+QStringList RunPanel::projectDiff(const std::string& beforeJson, const std::string& afterJson) {
+    const auto a = nlohmann::json::parse(beforeJson, nullptr, false), b = nlohmann::json::parse(afterJson, nullptr, false);
+    if (a.is_discarded() || b.is_discarded()) return {tr("a run holds no readable project")};
+    std::map<std::string, std::string> fa, fb;
+    flatten(a, {}, fa);
+    flatten(b, {}, fb);
+    fa.erase("scenario");  // the lesson's text is not what the network trained
+    QStringList out;
+    for (const auto& [path, v] : fa) {
+        if (path.rfind("scenario", 0) == 0) continue;
+        const auto it = fb.find(path);
+        if (it == fb.end()) out << tr("%1: %2 → (none)").arg(QString::fromStdString(path), QString::fromStdString(v));
+        else if (it->second != v) out << tr("%1: %2 → %3").arg(QString::fromStdString(path), QString::fromStdString(v), QString::fromStdString(it->second));
+    }
+    for (const auto& [path, v] : fb)
+        if (path.rfind("scenario", 0) != 0 && !fa.count(path)) out << tr("%1: (none) → %2").arg(QString::fromStdString(path), QString::fromStdString(v));
+    return out;
 }
 
 }  // namespace moe::studio

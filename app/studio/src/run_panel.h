@@ -25,6 +25,10 @@ class QValueAxis;
 namespace moe::studio {
 
 struct CurveSet;
+// A round tick interval (1, 2, 2.5 or 5 x 10^k, at least 1) giving at most `maxTicks` ticks over `range`.
+double niceStep(double range, int maxTicks);
+// The pace a classroom starts at: slow enough to watch experts die, quick enough for a lesson.
+inline constexpr double kClassroomSpeed = 50.0;
 
 class RunPanel : public QWidget {
     Q_OBJECT
@@ -34,11 +38,16 @@ public:
 
     void setRunDir(const QString& dir);  // where the project's runs live; rescans
     void rescanRuns();
+    // Forgets every run shown (live, opened, compared) and the status: a project change.
+    void clear();
     void setStatus(const RunStatus& s);
     void beginLive(const QString& runPath);
     void addSnapshot(const moe::telemetry::SnapshotPtr& s);
     void applyTheme();
     void setClassroom(bool on);
+    // Picks a training pace (steps per second, 0: full speed) as if chosen in the list.
+    void setSpeed(double stepsPerSecond);
+    double speed() const;
 
     // Past runs (also used by tests and the scripted launch).
     bool openRun(const QString& path, QString* error);
@@ -48,7 +57,20 @@ public:
     void openRunAsync(const QString& path);
     void compareRunAsync(const QString& path);
     std::shared_ptr<const moe::telemetry::RunReader> openedRun() const { return m_opened; }
+    std::shared_ptr<const moe::telemetry::RunReader> comparedRun() const { return m_compared; }
+    // Names and annotates the opened run (stored in its run store); false with `error` otherwise.
+    bool labelOpenedRun(const QString& name, const QString& notes, QString* error);
+    // What differs between the projects two runs trained, one "path: before → after" line each
+    // (JSON paths as in validation messages). Empty when they trained the same project.
+    static QStringList projectDiff(const std::string& beforeJson, const std::string& afterJson);
+    // The diff of the opened and the compared run, as shown under the charts.
+    QString comparisonText() const;
+    // How a run is listed: its name when it has one, then its id.
+    static QString runLabel(const moe::telemetry::RunInfo& info);
     int liveCurvePoints() const;
+    // The loss chart's points of the live/opened run: task loss, and the weighted aux + z apart.
+    QList<QPointF> liveTaskLoss() const;
+    QList<QPointF> liveBalancingLoss() const;
     int compareCurvePoints() const;
 
 Q_SIGNALS:
@@ -71,6 +93,8 @@ private:
     void updateButtons();
     void showOpened(std::shared_ptr<moe::telemetry::RunReader> reader);
     void showCompared(std::shared_ptr<moe::telemetry::RunReader> reader);
+    void updateDiff();
+    bool isOpened(const QString& path) const;
     using ReaderResult = moe::spec::Result<std::shared_ptr<moe::telemetry::RunReader>>;
     // Opens `path` off the UI thread and calls `done` on the UI thread unless this panel is gone.
     void readRunAsync(const QString& path, std::function<void(const ReaderResult&)> done);
@@ -85,9 +109,12 @@ private:
     QChartView *m_lossView, *m_accView;
     QValueAxis *m_lossX, *m_lossY, *m_accX, *m_accY;
     std::unique_ptr<CurveSet> m_live, m_compare;
+    QWidget* m_history;  // past runs, compare and replay (hidden in classroom mode)
     QComboBox *m_runs, *m_compareRuns;
+    QPushButton* m_label;
     QSlider* m_replay;
     QLabel* m_replayLabel;
+    QLabel* m_diff;  // what changed between the opened and the compared run's projects
     QString m_runDir;
     std::shared_ptr<moe::telemetry::RunReader> m_opened, m_compared;
     RunStatus m_status;

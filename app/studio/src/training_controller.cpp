@@ -138,7 +138,11 @@ void TrainingController::start(const moe::spec::Project& project, const QString&
             if (steps > 0) {
                 m_engine->stepTarget = steps;
                 m_stepping = true;
-                m_engine->trainer->step(steps);
+                if (m_speed > 0) {
+                    m_paced = true;
+                    m_paceDebt = 0;
+                    m_paceClock.start();
+                } else m_engine->trainer->step(steps);
             } else if (m_speed > 0) {
                 m_paced = true;
                 m_paceDebt = 0;
@@ -194,10 +198,14 @@ void TrainingController::resume() {
 void TrainingController::step(int n) {
 #ifdef MOE_HAS_TRAINER
     if (!hasTrainer() || n <= 0) return;
-    m_paced = false;
     m_engine->stepTarget = m_engine->trainer->progress().step + n;
     m_stepping = true;
-    m_engine->trainer->step(n);
+    // At a set pace the n steps come in chunks (poll); otherwise all at once.
+    m_paced = m_speed > 0;
+    if (m_paced) {
+        m_paceDebt = 0;
+        m_paceClock.restart();
+    } else m_engine->trainer->step(n);
     m_poll.start();
 #else
     (void)n;
@@ -221,6 +229,16 @@ void TrainingController::stop() {
         setStatus(s);
         Q_EMIT runEnded(m_status);
     }
+}
+
+void TrainingController::discard() {
+    m_paced = false;
+    m_stepping = false;
+    m_poll.stop();
+    retire();
+    m_latest.reset();
+    m_runPath.clear();
+    setStatus(RunStatus{});
 }
 
 void TrainingController::poll() {
@@ -257,12 +275,18 @@ void TrainingController::poll() {
     s.etaSeconds = p.etaSeconds;
     s.message = QString::fromStdString(p.message);
     if (m_paced && (p.state == TS::Paused || p.state == TS::Idle)) {
-        // Paced run: between chunks the trainer rests; to the user it is running.
-        s.state = RunStatus::Running;
-        m_paceDebt = std::min(m_paceDebt + m_paceClock.restart() / 1000.0 * m_speed, std::max(1.0, m_speed / 2));
-        if (const int n = static_cast<int>(m_paceDebt); n >= 1) {
-            m_paceDebt -= n;
-            m_engine->trainer->step(n);
+        if (m_stepping && p.step >= m_engine->stepTarget) {
+            m_paced = false;  // a paced step(n) is complete: the run rests, paused
+        } else {
+            // Paced run: between chunks the trainer rests; to the user it is running.
+            s.state = RunStatus::Running;
+            m_paceDebt = std::min(m_paceDebt + m_paceClock.restart() / 1000.0 * m_speed, std::max(1.0, m_speed / 2));
+            int n = static_cast<int>(m_paceDebt);
+            if (m_stepping) n = static_cast<int>(std::min<qint64>(n, m_engine->stepTarget - p.step));
+            if (n >= 1) {
+                m_paceDebt -= n;
+                m_engine->trainer->step(n);
+            }
         }
     }
     setStatus(s);

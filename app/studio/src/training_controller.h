@@ -53,6 +53,10 @@ public:
     void resume();
     void step(int n);   // continues a paused run by n steps
     void stop();
+    // Drops the current run without a word: the trainer stops and is torn down off the UI thread
+    // (its run store keeps what it wrote), no further snapshot or status of it arrives, and the
+    // status returns to Idle. For a project change: nothing of the old run may reach the new one.
+    void discard();
     // Pace: at most this many steps per second (0: as fast as it goes). Slow runs let a class
     // watch experts take over or die one step at a time.
     void setSpeed(double stepsPerSecond);

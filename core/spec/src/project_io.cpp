@@ -246,6 +246,8 @@ nlohmann::ordered_json toJson(const Project& p) {
             st["text"] = s.text;
             if (s.trainSteps) st["train_steps"] = s.trainSteps;
             if (!s.edits.is_null() && !s.edits.empty()) st["edits"] = s.edits;
+            if (!s.view.empty()) st["view"] = s.view;
+            if (s.compareRuns) st["compare_runs"] = true;
             steps.push_back(st);
         }
         sj["steps"] = steps;

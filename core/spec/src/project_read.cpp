@@ -466,6 +466,14 @@ Scenario readScenario(ReadContext& ctx, const Json& j, const std::string& path) 
                 step.title = sr.getString("title", "");
                 step.text = sr.getString("text", "");
                 step.trainSteps = sr.getInt("train_steps", 0, 0, 1000000);
+                step.view = sr.getString("view", "");
+                if (!step.view.empty() && std::find_if(std::begin(kScenarioViews), std::end(kScenarioViews),
+                                                       [&](const char* v) { return step.view == v; }) == std::end(kScenarioViews)) {
+                    std::string names;
+                    for (const char* v : kScenarioViews) names += std::string(names.empty() ? "" : ", ") + v;
+                    ctx.error(sr.childPath("view"), "unknown dashboard \"" + step.view + "\"; one of " + names);
+                }
+                step.compareRuns = sr.getBool("compare_runs", false);
                 if (const Json* e = sr.get("edits")) {
                     if (!e->is_object()) ctx.error(sr.childPath("edits"), "expected an object of \"path\": value edits but found " + typeName(*e));
                     else step.edits = *e;

@@ -69,6 +69,8 @@ LoadFigures computeLoadFigures(const BlockSnapshot& b) {
         f.meanSimilarity = sum / (static_cast<double>(F) * (F - 1));
     }
     f.routerGradNorm = b.routerGradNorm;
+    f.assignments = b.assignments();
+    f.noiseCv = evenRouterCv(kept, b.experts);
     return f;
 }
 
@@ -148,6 +150,43 @@ std::vector<Alert> detectCollapse(const RoutingSnapshot& s, const DetectorThresh
         auto a = detectCollapse(b, s.step, t);
         out.insert(out.end(), a.begin(), a.end());
     }
+    return out;
+}
+
+CollapseMonitor::CollapseMonitor(DetectorThresholds trip) : m_trip(trip), m_release(releaseOf(trip)) {}
+
+DetectorThresholds CollapseMonitor::releaseOf(const DetectorThresholds& t) {
+    DetectorThresholds r = t;
+    r.deadShareFraction = t.deadShareFraction * 2;
+    r.maxShareFactor = t.maxShareFactor * 0.8;
+    r.maxCv = t.maxCv * 0.8;
+    r.minNormalizedEntropy = std::min(0.99, t.minNormalizedEntropy * 1.1);
+    r.dropWarning = t.dropWarning * 0.8;
+    r.dropCritical = t.dropCritical * 0.8;
+    r.similarity = t.similarity - 0.05;
+    r.starvedGradNorm = t.starvedGradNorm * 2;
+    return r;
+}
+
+std::vector<Alert> CollapseMonitor::update(const RoutingSnapshot& s) {
+    std::vector<Alert> out;
+    std::set<std::pair<int, AlertKind>> active;
+    for (const auto& b : s.blocks) {
+        const auto tripped = detectCollapse(b, s.step, m_trip);
+        auto trips = [&](AlertKind k) {
+            return std::any_of(tripped.begin(), tripped.end(), [&](const Alert& a) { return a.kind == k; });
+        };
+        // An alert that was on stays on while the release thresholds still see it; one that was
+        // off needs the trip thresholds.
+        for (const Alert& a : detectCollapse(b, s.step, m_release)) {
+            const auto key = std::make_pair(b.block, a.kind);
+            if (!trips(a.kind) && !m_active.count(key)) continue;
+            const auto strict = std::find_if(tripped.begin(), tripped.end(), [&](const Alert& t) { return t.kind == a.kind; });
+            out.push_back(strict != tripped.end() ? *strict : a);
+            active.insert(key);
+        }
+    }
+    m_active = std::move(active);
     return out;
 }
 

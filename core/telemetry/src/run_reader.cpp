@@ -49,6 +49,18 @@ std::string csvField(const std::string& v) {
 }  // namespace
 
 moe::spec::Result<std::shared_ptr<RunReader>> RunReader::open(const std::string& path) {
+    auto r = openMetaOnly(path);
+    if (r.ok()) r.value()->refresh();
+    return r;
+}
+
+moe::spec::Result<RunInfo> RunReader::readInfo(const std::string& path) {
+    auto r = openMetaOnly(path);
+    if (!r.ok()) return r.errors();
+    return r.value()->info();
+}
+
+moe::spec::Result<std::shared_ptr<RunReader>> RunReader::openMetaOnly(const std::string& path) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         return moe::spec::Diagnostics{{"", "no run store at " + path + " (expected a .sqlite file written by 'moe train' or the studio)"}};
@@ -62,7 +74,6 @@ moe::spec::Result<std::shared_ptr<RunReader>> RunReader::open(const std::string&
     std::shared_ptr<RunReader> r(new RunReader(path, db));
     std::string err;
     if (!r->readMeta(err)) return moe::spec::Diagnostics{{"", path + " is not a MoE Studio run store: " + err}};
-    r->refresh();
     return r;
 }
 
@@ -91,6 +102,8 @@ bool RunReader::readMeta(std::string& error) {
     m_info.status = meta["status"];
     m_info.message = meta["message"];
     m_info.checkpoint = meta["checkpoint"];
+    m_info.name = meta["name"];
+    m_info.notes = meta["notes"];
     if (m_probeTokens.empty() && meta.count("probe_tokens")) {
         for (double v : parseArray(meta["probe_tokens"])) m_probeTokens.push_back(static_cast<int>(v));
         m_probeSamples = std::max(1, std::atoi(meta["probe_samples"].c_str()));
@@ -184,7 +197,14 @@ int RunReader::refresh() {
             it->second->mapResolution = static_cast<int>(rm.getInt(2));
             for (double v : parseArray(rm.getText(3))) it->second->routingMap.push_back(static_cast<int>(v));
         }
-        // Tables added after the first stores: a store without them has no rows to read.
+        // Tables added after the first stores: a store without them has no rows to read (a
+        // store without block_sample measured one batch per snapshot).
+        Statement sa(m_db, "SELECT step, block, batches FROM block_sample WHERE step > ?");
+        sa.bind(1, after);
+        while (sa.ok() && sa.step() == SQLITE_ROW) {
+            auto it = blocks.find({sa.getInt(0), static_cast<int>(sa.getInt(1))});
+            if (it != blocks.end()) it->second->batches = std::max(1, static_cast<int>(sa.getInt(2)));
+        }
         Statement tm(m_db, "SELECT step, test_loss, unigram_bits_per_byte FROM text_metrics WHERE step > ?");
         tm.bind(1, after);
         while (tm.ok() && tm.step() == SQLITE_ROW) {

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS alerts(step INTEGER, block INTEGER, kind TEXT, severi
 CREATE TABLE IF NOT EXISTS text_metrics(step INTEGER PRIMARY KEY, test_loss REAL, unigram_bits_per_byte REAL);
 CREATE TABLE IF NOT EXISTS probe_routing(step INTEGER, block INTEGER, k INTEGER, experts TEXT, gates TEXT,
   PRIMARY KEY(step, block));
+CREATE TABLE IF NOT EXISTS block_sample(step INTEGER, block INTEGER, batches INTEGER, PRIMARY KEY(step, block));
 )sql";
 
 std::string jsonArray(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
@@ -82,6 +83,8 @@ moe::spec::Result<std::unique_ptr<RunWriter>> RunWriter::create(const std::strin
     }
     sqlite3_busy_timeout(db, 2000);
     std::unique_ptr<RunWriter> w(new RunWriter(path, db));
+    // One id per run: the file's name, which is what every listing shows.
+    if (info.runId.empty()) info.runId = std::filesystem::path(path).stem().string();
     if (info.runId.empty()) info.runId = newRunId();
     if (info.startedAt.empty()) info.startedAt = utcNowIso();
     if (info.status.empty()) info.status = "running";
@@ -92,9 +95,33 @@ moe::spec::Result<std::unique_ptr<RunWriter>> RunWriter::create(const std::strin
     w->setMeta("message", info.message);
     w->setMeta("project", info.projectJson);
     if (!info.checkpoint.empty()) w->setMeta("checkpoint", info.checkpoint);
+    if (!info.name.empty()) w->setMeta("name", info.name);
+    if (!info.notes.empty()) w->setMeta("notes", info.notes);
     if (!w->m_error.empty()) return moe::spec::Diagnostics{{"", w->m_error}};
     w->m_thread = std::thread([p = w.get()] { p->loop(); });
     return w;
+}
+
+std::string setRunLabel(const std::string& path, const std::string& name, const std::string& notes) {
+    if (!std::filesystem::exists(path)) return "cannot name the run " + path + ": no such file";
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+        const std::string err = detail::lastError(db);
+        sqlite3_close(db);
+        return "cannot open the run store " + path + ": " + err;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    std::string err;
+    for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"name", name}, {"notes", notes}}) {
+        Statement st(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+        st.bind(1, std::string(key)).bind(2, value);
+        if (!st.ok() || st.step() != SQLITE_DONE) {
+            err = "cannot write the run's " + std::string(key) + " to " + path + ": " + detail::lastError(db);
+            break;
+        }
+    }
+    sqlite3_close(db);
+    return err;
 }
 
 RunWriter::RunWriter(std::string path, sqlite3* db) : m_path(std::move(path)), m_db(db) {}
@@ -184,7 +211,8 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
     Statement es(m_db, "INSERT OR REPLACE INTO expert_stats VALUES(?,?,?,?,?)");
     Statement ce(m_db, "INSERT OR REPLACE INTO class_expert VALUES(?,?,?,?,?)");
     Statement al(m_db, "INSERT INTO alerts VALUES(?,?,?,?,?,?,?,?)");
-    ok = ok && bs.ok() && es.ok() && ce.ok() && al.ok();
+    Statement sa(m_db, "INSERT OR REPLACE INTO block_sample VALUES(?,?,?)");
+    ok = ok && bs.ok() && es.ok() && ce.ok() && al.ok() && sa.ok();
     for (const auto& b : s.blocks) {
         if (!ok) break;
         bs.bind(1, s.step).bind(2, b.block).bind(3, b.experts).bind(4, b.ffnExperts).bind(5, b.tokens).bind(6, b.dropped)
@@ -192,6 +220,9 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
             .bind(12, jsonArray(b.tokenEntropyHist)).bind(13, jsonArray(b.expertsPerTokenHist)).bind(14, jsonArray(b.similarity));
         ok = bs.step() == SQLITE_DONE;
         bs.reset();
+        sa.bind(1, s.step).bind(2, b.block).bind(3, b.batches);
+        ok = ok && sa.step() == SQLITE_DONE;
+        sa.reset();
         for (int e = 0; ok && e < b.experts; ++e) {
             const auto ue = static_cast<size_t>(e);
             es.bind(1, s.step).bind(2, b.block).bind(3, e)

@@ -1,5 +1,6 @@
 #include "moe/telemetry/snapshot.h"
 
+#include <cmath>
 #include <numeric>
 
 namespace moe::telemetry {
@@ -10,6 +11,59 @@ std::vector<double> BlockSnapshot::loadShare() const {
     if (total <= 0) return s;
     for (size_t i = 0; i < s.size(); ++i) s[i] = tokensPerExpert[i] / total;
     return s;
+}
+
+double BlockSnapshot::assignments() const {
+    return std::accumulate(tokensPerExpert.begin(), tokensPerExpert.end(), 0.0) + static_cast<double>(dropped);
+}
+
+namespace {
+void addInto(std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) {
+        a = b;  // a shape change (cannot happen within one block) restarts the sum
+        return;
+    }
+    for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+}
+}  // namespace
+
+void accumulate(BlockSnapshot& sum, const BlockSnapshot& next) {
+    if (sum.experts == 0 || sum.block != next.block || sum.experts != next.experts) {
+        sum = next;
+        return;
+    }
+    const double t0 = static_cast<double>(sum.tokens), t1 = static_cast<double>(next.tokens);
+    const double w = t0 + t1 > 0 ? t1 / (t0 + t1) : 0.0;
+    if (sum.meanGateProb.size() == next.meanGateProb.size())
+        for (size_t i = 0; i < sum.meanGateProb.size(); ++i) sum.meanGateProb[i] += w * (next.meanGateProb[i] - sum.meanGateProb[i]);
+    else sum.meanGateProb = next.meanGateProb;
+    sum.meanTokenEntropy += w * (next.meanTokenEntropy - sum.meanTokenEntropy);
+    addInto(sum.tokensPerExpert, next.tokensPerExpert);
+    addInto(sum.tokenEntropyHist, next.tokenEntropyHist);
+    addInto(sum.expertsPerTokenHist, next.expertsPerTokenHist);
+    if (sum.classes == next.classes) addInto(sum.classExpert, next.classExpert);
+    else {
+        sum.classes = next.classes;
+        sum.classExpert = next.classExpert;
+    }
+    sum.tokens += next.tokens;
+    sum.dropped += next.dropped;
+    sum.batches += next.batches;
+    sum.ffnExperts = next.ffnExperts;
+    sum.similarity = next.similarity;
+    sum.routerGradNorm = next.routerGradNorm;
+    sum.auxLoss = next.auxLoss;
+    sum.zLoss = next.zLoss;
+    sum.mapResolution = next.mapResolution;
+    sum.routingMap = next.routingMap;
+    sum.probeK = next.probeK;
+    sum.probeExperts = next.probeExperts;
+    sum.probeGates = next.probeGates;
+}
+
+double evenRouterCv(double assignments, int experts) {
+    if (assignments <= 0 || experts <= 1) return 0.0;
+    return std::sqrt((experts - 1.0) / assignments);
 }
 
 }  // namespace moe::telemetry

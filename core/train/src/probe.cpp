@@ -16,7 +16,7 @@ constexpr std::int64_t kSimilarityProbe = 128;  // tokens each expert runs for t
 
 }  // namespace
 
-moe::telemetry::BlockSnapshot probeBlock(BlockImpl& block, const torch::Tensor& tokenLabels, int classes) {
+moe::telemetry::BlockSnapshot probeBlock(BlockImpl& block, const torch::Tensor& tokenLabels, int classes, bool withSimilarity) {
     torch::NoGradGuard ng;
     const BlockRecord& rec = block.last();
     const Routing& r = rec.routing;
@@ -44,7 +44,7 @@ moe::telemetry::BlockSnapshot probeBlock(BlockImpl& block, const torch::Tensor& 
     auto labels = tokenLabels.to(torch::kCPU).unsqueeze(1).expand({T, K}).index({valid});
     s.classExpert = toVector(torch::bincount(labels * E + kept, {}, static_cast<std::int64_t>(classes) * E));
     const int F = block.ffnExperts();
-    if (F >= 2 && rec.input.defined() && rec.input.size(0) > 0) {
+    if (withSimilarity && F >= 2 && rec.input.defined() && rec.input.size(0) > 0) {
         auto probe = rec.input.narrow(0, 0, std::min<std::int64_t>(kSimilarityProbe, rec.input.size(0)));
         std::vector<torch::Tensor> outs;
         for (int e = 0; e < F; ++e) outs.push_back(block.runExpert(e, probe).reshape({-1}));

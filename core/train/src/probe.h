@@ -12,7 +12,9 @@ namespace moe::train::detail {
 
 // Routing telemetry of one MoE block from its last (training) forward and the router gradient
 // of the backward that followed. tokenLabels: [T] int64 class of each token's sample.
-moe::telemetry::BlockSnapshot probeBlock(BlockImpl& block, const torch::Tensor& tokenLabels, int classes);
+// `withSimilarity` false skips the expert-similarity probe (it runs every expert): for the
+// batches of a telemetry interval before its last, whose counts are summed.
+moe::telemetry::BlockSnapshot probeBlock(BlockImpl& block, const torch::Tensor& tokenLabels, int classes, bool withSimilarity = true);
 
 // The expert each MoE block's router ranks first at every cell of a res x res grid over the box
 // (row-major, row 0 at yMin). One vector per MoE block, in block order.

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <utility>
 
 #ifdef __linux__
 #include <sys/resource.h>
@@ -142,6 +143,8 @@ struct Trainer::Impl {
     double lossEma = std::numeric_limits<double>::quiet_NaN(), accEma = 0, stepSecondsEma = 0;
     double testAccuracy = -1;
     std::int64_t lastSnapshotStep = -1;
+    std::vector<telemetry::BlockSnapshot> intervalBlocks;  // routing summed since the last snapshot
+    telemetry::CollapseMonitor collapseMonitor;            // the detectors, with hysteresis over the run
     std::chrono::steady_clock::time_point started;
     bool startedClock = false;
     std::mutex modelMutex;
@@ -367,7 +370,7 @@ struct Trainer::Impl {
 
     // Routing telemetry of the last forward (over batch x, y). Rows of the class matrix: token
     // classes for text, the sample's class for everything else.
-    std::vector<telemetry::BlockSnapshot> blockSnapshots(const torch::Tensor& x, const torch::Tensor& y) {
+    std::vector<telemetry::BlockSnapshot> blockSnapshots(const torch::Tensor& x, const torch::Tensor& y, bool withSimilarity = true) {
         torch::Tensor labels;
         int classes = project.model.input.numClasses();
         if (text()) {
@@ -378,7 +381,7 @@ struct Trainer::Impl {
         }
         std::vector<telemetry::BlockSnapshot> out;
         for (auto& b : net->blocks())
-            if (b->isMoe()) out.push_back(detail::probeBlock(*b, labels, classes));
+            if (b->isMoe()) out.push_back(detail::probeBlock(*b, labels, classes, withSimilarity));
         return out;
     }
 
@@ -433,8 +436,15 @@ struct Trainer::Impl {
         const std::int64_t done = step + 1;
         const bool epochEnd = done % stepsPerEpoch == 0;
         const bool snapshot = done == 1 || done % project.training.telemetryInterval == 0 || epochEnd || done == totalSteps;
+        // Routing statistics sum every batch since the last snapshot, so a snapshot's loads rest
+        // on telemetry_interval batches of tokens rather than one.
+        {
+            auto batch = blockSnapshots(x, y, snapshot);
+            if (intervalBlocks.size() != batch.size()) intervalBlocks.assign(batch.size(), {});
+            for (size_t i = 0; i < batch.size(); ++i) telemetry::accumulate(intervalBlocks[i], batch[i]);
+        }
         std::vector<telemetry::BlockSnapshot> blocks;
-        if (snapshot) blocks = blockSnapshots(x, y);
+        if (snapshot) blocks = std::exchange(intervalBlocks, {});
         optimizer->step();
         net->afterOptimizerStep();
         step = done;
@@ -499,7 +509,7 @@ struct Trainer::Impl {
                 s->blocks[i].probeGates = std::move(routes[i].gates);
             }
         }
-        auto alerts = telemetry::detectCollapse(*s);
+        auto alerts = collapseMonitor.update(*s);
         s->alerts.insert(s->alerts.end(), alerts.begin(), alerts.end());
         lastSnapshotStep = step;
         SnapshotPtr p = std::move(s);

@@ -53,8 +53,9 @@ public:
 
     void startNextFrame() override {
         // The panels work in framebuffer pixels with fonts and sizes scaled by the device pixel
-        // ratio; when it changes (the window moved to another screen) fonts are rebuilt for it.
-        const float dpr = static_cast<float>(m_w->devicePixelRatio());
+        // ratio (times the presenter's scale); when it changes (the window moved to another
+        // screen, presenter mode) fonts are rebuilt for it.
+        const float dpr = static_cast<float>(m_w->devicePixelRatio()) * m_w->contentScale();
         if (dpr != m_scale) {
             m_df->vkDeviceWaitIdle(m_w->device());
             tearDownImGui();
@@ -76,7 +77,7 @@ public:
         static const RunView kEmpty;
         const RunView& run = m_w->m_run ? *m_w->m_run : kEmpty;
         m_w->m_state.wantsRedraw = false;
-        const auto intents = drawTabbed(m_w->m_view, run, m_w->m_state);
+        const auto intents = m_w->m_presenter ? drawSingleView(m_w->m_view, run, m_w->m_state) : drawTabbed(m_w->m_view, run, m_w->m_state);
         ImGui::Render();
         ImDrawData* dd = ImGui::GetDrawData();
         VkCommandBuffer cb = m_w->currentCommandBuffer();

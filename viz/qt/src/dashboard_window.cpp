@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #ifdef MOE_VIZ_HAS_CLUSTER
 #include "moe/viz/cluster_sim.h"
 #endif
@@ -142,6 +144,12 @@ void DashboardWindow::simulateClusterAsync() {
 
 void DashboardWindow::setView(View v) {
     m_view = v;
+    poke();
+}
+
+void DashboardWindow::setPresenter(bool on, float scale) {
+    m_presenter = on;
+    m_presenterScale = std::max(1.0f, scale);
     poke();
 }
 

@@ -14,6 +14,9 @@ struct Rgb {
 
 // viridis at t in [0, 1] (clamped).
 Rgb viridis(double t);
+// Diverging map for ratios around a centre, t in [0, 1] with 0.5 the centre: Okabe-Ito blue
+// (#0072B2) through a neutral grey to Okabe-Ito vermillion (#D55E00), interpolated in sRGB.
+Rgb diverging(double t);
 // Packed 0xAABBGGRR, the byte order Dear ImGui uses for ImU32 colours.
 std::uint32_t packAbgr(Rgb c, float alpha = 1.0f);
 

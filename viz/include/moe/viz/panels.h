@@ -39,6 +39,10 @@ struct RunView {
     // the host off the UI thread (simulateCluster in cluster_sim.h); empty until then.
     std::shared_ptr<const cluster::StepResult> cluster;
     std::string clusterNote;                        // how it was simulated, or why it was not
+    std::string label;                              // how the host names the run (its name, else its id)
+    // A run to show beside this one (debugging collapse: before and after a fix). The views
+    // draw the two side by side, the compared run on the left; null: this run alone.
+    std::shared_ptr<const RunView> compared;
 
     // Fills a view from a run store reader (parsing its project JSON).
     static RunView fromReader(const telemetry::RunReader& reader);
@@ -53,11 +57,14 @@ inline constexpr View kAllViews[] = {View::Heatmap, View::Load,   View::Collapse
                                      View::RoutingMap, View::Tokens, View::Schedule, View::Cluster};
 std::string_view toString(View v);       // "heatmap", "load", ..., "routing-map", ...
 std::string_view displayName(View v);    // "Routing heatmap", ...
+std::string_view tabName(View v);        // "Heatmap", ...: one word, for tabs in a narrow dock
 std::optional<View> parseView(std::string_view name);
 // False when this build has no data model for the view (the cluster view without core/cluster).
 bool viewAvailable(View v);
 
-enum class HeatMetric { TokenShare, MeanGateProb, DropRate };
+// LoadRatio: share x experts (1 = an even share) on a fixed diverging log scale 1/8 .. 8, so a
+// balanced block reads the same whatever its expert count.
+enum class HeatMetric { TokenShare, MeanGateProb, DropRate, LoadRatio };
 enum class Scale { Linear, Log };
 
 // What the user chose. Defaults give a sensible first picture; every field survives across frames.
@@ -80,6 +87,8 @@ struct PanelState {
     } hover;
     // Set by a panel when it has something animated or changed state (ask for another frame).
     bool wantsRedraw = false;
+    // The compared run's own choices (its scrubber), when a RunView has one; index 0 only.
+    std::vector<PanelState> comparedState;
 
     // Preprocessed figures the panels keep between frames (recomputed when the run grows).
     struct Cache {
@@ -110,7 +119,19 @@ std::vector<Intent> drawTokens(const RunView& run, PanelState& state);
 std::vector<Intent> drawSchedule(const RunView& run, PanelState& state);
 std::vector<Intent> drawCluster(const RunView& run, PanelState& state);
 
+// One view of `run`; with a compared run, the two side by side (compared on the left), each
+// under a banner naming it.
 std::vector<Intent> drawView(View v, const RunView& run, PanelState& state);
+
+// The snapshot at which each collapse detector first tripped in `run`, in step order (one
+// entry per kind and block).
+struct FirstTrip {
+    telemetry::AlertKind kind;
+    int block = -1;
+    int index = 0;            // in run.snapshots
+    std::int64_t step = 0;
+};
+std::vector<FirstTrip> firstTrips(const RunView& run);
 
 // A whole-window dashboard: one view filling the display (offscreen), or all views under tabs
 // (on screen; `current` is the open tab and is updated when the user picks another).

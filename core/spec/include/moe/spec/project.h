@@ -116,7 +116,13 @@ struct ScenarioStep {
     std::string text;                  // what to say / what to watch for
     int trainSteps = 0;                // train this many steps when the step starts (0: none)
     nlohmann::ordered_json edits;      // {"model.blocks[*].losses.aux": 0.01, ...} applied first
+    std::string view;                  // the dashboard the step puts up (one of kScenarioViews); empty: as is
+    bool compareRuns = false;          // the step shows the latest run beside the one before it
 };
+
+// The dashboards a scenario step may put up (the dashboards' own names for their views).
+inline constexpr const char* kScenarioViews[] = {"heatmap", "load", "collapse", "specialisation",
+                                                 "routing-map", "tokens", "schedule", "cluster"};
 
 struct Scenario {
     std::string title;

@@ -11,6 +11,8 @@
 //   router starvation: router weight-gradient norm near zero (routers with weights only)
 
 #include <cstdint>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "moe/telemetry/snapshot.h"
@@ -29,6 +31,8 @@ struct LoadFigures {
     double dropRate = 0;
     double meanSimilarity = -1;       // -1 when not measured (fewer than 2 FFN experts)
     double routerGradNorm = -1;       // -1: router without weights
+    double assignments = 0;           // token-expert assignments the figures rest on (kept + dropped)
+    double noiseCv = 0;               // CV an even router would show at this sample size (evenRouterCv)
 };
 
 LoadFigures computeLoadFigures(const BlockSnapshot& b);
@@ -49,5 +53,22 @@ std::vector<Alert> detectCollapse(const BlockSnapshot& b, std::int64_t step, con
 
 // All blocks of a snapshot.
 std::vector<Alert> detectCollapse(const RoutingSnapshot& s, const DetectorThresholds& t = {});
+
+// The detectors over the snapshots of a run, with hysteresis: an alert trips at the thresholds
+// and, once on, stays on until its figure is back past the looser release thresholds, so a
+// figure hovering at a threshold does not make the alert flicker.
+class CollapseMonitor {
+public:
+    explicit CollapseMonitor(DetectorThresholds trip = {});
+    // The verdicts for the next snapshot of the run.
+    std::vector<Alert> update(const RoutingSnapshot& s);
+    // Release thresholds: dead below twice the share, imbalance and drops at 80% of the trip
+    // level, entropy 10% above it, similarity 0.05 below it.
+    static DetectorThresholds releaseOf(const DetectorThresholds& t);
+
+private:
+    DetectorThresholds m_trip, m_release;
+    std::set<std::pair<int, AlertKind>> m_active;  // (block, kind) on at the last snapshot
+};
 
 }  // namespace moe::telemetry

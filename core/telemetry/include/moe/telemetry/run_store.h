@@ -9,7 +9,8 @@
 // and this reader takes a missing table as empty:
 //   meta(key TEXT PRIMARY KEY, value TEXT)        format, run_id, started_at, finished_at,
 //                                                 status, message, project (the project JSON),
-//                                                 checkpoint (path of the run's checkpoint, if any)
+//                                                 checkpoint (path of the run's checkpoint, if any),
+//                                                 name and notes (the user's, see setRunLabel)
 //   steps(step PK, epoch, loss, task_loss, accuracy, test_accuracy, learning_rate,
 //         tokens_per_second, wall_seconds)
 //   block_stats(step, block, experts, ffn_experts, tokens, dropped, mean_token_entropy,
@@ -24,6 +25,7 @@
 //                                                 per byte, -1 when not measured) and the reference
 //   probe_routing(step, block, k, experts, gates)  sequence models: per probe token the k experts
 //                                                 (-1: unused slot) and gates, JSON [tokens x k]
+//   block_sample(step, block, batches)            how many batches a snapshot's routing counts sum
 //   meta holds the probe once: probe_tokens (JSON), probe_samples, class_names (JSON, when the
 //   class rows are not dataset labels, e.g. token classes of text)
 
@@ -47,14 +49,20 @@ namespace moe::telemetry {
 inline constexpr int kRunStoreFormat = 1;
 
 struct RunInfo {
-    std::string runId;          // unique per run
+    std::string runId;          // unique per run; empty at create(): the file's name without .sqlite
     std::string projectJson;    // the project as trained (moe-studio/1 JSON)
     std::string startedAt;      // ISO 8601 UTC
     std::string finishedAt;     // empty while running
     std::string status;         // running, finished, stopped, failed
     std::string message;        // why it stopped, for failed runs
     std::string checkpoint;     // checkpoint the run writes (empty: none); as given to the trainer
+    std::string name;           // the user's name for the run (empty: none yet)
+    std::string notes;          // the user's notes on the run
 };
+
+// Names and annotates a run after the fact (meta keys name and notes); also while it trains.
+// Returns an error message naming the file, empty on success.
+std::string setRunLabel(const std::string& path, const std::string& name, const std::string& notes);
 
 // Writes snapshots on its own thread; append() never blocks on disk.
 class RunWriter {
@@ -97,6 +105,8 @@ private:
 class RunReader {
 public:
     static moe::spec::Result<std::shared_ptr<RunReader>> open(const std::string& path);
+    // Only the run's meta data (id, name, notes, status, project): cheap, for run listings.
+    static moe::spec::Result<RunInfo> readInfo(const std::string& path);
     ~RunReader();
     RunReader(const RunReader&) = delete;
     RunReader& operator=(const RunReader&) = delete;
@@ -118,6 +128,7 @@ public:
 
 private:
     RunReader(std::string path, sqlite3* db) : m_path(std::move(path)), m_db(db) {}
+    static moe::spec::Result<std::shared_ptr<RunReader>> openMetaOnly(const std::string& path);
     bool readMeta(std::string& error);
 
     std::string m_path;

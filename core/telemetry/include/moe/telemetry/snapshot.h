@@ -17,7 +17,11 @@ struct BlockSnapshot {
     int block = 0;                            // index in ModelSpec::blocks
     int experts = 0;                          // routed experts (FFN + zero-computation)
     int ffnExperts = 0;                       // the first ffnExperts columns are FFN experts
-    std::int64_t tokens = 0;                  // tokens routed in the measured batch
+    // The counts below (tokens, tokensPerExpert, dropped, histograms, classExpert) and the means
+    // (meanGateProb, meanTokenEntropy) cover every batch of the telemetry interval: `batches`
+    // of them. similarity, routerGradNorm, auxLoss, zLoss, the map and the probe are of the last.
+    int batches = 1;
+    std::int64_t tokens = 0;                  // tokens routed in the measured batches
     std::vector<double> tokensPerExpert;      // [experts] token-expert assignments kept after capacity
     std::vector<double> meanGateProb;         // [experts] mean router probability over tokens
     std::int64_t dropped = 0;                 // token-expert assignments dropped by capacity
@@ -42,7 +46,18 @@ struct BlockSnapshot {
 
     // Share of assignments per expert (sums to 1; all zeros when nothing was routed).
     std::vector<double> loadShare() const;
+    // Assignments kept and dropped: the sample size the load figures rest on.
+    double assignments() const;
 };
+
+// Adds `next` (a later batch of the same block) to `sum`: counts add up, means are weighted by
+// tokens, the last-batch figures are `next`'s. An empty `sum` (no experts yet) becomes `next`.
+void accumulate(BlockSnapshot& sum, const BlockSnapshot& next);
+
+// The coefficient of variation of the load that a perfectly even router would show from
+// sampling alone, over `assignments` token-expert assignments to `experts` experts: counts are
+// multinomial with p = 1/E, so CV = sqrt((E - 1) / N). Below it, "imbalance" is noise.
+double evenRouterCv(double assignments, int experts);
 
 // A collapse detector's verdict on one block, in plain language (see collapse.h).
 enum class AlertKind {

@@ -51,6 +51,11 @@ public:
     void simulateClusterAsync();
     void setView(View v);
     View view() const { return m_view; }
+    // Presenter mode (a classroom projector): only the current view, no tabs, and fonts and
+    // spacing `scale` times their usual size.
+    void setPresenter(bool on, float scale = 1.5f);
+    bool presenter() const { return m_presenter; }
+    float contentScale() const { return m_presenter ? m_presenterScale : 1.0f; }
     PanelState& state() { return m_state; }
     // Frames drawn so far (for tests and diagnostics).
     int framesRendered() const { return m_frames; }
@@ -90,6 +95,8 @@ private:
 
     std::shared_ptr<const RunView> m_run;
     View m_view = View::Heatmap;
+    bool m_presenter = false;
+    float m_presenterScale = 1.5f;
     PanelState m_state;
     DashboardRenderer* m_renderer = nullptr;
     int m_pendingFrames = 3;
