@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "cli_command.h"
 #include "moe/spec/project_io.h"
@@ -56,6 +57,24 @@ std::string bar(const train::Progress& p, int width) {
     return "[" + std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(width - full), '.') + "]";
 }
 
+// Whether `moe train` may write `target` (its run store or checkpoint). It never replaces the
+// project it trains nor a folder, and replaces an existing file only when it is one of its own
+// kind (`isOwn`) or the user said --force: a typo in --out must not cost the user a file.
+std::string refuseToOverwrite(const std::string& option, const std::string& target, const std::string& project, bool force,
+                              bool (*isOwn)(const std::string&), const char* kind) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto st = fs::status(target, ec);
+    if (ec || !fs::exists(st)) return {};
+    if (fs::is_directory(st)) return "--" + option + " " + target + " is a folder; give a file name (e.g. " + target + "/run.sqlite)";
+    if (fs::equivalent(target, project, ec))
+        return "--" + option + " " + target + " is the project being trained; it is never overwritten (choose another file name)";
+    if (!fs::is_regular_file(st)) return "--" + option + " " + target + " is not a regular file; choose another file name";
+    if (force || isOwn(target)) return {};
+    return "--" + option + " " + target + " exists and is not a " + kind +
+           " of this program; it is left untouched (choose another file name, or add --force to replace it)";
+}
+
 int run(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
     auto loaded = moe::cli::loadProjectFile(path);
@@ -84,6 +103,16 @@ int run(const moe::cli::ParsedArgs& a) {
     // A language model is only useful with its weights ('moe generate'): keep them beside the run.
     if (opt.checkpointPath.empty() && project.model.input.isText() && !a.flag("no-checkpoint"))
         opt.checkpointPath = std::filesystem::path(opt.runStorePath).replace_extension(".pt").string();
+    const bool force = a.flag("force");
+    for (const auto& [option, target, isOwn, kind] :
+         {std::tuple{std::string("out"), opt.runStorePath, &moe::telemetry::isRunStore, "run store"},
+          std::tuple{std::string("checkpoint"), opt.checkpointPath, &train::isCheckpointFile, "checkpoint"}}) {
+        if (target.empty()) continue;
+        if (auto e = refuseToOverwrite(option, target, path, force, isOwn, kind); !e.empty()) {
+            std::cerr << "error: " << e << "\n";
+            return 1;
+        }
+    }
     auto created = train::Trainer::create(project, opt);
     if (!created) {
         std::cerr << created.message() << "\n";
@@ -158,7 +187,10 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "Trains the project's model on its dataset (all CPU cores; one for models too small to split), writing one snapshot per MoE block every\n"
     "training.telemetry_interval steps to a SQLite run store (read it with 'moe report' or the studio).\n"
     "On a terminal a progress bar shows step, loss, accuracy, tokens/s and ETA; otherwise plain lines.\n"
-    "Ctrl-C stops after the current step and keeps everything recorded so far.",
+    "Ctrl-C stops after the current step and keeps everything recorded so far.\n"
+    "An existing --out or --checkpoint file is replaced only when it is a run store or checkpoint of this program (or with --force);\n"
+    "the project itself and folders never are. A write failure (disk full, read-only file) stops the run, keeps what was written,\n"
+    "marks the run store failed and exits 1.",
     {{"steps", "N", "train N optimizer steps (overrides the project)"},
      {"epochs", "N", "train N epochs (overrides the project)"},
      {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
@@ -166,7 +198,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"no-checkpoint", "", "text projects: do not write the default checkpoint"},
      {"resume", "FILE", "resume from a checkpoint written for the same model"},
      {"threads", "N", "CPU threads (default: all, or 1 for tiny models)"},
-     {"plain", "", "plain progress lines even on a terminal"}},
+     {"plain", "", "plain progress lines even on a terminal"},
+     {"force", "", "replace an existing --out/--checkpoint file that is not a run store/checkpoint of this program"}},
     1, 1, run});
 
 }  // namespace
