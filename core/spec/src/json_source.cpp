@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <unordered_set>
 
 namespace moe::spec::detail {
 namespace {
@@ -12,6 +14,10 @@ public:
     Parser(const std::string& text, JsonSource& out) : m_s(text), m_out(out) {}
 
     void run() {
+        if (m_s.size() > kMaxProjectBytes) {
+            fail("the text is " + std::to_string(m_s.size()) + " bytes; a project is at most " + std::to_string(kMaxProjectBytes) + " bytes (64 MiB)");
+            return;
+        }
         // A UTF-8 byte order mark is allowed before the document (RFC 8259, section 8.1) and skipped.
         if (m_s.compare(0, 3, "\xEF\xBB\xBF") == 0) m_i = 3;
         skipWs();
@@ -67,8 +73,8 @@ private:
     }
 
     nlohmann::ordered_json value(const std::string& path) {
-        if (++m_depth > 256) {
-            fail("nesting is deeper than 256 levels");
+        if (++m_depth > kMaxDepth) {
+            fail("nesting is deeper than " + std::to_string(kMaxDepth) + " levels");
             return {};
         }
         skipWs();
@@ -96,6 +102,9 @@ private:
 
     nlohmann::ordered_json object(const std::string& path) {
         nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+        // The ordered object's own lookup is linear: with it, duplicate checks were quadratic in
+        // the number of keys (minutes for 300,000).
+        std::unordered_set<std::string> seen;
         advance();  // {
         skipWs();
         if (peek() == '}') {
@@ -112,7 +121,7 @@ private:
             const std::string key = string();
             if (failed()) break;
             const std::string child = path.empty() ? key : path + "." + key;
-            if (obj.contains(key)) {
+            if (!seen.insert(key).second) {
                 m_out.errorPos = keyPos;
                 m_out.error = "key \"" + key + "\" appears twice in the same object";
                 break;
@@ -124,7 +133,9 @@ private:
                 break;
             }
             advance();
-            obj[key] = value(child);
+            // Appended without the ordered map's linear search: `seen` has already ruled out a duplicate.
+            auto& members = obj.get_ref<nlohmann::ordered_json::object_t&>();
+            members.nlohmann::ordered_json::object_t::Container::emplace_back(key, value(child));
             if (failed()) break;
             skipWs();
             if (peek() == ',') {
@@ -154,6 +165,10 @@ private:
             return arr;
         }
         while (!failed()) {
+            if (arr.size() >= kMaxArrayLength) {
+                fail("an array longer than " + std::to_string(kMaxArrayLength) + " elements");
+                break;
+            }
             const std::string child = path + "[" + std::to_string(arr.size()) + "]";
             arr.push_back(value(child));
             if (failed()) break;
@@ -243,6 +258,10 @@ private:
             }
             if (c == '"') {
                 advance();
+                break;
+            }
+            if (out.size() >= kMaxStringBytes) {
+                fail("a string longer than " + std::to_string(kMaxStringBytes) + " bytes (1 MiB)");
                 break;
             }
             if (static_cast<unsigned char>(c) < 0x20) {
