@@ -102,6 +102,38 @@ private Q_SLOTS:
         QVERIFY(!moe::telemetry::isRunStore(project.toStdString()));
     }
 
+    // A model that would not fit is refused before anything is built, with the estimate and the
+    // limit; nothing is written.
+    void trainRefusesWhatDoesNotFit() {
+        if (!QFileInfo::exists(moeBinary())) QSKIP("the moe command is not built");
+        QTemporaryDir dir;
+        QFile src(crashProject());
+        QVERIFY(src.open(QIODevice::ReadOnly));
+        QString text = QString::fromUtf8(src.readAll());
+        text.replace("\"d_model\": 16", "\"d_model\": 16384");
+        text.replace("{\"kind\": \"moe\", \"experts\": 4, \"router\": {\"kind\": \"topk\", \"k\": 2}, \"ffn\": {\"hidden\": 16}}",
+                     QString("{\"kind\": \"moe\", \"experts\": 64, \"router\": {\"kind\": \"topk\", \"k\": 2}, \"ffn\": {\"hidden\": 16384}}, ").repeated(7) +
+                         "{\"kind\": \"moe\", \"experts\": 64, \"router\": {\"kind\": \"topk\", \"k\": 2}, \"ffn\": {\"hidden\": 16384}}");
+        const QString huge = dir.filePath("huge.json");
+        writeFile(huge, text.toUtf8());
+        const QString store = dir.filePath("huge.sqlite");
+        Run r = runMoe({"train", huge, "--steps", "1", "--out", store, "--max-memory", "1T"});
+        QCOMPARE(r.code, 1);
+        // 8 blocks x 64 experts x 2 x 16384^2 weights: 275G parameters, 4 TiB with gradients and Adam.
+        QVERIFY2(r.err.contains("needs about 4.00 TiB (weights 1.00 TiB + gradients 1.00 TiB + Adam states 2.00 TiB") &&
+                     r.err.contains("274.90G parameters") && r.err.contains("more than --max-memory 1T (1.00 TiB)"),
+                 qPrintable(r.err));
+        QVERIFY(!QFileInfo::exists(store));
+        r = runMoe({"train", crashProject(), "--steps", "1", "--out", store, "--max-memory", "1K"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("more than --max-memory 1K (1.00 KiB)"), qPrintable(r.err));
+        r = runMoe({"train", crashProject(), "--steps", "1", "--out", store, "--max-memory", "lots"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("\"lots\" is not a size"), qPrintable(r.err));
+        r = runMoe({"train", crashProject(), "--steps", "1", "--out", store, "--max-memory", "1G", "--plain"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+    }
+
     // A run store that cannot grow (the file size limit stands in for a full disk) stops the run:
     // exit 1, a message naming the store and the cause, the steps written before kept, status failed.
     void fullDiskStopsTheRunAndKeepsTheStore() {
