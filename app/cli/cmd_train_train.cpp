@@ -69,7 +69,8 @@ std::string refuseToOverwrite(const std::string& option, const std::string& targ
     std::error_code ec;
     const auto st = fs::status(target, ec);
     if (ec || !fs::exists(st)) return {};
-    if (fs::is_directory(st)) return "--" + option + " " + target + " is a folder; give a file name (e.g. " + target + "/run.sqlite)";
+    if (fs::is_directory(st))
+        return "--" + option + " " + target + " is a folder; give a file name (e.g. " + (fs::path(target) / (option == "out" ? "run.sqlite" : "run.pt")).string() + ")";
     if (fs::equivalent(target, project, ec))
         return "--" + option + " " + target + " is the project being trained; it is never overwritten (choose another file name)";
     if (!fs::is_regular_file(st)) return "--" + option + " " + target + " is not a regular file; choose another file name";
