@@ -42,6 +42,7 @@ bool isInteger(const std::string& s, long long& v) {
 constexpr double kMaxBytes = 1e15;
 constexpr double kMaxTimeUs = 1e12;
 constexpr size_t kMaxRowErrors = 100;
+constexpr size_t kMaxFitRows = 2048;
 
 bool hasLetters(const std::string& s) {
     return std::any_of(s.begin(), s.end(), [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) != 0; });
@@ -406,9 +407,14 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
                                                                       : "the measurement has one GPU per node: there is no intra-node link to fit"}};
     if (fitIntra) addLinkParams(su, nvlsUsed, ps);
     if (fitInter) addLinkParams(nic, false, ps);
+    // The descent evaluates the model at every point for every trial value; past kMaxFitRows rows
+    // (real logs have tens) it uses that many spread evenly over the sorted sizes, so its cost stays
+    // bounded while every row is still reported below.
+    std::vector<size_t> fitRows;
+    for (size_t j = 0, count = std::min(m, kMaxFitRows); j < count; ++j) fitRows.push_back(count == m ? j : j * (m - 1) / (count - 1));
     auto objective = [&]() {
         double e = 0;
-        for (size_t i = 0; i < m; ++i) {
+        for (size_t i : fitRows) {
             auto est = estimateCollective(trial, nullptr, op, x[i], n, opt);
             if (!est || !std::isfinite(est->timeUs)) return std::numeric_limits<double>::infinity();
             e += sq((est->timeUs - t[i]) / t[i]);
