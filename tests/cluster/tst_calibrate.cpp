@@ -117,6 +117,24 @@ private Q_SLOTS:
         QCOMPARE(c->regimes[0].points, static_cast<int>(split));
     }
 
+    // A table longer than the descent's row budget: every row is reported, the fit still holds.
+    void longTablesAreFittedAndReportedWhole() {
+        auto small = parseNcclTests(readData("synthetic_two_regime.txt"), "s.txt").value();
+        auto ref = calibrate(small, cluster("hgx-h100"), CollectiveOp::AllReduce, 4);
+        QVERIFY2(ref.ok(), ref.message().c_str());
+        MeasuredTable t;
+        for (int i = 0; i < 3000; ++i) {
+            const double bytes = 8 * std::pow(2.0, 30.0 * i / 2999);
+            t.points.push_back({bytes, 0, "float", bytes < 1e6 ? 20 + bytes / 1e5 : 40 + bytes / 3e5, 0, 0, 0});
+        }
+        auto c = calibrate(t, cluster("hgx-h100"), CollectiveOp::AllReduce, 4);
+        QVERIFY2(c.ok(), c.message().c_str());
+        QCOMPARE(c->points.size(), size_t(3000));
+        QCOMPARE(static_cast<int>(c->regimes.size()), 2);
+        QVERIFY(std::abs(c->regimes[1].busbwGBs - 450) / 450 < 0.02);
+        QVERIFY(c->calibratedRmsPct < ref->calibratedRmsPct + 5);
+    }
+
     void leastSquaresRecoversALine() {
         std::vector<double> x{1, 10, 100, 1000}, t;
         for (double v : x) t.push_back(5 + 0.5 * v);
