@@ -196,6 +196,8 @@ std::string humanBytes(double bytes) {
     return buf;
 }
 
-void printJson(const nlohmann::ordered_json& j) { std::cout << j.dump(2) << "\n"; }
+// Text from files (a diagnostic quoting the user's bytes) may not be valid UTF-8; the output must
+// still be valid JSON, so such bytes become U+FFFD instead of an exception.
+void printJson(const nlohmann::ordered_json& j) { std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n"; }
 
 }  // namespace moe::cli

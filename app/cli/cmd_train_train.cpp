@@ -6,11 +6,15 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "cli_command.h"
+#include "moe/cluster/collective.h"
 #include "moe/spec/project_io.h"
+#include "moe/spec/train_memory.h"
 #include "moe/spec/twin.h"
 #include "moe/telemetry/run_store.h"
 #include "moe/train/trainer.h"
@@ -56,6 +60,37 @@ std::string bar(const train::Progress& p, int width) {
     return "[" + std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(width - full), '.') + "]";
 }
 
+// Whether `moe train` may write `target` (its run store or checkpoint). It never replaces the
+// project it trains nor a folder, and replaces an existing file only when it is one of its own
+// kind (`isOwn`) or the user said --force: a typo in --out must not cost the user a file.
+std::string refuseToOverwrite(const std::string& option, const std::string& target, const std::string& project, bool force,
+                              bool (*isOwn)(const std::string&), const char* kind) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto st = fs::status(target, ec);
+    if (ec || !fs::exists(st)) return {};
+    if (fs::is_directory(st))
+        return "--" + option + " " + target + " is a folder; give a file name (e.g. " + (fs::path(target) / (option == "out" ? "run.sqlite" : "run.pt")).string() + ")";
+    if (fs::equivalent(target, project, ec))
+        return "--" + option + " " + target + " is the project being trained; it is never overwritten (choose another file name)";
+    if (!fs::is_regular_file(st)) return "--" + option + " " + target + " is not a regular file; choose another file name";
+    if (force || isOwn(target)) return {};
+    return "--" + option + " " + target + " exists and is not a " + kind +
+           " of this program; it is left untouched (choose another file name, or add --force to replace it)";
+}
+
+// MemAvailable of /proc/meminfo in bytes; 0 when unknown.
+double availableMemoryBytes() {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    double kb = 0;
+    while (in >> key >> kb) {
+        std::getline(in, unit);
+        if (key == "MemAvailable:") return kb * 1024;
+    }
+    return 0;
+}
+
 int run(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
     auto loaded = moe::cli::loadProjectFile(path);
@@ -84,6 +119,45 @@ int run(const moe::cli::ParsedArgs& a) {
     // A language model is only useful with its weights ('moe generate'): keep them beside the run.
     if (opt.checkpointPath.empty() && project.model.input.isText() && !a.flag("no-checkpoint"))
         opt.checkpointPath = std::filesystem::path(opt.runStorePath).replace_extension(".pt").string();
+    // Refused before anything is built: a model that does not fit would otherwise be allocated
+    // until the system kills the process, with nothing said about why.
+    {
+        const auto need = spec::estimateTrainingMemory(project);
+        double limit = 0;
+        std::string what;
+        if (auto m = a.value("max-memory")) {
+            auto bytes = moe::cluster::parseBytes(*m, "--max-memory");
+            if (!bytes) throw moe::cli::UsageError(bytes.errors()[0].message);
+            limit = bytes.value();
+            what = "--max-memory " + *m;
+        } else if (const double avail = availableMemoryBytes(); avail > 0) {
+            limit = avail;
+            what = "the memory this machine has available";
+        }
+        if (limit > 0 && need.total() > limit) {
+            const auto& t = project.training;
+            std::string parts = "weights " + moe::cli::humanBytes(need.weightBytes) + " + gradients " + moe::cli::humanBytes(need.gradientBytes);
+            if (need.optimizerBytes > 0)
+                parts += std::string(t.optimizer == spec::OptimizerKind::Sgd ? " + momentum " : " + Adam states ") + moe::cli::humanBytes(need.optimizerBytes);
+            parts += " + activations " + moe::cli::humanBytes(need.activationBytes) + " for " + std::to_string(t.batch) + " samples (" +
+                     std::to_string(need.tokensPerStep) + " tokens) per step";
+            std::cerr << "error: training this model needs about " << moe::cli::humanBytes(need.total()) << " (" << parts << "; "
+                      << humanCount(static_cast<double>(need.params)) << " parameters), more than " << what << " (" << moe::cli::humanBytes(limit)
+                      << ").\nMake the model or training.batch smaller, or train a twin (training.twin)"
+                      << (a.value("max-memory") ? "" : ", or raise the limit with --max-memory") << ".\n";
+            return 1;
+        }
+    }
+    const bool force = a.flag("force");
+    for (const auto& [option, target, isOwn, kind] :
+         {std::tuple{std::string("out"), opt.runStorePath, &moe::telemetry::isRunStore, "run store"},
+          std::tuple{std::string("checkpoint"), opt.checkpointPath, &train::isCheckpointFile, "checkpoint"}}) {
+        if (target.empty()) continue;
+        if (auto e = refuseToOverwrite(option, target, path, force, isOwn, kind); !e.empty()) {
+            std::cerr << "error: " << e << "\n";
+            return 1;
+        }
+    }
     auto created = train::Trainer::create(project, opt);
     if (!created) {
         std::cerr << created.message() << "\n";
@@ -158,7 +232,12 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "Trains the project's model on its dataset (all CPU cores; one for models too small to split), writing one snapshot per MoE block every\n"
     "training.telemetry_interval steps to a SQLite run store (read it with 'moe report' or the studio).\n"
     "On a terminal a progress bar shows step, loss, accuracy, tokens/s and ETA; otherwise plain lines.\n"
-    "Ctrl-C stops after the current step and keeps everything recorded so far.",
+    "Ctrl-C stops after the current step and keeps everything recorded so far.\n"
+    "An existing --out or --checkpoint file is replaced only when it is a run store or checkpoint of this program (or with --force);\n"
+    "the project itself and folders never are. A write failure (disk full, read-only file) stops the run, keeps what was written,\n"
+    "marks the run store failed and exits 1.\n"
+    "Before building the model, its memory (weights, gradients, optimizer states, activations for the batch) is estimated\n"
+    "from the describe figures; a run that would not fit in the available memory (or --max-memory) is refused with the numbers.",
     {{"steps", "N", "train N optimizer steps (overrides the project)"},
      {"epochs", "N", "train N epochs (overrides the project)"},
      {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
@@ -166,7 +245,9 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"no-checkpoint", "", "text projects: do not write the default checkpoint"},
      {"resume", "FILE", "resume from a checkpoint written for the same model"},
      {"threads", "N", "CPU threads (default: all, or 1 for tiny models)"},
-     {"plain", "", "plain progress lines even on a terminal"}},
+     {"plain", "", "plain progress lines even on a terminal"},
+     {"max-memory", "SIZE", "refuse to train when the estimated memory exceeds SIZE (e.g. 8G; default: the memory available)"},
+     {"force", "", "replace an existing --out/--checkpoint file that is not a run store/checkpoint of this program"}},
     1, 1, run});
 
 }  // namespace

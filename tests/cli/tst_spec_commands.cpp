@@ -145,6 +145,9 @@ private Q_SLOTS:
         QTest::newRow("layers out of range") << QStringList{"schedule", "wave", "--layers", "0", "--max", "4"} << "--layers 0 is out of range";
         QTest::newRow("min above max") << QStringList{"schedule", "wave", "--layers", "3", "--min", "9", "--max", "4"} << "max (4) is below min (9)";
         QTest::newRow("value missing") << QStringList{"schedule", "wave", "--layers"} << "--layers needs a value";
+        QTest::newRow("too many sizes") << QStringList{"collective", "all_reduce", "--cluster", "hgx-h100", "--gpus", "8", "--sizes", "1:1T:1.000000001"}
+                                         << "gives 27.73G sizes; at most 200";
+        QTest::newRow("sizes list too long") << QStringList{"collective", "all_reduce", "--cluster", "hgx-h100", "--gpus", "8", "--sizes", QString("1,").repeated(300) + "1"} << "more than 200 sizes";
         QTest::newRow("single dash") << QStringList{"describe", "-j"} << "unknown option -j";
     }
     void wrongArguments() {
@@ -154,6 +157,29 @@ private Q_SLOTS:
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains(message), qPrintable(r.err));
         QVERIFY(r.out.isEmpty());
+    }
+
+    // --json output is JSON whatever bytes the files hold: a byte order mark is skipped, and a
+    // diagnostic about an invalid byte names it in hex instead of quoting it.
+    void validateJsonIsAlwaysJson() {
+        QTemporaryDir dir;
+        QFile src(MOE_SOURCE_DIR "/tests/data/train/crash.json");
+        QVERIFY(src.open(QIODevice::ReadOnly));
+        const QString bom = dir.filePath("bom.json");
+        QFile out(bom);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write("\xEF\xBB\xBF" + src.readAll());
+        out.close();
+        const Run r = moe({"validate", "--json", bom, "tests/data/broken/95_invalid_utf8_byte.json", "tests/data/broken/96_bom_then_invalid_utf8.json",
+                           "tests/data/broken/92_lone_high_surrogate.json"});
+        QCOMPARE(r.code, 1);
+        const auto doc = nlohmann::json::parse(r.out.toStdString(), nullptr, false);
+        QVERIFY2(doc.is_array() && doc.size() == 4, qPrintable(r.out + r.err));
+        QCOMPARE(doc[0]["valid"].get<bool>(), true);
+        for (size_t i = 1; i < 4; ++i) QCOMPARE(doc[i]["valid"].get<bool>(), false);
+        QVERIFY(doc[1]["errors"][0]["message"].get<std::string>().find("0xFF") != std::string::npos);
+        QCOMPARE(doc[3]["errors"][0]["line"].get<int>(), 5);
+        QCOMPARE(doc[3]["errors"][0]["column"].get<int>(), 20);
     }
 
     void missingFileIsAnErrorNotACrash() {

@@ -57,6 +57,84 @@ private Q_SLOTS:
         QVERIFY(!x.ok());
     }
 
+    // Absurd or non-finite values are damaged rows, each named by its line; a file wrong on
+    // every row reports the first 100 and how many more.
+    void absurdRowsAreRefusedByLine() {
+        const std::string ok = "  1024  256  float  sum  -1  12.0  0.08  0.15  0  12.0  0.08  0.15  0\n";
+        const std::pair<const char*, const char*> cases[] = {
+            {"  1e308  256  float  sum  -1  12.0  0.08  0.15  0  12.0  0.08  0.15  0\n", "the size 1e308 bytes is beyond any collective"},
+            {"  -1024  256  float  sum  -1  12.0  0.08  0.15  0  12.0  0.08  0.15  0\n", "size and time must be positive"},
+            {"  nan  256  float  sum  -1  12.0  0.08  0.15  0  12.0  0.08  0.15  0\n", "the size \"nan\" is not a finite number of bytes"},
+            {"  1024  256  float  sum  -1  nan  0.08  0.15  0  12.0  0.08  0.15  0\n", "time, algbw and busbw must be numbers"},
+            {"  1024  256  float  sum  -1  1e300  0.08  0.15  0  12.0  0.08  0.15  0\n", "the time 1e300 us is beyond any measurement"},
+        };
+        for (const auto& [row, message] : cases) {
+            auto r = parseNcclTests(ok + row + ok, "bad.txt");
+            QVERIFY2(!r.ok(), row);
+            QCOMPARE(r.errors()[0].line, 2);
+            QVERIFY2(r.errors()[0].message.find(message) != std::string::npos, r.errors()[0].message.c_str());
+        }
+        std::string many;
+        for (int i = 0; i < 250; ++i) many += "  -1  256  float  sum  -1  12.0  0.08  0.15  0\n";
+        auto r = parseNcclTests(many, "many.txt");
+        QCOMPARE(r.errors().size(), size_t(101));
+        QVERIFY(r.errors().back().message.find("... and 150 more rows with errors") != std::string::npos);
+    }
+
+    // The split search (prefix sums, one crossing per pair of lines) finds the same two regimes as
+    // trying every split with every point's error summed directly.
+    void splitSearchMatchesBruteForce() {
+        MeasuredTable t;
+        std::vector<double> x, y;
+        for (int i = 0; i < 60; ++i) {
+            const double bytes = std::pow(2.0, 3 + 0.5 * i);
+            const double us = bytes < 1e6 ? 15 + bytes / 8e4 : 60 + bytes / 3e5;
+            const double noisy = us * (1 + 0.03 * std::sin(7.0 * i));
+            t.points.push_back({bytes, 0, "float", noisy, 0, 0, 0});
+            x.push_back(bytes);
+            y.push_back(noisy);
+        }
+        auto c = calibrate(t, cluster("hgx-h100"), CollectiveOp::AllReduce, 8);
+        QVERIFY2(c.ok(), c.message().c_str());
+        auto err = [&](std::pair<double, double> a, std::pair<double, double> b, bool two) {
+            double e = 0;
+            for (size_t i = 0; i < x.size(); ++i) {
+                const double f = two ? std::min(a.first + a.second * x[i], b.first + b.second * x[i]) : a.first + a.second * x[i];
+                e += std::pow((f - y[i]) / y[i], 2);
+            }
+            return e;
+        };
+        const auto whole = fitRelative(x, y);
+        double best = err(whole, whole, false);
+        size_t split = 0;
+        for (size_t s = 2; s + 2 <= x.size(); ++s) {
+            const auto a = fitRelative({x.begin(), x.begin() + static_cast<long>(s)}, {y.begin(), y.begin() + static_cast<long>(s)});
+            const auto b = fitRelative({x.begin() + static_cast<long>(s), x.end()}, {y.begin() + static_cast<long>(s), y.end()});
+            if (const double e = err(a, b, true); e < best * 0.999) best = e, split = s;
+        }
+        QVERIFY(split > 0);
+        QCOMPARE(static_cast<int>(c->regimes.size()), 2);
+        QCOMPARE(c->regimes[0].points, static_cast<int>(split));
+    }
+
+    // A table longer than the descent's row budget: every row is reported, the fit still holds.
+    void longTablesAreFittedAndReportedWhole() {
+        auto small = parseNcclTests(readData("synthetic_two_regime.txt"), "s.txt").value();
+        auto ref = calibrate(small, cluster("hgx-h100"), CollectiveOp::AllReduce, 4);
+        QVERIFY2(ref.ok(), ref.message().c_str());
+        MeasuredTable t;
+        for (int i = 0; i < 3000; ++i) {
+            const double bytes = 8 * std::pow(2.0, 30.0 * i / 2999);
+            t.points.push_back({bytes, 0, "float", bytes < 1e6 ? 20 + bytes / 1e5 : 40 + bytes / 3e5, 0, 0, 0});
+        }
+        auto c = calibrate(t, cluster("hgx-h100"), CollectiveOp::AllReduce, 4);
+        QVERIFY2(c.ok(), c.message().c_str());
+        QCOMPARE(c->points.size(), size_t(3000));
+        QCOMPARE(static_cast<int>(c->regimes.size()), 2);
+        QVERIFY(std::abs(c->regimes[1].busbwGBs - 450) / 450 < 0.02);
+        QVERIFY(c->calibratedRmsPct < ref->calibratedRmsPct + 5);
+    }
+
     void leastSquaresRecoversALine() {
         std::vector<double> x{1, 10, 100, 1000}, t;
         for (double v : x) t.push_back(5 + 0.5 * v);

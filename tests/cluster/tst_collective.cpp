@@ -87,6 +87,17 @@ private Q_SLOTS:
         QVERIFY(!parseSizes("8:16X", "--sizes").ok());
         QVERIFY(!parseSizes("-1", "--sizes").ok());
         QVERIFY(!parseSizes("1:1G:1", "--sizes").ok());
+        // The count is known before any size is built: near the limit it matches what is built,
+        // and a factor just above 1 is refused without building billions of sizes.
+        auto near = parseSizes("1:1T:1.15", "--sizes");
+        QVERIFY2(near.ok(), near.message().c_str());
+        QCOMPARE(static_cast<int>(near->size()), 199);
+        auto over = parseSizes("1:1T:1.14", "--sizes");
+        QVERIFY(!over.ok());
+        QVERIFY2(over.message().find("gives 212 sizes; at most 200") != std::string::npos, over.message().c_str());
+        auto huge = parseSizes("1:1T:1.000000001", "--sizes");
+        QVERIFY(!huge.ok());
+        QVERIFY2(huge.message().find("gives 27.73G sizes") != std::string::npos, huge.message().c_str());
     }
 
     void flowModelMatchesDirectOnUniformTraffic_data() {

@@ -2,7 +2,10 @@
 // (file:line:col: path: message, compared as a substring of the formatted diagnostics).
 #include <QtTest>
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "moe/spec/atomic_file.h"
 #include "moe/spec/project_io.h"
@@ -42,6 +45,64 @@ private Q_SLOTS:
             QCOMPARE(QString::fromStdString(d.file), file);
             if (!d.path.empty()) QVERIFY2(d.line > 0 && d.column > 0, d.format().c_str());
         }
+    }
+
+    // Bounded work on hostile input: diagnostics stop at 100 plus a count (the 300,000 unknown
+    // keys of a 5.5 MB file used to take minutes, a did-you-mean each); limits on size, depth,
+    // string and array length and layer count refuse with a message. Times: `moe bench validate`.
+    void hostileInputIsBounded() {
+        const auto project = [](const std::string& modelExtra, const std::string& blocks) {
+            return "{\"format\": \"moe-studio/1\", \"model\": {\"input\": {\"dataset\": \"blobs\", \"classes\": 4}, \"stem\": {\"d_model\": 16}, "
+                   "\"blocks\": [" + blocks + "]" + modelExtra + "}, \"training\": {\"steps\": 10}}";
+        };
+        const std::string block = R"({"kind": "moe", "experts": 4, "router": {"kind": "topk", "k": 2}, "ffn": {"hidden": 16}})";
+        QVERIFY2(parseProject(project("", block), "ok.json").ok(), parseProject(project("", block), "ok.json").message().c_str());
+
+        std::string keys;
+        char buf[40];
+        for (int i = 0; i < 300000; ++i) {
+            std::snprintf(buf, sizeof buf, ",\n  \"unkn%06d\": 1", i);
+            keys += buf;
+        }
+        const std::string many = project(keys, block);
+        QVERIFY(many.size() > 5000000);
+        auto r = parseProject(many, "many.json");
+        QVERIFY(!r.ok());
+        QCOMPARE(r.errors().size(), size_t(101));
+        QVERIFY2(r.errors()[0].format().find("many.json:2:3: model.unkn000000: unknown key \"unkn000000\"") == 0,
+                 r.errors()[0].format().c_str());
+        QCOMPARE(r.errors().back().message, std::string("... and 299900 more errors (only the first 100 are shown)"));
+
+        std::string bad = block;
+        for (int i = 0; i < 150; ++i) bad += ", " + std::string(R"({"kind": "moe", "experts": 4, "router": {"kind": "topk", "k": 9}, "ffn": {"hidden": 16}})");
+        auto v = parseProject(project("", bad), "bad.json");
+        QCOMPARE(v.errors().size(), size_t(101));
+        QCOMPARE(v.errors().back().message, std::string("... and 50 more errors (only the first 100 are shown)"));
+
+        const std::pair<std::string, std::string> refused[] = {
+            {project(", \"deep\": " + std::string(300, '[') + std::string(300, ']'), block), "nesting is deeper than 256 levels"},
+            {project(", \"name\": \"" + std::string((1 << 20) + 1, 'x') + "\"", block), "a string longer than 1048576 bytes (1 MiB)"},
+            {project(", \"list\": [" + [] { std::string a; for (int i = 0; i < 1000001; ++i) a += i ? ",0" : "0"; return a; }() + "]", block),
+             "an array longer than 1000000 elements"},
+            {project("", [&] { std::string b = block; for (int i = 0; i < 4096; ++i) b += ", " + block; return b; }()),
+             "model.blocks: 4097 blocks; a model has at most 4096 layers"},
+            {project("", R"({"kind": "group", "repeat": 4096, "blocks": [)" + block + ", " + block + "]}"),
+             "model.blocks: the blocks make 8192 layers (groups counted with their repeats); a model has at most 4096"},
+        };
+        for (const auto& [text, message] : refused) {
+            auto e = parseProject(text, "limit.json");
+            QVERIFY(!e.ok());
+            QVERIFY2(e.message().find(message) != std::string::npos, e.message().c_str());
+        }
+
+        // A file above 64 MiB is refused before it is read (a sparse file: no disk is spent).
+        QTemporaryDir dir;
+        const std::string big = (dir.path() + "/big.json").toStdString();
+        { std::ofstream(big) << "{"; }
+        fs::resize_file(big, (64u << 20) + 1);
+        auto f = loadProject(big);
+        QVERIFY(!f.ok());
+        QVERIFY2(f.message().find("a project is at most 67108864 bytes (64 MiB)") != std::string::npos, f.message().c_str());
     }
 
     // Garbage of every kind never crashes the loader.

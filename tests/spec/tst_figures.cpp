@@ -3,6 +3,7 @@
 
 #include "moe/spec/derived.h"
 #include "moe/spec/project_io.h"
+#include "moe/spec/train_memory.h"
 
 using namespace moe::spec;
 
@@ -271,6 +272,28 @@ private Q_SLOTS:
         QCOMPARE(g.layers, 4);
         QCOMPARE(g.params, 18688LL);             // the four layers: 18720 less the head's 32
         QCOMPARE(g.kvCachePerToken, 64LL);
+    }
+
+    // The training memory estimate of the tiny transformer, by hand (conventions in train_memory.h):
+    // 26912 parameters; AdamW; batch 8 x 16 tokens; d_model 32; per token: attention layers
+    // 2*3104/32 + 6*32 + 2*4 heads*8.5 context = 454, the dense layer 2*6176/32 + 192 = 578, the
+    // MoE layer 2*3232/32 + 192 = 394; byte logits 128 tokens x 256, and their gradient.
+    void trainingMemoryByHand() {
+        auto p = loadProject(MOE_SOURCE_DIR "/tests/data/spec/tiny_transformer.json");
+        QVERIFY2(p.ok(), p.message().c_str());
+        const TrainingMemory m = estimateTrainingMemory(p.value());
+        QCOMPARE(m.params, 26912LL);
+        QCOMPARE(m.weightBytes, 4.0 * 26912);
+        QCOMPARE(m.gradientBytes, 4.0 * 26912);
+        QCOMPARE(m.optimizerBytes, 8.0 * 26912);
+        QCOMPARE(m.tokensPerStep, 128LL);
+        QCOMPARE(m.activationBytes, 4.0 * (128 * (454 + 578 + 454 + 394) + 2 * 128 * 256));
+        p->training.optimizer = OptimizerKind::Sgd;
+        p->training.momentum = 0;
+        p->training.batch = 16;
+        const TrainingMemory s = estimateTrainingMemory(p.value());
+        QCOMPARE(s.optimizerBytes, 0.0);
+        QCOMPARE(s.activationBytes, 2 * m.activationBytes);
     }
 
     void weightMemory() {

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -76,6 +78,7 @@ private Q_SLOTS:
         for (int s : {10, 20, 30}) w.value()->append(makeSnapshot(s));
         w.value()->finish("finished");
         QVERIFY(w.value()->error().empty());
+        QVERIFY(isRunStore(path));
 
         auto r = RunReader::open(path);
         QVERIFY2(r.ok(), r.message().c_str());
@@ -268,6 +271,47 @@ private Q_SLOTS:
         QVERIFY(err.find("gone.sqlite") != std::string::npos);
     }
 
+    // One damaged integer must not make the reader allocate without bound (nor overflow): the row
+    // is skipped and named, and the rest of the store still reads.
+    void damagedCountsAreBoundedAndNamed() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/damaged.sqlite").toStdString();
+        {
+            auto w = RunWriter::create(path, {});
+            QVERIFY2(w.ok(), w.message().c_str());
+            for (int s : {10, 20, 30}) w.value()->append(makeSnapshot(s));
+            w.value()->finish("finished");
+        }
+        sqlite3* db = nullptr;
+        QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        const char* damage =
+            "UPDATE block_stats SET experts = 1099511627776 WHERE step = 20 AND block = 1;"
+            "UPDATE block_stats SET classes = 2147483647 WHERE step = 30 AND block = 1;"
+            "UPDATE block_stats SET experts = -4 WHERE step = 30 AND block = 3;"
+            "INSERT INTO class_expert VALUES(10, 1, 4611686018427387904, 2, 5.0);"
+            "UPDATE routing_map SET resolution = 3037000500 WHERE step = 10 AND block = 3;";
+        QCOMPARE(sqlite3_exec(db, damage, nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+
+        auto r = RunReader::open(path);
+        QVERIFY2(r.ok(), r.message().c_str());
+        const auto& reader = *r.value();
+        QCOMPARE(reader.snapshots().size(), size_t(3));
+        QCOMPARE(reader.snapshots()[0]->blocks.size(), size_t(2));
+        QCOMPARE(reader.snapshots()[0]->blocks[0].classExpert, makeSnapshot(10)->blocks[0].classExpert);
+        QCOMPARE(reader.snapshots()[0]->blocks[1].mapResolution, 0);
+        QCOMPARE(reader.snapshots()[1]->blocks.size(), size_t(1));  // step 20, block 1 skipped
+        QCOMPARE(reader.snapshots()[1]->blocks[0].block, 3);
+        QCOMPARE(reader.snapshots()[2]->blocks.size(), size_t(0));  // both blocks of step 30 skipped
+        const auto& d = reader.damage();
+        QCOMPARE(d.size(), size_t(5));
+        QVERIFY2(d[0].find("block_stats row (step 20, block 1): experts = 1099511627776") == 0, d[0].c_str());
+        QVERIFY2(d[1].find("block_stats row (step 30, block 1): classes = 2147483647") == 0, d[1].c_str());
+        QVERIFY2(d[2].find("block_stats row (step 30, block 3): experts = -4") == 0, d[2].c_str());
+        QVERIFY2(d[3].find("class_expert row (step 10, block 1, class 4611686018427387904, expert 2)") == 0, d[3].c_str());
+        QVERIFY2(d[4].find("routing_map row (step 10, block 3): resolution = 3037000500") == 0, d[4].c_str());
+    }
+
     void notARunStore() {
         QTemporaryDir dir;
         const QString path = dir.path() + "/junk.sqlite";
@@ -277,6 +321,8 @@ private Q_SLOTS:
         auto r = RunReader::open(path.toStdString());
         QVERIFY(!r.ok());
         QVERIFY(r.message().find("junk.sqlite") != std::string::npos);
+        QVERIFY(!isRunStore(path.toStdString()));
+        QVERIFY(!isRunStore(dir.path().toStdString()));
         auto missing = RunReader::open((dir.path() + "/none.sqlite").toStdString());
         QVERIFY(!missing.ok());
         QVERIFY(missing.message().find("no run store at") != std::string::npos);

@@ -39,6 +39,11 @@ bool isInteger(const std::string& s, long long& v) {
     return *end == '\0';
 }
 
+constexpr double kMaxBytes = 1e15;
+constexpr double kMaxTimeUs = 1e12;
+constexpr size_t kMaxRowErrors = 100;
+constexpr size_t kMaxFitRows = 2048;
+
 bool hasLetters(const std::string& s) {
     return std::any_of(s.begin(), s.end(), [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) != 0; });
 }
@@ -117,7 +122,14 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
         if (comment) continue;
         // Data rows: size count type ...; anything else (NCCL INFO lines, warnings, prose) is not a row.
         double size = 0;
-        if (!toDouble(w[0], size)) continue;
+        if (!toDouble(w[0], size)) {
+            // "nan", "inf" or 1e999 in the size column of a row-shaped line: a damaged row, not prose.
+            char* end = nullptr;
+            std::strtod(w[0].c_str(), &end);
+            if (end != w[0].c_str() && *end == '\0' && w.size() >= 9)
+                errs.push_back({"", "the size \"" + w[0] + "\" is not a finite number of bytes", ln, 1, fileName});
+            continue;
+        }
         if (w.size() >= 2) {
             double cnt = 0;
             if (!toDouble(w[1], cnt)) continue;
@@ -156,6 +168,14 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
             errs.push_back({"", "size and time must be positive", ln, 1, fileName});
             continue;
         }
+        // Beyond these no collective was ever measured; such a row is damaged, and its square in the
+        // fit's sums would overflow.
+        if (p.bytes > kMaxBytes || p.timeUs > kMaxTimeUs) {
+            errs.push_back({"", p.bytes > kMaxBytes ? "the size " + w[0] + " bytes is beyond any collective (at most 1e15 bytes, 1 PB)"
+                                                    : "the time " + w[base] + " us is beyond any measurement (at most 1e12 us)",
+                            ln, 1, fileName});
+            continue;
+        }
         if (cur.points.empty()) {
             cur.firstLine = ln;
             cur.gpusPerProcess = nGpus;
@@ -166,6 +186,12 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
         cur.points.push_back(p);
     }
     flush();
+    if (errs.size() > kMaxRowErrors) {
+        // Like a compiler's error limit: a file that is wrong everywhere needs the first few.
+        const size_t more = errs.size() - kMaxRowErrors;
+        errs.resize(kMaxRowErrors);
+        errs.push_back({"", "... and " + std::to_string(more) + " more rows with errors", 0, 0, fileName});
+    }
     if (!errs.empty()) return errs;
     if (tables.empty())
         return spec::Diagnostics{{"", "no data rows found; expected nccl-tests/rccl-tests output (size count type redop root time algbw busbw #wrong ...)",
@@ -179,33 +205,55 @@ spec::Result<MeasuredTable> parseNcclTests(const std::string& text, const std::s
     return t.value().front();
 }
 
-std::pair<double, double> fitRelative(const std::vector<double>& x, const std::vector<double>& t) {
-    // minimise sum ((a + b x - t) / t)^2: normal equations with weights 1/t^2.
-    double s00 = 0, s01 = 0, s11 = 0, r0 = 0, r1 = 0;
-    for (size_t i = 0; i < x.size(); ++i) {
-        const double w = 1.0 / sq(t[i]);
+namespace {
+
+// The weighted sums the relative-error fit of t = a + b x needs (weights 1/t^2). Kept as prefix
+// sums, any range's fit and error cost O(1), so the split search below is linear, not quadratic.
+struct FitSums {
+    double s00 = 0, s01 = 0, s11 = 0, r0 = 0, r1 = 0, n = 0;
+    void add(double x, double t) {
+        const double w = 1.0 / sq(t);
         s00 += w;
-        s01 += w * x[i];
-        s11 += w * x[i] * x[i];
-        r0 += w * t[i];
-        r1 += w * x[i] * t[i];
+        s01 += w * x;
+        s11 += w * x * x;
+        r0 += w * t;
+        r1 += w * x * t;
+        n += 1;
     }
-    const double det = s00 * s11 - s01 * s01;
-    if (x.size() < 2 || std::abs(det) < 1e-300 * std::max(1.0, s00 * s11)) {
+    FitSums operator-(const FitSums& o) const { return {s00 - o.s00, s01 - o.s01, s11 - o.s11, r0 - o.r0, r1 - o.r1, n - o.n}; }
+    // sum ((a + b x - t) / t)^2 over the points, expanded in the sums (w t^2 = 1 for each point).
+    double error(std::pair<double, double> ab) const {
+        const auto [a, b] = ab;
+        return std::max(0.0, a * a * s00 + b * b * s11 + n + 2 * a * b * s01 - 2 * a * r0 - 2 * b * r1);
+    }
+};
+
+std::pair<double, double> fitSums(const FitSums& s) {
+    // minimise sum ((a + b x - t) / t)^2: normal equations with weights 1/t^2.
+    const double det = s.s00 * s.s11 - s.s01 * s.s01;
+    if (s.n < 2 || std::abs(det) < 1e-300 * std::max(1.0, s.s00 * s.s11)) {
         // One point (or all at one size): latency only.
-        return {r0 / s00, 0.0};
+        return {s.r0 / s.s00, 0.0};
     }
-    double a = (r0 * s11 - r1 * s01) / det;
-    double b = (s00 * r1 - s01 * r0) / det;
+    double a = (s.r0 * s.s11 - s.r1 * s.s01) / det;
+    double b = (s.s00 * s.r1 - s.s01 * s.r0) / det;
     if (b < 0) {  // time cannot fall with size: constant fit
         b = 0;
-        a = r0 / s00;
+        a = s.r0 / s.s00;
     }
     if (a < 0) {  // negative latency: fit through the origin
         a = 0;
-        b = r1 / s11;
+        b = s.r1 / s.s11;
     }
     return {a, b};
+}
+
+}  // namespace
+
+std::pair<double, double> fitRelative(const std::vector<double>& x, const std::vector<double>& t) {
+    FitSums s;
+    for (size_t i = 0; i < x.size(); ++i) s.add(x[i], t[i]);
+    return fitSums(s);
 }
 
 spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCluster& rc, CollectiveOp op, int n) {
@@ -251,26 +299,33 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
         x.push_back(p.bytes);
         t.push_back(p.timeUs);
     }
-    auto sse = [&](size_t from, size_t to, std::pair<double, double> ab) {
-        double e = 0;
-        for (size_t i = from; i < to; ++i) e += sq((ab.first + ab.second * x[i] - t[i]) / t[i]);
-        return e;
-    };
-    auto fitRange = [&](size_t from, size_t to) {
-        return fitRelative(std::vector<double>(x.begin() + static_cast<long>(from), x.begin() + static_cast<long>(to)),
-                           std::vector<double>(t.begin() + static_cast<long>(from), t.begin() + static_cast<long>(to)));
-    };
+    // prefix[i]: the sums over the first i points (the table is sorted by size).
+    std::vector<FitSums> prefix(x.size() + 1);
+    for (size_t i = 0; i < x.size(); ++i) {
+        prefix[i + 1] = prefix[i];
+        prefix[i + 1].add(x[i], t[i]);
+    }
+    auto range = [&](size_t from, size_t to) { return prefix[to] - prefix[from]; };
     // One line, or two (small / large) split where the total relative error is least; the
-    // model takes the cheaper line at each size, as the protocol choice does.
+    // model takes the cheaper line at each size, as the protocol choice does. Two lines cross at
+    // most once, so along the sorted sizes the cheaper one changes at most once: one binary
+    // search finds where, and each side's error comes from the prefix sums.
     const size_t m = x.size();
-    auto whole = fitRange(0, m);
-    double bestErr = sse(0, m, whole);
+    auto whole = fitSums(range(0, m));
+    double bestErr = range(0, m).error(whole);
     size_t bestSplit = 0;
     std::pair<double, double> lo{}, hi = whole;
     for (size_t s = 2; s + 2 <= m; ++s) {
-        auto a = fitRange(0, s), b = fitRange(s, m);
-        double e = 0;
-        for (size_t i = 0; i < m; ++i) e += sq((std::min(a.first + a.second * x[i], b.first + b.second * x[i]) - t[i]) / t[i]);
+        auto a = fitSums(range(0, s)), b = fitSums(range(s, m));
+        const auto aCheaper = [&](size_t i) { return a.first + a.second * x[i] <= b.first + b.second * x[i]; };
+        const bool firstA = aCheaper(0);
+        size_t l = 0, r = m;  // first index where the cheaper line is no longer the first one's
+        while (l < r) {
+            const size_t mid = l + (r - l) / 2;
+            if (aCheaper(mid) == firstA) l = mid + 1;
+            else r = mid;
+        }
+        const double e = range(0, l).error(firstA ? a : b) + range(l, m).error(firstA ? b : a);
         if (e < bestErr * 0.999) {
             bestErr = e;
             bestSplit = s;
@@ -352,9 +407,14 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
                                                                       : "the measurement has one GPU per node: there is no intra-node link to fit"}};
     if (fitIntra) addLinkParams(su, nvlsUsed, ps);
     if (fitInter) addLinkParams(nic, false, ps);
+    // The descent evaluates the model at every point for every trial value; past kMaxFitRows rows
+    // (real logs have tens) it uses that many spread evenly over the sorted sizes, so its cost stays
+    // bounded while every row is still reported below.
+    std::vector<size_t> fitRows;
+    for (size_t j = 0, count = std::min(m, kMaxFitRows); j < count; ++j) fitRows.push_back(count == m ? j : j * (m - 1) / (count - 1));
     auto objective = [&]() {
         double e = 0;
-        for (size_t i = 0; i < m; ++i) {
+        for (size_t i : fitRows) {
             auto est = estimateCollective(trial, nullptr, op, x[i], n, opt);
             if (!est || !std::isfinite(est->timeUs)) return std::numeric_limits<double>::infinity();
             e += sq((est->timeUs - t[i]) / t[i]);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "moe/cluster/flow.h"
+#include "moe/spec/derived.h"
 #include "moe/cluster/topology.h"
 
 namespace moe::cluster {
@@ -492,6 +493,8 @@ spec::Result<double> parseBytes(const std::string& text, const std::string& wher
     return bytes;
 }
 
+constexpr size_t kMaxSizes = 200;
+
 spec::Result<std::vector<double>> parseSizes(const std::string& text, const std::string& where) {
     std::vector<double> out;
     if (text.find(':') != std::string::npos) {
@@ -513,7 +516,13 @@ spec::Result<std::vector<double>> parseSizes(const std::string& text, const std:
                 return spec::Diagnostics{{where, "factor \"" + parts[2] + "\" must be a number above 1 (e.g. 2)"}};
         }
         if (hi.value() < lo.value()) return spec::Diagnostics{{where, "\"" + text + "\": MAX is below MIN"}};
-        for (double s = lo.value(); s <= hi.value() * (1 + 1e-9); s *= f) out.push_back(std::round(s));
+        // The count first: a factor just above 1 over a wide range would otherwise build billions
+        // of sizes before the limit below could refuse them.
+        const double count = std::floor(std::log(hi.value() / lo.value()) / std::log(f) + 1e-9) + 1;
+        if (!(count <= kMaxSizes))
+            return spec::Diagnostics{{where, "\"" + text + "\" gives " + spec::humanCount(count) + " sizes; at most " + std::to_string(kMaxSizes) +
+                                                 " (use a larger factor)"}};
+        for (double s = lo.value(); s <= hi.value() * (1 + 1e-9) && out.size() <= kMaxSizes; s *= f) out.push_back(std::round(s));
     } else {
         size_t a = 0;
         while (a <= text.size()) {
@@ -522,11 +531,12 @@ spec::Result<std::vector<double>> parseSizes(const std::string& text, const std:
             auto v = parseBytes(text.substr(a, b - a), where);
             if (!v) return v.errors();
             out.push_back(v.value());
+            if (out.size() > kMaxSizes) break;
             a = b + 1;
         }
     }
     if (out.empty()) return spec::Diagnostics{{where, "no sizes given"}};
-    if (out.size() > 200) return spec::Diagnostics{{where, "\"" + text + "\" gives " + std::to_string(out.size()) + " sizes; at most 200"}};
+    if (out.size() > kMaxSizes) return spec::Diagnostics{{where, "\"" + text + "\" gives more than " + std::to_string(kMaxSizes) + " sizes"}};
     return out;
 }
 

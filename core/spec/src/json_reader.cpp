@@ -155,6 +155,10 @@ void ObjectReader::finish() {
     std::vector<std::string> known(m_known.begin(), m_known.end());
     for (auto it = m_obj.begin(); it != m_obj.end(); ++it) {
         if (m_known.count(it.key())) continue;
+        if (m_ctx.full()) {  // past the limit: counted, with no did-you-mean search
+            ++m_ctx.omitted;
+            continue;
+        }
         std::string msg = "unknown key \"" + it.key() + "\"";
         if (auto dm = didYouMean(it.key(), known); !dm.empty()) msg += "; did you mean \"" + dm + "\"?";
         else {

@@ -17,10 +17,17 @@ namespace moe::spec::detail {
 
 using Json = nlohmann::ordered_json;
 
-// Collects diagnostics for one file.
+// Collects diagnostics for one file, up to a limit like a compiler's: past it, errors are only
+// counted, so that a file wrong everywhere costs no more than reading it.
 struct ReadContext {
+    static constexpr size_t kMaxErrors = 100;
     Diagnostics errors;
-    void error(const std::string& path, const std::string& message) { errors.push_back({path, message}); }
+    size_t omitted = 0;
+    bool full() const { return errors.size() >= kMaxErrors; }
+    void error(const std::string& path, const std::string& message) {
+        if (full()) ++omitted;
+        else errors.push_back({path, message});
+    }
 };
 
 std::string typeName(const Json& j);

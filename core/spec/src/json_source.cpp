@@ -1,7 +1,10 @@
 #include "json_source.h"
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <unordered_set>
 
 namespace moe::spec::detail {
 namespace {
@@ -11,6 +14,12 @@ public:
     Parser(const std::string& text, JsonSource& out) : m_s(text), m_out(out) {}
 
     void run() {
+        if (m_s.size() > kMaxProjectBytes) {
+            fail("the text is " + std::to_string(m_s.size()) + " bytes; a project is at most " + std::to_string(kMaxProjectBytes) + " bytes (64 MiB)");
+            return;
+        }
+        // A UTF-8 byte order mark is allowed before the document (RFC 8259, section 8.1) and skipped.
+        if (m_s.compare(0, 3, "\xEF\xBB\xBF") == 0) m_i = 3;
         skipWs();
         m_out.root = value("");
         if (!failed()) {
@@ -30,10 +39,11 @@ private:
     bool failed() const { return !m_out.error.empty(); }
     SourcePos pos() const { return {m_line, m_col}; }
 
-    void fail(const std::string& msg) {
+    void fail(const std::string& msg) { failAt(pos(), msg); }
+    void failAt(SourcePos at, const std::string& msg) {
         if (failed()) return;
         m_out.error = msg;
-        m_out.errorPos = pos();
+        m_out.errorPos = at;
     }
     char peek() const { return m_i < m_s.size() ? m_s[m_i] : '\0'; }
     void advance() {
@@ -49,14 +59,22 @@ private:
     void skipWs() {
         while (m_i < m_s.size() && (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r')) advance();
     }
-    static std::string describe(char c) {
-        if (c == '\0') return "the end of the file";
-        return std::string("'") + c + "'";
+    // What stands at the current position, quoted so that the message stays valid UTF-8: a whole
+    // character when it is one, else the byte in hex.
+    std::string describeHere() const {
+        if (m_i >= m_s.size()) return "the end of the file";
+        const unsigned char c = static_cast<unsigned char>(m_s[m_i]);
+        if (c >= 0x20 && c < 0x7F) return std::string("'") + static_cast<char>(c) + "'";
+        if (c >= 0x80)
+            if (const size_t n = utf8Length(); n > 0) return "'" + m_s.substr(m_i, n) + "'";
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "the byte 0x%02X%s", c, c >= 0x80 ? " (not valid UTF-8)" : "");
+        return buf;
     }
 
     nlohmann::ordered_json value(const std::string& path) {
-        if (++m_depth > 256) {
-            fail("nesting is deeper than 256 levels");
+        if (++m_depth > kMaxDepth) {
+            fail("nesting is deeper than " + std::to_string(kMaxDepth) + " levels");
             return {};
         }
         skipWs();
@@ -70,7 +88,7 @@ private:
         else if (literal("true")) v = true;
         else if (literal("false")) v = false;
         else if (literal("null")) v = nullptr;
-        else fail("expected a value (object, array, string, number, true, false or null) but found " + describe(c));
+        else fail("expected a value (object, array, string, number, true, false or null) but found " + describeHere());
         --m_depth;
         return v;
     }
@@ -84,6 +102,9 @@ private:
 
     nlohmann::ordered_json object(const std::string& path) {
         nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+        // The ordered object's own lookup is linear: with it, duplicate checks were quadratic in
+        // the number of keys (minutes for 300,000).
+        std::unordered_set<std::string> seen;
         advance();  // {
         skipWs();
         if (peek() == '}') {
@@ -93,14 +114,14 @@ private:
         while (!failed()) {
             skipWs();
             if (peek() != '"') {
-                fail("expected a key in double quotes but found " + describe(peek()));
+                fail("expected a key in double quotes but found " + describeHere());
                 break;
             }
             const SourcePos keyPos = pos();
             const std::string key = string();
             if (failed()) break;
             const std::string child = path.empty() ? key : path + "." + key;
-            if (obj.contains(key)) {
+            if (!seen.insert(key).second) {
                 m_out.errorPos = keyPos;
                 m_out.error = "key \"" + key + "\" appears twice in the same object";
                 break;
@@ -108,11 +129,13 @@ private:
             m_out.keyPositions[child] = keyPos;
             skipWs();
             if (peek() != ':') {
-                fail("expected ':' after the key \"" + key + "\" but found " + describe(peek()));
+                fail("expected ':' after the key \"" + key + "\" but found " + describeHere());
                 break;
             }
             advance();
-            obj[key] = value(child);
+            // Appended without the ordered map's linear search: `seen` has already ruled out a duplicate.
+            auto& members = obj.get_ref<nlohmann::ordered_json::object_t&>();
+            members.nlohmann::ordered_json::object_t::Container::emplace_back(key, value(child));
             if (failed()) break;
             skipWs();
             if (peek() == ',') {
@@ -128,7 +151,7 @@ private:
                 advance();
                 break;
             }
-            fail("expected ',' or '}' after the value of \"" + key + "\" but found " + describe(peek()));
+            fail("expected ',' or '}' after the value of \"" + key + "\" but found " + describeHere());
         }
         return obj;
     }
@@ -142,6 +165,10 @@ private:
             return arr;
         }
         while (!failed()) {
+            if (arr.size() >= kMaxArrayLength) {
+                fail("an array longer than " + std::to_string(kMaxArrayLength) + " elements");
+                break;
+            }
             const std::string child = path + "[" + std::to_string(arr.size()) + "]";
             arr.push_back(value(child));
             if (failed()) break;
@@ -159,7 +186,7 @@ private:
                 advance();
                 break;
             }
-            fail("expected ',' or ']' in the array but found " + describe(peek()));
+            fail("expected ',' or ']' in the array but found " + describeHere());
         }
         return arr;
     }
@@ -179,6 +206,12 @@ private:
             out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
             out += static_cast<char>(0x80 | (cp & 0x3F));
         }
+    }
+
+    static std::string hex(unsigned cp) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "%04X", cp);
+        return buf;
     }
 
     bool hex4(unsigned& cp) {
@@ -227,11 +260,16 @@ private:
                 advance();
                 break;
             }
+            if (out.size() >= kMaxStringBytes) {
+                fail("a string longer than " + std::to_string(kMaxStringBytes) + " bytes (1 MiB)");
+                break;
+            }
             if (static_cast<unsigned char>(c) < 0x20) {
                 fail("control characters (such as a raw newline) are not allowed inside a string");
                 break;
             }
             if (c == '\\') {
+                const SourcePos escapeAt = pos();
                 advance();
                 const char e = peek();
                 advance();
@@ -247,17 +285,34 @@ private:
                     case 'u': {
                         unsigned cp = 0;
                         if (!hex4(cp)) break;
-                        if (cp >= 0xD800 && cp < 0xDC00 && peek() == '\\') {
-                            advance();
-                            advance();
+                        // Surrogates only come in pairs: a lone one is no character and has no
+                        // UTF-8 form, so it is an error here rather than bad text later.
+                        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                            failAt(escapeAt, "\\u" + hex(cp) + " is the second half of a UTF-16 surrogate pair without its first half (\\uD800-\\uDBFF)");
+                            break;
+                        }
+                        if (cp >= 0xD800 && cp < 0xDC00) {
                             unsigned lo = 0;
-                            if (!hex4(lo)) break;
+                            const bool next = m_s.compare(m_i, 2, "\\u") == 0;
+                            if (next) {
+                                advance();
+                                advance();
+                                if (!hex4(lo)) break;
+                            }
+                            if (!next || lo < 0xDC00 || lo > 0xDFFF) {
+                                failAt(escapeAt, "\\u" + hex(cp) +
+                                                     " is the first half of a UTF-16 surrogate pair but no second half (\\uDC00-\\uDFFF) follows it");
+                                break;
+                            }
                             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                         }
                         putUtf8(out, cp);
                         break;
                     }
-                    default: fail(std::string("unknown escape '\\") + e + "' in a string"); break;
+                    default:
+                        fail(e > 0x20 && e < 0x7F ? std::string("unknown escape '\\") + e + "' in a string"
+                                                  : std::string("unknown escape in a string (a backslash before a control or non-ASCII character)"));
+                        break;
                 }
                 continue;
             }

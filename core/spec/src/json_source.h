@@ -22,6 +22,13 @@ struct JsonSource {
     SourcePos errorPos;
 };
 
+// Limits on what one project file may hold; past them the parser stops with a message (a
+// project is kilobytes: these are far above any real one and keep hostile files cheap).
+inline constexpr size_t kMaxProjectBytes = 64u << 20;
+inline constexpr size_t kMaxStringBytes = 1u << 20;
+inline constexpr size_t kMaxArrayLength = 1000000;
+inline constexpr int kMaxDepth = 256;
+
 JsonSource parseJsonWithPositions(const std::string& text);
 
 }  // namespace moe::spec::detail

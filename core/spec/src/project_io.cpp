@@ -1,6 +1,9 @@
 #include "moe/spec/project_io.h"
 
+#include <filesystem>
+
 #include "json_source.h"
+#include "json_reader.h"
 #include "moe/spec/atomic_file.h"
 #include "moe/spec/validate.h"
 #include "project_json.h"
@@ -266,11 +269,19 @@ Result<Project> parseProject(const std::string& text, const std::string& fileNam
     detail::ReadContext ctx;
     Project p = detail::readProject(ctx, src.root);
     if (ctx.errors.empty()) ctx.errors = validateProject(p);
+    if (ctx.errors.size() > detail::ReadContext::kMaxErrors) {
+        ctx.omitted += ctx.errors.size() - detail::ReadContext::kMaxErrors;
+        ctx.errors.resize(detail::ReadContext::kMaxErrors);
+    }
     if (!ctx.errors.empty()) {
         for (auto& d : ctx.errors) {
             d.file = fileName;
             locate(d, src);
         }
+        if (ctx.omitted > 0)
+            ctx.errors.push_back({"", "... and " + std::to_string(ctx.omitted) + " more errors (only the first " +
+                                          std::to_string(detail::ReadContext::kMaxErrors) + " are shown)",
+                                  0, 0, fileName});
         return ctx.errors;
     }
     for (auto& d : p.migrations) {
@@ -282,6 +293,12 @@ Result<Project> parseProject(const std::string& text, const std::string& fileNam
 
 Result<Project> loadProject(const std::string& path) {
     std::string text, err;
+    // Projects are kilobytes (a model at real size included); a file this large is not one, and
+    // reading it whole would cost memory before anything could say so.
+    std::error_code ec;
+    if (const auto size = std::filesystem::file_size(path, ec); !ec && size > detail::kMaxProjectBytes)
+        return Diagnostics{{"", "the file is " + std::to_string(size) + " bytes; a project is at most " + std::to_string(detail::kMaxProjectBytes) +
+                                    " bytes (64 MiB)", 0, 0, path}};
     if (!readFile(path, text, err)) return Diagnostics{{"", err, 0, 0, path}};
     return parseProject(text, path);
 }

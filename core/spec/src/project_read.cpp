@@ -12,6 +12,9 @@ namespace {
 
 constexpr int kMaxExperts = 4096;
 constexpr int kMaxWidth = 1 << 20;
+// Far above any published model (DeepSeek-V3: 61 layers; the deepest dense LLMs: a few hundred),
+// and low enough that per-layer checks stay cheap on a hostile file.
+constexpr int kMaxLayers = 4096;
 
 Schedule readSchedule(ReadContext& ctx, const Json& j, const std::string& path) {
     Schedule s;
@@ -305,9 +308,18 @@ ModelSpec readModel(ReadContext& ctx, const Json& j, const std::string& path) {
     }
     if (const Json* bl = r.get("blocks")) {
         if (!bl->is_array()) ctx.error(r.childPath("blocks"), "expected an array of blocks but found " + typeName(*bl));
-        else
+        else if (bl->size() > static_cast<size_t>(kMaxLayers))
+            ctx.error(r.childPath("blocks"), std::to_string(bl->size()) + " blocks; a model has at most " + std::to_string(kMaxLayers) + " layers");
+        else {
             for (size_t i = 0; i < bl->size(); ++i)
                 m.blocks.push_back(readBlock(ctx, (*bl)[i], r.childPath("blocks") + "[" + std::to_string(i) + "]", false));
+            // Groups multiply: the layer count is what validation and every per-layer figure walk.
+            long long layers = 0;
+            for (const auto& b : m.blocks) layers += b.kind == BlockKind::Group ? static_cast<long long>(b.repeat) * static_cast<long long>(b.children.size()) : 1;
+            if (layers > kMaxLayers)
+                ctx.error(r.childPath("blocks"), "the blocks make " + std::to_string(layers) + " layers (groups counted with their repeats); a model has at most " +
+                                                     std::to_string(kMaxLayers));
+        }
     } else ctx.error(path, "the model needs \"blocks\": a list of dense, moe, attention and group blocks");
     r.finish();
     return m;

@@ -1,7 +1,10 @@
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -77,6 +80,28 @@ moe::spec::Result<std::shared_ptr<RunReader>> RunReader::openMetaOnly(const std:
     return r;
 }
 
+bool isRunStore(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return false;
+    // The SQLite header first, so that no other kind of file is handed to SQLite at all.
+    char magic[16] = {};
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        const size_t n = std::fread(magic, 1, sizeof magic, f);
+        std::fclose(f);
+        if (n != sizeof magic || std::memcmp(magic, "SQLite format 3", sizeof magic) != 0) return false;
+    } else {
+        return false;
+    }
+    sqlite3* db = nullptr;
+    bool found = false;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        Statement st(db, "SELECT value FROM meta WHERE key = 'format'");
+        found = st.ok() && st.step() == SQLITE_ROW;
+    }
+    sqlite3_close(db);
+    return found;
+}
+
 RunReader::~RunReader() { sqlite3_close(m_db); }
 
 bool RunReader::readMeta(std::string& error) {
@@ -145,29 +170,54 @@ int RunReader::refresh() {
         }
     }
     if (!fresh.empty()) {
+        // Counts read from the file size what is allocated for them, so a damaged file (one flipped
+        // integer) must not be believed: nothing in a store holds more items than it has bytes.
+        std::error_code ec;
+        std::int64_t fileBytes = 0;
+        for (const char* suffix : {"", "-wal"}) {
+            const auto n = std::filesystem::file_size(m_path + suffix, ec);
+            if (!ec) fileBytes += static_cast<std::int64_t>(n);
+        }
+        const std::int64_t maxCount = std::min<std::int64_t>(std::max<std::int64_t>(fileBytes, 1), kMaxStoredCount);
+        const std::int64_t maxCells = std::clamp<std::int64_t>(fileBytes, kMaxStoredCount, 16 * kMaxStoredCount);
         std::map<std::pair<std::int64_t, int>, BlockSnapshot*> blocks;
         Statement bs(m_db, "SELECT step, block, experts, ffn_experts, tokens, dropped, mean_token_entropy, router_grad_norm, aux_loss, z_loss, classes, entropy_hist, experts_per_token_hist, similarity FROM block_stats WHERE step > ? ORDER BY step, block");
         bs.bind(1, after);
         while (bs.ok() && bs.step() == SQLITE_ROW) {
             auto it = fresh.find(bs.getInt(0));
             if (it == fresh.end()) continue;
+            const std::int64_t block = bs.getInt(1), experts = bs.getInt(2), ffnExperts = bs.getInt(3), classes = bs.getInt(10);
+            const auto bad = [&](const char* what, std::int64_t v) {
+                return what + std::string(" = ") + std::to_string(v) + " (a count from 0 to " + std::to_string(maxCount) + " fits this file)";
+            };
+            std::string damage;
+            if (block < 0 || block > maxCount) damage = bad("block", block);
+            else if (experts < 0 || experts > maxCount) damage = bad("experts", experts);
+            else if (ffnExperts < 0 || ffnExperts > maxCount) damage = bad("ffn_experts", ffnExperts);
+            else if (classes < 0 || classes > maxCount) damage = bad("classes", classes);
+            else if (classes * experts > maxCells)
+                damage = "classes x experts = " + std::to_string(classes * experts) + " cells (at most " + std::to_string(maxCells) + " fit this file)";
+            if (!damage.empty()) {
+                noteDamage("block_stats row (step " + std::to_string(bs.getInt(0)) + ", block " + std::to_string(block) + "): " + damage);
+                continue;
+            }
             BlockSnapshot b;
-            b.block = static_cast<int>(bs.getInt(1));
-            b.experts = static_cast<int>(bs.getInt(2));
-            b.ffnExperts = static_cast<int>(bs.getInt(3));
+            b.block = static_cast<int>(block);
+            b.experts = static_cast<int>(experts);
+            b.ffnExperts = static_cast<int>(ffnExperts);
             b.tokens = bs.getInt(4);
             b.dropped = bs.getInt(5);
             b.meanTokenEntropy = bs.getDouble(6);
             b.routerGradNorm = bs.getDouble(7);
             b.auxLoss = bs.getDouble(8);
             b.zLoss = bs.getDouble(9);
-            b.classes = static_cast<int>(bs.getInt(10));
+            b.classes = static_cast<int>(classes);
             b.tokenEntropyHist = parseArray(bs.getText(11));
             b.expertsPerTokenHist = parseArray(bs.getText(12));
             b.similarity = parseArray(bs.getText(13));
-            b.tokensPerExpert.assign(static_cast<size_t>(std::max(b.experts, 0)), 0.0);
-            b.meanGateProb.assign(static_cast<size_t>(std::max(b.experts, 0)), 0.0);
-            b.classExpert.assign(static_cast<size_t>(std::max(b.classes, 0) * std::max(b.experts, 0)), 0.0);
+            b.tokensPerExpert.assign(static_cast<size_t>(experts), 0.0);
+            b.meanGateProb.assign(static_cast<size_t>(experts), 0.0);
+            b.classExpert.assign(static_cast<size_t>(classes * experts), 0.0);
             it->second->blocks.push_back(std::move(b));
         }
         for (auto& [step, s] : fresh)
@@ -186,15 +236,27 @@ int RunReader::refresh() {
         while (ce.ok() && ce.step() == SQLITE_ROW) {
             auto it = blocks.find({ce.getInt(0), static_cast<int>(ce.getInt(1))});
             if (it == blocks.end()) continue;
-            const auto i = static_cast<size_t>(ce.getInt(2) * it->second->experts + ce.getInt(3));
-            if (i < it->second->classExpert.size()) it->second->classExpert[i] = ce.getDouble(4);
+            const std::int64_t c = ce.getInt(2), e = ce.getInt(3);
+            if (c < 0 || c >= it->second->classes || e < 0 || e >= it->second->experts) {
+                noteDamage("class_expert row (step " + std::to_string(ce.getInt(0)) + ", block " + std::to_string(ce.getInt(1)) + ", class " +
+                           std::to_string(c) + ", expert " + std::to_string(e) + "): outside the block's " + std::to_string(it->second->classes) +
+                           " classes x " + std::to_string(it->second->experts) + " experts");
+                continue;
+            }
+            it->second->classExpert[static_cast<size_t>(c * it->second->experts + e)] = ce.getDouble(4);
         }
         Statement rm(m_db, "SELECT step, block, resolution, cells FROM routing_map WHERE step > ?");
         rm.bind(1, after);
         while (rm.ok() && rm.step() == SQLITE_ROW) {
             auto it = blocks.find({rm.getInt(0), static_cast<int>(rm.getInt(1))});
             if (it == blocks.end()) continue;
-            it->second->mapResolution = static_cast<int>(rm.getInt(2));
+            const std::int64_t res = rm.getInt(2);
+            if (res < 0 || res > maxCells || res * res > maxCells) {
+                noteDamage("routing_map row (step " + std::to_string(rm.getInt(0)) + ", block " + std::to_string(rm.getInt(1)) +
+                           "): resolution = " + std::to_string(res) + " is not a plausible grid for this file");
+                continue;
+            }
+            it->second->mapResolution = static_cast<int>(res);
             for (double v : parseArray(rm.getText(3))) it->second->routingMap.push_back(static_cast<int>(v));
         }
         // Tables added after the first stores: a store without them has no rows to read (a
@@ -218,7 +280,13 @@ int RunReader::refresh() {
         while (pr.ok() && pr.step() == SQLITE_ROW) {
             auto it = blocks.find({pr.getInt(0), static_cast<int>(pr.getInt(1))});
             if (it == blocks.end()) continue;
-            it->second->probeK = static_cast<int>(pr.getInt(2));
+            const std::int64_t k = pr.getInt(2);
+            if (k < 0 || k > std::max(it->second->experts, 1)) {
+                noteDamage("probe_routing row (step " + std::to_string(pr.getInt(0)) + ", block " + std::to_string(pr.getInt(1)) +
+                           "): k = " + std::to_string(k) + " is more than the block's " + std::to_string(it->second->experts) + " experts");
+                continue;
+            }
+            it->second->probeK = static_cast<int>(k);
             for (double v : parseArray(pr.getText(3))) it->second->probeExperts.push_back(static_cast<int>(v));
             for (double v : parseArray(pr.getText(4))) it->second->probeGates.push_back(static_cast<float>(v));
         }
@@ -256,6 +324,13 @@ int RunReader::refresh() {
     detail::exec(m_db, "COMMIT;", err);
     for (auto& [step, s] : fresh) m_snapshots.push_back(std::move(s));
     return static_cast<int>(fresh.size());
+}
+
+void RunReader::noteDamage(const std::string& what) {
+    // Reported once per row and capped: a store damaged everywhere must not flood the terminal.
+    if (m_damage.size() >= kMaxDamageNotes) return;
+    m_damage.push_back(what);
+    spdlog::warn("run store {} is damaged: {}; the row is skipped", m_path, what);
 }
 
 SnapshotPtr RunReader::at(std::int64_t step) const {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <random>
@@ -136,13 +137,15 @@ RunWriter::~RunWriter() {
     sqlite3_close(m_db);
 }
 
-void RunWriter::setMeta(const std::string& key, const std::string& value) {
+bool RunWriter::setMeta(const std::string& key, const std::string& value) {
     Statement st(m_db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
     st.bind(1, key).bind(2, value);
     if (!st.ok() || st.step() != SQLITE_DONE) {
         std::lock_guard lock(m_mutex);
-        if (m_error.empty()) m_error = "cannot write run meta data to " + m_path + ": " + detail::lastError(m_db);
+        if (m_error.empty()) m_error = "cannot write run meta data to the run store " + m_path + ": " + detail::lastError(m_db);
+        return false;
     }
+    return true;
 }
 
 void RunWriter::append(SnapshotPtr snapshot) {
@@ -166,10 +169,13 @@ void RunWriter::finish(const std::string& status, const std::string& message) {
     }
     m_wake.notify_all();
     if (m_thread.joinable()) m_thread.join();
-    setMeta("status", status);
-    setMeta("message", message);
-    setMeta("finished_at", utcNowIso());
+    const bool hadError = !error().empty();
     std::string err;
+    // After a failed write (often a full disk) the WAL is folded into the database and emptied
+    // first: that frees the room the status needs, so the store says "failed" rather than "running".
+    if (hadError) exec(m_db, "PRAGMA wal_checkpoint(TRUNCATE);", err);
+    if (!setMeta("status", status) || !setMeta("message", message) || !setMeta("finished_at", utcNowIso()))
+        if (hadError) spdlog::error("the run store {} could not be marked {}: {}", m_path, status, detail::lastError(m_db));
     exec(m_db, "PRAGMA wal_checkpoint(TRUNCATE);", err);
 }
 
@@ -188,7 +194,10 @@ void RunWriter::loop() {
             batch.swap(m_queue);
             m_busy = true;
         }
-        for (const auto& s : batch) writeOne(*s);
+        // After a failed write nothing more is written: the store keeps every step committed before
+        // it, and the owner stops the run on error().
+        for (const auto& s : batch)
+            if (error().empty()) writeOne(*s);
         {
             std::lock_guard lock(m_mutex);
             m_busy = false;
@@ -290,10 +299,17 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
     }
     if (ok) ok = exec(m_db, "COMMIT;", err);
     if (!ok) {
-        exec(m_db, "ROLLBACK;", err);
+        // The cause is the failed statement's, read before the rollback: SQLite may already have
+        // rolled back by itself (disk full, I/O error), and a second ROLLBACK's complaint ("no
+        // transaction is active") would hide it.
+        std::string cause = err.empty() ? detail::lastError(m_db) : err;
+        // SQLite says "disk I/O error"; the system's reason (no space left, file too large) is what
+        // the user can act on.
+        if (const int sys = sqlite3_system_errno(m_db); sys != 0) cause += " (" + std::string(std::strerror(sys)) + ")";
+        if (!sqlite3_get_autocommit(m_db)) exec(m_db, "ROLLBACK;", err);
         std::lock_guard lock(m_mutex);
         if (m_error.empty()) {
-            m_error = "cannot write step " + std::to_string(s.step) + " to " + m_path + ": " + detail::lastError(m_db);
+            m_error = "cannot write step " + std::to_string(s.step) + " to the run store " + m_path + ": " + cause;
             spdlog::error("{}", m_error);
         }
     }

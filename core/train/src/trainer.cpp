@@ -15,11 +15,14 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <condition_variable>
 #include <filesystem>
 #include <limits>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -28,6 +31,7 @@
 #include <unistd.h>
 #endif
 
+#include "moe/spec/atomic_file.h"
 #include "moe/spec/derived.h"
 #include "moe/spec/twin.h"
 #include "moe/spec/project_io.h"
@@ -294,6 +298,9 @@ struct Trainer::Impl {
             } catch (const std::exception& e) {
                 error = "step " + std::to_string(step + 1) + ": " + e.what();
             }
+            // A run store that can no longer be written (disk full, file gone read-only) stops the
+            // run: training on without a record would lose what the user runs it for.
+            if (error.empty() && writer) error = writer->error();
             if (!error.empty()) {
                 finish(TrainerState::Failed, error);
                 return;
@@ -310,19 +317,32 @@ struct Trainer::Impl {
 
     // Final snapshot, run store status and checkpoint; runs on the trainer thread (or on the
     // caller's when the thread never started).
-    void finish(TrainerState final, const std::string& message) {
+    // Any write failure (the run store's last snapshots, the checkpoint) turns the run into a
+    // failed one whose message names the file and the cause; what was written before stays.
+    void finish(TrainerState final, std::string message) {
         try {
             if (final != TrainerState::Failed && step > 0 && lastSnapshotStep != step) {
                 std::lock_guard lock(modelMutex);
                 evaluateHeldOut();
                 publishFinal();
             }
-            if (!options.checkpointPath.empty() && final != TrainerState::Failed && step > 0) {
-                std::lock_guard lock(modelMutex);
-                if (auto e = saveCheckpointLocked(options.checkpointPath); !e.empty()) spdlog::error("{}", e);
-            }
         } catch (const c10::Error& e) {
             spdlog::error("final evaluation failed: {}", e.what_without_backtrace());
+        }
+        if (writer) {
+            writer->flush();
+            if (auto e = writer->error(); !e.empty() && final != TrainerState::Failed) {
+                final = TrainerState::Failed;
+                message = e;
+            }
+        }
+        if (!options.checkpointPath.empty() && final != TrainerState::Failed && step > 0) {
+            std::lock_guard lock(modelMutex);
+            if (auto e = saveCheckpointLocked(options.checkpointPath); !e.empty()) {
+                spdlog::error("{}", e);
+                final = TrainerState::Failed;
+                message = e;
+            }
         }
         if (writer) writer->finish(std::string(toString(final)), message);
         std::lock_guard lock(mutex);
@@ -588,14 +608,18 @@ struct Trainer::Impl {
             a.write("trainer_step", torch::tensor(step, torch::kLong));
             a.write("trainer_generator", generator.get_state());
             a.write(detail::kCheckpointSpecKey, c10::IValue(detail::checkpointModelJson(project)));
-            const std::string tmp = path + ".tmp";
-            a.save_to(tmp);
-            std::error_code ec;
-            std::filesystem::rename(tmp, path, ec);
-            if (ec) return "cannot write the checkpoint " + path + ": " + ec.message();
+            // Serialised in memory, then saved atomically by our own writer: LibTorch's file writer
+            // throws again from its destructor when a write fails (disk full), which aborts the
+            // process; this way a failed save is an error message and the old file stays intact.
+            std::ostringstream bytes;
+            a.save_to(bytes);
+            if (!bytes) return "cannot write the checkpoint " + path + ": serialising the model failed";
+            if (auto e = moe::spec::writeFileAtomic(path, bytes.str()); !e.empty()) return "cannot write the checkpoint " + path + ": " + e;
             return {};
         } catch (const c10::Error& e) {
             return "cannot write the checkpoint " + path + ": " + e.what_without_backtrace();
+        } catch (const std::exception& e) {
+            return "cannot write the checkpoint " + path + ": " + e.what();
         }
     }
 
@@ -656,6 +680,28 @@ moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Pro
         return Diagnostics{{"", std::string("cannot build the model: ") + e.what_without_backtrace()}};
     } catch (const std::exception& e) {
         return Diagnostics{{"", std::string("cannot build the model: ") + e.what()}};
+    }
+}
+
+bool isCheckpointFile(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return false;
+    // A LibTorch archive is a zip file: check its signature before handing the file to LibTorch.
+    char magic[4] = {};
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        const size_t n = std::fread(magic, 1, sizeof magic, f);
+        std::fclose(f);
+        if (n != sizeof magic || std::memcmp(magic, "PK\x03\x04", sizeof magic) != 0) return false;
+    } else {
+        return false;
+    }
+    try {
+        torch::serialize::InputArchive a;
+        a.load_from(path);
+        c10::IValue spec;
+        return a.try_read(detail::kCheckpointSpecKey, spec) && spec.isString();
+    } catch (const std::exception&) {
+        return false;
     }
 }
 

@@ -78,7 +78,8 @@ public:
     void flush();
     // Flushes, records the final status and message, and stops the writer thread.
     void finish(const std::string& status, const std::string& message = {});
-    // First write error, empty when all went well.
+    // First write error (naming the file and the cause), empty when all went well. After one,
+    // nothing more is written; the owner should stop and finish("failed", ...).
     std::string error() const;
     const std::string& path() const { return m_path; }
 
@@ -86,7 +87,7 @@ private:
     RunWriter(std::string path, sqlite3* db);
     void loop();
     void writeOne(const RoutingSnapshot& s);
-    void setMeta(const std::string& key, const std::string& value);
+    bool setMeta(const std::string& key, const std::string& value);
 
     std::string m_path;
     sqlite3* m_db = nullptr;
@@ -121,6 +122,10 @@ public:
     // Reads steps committed since the last read and the current meta; returns how many are new.
     int refresh();
 
+    // Rows found damaged (a count the file cannot hold, an index out of range), each naming its
+    // table and row; those rows are skipped and the rest of the store is read. The first few only.
+    const std::vector<std::string>& damage() const { return m_damage; }
+
     // CSV export of one table: "steps", "block_stats", "expert_stats", "class_expert", "alerts".
     // Returns false (and fills `error`) for an unknown table.
     bool writeCsv(const std::string& table, std::ostream& out, std::string& error) const;
@@ -130,6 +135,10 @@ private:
     RunReader(std::string path, sqlite3* db) : m_path(std::move(path)), m_db(db) {}
     static moe::spec::Result<std::shared_ptr<RunReader>> openMetaOnly(const std::string& path);
     bool readMeta(std::string& error);
+    void noteDamage(const std::string& what);
+    // No count in a store is believed beyond this (nor beyond the file's size in bytes).
+    static constexpr std::int64_t kMaxStoredCount = 1 << 20;
+    static constexpr size_t kMaxDamageNotes = 20;
 
     std::string m_path;
     sqlite3* m_db = nullptr;
@@ -140,7 +149,12 @@ private:
     int m_probeSamples = 1;
     std::vector<std::string> m_classNames;
     std::vector<SnapshotPtr> m_snapshots;
+    std::vector<std::string> m_damage;
 };
+
+// True when `path` is a run store of this program (a SQLite file whose meta table has a format
+// entry): what `moe train --out` may replace without --force.
+bool isRunStore(const std::string& path);
 
 // A fresh run id: UTC time plus random suffix, e.g. "20261122-061503-a1b2".
 std::string newRunId();

@@ -82,4 +82,8 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+// True when `path` is a checkpoint this program wrote (a LibTorch archive holding the model spec
+// key): what `moe train --checkpoint` may replace without --force.
+bool isCheckpointFile(const std::string& path);
+
 }  // namespace moe::train
