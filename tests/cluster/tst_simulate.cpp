@@ -235,6 +235,7 @@ private Q_SLOTS:
         QVERIFY2(e.find("deepep-ll") != std::string::npos, e.c_str());
         // Saved and read back.
         p.deployment->epKernel = "pplx";
+        p.training.steps = 10;
         auto again = spec::parseProject(spec::serializeProject(p));
         QVERIFY2(again.ok(), again.message().c_str());
         QCOMPARE(QString::fromStdString(again->deployment->epKernel), QString("pplx"));
