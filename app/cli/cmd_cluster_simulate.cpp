@@ -95,6 +95,7 @@ int run(const moe::cli::ParsedArgs& a) {
     o.cluster = a.valueOr("cluster", "");
     o.gpus = a.intValue("gpus", 0, 1, 1 << 20);
     o.routing = a.valueOr("routing", "");
+    o.epKernel = a.valueOr("ep-kernel", "");
     auto d = cl::resolveDeployment(project.value(), cat.value(), o);
     if (!d) return reportErrors(d.errors());
     if (d->routing.kind == cl::RoutingKind::Recorded && o.routing.empty() && !d->routing.path.empty() && d->routing.path[0] != '/') {
@@ -169,6 +170,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     {{"cluster", "NAME", "override deployment.cluster (see 'moe clusters')"},
      {"gpus", "N", "override deployment.gpus (dp changes, ep x tp is kept)"},
      {"routing", "R", "uniform | zipf:1.2 | RUN.sqlite"},
+     {"ep-kernel", "NAME", "dispatch/combine library from the catalog (moe ep --help lists them; default: the flow model)"},
      {"forward", "", "forward pass only (inference)"},
      {"micro-batches", "N", "1 (default) or 2: overlap one half's communication with the other's experts"},
      {"all-layers", "", "print every layer (default: first 8 and last 4 of long models)"},

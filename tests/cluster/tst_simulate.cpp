@@ -209,6 +209,38 @@ private Q_SLOTS:
         QVERIFY(notes);
     }
 
+    // A kernel library chosen per deployment: its fixed cost per call replaces the per-message
+    // latency, so small dispatches get slower with a costly kernel and the notes say which.
+    void epKernelChosenPerDeployment() {
+        spec::Project p = project();
+        p.deployment->tokensPerGpu = 128;  // latency-bound
+        const StepResult flow = run(p);
+        p.deployment->epKernel = "deepep-normal";
+        const StepResult normal = run(p);
+        p.deployment->epKernel = "deepep-ll";
+        const StepResult ll = run(p);
+        p.deployment->epKernel = "nccl-alltoall";  // no fixed cost of its own in the catalog
+        const StepResult nccl = run(p);
+        QVERIFY(normal.layers[0].dispatchUs > flow.layers[0].dispatchUs);
+        QVERIFY(normal.layers[0].dispatchUs > nccl.layers[0].dispatchUs + 30);  // 40 us per call
+        p.deployment->epKernel = "pplx";
+        const StepResult pplx = run(p);
+        QVERIFY(normal.layers[0].combineUs > pplx.layers[0].combineUs + 5);     // 50 us against 24.5 + 14.5 across nodes
+        bool said = false;
+        for (const auto& n : ll.notes) said = said || n.find("dispatch and combine as") != std::string::npos;
+        QVERIFY(said);
+        p.deployment->epKernel = "deepep";
+        const std::string e = firstError(p);
+        QVERIFY2(e.rfind("deployment.ep_kernel: \"deepep\" is not an expert-parallel kernel", 0) == 0, e.c_str());
+        QVERIFY2(e.find("deepep-ll") != std::string::npos, e.c_str());
+        // Saved and read back.
+        p.deployment->epKernel = "pplx";
+        p.training.steps = 10;
+        auto again = spec::parseProject(spec::serializeProject(p));
+        QVERIFY2(again.ok(), again.message().c_str());
+        QCOMPARE(QString::fromStdString(again->deployment->epKernel), QString("pplx"));
+    }
+
     void skewMakesTheHotRankTheStraggler() {
         spec::Project p = project();
         const StepResult u = run(p);

@@ -139,6 +139,20 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
         d.placement = pl;
     }
 
+    // Expert-parallel kernel library.
+    const std::string kernel = o.epKernel.empty() ? s.epKernel : o.epKernel;
+    if (!kernel.empty()) {
+        d.epKernel = catalog.epKernel(kernel);
+        if (!d.epKernel) {
+            std::vector<int> none;
+            std::string names;
+            for (const auto& k : catalog.epKernels()) names += (names.empty() ? "" : ", ") + k.name;
+            err(o.epKernel.empty() ? "deployment.ep_kernel" : "--ep-kernel",
+                "\"" + kernel + "\" is not an expert-parallel kernel of the catalog; known: " + (names.empty() ? std::string("none") : names));
+        } else
+            d.notes.push_back("dispatch and combine as " + d.epKernel->display + " (its fixed cost per call instead of the flow model's per-message latency)");
+    }
+
     // Routing.
     d.routingText = o.routing.empty() ? s.routing : o.routing;
     d.routingWhere = o.routing.empty() ? "deployment.routing" : "--routing";

@@ -49,7 +49,7 @@ FlowSolution solveFlows(const std::vector<double>& capacity, const std::vector<F
 
     auto finishFlow = [&](size_t i, double when) {
         state[i] = kDone;
-        sol.finish[i] = when + opt.latency;
+        sol.finish[i] = when + (flows[i].latency >= 0 ? flows[i].latency : opt.latency);
         sol.makespan = std::max(sol.makespan, sol.finish[i]);
     };
     auto admit = [&](double upTo) {

@@ -123,6 +123,9 @@ struct Context {
     double routerUs = 0, sharedUs = 0;  // forward, per GPU
     double flowTolerance = 0.02;
     double latency = 0;                 // seconds per message (Simple protocol base + hop)
+    // With a kernel library chosen: its fixed cost per dispatch / combine call, in seconds
+    // (negative: the per-message latency above).
+    double dispatchLatency = -1, combineLatency = -1;
 };
 
 // Appends the flows of one all-to-allv: src GPU (r, t) -> (s, t) for EP ranks r != s.
@@ -145,6 +148,7 @@ void appendAllToAll(const Context& c, const std::vector<double>& bytesTo, bool t
                 const Path& p = c.net.paths[static_cast<size_t>(a) * static_cast<size_t>(c.G) + static_cast<size_t>(b)];
                 f.hops = p.hops;
                 f.links = p.links;
+                f.latency = towardRank ? c.dispatchLatency : c.combineLatency;
                 flows.push_back(f);
             }
         }
@@ -418,6 +422,11 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         const LinkSpec& lk = G > rc.system->gpusPerNode ? *rc.nic : *rc.scaleUp;
         const ProtocolSpec& p = lk.protocols.back();
         c.latency = (p.baseLatencyUs + p.hopLatencyUs) * 1e-6;
+        if (const EpKernelSpec* k = d.epKernel) {
+            const bool rdma = G > rc.system->gpusPerNode;
+            c.dispatchLatency = (k->dispatchLatencyUs + (rdma ? k->dispatchRdmaLatencyUs : 0)) * 1e-6;
+            c.combineLatency = (k->combineLatencyUs + (rdma ? k->combineRdmaLatencyUs : 0)) * 1e-6;
+        }
     }
     const GpuSpec& gpu = *rc.gpu;
     const double bpe = spec::bytesPerElement(d.dtype);

@@ -235,6 +235,7 @@ nlohmann::ordered_json toJson(const Project& p) {
         dj["capacity_factor"] = d.capacityFactor;
         dj["dedup_tokens"] = d.dedupTokens;
         dj["routing"] = d.routing;
+        if (!d.epKernel.empty()) dj["ep_kernel"] = d.epKernel;
         if (d.placement.roundRobin) dj["placement"] = "round_robin";
         else dj["placement"] = d.placement.gpuExperts;
         j["deployment"] = dj;

@@ -440,6 +440,7 @@ DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string
     d.capacityFactor = r.getDouble("capacity_factor", 0.0, 0.0, 64.0);
     d.dedupTokens = r.getBool("dedup_tokens", false);
     d.routing = r.getString("routing", "uniform");
+    d.epKernel = r.getString("ep_kernel", "");  // checked against the catalog where it is resolved
     if (const Json* pl = r.get("placement")) {
         if (pl->is_string()) {
             if (pl->get<std::string>() != "round_robin")

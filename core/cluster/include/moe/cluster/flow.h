@@ -19,6 +19,7 @@ struct Flow {
     double release = 0;            // seconds: when the flow may start
     int hops = 0;
     std::array<int, 6> links{};    // link indices
+    double latency = -1;           // seconds added to its finish; negative: FlowOptions::latency
 };
 
 struct FlowSolution {

@@ -56,6 +56,9 @@ struct Deployment {
     std::string routingText;
     std::string routingWhere;        // "deployment.routing" or "--routing", for messages
     std::vector<std::vector<int>> placement;  // experts on each EP rank
+    // The library that runs dispatch and combine (its fixed cost per call replaces the flow
+    // model's per-message latency); nullptr: the flow model alone.
+    const EpKernelSpec* epKernel = nullptr;
     std::vector<std::string> notes;
 };
 
@@ -64,6 +67,7 @@ struct DeploymentOverrides {
     std::string cluster;
     int gpus = 0;
     std::string routing;
+    std::string epKernel;            // --ep-kernel
 };
 
 // Validates a project's deployment (or builds sensible defaults from the model spec when the

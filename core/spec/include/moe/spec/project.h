@@ -79,6 +79,7 @@ struct DeploymentSpec {
     double capacityFactor = 0.0;       // 0: dropless
     bool dedupTokens = false;          // send a token once per rank, even for several experts there
     std::string routing = "uniform";   // uniform | zipf:S | path to a run store
+    std::string epKernel;              // dispatch/combine library from the catalog's ep_kernels; empty: the flow model
     PlacementSpec placement;
     // A recorded run whose MoE layer count differs from the model's: how its layers map onto
     // the model's ("" = they must match or divide evenly; "tile": repeat the recorded layers in
