@@ -246,8 +246,11 @@ void NetworkScene::rebuild() {
     }
     QStringList headLines;
     if (text)
-        headLines << tr("every position → next byte")
-                  << tr("Linear %1 → %2%3").arg(m.stem.dModel).arg(in.numClasses()).arg(m.head.tied ? tr(" (tied)") : QString());
+        headLines << tr("every position → next token")
+                  << tr("Linear %1 → %2%3")
+                         .arg(m.stem.dModel)
+                         .arg(m.stem.kind == spec::StemKind::Embedding ? m.stem.vocab : in.numClasses())
+                         .arg(m.head.tied ? tr(" (tied)") : QString());
     else
         headLines << tr("mean-pool tokens") << tr("Linear %1 → %2").arg(m.stem.dModel).arg(in.numClasses());
     headLines << tr("norm: %1").arg(qs(spec::toString(m.head.norm)));
