@@ -350,12 +350,13 @@ private Q_SLOTS:
         for (int i = 0; i < 6; ++i) doc.insertBlock(0, ProjectDocument::defaultMoeBlock());
         NetworkScene scene(&doc);
         NetworkView view(&scene);
-        view.resize(600, 400);
+        view.resize(1000, 640);
         view.show();
         QVERIFY(QTest::qWaitForWindowExposed(&view));
         view.fitAll();
         const double fitted = view.zoom();
-        QVERIFY(fitted < 1.0);  // eight blocks do not fit 600 px at 1:1
+        QVERIFY(fitted < 1.0);  // eight blocks do not fit 1000 px at 1:1
+        QVERIFY(fitted >= view.minFitZoom());  // ... but fit above the text-size floor
         QRectF all;
         for (auto* it : scene.items())
             if (dynamic_cast<NodeItem*>(it)) all |= it->sceneBoundingRect();
@@ -381,6 +382,8 @@ private Q_SLOTS:
         const NodeItem* dense = blockItem(scene, doc, 0);
         const NodeItem* moe = blockItem(scene, doc, 1);
         QVERIFY2(moe->routerText().startsWith("router: top-k"), qPrintable(moe->routerText()));
+        for (const auto& e : paletteEntries())
+            if (e.id == "router:topk") QCOMPARE(e.title, QString("Router: top-k"));
         QVERIFY(moe->lines().contains(dense->lines().at(2)));  // "layernorm · residual"
         const double room = moe->boundingRect().width() - 8 - 2 * 12 * std::max(1.0, QFontMetricsF(QApplication::font()).height() / 16.0) - 8;
         const double need = QFontMetricsF(QApplication::font()).horizontalAdvance(moe->routerText());

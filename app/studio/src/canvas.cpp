@@ -638,7 +638,9 @@ constexpr LegendStop kLegendStops[] = {{0.0, "dead (<0.1)"}, {0.5, "0.5x or less
 QRectF NetworkView::legendRect() const {
     if (!scene() || !anyTinted(scene())) return {};
     const QFontMetricsF fm(QApplication::font());
-    double w = fm.horizontalAdvance(tr("Expert load ÷ even share"));
+    QFont bold = QApplication::font();
+    bold.setBold(true);
+    double w = QFontMetricsF(bold).horizontalAdvance(tr("Expert load ÷ even share"));
     for (const auto& s : kLegendStops) w = std::max(w, fm.height() + 6 + fm.horizontalAdvance(tr(s.label)));
     const double h = fm.height() * (1.3 + std::size(kLegendStops)) + 12;
     const QRectF vp = viewport()->rect();
