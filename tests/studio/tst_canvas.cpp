@@ -1,7 +1,11 @@
 // The network canvas: graph items, expert tiles by kind and schedule, palette drops, reorder,
 // selection, invalid outlines with core/spec's message, load tint, zoom and fit.
 #include <QGraphicsSceneDragDropEvent>
+#include <QApplication>
+#include <QFontInfo>
+#include <QFontMetricsF>
 #include <QMimeData>
+#include <QScrollBar>
 #include <QStandardPaths>
 #include <QtTest>
 
@@ -9,6 +13,7 @@
 #include "document.h"
 #include "moe/spec/project_io.h"
 #include "palette.h"
+#include "theme.h"
 
 using namespace moe::studio;
 namespace spec = moe::spec;
@@ -345,12 +350,13 @@ private Q_SLOTS:
         for (int i = 0; i < 6; ++i) doc.insertBlock(0, ProjectDocument::defaultMoeBlock());
         NetworkScene scene(&doc);
         NetworkView view(&scene);
-        view.resize(600, 400);
+        view.resize(1000, 640);
         view.show();
         QVERIFY(QTest::qWaitForWindowExposed(&view));
         view.fitAll();
         const double fitted = view.zoom();
-        QVERIFY(fitted < 1.0);  // eight blocks do not fit 600 px at 1:1
+        QVERIFY(fitted < 1.0);  // eight blocks do not fit 1000 px at 1:1
+        QVERIFY(fitted >= view.minFitZoom());  // ... but fit above the text-size floor
         QRectF all;
         for (auto* it : scene.items())
             if (dynamic_cast<NodeItem*>(it)) all |= it->sceneBoundingRect();
@@ -360,6 +366,78 @@ private Q_SLOTS:
         QVERIFY(scene.rowCount() >= 1);
         view.zoomBy(2);
         QCOMPARE(view.zoom(), fitted * 2);
+    }
+
+    // Router labels wrap onto a second line rather than being cut; MoE cards carry the same
+    // norm/residual line as dense ones; the router kind reads "top-k" as everywhere else.
+    void routerLabelsWrapAndTilesMatchDenseDetail() {
+        ProjectDocument doc;
+        QVERIFY(doc.edit("groups", [](spec::Project& p) {
+            auto& r = p.model.blocks[1].router;
+            p.model.blocks[1].experts = 16;
+            r.groups = 4;
+            r.topkGroups = 2;
+        }).isEmpty());
+        NetworkScene scene(&doc);
+        const NodeItem* dense = blockItem(scene, doc, 0);
+        const NodeItem* moe = blockItem(scene, doc, 1);
+        QVERIFY2(moe->routerText().startsWith("router: top-k"), qPrintable(moe->routerText()));
+        for (const auto& e : paletteEntries())
+            if (e.id == "router:topk") QCOMPARE(e.title, QString("Router: top-k"));
+        QVERIFY(moe->lines().contains(dense->lines().at(2)));  // "layernorm · residual"
+        const double room = moe->boundingRect().width() - 8 - 2 * 12 * std::max(1.0, QFontMetricsF(QApplication::font()).height() / 16.0) - 8;
+        const double need = QFontMetricsF(QApplication::font()).horizontalAdvance(moe->routerText());
+        QVERIFY2(need <= room * moe->routerLines(), qPrintable(QString("router text %1 px on %2 line(s) of %3 px").arg(need).arg(moe->routerLines()).arg(room)));
+        // The tiles start below the (possibly two-line) router bar and stay inside the card.
+        QVERIFY(moe->tileRect(0).top() > moe->lines().size() * QFontMetricsF(QApplication::font()).height() + moe->routerLines() * QFontMetricsF(QApplication::font()).height());
+        for (int e = 0; e < int(moe->tiles().size()); ++e) QVERIFY(moe->boundingRect().contains(moe->tileRect(e)));
+    }
+
+    void fitOfABigModelKeepsTextLegibleAndScrolls() {
+        ProjectDocument doc;
+        for (int i = 0; i < 40; ++i) doc.insertBlock(0, ProjectDocument::defaultMoeBlock());
+        NetworkScene scene(&doc);
+        NetworkView view(&scene);
+        view.resize(600, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.fitAll();
+        const double textPx = view.zoom() * QFontInfo(QApplication::font()).pixelSize();
+        QVERIFY2(textPx >= NetworkView::kMinTextPx - 1e-6, qPrintable(QString("body text %1 px after fit").arg(textPx)));
+        // The model does not fit: the view scrolls, and the fit shows its start (the input).
+        QVERIFY(view.horizontalScrollBar()->maximum() > 0 || view.verticalScrollBar()->maximum() > 0);
+        const QRect input = view.mapFromScene(scene.itemFor({ItemRef::Input, 0})->sceneBoundingRect()).boundingRect();
+        QVERIFY(view.viewport()->rect().intersects(input));
+    }
+
+    void tintLegendExplainsTheLoadColours() {
+        ProjectDocument doc;
+        NetworkScene scene(&doc);
+        NetworkView view(&scene);
+        view.resize(900, 500);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QVERIFY(view.legendRect().isEmpty());  // nothing tinted, nothing to explain
+        std::vector<std::vector<double>> shares(2);
+        shares[1] = {0.0, 0.5, 0.25, 0.25};
+        scene.setExpertLoads(shares);
+        const QRectF legend = view.legendRect();
+        QVERIFY(!legend.isEmpty());
+        QVERIFY(QRectF(view.viewport()->rect()).contains(legend));
+        // The legend is drawn: its swatches carry the tint colours the tiles use.
+        const QImage img = view.viewport()->grab().toImage();
+        auto hasColour = [&](QColor want) {
+            for (int y = int(legend.top()); y < int(legend.bottom()); ++y)
+                for (int x = int(legend.left()); x < int(legend.right()); ++x) {
+                    const QColor c = img.pixelColor(QPoint(x, y) * img.devicePixelRatio());
+                    if (std::abs(c.red() - want.red()) + std::abs(c.green() - want.green()) + std::abs(c.blue() - want.blue()) < 12) return true;
+                }
+            return false;
+        };
+        QVERIFY(hasColour(loadTint(0.0)));
+        QVERIFY(hasColour(loadTint(2.0)));
+        scene.clearExpertLoads();
+        QVERIFY(view.legendRect().isEmpty());
     }
 };
 

@@ -2,7 +2,9 @@
 // the reason shown, live derived figures, classroom hiding of advanced fields.
 #include <QCheckBox>
 #include <QComboBox>
+#include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QtTest>
@@ -10,6 +12,7 @@
 #include "document.h"
 #include "format.h"
 #include "inspector.h"
+#include "moe/spec/derived.h"
 #include "palette.h"
 
 using namespace moe::studio;
@@ -203,6 +206,33 @@ private Q_SLOTS:
         QCOMPARE(m_doc->project().model.input.seqLen, 64);
         m_insp->setSelection({ItemRef{ItemRef::Head, 0}});
         QVERIFY(editor<QCheckBox>("model.head.tied"));
+    }
+
+    // The description is a paragraph; labels are words (the file's names live in the tooltips).
+    void descriptionIsAParagraphAndLabelsArePlainWords() {
+        m_insp->setSelection({});
+        auto* desc = editor<QPlainTextEdit>("description");
+        QVERIFY(desc);
+        desc->setPlainText("First line.\nSecond line.");
+        QCOMPARE(QString::fromStdString(m_doc->project().description), QString("First line.\nSecond line."));
+        for (ItemRef sel : {ItemRef{ItemRef::Stem, 0}, moeBlock()}) {
+            m_insp->setSelection({sel});
+            for (const QLabel* l : m_insp->findChildren<QLabel*>()) {
+                const QString t = l->text().remove(':').trimmed();
+                QVERIFY2(t != "d_model" && t != "k", qPrintable("raw label \"" + l->text() + "\""));
+            }
+        }
+    }
+
+    void stemAndHeadShowTheirOwnFigures() {
+        QCOMPARE(applyPaletteEntry(*m_doc, "stem:embedding", 0, 0), QString());
+        const auto f = moe::spec::computeFigures(m_doc->project().model.flattened());
+        m_insp->setSelection({ItemRef{ItemRef::Stem, 0}});
+        QVERIFY2(m_insp->figuresText().contains("This stem"), qPrintable(m_insp->figuresText()));
+        QVERIFY(m_insp->figuresText().contains(humanCount(static_cast<double>(f.stemParams))));
+        m_insp->setSelection({ItemRef{ItemRef::Head, 0}});
+        QVERIFY2(m_insp->figuresText().contains("This head"), qPrintable(m_insp->figuresText()));
+        QVERIFY(m_insp->figuresText().contains(humanCount(static_cast<double>(f.headParams))));
     }
 
     void lockedWhileTraining() {

@@ -2,7 +2,10 @@
 // files change nothing, autosave and save manage the recovery file, past runs reopen, compare
 // and replay onto the canvas, classroom mode and themes switch.
 #include <QDialog>
+#include <QCheckBox>
+#include <QChartView>
 #include <QComboBox>
+#include <QLogValueAxis>
 #include <QDockWidget>
 #include <QPushButton>
 #include <QToolBar>
@@ -14,6 +17,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <cmath>
 
 #include "canvas.h"
 #include "document.h"
@@ -203,6 +208,40 @@ private Q_SLOTS:
         QVERIFY(std::abs(balance[2].y() - 0.2) < 1e-12);
     }
 
+    // The loss chart's log scale: the checkbox swaps the axis; a curve with zeros (no balancing
+    // loss) cannot be drawn on it and is hidden, then shown again on the linear scale.
+    void lossChartHasALogScale() {
+        MainWindow w(false, m_dir.filePath("recovery14b"));
+        w.show();
+        const QString run = testing::writeRunStore(m_dir.filePath("log_run.sqlite"), w.document()->project(), 4, [](int i, tel::RoutingSnapshot& s) {
+            s.step = (i + 1) * 10;
+            s.taskLoss = 2.0 / std::pow(10.0, i);  // falls by a decade a step
+            s.loss = s.taskLoss;                    // no balancing loss
+            s.blocks.push_back(testing::blockLoad(1, {25, 25, 25, 25}));
+        });
+        QString err;
+        RunPanel* panel = w.runPanel();
+        QVERIFY2(panel->openRun(run, &err), qPrintable(err));
+        auto* box = panel->findChild<QCheckBox*>("lossLogScale");
+        QVERIFY(box && box->isVisible());
+        QVERIFY(!panel->lossLogScale());
+        box->click();
+        QVERIFY(panel->lossLogScale());
+        auto* logAxis = panel->findChild<QChartView*>("lossChart")->chart()->axes(Qt::Vertical).value(0);
+        QVERIFY(logAxis && logAxis->type() == QAbstractAxis::AxisTypeLogValue);
+        auto* la = static_cast<QLogValueAxis*>(logAxis);
+        double lo = 1e300, hi = 0;
+        for (const QPointF& p : panel->liveTaskLoss()) lo = std::min(lo, p.y()), hi = std::max(hi, p.y());
+        QVERIFY(hi / lo > 999);  // three decades
+        QVERIFY2(la->min() <= lo && la->max() >= hi && la->max() <= hi * 10.5, qPrintable(QString("%1..%2").arg(la->min()).arg(la->max())));
+        QVERIFY(panel->lossCurveShown(0));
+        QVERIFY(!panel->lossCurveShown(1));  // all zeros
+        box->click();
+        QVERIFY(!panel->lossLogScale());
+        QVERIFY(panel->lossCurveShown(1));
+        QCOMPARE(panel->findChild<QChartView*>("lossChart")->chart()->axes(Qt::Vertical).value(0)->type(), QAbstractAxis::AxisTypeValue);
+    }
+
     // Classroom mode is a presenter layout: the guide, the canvas and the dashboards dock; the run
     // dock without past-run pickers, training at a watchable pace.
     void classroomIsAPresenterLayout() {
@@ -316,7 +355,7 @@ private Q_SLOTS:
 
     void scenarioStepsInPlainWords() {
         QCOMPARE(ScenarioPanel::describeEdit("model.blocks[*].losses.aux", 0.05), QStringLiteral("set the load-balancing loss to 0.05 in every block"));
-        QCOMPARE(ScenarioPanel::describeEdit("model.blocks[2].router.noise", 1.0), QStringLiteral("set the router noise to 1.0 in block 3"));
+        QCOMPARE(ScenarioPanel::describeEdit("model.blocks[2].router.noise", 1.0), QStringLiteral("set the router noise to 1.0 in block 2"));
         QCOMPARE(ScenarioPanel::describeEdit("model.name", "x"), QStringLiteral("set model.name to x"));
     }
 

@@ -52,6 +52,37 @@ private Q_SLOTS:
         }
     }
 
+    // The dashboards follow the studio's light theme: dark text on a light background, and
+    // back again.
+    void lightThemeDrawsDarkText() {
+        auto textColours = [&] {
+            viz::PanelState st;
+            frame(viz::View::Collapse, m_small, st);
+            const ImVec4 t = ImGui::GetStyle().Colors[ImGuiCol_Text];
+            return t.x + t.y + t.z;
+        };
+        float bg[4];
+        QVERIFY(!viz::dashboardThemeLight());
+        viz::dashboardBackground(bg);
+        QVERIFY(bg[0] + bg[1] + bg[2] < 0.6f);
+        QVERIFY(textColours() > 2.4f);  // light text
+        viz::setDashboardTheme(true);
+        viz::dashboardBackground(bg);
+        QVERIFY(bg[0] + bg[1] + bg[2] > 2.4f);
+        QVERIFY(textColours() < 0.6f);  // dark text
+        // The panels draw with the theme's text colour (a vertex of that colour exists).
+        viz::PanelState st;
+        frame(viz::View::Collapse, m_small, st);
+        const ImU32 want = ImGui::GetColorU32(ImGuiCol_Text);
+        bool found = false;
+        const ImDrawData* dd = ImGui::GetDrawData();
+        for (int l = 0; l < dd->CmdListsCount; ++l)
+            for (const ImDrawVert& v : dd->CmdLists[l]->VtxBuffer) found |= v.col == want;
+        viz::setDashboardTheme(false);
+        QVERIFY(found);
+        QVERIFY(textColours() > 2.4f);
+    }
+
     void heatmapIsOneGridWithoutAGpuFallback() {
         // Without a GridRenderer the cells are ImGui rectangles: 4 vertices each, 64 x 256 of them.
         viz::RunView big;

@@ -301,7 +301,7 @@ std::vector<Intent> drawCluster(const RunView& run, PanelState& st) {
             }
             const bool straggler = rt.rank == r.stragglerRank;
             char lab[48];
-            std::snprintf(lab, sizeof lab, "rank %d", rt.rank);
+            std::snprintf(lab, sizeof lab, "GPU %d", rt.rank);  // the planner's word for the same index
             if (rowH >= small->FontSize) textRight(dl, {p0.x - 8 * s, (y0 + y1) * 0.5f}, straggler ? col(statusColour(Status::Critical)) : theme::kText,
                                                    straggler ? std::string("!! ") + lab : lab, small);
             if (straggler) outline(dl, {p0.x, y0}, {p1.x, y1}, col(statusColour(Status::Critical)), 2 * s);
@@ -322,7 +322,7 @@ std::vector<Intent> drawCluster(const RunView& run, PanelState& st) {
             for (const auto& e : rt.events)
                 if (tus >= e.startUs && tus < e.endUs && isComm(e.kind) == lower) {
                     ImGui::BeginTooltip();
-                    ImGui::Text("rank %d (node %d): %s, layer %d %s", rt.rank, rt.node, eventName(e.kind), e.layer, cl::toString(e.pass).c_str());
+                    ImGui::Text("GPU %d (node %d): %s, MoE layer %d %s", rt.rank, rt.node, eventName(e.kind), e.layer, cl::toString(e.pass).c_str());
                     ImGui::Text("%s .. %s (%s)", fmtTime(e.startUs, r.stepUs).c_str(), fmtTime(e.endUs, r.stepUs).c_str(), fmtTime(e.endUs - e.startUs, e.endUs - e.startUs).c_str());
                     ImGui::EndTooltip();
                     st.hover = {true, -1, rt.rank, i, e.endUs - e.startUs};

@@ -32,16 +32,17 @@ const Fonts& fonts();
 // GridRenderer, else one ImGui rectangle per cell.
 void colourGrid(ImDrawList* dl, ImVec2 p0, ImVec2 p1, int cols, int rows, const std::vector<ImU32>& colours, ImU32 rowRule = 0);
 
-// Theme colours (ImU32).
+// Theme colours (ImU32): the dark set by default; setDashboardTheme (imgui_setup.h) switches every
+// panel to the light set.
 namespace theme {
-inline constexpr ImU32 kBackground = IM_COL32(24, 26, 31, 255);
-inline constexpr ImU32 kPlotBackground = IM_COL32(34, 37, 44, 255);
-inline constexpr ImU32 kEmptyCell = IM_COL32(46, 49, 57, 255);
-inline constexpr ImU32 kGrid = IM_COL32(70, 75, 86, 255);
-inline constexpr ImU32 kAxis = IM_COL32(150, 156, 168, 255);
-inline constexpr ImU32 kText = IM_COL32(226, 229, 235, 255);
-inline constexpr ImU32 kDimText = IM_COL32(150, 156, 168, 255);
-inline constexpr ImU32 kHighlight = IM_COL32(255, 255, 255, 255);
+inline ImU32 kBackground = IM_COL32(24, 26, 31, 255);
+inline ImU32 kPlotBackground = IM_COL32(34, 37, 44, 255);
+inline ImU32 kEmptyCell = IM_COL32(46, 49, 57, 255);
+inline ImU32 kGrid = IM_COL32(70, 75, 86, 255);
+inline ImU32 kAxis = IM_COL32(150, 156, 168, 255);
+inline ImU32 kText = IM_COL32(226, 229, 235, 255);
+inline ImU32 kDimText = IM_COL32(150, 156, 168, 255);
+inline ImU32 kHighlight = IM_COL32(255, 255, 255, 255);
 }  // namespace theme
 
 inline ImU32 col(Rgb c, float alpha = 1.0f) { return packAbgr(c, alpha); }

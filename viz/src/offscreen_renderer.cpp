@@ -296,7 +296,7 @@ void OffscreenRenderer::frame(const std::function<void()>& draw, float dt) {
     const VkResult r = d.submit([&](VkCommandBuffer c) {
         if (d.grid) d.grid->flush(dd, c);
         VkClearValue clear{};
-        clear.color = {{24 / 255.0f, 26 / 255.0f, 31 / 255.0f, 1.0f}};
+        dashboardBackground(clear.color.float32);
         VkRenderPassBeginInfo rbi{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
         rbi.renderPass = d.renderPass;
         rbi.framebuffer = d.framebuffer;

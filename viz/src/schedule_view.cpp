@@ -113,12 +113,14 @@ void section(ImDrawList* dl, ImVec2 o, ImVec2 size, const std::string& title, co
     const int lstep = tickStep(layers, p1.x - p0.x, 30 * s);
     const float w = (p1.x - p0.x) / layers;
     for (int i = 0; i < layers; i += lstep)
-        textCentred(dl, {p0.x + (i + 0.5f) * w, p1.y + 4 * s + small->FontSize * 0.5f}, theme::kText, std::to_string(i), small);
-    textCentred(dl, {(p0.x + p1.x) * 0.5f, p1.y + 10 * s + small->FontSize * 1.5f}, theme::kDimText, "MoE layer", small);
+        textCentred(dl, {p0.x + (i + 0.5f) * w, p1.y + 4 * s + small->FontSize * 0.5f}, theme::kText,
+                    std::to_string(blockIndex[static_cast<size_t>(i)]), small);
+    // Bars are labelled by block, as the canvas and the inspector number them.
+    textCentred(dl, {(p0.x + p1.x) * 0.5f, p1.y + 10 * s + small->FontSize * 1.5f}, theme::kDimText, "block", small);
     textVertical(dl, {o.x + 8 * s, (p0.y + p1.y) * 0.5f}, theme::kDimText, unit);
     if (hv >= 0) {
         ImGui::BeginTooltip();
-        ImGui::Text("MoE layer %d (block %d): %d %s", hv, blockIndex[static_cast<size_t>(hv)], actual[static_cast<size_t>(hv)], unit);
+        ImGui::Text("Block %d: %d %s", blockIndex[static_cast<size_t>(hv)], actual[static_cast<size_t>(hv)], unit);
         ImGui::EndTooltip();
     }
 
@@ -145,7 +147,7 @@ void section(ImDrawList* dl, ImVec2 o, ImVec2 size, const std::string& title, co
         const int gh2 = bars(dl, {gx, gy + small->FontSize + 4 * s}, {gx + gw, gy + gh - 10 * s}, ghosts[i].counts, yMax, true, false, false);
         if (gh2 >= 0) {
             ImGui::BeginTooltip();
-            ImGui::Text("%s schedule, MoE layer %d: %d %s", ghosts[i].name.c_str(), gh2, ghosts[i].counts[static_cast<size_t>(gh2)], unit);
+            ImGui::Text("%s schedule, block %d: %d %s", ghosts[i].name.c_str(), blockIndex[static_cast<size_t>(gh2)], ghosts[i].counts[static_cast<size_t>(gh2)], unit);
             ImGui::EndTooltip();
         }
     }

@@ -1,6 +1,7 @@
 #include "canvas.h"
 
 #include <QApplication>
+#include <QFontInfo>
 #include <QFontMetricsF>
 #include <QGraphicsSceneDragDropEvent>
 #include <QKeyEvent>
@@ -55,7 +56,7 @@ QString keyOf(const ItemRef& r) {
 // `b` is flattened layer `layer` of `m` (the schedules resolve there).
 QString routerText(const spec::ModelSpec& m, const spec::BlockSpec& b, int layer) {
     const auto& r = b.router;
-    QString t = QObject::tr("router: %1").arg(qs(spec::toString(r.kind)));
+    QString t = QObject::tr("router: %1").arg(routerKindName(r.kind));
     switch (r.kind) {
         case spec::RouterKind::ExpertChoice: return t + QObject::tr(" · capacity ×%1").arg(r.capacityFactor);
         case spec::RouterKind::Dynamic: return t + QObject::tr(" · τ %1 · %2–%3").arg(r.tau).arg(r.minExperts).arg(r.maxExperts);
@@ -134,7 +135,7 @@ NodeItem* blockCard(const FlatModel& fm, const ItemRef& ref, int layer, const QS
             if (!b.capacity.dropless) losses += QObject::tr(" · capacity ×%1").arg(b.capacity.factor);
             it->setAccent(c.moe);
             it->setMoe(routerText(m, b, layer), std::move(tiles), NodeItem::layoutFor(routed, b.sharedExperts));
-            it->setTexts(title, {experts, ffnText(m, b.ffn), losses}, footer);
+            it->setTexts(title, {experts, ffnText(m, b.ffn), norm, losses}, footer);
             return it;
         }
         case spec::BlockKind::Dense:
@@ -468,6 +469,7 @@ void NetworkScene::setExpertLoads(std::vector<std::vector<double>> shares) {
         for (double& x : mean) x /= std::max(1, n);
         it->setLoads(mean, flat.routedExpertsOf(it->layers().front()));
     }
+    update();  // the views' tint legend appears or goes with the tint
 }
 
 int NetworkScene::rowOf(qreal y) const {
@@ -612,6 +614,79 @@ void NetworkView::fitAll() {
         setTransform(QTransform::fromScale(1.6, 1.6));
         centerOn(r.center());
     }
+    // Never shrink text past legibility: fit the start of the model and let the user scroll.
+    if (const double least = minFitZoom(); zoom() < least) {
+        setTransform(QTransform::fromScale(least, least));
+        const QSizeF shown = QSizeF(viewport()->size()) / least;
+        centerOn(r.left() - 30 + shown.width() / 2, r.top() - 30 + shown.height() / 2);
+    }
+}
+
+double NetworkView::minFitZoom() const { return kMinTextPx / QFontInfo(QApplication::font()).pixelSize(); }
+
+namespace {
+bool anyTinted(const QGraphicsScene* s) {
+    for (QGraphicsItem* it : s->items())
+        if (auto* n = dynamic_cast<NodeItem*>(it); n && n->hasLoads()) return true;
+    return false;
+}
+// The legend's swatches: each a load relative to an even split and its words.
+struct LegendStop {
+    double ratio;
+    const char* label;
+};
+constexpr LegendStop kLegendStops[] = {{0.0, "dead (<0.1)"}, {0.5, "0.5x or less"}, {1.0, "1x (even)"}, {2.0, "2x or more"}};
+}  // namespace
+
+QRectF NetworkView::legendRect() const {
+    if (!scene() || !anyTinted(scene())) return {};
+    const QFontMetricsF fm(QApplication::font());
+    QFont bold = QApplication::font();
+    bold.setBold(true);
+    double w = QFontMetricsF(bold).horizontalAdvance(tr("Expert load ÷ even share"));
+    for (const auto& s : kLegendStops) w = std::max(w, fm.height() + 6 + fm.horizontalAdvance(tr(s.label)));
+    const double h = fm.height() * (1.3 + std::size(kLegendStops)) + 12;
+    const QRectF vp = viewport()->rect();
+    return {vp.right() - w - 24, vp.bottom() - h - 12, w + 12, h};
+}
+
+void NetworkView::scrollContentsBy(int dx, int dy) {
+    QGraphicsView::scrollContentsBy(dx, dy);
+    if (!legendRect().isEmpty()) viewport()->update();  // the legend is pinned to the viewport, not the scene
+}
+
+void NetworkView::drawForeground(QPainter* p, const QRectF& rect) {
+    QGraphicsView::drawForeground(p, rect);
+    const QRectF box = legendRect();
+    if (box.isEmpty()) return;
+    const CanvasColors& c = canvasColors();
+    p->save();
+    p->resetTransform();  // viewport pixels: the legend stays put while the canvas zooms
+    p->setRenderHint(QPainter::Antialiasing);
+    QColor bg = c.card;
+    bg.setAlpha(235);
+    p->setPen(QPen(c.cardBorder, 1));
+    p->setBrush(bg);
+    p->drawRoundedRect(box, 6, 6);
+    const QFontMetricsF fm(QApplication::font());
+    QFont bold = QApplication::font();
+    bold.setBold(true);
+    p->setFont(bold);
+    p->setPen(c.text);
+    double y = box.top() + 6;
+    p->drawText(QRectF(box.left() + 6, y, box.width() - 12, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, tr("Expert load ÷ even share"));
+    y += fm.height() * 1.3;
+    p->setFont(QApplication::font());
+    for (const auto& s : kLegendStops) {
+        const double side = fm.height() - 4;
+        p->setPen(QPen(c.cardBorder, 1));
+        p->setBrush(loadTint(s.ratio));
+        p->drawRoundedRect(QRectF(box.left() + 6, y + 2, side, side), 2, 2);
+        p->setPen(c.mutedText);
+        p->drawText(QRectF(box.left() + 12 + side, y, box.width() - side - 18, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, tr(s.label));
+        y += fm.height();
+    }
+    p->restore();
 }
 
 void NetworkView::zoomBy(double factor) {

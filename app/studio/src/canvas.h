@@ -91,8 +91,17 @@ public:
     void fitAll();
     void zoomBy(double factor);
     double zoom() const { return transform().m11(); }
+    // Fit never shrinks body text below this many pixels: a model too big for that is fitted
+    // from its start and the rest is reached by scrolling.
+    static constexpr double kMinTextPx = 9.0;
+    double minFitZoom() const;
+    // The tint legend in the view's corner (shown while any expert tile is tinted by load);
+    // empty when there is nothing to explain.
+    QRectF legendRect() const;
 
 protected:
+    void drawForeground(QPainter* p, const QRectF& rect) override;
+    void scrollContentsBy(int dx, int dy) override;
     void resizeEvent(QResizeEvent* e) override;
     void wheelEvent(QWheelEvent* e) override;
     void mousePressEvent(QMouseEvent* e) override;

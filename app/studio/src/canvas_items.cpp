@@ -56,7 +56,7 @@ void NodeItem::setTexts(QString title, QStringList lines, QString footer) {
     if (m_moe) {
         const int shared = sharedCount(m_tiles);
         const int routed = static_cast<int>(m_tiles.size()) - shared;
-        h += lineH() * 1.4 + pad() * 0.5;  // router bar
+        h += routerBarHeight() + lineH() * 0.2 + pad() * 0.5;
         h += rowsOf(shared, m_layout.strips ? 8 : m_layout.columns) * (m_layout.strips ? 18 * uiScale() + kGap : m_layout.w + kGap);
         h += rowsOf(routed, m_layout.columns) * (m_layout.h + (m_layout.strips ? 2 : kGap));
         if (shared > 0) h += pad() * 0.6;
@@ -104,6 +104,9 @@ TileLayout NodeItem::layoutFor(int tiles, int sharedTiles) {
 void NodeItem::setMoe(QString routerText, std::vector<TileSpec> tiles, TileLayout layout) {
     m_moe = true;
     m_router = std::move(routerText);
+    // Two lines when one does not fit the card (the words wrap, nothing is cut).
+    const double room = m_size.width() - 2 * pad() - 8;
+    m_routerLines = QFontMetricsF(QApplication::font()).horizontalAdvance(m_router) > room ? 2 : 1;
     m_tiles = std::move(tiles);
     m_layout = layout;
 }
@@ -127,7 +130,9 @@ void NodeItem::setLoads(const std::vector<double>& shares, int routed) {
     update();
 }
 
-double NodeItem::tilesTop() const { return pad() + lineH() * 1.2 + lineH() * m_lines.size() + lineH() * 1.4 + pad() * 0.5; }
+double NodeItem::routerBarHeight() const { return lineH() * (m_routerLines + 0.2); }
+
+double NodeItem::tilesTop() const { return pad() + lineH() * 1.2 + lineH() * m_lines.size() + routerBarHeight() + lineH() * 0.2 + pad() * 0.5; }
 
 QRectF NodeItem::tileRect(int i) const {
     const int shared = sharedCount(m_tiles);
@@ -212,12 +217,12 @@ void NodeItem::paintCard(QPainter* p, bool selected, const QRectF& r) {
 void NodeItem::paintTiles(QPainter* p, double x, double y, double w) {
     const CanvasColors& c = canvasColors();
     QFont f = QApplication::font();
-    const QRectF bar(x, y + pad() * 0.25, w, lineH() * 1.2);
+    const QRectF bar(x, y + pad() * 0.25, w, routerBarHeight());
     p->setPen(QPen(m_accent, 1));
     p->setBrush(c.router);
     p->drawRoundedRect(bar, 4, 4);
     p->setPen(c.text);
-    p->drawText(bar, Qt::AlignCenter, QFontMetricsF(f).elidedText(m_router, Qt::ElideRight, w - 8));
+    p->drawText(bar.adjusted(4, 0, -4, 0), Qt::AlignCenter | Qt::TextWordWrap, m_router);
     QFont small = f;
     small.setPointSizeF(std::max(6.0, f.pointSizeF() * std::min(1.0, m_layout.w / 30.0)));
     p->setFont(small);

@@ -47,6 +47,9 @@ public:
     void setMoe(QString routerText, std::vector<TileSpec> tiles, TileLayout layout);
     const std::vector<TileSpec>& tiles() const { return m_tiles; }
     const TileLayout& tileLayout() const { return m_layout; }
+    const QStringList& lines() const { return m_lines; }
+    const QString& routerText() const { return m_router; }
+    int routerLines() const { return m_routerLines; }
     // Tile geometry in item coordinates (for hit tests and tests).
     QRectF tileRect(int i) const;
     bool hasLoads() const;
@@ -88,6 +91,7 @@ private:
     QColor tileFill(const TileSpec& t) const;
     QString tileToolTip(const TileSpec& t) const;
     double tilesTop() const;
+    double routerBarHeight() const;
     void paintTiles(QPainter* p, double x, double y, double w);
     void paintHeads(QPainter* p, double x, double y, double w);
 
@@ -95,6 +99,7 @@ private:
     QStringList m_problems;
     bool m_moe = false;
     QString m_router;
+    int m_routerLines = 1;  // the router text wraps (never cut) on narrow cards
     std::vector<TileSpec> m_tiles;
     TileLayout m_layout;
     std::vector<int> m_layers;

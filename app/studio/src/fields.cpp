@@ -92,6 +92,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     FieldDef desc = field(FieldDef::Text, QStringLiteral("description"), QObject::tr("Description"), m, QObject::tr("What this project shows"));
     desc.get = [](const P& p) { return V(QString::fromStdString(p.description)); };
     desc.set = [](P& p, const V& v) { p.description = v.toString().toStdString(); };
+    desc.multiline = true;
     out.push_back(desc);
     scheduleFields(out, proj, true);
     scheduleFields(out, proj, false);
@@ -275,8 +276,8 @@ void stemFields(std::vector<FieldDef>& out, const spec::Project& proj) {
         if (q.model.stem.kind == spec::StemKind::Linear) q.model.head.tied = false;  // a tie needs the table
     };
     out.push_back(k);
-    FieldDef d = field(FieldDef::Int, QStringLiteral("model.stem.d_model"), QObject::tr("d_model"), st,
-                       QObject::tr("Width of the residual stream every block reads and writes"));
+    FieldDef d = field(FieldDef::Int, QStringLiteral("model.stem.d_model"), QObject::tr("Model width"), st,
+                       QObject::tr("d_model: the width of the residual stream every block reads and writes"));
     d.lo = 1, d.hi = 1 << 20;
     d.get = [](const P& q) { return V(q.model.stem.dModel); };
     d.set = [](P& q, const V& v) { q.model.stem.dModel = v.toInt(); };

@@ -26,6 +26,7 @@ struct FieldDef {
     QString specialText;     // OptInt: text for "not set" (lo - 1)
     QStringList options;     // Enum
     bool advanced = false;   // hidden in classroom mode
+    bool multiline = false;  // Text: a paragraph editor (the project's description)
     std::function<QVariant(const moe::spec::Project&)> get;
     std::function<void(moe::spec::Project&, const QVariant&)> set;
 };

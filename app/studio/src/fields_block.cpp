@@ -193,7 +193,7 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
     rkind.get = [CB](const P& p) { return V(qs(spec::toString(CB(p).router.kind))); };
     rkind.set = [B](P& p, const V& v) { B(p).router.kind = enumOf(v, K::TopK); };
     if (rk != K::ExpertChoice && rk != K::Dynamic) {
-        auto& k = add(FieldDef::OptInt, "router.k", QObject::tr("k"), rt, QObject::tr("Experts per token; \"from schedule\" follows the model's k schedule"));
+        auto& k = add(FieldDef::OptInt, "router.k", QObject::tr("Experts per token (k)"), rt, QObject::tr("Experts per token; \"from schedule\" follows the model's k schedule"));
         k.lo = 1, k.hi = 4096, k.specialText = QObject::tr("from schedule");
         k.unit = QObject::tr("experts/token");
         k.get = [CB](const P& p) { return CB(p).router.k ? V(*CB(p).router.k) : V(); };

@@ -1,5 +1,7 @@
 #include "format.h"
 
+#include <QObject>
+
 #include <cmath>
 
 namespace moe::studio {
@@ -25,6 +27,20 @@ QString humanBytes(double bytes) {
     }
     return u == 0 ? QStringLiteral("%1 B").arg(static_cast<long long>(std::llround(v)))
                   : QStringLiteral("%1 %2").arg(v, 0, 'f', 2).arg(QLatin1String(kUnits[u]));
+}
+
+QString routerKindName(moe::spec::RouterKind k) {
+    using moe::spec::RouterKind;
+    switch (k) {
+        case RouterKind::TopK: return QObject::tr("top-k");
+        case RouterKind::ExpertChoice: return QObject::tr("expert choice");
+        case RouterKind::Dynamic: return QObject::tr("dynamic (top-p)");
+        case RouterKind::Unified: return QObject::tr("unified");
+        case RouterKind::Hash: return QObject::tr("hash");
+        case RouterKind::Sinkhorn: return QObject::tr("Sinkhorn");
+        case RouterKind::SigmoidBias: return QObject::tr("sigmoid + bias");
+    }
+    return qs(moe::spec::toString(k));
 }
 
 QString humanDuration(double seconds) {

@@ -5,9 +5,11 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QFontMetricsF>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QPlainTextEdit>
 #include <QScrollArea>
 #include <QSignalBlocker>
 #include <QSpinBox>
@@ -127,6 +129,12 @@ void Inspector::refresh() {
             case FieldDef::Bool: static_cast<QCheckBox*>(r.editor)->setChecked(v.toBool()); break;
             case FieldDef::Enum: static_cast<QComboBox*>(r.editor)->setCurrentText(v.toString()); break;
             case FieldDef::Text:
+                if (auto* te = qobject_cast<QPlainTextEdit*>(r.editor)) {
+                    if (te->toPlainText() != v.toString()) te->setPlainText(v.toString());
+                    break;
+                }
+                static_cast<QLineEdit*>(r.editor)->setText(v.toString());
+                break;
             case FieldDef::IntList: static_cast<QLineEdit*>(r.editor)->setText(v.toString()); break;
         }
         updateMessage(r);
@@ -268,6 +276,15 @@ QWidget* Inspector::makeEditor(size_t i) {
             return co;
         }
         case FieldDef::Text: {
+            if (d.multiline) {
+                // A paragraph: wraps in the dock's width, grows to a few lines, scrolls past that.
+                auto* te = new QPlainTextEdit(v.toString());
+                te->setLineWrapMode(QPlainTextEdit::WidgetWidth);
+                te->setTabChangesFocus(true);
+                te->setFixedHeight(static_cast<int>(QFontMetricsF(te->font()).lineSpacing() * 4 + 12));
+                connect(te, &QPlainTextEdit::textChanged, this, [this, i, te] { commit(i, te->toPlainText()); });
+                return te;
+            }
             auto* le = new QLineEdit(v.toString());
             connect(le, &QLineEdit::textEdited, this, [this, i](const QString& text) { commit(i, text); });
             return le;
@@ -356,6 +373,16 @@ void Inspector::updateFigures() {
             kv += static_cast<double>(bf.kvCachePerToken);
             if (flat.blocks[l].kind == spec::BlockKind::Moe && !single) single = &bf;
         }
+    }
+    // The stem and head have figures of their own (not the whole model's).
+    if (m_selection.size() == 1 && (m_selection.front().kind == ItemRef::Stem || m_selection.front().kind == ItemRef::Head)) {
+        const bool stem = m_selection.front().kind == ItemRef::Stem;
+        const double own = static_cast<double>(stem ? f.stemParams : f.headParams);
+        html += QStringLiteral("<tr><td colspan=2><i>%1</i></td></tr>").arg(stem ? tr("This stem") : tr("This head"));
+        row(tr("Parameters"), humanCount(own));
+        if (!stem && m.head.tied) row(tr("Shared with the embedding"), tr("yes (tied)"));
+        if (f.params > 0) row(tr("Share of the model"), QStringLiteral("%1%").arg(100.0 * own / static_cast<double>(f.params), 0, 'f', 1));
+        row(tr("Weights (fp32)"), humanBytes(own * 4));
     }
     if (items > 0) {
         if (m_selection.size() == 1 && single) {

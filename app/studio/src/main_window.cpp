@@ -231,6 +231,9 @@ void MainWindow::buildDocks() {
     m_messages->setMinimumWidth(240);  // alerts carry sentences: never a column of single words
     m_messagesDock = dock(tr("Messages"), "messagesDock", m_messages, Qt::BottomDockWidgetArea);
     m_dashDock = dock(tr("Dashboards"), "dashboardsDock", makeDashboardsWidget(this, &m_dash), Qt::RightDockWidgetArea);
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (m_dash) m_dash->setLightTheme(currentTheme() == Theme::Light);
+#endif
     m_clusterDock = dock(tr("Cluster planner"), "clusterDock", makeClusterPlannerWidget(m_doc, this, &m_planner), Qt::RightDockWidgetArea);
     splitDockWidget(m_runDock, m_messagesDock, Qt::Horizontal);
     tabifyDockWidget(m_inspectorDock, m_dashDock);
@@ -703,6 +706,9 @@ void MainWindow::setTheme(Theme t) {
     QSettings().setValue(QStringLiteral("theme"), themeName(t));
     (t == Theme::Dark ? m_darkAct : m_lightAct)->setChecked(true);
     m_run->applyTheme();
+#ifdef MOE_STUDIO_VIZ_BUILT
+    if (m_dash) m_dash->setLightTheme(t == Theme::Light);
+#endif
     m_scene->rebuild();
     m_scene->update();
 }

@@ -1,5 +1,7 @@
 #include "palette.h"
 
+#include "format.h"
+
 #include <QHeaderView>
 #include <QMimeData>
 
@@ -39,7 +41,7 @@ const std::vector<PaletteEntry>& paletteEntries() {
         for (const auto& [kind, help] : routers) {
             const bool basic = kind == spec::RouterKind::TopK || kind == spec::RouterKind::ExpertChoice;
             e.push_back({QStringLiteral("router:") + QString::fromUtf8(spec::toString(kind).data()),
-                         QObject::tr("Router: %1").arg(QString::fromUtf8(spec::toString(kind).data())), QObject::tr(help),
+                         QObject::tr("Router: %1").arg(routerKindName(kind)), QObject::tr(help),
                          QObject::tr("Routers"), !basic});
         }
         return e;

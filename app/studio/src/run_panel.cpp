@@ -24,6 +24,8 @@
 #include <QStyle>
 #include <QThreadPool>
 #include <QValueAxis>
+#include <QLogValueAxis>
+#include <QCheckBox>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -46,7 +48,7 @@ struct CurveSet {
 
 namespace {
 
-QLineSeries* makeSeries(QChart* chart, const QString& name, QColor color, Qt::PenStyle style, QValueAxis* x, QValueAxis* y) {
+QLineSeries* makeSeries(QChart* chart, const QString& name, QColor color, Qt::PenStyle style, QAbstractAxis* x, QAbstractAxis* y) {
     auto* s = new QLineSeries(chart);
     s->setName(name);
     QPen pen(color, 2.2);
@@ -135,10 +137,24 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_lossY->setLabelFormat(QStringLiteral("%.3g"));
     m_lossView = new QChartView(m_lossChart, this);
     m_accView = new QChartView(m_accChart, this);
+    m_lossView->setObjectName(QStringLiteral("lossChart"));
+    m_lossLogY = new QLogValueAxis(m_lossChart);
+    m_lossLogY->setBase(10);
+    m_lossLogY->setLabelFormat(QStringLiteral("%.3g"));
+    m_lossLogY->setMinorTickCount(8);
+    m_logLoss = new QCheckBox(tr("Log scale"), this);
+    m_logLoss->setObjectName(QStringLiteral("lossLogScale"));
+    m_logLoss->setToolTip(tr("Plot the loss on a log scale: late, small improvements stay visible. "
+                             "A loss that is zero (an unused balancing loss) cannot be drawn on it and is hidden."));
+    auto* lossColumn = new QVBoxLayout;
+    lossColumn->setContentsMargins(0, 0, 0, 0);
+    lossColumn->addWidget(m_lossView, 1);
+    lossColumn->addWidget(m_logLoss, 0, Qt::AlignLeft);
+    charts->addLayout(lossColumn, 1);
+    charts->addWidget(m_accView, 1);
     for (auto* cv : {m_lossView, m_accView}) {
         cv->setRenderHint(QPainter::Antialiasing);
         cv->setMinimumHeight(200);
-        charts->addWidget(cv, 1);
     }
     v->addLayout(charts, 1);
 
@@ -174,6 +190,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_diff->hide();
     v->addWidget(m_diff);
 
+    connect(m_logLoss, &QCheckBox::toggled, this, &RunPanel::setLossLogScale);
     connect(m_train, &QPushButton::clicked, this, &RunPanel::trainRequested);
     connect(m_pause, &QPushButton::clicked, this, [this] {
         if (m_status.state == RunStatus::Paused) Q_EMIT resumeRequested();
@@ -217,7 +234,11 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     updateButtons();
 }
 
-RunPanel::~RunPanel() = default;
+RunPanel::~RunPanel() {
+    // The chart owns the y axis it shows; the other one is ours.
+    if (lossLogScale()) delete m_lossY;
+    else delete m_lossLogY;
+}
 
 void RunPanel::applyTheme() {
     const bool dark = currentTheme() == Theme::Dark;
@@ -301,8 +322,9 @@ void RunPanel::ensureCurves(CurveSet& c) {
     const Qt::PenStyle style = compare ? Qt::DashLine : Qt::SolidLine;
     const QString suffix = compare ? tr(" (compared)") : QString();
     if (!c.loss) {
-        c.loss = makeSeries(m_lossChart, tr("task loss") + suffix, seriesColor(0), style, m_lossX, m_lossY);
-        c.balance = makeSeries(m_lossChart, tr("aux + z (weighted)") + suffix, seriesColor(3), compare ? Qt::DashDotLine : Qt::DotLine, m_lossX, m_lossY);
+        QAbstractAxis* lossY = lossLogScale() ? static_cast<QAbstractAxis*>(m_lossLogY) : m_lossY;
+        c.loss = makeSeries(m_lossChart, tr("task loss") + suffix, seriesColor(0), style, m_lossX, lossY);
+        c.balance = makeSeries(m_lossChart, tr("aux + z (weighted)") + suffix, seriesColor(3), compare ? Qt::DashDotLine : Qt::DotLine, m_lossX, lossY);
         c.acc = makeSeries(m_accChart, tr("train") + suffix, seriesColor(1), style, m_accX, m_accY);
         c.testAcc = makeSeries(m_accChart, tr("test") + suffix, seriesColor(2), style, m_accX, m_accY);
     }
@@ -330,6 +352,49 @@ void RunPanel::fitAxes() {
     }
     m_lossY->setRange(0, maxLoss * 1.05);
     m_lossY->applyNiceNumbers();
+    if (!lossLogScale()) return;
+    // Log scale: the range spans the positive values, by whole decades; curves with a value at
+    // or below zero are hidden (log 0 has no place on the axis).
+    double least = maxLoss;
+    for (CurveSet* c : {m_live.get(), m_compare.get()}) {
+        if (!c->loss) continue;
+        for (QLineSeries* s : {c->loss, c->balance}) {
+            bool positive = true;
+            for (const QPointF& p : s->points()) {
+                if (p.y() > 0) least = std::min(least, p.y());
+                else positive = false;
+            }
+            s->setVisible(positive);
+        }
+    }
+    m_lossLogY->setRange(std::pow(10.0, std::floor(std::log10(least))), std::pow(10.0, std::ceil(std::log10(maxLoss * 1.05))));
+}
+
+bool RunPanel::lossLogScale() const { return m_lossChart->axes(Qt::Vertical).contains(m_lossLogY); }
+
+bool RunPanel::lossCurveShown(int which) const {
+    QLineSeries* s = which == 0 ? m_live->loss : m_live->balance;
+    return s && s->isVisible();
+}
+
+void RunPanel::setLossLogScale(bool on) {
+    if (on == lossLogScale()) return;
+    QAbstractAxis* from = on ? static_cast<QAbstractAxis*>(m_lossY) : m_lossLogY;
+    QAbstractAxis* to = on ? static_cast<QAbstractAxis*>(m_lossLogY) : m_lossY;
+    m_lossChart->removeAxis(from);
+    m_lossChart->addAxis(to, Qt::AlignLeft);
+    for (CurveSet* c : {m_live.get(), m_compare.get()})
+        for (QLineSeries* s : {c->loss, c->balance})
+            if (s) {
+                s->attachAxis(to);
+                s->setVisible(true);
+            }
+    {
+        const QSignalBlocker block(m_logLoss);
+        m_logLoss->setChecked(on);
+    }
+    applyTheme();
+    fitAxes();
 }
 
 void RunPanel::beginLive(const QString& runPath) {

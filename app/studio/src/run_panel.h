@@ -21,6 +21,8 @@ class QPushButton;
 class QSlider;
 class QSpinBox;
 class QValueAxis;
+class QLogValueAxis;
+class QCheckBox;
 
 namespace moe::studio {
 
@@ -71,6 +73,11 @@ public:
     // The loss chart's points of the live/opened run: task loss, and the weighted aux + z apart.
     QList<QPointF> liveTaskLoss() const;
     QList<QPointF> liveBalancingLoss() const;
+    // The loss chart's y axis: linear (default) or log10. A curve with a zero or negative value
+    // (an unused balancing loss) cannot be drawn on a log scale and is hidden while it is on.
+    void setLossLogScale(bool on);
+    bool lossLogScale() const;
+    bool lossCurveShown(int which) const;  // 0: task loss, 1: balancing losses (live run)
     int compareCurvePoints() const;
 
 Q_SIGNALS:
@@ -108,6 +115,8 @@ private:
     QChart *m_lossChart, *m_accChart;
     QChartView *m_lossView, *m_accView;
     QValueAxis *m_lossX, *m_lossY, *m_accX, *m_accY;
+    QLogValueAxis* m_lossLogY;  // the loss chart's y axis while "log scale" is on
+    QCheckBox* m_logLoss;
     std::unique_ptr<CurveSet> m_live, m_compare;
     QWidget* m_history;  // past runs, compare and replay (hidden in classroom mode)
     QComboBox *m_runs, *m_compareRuns;

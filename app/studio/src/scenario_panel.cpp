@@ -135,13 +135,13 @@ QString ScenarioPanel::describeEdit(const std::string& path, const nlohmann::ord
     const QString v = value.is_string() ? QString::fromStdString(value.get<std::string>())
                       : value.is_boolean() ? (value.get<bool>() ? tr("on") : tr("off"))
                                            : QString::fromStdString(value.dump());
-    // Which blocks: "model.blocks[*]." is every block, "model.blocks[2]." the third.
+    // Which blocks: "model.blocks[*]." is every block, "model.blocks[2]." block 2 (the canvas counts from 0).
     QString where;
     std::string rest = path;
     static const std::regex kBlock(R"(^model\.blocks\[(\*|\d+)\]\.(.*)$)");
     std::smatch m;
     if (std::regex_match(path, m, kBlock)) {
-        where = m[1] == "*" ? tr(" in every block") : tr(" in block %1").arg(std::stoi(m[1].str()) + 1);
+        where = m[1] == "*" ? tr(" in every block") : tr(" in block %1").arg(std::stoi(m[1].str()));
         rest = m[2];
     }
     for (const auto& [key, what] : kWhat)

@@ -62,6 +62,10 @@ public:
             setUpImGui(dpr);
         }
         ImGui::SetCurrentContext(m_ctx);
+        if (dashboardThemeLight() != m_light) {
+            m_light = dashboardThemeLight();
+            setDashboardTheme(m_light);  // restyles this window's context
+        }
         ImGuiIO& io = ImGui::GetIO();
         const QSize px = m_w->swapChainImageSize();
         io.DisplaySize = {static_cast<float>(px.width()), static_cast<float>(px.height())};
@@ -84,7 +88,7 @@ public:
         if (m_grid) m_grid->flush(dd, cb);
 
         VkClearValue clear[3]{};
-        clear[0].color = {{24 / 255.0f, 26 / 255.0f, 31 / 255.0f, 1.0f}};
+        dashboardBackground(clear[0].color.float32);
         clear[1].depthStencil = {1.0f, 0};
         clear[2].color = clear[0].color;
         VkRenderPassBeginInfo rbi{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
@@ -110,6 +114,7 @@ private:
     void setUpImGui(float scale) {
         m_scale = scale;
         m_ctx = createImGuiContext(scale);
+        m_light = dashboardThemeLight();
         ImGui_ImplVulkan_InitInfo ii{};
         ii.Instance = m_w->vulkanInstance()->vkInstance();
         ii.PhysicalDevice = m_w->physicalDevice();
@@ -205,6 +210,7 @@ private:
     QVulkanDeviceFunctions* m_df = nullptr;
     VkDescriptorPool m_pool = VK_NULL_HANDLE;
     ImGuiContext* m_ctx = nullptr;
+    bool m_light = false;  // the theme this context is styled for
     std::unique_ptr<GridRenderer> m_grid;
     float m_scale = 1;
     QElapsedTimer m_clock;

@@ -1,5 +1,7 @@
 #include "moe/viz_qt/dashboard_window.h"
 
+#include "moe/viz/imgui_setup.h"
+
 #include <QGuiApplication>
 #include <QPointer>
 #include <QThreadPool>
@@ -150,6 +152,11 @@ void DashboardWindow::setView(View v) {
 void DashboardWindow::setPresenter(bool on, float scale) {
     m_presenter = on;
     m_presenterScale = std::max(1.0f, scale);
+    poke();
+}
+
+void DashboardWindow::setLightTheme(bool light) {
+    setDashboardTheme(light);
     poke();
 }
 

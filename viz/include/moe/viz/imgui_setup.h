@@ -12,4 +12,12 @@ namespace moe::viz {
 ImGuiContext* createImGuiContext(float scale = 1.0f);
 void destroyImGuiContext(ImGuiContext* ctx);
 
+// The dashboards' colours follow the studio's theme: dark (default) or light. Process-wide (one
+// theme per application); restyles the current ImGui context, if any. The renderers clear to
+// dashboardBackground().
+void setDashboardTheme(bool light);
+bool dashboardThemeLight();
+// The background as red, green, blue, alpha in 0..1.
+void dashboardBackground(float rgba[4]);
+
 }  // namespace moe::viz

@@ -61,6 +61,8 @@ public:
     int framesRendered() const { return m_frames; }
     QString deviceName() const { return m_deviceName; }
     void setLiveFps(int fps);
+    // Light or dark colours (the studio's theme); every dashboard window follows.
+    void setLightTheme(bool light);
 
     QVulkanWindowRenderer* createRenderer() override;
 
