@@ -115,7 +115,7 @@ private Q_SLOTS:
         f.close();
         auto c = runMoe({"calibrate", file, "--cluster", "hgx-h100"}, cleanEnv());
         QVERIFY2(c.code == 0, qPrintable(c.err + c.out));
-        QVERIFY2(c.out.contains("2"), qPrintable(c.out));
+        QVERIFY2(c.out.contains("2 sizes (in-place), all_reduce on 2 GPUs"), qPrintable(c.out));
     }
 
     // Every collective Gloo has: its rows, its nccl-tests busbw factor and a checked result.
