@@ -200,7 +200,38 @@ private Q_SLOTS:
     // names it and stops the hung rank.
     void stoppedRank() { faultedRank(SIGSTOP, "rank 0 (pid", "stopping the other ranks: 1"); }
 
+    // The launcher killed outright: its ranks end too (none left running on their own).
+    void killedLauncher() {
+        QProcess p;
+        p.setProcessEnvironment(cleanEnv());
+        p.start(moeBinary(), {"collective", "all_reduce", "--measure", "--nproc", "2", "--sizes", "4K", "--warmup", "0", "--iters", "1000000"});
+        QVERIFY(p.waitForStarted(10000));
+        pid_t r0 = 0, r1 = 0;
+        QElapsedTimer t;
+        t.start();
+        while ((!r0 || !r1) && t.elapsed() < 10000 && p.state() == QProcess::Running) {
+            QTest::qWait(100);
+            r0 = rankPid(p.processId(), 0);
+            r1 = rankPid(p.processId(), 1);
+        }
+        QVERIFY2(r0 > 0 && r1 > 0, "the ranks did not start");
+        p.kill();
+        QVERIFY(p.waitForFinished(10000));
+        t.restart();
+        while ((running(r0) || running(r1)) && t.elapsed() < 10000) QTest::qWait(50);
+        QVERIFY2(!running(r0) && !running(r1), "a rank outlived its launcher");
+    }
+
 private:
+    // Alive and not a zombie waiting for its new parent to reap it.
+    static bool running(pid_t pid) {
+        QFile stat("/proc/" + QString::number(pid) + "/stat");
+        if (!stat.open(QIODevice::ReadOnly)) return false;
+        const QByteArray s = stat.readAll();
+        const auto close = s.lastIndexOf(')');
+        return close > 0 && s.size() > close + 2 && s[close + 2] != 'Z' && s[close + 2] != 'X';
+    }
+
     void faultedRank(int sig, const QString& who, const QString& what) {
         QProcess p;
         p.setProcessEnvironment(cleanEnv());
@@ -224,7 +255,7 @@ private:
         QCOMPARE(p.exitCode(), 1);
         QVERIFY2(err.contains(who) && err.contains(what), qPrintable(err));
         QVERIFY2(t.elapsed() < 20000, "stopping took longer than the timeout allows");
-        QVERIFY(::kill(victim, 0) != 0);  // reaped: no rank left behind
+        QVERIFY(!running(victim));  // no rank left behind
     }
 };
 

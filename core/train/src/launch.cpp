@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +169,9 @@ spec::Result<int> launchLocal(const LaunchOptions& o) {
             return spec::Diagnostics{{"", "cannot start rank " + std::to_string(r) + ": " + why}};
         }
         if (pid == 0) {
+            // A launcher that dies (killed, Ctrl-C) takes its ranks with it.
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (::getppid() == 1) ::_exit(1);
             ::setenv("RANK", std::to_string(r).c_str(), 1);
             ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
             ::setenv("WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);
