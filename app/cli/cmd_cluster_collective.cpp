@@ -60,8 +60,9 @@ int runMeasure(const moe::cli::ParsedArgs& a, cl::CollectiveOp op) {
     case cl::CollectiveOp::AllToAllV: throw UsageError("--measure: alltoallv has no nccl-tests table; measure alltoall");
     }
     if (std::string why = dist::unsupportedReason(c); !why.empty()) throw UsageError(why);
-    for (const char* o : {"cluster", "gpus", "algo", "skew", "gpus-per-process", "no-nvls", "json"})
+    for (const char* o : {"cluster", "gpus", "algo", "skew", "gpus-per-process", "no-nvls"})
         if (a.value(o) || a.flag(o)) throw UsageError(std::string("--") + o + " belongs to the model; --measure runs the real collective");
+    if (a.flag("json")) throw UsageError("--json: --measure prints nccl-tests' table, the format 'moe calibrate' reads");
     auto env = dist::readLaunchEnv();
     if (!env) throw UsageError(env.message());
     dist::MeasureOptions mo;
