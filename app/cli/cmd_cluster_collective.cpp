@@ -1,10 +1,16 @@
 // `moe collective OP --cluster NAME --gpus N`: an nccl-tests-like table from the cost models.
+// `moe collective OP --measure --nproc N`: the real collective over c10d/Gloo on this machine's
+// ranks, printed in nccl-tests' format so `moe calibrate` reads it.
+#include <cstdio>
 #include <iostream>
 
 #include "cli_command.h"
 #include "cluster_option.h"
 #include "moe/cluster/collective.h"
 #include "moe/cluster/topology.h"
+#ifdef MOE_CLI_HAS_TRAIN
+#include "moe/train/distributed.h"
+#endif
 
 namespace {
 
@@ -12,10 +18,95 @@ namespace cl = moe::cluster;
 using moe::cli::fixed;
 using moe::cli::UsageError;
 
+#ifdef MOE_CLI_HAS_TRAIN
+namespace dist = moe::train::dist;
+
+// Rank 0 prints what every rank measured, in nccl-tests' layout: "#  Rank" lines, the column
+// header and one row per size (only the group the backend has: Gloo reduces in place, gathers out
+// of place).
+void printMeasured(cl::CollectiveOp op, const dist::Measurement& m, int world, int warmup, int iters) {
+    const bool inPlace = op == cl::CollectiveOp::AllReduce || op == cl::CollectiveOp::Broadcast;
+    const std::string redop = op == cl::CollectiveOp::AllReduce ? "sum" : "none";
+    const std::string root = op == cl::CollectiveOp::Broadcast ? "0" : "-1";
+    const double factor = cl::busBwFactor(op, world);
+    std::cout << "# moe collective " << cl::toString(op) << " --measure: " << world << " ranks over " << m.backend << "; measured\n"
+              << "# " << warmup << " warm-up and " << iters << " timed calls per size; time is the slowest rank's mean\n"
+              << "# busbw as nccl-tests defines it (algbw x " << fixed(factor, 4) << ")\n"
+              << "#\n";
+    for (const auto& r : m.ranks)
+        std::cout << "#  Rank " << r.rank << " Group  0 Pid " << r.pid << " on " << r.host << " device -1 [cpu] gloo\n";
+    std::cout << "#\n#" << std::string(60, ' ') << (inPlace ? "in-place" : "out-of-place") << "\n";
+    std::printf("#%12s %12s %8s %6s %6s %10s %8s %8s %6s\n", "size", "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong");
+    std::printf("#%12s %12s %8s %6s %6s %10s %8s %8s %6s\n", "(B)", "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "");
+    double sum = 0;
+    for (const auto& r : m.rows) {
+        const double algbw = r.bytes / r.timeUs * 1e-3;  // bytes/us -> GB/s
+        sum += algbw * factor;
+        std::printf(" %12.0f %12lld %8s %6s %6s %10.2f %8.3f %8.3f %6lld\n", r.bytes, r.count, "float", redop.c_str(), root.c_str(), r.timeUs,
+                    algbw, algbw * factor, r.wrong);
+    }
+    std::printf("# Out of bounds values : 0 OK\n# Avg bus bandwidth    : %g\n#\n", m.rows.empty() ? 0.0 : sum / static_cast<double>(m.rows.size()));
+    std::fflush(stdout);
+}
+
+int runMeasure(const moe::cli::ParsedArgs& a, cl::CollectiveOp op) {
+    dist::Collective c = dist::Collective::AllReduce;
+    switch (op) {
+    case cl::CollectiveOp::AllReduce: c = dist::Collective::AllReduce; break;
+    case cl::CollectiveOp::AllGather: c = dist::Collective::AllGather; break;
+    case cl::CollectiveOp::ReduceScatter: c = dist::Collective::ReduceScatter; break;
+    case cl::CollectiveOp::Broadcast: c = dist::Collective::Broadcast; break;
+    case cl::CollectiveOp::AllToAll: c = dist::Collective::AllToAll; break;
+    case cl::CollectiveOp::AllToAllV: throw UsageError("--measure: alltoallv has no nccl-tests table; measure alltoall");
+    }
+    if (std::string why = dist::unsupportedReason(c); !why.empty()) throw UsageError(why);
+    for (const char* o : {"cluster", "gpus", "algo", "skew", "gpus-per-process", "no-nvls"})
+        if (a.value(o) || a.flag(o)) throw UsageError(std::string("--") + o + " belongs to the model; --measure runs the real collective");
+    if (a.flag("json")) throw UsageError("--json: --measure prints nccl-tests' table, the format 'moe calibrate' reads");
+    auto env = dist::readLaunchEnv();
+    if (!env) throw UsageError(env.message());
+    dist::MeasureOptions mo;
+    auto sizes = cl::parseSizes(a.valueOr("sizes", "1K:16M:4"), "--sizes");
+    if (!sizes) throw UsageError(sizes.errors()[0].message);
+    mo.sizes = sizes.value();
+    mo.warmup = a.intValue("warmup", 5, 0, 100000);
+    mo.iters = a.intValue("iters", 20, 1, 1000000);
+    mo.timeoutSeconds = a.doubleValue("timeout", 60, 0.1, 86400);
+    if (!env.value()) {  // not started as a rank: start the ranks here
+        if (!a.value("nproc"))
+            throw UsageError("--measure needs --nproc N (local ranks), or RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set by a launcher");
+        dist::LaunchOptions lo;
+        lo.nproc = a.intValue("nproc", 2, 1, 1 << 20);
+        auto rc = dist::launchLocal(lo);
+        if (!rc) throw UsageError(rc.message());
+        return rc.value();
+    }
+    const dist::LaunchEnv& e = *env.value();
+    if (a.value("nproc") && a.intValue("nproc", e.worldSize, 1, 1 << 20) != e.worldSize)
+        throw UsageError("--nproc " + *a.value("nproc") + " does not match WORLD_SIZE=" + std::to_string(e.worldSize) + " of the environment");
+    auto m = dist::measureCollective(e, c, mo);
+    if (!m) {
+        std::cerr << m.message() << "\n";
+        return 1;
+    }
+    if (e.rank == 0) printMeasured(op, m.value(), e.worldSize, mo.warmup, mo.iters);
+    return 0;
+}
+#endif
+
 int run(const moe::cli::ParsedArgs& a) {
     cl::CollectiveOp op;
     if (!cl::parseOp(a.positional()[0], op))
         throw UsageError("unknown collective '" + a.positional()[0] + "'; choose one of " + moe::cli::joinList(cl::opNames()));
+    if (a.flag("measure")) {
+#ifdef MOE_CLI_HAS_TRAIN
+        return runMeasure(a, op);
+#else
+        throw UsageError("--measure needs the training module (LibTorch), which this build leaves out");
+#endif
+    }
+    for (const char* o : {"nproc", "warmup", "iters", "timeout"})
+        if (a.value(o)) throw UsageError(std::string("--") + o + " applies to --measure only");
     auto cat = moe::cli::loadCatalog(a);
     if (!cat) {
         std::cerr << cat.message() << "\n";
@@ -76,7 +167,11 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "OP: all_reduce, reduce_scatter, all_gather, broadcast, alltoall, alltoallv. Algorithms: ring, tree,\n"
     "direct, halving_doubling, hierarchical, nvls, flow (max-min fair flow model on the topology);\n"
     "auto takes the fastest that applies. alltoallv sends each rank's buffer to the others in zipf\n"
-    "proportions (--skew S). Sizes follow nccl-tests: -b/-e as MIN:MAX[:FACTOR], binary units.",
+    "proportions (--skew S). Sizes follow nccl-tests: -b/-e as MIN:MAX[:FACTOR], binary units.\n"
+    "--measure runs the real collective over LibTorch's c10d (Gloo) instead of the model: --nproc N\n"
+    "starts N ranks of this command on this machine, or a launcher (torchrun, srun, mpirun) sets\n"
+    "RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT. Rank 0 prints nccl-tests' table (default sizes\n"
+    "1K:16M:4), which 'moe calibrate' reads. Gloo has no reduce_scatter.",
     {{"cluster", "NAME", "a cluster from 'moe clusters' (required)"},
      {"gpus", "N", "GPUs taking part, ranks 0..N-1 (required)"},
      {"algo", "A", "algorithm (default auto)"},
@@ -85,7 +180,12 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"json", "", "print the rows as JSON"},
      {"gpus-per-process", "G", "GPUs one thread drives, as nccl-tests -g G (adds their launches to the floor; default 1)"},
      {"no-nvls", "", "as NCCL_NVLS_ENABLE=0: auto picks no NVLS or NVLS-tree"},
-     moe::cli::kCatalogOverlayOption},
+     moe::cli::kCatalogOverlayOption,
+     {"measure", "", "run the real collective over c10d/Gloo on this machine's ranks"},
+     {"nproc", "N", "--measure: start N local ranks (at most one per core)"},
+     {"warmup", "W", "--measure: untimed calls per size (default 5)"},
+     {"iters", "I", "--measure: timed calls per size (default 20)"},
+     {"timeout", "S", "--measure: seconds a rank waits for the others, in the rendezvous and each call (default 60)"}},
     1, 1, run});
 
 }  // namespace
