@@ -1,6 +1,8 @@
 #pragma once
 // The --cluster option shared by `moe collective` and `moe calibrate`: required, resolved against
 // the catalog, and a usage error naming the known clusters when missing or unknown.
+#include <iostream>
+#include <optional>
 #include <string>
 
 #include "cli_command.h"
@@ -26,6 +28,23 @@ inline moe::spec::Result<moe::cluster::Catalog> loadCatalog(const ParsedArgs& a)
         if (files.empty()) throw UsageError("--catalog-overlay: no file given");
     }
     return moe::cluster::Catalog::loadDefault(files);
+}
+
+// The project and the catalog a costing command works on (`--catalog-overlay` applied); errors
+// and the project's load notes are printed, and nothing is returned on an error.
+struct ProjectAndCatalog {
+    moe::spec::Project project;
+    moe::cluster::Catalog catalog;
+};
+inline std::optional<ProjectAndCatalog> loadProjectAndCatalog(const ParsedArgs& a, const std::string& path) {
+    auto project = loadProjectFile(path);
+    if (!project) return std::nullopt;
+    auto cat = loadCatalog(a);
+    if (!cat) {
+        std::cerr << cat.message() << "\n";
+        return std::nullopt;
+    }
+    return ProjectAndCatalog{std::move(*project), std::move(cat.value())};
 }
 
 inline moe::cluster::ResolvedCluster requireCluster(const moe::cluster::Catalog& catalog, const ParsedArgs& a) {

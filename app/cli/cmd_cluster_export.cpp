@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli_command.h"
+#include "cluster_option.h"
 #include "moe/cluster/export.h"
 #include "moe/cluster/plan.h"
 #include "moe/spec/project_io.h"
@@ -21,23 +22,16 @@ int reportErrors(const spec::Diagnostics& errs) {
 
 // Loads the project and its checked layout; 0 and fills `out` on success, else the exit status.
 int prepare(const moe::cli::ParsedArgs& a, spec::Project& project, cl::ProjectLayout& out) {
-    auto p = spec::loadProject(a.positional()[0]);
-    if (!p) {
-        std::cerr << p.message() << "\n";
-        return 1;
-    }
-    project = p.value();
-    auto cat = cl::Catalog::loadDefault();
-    if (!cat) {
-        std::cerr << cat.message() << "\n";
-        return 1;
-    }
+    auto loaded = moe::cli::loadProjectAndCatalog(a, a.positional()[0]);
+    if (!loaded) return 1;
+    project = loaded->project;
+    const cl::Catalog& catalog = loaded->catalog;
     cl::PlanOptions o;
     o.cluster = a.valueOr("cluster", "");
     o.gpus = a.intValue("gpus", 0, 1, 1 << 20);
     o.globalBatch = a.intValue("global-batch", 0, 1, 1 << 30);
     o.routing = "uniform";  // routing does not enter an export
-    auto l = cl::projectLayout(project, cat.value(), o);
+    auto l = cl::projectLayout(project, catalog, o);
     if (!l) return reportErrors(l.errors());
     out = std::move(l.value());
     return 0;
@@ -71,7 +65,8 @@ int runDeepSpeed(const moe::cli::ParsedArgs& a) {
 
 const std::vector<moe::cli::OptionSpec> kOptions = {{"cluster", "NAME", "override deployment.cluster"},
                                                     {"gpus", "N", "override deployment.gpus"},
-                                                    {"global-batch", "N", "override deployment.global_batch"}};
+                                                    {"global-batch", "N", "override deployment.global_batch"},
+                                                    moe::cli::kCatalogOverlayOption};
 
 std::vector<moe::cli::OptionSpec> withJson() {
     auto v = kOptions;

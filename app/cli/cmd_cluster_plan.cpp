@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli_command.h"
+#include "cluster_option.h"
 #include "moe/cluster/plan.h"
 #include "moe/spec/project_io.h"
 
@@ -99,18 +100,12 @@ std::string memoryLine(const cl::MemoryBreakdown& m) {
 
 int runPlan(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
-    auto project = spec::loadProject(path);
-    if (!project) {
-        std::cerr << project.message() << "\n";
-        return 1;
-    }
-    auto cat = cl::Catalog::loadDefault();
-    if (!cat) {
-        std::cerr << cat.message() << "\n";
-        return 1;
-    }
-    const cl::PlanOptions o = options(a, project.value(), path);
-    auto r = cl::planLayouts(project.value(), cat.value(), o);
+    auto loaded = moe::cli::loadProjectAndCatalog(a, path);
+    if (!loaded) return 1;
+    spec::Project& project = loaded->project;
+    const cl::Catalog& catalog = loaded->catalog;
+    const cl::PlanOptions o = options(a, project, path);
+    auto r = cl::planLayouts(project, catalog, o);
     if (!r) return reportErrors(r.errors());
     const cl::PlanResult& p = r.value();
     if (a.flag("json")) {
@@ -146,19 +141,13 @@ int runPlan(const moe::cli::ParsedArgs& a) {
 
 int runCost(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
-    auto project = spec::loadProject(path);
-    if (!project) {
-        std::cerr << project.message() << "\n";
-        return 1;
-    }
-    auto cat = cl::Catalog::loadDefault();
-    if (!cat) {
-        std::cerr << cat.message() << "\n";
-        return 1;
-    }
-    cl::PlanOptions o = options(a, project.value(), path);
+    auto loaded = moe::cli::loadProjectAndCatalog(a, path);
+    if (!loaded) return 1;
+    spec::Project& project = loaded->project;
+    const cl::Catalog& catalog = loaded->catalog;
+    cl::PlanOptions o = options(a, project, path);
     o.inference = a.flag("inference");
-    auto r = cl::costProjectLayout(project.value(), cat.value(), o);
+    auto r = cl::costProjectLayout(project, catalog, o);
     if (!r) return reportErrors(r.errors());
     const cl::LayoutCost& c = r.value();
     if (a.flag("json")) {
@@ -193,23 +182,17 @@ int runCost(const moe::cli::ParsedArgs& a) {
 
 int runBench(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
-    auto project = spec::loadProject(path);
-    if (!project) {
-        std::cerr << project.message() << "\n";
-        return 1;
-    }
-    auto cat = cl::Catalog::loadDefault();
-    if (!cat) {
-        std::cerr << cat.message() << "\n";
-        return 1;
-    }
-    cl::PlanOptions o = options(a, project.value(), path);
+    auto loaded = moe::cli::loadProjectAndCatalog(a, path);
+    if (!loaded) return 1;
+    spec::Project& project = loaded->project;
+    const cl::Catalog& catalog = loaded->catalog;
+    cl::PlanOptions o = options(a, project, path);
     const int repeat = a.intValue("repeat", 3, 1, 100);
     moe::cli::Table t({"run", "wall s", "cpu s", "layouts", "fit", "best step ms"});
     for (int i = 0; i < repeat; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         const std::clock_t c0 = std::clock();
-        auto r = cl::planLayouts(project.value(), cat.value(), o);
+        auto r = cl::planLayouts(project, catalog, o);
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
         if (!r) return reportErrors(r.errors());
@@ -225,7 +208,8 @@ const std::vector<moe::cli::OptionSpec> kOptions = {
     {"gpus", "N", "override deployment.gpus"},
     {"global-batch", "N", "sequences per optimizer step (default: deployment.global_batch)"},
     {"routing", "R", "uniform | zipf:1.2 | RUN.sqlite (default: deployment.routing)"},
-    {"json", "", "print the result as JSON"}};
+    {"json", "", "print the result as JSON"},
+    moe::cli::kCatalogOverlayOption};
 
 std::vector<moe::cli::OptionSpec> planOptions() {
     auto v = kOptions;

@@ -84,19 +84,16 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
 }
 
 int run(const moe::cli::ParsedArgs& a) {
-    auto project = moe::cli::loadProjectFile(a.positional()[0]);
-    if (!project) return 1;
-    auto cat = moe::cli::loadCatalog(a);
-    if (!cat) {
-        std::cerr << cat.message() << "\n";
-        return 1;
-    }
+    auto loaded = moe::cli::loadProjectAndCatalog(a, a.positional()[0]);
+    if (!loaded) return 1;
+    const spec::Project& project = loaded->project;
+    const cl::Catalog& catalog = loaded->catalog;
     cl::DeploymentOverrides o;
     o.cluster = a.valueOr("cluster", "");
     o.gpus = a.intValue("gpus", 0, 1, 1 << 20);
     o.routing = a.valueOr("routing", "");
     o.epKernel = a.valueOr("ep-kernel", "");
-    auto d = cl::resolveDeployment(project.value(), cat.value(), o);
+    auto d = cl::resolveDeployment(project, catalog, o);
     if (!d) return reportErrors(d.errors());
     if (d->routing.kind == cl::RoutingKind::Recorded && o.routing.empty() && !d->routing.path.empty() && d->routing.path[0] != '/') {
         // A run store named in the project is relative to the project file.
@@ -109,7 +106,7 @@ int run(const moe::cli::ParsedArgs& a) {
     cl::SimOptions opt;
     opt.training = !a.flag("forward");
     opt.microBatches = a.intValue("micro-batches", 1, 1, 2);
-    auto r = cl::simulateStep(d.value(), cat.value(), loads.value(), opt);
+    auto r = cl::simulateStep(d.value(), catalog, loads.value(), opt);
     if (!r) return reportErrors(r.errors());
     const cl::StepResult& s = r.value();
     if (a.flag("json")) {

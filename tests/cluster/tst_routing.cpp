@@ -142,7 +142,7 @@ private Q_SLOTS:
         QCOMPARE(rep[3][1], 1.0);
         auto bad = rescaleRecorded({block({1, 0}), block({0, 1})}, 61, 8, "--routing");
         QVERIFY(!bad.ok());
-        QVERIFY2(bad.errors()[0].message.find("recorded 2 MoE block(s) but the deployment has 61 MoE layers") != std::string::npos,
+        QVERIFY2(bad.errors()[0].message.find("recorded 2 MoE block(s) but the model has 61 MoE layers") != std::string::npos,
                  bad.message().c_str());
         QVERIFY(!rescaleRecorded({}, 4, 8, "r").ok());
         QVERIFY(!rescaleRecorded({block({0, 0})}, 1, 8, "r").ok());
