@@ -145,6 +145,28 @@ private Q_SLOTS:
         QVERIFY(m_insp->messageFor("training.learning_rate").contains("out of range"));
     }
 
+    // The trainable twin is set in the training fields: turning it on shows its width and depth,
+    // which edit the document; the model keeps its own size.
+    void twinIsSetInTheTrainingFields() {
+        m_insp->setSelection({});
+        QVERIFY(!m_insp->paths().contains("training.twin.d_model"));
+        auto* on = editor<QCheckBox>("training.twin");
+        QVERIFY(on);
+        on->setChecked(true);
+        QTRY_VERIFY(m_insp->paths().contains("training.twin.d_model"));
+        QVERIFY(m_doc->project().training.twin.has_value());
+        auto* width = editor<QSpinBox>("training.twin.d_model");
+        QVERIFY(width);
+        const int modelWidth = m_doc->project().model.stem.dModel;
+        width->setValue(16);
+        QCOMPARE(m_doc->project().training.twin->dModel, 16);
+        QCOMPARE(m_doc->project().model.stem.dModel, modelWidth);
+        auto* depth = editor<QSpinBox>("training.twin.layers");
+        QVERIFY(depth);
+        depth->setValue(2);
+        QCOMPARE(m_doc->project().training.twin->layers, 2);
+    }
+
     void classroomHidesAdvancedFields() {
         m_insp->setClassroom(true);
         QVERIFY(!m_insp->paths().contains("model.blocks[1].router.temperature"));

@@ -179,6 +179,43 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     dev.get = [](const P& p) { return V(qs(p.training.device)); };
     dev.set = [](P& p, const V& v) { p.training.device = v.toString().toStdString(); };
     out.push_back(dev);
+    // The trainable twin: the model keeps its real size (what the planner prices); this trains.
+    const QString tw = QObject::tr("Trainable twin");
+    FieldDef twin = field(FieldDef::Bool, QStringLiteral("training.twin"), QObject::tr("Train a twin"), tw,
+                          QObject::tr("Train a smaller copy of the model here: the same block pattern, routers, experts and k at the "
+                                      "width and depth below. The model itself keeps its size for the Cluster planner."));
+    twin.get = [](const P& p) { return V(p.training.twin.has_value()); };
+    twin.set = [](P& p, const V& v) {
+        if (v.toBool() && !p.training.twin) p.training.twin = spec::TwinSpec{};
+        if (!v.toBool()) p.training.twin.reset();
+    };
+    out.push_back(twin);
+    if (proj.training.twin) {
+        FieldDef w = field(FieldDef::Int, QStringLiteral("training.twin.d_model"), QObject::tr("Twin width"), tw,
+                           QObject::tr("d_model of the twin; every other width scales with it"));
+        w.lo = 4, w.hi = 4096;
+        w.get = [](const P& p) { return V(p.training.twin ? p.training.twin->dModel : 64); };
+        w.set = [](P& p, const V& v) {
+            if (p.training.twin) p.training.twin->dModel = v.toInt();
+        };
+        out.push_back(w);
+        FieldDef l = field(FieldDef::Int, QStringLiteral("training.twin.layers"), QObject::tr("Twin depth"), tw,
+                           QObject::tr("At most this many repeats of each layer group (first-k-dense shrinks in proportion)"));
+        l.lo = 1, l.hi = 256, l.unit = QObject::tr("repeats");
+        l.get = [](const P& p) { return V(p.training.twin ? p.training.twin->layers : 4); };
+        l.set = [](P& p, const V& v) {
+            if (p.training.twin) p.training.twin->layers = v.toInt();
+        };
+        out.push_back(l);
+        FieldDef eh = field(FieldDef::OptInt, QStringLiteral("training.twin.expert_hidden"), QObject::tr("Twin expert width"), tw,
+                            QObject::tr("Hidden width of each routed expert of the twin; not set: scaled with the width"));
+        eh.lo = 1, eh.hi = 65536, eh.specialText = QObject::tr("scaled");
+        eh.get = [](const P& p) { return p.training.twin && p.training.twin->expertHidden > 0 ? V(p.training.twin->expertHidden) : V(); };
+        eh.set = [](P& p, const V& v) {
+            if (p.training.twin) p.training.twin->expertHidden = v.isNull() ? 0 : v.toInt();
+        };
+        out.push_back(eh);
+    }
     FieldDef tel = field(FieldDef::Int, QStringLiteral("training.telemetry_interval"), QObject::tr("Telemetry every"), t,
                          QObject::tr("A routing snapshot (loads, entropy, alerts) every N steps"));
     tel.lo = 1, tel.hi = 1000000, tel.unit = QObject::tr("steps"), tel.advanced = true;
