@@ -151,9 +151,8 @@ int run(const moe::cli::ParsedArgs& a) {
               << "\ncompute " << ms(s.computeUs) << " ms per GPU (mean), exposed communication and waiting " << ms(s.exposedCommUs) << " ms\n"
               << "straggler: " << straggler << "\n"
               << "expert weights " << fixed(s.expertWeightGiBPerGpu, 1) << " GiB per GPU of " << fixed(s.hbmGiB, 0) << " GiB HBM\n\n";
-    moe::cli::Table h({"hot link", "bytes", "busy ms", "utilisation"});
-    for (size_t i = 0; i < s.links.size() && i < 10; ++i)
-        h.add({s.links[i].name, humanBytes(s.links[i].bytes), ms(s.links[i].busyUs), fixed(100 * s.links[i].utilisation, 1) + "%"});
+    moe::cli::Table h({"hot link", "bytes (each)", "busy ms", "utilisation"});
+    for (const auto& g : cl::groupHotLinks(s, 10)) h.add({g.name, humanBytes(g.bytes), ms(g.busyUs), fixed(100 * g.utilisation, 1) + "%"});
     std::cout << h.str();
     return 0;
 }

@@ -241,6 +241,21 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(again->deployment->epKernel), QString("pplx"));
     }
 
+    // Ties among the hot links are one row: 16 GPUs on two nodes load their NICs alike.
+    void hotLinkTiesAreGrouped() {
+        const StepResult r = run(project());
+        const auto groups = groupHotLinks(r, 8);
+        QVERIFY(!groups.empty());
+        QVERIFY(groups[0].count > 1);
+        QVERIFY2(groups[0].name.find("NIC") == 0 && groups[0].name.find(", " + std::to_string(groups[0].count) + " links (e.g. ") != std::string::npos,
+                 groups[0].name.c_str());
+        int covered = 0;
+        for (const auto& g : groups) covered += g.count;
+        QVERIFY(covered <= static_cast<int>(r.links.size()));
+        QCOMPARE(groups[0].utilisation, r.links[0].utilisation);
+        for (size_t i = 1; i < groups.size(); ++i) QVERIFY(groups[i].utilisation <= groups[i - 1].utilisation);
+    }
+
     void skewMakesTheHotRankTheStraggler() {
         spec::Project p = project();
         const StepResult u = run(p);

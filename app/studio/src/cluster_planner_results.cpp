@@ -163,11 +163,13 @@ void ClusterPlanner::showResult() {
     for (const auto& n : r.notes) notes << QString::fromStdString(n);
     m_status->setToolTip(notes.join(QLatin1Char('\n')));
 
-    const int nLinks = static_cast<int>(std::min<size_t>(r.links.size(), 8));
+    // Ties grouped: "8 x NIC in (e.g. ...)" rather than eight arbitrary rows at one load.
+    const auto groups = cl::groupHotLinks(r, 8);
+    const int nLinks = static_cast<int>(groups.size());
     m_links->setRowCount(nLinks);
     const QLocale loc;
     for (int i = 0; i < nLinks; ++i) {
-        const auto& l = r.links[static_cast<size_t>(i)];
+        const auto& l = groups[static_cast<size_t>(i)];
         m_links->setItem(i, 0, cell(QString::fromStdString(l.name), false));
         m_links->setItem(i, 1, cell(percent(l.utilisation)));
         m_links->setItem(i, 2, cell(formatMs(l.busyUs)));

@@ -687,4 +687,27 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     return r;
 }
 
+std::vector<LinkGroup> groupHotLinks(const StepResult& r, size_t maxRows) {
+    // Links are sorted busiest first; each joins the group of its kind at its load, if any.
+    std::vector<LinkGroup> out;
+    std::vector<LinkRole> roles;
+    for (const auto& l : r.links) {
+        const LinkRole lr = r.topology.links[static_cast<size_t>(l.link)].role;
+        bool joined = false;
+        for (size_t g = 0; g < out.size() && !joined; ++g)
+            if (roles[g] == lr && std::abs(l.utilisation - out[g].utilisation) <= 1e-3 * std::max(1e-12, out[g].utilisation)) {
+                ++out[g].count;
+                joined = true;
+            }
+        if (joined) continue;
+        if (!out.empty() && out.back().utilisation > l.utilisation * (1 + 1e-3) && out.size() >= maxRows) break;
+        out.push_back({1, l.name, l.bytes, l.busyUs, l.utilisation});
+        roles.push_back(lr);
+    }
+    if (out.size() > maxRows) out.resize(maxRows);
+    for (size_t g = 0; g < out.size(); ++g)
+        if (out[g].count > 1) out[g].name = toString(roles[g]) + ", " + std::to_string(out[g].count) + " links (e.g. " + out[g].name + ")";
+    return out;
+}
+
 }  // namespace moe::cluster

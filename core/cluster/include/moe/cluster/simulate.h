@@ -142,6 +142,14 @@ struct LinkUse {
     double utilisation = 0;          // busyUs / step time
 };
 
+// Hot links as a reader wants them: links of the same kind at the same load (within 0.1%) are
+// one row ("NIC in, 8 links (e.g. ...)") instead of eight arbitrary ties.
+struct LinkGroup {
+    int count = 0;                   // links in the group
+    std::string name;                // the link's name, or "NIC in, 8 links (e.g. leaf rail0 pod0 -> gpu32 ...)"
+    double bytes = 0, busyUs = 0, utilisation = 0;  // per link (equal within the group)
+};
+
 struct StepResult {
     Deployment deployment;
     Topology topology;               // the whole cluster
@@ -163,6 +171,9 @@ struct StepResult {
     int flowRateUpdates = 0;         // flow-model work, for benchmarks
     std::vector<std::string> notes;  // assumptions and defaults, for the user
 };
+
+// The hottest links grouped by kind and load, busiest first, at most `maxRows` rows.
+std::vector<LinkGroup> groupHotLinks(const StepResult& r, size_t maxRows);
 
 struct SimOptions {
     bool training = true;            // false: forward only
