@@ -9,9 +9,13 @@
 namespace moe::telemetry {
 namespace {
 
+// One decimal, or two significant digits below 1% (with 256 experts a "dead" expert is one under
+// 0.039% of the load, which one decimal would print as 0.0%).
 std::string pct(double v) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
+    const double p = 100.0 * v;
+    if (p > 0 && p < 1) std::snprintf(buf, sizeof buf, "%.2g%%", p);
+    else std::snprintf(buf, sizeof buf, "%.1f%%", p);
     return buf;
 }
 
