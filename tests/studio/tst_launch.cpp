@@ -48,7 +48,7 @@ private Q_SLOTS:
         QTest::newRow("screenshot folder missing") << QStringList{"--screenshot", "/nonexistent-dir/x.png"} << "does not exist";
         QTest::newRow("missing project") << QStringList{"nope.json"} << "no such file \"nope.json\"";
         QTest::newRow("two projects") << QStringList{kExample, kExample} << "only one PROJECT";
-        QTest::newRow("bad dock") << QStringList{"--dock", "run"} << "\"run\" is not a dock; use cluster, dashboards or inspector";
+        QTest::newRow("bad dock") << QStringList{"--dock", "run"} << "\"run\" is not a dock; use cluster, layouts, dashboards or inspector";
         QTest::newRow("missing dock") << QStringList{"--dock"} << "--dock needs a dock name";
     }
     void badArguments() {

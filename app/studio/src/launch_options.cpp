@@ -8,7 +8,7 @@ namespace moe::studio {
 QString launchUsage() {
     return QStringLiteral(
         "usage: moe-studio [PROJECT] [--classroom] [--theme light|dark] [--train-steps N] [--screenshot FILE.png]\n"
-        "                  [--dock cluster|dashboards|inspector] [--play-scenario]\n"
+        "                  [--dock cluster|layouts|dashboards|inspector] [--play-scenario]\n"
         "\n"
         "  PROJECT              a project file (moe-studio/1 JSON) to open\n"
         "  --classroom          large fonts, advanced controls hidden, guided scenario panel\n"
@@ -16,7 +16,8 @@ QString launchUsage() {
         "  --train-steps N      train N steps (1 to 1000000) after opening\n"
         "  --screenshot FILE    save a PNG of the main window, then exit\n"
         "  --dock NAME          raise a right-hand dock: cluster (the Cluster planner; a screenshot\n"
-        "                       waits for its simulation), dashboards or inspector\n"
+        "                       waits for its simulation), layouts (the planner's Layouts tab),\n"
+        "                       dashboards or inspector\n"
         "  --play-scenario      do every step of the project's classroom scenario in turn, print when\n"
         "                       each is done (seconds since launch) and exit; with --screenshot, one\n"
         "                       picture per step (FILE-step1.png, ...)\n"
@@ -72,9 +73,10 @@ QString parseLaunchOptions(const QStringList& args, LaunchOptions* out) {
             o.screenshot = fi.absoluteFilePath();
         } else if (a == QLatin1String("--dock")) {
             auto v = takeValue("dock");
-            if (!v) return QStringLiteral("--dock needs a dock name: cluster, dashboards or inspector");
-            if (*v != QLatin1String("cluster") && *v != QLatin1String("dashboards") && *v != QLatin1String("inspector"))
-                return QStringLiteral("--dock: \"%1\" is not a dock; use cluster, dashboards or inspector").arg(*v);
+            if (!v) return QStringLiteral("--dock needs a dock name: cluster, layouts, dashboards or inspector");
+            if (*v != QLatin1String("cluster") && *v != QLatin1String("layouts") && *v != QLatin1String("dashboards") &&
+                *v != QLatin1String("inspector"))
+                return QStringLiteral("--dock: \"%1\" is not a dock; use cluster, layouts, dashboards or inspector").arg(*v);
             o.dock = *v;
         } else if (a.startsWith(QLatin1Char('-')) && a.size() > 1) {
             return QStringLiteral("unknown option \"%1\"; valid options are --classroom, --theme, --train-steps, --screenshot, --dock, --play-scenario, --help, --version").arg(a);

@@ -12,10 +12,12 @@
 #include <QPixmap>
 #include <QSvgGenerator>
 #include <QScreen>
+#include <QTabWidget>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QDockWidget>
 #include <QElapsedTimer>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <algorithm>
@@ -398,7 +400,8 @@ void MainWindow::playScenario(const LaunchOptions& o) {
 }
 
 void MainWindow::raiseDock(const QString& name) {
-    QDockWidget* d = name == QLatin1String("cluster")      ? m_clusterDock
+    const bool layouts = name == QLatin1String("layouts");  // the Cluster planner on its Layouts tab
+    QDockWidget* d = name == QLatin1String("cluster") || layouts ? m_clusterDock
                      : name == QLatin1String("dashboards") ? m_dashDock
                      : name == QLatin1String("inspector")  ? m_inspectorDock
                                                            : nullptr;
@@ -407,6 +410,12 @@ void MainWindow::raiseDock(const QString& name) {
     d->raise();
     // The planner's controls and tables want more room than the inspector.
     if (d == m_clusterDock) resizeDocks({m_clusterDock}, {std::max(480, width() * 32 / 100)}, Qt::Horizontal);
+#ifdef MOE_STUDIO_CLUSTER_BUILT
+    if (layouts && m_planner)
+        if (auto* tabs = m_planner->findChild<QTabWidget*>())
+            for (int i = 0; i < tabs->count(); ++i)
+                if (tabs->tabText(i) == tr("Layouts")) tabs->setCurrentIndex(i);
+#endif
 }
 
 void MainWindow::runScript(const LaunchOptions& o) {
