@@ -91,7 +91,7 @@ private Q_SLOTS:
         QCOMPARE(p.exitCode(), 0);
         const QString out = QString::fromUtf8(p.readAllStandardOutput());
         QVERIFY(out.contains("--train-steps N"));
-        QVERIFY(out.contains("--dock cluster|dashboards|inspector"));
+        QVERIFY(out.contains("--dock cluster|layouts|dashboards|inspector"));
     }
 };
 
