@@ -168,6 +168,13 @@ std::string joinList(const std::vector<std::string>& items) {
     return s;
 }
 
+int reportErrors(const moe::spec::Diagnostics& errs) {
+    for (const auto& d : errs)
+        if (d.path.rfind("--", 0) == 0) throw UsageError(d.path + ": " + d.message);
+    std::cerr << moe::spec::formatAll(errs) << "\n";
+    return 1;
+}
+
 std::optional<moe::spec::Project> loadProjectFile(const std::string& path) {
     auto r = moe::spec::loadProject(path);
     if (!r) {

@@ -83,6 +83,9 @@ std::string fixed(double v, int decimals);
 // Bytes with binary units: 1536 -> "1.50 KiB".
 std::string humanBytes(double bytes);
 void printJson(const nlohmann::ordered_json& j);
+// Errors of a costing or simulating command: those naming an option ("--gpus") are usage
+// errors (thrown, exit 2); the rest are the project's, printed, and the exit status is 1.
+int reportErrors(const moe::spec::Diagnostics& errs);
 // Loads a project for a command: errors go to stderr (and nothing is returned); what loading
 // changed in an older file is printed to stderr as notes.
 std::optional<moe::spec::Project> loadProjectFile(const std::string& path);

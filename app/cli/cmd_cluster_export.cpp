@@ -13,13 +13,6 @@ namespace cl = moe::cluster;
 namespace spec = moe::spec;
 using moe::cli::UsageError;
 
-int reportErrors(const spec::Diagnostics& errs) {
-    for (const auto& d : errs)
-        if (d.path.rfind("--", 0) == 0) throw UsageError(d.path + ": " + d.message);
-    std::cerr << spec::formatAll(errs) << "\n";
-    return 1;
-}
-
 // Loads the project and its checked layout; 0 and fills `out` on success, else the exit status.
 int prepare(const moe::cli::ParsedArgs& a, spec::Project& project, cl::ProjectLayout& out) {
     auto loaded = moe::cli::loadProjectAndCatalog(a, a.positional()[0]);
@@ -32,7 +25,7 @@ int prepare(const moe::cli::ParsedArgs& a, spec::Project& project, cl::ProjectLa
     o.globalBatch = a.intValue("global-batch", 0, 1, 1 << 30);
     o.routing = "uniform";  // routing does not enter an export
     auto l = cl::projectLayout(project, catalog, o);
-    if (!l) return reportErrors(l.errors());
+    if (!l) return moe::cli::reportErrors(l.errors());
     out = std::move(l.value());
     return 0;
 }
@@ -42,7 +35,7 @@ int runMegatron(const moe::cli::ParsedArgs& a) {
     cl::ProjectLayout pl;
     if (int rc = prepare(a, p, pl)) return rc;
     auto e = cl::exportMegatron(pl.shape, p.training, pl.layout);
-    if (!e) return reportErrors(e.errors());
+    if (!e) return moe::cli::reportErrors(e.errors());
     if (a.flag("json")) {
         moe::cli::printJson(nlohmann::ordered_json{{"args", e->args}, {"notes", e->notes}});
         return 0;
@@ -57,7 +50,7 @@ int runDeepSpeed(const moe::cli::ParsedArgs& a) {
     cl::ProjectLayout pl;
     if (int rc = prepare(a, p, pl)) return rc;
     auto e = cl::exportDeepSpeed(pl.shape, p.training, pl.layout);
-    if (!e) return reportErrors(e.errors());
+    if (!e) return moe::cli::reportErrors(e.errors());
     moe::cli::printJson(e->config);
     for (const auto& n : e->notes) std::cerr << "note: " << n << "\n";
     return 0;

@@ -19,13 +19,6 @@ using Json = nlohmann::ordered_json;
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-int reportErrors(const spec::Diagnostics& errs) {
-    for (const auto& d : errs)
-        if (d.path.rfind("--", 0) == 0) throw UsageError(d.path + ": " + d.message);
-    std::cerr << spec::formatAll(errs) << "\n";
-    return 1;
-}
-
 std::string gib(double bytes) { return fixed(bytes / kGiB, 1); }
 std::string ms(double us) { return fixed(us / 1000.0, us < 10000 ? 2 : 0); }
 
@@ -106,7 +99,7 @@ int runPlan(const moe::cli::ParsedArgs& a) {
     const cl::Catalog& catalog = loaded->catalog;
     const cl::PlanOptions o = options(a, project, path);
     auto r = cl::planLayouts(project, catalog, o);
-    if (!r) return reportErrors(r.errors());
+    if (!r) return moe::cli::reportErrors(r.errors());
     const cl::PlanResult& p = r.value();
     if (a.flag("json")) {
         Json j{{"cluster", p.cluster}, {"gpus", p.gpus}, {"global_batch", p.globalBatch}, {"seq_len", p.seqLen},
@@ -148,7 +141,7 @@ int runCost(const moe::cli::ParsedArgs& a) {
     cl::PlanOptions o = options(a, project, path);
     o.inference = a.flag("inference");
     auto r = cl::costProjectLayout(project, catalog, o);
-    if (!r) return reportErrors(r.errors());
+    if (!r) return moe::cli::reportErrors(r.errors());
     const cl::LayoutCost& c = r.value();
     if (a.flag("json")) {
         moe::cli::printJson(Json{{"layout", layoutJson(c.layout)}, {"summary", c.layout.summary()}, {"memory", memoryJson(c.memory)},
@@ -195,7 +188,7 @@ int runBench(const moe::cli::ParsedArgs& a) {
         auto r = cl::planLayouts(project, catalog, o);
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
-        if (!r) return reportErrors(r.errors());
+        if (!r) return moe::cli::reportErrors(r.errors());
         t.add({std::to_string(i + 1), fixed(wall, 2), fixed(cpu, 2), std::to_string(r->enumerated), std::to_string(r->fitting),
                r->rows.empty() ? "-" : ms(r->rows[0].step.stepUs)});
     }

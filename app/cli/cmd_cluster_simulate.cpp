@@ -14,14 +14,6 @@ using moe::cli::fixed;
 using moe::cli::humanBytes;
 using moe::cli::UsageError;
 
-// Errors from options are usage errors; the rest are the project's.
-int reportErrors(const spec::Diagnostics& errs) {
-    for (const auto& d : errs)
-        if (d.path.rfind("--", 0) == 0) throw UsageError(d.path + ": " + d.message);
-    std::cerr << spec::formatAll(errs) << "\n";
-    return 1;
-}
-
 std::string ms(double us) { return fixed(us / 1000.0, us < 10000 ? 3 : 1); }
 
 nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
@@ -94,7 +86,7 @@ int run(const moe::cli::ParsedArgs& a) {
     o.routing = a.valueOr("routing", "");
     o.epKernel = a.valueOr("ep-kernel", "");
     auto d = cl::resolveDeployment(project, catalog, o);
-    if (!d) return reportErrors(d.errors());
+    if (!d) return moe::cli::reportErrors(d.errors());
     if (d->routing.kind == cl::RoutingKind::Recorded && o.routing.empty() && !d->routing.path.empty() && d->routing.path[0] != '/') {
         // A run store named in the project is relative to the project file.
         const std::string proj = a.positional()[0];
@@ -102,12 +94,12 @@ int run(const moe::cli::ParsedArgs& a) {
         if (slash != std::string::npos) d->routing.path = proj.substr(0, slash + 1) + d->routing.path;
     }
     auto loads = cl::deploymentLoads(d.value(), nullptr);
-    if (!loads) return reportErrors(loads.errors());
+    if (!loads) return moe::cli::reportErrors(loads.errors());
     cl::SimOptions opt;
     opt.training = !a.flag("forward");
     opt.microBatches = a.intValue("micro-batches", 1, 1, 2);
     auto r = cl::simulateStep(d.value(), catalog, loads.value(), opt);
-    if (!r) return reportErrors(r.errors());
+    if (!r) return moe::cli::reportErrors(r.errors());
     const cl::StepResult& s = r.value();
     if (a.flag("json")) {
         moe::cli::printJson(toJson(s, a.flag("timeline")));
