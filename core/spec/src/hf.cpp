@@ -205,8 +205,7 @@ AttentionSpec standardAttention(int heads, int kvHeads, int headDim, int dModel)
     a.kind = kvHeads == heads ? AttentionKind::Mha : kvHeads == 1 ? AttentionKind::Mqa : AttentionKind::Gqa;
     a.heads = heads;
     a.kvHeads = kvHeads;
-    a.headDim = headDim > 0 && headDim * heads != dModel ? headDim : 0;
-    if (headDim > 0 && headDim * heads == dModel) a.headDim = 0;
+    a.headDim = headDim * heads != dModel ? headDim : 0;  // 0: d_model / heads
     a.causal = true;
     return a;
 }
@@ -529,8 +528,8 @@ Result<HfImport> importHfConfig(const std::string& text, const std::string& file
 namespace {
 
 struct Flat {
-    const BlockSpec* attention = nullptr;
-    const BlockSpec* moe = nullptr;
+    BlockSpec attention, moe;            // the first of each
+    bool hasMoe = false;
     std::vector<Layer> layers;
     int firstDense = 0;
     FfnSpec dense;
@@ -538,10 +537,10 @@ struct Flat {
 };
 
 // The model as a list of attention + FFN layers, or what keeps it from being one.
-Result<Flat> transformerLayers(const ModelSpec& m, std::string& error) {
+Result<Flat> transformerLayers(const ModelSpec& m) {
     Flat f;
-    static thread_local ModelSpec flat;
-    flat = m.flattened();
+    std::string error;
+    const ModelSpec flat = m.flattened();
     const auto& b = flat.blocks;
     if (b.size() % 2 != 0) error = "the model is not a list of attention + feed-forward layers";
     for (size_t i = 0; error.empty() && i + 1 < b.size(); i += 2) {
@@ -550,15 +549,18 @@ Result<Flat> transformerLayers(const ModelSpec& m, std::string& error) {
             break;
         }
         const bool moe = b[i + 1].kind == BlockKind::Moe;
-        if (moe && !f.moe) f.moe = &b[i + 1];
+        if (moe && !f.hasMoe) {
+            f.moe = b[i + 1];
+            f.hasMoe = true;
+        }
         if (!moe) {
             if (!f.denseSeen) f.dense = b[i + 1].ffn;
             f.denseSeen = true;
         }
-        if (!f.attention) f.attention = &b[i];
+        if (i == 0) f.attention = b[i];
         f.layers.push_back({moe, b[i].attention.window});
     }
-    if (error.empty() && !f.moe) error = "the model has no moe layer";
+    if (error.empty() && !f.hasMoe) error = "the model has no moe layer";
     while (error.empty() && f.firstDense < static_cast<int>(f.layers.size()) && !f.layers[static_cast<size_t>(f.firstDense)].moe) ++f.firstDense;
     if (!error.empty()) return Diagnostics{{"model", error}};
     return f;
@@ -569,12 +571,11 @@ Result<Flat> transformerLayers(const ModelSpec& m, std::string& error) {
 Result<nlohmann::ordered_json> exportHfConfig(const Project& p, const std::string& requested) {
     const ModelSpec& m = p.model;
     if (m.stem.kind != StemKind::Embedding) return Diagnostics{{"model", "a Hugging Face language model starts from a token embedding; this model has a linear stem"}};
-    std::string error;
-    auto fr = transformerLayers(m, error);
+    auto fr = transformerLayers(m);
     if (!fr) return fr.errors();
     const Flat& f = fr.value();
-    const AttentionSpec& a = f.attention->attention;
-    const BlockSpec& e = *f.moe;
+    const AttentionSpec& a = f.attention.attention;
+    const BlockSpec& e = f.moe;
     const int experts = e.experts.value_or(kDefaultExperts), k = e.router.k.value_or(kDefaultK);
     bool alternating = false;
     for (const auto& l : f.layers) alternating = alternating || l.window != f.layers.front().window;
@@ -631,7 +632,7 @@ Result<nlohmann::ordered_json> exportHfConfig(const Project& p, const std::strin
         return j;
     }
     if (type == "mixtral" || type == "gpt_oss") {
-        j[type == "mixtral" ? "num_local_experts" : "num_local_experts"] = experts;
+        j["num_local_experts"] = experts;
         j["num_experts_per_tok"] = k;
         j["intermediate_size"] = e.ffn.hidden;
         j["router_aux_loss_coef"] = e.losses.aux;

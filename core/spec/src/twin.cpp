@@ -37,7 +37,6 @@ void scaleAttention(AttentionSpec& a, double r, const TwinSpec& t) {
     a.heads = heads;
     a.kvHeads = kv;
     a.kind = kv == heads ? AttentionKind::Mha : kv == 1 ? AttentionKind::Mqa : AttentionKind::Gqa;
-    if (a.kind == AttentionKind::Mha && heads == 1) a.kind = AttentionKind::Mha;
     a.headDim = 0;  // d_model / heads
 }
 
