@@ -282,6 +282,7 @@ void RunPanel::setClassroom(bool on) {
     // compare step shows both runs).
     m_stepCount->setVisible(!on);
     m_history->setVisible(!on);
+    m_logLoss->setVisible(!on);  // with classroom fonts it would sit on the chart's legend
     // Large classroom fonts: the buttons keep their icons and say the rest in a tooltip, so
     // the dock stays narrow enough for a large dashboard beside it.
     const std::pair<QPushButton*, QString> names[] = {{m_train, tr("Train")}, {m_pause, tr("Pause")}, {m_step, tr("Step")}, {m_stop, tr("Stop")}};
