@@ -98,6 +98,7 @@ int run(const moe::cli::ParsedArgs& a) {
     cl::SimOptions opt;
     opt.training = !a.flag("forward");
     opt.microBatches = a.intValue("micro-batches", 1, 1, 2);
+    opt.maxSeconds = a.doubleValue("max-seconds", 120, 0, 1e7);
     auto r = cl::simulateStep(d.value(), catalog, loads.value(), opt);
     if (!r) return moe::cli::reportErrors(r.errors());
     const cl::StepResult& s = r.value();
@@ -161,6 +162,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"ep-kernel", "NAME", "dispatch/combine library from the catalog (moe ep --help lists them; default: the flow model)"},
      {"forward", "", "forward pass only (inference)"},
      {"micro-batches", "N", "1 (default) or 2: overlap one half's communication with the other's experts"},
+     {"max-seconds", "S", "refuse, with its estimate, a simulation projected to take longer (default 120; 0: no limit)"},
      {"all-layers", "", "print every layer (default: first 8 and last 4 of long models)"},
      {"timeline", "", "with --json: include every rank's event timeline"},
      {"json", "", "print the result as JSON"},

@@ -1,6 +1,7 @@
 // The MoE step: deployment validation with JSON paths, defaults from the model spec, and the
 // behaviour of the step model (skew makes a straggler, capacity drops, dedup and fp8 shrink the
 // traffic, timelines are consistent).
+#include <atomic>
 #include <QtTest>
 
 #include <algorithm>
@@ -312,6 +313,33 @@ private Q_SLOTS:
         QVERIFY(fp8.layers[0].dispatchBytes >= 2 * total * (1 - 1e-9));
         const auto c = dispatchMatrix(fp8, 0, true);
         QCOMPARE(c[1][2], 2 * m[2][1]);  // combine returns bf16, dispatch went as fp8
+    }
+
+    void longSimulationsAreRefusedWithTheirEstimate() {
+        // zipf gives every layer different loads; one thread prices them one after another, so the
+        // first layer's time x 4 is the projection, far above a limit of a nanosecond.
+        spec::Project p = project();
+        p.deployment->routing = "zipf:1.2";
+        auto d = resolveDeployment(p, cat()).value();
+        const auto loads = deploymentLoads(d, nullptr).value();
+        SimOptions o;
+        o.threads = 1;
+        o.maxSeconds = 1e-9;
+        auto r = simulateStep(d, cat(), loads, o);
+        QVERIFY(!r.ok());
+        const std::string m = r.message();
+        QVERIFY2(m.find("would take about") != std::string::npos && m.find("4 layers with different loads") != std::string::npos &&
+                     m.find("240 flows among 16 GPUs") != std::string::npos && m.find("--max-seconds") != std::string::npos,
+                 m.c_str());
+        // A generous limit, or none, prices it.
+        o.maxSeconds = 3600;
+        QVERIFY(simulateStep(d, cat(), loads, o).ok());
+        // A cancelled simulation stops with a plain message.
+        std::atomic<bool> cancel{true};
+        o.cancel = &cancel;
+        auto c = simulateStep(d, cat(), loads, o);
+        QVERIFY(!c.ok());
+        QVERIFY2(c.message().find("cancelled") != std::string::npos, c.message().c_str());
     }
 
     void twoMicroBatchesHideCommunication() {

@@ -25,6 +25,9 @@
 #include "theme.h"
 
 namespace moe::studio {
+
+// The longest simulation the planner runs; longer ones are refused with their estimate.
+constexpr double kMaxSimulationSeconds = 60;
 namespace cl = moe::cluster;
 namespace spec = moe::spec;
 
@@ -65,7 +68,9 @@ ClusterPlanner::ClusterPlanner(ProjectDocument* doc, QWidget* parent) : QWidget(
 }
 
 ClusterPlanner::~ClusterPlanner() {
-    // A running simulation posts back to this object: let it finish before the object goes.
+    // A running simulation posts back to this object: stop it at its next layer and wait for it
+    // before the object goes.
+    if (m_cancelRunning) *m_cancelRunning = true;
     m_pool.clear();
     m_pool.waitForDone();
 }
@@ -290,6 +295,7 @@ void ClusterPlanner::refresh() {
         updatePlacement();
         // A request that was about to start or is running is for an older setting: drop it.
         ++m_generation;
+        if (m_cancelRunning) *m_cancelRunning = true;
         m_debounce.stop();
         m_requestKey.clear();
         clearResults(tr("No figures: the deployment is not valid (see the message above)."));
@@ -324,7 +330,14 @@ void ClusterPlanner::startSimulation() {
     job->catalog = m_catalog;
     job->options.training = training();
     job->options.microBatches = microBatches();
-    // Only the newest request matters: one that has not started yet is replaced.
+    // A simulation that would run for minutes is refused with its estimate (the CLI can run it).
+    job->options.maxSeconds = kMaxSimulationSeconds;
+    job->options.maxSecondsWhere = "the Cluster planner (moe simulate --max-seconds runs longer ones)";
+    // Only the newest request matters: one that has not started yet is replaced, and one that is
+    // running is stopped at its next layer.
+    if (m_cancelRunning) *m_cancelRunning = true;
+    m_cancelRunning = job->cancel = std::make_shared<std::atomic<bool>>(false);
+    job->options.cancel = job->cancel.get();
     m_pool.clear();
     m_pool.start([this, job] {
         auto out = runPlannerJob(*job);

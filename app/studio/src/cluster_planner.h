@@ -14,6 +14,7 @@
 #include <QTimer>
 #include <QWidget>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -148,6 +149,8 @@ private:
     bool m_running = false;
     QTimer m_debounce;
     QThreadPool m_pool;
+    // Set to stop the simulation that is running (a newer request, or the planner closing).
+    std::shared_ptr<std::atomic<bool>> m_cancelRunning;
     std::shared_ptr<const moe::cluster::StepResult> m_result;
     std::vector<std::vector<double>> m_loads;
     QString m_routingNote;

@@ -15,7 +15,8 @@ struct PlannerJob {
     QString key;
     moe::cluster::Deployment deployment;  // resolved; a recorded routing path is absolute
     std::shared_ptr<const moe::cluster::Catalog> catalog;
-    moe::cluster::SimOptions options;
+    moe::cluster::SimOptions options;          // options.cancel points into `cancel`
+    std::shared_ptr<std::atomic<bool>> cancel;
 };
 
 struct PlannerOutcome {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <thread>
 #include <cmath>
@@ -523,21 +524,51 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         std::vector<Priced> priced(distinct.size());
         std::vector<std::exception_ptr> failed(distinct.size());
         std::atomic<size_t> nextLayer{0};
+        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+        const size_t nThreads = std::min<size_t>(distinct.size(), opt.threads > 0 ? static_cast<size_t>(opt.threads) : std::min(hw, 8u));
+        // The time guard: the first layer priced tells how long all of them would take.
+        const auto started = std::chrono::steady_clock::now();
+        std::atomic<bool> stop{false};
+        std::atomic<double> projectedSeconds{0}, firstSeconds{0};
         auto worker = [&] {
-            for (size_t i; (i = nextLayer++) < distinct.size();) {
+            for (size_t i; !stop && (i = nextLayer++) < distinct.size();) {
+                if (opt.cancel && opt.cancel->load()) {
+                    stop = true;
+                    break;
+                }
                 try {
                     priced[i] = price(*distinct[i]);
                 } catch (...) {
                     failed[i] = std::current_exception();
                 }
+                if (opt.maxSeconds > 0 && firstSeconds == 0) {
+                    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                    double expected = 0;
+                    if (firstSeconds.compare_exchange_strong(expected, std::max(took, 1e-9))) {
+                        const double rounds = std::ceil(static_cast<double>(distinct.size()) / static_cast<double>(nThreads));
+                        projectedSeconds = took * rounds;
+                        if (projectedSeconds > opt.maxSeconds) stop = true;
+                    }
+                }
             }
         };
-        const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-        const size_t nThreads = std::min<size_t>(distinct.size(), opt.threads > 0 ? static_cast<size_t>(opt.threads) : std::min(hw, 8u));
         std::vector<std::thread> pool;
         for (size_t i = 1; i < nThreads; ++i) pool.emplace_back(worker);
         worker();
         for (auto& th : pool) th.join();
+        if (opt.cancel && opt.cancel->load()) return spec::Diagnostics{{"simulation", "cancelled"}};
+        if (stop) {
+            auto secs = [](double s) { return std::to_string(static_cast<long long>(std::ceil(s))) + " s"; };
+            const long long flows = static_cast<long long>(G) * (G - 1);
+            return spec::Diagnostics{
+                {"simulation",
+                 "would take about " + secs(projectedSeconds.load()) + " (" + std::to_string(distinct.size()) +
+                     " layers with different loads, each " + (opt.training ? "a forward and a backward pass" : "a forward pass") + " of up to " +
+                     std::to_string(flows) + " flows among " + std::to_string(G) + " GPUs; the first took " +
+                     std::to_string(firstSeconds.load()).substr(0, 5) + " s on " + std::to_string(nThreads) + " thread(s)), more than the " +
+                     secs(opt.maxSeconds) + " allowed by " + opt.maxSecondsWhere +
+                     ". Raise it, use fewer GPUs per expert-parallel group, or uniform routing (identical layers are priced once)"}};
+        }
         for (const auto& e : failed)
             if (e) std::rethrow_exception(e);
         for (size_t i = 0; i < distinct.size(); ++i) {

@@ -24,6 +24,7 @@
 //    replicas (not overlapped: an upper bound).
 //  - Attention and dense layers are not priced.
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,14 @@ struct SimOptions {
                                      // dispatch and the first half's combine hide behind compute
     int threads = 0;                 // worker threads pricing layers; 0: one per core (at most 8)
     double flowTolerance = 0.05;     // flow.h batching (finish times within ~5% of elapsed)
+    // A guard against simulations that would run for minutes (very many GPUs per expert-parallel
+    // group with skewed routing): once the first distinct layer is priced, the time for all of
+    // them is projected from it, and above maxSeconds the simulation stops with that estimate.
+    // 0: no limit.
+    double maxSeconds = 0;
+    const char* maxSecondsWhere = "--max-seconds";  // what the message tells the user to raise
+    // Set from another thread to stop between layers (the result is then an error).
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 // ---- [SECTION] entry points ------------------------------------------------------------------
