@@ -191,18 +191,6 @@ std::string fixed(double v, int decimals) {
     return buf;
 }
 
-std::string humanBytes(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    int u = 0;
-    while (bytes >= 1024 && u < 5) {
-        bytes /= 1024;
-        ++u;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-    return buf;
-}
-
 // Text from files (a diagnostic quoting the user's bytes) may not be valid UTF-8; the output must
 // still be valid JSON, so such bytes become U+FFFD instead of an exception.
 void printJson(const nlohmann::ordered_json& j) { std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n"; }

@@ -80,8 +80,8 @@ private:
 std::string joinList(const std::vector<std::string>& items);
 using moe::spec::humanCount;
 std::string fixed(double v, int decimals);
-// Bytes with binary units: 1536 -> "1.50 KiB".
-std::string humanBytes(double bytes);
+// Bytes with binary units: 1536 -> "1.50 KiB" (the spec module's, shared with the studio).
+using moe::spec::humanBytes;
 void printJson(const nlohmann::ordered_json& j);
 // Errors of a costing or simulating command: those naming an option ("--gpus") are usage
 // errors (thrown, exit 2); the rest are the project's, printed, and the exit status is 1.

@@ -79,18 +79,6 @@ std::string refuseToOverwrite(const std::string& option, const std::string& targ
            " of this program; it is left untouched (choose another file name, or add --force to replace it)";
 }
 
-// MemAvailable of /proc/meminfo in bytes; 0 when unknown.
-double availableMemoryBytes() {
-    std::ifstream in("/proc/meminfo");
-    std::string key, unit;
-    double kb = 0;
-    while (in >> key >> kb) {
-        std::getline(in, unit);
-        if (key == "MemAvailable:") return kb * 1024;
-    }
-    return 0;
-}
-
 int run(const moe::cli::ParsedArgs& a) {
     const std::string path = a.positional()[0];
     auto loaded = moe::cli::loadProjectFile(path);
@@ -130,21 +118,12 @@ int run(const moe::cli::ParsedArgs& a) {
             if (!bytes) throw moe::cli::UsageError(bytes.errors()[0].message);
             limit = bytes.value();
             what = "--max-memory " + *m;
-        } else if (const double avail = availableMemoryBytes(); avail > 0) {
+        } else if (const double avail = spec::availableMemoryBytes(); avail > 0) {
             limit = avail;
             what = "the memory this machine has available";
         }
-        if (limit > 0 && need.total() > limit) {
-            const auto& t = project.training;
-            std::string parts = "weights " + moe::cli::humanBytes(need.weightBytes) + " + gradients " + moe::cli::humanBytes(need.gradientBytes);
-            if (need.optimizerBytes > 0)
-                parts += std::string(t.optimizer == spec::OptimizerKind::Sgd ? " + momentum " : " + Adam states ") + moe::cli::humanBytes(need.optimizerBytes);
-            parts += " + activations " + moe::cli::humanBytes(need.activationBytes) + " for " + std::to_string(t.batch) + " samples (" +
-                     std::to_string(need.tokensPerStep) + " tokens) per step";
-            std::cerr << "error: training this model needs about " << moe::cli::humanBytes(need.total()) << " (" << parts << "; "
-                      << humanCount(static_cast<double>(need.params)) << " parameters), more than " << what << " (" << moe::cli::humanBytes(limit)
-                      << ").\nMake the model or training.batch smaller, or train a twin (training.twin)"
-                      << (a.value("max-memory") ? "" : ", or raise the limit with --max-memory") << ".\n";
+        if (const std::string no = spec::trainingMemoryRefusal(project, need, limit, what); !no.empty()) {
+            std::cerr << "error: " << no << (a.value("max-memory") ? "" : ", or raise the limit with --max-memory") << ".\n";
             return 1;
         }
     }

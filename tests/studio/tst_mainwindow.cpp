@@ -426,6 +426,31 @@ private Q_SLOTS:
         QVERIFY(!w.showHelp("nothing"));
     }
 
+    // The verdict `moe train` gives, before Train: a twin of DeepSeek-V3 fits, the model itself
+    // (671G parameters, terabytes with Adam) does not, and Train refuses it with the numbers.
+    void aModelTooLargeToTrainIsRefusedBeforeTrain() {
+        MainWindow w(false, m_dir.filePath("recovery20"));
+        QString err;
+        QVERIFY2(w.openFile(QStringLiteral(MOE_SOURCE_DIR "/projects/llm_h100.json"), &err), qPrintable(err));
+        RunPanel* run = w.runPanel();
+        auto* trainButton = run->findChild<QPushButton*>(QStringLiteral("trainButton"));
+        QVERIFY(trainButton->toolTip().contains("Training needs about"));
+        QVERIFY2(run->memoryWarning().isEmpty(), qPrintable(run->memoryWarning()));
+        QVERIFY(w.document()->edit(QStringLiteral("no twin"), [](spec::Project& p) { p.training.twin.reset(); }).isEmpty());
+        QVERIFY(w.trainingMemoryRefusal().contains("671.03G parameters"));
+        QVERIFY2(run->memoryWarning().contains("Will not train: training this model needs about") &&
+                     run->memoryWarning().contains("more than the memory this machine has available"),
+                 qPrintable(run->memoryWarning()));
+        if (TrainingController::engineAvailable()) {
+            QVERIFY(!w.train(10, &err));
+            QVERIFY2(err.contains("train a twin (training.twin)"), qPrintable(err));
+            QCOMPARE(w.training()->status().state, RunStatus::Idle);
+        }
+        // Undo brings the twin back, and the warning goes.
+        w.document()->undoStack()->undo();
+        QVERIFY2(run->memoryWarning().isEmpty(), qPrintable(run->memoryWarning()));
+    }
+
     void trainingWithoutTheEngineSaysSo() {
         if (TrainingController::engineAvailable()) QSKIP("the training engine is built; the app test trains for real");
         MainWindow w(false, m_dir.filePath("recovery6"));

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "moe/spec/derived.h"
+
 namespace moe::studio {
 
 QString humanCount(double v) {
@@ -17,17 +19,7 @@ QString humanCount(double v) {
     return QString::number(v, 'g', 3);
 }
 
-QString humanBytes(double bytes) {
-    static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    int u = 0;
-    double v = bytes;
-    while (std::abs(v) >= 1024 && u < 5) {
-        v /= 1024;
-        ++u;
-    }
-    return u == 0 ? QStringLiteral("%1 B").arg(static_cast<long long>(std::llround(v)))
-                  : QStringLiteral("%1 %2").arg(v, 0, 'f', 2).arg(QLatin1String(kUnits[u]));
-}
+QString humanBytes(double bytes) { return QString::fromStdString(moe::spec::humanBytes(bytes)); }
 
 QString routerKindName(moe::spec::RouterKind k) {
     using moe::spec::RouterKind;

@@ -68,8 +68,12 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     m_defaultState = saveState();
 
     connect(m_doc, &ProjectDocument::fileChanged, this, &MainWindow::updateTitle);
-    connect(m_doc, &ProjectDocument::changed, this, [this] { ++m_revision; });
+    connect(m_doc, &ProjectDocument::changed, this, [this] {
+        ++m_revision;
+        trainingMemoryRefusal();
+    });
     connect(m_doc, &ProjectDocument::reset, this, [this] {
+        trainingMemoryRefusal();
         forgetRuns();
         setRunDirs();
         QTimer::singleShot(0, m_view, &NetworkView::fitAll);
@@ -203,6 +207,7 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     m_messages->setAlerts({});
     updateTitle();
     onStatus(m_training->status());
+    trainingMemoryRefusal();
 }
 
 MainWindow::~MainWindow() {

@@ -67,6 +67,9 @@ public:
     void offerRecovery();
     // Starts training the current project; `steps` > 0 trains that many and pauses.
     bool train(int steps, QString* error);
+    // What training the current project would take in memory against what this machine has
+    // available now: empty when it fits, else the refusal `moe train` gives. Shown in the Run panel.
+    QString trainingMemoryRefusal();
     QString runDir() const;
     QStringList recentFiles() const;
     static QString examplesDir();

@@ -31,6 +31,8 @@
 #include "inspector.h"
 #include "main_window.h"
 #include "messages_panel.h"
+#include "format.h"
+#include "moe/spec/train_memory.h"
 #include "moe/telemetry/report.h"
 #include "theme.h"
 #include "run_panel.h"
@@ -173,8 +175,28 @@ bool MainWindow::train(int steps, QString* error) {
         if (first.item.kind != ItemRef::Model) m_scene->select(first.item);
         return false;
     }
+    if (const QString no = trainingMemoryRefusal(); !no.isEmpty()) {
+        *error = no;
+        return false;
+    }
     m_training->start(m_doc->project(), runDir(), steps);
     return true;
+}
+
+QString MainWindow::trainingMemoryRefusal() {
+    if (!m_doc->problems().empty()) {
+        m_run->setMemoryVerdict({}, {});
+        return {};
+    }
+    const auto& p = m_doc->project();
+    const auto need = moe::spec::estimateTrainingMemory(p);
+    const double avail = moe::spec::availableMemoryBytes();
+    QString estimate = tr("Training needs about %1 of memory (%2)").arg(humanBytes(need.total()),
+                                                                    QString::fromStdString(moe::spec::trainingMemoryBreakdown(p, need)));
+    if (avail > 0) estimate += tr("; this machine has %1 available.").arg(humanBytes(avail));
+    const QString no = QString::fromStdString(moe::spec::trainingMemoryRefusal(p, need, avail, "the memory this machine has available"));
+    m_run->setMemoryVerdict(estimate, no);
+    return no;
 }
 
 void MainWindow::setEditingLocked(bool locked) {

@@ -94,7 +94,6 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     auto* controls = new QHBoxLayout;
     const QStyle* st = style();
     m_train = new QPushButton(st->standardIcon(QStyle::SP_MediaPlay), tr("Train"), this);
-    m_train->setToolTip(tr("Start a fresh run of the current model (F5)"));
     m_pause = new QPushButton(st->standardIcon(QStyle::SP_MediaPause), tr("Pause"), this);
     m_step = new QPushButton(st->standardIcon(QStyle::SP_MediaSkipForward), tr("Step"), this);
     m_step->setToolTip(tr("Train this many more steps, then pause"));
@@ -104,6 +103,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_stepCount->setSuffix(tr(" steps"));
     m_stop = new QPushButton(st->standardIcon(QStyle::SP_MediaStop), tr("Stop"), this);
     m_train->setObjectName(QStringLiteral("trainButton"));
+    updateTrainTip();
     for (auto* b : {m_train, m_pause, m_step, m_stop}) controls->addWidget(b);
     controls->insertWidget(3, m_stepCount);
     m_speed = new QComboBox(this);
@@ -127,6 +127,12 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_stats->setWordWrap(true);  // a long line wraps rather than widening the window
     v->addWidget(m_stats);
+    m_memoryWarning = new QLabel(this);
+    m_memoryWarning->setObjectName(QStringLiteral("memoryWarning"));
+    m_memoryWarning->setWordWrap(true);
+    m_memoryWarning->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_memoryWarning->hide();
+    v->addWidget(m_memoryWarning);
 
     auto* charts = new QHBoxLayout;
     m_lossChart = makeChart(tr("Loss"), &m_lossX, &m_lossY);
@@ -285,14 +291,32 @@ void RunPanel::setClassroom(bool on) {
     m_logLoss->setVisible(!on);  // with classroom fonts it would sit on the chart's legend
     // Large classroom fonts: the buttons keep their icons and say the rest in a tooltip, so
     // the dock stays narrow enough for a large dashboard beside it.
+    m_classroom = on;
     const std::pair<QPushButton*, QString> names[] = {{m_train, tr("Train")}, {m_pause, tr("Pause")}, {m_step, tr("Step")}, {m_stop, tr("Stop")}};
     for (const auto& [b, name] : names) {
         b->setText(on ? QString() : name);
-        if (on) b->setToolTip(name);
+        if (on && b != m_train) b->setToolTip(name);
     }
+    updateTrainTip();
     updateButtons();
     setSpeed(on ? kClassroomSpeed : 0.0);
 }
+
+void RunPanel::updateTrainTip() {
+    QString tip = m_classroom ? tr("Train") : tr("Start a fresh run of the current model (F5)");
+    if (!m_memoryEstimate.isEmpty()) tip += QLatin1Char('\n') + m_memoryEstimate;
+    m_train->setToolTip(tip);
+}
+
+void RunPanel::setMemoryVerdict(const QString& estimate, const QString& refusal) {
+    m_memoryEstimate = estimate;
+    updateTrainTip();
+    m_memoryWarning->setText(refusal.isEmpty() ? QString() : tr("⚠ Will not train: %1.").arg(refusal));
+    m_memoryWarning->setStyleSheet(QStringLiteral("color: %1;").arg(canvasColors().cardInvalid.name()));
+    m_memoryWarning->setVisible(!refusal.isEmpty());
+}
+
+QString RunPanel::memoryWarning() const { return m_memoryWarning->isHidden() ? QString() : m_memoryWarning->text(); }
 
 void RunPanel::setSpeed(double stepsPerSecond) {
     const int i = m_speed->findData(stepsPerSecond);

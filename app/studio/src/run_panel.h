@@ -43,6 +43,11 @@ public:
     // Forgets every run shown (live, opened, compared) and the status: a project change.
     void clear();
     void setStatus(const RunStatus& s);
+    // The memory verdict for the current project, the same `moe train` gives: the estimate goes in
+    // the Train button's tooltip; a refusal (empty when it fits) shows as a warning under the
+    // progress bar.
+    void setMemoryVerdict(const QString& estimate, const QString& refusal);
+    QString memoryWarning() const;
     void beginLive(const QString& runPath);
     void addSnapshot(const moe::telemetry::SnapshotPtr& s);
     void applyTheme();
@@ -93,6 +98,7 @@ Q_SIGNALS:
     void message(const QString& text);
 
 private:
+    void updateTrainTip();
     void resetCurves(CurveSet& c);
     void ensureCurves(CurveSet& c);
     void appendPoint(CurveSet& c, const moe::telemetry::RoutingSnapshot& s);
@@ -111,6 +117,9 @@ private:
     QComboBox* m_speed;
     QProgressBar* m_progress;
     QLabel* m_stats;
+    QLabel* m_memoryWarning;
+    QString m_memoryEstimate;
+    bool m_classroom = false;
     QLabel* m_state;
     QChart *m_lossChart, *m_accChart;
     QChartView *m_lossView, *m_accView;

@@ -221,4 +221,16 @@ std::string humanCount(double v) {
     return buf;
 }
 
+std::string humanBytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (std::fabs(bytes) >= 1024 && u < 5) {
+        bytes /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
+    return buf;
+}
+
 }  // namespace moe::spec

@@ -1,6 +1,7 @@
 #include "moe/spec/train_memory.h"
 
 #include <algorithm>
+#include <fstream>
 
 #include "moe/spec/derived.h"
 #include "moe/spec/twin.h"
@@ -36,6 +37,32 @@ TrainingMemory estimateTrainingMemory(const Project& source) {
     const double logits = (in.isText() ? tokens : static_cast<double>(t.batch)) * in.numClasses();
     m.activationBytes = 4 * (tokens * perToken + 2 * logits);
     return m;
+}
+
+std::string trainingMemoryBreakdown(const Project& source, const TrainingMemory& m) {
+    const TrainingSettings& t = source.training;
+    std::string parts = "weights " + humanBytes(m.weightBytes) + " + gradients " + humanBytes(m.gradientBytes);
+    if (m.optimizerBytes > 0)
+        parts += std::string(t.optimizer == OptimizerKind::Sgd ? " + momentum " : " + Adam states ") + humanBytes(m.optimizerBytes);
+    return parts + " + activations " + humanBytes(m.activationBytes) + " for " + std::to_string(t.batch) + " samples (" +
+           std::to_string(m.tokensPerStep) + " tokens) per step; " + humanCount(static_cast<double>(m.params)) + " parameters";
+}
+
+double availableMemoryBytes() {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    double kb = 0;
+    while (in >> key >> kb) {
+        std::getline(in, unit);
+        if (key == "MemAvailable:") return kb * 1024;
+    }
+    return 0;
+}
+
+std::string trainingMemoryRefusal(const Project& project, const TrainingMemory& m, double limitBytes, const std::string& limitWhat) {
+    if (limitBytes <= 0 || m.total() <= limitBytes) return {};
+    return "training this model needs about " + humanBytes(m.total()) + " (" + trainingMemoryBreakdown(project, m) + "), more than " + limitWhat +
+           " (" + humanBytes(limitBytes) + "). Make the model or training.batch smaller, or train a twin (training.twin)";
 }
 
 }  // namespace moe::spec

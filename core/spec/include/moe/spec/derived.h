@@ -87,6 +87,8 @@ const std::vector<std::string_view>& dtypeNames();
 
 // Human-friendly counts: 1234567 -> "1.23M", 0.5 -> "0.5".
 std::string humanCount(double v);
+// Memory in binary units: 1536 -> "1.50 KiB", 8e9 -> "7.45 GiB", 12 -> "12 B".
+std::string humanBytes(double bytes);
 
 // Expected routed experts per token for layer `block` of the flattened model (see above).
 double expectedK(const ModelSpec& m, int block);

@@ -9,6 +9,8 @@
 //   parameters / d_model), 6 x d_model for norms and residuals, and for attention the scores and
 //   their softmax (2 x heads x the average context); plus the head's logits and their gradient.
 
+#include <string>
+
 #include "moe/spec/project.h"
 
 namespace moe::spec {
@@ -22,5 +24,18 @@ struct TrainingMemory {
 
 // The estimate for the model that trains: the project's twin when it sets one.
 TrainingMemory estimateTrainingMemory(const Project& project);
+
+// "weights 4.00 MiB + gradients 4.00 MiB + Adam states 8.00 MiB + activations 9.3 MiB for 64
+// samples (64 tokens) per step; 1.05M parameters": what the total is made of.
+std::string trainingMemoryBreakdown(const Project& project, const TrainingMemory& m);
+
+// What this machine can give a new process now: MemAvailable of /proc/meminfo in bytes; 0 when
+// unknown.
+double availableMemoryBytes();
+
+// The verdict the CLI and the studio both give before building anything: empty when the estimate
+// fits under `limitBytes` (0: no limit), else "training this model needs about 4.00 TiB (...),
+// more than <limitWhat> (21.9 GiB)" followed by what to change.
+std::string trainingMemoryRefusal(const Project& project, const TrainingMemory& m, double limitBytes, const std::string& limitWhat);
 
 }  // namespace moe::spec
