@@ -72,6 +72,8 @@ spec::Result<ClusterSimulation> simulateCluster(const RunView& run, int snapshot
     }
     cl::SimOptions opt;
     opt.threads = 1;  // the host already runs this off the UI thread
+    opt.maxSeconds = 60;  // a dashboard does not wait minutes: say what it would take instead
+    opt.maxSecondsWhere = "the cluster view (moe simulate --max-seconds runs longer ones)";
     auto r = cl::simulateStep(d.value(), cat.value(), loads, opt);
     if (!r) return r.errors();
     out.note = d->cluster + ", " + std::to_string(d->gpus) + " GPUs (ep " + std::to_string(d->ep) + " x dp " + std::to_string(d->dp) +
