@@ -95,6 +95,28 @@ private Q_SLOTS:
         QCOMPARE(blocks.first().first().toInt(), block);
     }
 
+    // Tap-to-click on a touchpad: press and release reach the window before the next frame. The
+    // tab under a quick click must still become the view (ImGui samples the button once a frame).
+    void aQuickClickOnATabSwitchesTheView() {
+        m_w->setView(viz::View::Heatmap);
+        QVERIFY(frames(3));
+        QCOMPARE(int(m_w->view()), int(viz::View::Heatmap));
+        // The tab bar is the top row; the first tab is the heatmap, the others follow it.
+        const int y = 12;
+        bool switched = false;
+        for (int x = 90; x < 400 && !switched; x += 15) {
+            mouse(QEvent::MouseMove, QPoint(x, y));
+            QVERIFY(frames(2));
+            mouse(QEvent::MouseButtonPress, QPoint(x, y), Qt::LeftButton);
+            mouse(QEvent::MouseButtonRelease, QPoint(x, y), Qt::LeftButton);
+            QVERIFY(frames(3));
+            switched = m_w->view() != viz::View::Heatmap;
+        }
+        QVERIFY2(switched, "no quick click on the tab row changed the view");
+        m_w->setView(viz::View::Heatmap);
+        QVERIFY(frames(3));
+    }
+
     void wheelZooms() {
         const QPoint p(500, 380);
         const QPointF global = m_w->mapToGlobal(QPointF(p));
