@@ -116,7 +116,11 @@ private Q_SLOTS:
 
     void routerKindShowsItsOwnParameters() {
         auto* kind = editor<QComboBox>("model.blocks[1].router.kind");
-        kind->setCurrentText("dynamic");
+        // Plain words in the list, the file's names behind them.
+        QCOMPARE(kind->currentText(), QStringLiteral("top-k"));
+        QVERIFY(kind->findText("sigmoid + bias") >= 0 && kind->findText("sigmoid_bias") < 0);
+        kind->setCurrentIndex(kind->findData("dynamic"));
+        QCOMPARE(kind->currentText(), QStringLiteral("dynamic (top-p)"));
         Q_EMIT kind->activated(kind->currentIndex());
         QTRY_VERIFY(m_insp->paths().contains("model.blocks[1].router.tau"));
         QVERIFY(!m_insp->paths().contains("model.blocks[1].router.k"));
@@ -195,7 +199,7 @@ private Q_SLOTS:
         QVERIFY(m_insp->messageFor("model.blocks[0].kv_heads").isEmpty());
         // MLA shows its latent fields instead of kv_heads.
         auto* type = editor<QComboBox>("model.blocks[0].type");
-        type->setCurrentText("mla");
+        type->setCurrentIndex(type->findData("mla"));
         Q_EMIT type->activated(type->currentIndex());
         QTRY_VERIFY(m_insp->paths().contains("model.blocks[0].kv_lora_rank"));
         QVERIFY(!m_insp->paths().contains("model.blocks[0].kv_heads"));

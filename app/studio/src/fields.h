@@ -24,7 +24,8 @@ struct FieldDef {
     QString unit;            // shown after the editor
     double lo = 0, hi = 0;   // Int, OptInt, Double
     QString specialText;     // OptInt: text for "not set" (lo - 1)
-    QStringList options;     // Enum
+    QStringList options;     // Enum: the values as the file writes them
+    QStringList optionLabels;  // Enum: what the list shows for each (empty: the values themselves)
     bool advanced = false;   // hidden in classroom mode
     bool multiline = false;  // Text: a paragraph editor (the project's description)
     std::function<QVariant(const moe::spec::Project&)> get;

@@ -190,6 +190,7 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
     const K rk = b.router.kind;
     auto& rkind = add(FieldDef::Enum, "router.kind", QObject::tr("Kind"), rt, QObject::tr("How tokens are assigned to experts"));
     rkind.options = namesOf<K>();
+    for (auto n : moe::spec::allNames<K>()) rkind.optionLabels << routerKindName(*moe::spec::parseEnum<K>(std::string(n)));
     rkind.get = [CB](const P& p) { return V(qs(spec::toString(CB(p).router.kind))); };
     rkind.set = [B](P& p, const V& v) { B(p).router.kind = enumOf(v, K::TopK); };
     if (rk != K::ExpertChoice && rk != K::Dynamic) {

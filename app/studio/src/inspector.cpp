@@ -127,7 +127,11 @@ void Inspector::refresh() {
             }
             case FieldDef::Double: static_cast<QLineEdit*>(r.editor)->setText(doubleText(v.toDouble())); break;
             case FieldDef::Bool: static_cast<QCheckBox*>(r.editor)->setChecked(v.toBool()); break;
-            case FieldDef::Enum: static_cast<QComboBox*>(r.editor)->setCurrentText(v.toString()); break;
+            case FieldDef::Enum: {
+                auto* co = static_cast<QComboBox*>(r.editor);
+                co->setCurrentIndex(co->findData(v.toString()));
+                break;
+            }
             case FieldDef::Text:
                 if (auto* te = qobject_cast<QPlainTextEdit*>(r.editor)) {
                     if (te->toPlainText() != v.toString()) te->setPlainText(v.toString());
@@ -270,9 +274,11 @@ QWidget* Inspector::makeEditor(size_t i) {
         }
         case FieldDef::Enum: {
             auto* co = new QComboBox;
-            co->addItems(d.options);
-            co->setCurrentText(v.toString());
-            connect(co, &QComboBox::activated, this, [this, i, co](int) { commit(i, co->currentText()); });
+            // The list shows plain words ("sigmoid + bias"); the value is the file's ("sigmoid_bias").
+            for (int k = 0; k < d.options.size(); ++k)
+                co->addItem(k < d.optionLabels.size() ? d.optionLabels[k] : d.options[k], d.options[k]);
+            co->setCurrentIndex(co->findData(v.toString()));
+            connect(co, &QComboBox::activated, this, [this, i, co](int) { commit(i, co->currentData().toString()); });
             return co;
         }
         case FieldDef::Text: {
