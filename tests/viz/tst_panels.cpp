@@ -101,6 +101,39 @@ private Q_SLOTS:
                     }
     }
 
+    // Every gauge of the collapse monitor and the load chart's legend explain themselves on hover.
+    // Tooltips are ImGui text: a log of each frame's text (to the clipboard hook) catches them.
+    void metricsHaveTooltips() {
+        static std::string logged;
+        ImGuiIO& io = ImGui::GetIO();
+        auto* oldSet = io.SetClipboardTextFn;
+        io.SetClipboardTextFn = [](void*, const char* text) { logged += text; };
+        auto scan = [&](viz::View v) {
+            logged.clear();
+            for (float y = 0; y < 500; y += 5)
+                for (float x = 10; x < 1600; x += 30) {
+                    viz::PanelState st;
+                    ImGuiIO& fio = ImGui::GetIO();
+                    fio.DisplaySize = {1600, 900};
+                    fio.DeltaTime = 1.0f / 60.0f;
+                    fio.MousePos = {x, y};
+                    ImGui::NewFrame();
+                    ImGui::LogToClipboard();
+                    viz::drawSingleView(v, m_small, st);
+                    ImGui::LogFinish();
+                    ImGui::Render();
+                }
+            return logged;
+        };
+        const std::string collapse = scan(viz::View::Collapse);
+        for (const char* tip : {"one expert taking everything gives sqrt(E - 1)", "ride the residual connection", "equally used experts",
+                                "busiest expert", "representation collapse", "router starvation", "well past it (hysteresis)"})
+            QVERIFY2(collapse.find(tip) != std::string::npos, tip);
+        const std::string load = scan(viz::View::Load);
+        for (const char* tip : {"load entropy H", "1/(10 E)"}) QVERIFY2(load.find(tip) != std::string::npos, tip);
+        io.SetClipboardTextFn = oldSet;
+    }
+
     void malformedSnapshotsDoNotCrash() {
         auto s = std::make_shared<telemetry::RoutingSnapshot>(*m_small.snapshots.back());
         for (auto& b : s->blocks) {

@@ -115,6 +115,21 @@ const char* eventName(cl::EventKind k) {
     return "?";
 }
 
+// What each part of the step is, for the legend's tooltips (core/cluster's README has the model).
+const char* eventHelp(cl::EventKind k) {
+    switch (k) {
+        case cl::EventKind::Router: return "The router's GEMM and top-k choice for this GPU's tokens.";
+        case cl::EventKind::SharedExperts: return "The shared experts every token goes through; they overlap the dispatch.";
+        case cl::EventKind::TensorParallel: return "All-gather and reduce-scatter of the received tokens inside a tensor-parallel group.";
+        case cl::EventKind::ExpertCompute: return "This GPU's expert GEMMs on the tokens it received (roofline: FLOPs or memory).";
+        case cl::EventKind::Dispatch: return "All-to-all sending each token to the GPUs of its experts, until the last token arrives.";
+        case cl::EventKind::Combine: return "All-to-all returning the experts' outputs to the tokens' GPUs.";
+        case cl::EventKind::GradSync: return "All-reduce of the expert and shared-expert gradients over the replicas (not overlapped).";
+        case cl::EventKind::Wait: return "Idle: waiting for other GPUs (the straggler) before the next exchange.";
+    }
+    return nullptr;
+}
+
 // In ms when the scale (e.g. the step) is a millisecond or more, else in µs.
 std::string fmtTime(double us, double scale) {
     char b[32];
@@ -260,6 +275,9 @@ std::vector<Intent> drawCluster(const RunView& run, PanelState& st) {
         float y = o.y + topoH - 26 * s;
         outline(dl, {lx, y}, {lx + 12 * s, y + 12 * s}, col(statusColour(Status::Critical)), 3 * s);
         textAt(dl, {lx + 18 * s, y - 1 * s}, theme::kText, r.stragglerRank >= 0 ? "straggler" : "no straggler", small);
+        textTip({lx + 18 * s, y - 1 * s}, r.stragglerRank >= 0 ? "straggler" : "no straggler", small,
+                "The GPU whose experts finish last most often: every other GPU waits for it before the\n"
+                "combine. None when all finish within 0.5% of each other.");
     }
 
     // ---- per-rank timeline -------------------------------------------------------------------------
@@ -340,6 +358,7 @@ std::vector<Intent> drawCluster(const RunView& run, PanelState& st) {
                        cl::EventKind::Dispatch, cl::EventKind::Combine, cl::EventKind::Wait, cl::EventKind::GradSync}) {
             dl->AddRectFilled({lx, y}, {lx + 14 * s, y + 12 * s}, eventColour(k));
             textAt(dl, {lx + 20 * s, y - 1 * s}, theme::kText, eventName(k), small);
+            textTip({lx + 20 * s, y - 1 * s}, eventName(k), small, eventHelp(k));
             y += small->FontSize + 5 * s;
         }
     }

@@ -168,7 +168,24 @@ std::vector<Intent> drawCollapse(const RunView& run, PanelState& st) {
             ImGui::TableSetupColumn("router gradient", 0, 1.0f);
         }
         ImGui::TableSetupColumn("alerts", 0, narrow ? 1.0f : 1.5f);
-        ImGui::TableHeadersRow();
+        // What each gauge means (the Help menu's glossary says the same at more length).
+        const char* kBlock = "The MoE block, numbered from 0 as on the canvas. Click a row to select its block.";
+        const char* kEffective = "exp(load entropy): how many equally used experts would spread the tokens this evenly.\n"
+                                 "Far below the expert count, a few experts take most of the tokens.";
+        const char* kCv = "Coefficient of variation of the expert loads: their standard deviation / their mean.\n"
+                          "0 is even; one expert taking everything gives sqrt(E - 1). In brackets and as the\n"
+                          "tick: the noise floor, the CV an even router shows at this sample size.";
+        const char* kMax = "The busiest expert's share of the assignments, against 1/E for an even router.";
+        const char* kDrops = "Assignments dropped by the capacity limit / all assignments. Dropped tokens skip the\n"
+                             "expert and ride the residual connection.";
+        const char* kSim = "Mean cosine similarity of different experts' outputs on the same tokens; near 1 the\n"
+                           "experts compute the same thing (representation collapse).";
+        const char* kGrad = "Size of the router's weight gradient, and its share of the largest in the run. Near\n"
+                            "zero the router has stopped learning (router starvation).";
+        const char* kAlerts = "The detectors that are on for this block at this snapshot. They trip at a threshold\n"
+                              "and stay on until the figure is well past it (hysteresis).";
+        if (narrow) headersWithTips({kBlock, kEffective, kCv, kDrops, kAlerts});
+        else headersWithTips({kBlock, kEffective, kCv, kMax, kDrops, kSim, kGrad, kAlerts});
         for (size_t i = 0; i < snap->blocks.size(); ++i) {
             const auto& b = snap->blocks[i];
             const auto f = figures(b);

@@ -294,4 +294,27 @@ BlockFigures figures(const telemetry::BlockSnapshot& b) {
     return f;
 }
 
+void tipOver(ImVec2 min, ImVec2 max, const char* text) {
+    if (text && ImGui::IsWindowHovered() && ImGui::IsMouseHoveringRect(min, max)) ImGui::SetTooltip("%s", text);
+}
+
+void textTip(ImVec2 p, const std::string& s, ImFont* font, const char* text) {
+    ImFont* f = font ? font : ImGui::GetFont();
+    const ImVec2 size = f->CalcTextSizeA(f->FontSize, 1e9f, 0, s.c_str());
+    tipOver(p, {p.x + size.x, p.y + size.y}, text);
+}
+
+void headersWithTips(const std::vector<const char*>& tips) {
+    ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+    const int n = ImGui::TableGetColumnCount();
+    for (int c = 0; c < n; ++c) {
+        if (!ImGui::TableSetColumnIndex(c)) continue;
+        ImGui::PushID(c);
+        ImGui::TableHeader(ImGui::TableGetColumnName(c));
+        ImGui::PopID();
+        if (c < static_cast<int>(tips.size()) && tips[static_cast<size_t>(c)] && ImGui::IsItemHovered())
+            ImGui::SetTooltip("%s", tips[static_cast<size_t>(c)]);
+    }
+}
+
 }  // namespace moe::viz::detail

@@ -65,6 +65,14 @@ void textRight(ImDrawList* dl, ImVec2 rightMid, ImU32 colour, const std::string&
 void textCentred(ImDrawList* dl, ImVec2 centre, ImU32 colour, const std::string& s, ImFont* font = nullptr);
 void textVertical(ImDrawList* dl, ImVec2 centre, ImU32 colour, const std::string& s);
 
+// A tooltip for something drawn with the draw list (a legend entry, a figure's label), shown while
+// the mouse is over [min, max]; textTip covers text drawn by textAt at `p` in `font`.
+void tipOver(ImVec2 min, ImVec2 max, const char* text);
+void textTip(ImVec2 p, const std::string& s, ImFont* font, const char* text);
+// A table's header row in which each column explains itself on hover (tips[i] may be null);
+// replaces ImGui::TableHeadersRow.
+void headersWithTips(const std::vector<const char*>& tips);
+
 // Picks a tick step (1, 2, 5, 10, ...) so that ticks are at least minPixels apart.
 int tickStep(int count, float pixels, float minPixels);
 
