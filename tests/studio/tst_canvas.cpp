@@ -436,6 +436,26 @@ private Q_SLOTS:
         };
         QVERIFY(hasColour(loadTint(0.0)));
         QVERIFY(hasColour(loadTint(2.0)));
+        // A small canvas (classroom mode at 1280x800) gets the one-line legend along the bottom,
+        // still with every swatch, so it does not hide the cards.
+        const double fullHeight = legend.height();
+        view.resize(400, 260);
+        QTRY_COMPARE(view.viewport()->height() < 260, true);
+        const QRectF compact = view.legendRect();
+        QVERIFY(QRectF(view.viewport()->rect()).contains(compact));
+        QVERIFY2(compact.height() < 0.5 * fullHeight, qPrintable(QString("one-line legend %1 px high").arg(compact.height())));
+        QVERIFY(compact.height() < 0.2 * view.viewport()->height());
+        QTest::qWait(50);
+        const QImage small = view.viewport()->grab().toImage();
+        auto hasColourIn = [&](const QImage& im, const QRectF& r, QColor want) {
+            for (int y = int(r.top()); y < int(r.bottom()); ++y)
+                for (int x = int(r.left()); x < int(r.right()); ++x) {
+                    const QColor c = im.pixelColor(QPoint(x, y) * im.devicePixelRatio());
+                    if (std::abs(c.red() - want.red()) + std::abs(c.green() - want.green()) + std::abs(c.blue() - want.blue()) < 12) return true;
+                }
+            return false;
+        };
+        for (double ratio : {0.0, 0.5, 1.0, 2.0}) QVERIFY2(hasColourIn(small, compact, loadTint(ratio)), qPrintable(QString::number(ratio)));
         scene.clearExpertLoads();
         QVERIFY(view.legendRect().isEmpty());
     }

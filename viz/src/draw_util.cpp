@@ -200,9 +200,17 @@ const telemetry::RoutingSnapshot* currentSnapshot(const RunView& run, const Pane
     return i < 0 ? nullptr : run.snapshots[static_cast<size_t>(i)].get();
 }
 
-void scrubber(const RunView& run, PanelState& state, std::vector<Intent>& intents) {
+void scrubber(const RunView& run, PanelState& state, std::vector<Intent>& intents, bool besideLastItem) {
     const int n = static_cast<int>(run.snapshots.size());
     if (n == 0 || !state.showControls) return;
+    if (besideLastItem) {
+        // Beside the block selector when the checkbox and a usable slider fit; else below it, so
+        // nothing is cut at the dock's edge.
+        const ImGuiStyle& style = ImGui::GetStyle();
+        const float need = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x + ImGui::CalcTextSize("Follow live").x + style.ItemSpacing.x * 2 +
+                           160.0f * fonts().scale;
+        if (ImGui::GetItemRectMax().x + need <= ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::SameLine();
+    }
     int idx = currentIndex(run, state);
     bool follow = state.snapshotIndex < 0;
     if (ImGui::Checkbox("Follow live", &follow)) {

@@ -93,7 +93,7 @@ float colourBar(ImDrawList* dl, ImVec2 topLeft, float height, double lo, double 
 const telemetry::RoutingSnapshot* currentSnapshot(const RunView& run, const PanelState& state);
 int currentIndex(const RunView& run, const PanelState& state);
 // Time scrubber over every snapshot with a "follow live" toggle; arrow keys step through.
-void scrubber(const RunView& run, PanelState& state, std::vector<Intent>& intents);
+void scrubber(const RunView& run, PanelState& state, std::vector<Intent>& intents, bool besideLastItem = false);
 // Block selector (combo) over the snapshot's MoE blocks.
 void blockSelector(const telemetry::RoutingSnapshot& snap, PanelState& state, std::vector<Intent>& intents);
 // Clamps state.block into the snapshot's blocks; returns the block or nullptr when there are none.

@@ -136,8 +136,7 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
         if (!zoomed) ImGui::BeginDisabled();
         if (ImGui::Button("Reset zoom")) { st.expertBegin = st.expertEnd = st.rowBegin = st.rowEnd = 0; }
         if (!zoomed) ImGui::EndDisabled();
-        ImGui::SameLine();
-        scrubber(run, st, intents);
+        scrubber(run, st, intents, true);
     }
 
     // ---- layout --------------------------------------------------------------------------------

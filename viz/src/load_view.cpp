@@ -47,8 +47,7 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     header("Expert load over time", sub);
     if (st.showControls) {
         blockSelector(*snap, st, intents);
-        ImGui::SameLine();
-        scrubber(run, st, intents);
+        scrubber(run, st, intents, true);
     }
 
     // Series of this block over the run (snapshots where the block is missing are gaps).
@@ -121,14 +120,16 @@ std::vector<Intent> drawLoad(const RunView& run, PanelState& st) {
     {
         ImVec2 p{s0.x + 10 * s, s0.y + 6 * s};
         hline(dl, p.x, p.x + 18 * s, p.y + 7 * s, effCol, 3 * s);
-        textAt(dl, {p.x + 24 * s, p.y}, theme::kText, "effective experts exp(H)", small);
-        textTip({p.x + 24 * s, p.y}, "effective experts exp(H)", small,
+        const char* effLabel = narrow ? "effective exp(H)" : "effective experts exp(H)";
+        const char* deadLabel = narrow ? "dead" : "dead experts";
+        textAt(dl, {p.x + 24 * s, p.y}, theme::kText, effLabel, small);
+        textTip({p.x + 24 * s, p.y}, effLabel, small,
                 "exp of the load entropy H = -sum share ln share: how many equally used experts would\n"
                 "spread the tokens this evenly. The expert count when the load is even.");
-        p.x += 24 * s + small->CalcTextSizeA(small->FontSize, 1e9f, 0, "effective experts exp(H)").x + 18 * s;
+        p.x += 24 * s + small->CalcTextSizeA(small->FontSize, 1e9f, 0, effLabel).x + 18 * s;
         hline(dl, p.x, p.x + 18 * s, p.y + 7 * s, deadCol, 3 * s);
-        textAt(dl, {p.x + 24 * s, p.y}, theme::kText, "dead experts", small);
-        textTip({p.x + 24 * s, p.y}, "dead experts", small,
+        textAt(dl, {p.x + 24 * s, p.y}, theme::kText, deadLabel, small);
+        textTip({p.x + 24 * s, p.y}, deadLabel, small,
                 "Experts whose share is below 1/(10 E): they get almost no tokens, so they stop learning.");
     }
     textVertical(dl, {origin.x + 9 * s, (s0.y + s1.y) * 0.5f}, theme::kDimText, "experts");

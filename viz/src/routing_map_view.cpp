@@ -82,8 +82,7 @@ std::vector<Intent> drawRoutingMap(const RunView& run, PanelState& st) {
     header("Routing map", sub);
     if (st.showControls) {
         blockSelector(*snap, st, intents);
-        ImGui::SameLine();
-        scrubber(run, st, intents);
+        scrubber(run, st, intents, true);
     }
     ImDrawList* dl = ImGui::GetWindowDrawList();
     ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();

@@ -90,8 +90,7 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
     header("Specialisation", sub);
     if (st.showControls) {
         blockSelector(*snap, st, intents);
-        ImGui::SameLine();
-        scrubber(run, st, intents);
+        scrubber(run, st, intents, true);
     }
     ImDrawList* dl = ImGui::GetWindowDrawList();
     ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();

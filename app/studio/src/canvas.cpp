@@ -630,24 +630,46 @@ bool anyTinted(const QGraphicsScene* s) {
         if (auto* n = dynamic_cast<NodeItem*>(it); n && n->hasLoads()) return true;
     return false;
 }
-// The legend's swatches: each a load relative to an even split and its words.
+// The legend's swatches: each a load relative to an even split, its words, and the short words of
+// the one-line legend a small canvas gets (a projector at 1280x800 in classroom mode).
 struct LegendStop {
     double ratio;
     const char* label;
+    const char* shortLabel;
 };
-constexpr LegendStop kLegendStops[] = {{0.0, "dead (<0.1)"}, {0.5, "0.5x or less"}, {1.0, "1x (even)"}, {2.0, "2x or more"}};
+constexpr LegendStop kLegendStops[] = {
+    {0.0, "dead (<0.1)", "dead"}, {0.5, "0.5x or less", "≤0.5x"}, {1.0, "1x (even)", "1x"}, {2.0, "2x or more", "≥2x"}};
+
+struct LegendLayout {
+    bool compact = false;
+    bool twoLines = false;  // compact, with the title on a line of its own
+    QRectF box;
+};
+
+LegendLayout legendLayout(const QRectF& vp) {
+    const QFontMetricsF fm(QApplication::font());
+    QFont bold = QApplication::font();
+    bold.setBold(true);
+    const QFontMetricsF fb(bold);
+    double w = fb.horizontalAdvance(QObject::tr("Expert load ÷ even share"));
+    for (const auto& s : kLegendStops) w = std::max(w, fm.height() + 6 + fm.horizontalAdvance(QObject::tr(s.label)));
+    const double h = fm.height() * (1.3 + std::size(kLegendStops)) + 12;
+    // The full legend would hide a good part of a small canvas: one line along the bottom instead.
+    if (h <= 0.3 * vp.height() && w + 12 <= 0.4 * vp.width()) return {false, false, {vp.right() - w - 24, vp.bottom() - h - 12, w + 12, h}};
+    const double titleW = fb.horizontalAdvance(QObject::tr("Load ÷ even:")) + 8;
+    double swatchesW = 0;
+    for (const auto& s : kLegendStops) swatchesW += fm.height() + fm.horizontalAdvance(QString::fromUtf8(s.shortLabel)) + 10;
+    // One line when it fits the canvas, else the title above the swatches.
+    const bool twoLines = titleW + swatchesW + 16 > vp.width() - 16;
+    const double cw = std::min((twoLines ? std::max(titleW, swatchesW) : titleW + swatchesW) + 8, vp.width() - 16);
+    const double ch = fm.height() * (twoLines ? 2 : 1) + 8;
+    return {true, twoLines, {vp.right() - cw - 8, vp.bottom() - ch - 6, cw, ch}};
+}
 }  // namespace
 
 QRectF NetworkView::legendRect() const {
     if (!scene() || !anyTinted(scene())) return {};
-    const QFontMetricsF fm(QApplication::font());
-    QFont bold = QApplication::font();
-    bold.setBold(true);
-    double w = QFontMetricsF(bold).horizontalAdvance(tr("Expert load ÷ even share"));
-    for (const auto& s : kLegendStops) w = std::max(w, fm.height() + 6 + fm.horizontalAdvance(tr(s.label)));
-    const double h = fm.height() * (1.3 + std::size(kLegendStops)) + 12;
-    const QRectF vp = viewport()->rect();
-    return {vp.right() - w - 24, vp.bottom() - h - 12, w + 12, h};
+    return legendLayout(viewport()->rect()).box;
 }
 
 void NetworkView::scrollContentsBy(int dx, int dy) {
@@ -657,8 +679,9 @@ void NetworkView::scrollContentsBy(int dx, int dy) {
 
 void NetworkView::drawForeground(QPainter* p, const QRectF& rect) {
     QGraphicsView::drawForeground(p, rect);
-    const QRectF box = legendRect();
-    if (box.isEmpty()) return;
+    if (!scene() || !anyTinted(scene())) return;
+    const LegendLayout lay = legendLayout(viewport()->rect());
+    const QRectF box = lay.box;
     const CanvasColors& c = canvasColors();
     p->save();
     p->resetTransform();  // viewport pixels: the legend stays put while the canvas zooms
@@ -671,6 +694,33 @@ void NetworkView::drawForeground(QPainter* p, const QRectF& rect) {
     const QFontMetricsF fm(QApplication::font());
     QFont bold = QApplication::font();
     bold.setBold(true);
+    const double side = fm.height() - 4;
+    auto swatch = [&](double x, double y, double ratio) {
+        p->setPen(QPen(c.cardBorder, 1));
+        p->setBrush(loadTint(ratio));
+        p->drawRoundedRect(QRectF(x, y + 2, side, side), 2, 2);
+    };
+    if (lay.compact) {
+        double x = box.left() + 6;
+        double y = box.top() + 4;
+        p->setFont(bold);
+        p->setPen(c.text);
+        const QString title = tr("Load ÷ even:");
+        p->drawText(QRectF(x, y, box.width(), fm.height()), Qt::AlignLeft | Qt::AlignVCenter, title);
+        if (lay.twoLines) y += fm.height();
+        else x += QFontMetricsF(bold).horizontalAdvance(title) + 8;
+        p->setFont(QApplication::font());
+        for (const auto& s : kLegendStops) {
+            swatch(x, y, s.ratio);
+            x += side + 4;
+            const QString label = QString::fromUtf8(s.shortLabel);
+            p->setPen(c.mutedText);
+            p->drawText(QRectF(x, y, fm.horizontalAdvance(label) + 2, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, label);
+            x += fm.horizontalAdvance(label) + 10;
+        }
+        p->restore();
+        return;
+    }
     p->setFont(bold);
     p->setPen(c.text);
     double y = box.top() + 6;
@@ -678,10 +728,7 @@ void NetworkView::drawForeground(QPainter* p, const QRectF& rect) {
     y += fm.height() * 1.3;
     p->setFont(QApplication::font());
     for (const auto& s : kLegendStops) {
-        const double side = fm.height() - 4;
-        p->setPen(QPen(c.cardBorder, 1));
-        p->setBrush(loadTint(s.ratio));
-        p->drawRoundedRect(QRectF(box.left() + 6, y + 2, side, side), 2, 2);
+        swatch(box.left() + 6, y, s.ratio);
         p->setPen(c.mutedText);
         p->drawText(QRectF(box.left() + 12 + side, y, box.width() - side - 18, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, tr(s.label));
         y += fm.height();

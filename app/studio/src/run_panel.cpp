@@ -289,6 +289,9 @@ void RunPanel::setClassroom(bool on) {
     m_stepCount->setVisible(!on);
     m_history->setVisible(!on);
     m_logLoss->setVisible(!on);  // with classroom fonts it would sit on the chart's legend
+    // The charts are short beside a large dashboard: three accuracy ticks (0, 0.5, 1) keep their
+    // labels whole where six would be elided.
+    m_accY->setTickCount(on ? 3 : 6);
     // Large classroom fonts: the buttons keep their icons and say the rest in a tooltip, so
     // the dock stays narrow enough for a large dashboard beside it.
     m_classroom = on;
