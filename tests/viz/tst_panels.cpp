@@ -134,6 +134,22 @@ private Q_SLOTS:
         io.SetClipboardTextFn = oldSet;
     }
 
+    // In a dock (520 x 700) the specialisation panels stack, so the similarity matrix gets the
+    // full width rather than a corner: its diagonal cells (cosine 1) cover a real area.
+    void specialisationUsesANarrowDock() {
+        int diagonal = 0;
+        for (float y = 0; y < 700; y += 4)
+            for (float x = 0; x < 520; x += 4) {
+                viz::PanelState st;
+                st.block = 1;
+                frame(viz::View::Specialisation, m_small, st, {520, 700}, {x, y});
+                diagonal += st.hover.valid && st.hover.expert == st.hover.row && st.hover.value == 1.0;
+            }
+        // 8 experts: a 170-pixel matrix has 8 diagonal cells of about 21 x 21 pixels, about 220
+        // samples at this spacing; squeezed beside the class matrix it had well under 100.
+        QVERIFY2(diagonal > 130, qPrintable(QString("similarity diagonal under the mouse at %1 samples").arg(diagonal)));
+    }
+
     void malformedSnapshotsDoNotCrash() {
         auto s = std::make_shared<telemetry::RoutingSnapshot>(*m_small.snapshots.back());
         for (auto& b : s->blocks) {

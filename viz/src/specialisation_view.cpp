@@ -96,14 +96,19 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
     ImFont* small = fonts().small ? fonts().small : ImGui::GetFont();
     const ImVec2 origin = ImGui::GetCursorScreenPos();
     const ImVec2 avail = ImGui::GetContentRegionAvail();
-    const float half = avail.x * 0.5f;
+    // Side by side in a wide window; in a dock narrower than that, one above the other, each the
+    // full width, so neither is squeezed and the titles do not run into each other.
+    const bool stacked = avail.x < 900 * s && avail.y > avail.x * 0.9f;
+    const float half = stacked ? avail.x : avail.x * 0.5f;
+    const float leftH = stacked ? avail.y * 0.55f : avail.y;
     const float titleH = ImGui::GetFontSize() + 10 * s;
     const float bottomH = small->FontSize + ImGui::GetFontSize() + 26 * s;
     const float legendW = 120 * s;
 
     // ---- left: class x expert ---------------------------------------------------------------------
     const bool haveClasses = blk->classes > 0 && blk->classExpert.size() == static_cast<size_t>(blk->classes) * blk->experts;
-    textAt(dl, origin, theme::kText, "Which experts serve each class: P(expert | class)", fonts().bold);
+    textAt(dl, origin, theme::kText, stacked ? "Experts per class: P(expert | class)" : "Which experts serve each class: P(expert | class)",
+           fonts().bold);
     std::pair<int, int> hoverL{-1, -1}, hoverR{-1, -1};
     Matrix ce;
     if (haveClasses) {
@@ -123,7 +128,7 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
             labelW = std::max(labelW, small->CalcTextSizeA(small->FontSize, 1e9f, 0, labels.back().c_str()).x);
         }
         const ImVec2 p0{origin.x + labelW + 12 * s, origin.y + titleH};
-        const ImVec2 p1{origin.x + half - legendW, origin.y + avail.y - bottomH};
+        const ImVec2 p1{origin.x + half - legendW, origin.y + leftH - bottomH};
         double hi = 0;
         for (double x : ce.v) hi = std::max(hi, x);
         if (!(hi > 0)) hi = 1;
@@ -134,21 +139,23 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
         }
     } else {
         ImGui::SetCursorScreenPos({origin.x, origin.y + titleH});
-        ImGui::BeginChild("noclasses", {half - 20 * s, avail.y - titleH});
+        ImGui::BeginChild("noclasses", {half - 20 * s, leftH - titleH});
         emptyMessage("No class counts in this snapshot: the dataset has no labels for this block's tokens.");
         ImGui::EndChild();
     }
 
     // ---- right: expert x expert similarity ----------------------------------------------------------
-    const ImVec2 r0{origin.x + half + 10 * s, origin.y};
-    textAt(dl, r0, theme::kText, "How alike the experts are: cosine similarity of outputs", fonts().bold);
+    const ImVec2 r0 = stacked ? ImVec2{origin.x, origin.y + leftH + 8 * s} : ImVec2{origin.x + half + 10 * s, origin.y};
+    const float rightW = stacked ? avail.x : avail.x - half - 10 * s, rightH = stacked ? avail.y - leftH - 8 * s : avail.y;
+    textAt(dl, r0, theme::kText, stacked ? "Expert similarity: cosine of outputs" : "How alike the experts are: cosine similarity of outputs",
+           fonts().bold);
     const int n = blk->ffnExperts;
     Matrix sim;
     if (n > 0 && blk->similarity.size() == static_cast<size_t>(n) * n) {
         sim.rows = sim.cols = n;
         sim.v = blk->similarity;
         // Square cells: the matrix is symmetric, a square reads as one.
-        const float side = std::min(avail.x - half - legendW - 60 * s, avail.y - titleH - bottomH);
+        const float side = std::min(rightW - legendW - 50 * s, rightH - titleH - bottomH);
         std::vector<std::string> labels;
         for (int i = 0; i < n; ++i) labels.push_back(std::to_string(i));
         const ImVec2 p0{r0.x + 36 * s, r0.y + titleH};
@@ -160,7 +167,7 @@ std::vector<Intent> drawSpecialisation(const RunView& run, PanelState& st) {
         }
     } else {
         ImGui::SetCursorScreenPos({r0.x, r0.y + titleH});
-        ImGui::BeginChild("nosim", {avail.x - half - 10 * s, avail.y - titleH});
+        ImGui::BeginChild("nosim", {rightW, rightH - titleH});
         emptyMessage("Expert similarity was not measured in this snapshot.");
         ImGui::EndChild();
     }
