@@ -186,7 +186,9 @@ std::vector<Intent> drawTabbed(View& current, const RunView& run, PanelState& st
     // The host changed the view (rather than the user clicking a tab): select that tab.
     const bool hostChanged = state.shownTab >= 0 && state.shownTab != static_cast<int>(current);
     if (beginFullWindow("##dashboards")) {
-        if (ImGui::BeginTabBar("views")) {
+        // Whole tab names that scroll (with a list of every view) rather than names cut to "Ro…"
+        // when the dock is narrow.
+        if (ImGui::BeginTabBar("views", ImGuiTabBarFlags_FittingPolicyScroll | ImGuiTabBarFlags_TabListPopupButton)) {
             for (View v : kAllViews) {
                 if (!viewAvailable(v)) continue;
                 // Short names fit a dock a third of a laptop screen wide; the panel's title says the rest.

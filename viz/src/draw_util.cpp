@@ -200,17 +200,23 @@ const telemetry::RoutingSnapshot* currentSnapshot(const RunView& run, const Pane
     return i < 0 ? nullptr : run.snapshots[static_cast<size_t>(i)].get();
 }
 
+void sameLineIfFits(float width) {
+    const float right = ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width;
+    if (right <= ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::SameLine();
+}
+
+float buttonWidth(const char* label) { return ImGui::CalcTextSize(label, nullptr, true).x + ImGui::GetStyle().FramePadding.x * 2; }
+
+float checkWidth(const char* label) {
+    return ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize(label, nullptr, true).x;
+}
+
 void scrubber(const RunView& run, PanelState& state, std::vector<Intent>& intents, bool besideLastItem) {
     const int n = static_cast<int>(run.snapshots.size());
     if (n == 0 || !state.showControls) return;
-    if (besideLastItem) {
-        // Beside the block selector when the checkbox and a usable slider fit; else below it, so
-        // nothing is cut at the dock's edge.
-        const ImGuiStyle& style = ImGui::GetStyle();
-        const float need = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x + ImGui::CalcTextSize("Follow live").x + style.ItemSpacing.x * 2 +
-                           160.0f * fonts().scale;
-        if (ImGui::GetItemRectMax().x + need <= ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::SameLine();
-    }
+    // Beside the last control when the checkbox and a usable slider fit; else below it, so
+    // nothing is cut at the dock's edge.
+    if (besideLastItem) sameLineIfFits(checkWidth("Follow live") + ImGui::GetStyle().ItemSpacing.x + 160.0f * fonts().scale);
     int idx = currentIndex(run, state);
     bool follow = state.snapshotIndex < 0;
     if (ImGui::Checkbox("Follow live", &follow)) {

@@ -93,6 +93,12 @@ float colourBar(ImDrawList* dl, ImVec2 topLeft, float height, double lo, double 
 const telemetry::RoutingSnapshot* currentSnapshot(const RunView& run, const PanelState& state);
 int currentIndex(const RunView& run, const PanelState& state);
 // Time scrubber over every snapshot with a "follow live" toggle; arrow keys step through.
+// ImGui::SameLine() when an item `width` wide still fits on the current line; else the next item
+// starts a new line (controls wrap in a narrow dock instead of running past its edge).
+void sameLineIfFits(float width);
+// Widths of a button and of a radio button or checkbox with this label, for sameLineIfFits.
+float buttonWidth(const char* label);
+float checkWidth(const char* label);
 void scrubber(const RunView& run, PanelState& state, std::vector<Intent>& intents, bool besideLastItem = false);
 // Block selector (combo) over the snapshot's MoE blocks.
 void blockSelector(const telemetry::RoutingSnapshot& snap, PanelState& state, std::vector<Intent>& intents);

@@ -126,12 +126,12 @@ std::vector<Intent> drawHeatmap(const RunView& run, PanelState& st) {
             st.metric = static_cast<HeatMetric>(m);
             st.wantsRedraw = true;
         }
-        ImGui::SameLine();
+        sameLineIfFits(checkWidth("linear") + ImGui::GetStyle().ItemSpacing.x + checkWidth("log"));  // the pair stays together
         int sc = static_cast<int>(st.scale);
         if (ImGui::RadioButton("linear", &sc, 0)) st.scale = Scale::Linear;
-        ImGui::SameLine();
+        sameLineIfFits(checkWidth("log"));
         if (ImGui::RadioButton("log", &sc, 1)) st.scale = Scale::Log;
-        ImGui::SameLine();
+        sameLineIfFits(buttonWidth("Reset zoom"));
         const bool zoomed = e0 != 0 || e1 != cols || r0 != 0 || r1 != rows;
         if (!zoomed) ImGui::BeginDisabled();
         if (ImGui::Button("Reset zoom")) { st.expertBegin = st.expertEnd = st.rowBegin = st.rowEnd = 0; }
