@@ -101,11 +101,17 @@ void section(ImDrawList* dl, ImVec2 o, ImVec2 size, const std::string& title, co
     yMax = std::max(1, yMax);
 
     const long long sum = std::accumulate(actual.begin(), actual.end(), 0LL);
-    textAt(dl, o, theme::kText, title, fonts().bold);
+    // Title and totals wrap in a narrow dock rather than running past its edge.
+    auto wrapped = [&](ImFont* f, ImVec2 p, ImU32 c, const std::string& text, float width) {
+        f = f ? f : ImGui::GetFont();
+        dl->AddText(f, f->FontSize, p, c, text.c_str(), nullptr, width);
+        return f->CalcTextSizeA(f->FontSize, 1e9f, width, text.c_str()).y;
+    };
     char t[128];
     std::snprintf(t, sizeof t, "total %lld %s over %d MoE layers", sum, unit, layers);
-    textAt(dl, {o.x, o.y + ImGui::GetFontSize() + 2 * s}, theme::kDimText, t, small);
-    const float top = ImGui::GetFontSize() + small->FontSize + 16 * s;
+    float y = o.y + wrapped(fonts().bold, o, theme::kText, title, size.x) + 2 * s;
+    y += wrapped(small, {o.x, y}, theme::kDimText, t, size.x);
+    const float top = y - o.y + 10 * s;
     const float mainW = size.x * 0.52f;
     // Headroom above the tallest bar for its label.
     const ImVec2 p0{o.x + 44 * s, o.y + top + small->FontSize + 4 * s}, p1{o.x + mainW, o.y + size.y - small->FontSize - 24 * s};
@@ -128,21 +134,30 @@ void section(ImDrawList* dl, ImVec2 o, ImVec2 size, const std::string& title, co
         // One value for every layer: every schedule gives the same bars, nothing to compare.
         char note[160];
         std::snprintf(note, sizeof note, "Every schedule gives %d %s per layer here (min = max),", lo, unit);
-        textAt(dl, {o.x + mainW + 28 * s, o.y + top}, theme::kDimText, note, small);
-        textAt(dl, {o.x + mainW + 28 * s, o.y + top + small->FontSize + 4 * s}, theme::kDimText,
-               "so there are no other schedules to compare.", small);
+        wrapped(small, {o.x + mainW + 28 * s, o.y + top}, theme::kDimText, std::string(note) + " so there are no other schedules to compare.",
+                size.x - mainW - 28 * s);
         return;
     }
-    // Ghosts: a 2-column grid of small charts on the same scale.
-    const float gx0 = o.x + mainW + 28 * s, gw = (size.x - mainW - 28 * s - 14 * s) / 2;
-    const int rowsN = (static_cast<int>(ghosts.size()) + 1) / 2;
+    // Ghosts: a grid of small charts on the same scale, two columns when their labels fit, else one.
+    std::vector<std::string> labels;
+    float labelW = 0;
+    for (const auto& g : ghosts) {
+        const long long gs = std::accumulate(g.counts.begin(), g.counts.end(), 0LL);
+        char label[96];
+        std::snprintf(label, sizeof label, "%s  (total %lld, %+.0f%%)", g.name.c_str(), gs,
+                      sum > 0 ? 100.0 * (static_cast<double>(gs) - sum) / sum : 0.0);
+        labels.emplace_back(label);
+        labelW = std::max(labelW, small->CalcTextSizeA(small->FontSize, 1e9f, 0, label).x);
+    }
+    const float gx0 = o.x + mainW + 28 * s, room = size.x - mainW - 28 * s;
+    const int cols = (room - 14 * s) / 2 >= labelW ? 2 : 1;
+    const float gw = (room - (cols - 1) * 14 * s) / cols;
+    const int rowsN = (static_cast<int>(ghosts.size()) + cols - 1) / cols;
     const float gh = (size.y - top + ImGui::GetFontSize()) / std::max(rowsN, 1);
     for (size_t i = 0; i < ghosts.size(); ++i) {
-        const float gx = gx0 + (i % 2) * (gw + 14 * s), gy = o.y + top - ImGui::GetFontSize() + (i / 2) * gh;
-        const long long gs = std::accumulate(ghosts[i].counts.begin(), ghosts[i].counts.end(), 0LL);
-        char label[96];
-        std::snprintf(label, sizeof label, "%s  (total %lld, %+.0f%%)", ghosts[i].name.c_str(), gs,
-                      sum > 0 ? 100.0 * (static_cast<double>(gs) - sum) / sum : 0.0);
+        const float gx = gx0 + static_cast<float>(i % static_cast<size_t>(cols)) * (gw + 14 * s),
+                    gy = o.y + top - ImGui::GetFontSize() + static_cast<float>(i / static_cast<size_t>(cols)) * gh;
+        const std::string& label = labels[i];
         textAt(dl, {gx, gy}, theme::kDimText, label, small);
         const int gh2 = bars(dl, {gx, gy + small->FontSize + 4 * s}, {gx + gw, gy + gh - 10 * s}, ghosts[i].counts, yMax, true, false, false);
         if (gh2 >= 0) {
