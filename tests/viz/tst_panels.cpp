@@ -150,6 +150,33 @@ private Q_SLOTS:
         QVERIFY2(diagonal > 130, qPrintable(QString("similarity diagonal under the mouse at %1 samples").arg(diagonal)));
     }
 
+    // In a dock 420 pixels wide the controls wrap instead of running past the edge: the time
+    // scrubber can be reached with the mouse in every view that has a block picker.
+    void controlsWrapInANarrowDock() {
+        static std::string logged;
+        ImGuiIO& io = ImGui::GetIO();
+        auto* oldSet = io.SetClipboardTextFn;
+        io.SetClipboardTextFn = [](void*, const char* text) { logged += text; };
+        for (viz::View v : {viz::View::Heatmap, viz::View::Load, viz::View::Specialisation, viz::View::RoutingMap}) {
+            logged.clear();
+            for (float y = 0; y < 200; y += 6)
+                for (float x = 5; x < 420; x += 20) {
+                    viz::PanelState st;
+                    ImGuiIO& fio = ImGui::GetIO();
+                    fio.DisplaySize = {420, 700};
+                    fio.DeltaTime = 1.0f / 60.0f;
+                    fio.MousePos = {x, y};
+                    ImGui::NewFrame();
+                    ImGui::LogToClipboard();
+                    viz::drawSingleView(v, m_small, st);
+                    ImGui::LogFinish();
+                    ImGui::Render();
+                }
+            QVERIFY2(logged.find("Drag to scrub through the run") != std::string::npos, std::string(viz::toString(v)).c_str());
+        }
+        io.SetClipboardTextFn = oldSet;
+    }
+
     void malformedSnapshotsDoNotCrash() {
         auto s = std::make_shared<telemetry::RoutingSnapshot>(*m_small.snapshots.back());
         for (auto& b : s->blocks) {
