@@ -262,7 +262,9 @@ void RunPanel::applyTheme() {
         QFont f = QApplication::font();
         QFont small = f;
         small.setPointSizeF(std::min(f.pointSizeF(), 10.0));
-        c->setTitleFont(f);
+        QFont title = small;
+        title.setBold(true);
+        c->setTitleFont(title);
         c->legend()->setFont(small);
         for (QAbstractAxis* a : c->axes()) {
             a->setLabelsBrush(pal.color(QPalette::Text));
