@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -213,6 +214,46 @@ private Q_SLOTS:
             replaced += writes > 1;
         }
         QVERIFY2(replaced >= kKills / 2, qPrintable(QString("only %1 of %2 kills came during replacements").arg(replaced).arg(kKills)));
+    }
+
+    // A full disk (a per-process file size limit, as the run store's test uses) and a folder that
+    // cannot be written: a clear message naming the file and the cause, and the old file intact.
+    void failedWritesSayWhyAndKeepTheOldFile() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/project.json").toStdString();
+        const std::string old = "{\"model\": {}}\n";
+        QCOMPARE(QString::fromStdString(moe::spec::writeFileAtomic(path, old)), QString());
+        int fds[2];
+        QVERIFY(::pipe(fds) == 0);
+        const pid_t child = ::fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            ::close(fds[0]);
+            ::signal(SIGXFSZ, SIG_IGN);
+            rlimit lim{4096, 4096};
+            ::setrlimit(RLIMIT_FSIZE, &lim);
+            const std::string e = moe::spec::writeFileAtomic(path, std::string(100000, 'x'));
+            if (::write(fds[1], e.data(), e.size()) < 0) _exit(4);
+            _exit(0);
+        }
+        ::close(fds[1]);
+        std::string message;
+        char buf[512];
+        for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) message.append(buf, static_cast<size_t>(n));
+        ::close(fds[0]);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        QVERIFY2(message.find("cannot write " + path) != std::string::npos && message.find("File too large") != std::string::npos, message.c_str());
+        std::string now, err;
+        QVERIFY(moe::spec::readFile(path, now, err));
+        QCOMPARE(QString::fromStdString(now), QString::fromStdString(old));
+        int leftovers = 0;
+        for (const auto& f : fs::directory_iterator(dir.path().toStdString())) leftovers += f.path().filename() != "project.json";
+        QCOMPARE(leftovers, 0);  // the temporary file is removed
+        // A folder that cannot hold the file (its "folder" is a file).
+        const std::string blocked = path + "/inside.json";
+        const std::string e = moe::spec::writeFileAtomic(blocked, old);
+        QVERIFY2(e.find("cannot create a temporary file in " + path) != std::string::npos && e.find("Not a directory") != std::string::npos, e.c_str());
     }
 };
 
