@@ -214,6 +214,22 @@ private Q_SLOTS:
             replaced += writes > 1;
         }
         QVERIFY2(replaced >= kKills / 2, qPrintable(QString("only %1 of %2 kills came during replacements").arg(replaced).arg(kKills)));
+        // Kills between creating a temporary file and the rename leave it behind; the next save
+        // removes those older than a minute, and keeps the folder otherwise as it was.
+        auto temporaries = [&] {
+            std::vector<fs::path> out;
+            for (const auto& f : fs::directory_iterator(dir.path().toStdString()))
+                if (f.path().filename() != "target.json") out.push_back(f.path());
+            return out;
+        };
+        const auto orphans = temporaries();
+        QVERIFY(!orphans.empty());  // most kills land inside a write
+        for (const auto& t : orphans) fs::last_write_time(t, fs::file_time_type::clock::now() - std::chrono::minutes(2));
+        const std::string fresh = (dir.path() + "/.target.json.tmp-AbC123").toStdString();  // another writer's, just made
+        QCOMPARE(QString::fromStdString(moe::spec::writeFileAtomic(fresh, "in progress")), QString());
+        QCOMPARE(QString::fromStdString(moe::spec::writeFileAtomic(path, a)), QString());
+        const auto left = temporaries();
+        QVERIFY2(left.size() == 1 && left[0] == fresh, qPrintable(QString("%1 files besides the target").arg(left.size())));
     }
 
     // A full disk (a per-process file size limit, as the run store's test uses) and a folder that

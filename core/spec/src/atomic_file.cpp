@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -48,6 +49,19 @@ std::string writeFileAtomic(const std::string& path, const std::string& contents
     if (dfd >= 0) {
         ::fsync(dfd);
         ::close(dfd);
+    }
+    // A writer killed between creating its temporary file and the rename leaves the file behind;
+    // the next save of the same file removes those older than a minute (a concurrent writer's
+    // file is younger).
+    const std::string prefix = "." + target.filename().string() + ".tmp-";
+    std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0) continue;
+        std::error_code tec;
+        const auto when = fs::last_write_time(it->path(), tec);
+        if (!tec && now - when > std::chrono::minutes(1)) fs::remove(it->path(), tec);
     }
     return {};
 }

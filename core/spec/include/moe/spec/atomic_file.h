@@ -1,6 +1,7 @@
 #pragma once
 // Atomic saves: write a temp file beside the target, fsync it, rename it over the target, fsync
-// the directory. A crash leaves either the old file or the new one, never half of one.
+// the directory. A crash leaves either the old file or the new one, never half of one; the
+// temporary file a crash leaves behind is removed by the next save of the same file.
 
 #include <string>
 
