@@ -26,6 +26,31 @@ int frame(viz::View v, const viz::RunView& run, viz::PanelState& st, ImVec2 size
     return ImGui::GetDrawData()->TotalVtxCount;
 }
 
+// All the ImGui text (tooltips included) that `v` shows while the mouse visits every point of a
+// grid over the top `height` pixels of a `size` window: each frame's text goes through ImGui's log
+// to the clipboard hook.
+std::string textUnderMouse(viz::View v, const viz::RunView& run, ImVec2 size, float height, float dx, float dy) {
+    static std::string logged;
+    logged.clear();
+    ImGuiIO& io = ImGui::GetIO();
+    auto* oldSet = io.SetClipboardTextFn;
+    io.SetClipboardTextFn = [](void*, const char* text) { logged += text; };
+    for (float y = 0; y < height; y += dy)
+        for (float x = 5; x < size.x; x += dx) {
+            viz::PanelState st;
+            io.DisplaySize = size;
+            io.DeltaTime = 1.0f / 60.0f;
+            io.MousePos = {x, y};
+            ImGui::NewFrame();
+            ImGui::LogToClipboard();
+            viz::drawSingleView(v, run, st);
+            ImGui::LogFinish();
+            ImGui::Render();
+        }
+    io.SetClipboardTextFn = oldSet;
+    return logged;
+}
+
 }  // namespace
 
 class TestPanels : public QObject {
@@ -102,36 +127,13 @@ private Q_SLOTS:
     }
 
     // Every gauge of the collapse monitor and the load chart's legend explain themselves on hover.
-    // Tooltips are ImGui text: a log of each frame's text (to the clipboard hook) catches them.
     void metricsHaveTooltips() {
-        static std::string logged;
-        ImGuiIO& io = ImGui::GetIO();
-        auto* oldSet = io.SetClipboardTextFn;
-        io.SetClipboardTextFn = [](void*, const char* text) { logged += text; };
-        auto scan = [&](viz::View v) {
-            logged.clear();
-            for (float y = 0; y < 500; y += 5)
-                for (float x = 10; x < 1600; x += 30) {
-                    viz::PanelState st;
-                    ImGuiIO& fio = ImGui::GetIO();
-                    fio.DisplaySize = {1600, 900};
-                    fio.DeltaTime = 1.0f / 60.0f;
-                    fio.MousePos = {x, y};
-                    ImGui::NewFrame();
-                    ImGui::LogToClipboard();
-                    viz::drawSingleView(v, m_small, st);
-                    ImGui::LogFinish();
-                    ImGui::Render();
-                }
-            return logged;
-        };
-        const std::string collapse = scan(viz::View::Collapse);
+        const std::string collapse = textUnderMouse(viz::View::Collapse, m_small, {1600, 900}, 500, 30, 5);
         for (const char* tip : {"one expert taking everything gives sqrt(E - 1)", "ride the residual connection", "equally used experts",
                                 "busiest expert", "representation collapse", "router starvation", "well past it (hysteresis)"})
             QVERIFY2(collapse.find(tip) != std::string::npos, tip);
-        const std::string load = scan(viz::View::Load);
+        const std::string load = textUnderMouse(viz::View::Load, m_small, {1600, 900}, 500, 30, 5);
         for (const char* tip : {"load entropy H", "1/(10 E)"}) QVERIFY2(load.find(tip) != std::string::npos, tip);
-        io.SetClipboardTextFn = oldSet;
     }
 
     // In a dock (520 x 700) the specialisation panels stack, so the similarity matrix gets the
@@ -153,28 +155,9 @@ private Q_SLOTS:
     // In a dock 420 pixels wide the controls wrap instead of running past the edge: the time
     // scrubber can be reached with the mouse in every view that has a block picker.
     void controlsWrapInANarrowDock() {
-        static std::string logged;
-        ImGuiIO& io = ImGui::GetIO();
-        auto* oldSet = io.SetClipboardTextFn;
-        io.SetClipboardTextFn = [](void*, const char* text) { logged += text; };
-        for (viz::View v : {viz::View::Heatmap, viz::View::Load, viz::View::Specialisation, viz::View::RoutingMap}) {
-            logged.clear();
-            for (float y = 0; y < 200; y += 6)
-                for (float x = 5; x < 420; x += 20) {
-                    viz::PanelState st;
-                    ImGuiIO& fio = ImGui::GetIO();
-                    fio.DisplaySize = {420, 700};
-                    fio.DeltaTime = 1.0f / 60.0f;
-                    fio.MousePos = {x, y};
-                    ImGui::NewFrame();
-                    ImGui::LogToClipboard();
-                    viz::drawSingleView(v, m_small, st);
-                    ImGui::LogFinish();
-                    ImGui::Render();
-                }
-            QVERIFY2(logged.find("Drag to scrub through the run") != std::string::npos, std::string(viz::toString(v)).c_str());
-        }
-        io.SetClipboardTextFn = oldSet;
+        for (viz::View v : {viz::View::Heatmap, viz::View::Load, viz::View::Specialisation, viz::View::RoutingMap})
+            QVERIFY2(textUnderMouse(v, m_small, {420, 700}, 200, 20, 6).find("Drag to scrub through the run") != std::string::npos,
+                     std::string(viz::toString(v)).c_str());
     }
 
     void malformedSnapshotsDoNotCrash() {
