@@ -357,8 +357,10 @@ void RunPanel::ensureCurves(CurveSet& c) {
     const QString suffix = compare ? tr(" (compared)") : QString();
     if (!c.loss) {
         QAbstractAxis* lossY = lossLogScale() ? static_cast<QAbstractAxis*>(m_lossLogY) : m_lossY;
-        c.loss = makeSeries(m_lossChart, tr("task loss") + suffix, seriesColor(0), style, m_lossX, lossY);
-        c.balance = makeSeries(m_lossChart, tr("aux + z (weighted)") + suffix, seriesColor(3), compare ? Qt::DashDotLine : Qt::DotLine, m_lossX, lossY);
+        // Short names on a projector, where the charts are narrow beside the dashboard.
+        c.loss = makeSeries(m_lossChart, (m_classroom ? tr("task") : tr("task loss")) + suffix, seriesColor(0), style, m_lossX, lossY);
+        c.balance = makeSeries(m_lossChart, (m_classroom ? tr("aux + z") : tr("aux + z (weighted)")) + suffix, seriesColor(3),
+                               compare ? Qt::DashDotLine : Qt::DotLine, m_lossX, lossY);
         c.acc = makeSeries(m_accChart, tr("train") + suffix, seriesColor(1), style, m_accX, m_accY);
         c.testAcc = makeSeries(m_accChart, tr("test") + suffix, seriesColor(2), style, m_accX, m_accY);
     }
@@ -492,7 +494,13 @@ void RunPanel::setStatus(const RunStatus& s) {
         m_progress->setRange(0, 0);  // busy
     }
     if (s.state != RunStatus::Preparing && m_progress->maximum() == 0) m_progress->setRange(0, 1000);
-    if (s.step > 0) {
+    if (s.step > 0 && m_classroom) {
+        // A projector: the three figures the lesson talks about, on one line, so the charts below
+        // keep room for their legends.
+        QString stats = tr("loss %1 · train %2%").arg(s.loss, 0, 'f', 3).arg(s.accuracy * 100, 0, 'f', 1);
+        if (s.testAccuracy >= 0) stats += tr(" · test %1%").arg(s.testAccuracy * 100, 0, 'f', 1);
+        m_stats->setText(stats);
+    } else if (s.step > 0) {
         QString stats = tr("loss %1 · train accuracy %2%").arg(s.loss, 0, 'f', 4).arg(s.accuracy * 100, 0, 'f', 1);
         if (s.testAccuracy >= 0) stats += tr(" · test accuracy %1%").arg(s.testAccuracy * 100, 0, 'f', 1);
         if (s.tokensPerSecond > 0) stats += tr(" · %1 tokens/s").arg(humanCount(s.tokensPerSecond));
