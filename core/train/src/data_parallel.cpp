@@ -66,9 +66,23 @@ std::string DataParallel::checkSame(const std::string& what, const std::string& 
     auto ref = m_group.store->get("moe/same/" + what + "/0");
     for (int r = 1; r < m_world; ++r) {
         auto v = m_group.store->get("moe/same/" + what + "/" + std::to_string(r));
-        if (v != ref) return "rank " + std::to_string(r) + " has a different " + what + " than rank 0";
+        if (v != ref) {
+            doneComparing(what);
+            return "rank " + std::to_string(r) + " has a different " + what + " than rank 0 (" + std::string(v.begin(), v.end()) +
+                   " against " + std::string(ref.begin(), ref.end()) + ")";
+        }
     }
+    doneComparing(what);
     return {};
+}
+
+void DataParallel::doneComparing(const std::string& what) {
+    // Rank 0 serves the store: it stays until every rank has read what it compares.
+    m_group.store->set("moe/same/" + what + "/read/" + std::to_string(m_rank), bytesOf("1"));
+    if (m_rank != 0) return;
+    std::vector<std::string> keys;
+    for (int r = 1; r < m_world; ++r) keys.push_back("moe/same/" + what + "/read/" + std::to_string(r));
+    m_group.store->wait(keys);
 }
 
 void DataParallel::broadcastFromRankZero(const std::vector<torch::Tensor>& tensors) {

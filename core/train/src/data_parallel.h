@@ -80,6 +80,7 @@ private:
         int pending = 0;
         c10::intrusive_ptr<c10d::Work> work;
     };
+    void doneComparing(const std::string& what);
     void onGradient(size_t param, const torch::Tensor& grad);
     void launchReady(bool all);
 
