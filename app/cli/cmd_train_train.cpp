@@ -134,7 +134,8 @@ int run(const moe::cli::ParsedArgs& a) {
     opt.projectDir = std::filesystem::path(path).parent_path().string();
     if (rank) {
         opt.ranks = rank;
-        if (auto mb = a.value("bucket-mb")) opt.bucketMegabytes = a.doubleValue("bucket-mb", 25, 0.001, 1 << 20);
+        if (a.value("bucket-mb")) opt.bucketMegabytes = a.doubleValue("bucket-mb", 25, 0.001, 1 << 20);
+        if (a.value("timeout")) opt.rankTimeoutSeconds = a.doubleValue("timeout", 300, 1, 86400);
         // The project JSON is compared by the trainer; the options that change the run besides it:
         opt.sameOnEveryRank = "resume " + opt.resumeFrom;
     }
@@ -295,7 +296,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"max-memory", "SIZE", "refuse to train when the estimated memory exceeds SIZE (e.g. 8G; default: the memory available)"},
      {"force", "", "replace an existing --out/--checkpoint file that is not a run store/checkpoint of this program"},
      {"nproc", "N", "data parallel: start N local ranks (at most one per core); launched by others, RANK/WORLD_SIZE/... say it"},
-     {"bucket-mb", "MB", "data parallel: gradient all-reduce bucket size (default 25, as PyTorch DDP)"}},
+     {"bucket-mb", "MB", "data parallel: gradient all-reduce bucket size (default 25, as PyTorch DDP)"},
+     {"timeout", "S", "data parallel: seconds the rendezvous and each exchange wait for a missing rank (default 300)"}},
     1, 1, run});
 
 }  // namespace
