@@ -174,6 +174,8 @@ spec::Result<int> launchLocal(const LaunchOptions& o) {
             // A launcher that dies (killed, Ctrl-C) takes its ranks with it.
             ::prctl(PR_SET_PDEATHSIG, SIGTERM);
             if (::getppid() == 1) ::_exit(1);
+            // A launcher that ignores Ctrl-C (it waits for its ranks to stop) must not pass that on.
+            ::signal(SIGINT, SIG_DFL);
             ::setenv("RANK", std::to_string(r).c_str(), 1);
             ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
             ::setenv("WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);
