@@ -49,17 +49,18 @@ Run runMoe(const QStringList& args, const QProcessEnvironment& env = cleanEnv())
     return r;
 }
 
-QString projectText(const QString& router, int batch, const QString& block = "", unsigned seed = 5) {
+QString projectText(const QString& router, int batch, const QString& block = "", unsigned seed = 5, int experts = 4) {
     return QString(R"({"format": "moe-studio/1",
       "model": {"name": "tiny", "input": {"dataset": "blobs", "classes": 4},
         "stem": {"d_model": 16},
         "blocks": [{"kind": "dense", "ffn": {"hidden": 16}},
-                   {"kind": "moe", "experts": 4, "router": {%1}, "ffn": {"hidden": 16}%2}]},
+                   {"kind": "moe", "experts": %5, "router": {%1}, "ffn": {"hidden": 16}%2}]},
       "training": {"batch": %3, "learning_rate": 0.01, "optimizer": "adam", "steps": 8, "telemetry_interval": 3,
                    "seed": %4, "train_samples": 512, "test_samples": 64}})")
         .arg(router, block)
         .arg(batch)
-        .arg(seed);
+        .arg(seed)
+        .arg(experts);
 }
 
 QString write(const QTemporaryDir& dir, const QString& name, const QString& text) {
@@ -104,28 +105,32 @@ class TestDataParallel : public QObject {
 
 private Q_SLOTS:
     // Every router kind whose choice looks at the whole batch, capacity drops (both policies), aux
-    // and z losses, and a batch of 33 that 2 ranks share as 16 + 17.
+    // and z losses, a batch of 33 that 2 ranks share as 16 + 17, and 16 experts over a batch of 4
+    // (experts without tokens on one rank or on both, whose Adam state must not move).
     void matchesOneProcess_data() {
         QTest::addColumn<QString>("router");
         QTest::addColumn<int>("batch");
         QTest::addColumn<QString>("block");
+        QTest::addColumn<int>("experts");
         const QString losses = R"(, "losses": {"aux": 0.01, "z": 0.001})";
         QTest::newRow("topk, position drops, odd batch")
             << R"("kind": "topk", "k": 2, "noise": 0.5)" << 33
-            << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "position"})" + losses;
-        QTest::newRow("expert_choice") << R"("kind": "expert_choice", "capacity_factor": 1.0)" << 32 << losses;
+            << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "position"})" + losses << 4;
+        QTest::newRow("expert_choice") << R"("kind": "expert_choice", "capacity_factor": 1.0)" << 32 << losses << 4;
         QTest::newRow("unified, probs drops") << R"("kind": "unified", "k": 2)" << 32
-                                              << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "probs"})" + losses;
-        QTest::newRow("sinkhorn") << R"("kind": "sinkhorn", "k": 1)" << 32 << losses;
-        QTest::newRow("sigmoid_bias") << R"("kind": "sigmoid_bias", "k": 2, "noise": 0.2)" << 32 << R"(, "losses": {"aux": 0})";
-        QTest::newRow("hash, drops") << R"("kind": "hash", "k": 1)" << 32 << R"(, "capacity": {"dropless": false, "factor": 1.0})";
+                                              << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "probs"})" + losses << 4;
+        QTest::newRow("sinkhorn") << R"("kind": "sinkhorn", "k": 1)" << 32 << losses << 4;
+        QTest::newRow("sigmoid_bias") << R"("kind": "sigmoid_bias", "k": 2, "noise": 0.2)" << 32 << R"(, "losses": {"aux": 0})" << 4;
+        QTest::newRow("hash, drops") << R"("kind": "hash", "k": 1)" << 32 << R"(, "capacity": {"dropless": false, "factor": 1.0})" << 4;
+        QTest::newRow("topk, 16 experts, batch 4") << R"("kind": "topk", "k": 1)" << 4 << losses << 16;
     }
     void matchesOneProcess() {
         QFETCH(QString, router);
         QFETCH(int, batch);
         QFETCH(QString, block);
+        QFETCH(int, experts);
         QTemporaryDir dir;
-        const QString project = write(dir, "p.json", projectText(router, batch, block));
+        const QString project = write(dir, "p.json", projectText(router, batch, block, 5, experts));
         auto one = runMoe({"train", project, "--out", dir.filePath("one.sqlite"), "--checkpoint", dir.filePath("one.pt"), "--plain"});
         QVERIFY2(one.code == 0, qPrintable(one.err));
         auto two = runMoe({"train", project, "--nproc", "2", "--out", dir.filePath("two.sqlite"), "--checkpoint", dir.filePath("two.pt"), "--plain"});
@@ -162,6 +167,10 @@ private Q_SLOTS:
             }
             QVERIFY(sa[i]->rankTimes.empty());
             QCOMPARE(sb[i]->rankTimes.size(), size_t(2));
+        }
+        if (experts == 16) {
+            const auto& load = sa[0]->blocks[0].tokensPerExpert;  // step 1: 4 tokens over 16 experts
+            QVERIFY(std::count(load.begin(), load.end(), 0.0) >= 12);
         }
         int steps = 0;
         for (const auto& s : sb) steps += s->rankTimes[1].steps;
