@@ -45,6 +45,14 @@ std::string joinProcessGroup(const dist::LaunchEnv& env, std::chrono::millisecon
     return {};
 }
 
+std::string rankFailure(const dist::LaunchEnv& env, const std::string& step, const std::exception& e) {
+    const std::string what = e.what();
+    std::string msg = what.substr(0, what.find('\n'));
+    if (msg.find("Address already in use") != std::string::npos || msg.find("EADDRINUSE") != std::string::npos)
+        msg = "port " + std::to_string(env.masterPort) + " is busy: " + msg;
+    return "rank " + std::to_string(env.rank) + ": " + step + " failed: " + msg;
+}
+
 std::pair<std::int64_t, std::int64_t> shardOf(std::int64_t rows, int rank, int world) {
     return {rows * rank / world, rows * (rank + 1) / world};
 }

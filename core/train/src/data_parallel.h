@@ -27,6 +27,10 @@ struct ProcessGroup {
 // message when LibTorch throws. Returns an error message for a mismatched world size.
 std::string joinProcessGroup(const dist::LaunchEnv& env, std::chrono::milliseconds timeout, ProcessGroup& out, std::string& step);
 
+// "rank R: STEP failed: WHY" for an exception LibTorch threw while a rank was doing `step`: the
+// first line of its message, a busy port said in words.
+std::string rankFailure(const dist::LaunchEnv& env, const std::string& step, const std::exception& e);
+
 // Rows [begin, end) of a global batch of `rows` that rank `rank` of `world` trains on: contiguous
 // runs in rank order, sizes differing by at most one.
 std::pair<std::int64_t, std::int64_t> shardOf(std::int64_t rows, int rank, int world);

@@ -14,11 +14,6 @@ namespace moe::train::dist {
 
 namespace {
 
-std::string firstLine(const std::string& s) {
-    const auto nl = s.find('\n');
-    return nl == std::string::npos ? s : s.substr(0, nl);
-}
-
 std::string opName(Collective op) {
     switch (op) {
     case Collective::AllReduce: return "all_reduce";
@@ -160,7 +155,6 @@ std::string unsupportedReason(Collective op) {
 }
 
 spec::Result<Measurement> measureCollective(const LaunchEnv& env, Collective op, const MeasureOptions& o) {
-    const std::string who = "rank " + std::to_string(env.rank);
     if (std::string why = unsupportedReason(op); !why.empty()) return spec::Diagnostics{{"", why}};
     const auto timeout = std::chrono::milliseconds(static_cast<long long>(o.timeoutSeconds * 1000));
     std::string step;
@@ -219,10 +213,7 @@ spec::Result<Measurement> measureCollective(const LaunchEnv& env, Collective op,
         }
         return m;
     } catch (const std::exception& e) {
-        std::string msg = firstLine(e.what());
-        if (msg.find("Address already in use") != std::string::npos || msg.find("EADDRINUSE") != std::string::npos)
-            msg = "port " + std::to_string(env.masterPort) + " is busy: " + msg;
-        return spec::Diagnostics{{"", who + ": " + step + " failed: " + msg}};
+        return spec::Diagnostics{{"", detail::rankFailure(env, step, e)}};
     }
 }
 

@@ -127,8 +127,6 @@ std::string fingerprint(const std::string& s) {
     return buf;
 }
 
-std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 }  // namespace
 
 struct Trainer::Impl {
@@ -273,7 +271,7 @@ struct Trainer::Impl {
                 dp->broadcastFromRankZero(state);
                 dp->attach(net->parameters());
             } catch (const std::exception& e) {
-                return "rank " + std::to_string(dp->rank()) + ": taking rank 0's model failed: " + firstLine(e.what());
+                return detail::rankFailure(*options.ranks, "taking rank 0's model", e);
             }
         }
         progress.totalSteps = totalSteps;
@@ -317,10 +315,7 @@ struct Trainer::Impl {
             if (auto e = dp->checkSame("project or training options", fingerprint(same)); !e.empty())
                 return who + ": " + e + "; start every rank with the same project file and options";
         } catch (const std::exception& e) {
-            std::string msg = firstLine(e.what());
-            if (msg.find("Address already in use") != std::string::npos || msg.find("EADDRINUSE") != std::string::npos)
-                msg = "port " + std::to_string(env.masterPort) + " is busy: " + msg;
-            return who + ": " + step + " failed: " + msg;
+            return detail::rankFailure(env, step, e);
         }
         return {};
     }
