@@ -93,6 +93,20 @@ int run(const moe::cli::ParsedArgs& a) {
     for (const auto& al : r.latest()->alerts)
         if (al.kind == tel::AlertKind::Divergence) finalAlerts.push_back(al);
 
+    // Data parallel runs: each rank's time summed over the snapshots up to the reported one.
+    std::map<int, tel::RankTime> ranks;
+    for (const auto& s : r.snapshots()) {
+        if (s->step > snap->step) break;
+        for (const auto& t : s->rankTimes) {
+            auto& sum = ranks[t.rank];
+            sum.rank = t.rank;
+            sum.steps += t.steps;
+            sum.computeSeconds += t.computeSeconds;
+            sum.gradReduceSeconds += t.gradReduceSeconds;
+            sum.exchangeSeconds += t.exchangeSeconds;
+        }
+    }
+
     if (a.flag("json")) {
         nlohmann::ordered_json j;
         j["run_id"] = r.info().runId;
@@ -114,6 +128,10 @@ int run(const moe::cli::ParsedArgs& a) {
             j["best_test_bits_per_byte"] = tel::bitsPerByte(bestLm->testLoss);
             j["unigram_bits_per_byte"] = lastLm->unigramBitsPerByte;
         }
+        j["ranks"] = nlohmann::ordered_json::array();
+        for (const auto& [rank, t] : ranks)
+            j["ranks"].push_back({{"rank", rank}, {"steps", t.steps}, {"compute_seconds", t.computeSeconds},
+                                  {"grad_reduce_seconds", t.gradReduceSeconds}, {"exchange_seconds", t.exchangeSeconds}});
         j["blocks"] = nlohmann::ordered_json::array();
         for (const auto& b : snap->blocks) {
             const auto f = tel::computeLoadFigures(b);
@@ -154,6 +172,17 @@ int run(const moe::cli::ParsedArgs& a) {
                   << fixed(tel::bitsPerByte(bestLm->testLoss), 3) << " at step " << bestLm->step << "; unigram reference "
                   << fixed(lastLm->unigramBitsPerByte, 3) << " bits per byte\n";
     std::cout << humanCount(snap->tokensPerSecond) << " tokens/s, " << fixed(snap->wallSeconds, 1) << " s of training\n";
+    if (!ranks.empty()) {
+        std::cout << "\ndata parallel over " << ranks.size() << " ranks, time per step up to step " << snap->step << ":\n";
+        moe::cli::Table t({"rank", "steps", "compute ms", "grad reduce ms", "exchange ms", "communication"});
+        for (const auto& [rank, rt] : ranks) {
+            const double n = std::max(1, rt.steps), total = rt.computeSeconds + rt.gradReduceSeconds + rt.exchangeSeconds;
+            t.add({std::to_string(rank), std::to_string(rt.steps), fixed(1e3 * rt.computeSeconds / n, 2), fixed(1e3 * rt.gradReduceSeconds / n, 2),
+                   fixed(1e3 * rt.exchangeSeconds / n, 2), total > 0 ? pct((rt.gradReduceSeconds + rt.exchangeSeconds) / total) : "-"});
+        }
+        std::cout << t.str() << "(grad reduce: waiting for the gradient all-reduce after the backward pass; exchange: the routers' gathers and\n"
+                     "the step's loss and telemetry sums in the forward pass; communication: their share of the step)\n";
+    }
 
     // The project the run trained names the zero-computation columns (zero, copy, constant).
     // Block indices are those of the flattened model (groups expanded).
@@ -214,9 +243,10 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "Reads a run store written by 'moe train' or the studio (also while it is still being written) and prints\n"
     "the last snapshot's load per expert, the collapse detectors' verdicts with explanations and fixes, and the\n"
     "accuracy. --csv TABLE prints one table of the store as CSV: steps, block_stats, expert_stats,\n"
-    "class_expert, alerts, text_metrics or probe_routing.",
+    "class_expert, alerts, text_metrics, probe_routing or rank_times. A data parallel run also shows each rank's time per step\n"
+    "in compute, gradient reduction and forward exchanges.",
     {{"json", "", "print the report as JSON"},
-     {"csv", "TABLE", "print a table as CSV (steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing)"},
+     {"csv", "TABLE", "print a table as CSV (steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing, rank_times)"},
      {"step", "N", "report the snapshot at step N (or the last one before it)"}},
     1, 1, run});
 

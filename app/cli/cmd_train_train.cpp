@@ -17,6 +17,7 @@
 #include "moe/spec/train_memory.h"
 #include "moe/spec/twin.h"
 #include "moe/telemetry/run_store.h"
+#include "moe/train/distributed.h"
 #include "moe/train/trainer.h"
 
 namespace {
@@ -80,7 +81,28 @@ std::string refuseToOverwrite(const std::string& option, const std::string& targ
 }
 
 int run(const moe::cli::ParsedArgs& a) {
+    namespace dist = moe::train::dist;
     const std::string path = a.positional()[0];
+    auto env = dist::readLaunchEnv();
+    if (!env) throw moe::cli::UsageError(env.message());
+    if (!env.value() && a.value("nproc")) {
+        // The launcher: N ranks of this same command on this machine. Ctrl-C reaches every rank
+        // from the terminal; the ranks agree to stop together and the launcher waits for them.
+        if (!moe::cli::loadProjectFile(path)) return 1;
+        dist::LaunchOptions lo;
+        lo.nproc = a.intValue("nproc", 2, 1, 1 << 20);
+        std::signal(SIGINT, SIG_IGN);
+        auto rc = dist::launchLocal(lo);
+        std::signal(SIGINT, SIG_DFL);
+        if (!rc) throw moe::cli::UsageError(rc.message());
+        return rc.value();
+    }
+    const std::optional<dist::LaunchEnv> rank = env.value();
+    if (rank && a.value("nproc") && a.intValue("nproc", rank->worldSize, 1, 1 << 20) != rank->worldSize)
+        throw moe::cli::UsageError("--nproc " + *a.value("nproc") + " does not match WORLD_SIZE=" + std::to_string(rank->worldSize) + " of the environment");
+    // Ranks other than 0 train quietly and write nothing: rank 0 writes the run store and the
+    // checkpoint (--out and --checkpoint name rank 0's files) and prints the progress.
+    const bool quiet = rank && rank->rank != 0;
     auto loaded = moe::cli::loadProjectFile(path);
     if (!loaded) return 1;
     spec::Project project = *loaded;
@@ -98,6 +120,13 @@ int run(const moe::cli::ParsedArgs& a) {
     opt.checkpointPath = a.valueOr("checkpoint", "");
     opt.resumeFrom = a.valueOr("resume", "");
     opt.projectDir = std::filesystem::path(path).parent_path().string();
+    if (rank) {
+        opt.ranks = rank;
+        if (a.value("bucket-mb")) opt.bucketMegabytes = a.doubleValue("bucket-mb", 25, 0.001, 1 << 20);
+        if (a.value("timeout")) opt.rankTimeoutSeconds = a.doubleValue("timeout", 300, 1, 86400);
+        // The project JSON is compared by the trainer; the options that change the run besides it:
+        opt.sameOnEveryRank = "resume " + opt.resumeFrom;
+    }
     if (auto out = a.value("out")) {
         opt.runStorePath = *out;
     } else {
@@ -131,7 +160,7 @@ int run(const moe::cli::ParsedArgs& a) {
     for (const auto& [option, target, isOwn, kind] :
          {std::tuple{std::string("out"), opt.runStorePath, &moe::telemetry::isRunStore, "run store"},
           std::tuple{std::string("checkpoint"), opt.checkpointPath, &train::isCheckpointFile, "checkpoint"}}) {
-        if (target.empty()) continue;
+        if (target.empty() || quiet) continue;
         if (auto e = refuseToOverwrite(option, target, path, force, isOwn, kind); !e.empty()) {
             std::cerr << "error: " << e << "\n";
             return 1;
@@ -142,6 +171,12 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cerr << created.message() << "\n";
         return 1;
     }
+    // The other ranks' progress would repeat rank 0's: their standard output stays silent.
+    struct Silence {
+        bool on;
+        ~Silence() { if (on) std::cout.clear(); }
+    } silence{quiet};
+    if (quiet) std::cout.setstate(std::ios::badbit);
     auto& trainer = *created.value();
     const bool tty = isatty(STDOUT_FILENO) && !a.flag("plain");
     const int threads = trainer.progress().threads;
@@ -149,6 +184,11 @@ int run(const moe::cli::ParsedArgs& a) {
     std::cout << "training " << (project.model.name.empty() ? path : project.model.name) << " on "
               << (device == "cpu" ? "the CPU" : device) << " (" << threads << " CPU thread" << (threads == 1 ? "" : "s")
               << ") -> " << opt.runStorePath << "\n";
+    if (rank)
+        std::cout << "data parallel over " << rank->worldSize << " ranks (c10d, Gloo): each trains its share of every global batch of "
+                  << project.training.batch << " samples"
+                  << (project.training.batch % rank->worldSize ? " (shards differ by one sample; each rank's loss is weighted by its share)" : "")
+                  << "; gradients averaged in buckets of " << fixed(opt.bucketMegabytes, 1) << " MB\n";
     if (const std::string twin = spec::describeTwin(project); !twin.empty()) std::cout << twin << "\n";
     std::cout << std::flush;
 
@@ -216,7 +256,14 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "the project itself and folders never are. A write failure (disk full, read-only file) stops the run, keeps what was written,\n"
     "marks the run store failed and exits 1.\n"
     "Before building the model, its memory (weights, gradients, optimizer states, activations for the batch) is estimated\n"
-    "from the describe figures; a run that would not fit in the available memory (or --max-memory) is refused with the numbers.",
+    "from the describe figures; a run that would not fit in the available memory (or --max-memory) is refused with the numbers.\n"
+    "Data parallel: --nproc N starts N ranks of this command on this machine; with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set\n"
+    "(torchrun, srun or mpirun wrappers) this process is one rank. Every rank trains its shard of each global batch (the project's\n"
+    "training.batch, split in rank order; when it does not divide by the ranks, shards differ by one sample and each rank's loss is\n"
+    "weighted by its share) and gradients are averaged by bucketed all-reduce during the backward pass; routing decisions that\n"
+    "look at the whole batch are taken over every rank's tokens, so the run matches one process on the same batch. Rank 0 prints\n"
+    "the progress and writes the run store and checkpoint (other ranks ignore --out and --checkpoint and write nothing).\n"
+    "All ranks must use the same project and options (checked at start by a hash).",
     {{"steps", "N", "train N optimizer steps (overrides the project)"},
      {"epochs", "N", "train N epochs (overrides the project)"},
      {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
@@ -226,7 +273,10 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"threads", "N", "CPU threads (default: all, or 1 for tiny models)"},
      {"plain", "", "plain progress lines even on a terminal"},
      {"max-memory", "SIZE", "refuse to train when the estimated memory exceeds SIZE (e.g. 8G; default: the memory available)"},
-     {"force", "", "replace an existing --out/--checkpoint file that is not a run store/checkpoint of this program"}},
+     {"force", "", "replace an existing --out/--checkpoint file that is not a run store/checkpoint of this program"},
+     {"nproc", "N", "data parallel: start N local ranks (at most one per core); launched by others, RANK/WORLD_SIZE/... say it"},
+     {"bucket-mb", "MB", "data parallel: gradient all-reduce bucket size (default 25, as PyTorch DDP)"},
+     {"timeout", "S", "data parallel: seconds the rendezvous and each exchange wait for a missing rank (default 300)"}},
     1, 1, run});
 
 }  // namespace

@@ -312,6 +312,77 @@ private Q_SLOTS:
         QVERIFY2(d[4].find("routing_map row (step 10, block 3): resolution = 3037000500") == 0, d[4].c_str());
     }
 
+    // Data parallel runs: each rank's times per snapshot come back; a damaged rank row is skipped
+    // and named; a store without the table reads as one process.
+    void rankTimesRoundTripAndDamage() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/ranks.sqlite").toStdString();
+        {
+            auto w = RunWriter::create(path, {});
+            QVERIFY2(w.ok(), w.message().c_str());
+            for (int step : {1, 10}) {
+                auto s = std::make_shared<RoutingSnapshot>(*makeSnapshot(step));
+                for (int r = 0; r < 2; ++r) s->rankTimes.push_back({r, step == 1 ? 1 : 9, 0.5 + r, 0.25 * step, 0.125 + r});
+                w.value()->append(s);
+            }
+            w.value()->append(makeSnapshot(20));
+            w.value()->finish("finished");
+        }
+        sqlite3* db = nullptr;
+        QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db, "INSERT INTO rank_times VALUES(10, -3, 9, 1, 1, 1); INSERT INTO rank_times VALUES(10, 5, 4611686018427387904, 1, 1, 1);",
+                              nullptr, nullptr, nullptr),
+                 SQLITE_OK);
+        sqlite3_close(db);
+        auto r = RunReader::open(path);
+        QVERIFY2(r.ok(), r.message().c_str());
+        const auto& snaps = r.value()->snapshots();
+        QCOMPARE(snaps.size(), size_t(3));
+        QCOMPARE(snaps[0]->rankTimes.size(), size_t(2));
+        QCOMPARE(snaps[1]->rankTimes.size(), size_t(2));
+        QVERIFY(snaps[2]->rankTimes.empty());
+        const auto& t = snaps[1]->rankTimes[1];
+        QCOMPARE(t.rank, 1);
+        QCOMPARE(t.steps, 9);
+        QCOMPARE(t.computeSeconds, 1.5);
+        QCOMPARE(t.gradReduceSeconds, 2.5);
+        QCOMPARE(t.exchangeSeconds, 1.125);
+        const auto& d = r.value()->damage();
+        QCOMPARE(d.size(), size_t(2));
+        QVERIFY2(d[0].find("rank_times row (step 10): rank = -3") == 0, d[0].c_str());
+        QVERIFY2(d[1].find("rank_times row (step 10): steps = 4611686018427387904") == 0, d[1].c_str());
+        std::ostringstream csv;
+        std::string err;
+        QVERIFY(r.value()->writeCsv("rank_times", csv, err));
+        QVERIFY(csv.str().find("step,rank,steps,compute_seconds,grad_reduce_seconds,exchange_seconds") == 0);
+    }
+
+    // Two ranks' blocks summed through additiveFigures describe their tokens together, as
+    // accumulate does for two batches of one process.
+    void additiveFiguresSumParts() {
+        const auto a = makeSnapshot(1)->blocks[0];
+        auto b = makeSnapshot(2)->blocks[0];
+        b.tokens = 3 * a.tokens;
+        for (auto& p : b.meanGateProb) p = 1.0 - p;
+        b.meanTokenEntropy = 0.5;
+        auto fa = additiveFigures(a);
+        const auto fb = additiveFigures(b);
+        QCOMPARE(fa.size(), fb.size());
+        for (size_t i = 0; i < fa.size(); ++i) fa[i] += fb[i];
+        BlockSnapshot merged = a;
+        setAdditiveFigures(merged, fa);
+        BlockSnapshot expected = a;
+        accumulate(expected, b);
+        QCOMPARE(merged.tokens, expected.tokens);
+        QCOMPARE(merged.dropped, expected.dropped);
+        QCOMPARE(merged.tokensPerExpert, expected.tokensPerExpert);
+        QCOMPARE(merged.classExpert, expected.classExpert);
+        QCOMPARE(merged.tokenEntropyHist, expected.tokenEntropyHist);
+        QCOMPARE(merged.expertsPerTokenHist, expected.expertsPerTokenHist);
+        QVERIFY(std::abs(merged.meanTokenEntropy - expected.meanTokenEntropy) < 1e-12);
+        for (size_t e = 0; e < merged.meanGateProb.size(); ++e) QVERIFY(std::abs(merged.meanGateProb[e] - expected.meanGateProb[e]) < 1e-12);
+    }
+
     void notARunStore() {
         QTemporaryDir dir;
         const QString path = dir.path() + "/junk.sqlite";

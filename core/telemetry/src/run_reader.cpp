@@ -267,6 +267,29 @@ int RunReader::refresh() {
             auto it = blocks.find({sa.getInt(0), static_cast<int>(sa.getInt(1))});
             if (it != blocks.end()) it->second->batches = std::max(1, static_cast<int>(sa.getInt(2)));
         }
+        Statement rt(m_db, "SELECT step, rank, steps, compute_seconds, grad_reduce_seconds, exchange_seconds FROM rank_times WHERE step > ? ORDER BY step, rank");
+        rt.bind(1, after);
+        while (rt.ok() && rt.step() == SQLITE_ROW) {
+            auto it = fresh.find(rt.getInt(0));
+            if (it == fresh.end()) continue;
+            const std::int64_t rank = rt.getInt(1), steps = rt.getInt(2);
+            auto& times = it->second->rankTimes;
+            std::string damage;
+            if (rank < 0 || rank > maxCount) damage = "rank = " + std::to_string(rank) + " (a rank from 0 to " + std::to_string(maxCount) + " fits this file)";
+            else if (steps < 0 || steps > maxCount) damage = "steps = " + std::to_string(steps) + " (a count from 0 to " + std::to_string(maxCount) + " fits this file)";
+            else if (static_cast<std::int64_t>(times.size()) >= maxCount) damage = "more ranks than fit this file";
+            if (!damage.empty()) {
+                noteDamage("rank_times row (step " + std::to_string(rt.getInt(0)) + "): " + damage);
+                continue;
+            }
+            RankTime r;
+            r.rank = static_cast<int>(rank);
+            r.steps = static_cast<int>(steps);
+            r.computeSeconds = rt.getDouble(3);
+            r.gradReduceSeconds = rt.getDouble(4);
+            r.exchangeSeconds = rt.getDouble(5);
+            times.push_back(r);
+        }
         Statement tm(m_db, "SELECT step, test_loss, unigram_bits_per_byte FROM text_metrics WHERE step > ?");
         tm.bind(1, after);
         while (tm.ok() && tm.step() == SQLITE_ROW) {
@@ -341,14 +364,14 @@ SnapshotPtr RunReader::at(std::int64_t step) const {
 }
 
 const std::vector<std::string>& RunReader::csvTables() {
-    static const std::vector<std::string> t = {"steps", "block_stats", "expert_stats", "class_expert", "alerts", "text_metrics", "probe_routing"};
+    static const std::vector<std::string> t = {"steps", "block_stats", "expert_stats", "class_expert", "alerts", "text_metrics", "probe_routing", "rank_times"};
     return t;
 }
 
 bool RunReader::writeCsv(const std::string& table, std::ostream& out, std::string& error) const {
     const auto& tables = csvTables();
     if (std::find(tables.begin(), tables.end(), table) == tables.end()) {
-        error = "unknown table '" + table + "'; choose one of steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing";
+        error = "unknown table '" + table + "'; choose one of steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing, rank_times";
         return false;
     }
     const std::string sql = "SELECT * FROM " + table + (table == "alerts" ? " ORDER BY rowid" : " ORDER BY 1, 2");

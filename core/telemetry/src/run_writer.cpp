@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS text_metrics(step INTEGER PRIMARY KEY, test_loss REAL
 CREATE TABLE IF NOT EXISTS probe_routing(step INTEGER, block INTEGER, k INTEGER, experts TEXT, gates TEXT,
   PRIMARY KEY(step, block));
 CREATE TABLE IF NOT EXISTS block_sample(step INTEGER, block INTEGER, batches INTEGER, PRIMARY KEY(step, block));
+CREATE TABLE IF NOT EXISTS rank_times(step INTEGER, rank INTEGER, steps INTEGER, compute_seconds REAL,
+  grad_reduce_seconds REAL, exchange_seconds REAL, PRIMARY KEY(step, rank));
 )sql";
 
 std::string jsonArray(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
@@ -253,6 +255,16 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
         setMeta("map_bounds", nlohmann::json({s.mapXMin, s.mapXMax, s.mapYMin, s.mapYMax}).dump());
         setMeta("map_points", nlohmann::json(s.mapPoints).dump());
         m_pointsWritten = true;
+    }
+    if (ok && !s.rankTimes.empty()) {
+        Statement rt(m_db, "INSERT OR REPLACE INTO rank_times VALUES(?,?,?,?,?,?)");
+        ok = rt.ok();
+        for (const auto& r : s.rankTimes) {
+            if (!ok) break;
+            rt.bind(1, s.step).bind(2, r.rank).bind(3, r.steps).bind(4, r.computeSeconds).bind(5, r.gradReduceSeconds).bind(6, r.exchangeSeconds);
+            ok = rt.step() == SQLITE_DONE;
+            rt.reset();
+        }
     }
     if (ok && s.unigramBitsPerByte > 0) {
         Statement tm(m_db, "INSERT OR REPLACE INTO text_metrics VALUES(?,?,?)");

@@ -27,6 +27,29 @@ void addInto(std::vector<double>& a, const std::vector<double>& b) {
 }
 }  // namespace
 
+std::vector<double> additiveFigures(const BlockSnapshot& b) {
+    const double t = static_cast<double>(b.tokens);
+    std::vector<double> out{t, static_cast<double>(b.dropped), b.meanTokenEntropy * t};
+    out.insert(out.end(), b.tokensPerExpert.begin(), b.tokensPerExpert.end());
+    for (double p : b.meanGateProb) out.push_back(p * t);
+    for (const auto* v : {&b.tokenEntropyHist, &b.expertsPerTokenHist, &b.classExpert}) out.insert(out.end(), v->begin(), v->end());
+    return out;
+}
+
+void setAdditiveFigures(BlockSnapshot& b, const std::vector<double>& sum) {
+    size_t i = 0;
+    const auto next = [&] { return i < sum.size() ? sum[i++] : 0.0; };
+    const double t = next();
+    b.tokens = static_cast<std::int64_t>(std::llround(t));
+    b.dropped = static_cast<std::int64_t>(std::llround(next()));
+    const auto mean = [&](double weighted) { return t > 0 ? weighted / t : 0.0; };
+    b.meanTokenEntropy = mean(next());
+    for (auto& v : b.tokensPerExpert) v = next();
+    for (auto& v : b.meanGateProb) v = mean(next());
+    for (auto* v : {&b.tokenEntropyHist, &b.expertsPerTokenHist, &b.classExpert})
+        for (auto& x : *v) x = next();
+}
+
 void accumulate(BlockSnapshot& sum, const BlockSnapshot& next) {
     if (sum.experts == 0 || sum.block != next.block || sum.experts != next.experts) {
         sum = next;

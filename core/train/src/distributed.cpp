@@ -1,6 +1,4 @@
 // Collectives measured on c10d: TCPStore rendezvous and ProcessGroupGloo, as LibTorch ships them.
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 #include <torch/version.h>
 #include <unistd.h>
@@ -9,16 +7,12 @@
 #include <chrono>
 #include <cmath>
 
+#include "data_parallel.h"
 #include "moe/train/distributed.h"
 
 namespace moe::train::dist {
 
 namespace {
-
-std::string firstLine(const std::string& s) {
-    const auto nl = s.find('\n');
-    return nl == std::string::npos ? s : s.substr(0, nl);
-}
 
 std::string opName(Collective op) {
     switch (op) {
@@ -161,37 +155,14 @@ std::string unsupportedReason(Collective op) {
 }
 
 spec::Result<Measurement> measureCollective(const LaunchEnv& env, Collective op, const MeasureOptions& o) {
-    const std::string who = "rank " + std::to_string(env.rank);
     if (std::string why = unsupportedReason(op); !why.empty()) return spec::Diagnostics{{"", why}};
     const auto timeout = std::chrono::milliseconds(static_cast<long long>(o.timeoutSeconds * 1000));
-    std::string step = "starting the rendezvous store at " + env.masterAddr + ":" + std::to_string(env.masterPort);
+    std::string step;
     try {
-        c10d::TCPStoreOptions so;
-        so.port = static_cast<uint16_t>(env.masterPort);
-        so.isServer = env.rank == 0;
-        so.numWorkers = static_cast<size_t>(env.worldSize);
-        so.waitWorkers = true;
-        so.timeout = timeout;
-        auto store = c10::make_intrusive<c10d::TCPStore>(env.masterAddr, so);
-
-        // Every rank must agree on the world size: a mismatch would otherwise hang in the rendezvous.
-        step = "checking the world size";
-        const std::string mine = std::to_string(env.worldSize);
-        store->set("moe/ws/" + std::to_string(env.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
-        if (env.rank != 0) {
-            auto v = store->get("moe/ws/0");
-            const std::string theirs(v.begin(), v.end());
-            if (theirs != mine)
-                return spec::Diagnostics{{"WORLD_SIZE", who + ": WORLD_SIZE=" + mine + " but rank 0 has WORLD_SIZE=" + theirs}};
-        }
-
-        step = "joining the Gloo process group";
-        auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-        // On one machine the loopback interface; across machines the interface of this host's name.
-        opts->devices.push_back(env.masterAddr == "127.0.0.1" || env.masterAddr == "localhost"
-                                    ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                    : c10d::ProcessGroupGloo::createDefaultDevice());
-        c10d::ProcessGroupGloo pg(store, env.rank, env.worldSize, opts);
+        detail::ProcessGroup group;
+        if (std::string e = detail::joinProcessGroup(env, timeout, group, step); !e.empty()) return spec::Diagnostics{{"WORLD_SIZE", e}};
+        auto& store = group.store;
+        auto& pg = *group.pg;
 
         Measurement m;
         m.backend = "gloo (c10d, LibTorch " TORCH_VERSION ")";
@@ -242,10 +213,7 @@ spec::Result<Measurement> measureCollective(const LaunchEnv& env, Collective op,
         }
         return m;
     } catch (const std::exception& e) {
-        std::string msg = firstLine(e.what());
-        if (msg.find("Address already in use") != std::string::npos || msg.find("EADDRINUSE") != std::string::npos)
-            msg = "port " + std::to_string(env.masterPort) + " is busy: " + msg;
-        return spec::Diagnostics{{"", who + ": " + step + " failed: " + msg}};
+        return spec::Diagnostics{{"", detail::rankFailure(env, step, e)}};
     }
 }
 

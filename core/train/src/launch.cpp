@@ -94,7 +94,7 @@ std::string describeStatus(int status) {
 
 spec::Result<std::optional<LaunchEnv>> readLaunchEnv() {
     spec::Diagnostics errs;
-    std::optional<int> rank, world, local, port;
+    std::optional<int> rank, world, local, localWorld, port;
     const bool hasRank = envInt("RANK", 0, 1 << 20, rank, errs);
     const bool hasWorld = envInt("WORLD_SIZE", 1, 1 << 20, world, errs);
     if (!errs.empty()) return errs;
@@ -106,12 +106,14 @@ spec::Result<std::optional<LaunchEnv>> readLaunchEnv() {
         return spec::Diagnostics{{"", "RANK=" + std::to_string(*rank) + " is outside 0.." + std::to_string(*world - 1) + " (WORLD_SIZE=" +
                                               std::to_string(*world) + ")"}};
     envInt("LOCAL_RANK", 0, 1 << 20, local, errs);
+    envInt("LOCAL_WORLD_SIZE", 1, 1 << 20, localWorld, errs);
     envInt("MASTER_PORT", 1, 65535, port, errs);
     if (!errs.empty()) return errs;
     LaunchEnv e;
     e.rank = *rank;
     e.worldSize = *world;
     e.localRank = local.value_or(*rank);
+    e.localWorldSize = localWorld.value_or(*world);
     if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) e.masterAddr = addr;
     if (port) e.masterPort = *port;
     return std::optional<LaunchEnv>{e};
@@ -172,6 +174,8 @@ spec::Result<int> launchLocal(const LaunchOptions& o) {
             // A launcher that dies (killed, Ctrl-C) takes its ranks with it.
             ::prctl(PR_SET_PDEATHSIG, SIGTERM);
             if (::getppid() == 1) ::_exit(1);
+            // A launcher that ignores Ctrl-C (it waits for its ranks to stop) must not pass that on.
+            ::signal(SIGINT, SIG_DFL);
             ::setenv("RANK", std::to_string(r).c_str(), 1);
             ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
             ::setenv("WORLD_SIZE", std::to_string(o.nproc).c_str(), 1);

@@ -84,6 +84,7 @@ torch::Tensor BlockImpl::runExperts(const Permuted& p) {
 
 torch::Tensor BlockImpl::moeForward(const torch::Tensor& h, const RouteContext& ctx) {
     const auto T = h.size(0);
+    // Over a batch group the routing covers every rank's tokens until the local rows are taken.
     Routing r = m_router->forward(h, ctx);
     BlockRecord rec;
     // Load balancing (Switch/GShard): E x sum_i f_i P_i, f from the router's choices before
@@ -92,8 +93,14 @@ torch::Tensor BlockImpl::moeForward(const torch::Tensor& h, const RouteContext& 
     f = f / f.sum().clamp_min(1.0);
     rec.aux = static_cast<double>(m_routed) * (f * r.probs.mean(0)).sum();
     rec.z = r.logits.defined() ? torch::logsumexp(r.logits, -1).pow(2).mean() : torch::zeros({}, h.options());
+    if (ctx.group) {
+        rec.aux = ctx.group->wholeBatchTerm(rec.aux);
+        rec.z = ctx.group->wholeBatchTerm(rec.z);
+    }
+    const auto before = r.expertIdx;
     if (!m_spec.capacity.dropless)
         rec.capacity = applyCapacity(r, m_routed, m_spec.capacity.factor, m_spec.capacity.dropPolicy);
+    if (ctx.group) r = localRows(r, before, T);
     // The dispatch/combine seam (kernels' autograd ops when built, plain LibTorch otherwise).
     Permuted p = dispatchPermute(h, r.expertIdx, m_routed);
     auto out = dispatchCombine(runExperts(p), p.slotOf, r.gates, T);

@@ -32,7 +32,14 @@ struct Routing {
     torch::Tensor rankFirst;  // [T] int64, the expert the router ranks first (routing maps)
     torch::Tensor wanted;     // [E] assignments per expert before capacity (aux loss, bias update)
     std::int64_t dropped = 0; // assignments dropped by capacity
+    // Routed over a BatchGroup: the rows are every rank's tokens (rank order) and this rank's
+    // tokens start here; 0 in one process.
+    std::int64_t rowBegin = 0;
 };
+
+// This rank's rows [begin, begin + count) of a routing over every rank's tokens; `before` is the
+// expert choice of those rows before capacity (wanted and dropped count them).
+Routing localRows(const Routing& r, const torch::Tensor& before, std::int64_t count);
 
 // Gathers the tokens per expert and scatters the weighted expert outputs back. This is the seam
 // where the kernels' autograd ops (moe::kernels::torch_ops::permute / unpermuteCombine, same
@@ -66,6 +73,24 @@ torch::Tensor dropMask(const Routing& r, std::int64_t experts, double factor, mo
 
 // ---- [SECTION] routers -----------------------------------------------------------------------
 
+// Data parallel: the ranks that share one global batch, each holding a contiguous run of its
+// rows in rank order. The routers take their batch-wide decisions (capacity, expert choice,
+// unified's batch top-k, Sinkhorn balancing, sigmoid_bias loads) and the aux and z losses over
+// every rank's rows, so a data parallel step routes exactly as one process on the whole batch.
+class BatchGroup {
+public:
+    virtual ~BatchGroup() = default;
+    virtual int size() const = 0;
+    // First row of this rank's tokens in the current step's global batch.
+    virtual std::int64_t rowBegin() const = 0;
+    // Every rank's rows of `local` in rank order. This rank's rows are `local` itself (its
+    // gradient flows through them); the other ranks' rows are constants.
+    virtual torch::Tensor gatherRows(const torch::Tensor& local) = 0;
+    // A loss term computed over every rank's rows: the same value, its gradient (which reaches
+    // only this rank's rows) scaled by the number of ranks, since the gradient all-reduce averages.
+    torch::Tensor wholeBatchTerm(const torch::Tensor& t) const { return t + static_cast<double>(size() - 1) * (t - t.detach()); }
+};
+
 struct RouteContext {
     bool training = false;
     const torch::Tensor* tokenIds = nullptr;  // [T] int64 content ids (hash router)
@@ -73,6 +98,7 @@ struct RouteContext {
     // Tokens per sample: blocks see [B*seqLen, d] and attention regroups them into sequences.
     // 0: the whole batch is one sequence.
     std::int64_t seqLen = 0;
+    BatchGroup* group = nullptr;  // data parallel training steps only; evaluation routes alone
 };
 
 class RouterImpl : public torch::nn::Module {

@@ -136,6 +136,21 @@ torch::Tensor dropMask(const Routing& r, std::int64_t experts, double factor, mo
     return torch::zeros({N}, opts.dtype(torch::kBool)).index_put_({finalOrder}, dropSorted);
 }
 
+Routing localRows(const Routing& r, const torch::Tensor& before, std::int64_t count) {
+    Routing out;
+    const auto rows = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, r.rowBegin, count) : t; };
+    out.logits = rows(r.logits);
+    out.probs = rows(r.probs);
+    out.expertIdx = rows(r.expertIdx);
+    out.gates = rows(r.gates);
+    out.rankFirst = rows(r.rankFirst);
+    torch::NoGradGuard ng;
+    const auto mine = rows(before).reshape({-1});
+    out.wanted = torch::bincount(mine.index({mine >= 0}), {}, r.wanted.size(0));
+    out.dropped = (mine >= 0).sum().item<std::int64_t>() - (out.expertIdx >= 0).sum().item<std::int64_t>();
+    return out;
+}
+
 // ---- [SECTION] routers -----------------------------------------------------------------------
 
 namespace {
@@ -198,12 +213,14 @@ torch::Tensor RouterImpl::limitGroups(const torch::Tensor& select) const {
 
 Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
     Routing r;
-    const auto T = x.size(0);
     const int E = m_experts;
     const double temp = m_spec.temperature;
+    if (ctx.group) r.rowBegin = ctx.group->rowBegin();
     if (m_spec.kind == RouterKind::Hash) {
-        TORCH_CHECK(ctx.tokenIds && ctx.tokenIds->numel() == T, "hash router needs one content id per token");
-        auto h = torch::remainder(*ctx.tokenIds, E);
+        TORCH_CHECK(ctx.tokenIds && ctx.tokenIds->numel() == x.size(0), "hash router needs one content id per token");
+        const auto ids = ctx.group ? ctx.group->gatherRows(*ctx.tokenIds) : *ctx.tokenIds;
+        const auto T = ids.size(0);
+        auto h = torch::remainder(ids, E);
         auto idx = torch::remainder(h.unsqueeze(1) + torch::arange(m_k, h.options()).unsqueeze(0), E);
         r.expertIdx = idx;
         r.gates = torch::full({T, m_k}, 1.0 / m_k, x.options());
@@ -212,7 +229,10 @@ Routing RouterImpl::forward(const torch::Tensor& x, const RouteContext& ctx) {
         r.wanted = countPerExpert(idx, E);
         return r;
     }
-    r.logits = m_linear->forward(x);
+    // Over a batch group the decisions below see every rank's logits; the noise is drawn for all
+    // of them from the same generator on every rank, as one process draws it.
+    r.logits = ctx.group ? ctx.group->gatherRows(m_linear->forward(x)) : m_linear->forward(x);
+    const auto T = r.logits.size(0);
     auto logits = r.logits;
     if (ctx.training && m_spec.noise > 0) {
         auto n = ctx.generator ? torch::randn(logits.sizes(), *ctx.generator, logits.options())

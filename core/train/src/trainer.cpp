@@ -40,6 +40,7 @@
 #include "moe/telemetry/run_store.h"
 #include "moe/train/datasets.h"
 #include "checkpoint.h"
+#include "data_parallel.h"
 #include "device.h"
 #include "probe.h"
 
@@ -106,11 +107,24 @@ torch::Tensor bytesTensor(const std::vector<std::uint8_t>& b) {
 // the 2-D classroom project: 10x slower with 2 threads than with 1 on a busy 2-core machine).
 constexpr double kParallelStepFlops = 20e6;  // forward FLOPs per step
 
-int defaultThreads(const moe::spec::Project& p) {
-    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+// Data parallel ranks on one machine share its cores.
+int defaultThreads(const moe::spec::Project& p, int localRanks) {
+    const int hw = std::max(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) / std::max(1, localRanks));
     const double tokens = static_cast<double>(p.training.batch) * p.model.input.tokensPerSample();
     const double flops = tokens * moe::spec::computeFigures(p.model).flopsPerToken;
     return flops < kParallelStepFlops ? 1 : hw;
+}
+
+// FNV-1a, 64 bit: the same on every machine and build, unlike std::hash.
+std::string fingerprint(const std::string& s) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
 }
 
 }  // namespace
@@ -134,6 +148,11 @@ struct Trainer::Impl {
     int probeSamples = 1;
     torch::Device device{torch::kCPU};
     MoeNet net{nullptr};
+    // Data parallel: the other ranks (null when training alone). Its gradient hooks point at it,
+    // so it goes before the model (members are destroyed in reverse order).
+    std::unique_ptr<detail::DataParallel> dp;
+    telemetry::RankTime rankInterval;  // this rank's time since the last snapshot
+    bool leader() const { return !dp || dp->rank() == 0; }
     std::unique_ptr<torch::optim::Optimizer> optimizer;
     at::Generator generator;
     std::unique_ptr<telemetry::RunWriter> writer;
@@ -161,6 +180,7 @@ struct Trainer::Impl {
     bool stopRequested = false;
     bool pauseRequested = false;
     bool finalized = false;
+    bool stopAgreed = false;  // data parallel: some rank asked to stop; every rank ends after this step
     double pendingLr = std::numeric_limits<double>::quiet_NaN();
     double baseLr = 0;  // the set rate; the schedule (warm-up, cosine) scales it every step
     Progress progress;
@@ -210,6 +230,8 @@ struct Trainer::Impl {
         totalSteps = t.steps ? *t.steps : static_cast<std::int64_t>(*t.epochs) * stepsPerEpoch;
         tokensPerStep = batch * m.input.tokensPerSample();
         if (auto e = detail::resolveDevice(t.device, device); !e.empty()) return e;
+        if (options.ranks)
+            if (auto e = joinRanks(); !e.empty()) return e;
         {
             std::lock_guard lock(initMutex());
             torch::manual_seed(t.seed);
@@ -241,6 +263,17 @@ struct Trainer::Impl {
         }
         if (!options.resumeFrom.empty())
             if (auto e = loadCheckpoint(options.resumeFrom); !e.empty()) return e;
+        if (dp) {
+            // The same seed built the same model on every rank; rank 0's copy makes sure of it.
+            try {
+                auto state = net->parameters();
+                for (const auto& b : net->buffers()) state.push_back(b);
+                dp->broadcastFromRankZero(state);
+                dp->attach(net->parameters());
+            } catch (const std::exception& e) {
+                return detail::rankFailure(*options.ranks, "taking rank 0's model", e);
+            }
+        }
         progress.totalSteps = totalSteps;
         progress.unigramBitsPerByte = unigramBpb;
         progress.threads = at::get_num_threads();
@@ -249,13 +282,40 @@ struct Trainer::Impl {
         baseLr = t.learningRate;
         progress.learningRate = spec::learningRateAt(t, baseLr, step, totalSteps);
         progress.epoch = static_cast<double>(step) / static_cast<double>(stepsPerEpoch);
-        if (!options.runStorePath.empty()) {
+        if (!options.runStorePath.empty() && leader()) {
             telemetry::RunInfo info;
             info.projectJson = moe::spec::serializeProject(project);
             info.checkpoint = options.checkpointPath;
             auto w = telemetry::RunWriter::create(options.runStorePath, info);
             if (!w) return w.message();
             writer = std::move(w.value());
+        }
+        return {};
+    }
+
+    // Data parallel: joins the other ranks and checks that they train the same thing.
+    std::string joinRanks() {
+        const auto& env = *options.ranks;
+        const std::string who = "rank " + std::to_string(env.rank);
+        if (device.type() != torch::kCPU)
+            return who + ": data parallel training runs on the CPU (c10d's Gloo); set training.device to cpu";
+        if (batch < env.worldSize)
+            return who + ": the global batch of " + std::to_string(batch) + " samples (training.batch) cannot be shared by " +
+                   std::to_string(env.worldSize) + " ranks: every rank needs at least one sample per step; raise training.batch or start fewer ranks";
+        std::string step;
+        try {
+            detail::ProcessGroup group;
+            const auto timeout = std::chrono::milliseconds(static_cast<long long>(options.rankTimeoutSeconds * 1000));
+            if (auto e = detail::joinProcessGroup(env, timeout, group, step); !e.empty()) return e;
+            dp = std::make_unique<detail::DataParallel>(std::move(group), env.rank, env.worldSize, options.bucketMegabytes * 1024 * 1024);
+            step = "comparing the project across ranks";
+            // The bucket layout must match too: each bucket is one all-reduce of the same size on every rank.
+            const std::string same = moe::spec::serializeProject(project) + "\n" + options.sameOnEveryRank + "\nbucket bytes " +
+                                     std::to_string(options.bucketMegabytes * 1024 * 1024);
+            if (auto e = dp->checkSame("project or training options", fingerprint(same)); !e.empty())
+                return who + ": " + e + "; start every rank with the same project file and options";
+        } catch (const std::exception& e) {
+            return detail::rankFailure(env, step, e);
         }
         return {};
     }
@@ -284,7 +344,9 @@ struct Trainer::Impl {
                     if (state == TrainerState::Running) break;
                     wake.wait(lock);
                 }
-                if (stopRequested) break;
+                // Data parallel ranks stop together: a stop request rides on the next step's
+                // exchange (runStep), so no rank waits for one that is gone.
+                if (stopRequested && !dp) break;
             }
             if (step >= totalSteps) {
                 finish(TrainerState::Finished, {});
@@ -305,6 +367,7 @@ struct Trainer::Impl {
                 finish(TrainerState::Failed, error);
                 return;
             }
+            if (stopAgreed) break;
             std::lock_guard lock(mutex);
             if (budget > 0 && --budget == 0 && step < totalSteps && state == TrainerState::Running) {
                 state = TrainerState::Paused;
@@ -321,7 +384,7 @@ struct Trainer::Impl {
     // failed one whose message names the file and the cause; what was written before stays.
     void finish(TrainerState final, std::string message) {
         try {
-            if (final != TrainerState::Failed && step > 0 && lastSnapshotStep != step) {
+            if (final != TrainerState::Failed && step > 0 && lastSnapshotStep != step && leader()) {
                 std::lock_guard lock(modelMutex);
                 evaluateHeldOut();
                 publishFinal();
@@ -336,7 +399,7 @@ struct Trainer::Impl {
                 message = e;
             }
         }
-        if (!options.checkpointPath.empty() && final != TrainerState::Failed && step > 0) {
+        if (!options.checkpointPath.empty() && final != TrainerState::Failed && step > 0 && leader()) {
             std::lock_guard lock(modelMutex);
             if (auto e = saveCheckpointLocked(options.checkpointPath); !e.empty()) {
                 spdlog::error("{}", e);
@@ -375,16 +438,25 @@ struct Trainer::Impl {
         return {w.narrow(1, 0, S).to(torch::kFloat), w.narrow(1, 1, S).reshape({-1})};
     }
 
-    // The training batch of optimizer step `s` (0-based), on the device.
-    std::pair<torch::Tensor, torch::Tensor> batchAt(std::int64_t s) {
+    // Samples [begin, end) of each global batch this process trains on: its shard when data
+    // parallel, else (or with `whole`) the whole batch.
+    std::pair<std::int64_t, std::int64_t> shard(bool whole = false) const {
+        return dp && !whole ? detail::shardOf(batch, dp->rank(), dp->size()) : std::pair<std::int64_t, std::int64_t>{0, batch};
+    }
+
+    // The training batch of optimizer step `s` (0-based), on the device: this rank's shard of it
+    // unless `whole`.
+    std::pair<torch::Tensor, torch::Tensor> batchAt(std::int64_t s, bool whole = false) {
+        const auto [b0, b1] = shard(whole);
         if (text()) {
             auto starts = trainingWindows(trainText.size(0), project.model.input.seqLen, static_cast<int>(batch), project.training.seed, s);
+            starts = std::vector<std::int64_t>(starts.begin() + b0, starts.begin() + b1);
             auto [x, y] = windows(trainText, starts);
             return {x.to(device), y.to(device)};
         }
         const std::int64_t epoch = s / stepsPerEpoch, pos = s % stepsPerEpoch;
         const auto& ord = epochOrder(epoch);
-        auto idx = torch::from_blob(const_cast<std::int64_t*>(ord.data() + pos * batch), {batch}, torch::kLong);
+        auto idx = torch::from_blob(const_cast<std::int64_t*>(ord.data() + pos * batch + b0), {b1 - b0}, torch::kLong);
         return {trainX.index_select(0, idx).to(device), trainY.index_select(0, idx).to(device)};
     }
 
@@ -407,6 +479,7 @@ struct Trainer::Impl {
 
     // Held-out accuracy (next-byte accuracy for text) and, for text, the held-out loss.
     void evaluateHeldOut() {
+        if (!leader()) return;  // data parallel: rank 0 evaluates and records
         if (text()) {
             auto r = detail::evaluateLm(*net, testX, testY, device);
             testLoss = r.loss;
@@ -437,12 +510,50 @@ struct Trainer::Impl {
         detail::RouteContext ctx;
         ctx.training = true;
         ctx.generator = generator;
+        // Data parallel: this rank's mean task loss is weighted by its share of the global batch
+        // (shards differ by one sample when the batch does not divide by the ranks), so the mean
+        // of the ranks' gradients is the gradient of the global batch's mean loss.
+        double weight = 1;
+        if (dp) {
+            const auto tokensPerSample = project.model.input.tokensPerSample();
+            std::vector<std::int64_t> rows;
+            for (int r = 0; r < dp->size(); ++r) {
+                const auto [b0, b1] = detail::shardOf(batch, r, dp->size());
+                rows.push_back((b1 - b0) * tokensPerSample);
+            }
+            dp->setRows(std::move(rows));
+            ctx.group = dp.get();
+            weight = static_cast<double>(dp->size()) * static_cast<double>(x.size(0)) / static_cast<double>(batch);
+        }
         auto logits = net->forward(x, ctx);
         auto task = torch::nn::functional::cross_entropy(logits, y);
-        auto loss = task + net->routingLoss().to(device);
-        const double lossV = loss.item<double>(), taskV = task.item<double>();
+        auto routing = net->routingLoss().to(device);
+        auto loss = dp ? weight * task + routing : task + routing;
+        double lossV = loss.item<double>(), taskV = task.item<double>();
         int blown = -1;
-        const double maxLogit = detail::maxRouterLogit(*net, blown);
+        double maxLogit = detail::maxRouterLogit(*net, blown);
+        double acc = logits.argmax(-1).eq(y).to(torch::kDouble).mean().item<double>();
+        if (dp) {
+            // The global batch's figures, and whether any rank was asked to stop, on every rank.
+            bool stopAsked;
+            {
+                std::lock_guard lock(mutex);
+                stopAsked = stopRequested;
+            }
+            const double correct = logits.argmax(-1).eq(y).sum().item<double>();
+            auto sums = torch::tensor({weight * taskV + routing.item<double>(), weight * taskV, correct, static_cast<double>(y.size(0)),
+                                       stopAsked ? 1.0 : 0.0}, torch::kDouble);
+            dp->sum(sums);
+            auto most = torch::tensor({std::isfinite(maxLogit) ? maxLogit : std::numeric_limits<double>::max()}, torch::kDouble);
+            dp->max(most);
+            const auto* v = sums.data_ptr<double>();
+            const double n = static_cast<double>(dp->size());
+            lossV = v[0] / n;
+            taskV = v[1] / n;
+            acc = v[3] > 0 ? v[2] / v[3] : 0.0;
+            stopAgreed = v[4] > 0;
+            maxLogit = most.item<double>();
+        }
         if (!std::isfinite(lossV) || !std::isfinite(maxLogit) || maxLogit > detail::kRouterLogitLimit) {
             std::string where = detail::describeBlowUp(*net, blown);
             const std::string what = !std::isfinite(lossV) ? "the loss became " + std::string(std::isnan(lossV) ? "NaN" : "infinite")
@@ -452,7 +563,9 @@ struct Trainer::Impl {
                    ". Try a lower learning rate, a router z-loss (losses.z) or a higher softmax temperature.";
         }
         optimizer->zero_grad();
+        if (dp) dp->beginBackward();
         loss.backward();
+        if (dp) dp->finishGradients();
         const std::int64_t done = step + 1;
         const bool epochEnd = done % stepsPerEpoch == 0;
         const bool snapshot = done == 1 || done % project.training.telemetryInterval == 0 || epochEnd || done == totalSteps;
@@ -468,8 +581,16 @@ struct Trainer::Impl {
         optimizer->step();
         net->afterOptimizerStep();
         step = done;
-        const double acc = logits.argmax(-1).eq(y).to(torch::kDouble).mean().item<double>();
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::vector<telemetry::RankTime> rankTimes;
+        if (dp) {
+            const auto [reduce, exchange] = dp->takeWaitSeconds();
+            rankInterval.steps += 1;
+            rankInterval.computeSeconds += std::max(0.0, secs - reduce - exchange);
+            rankInterval.gradReduceSeconds += reduce;
+            rankInterval.exchangeSeconds += exchange;
+            if (snapshot) rankTimes = mergeRanks(blocks);
+        }
         stepSecondsEma = stepSecondsEma == 0 ? secs : 0.9 * stepSecondsEma + 0.1 * secs;
         lossEma = std::isnan(lossEma) ? lossV : 0.9 * lossEma + 0.1 * lossV;
         accEma = done == 1 ? acc : 0.9 * accEma + 0.1 * acc;
@@ -483,6 +604,7 @@ struct Trainer::Impl {
             s->taskLoss = taskV;
             s->accuracy = acc;
             s->blocks = std::move(blocks);
+            s->rankTimes = std::move(rankTimes);
             publish(std::move(s), (epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet) ? testAccuracy : -1);
         }
         std::lock_guard lock(mutex);
@@ -497,6 +619,47 @@ struct Trainer::Impl {
         return {};
     }
 
+    // Data parallel snapshot: the routing counts of every rank's tokens summed into `blocks` (so
+    // they describe the global batches) and every rank's time since the last snapshot, in one
+    // exchange.
+    std::vector<telemetry::RankTime> mergeRanks(std::vector<telemetry::BlockSnapshot>& blocks) {
+        std::vector<double> packed;
+        std::vector<size_t> sizes;
+        for (const auto& b : blocks) {
+            auto f = telemetry::additiveFigures(b);
+            sizes.push_back(f.size());
+            packed.insert(packed.end(), f.begin(), f.end());
+        }
+        const size_t timesAt = packed.size();
+        packed.resize(timesAt + 4 * static_cast<size_t>(dp->size()), 0.0);
+        double* mine = packed.data() + timesAt + 4 * static_cast<size_t>(dp->rank());
+        mine[0] = rankInterval.steps;
+        mine[1] = rankInterval.computeSeconds;
+        mine[2] = rankInterval.gradReduceSeconds;
+        mine[3] = rankInterval.exchangeSeconds;
+        rankInterval = {};
+        auto t = torch::tensor(packed, torch::kDouble);
+        dp->sum(t);
+        const double* v = t.data_ptr<double>();
+        size_t at = 0;
+        for (size_t i = 0; i < blocks.size(); ++i) {
+            telemetry::setAdditiveFigures(blocks[i], std::vector<double>(v + at, v + at + sizes[i]));
+            at += sizes[i];
+        }
+        std::vector<telemetry::RankTime> times;
+        for (int r = 0; r < dp->size(); ++r) {
+            const double* x = v + timesAt + 4 * static_cast<size_t>(r);
+            telemetry::RankTime rt;
+            rt.rank = r;
+            rt.steps = static_cast<int>(std::lround(x[0]));
+            rt.computeSeconds = x[1];
+            rt.gradReduceSeconds = x[2];
+            rt.exchangeSeconds = x[3];
+            times.push_back(rt);
+        }
+        return times;
+    }
+
     // Fills the run-wide fields, the routing maps and the detectors' verdicts, then publishes.
     void publish(std::shared_ptr<RoutingSnapshot> s, double testAcc) {
         s->step = step;
@@ -505,6 +668,13 @@ struct Trainer::Impl {
         s->learningRate = optimizer->param_groups()[0].options().get_lr();
         s->tokensPerSecond = stepSecondsEma > 0 ? static_cast<double>(tokensPerStep) / stepSecondsEma : 0;
         s->wallSeconds = startedClock ? std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() : 0;
+        if (!leader()) {
+            // Data parallel: rank 0 records the run; the others only keep their latest figures.
+            lastSnapshotStep = step;
+            std::lock_guard lock(mutex);
+            latest = std::move(s);
+            return;
+        }
         if (data.planar && !s->blocks.empty()) {
             s->mapXMin = data.xMin;
             s->mapXMax = data.xMax;
@@ -546,7 +716,7 @@ struct Trainer::Impl {
     // A snapshot for the state at the end of the run when the last step had none: routing of a
     // fresh forward over one batch (no gradient, so no router gradient norm).
     void publishFinal() {
-        auto [x, y] = batchAt(0);
+        auto [x, y] = batchAt(0, /*whole=*/true);
         torch::NoGradGuard ng;
         net->eval();
         detail::RouteContext ctx;
@@ -657,7 +827,7 @@ moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Pro
     // What trains is the model's twin when the project sets one (its model keeps the real size).
     const moe::spec::Project project = moe::spec::trainingProject(source);
     try {
-        const int threads = options.threads > 0 ? options.threads : defaultThreads(project);
+        const int threads = options.threads > 0 ? options.threads : defaultThreads(project, options.ranks ? options.ranks->localWorldSize : 1);
         at::set_num_threads(threads);
         spdlog::info("training with {} CPU thread(s)", threads);
         auto impl = std::make_unique<Impl>();

@@ -26,6 +26,9 @@
 //   probe_routing(step, block, k, experts, gates)  sequence models: per probe token the k experts
 //                                                 (-1: unused slot) and gates, JSON [tokens x k]
 //   block_sample(step, block, batches)            how many batches a snapshot's routing counts sum
+//   rank_times(step, rank, steps, compute_seconds, grad_reduce_seconds, exchange_seconds)
+//                                                 data parallel runs: each rank's time since the
+//                                                 last snapshot (see RankTime)
 //   meta holds the probe once: probe_tokens (JSON), probe_samples, class_names (JSON, when the
 //   class rows are not dataset labels, e.g. token classes of text)
 

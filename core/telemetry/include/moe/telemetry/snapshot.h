@@ -50,6 +50,13 @@ struct BlockSnapshot {
     double assignments() const;
 };
 
+// The figures of a block that add up over disjoint sets of tokens (the counts, and the means
+// times tokens), flattened in one fixed order for the block's experts and classes: data parallel
+// ranks sum them so a snapshot describes the whole global batch.
+std::vector<double> additiveFigures(const BlockSnapshot& b);
+// Sets `b`'s additive figures from a sum of additiveFigures of blocks laid out like `b`.
+void setAdditiveFigures(BlockSnapshot& b, const std::vector<double>& sum);
+
 // Adds `next` (a later batch of the same block) to `sum`: counts add up, means are weighted by
 // tokens, the last-batch figures are `next`'s. An empty `sum` (no experts yet) becomes `next`.
 void accumulate(BlockSnapshot& sum, const BlockSnapshot& next);
@@ -85,6 +92,15 @@ struct Alert {
     std::string fix;                          // what to try
 };
 
+// Data parallel runs: where one rank's time went over the steps since the last snapshot.
+struct RankTime {
+    int rank = 0;
+    int steps = 0;                  // optimizer steps measured
+    double computeSeconds = 0;      // forward, backward and optimizer, less the waits below
+    double gradReduceSeconds = 0;   // waiting for the gradient all-reduce after the backward pass
+    double exchangeSeconds = 0;     // forward exchanges: the routers' gathers, the loss and telemetry sums
+};
+
 struct RoutingSnapshot {
     std::int64_t step = 0;
     double epoch = 0;
@@ -112,6 +128,7 @@ struct RoutingSnapshot {
     // token classes such as letters, digits, spaces, punctuation); empty: class numbers.
     std::vector<std::string> classNames;
     std::vector<Alert> alerts;                // the collapse detectors' verdicts at this step
+    std::vector<RankTime> rankTimes;          // data parallel runs: one per rank; empty in one process
 };
 
 // Nats per byte to bits per byte (a cross-entropy in nats divided by ln 2).

@@ -18,12 +18,13 @@ struct LaunchEnv {
     int rank = 0;
     int worldSize = 1;
     int localRank = 0;
+    int localWorldSize = 1;  // ranks on this machine (LOCAL_WORLD_SIZE; WORLD_SIZE when unset)
     std::string masterAddr = "127.0.0.1";
     int masterPort = 29500;
 };
 
-// The rank's environment; nullopt when neither RANK nor WORLD_SIZE is set (not launched as a
-// rank). A clear error for a missing or malformed variable, RANK outside 0..WORLD_SIZE-1, a port
+// The rank's environment (LOCAL_RANK and LOCAL_WORLD_SIZE optional); nullopt when neither RANK
+// nor WORLD_SIZE is set (not launched as a rank). A clear error for a missing or malformed variable, RANK outside 0..WORLD_SIZE-1, a port
 // outside 1..65535.
 spec::Result<std::optional<LaunchEnv>> readLaunchEnv();
 

@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "moe/spec/diagnostic.h"
 #include "moe/spec/project.h"
 #include "moe/telemetry/snapshot.h"
+#include "moe/train/distributed.h"
 
 namespace moe::train {
 
@@ -45,6 +47,16 @@ struct TrainerOptions {
     std::string projectDir;          // folder relative corpus paths start from (the project file's); empty: current
     std::string resumeFrom;          // a checkpoint to resume from; empty: fresh start
     bool background = false;         // lower the training threads' CPU priority (a UI shares the cores)
+    // Data parallel: this process is one rank of `ranks` (nullopt: it trains alone). Every rank
+    // trains its shard of each global batch (the project's batch) and the gradients are averaged;
+    // create() joins the other ranks and returns only when all have the same project and
+    // `sameOnEveryRank`. Only rank 0 writes the run store and the checkpoint.
+    std::optional<dist::LaunchEnv> ranks;
+    std::string sameOnEveryRank;     // options that change the run (e.g. the command's), compared at start
+    // Gradient all-reduce bucket size: PyTorch DDP's default bucket_cap_mb = 25
+    // (https://pytorch.org/docs/1.13/generated/torch.nn.parallel.DistributedDataParallel.html).
+    double bucketMegabytes = 25;
+    double rankTimeoutSeconds = 300; // the rendezvous and each collective; a rank gone longer fails the run
 };
 
 class Trainer {

@@ -1,0 +1,104 @@
+#pragma once
+// Data parallel training on LibTorch's c10d (TCPStore rendezvous, ProcessGroupGloo): the ranks'
+// process group, the start-up checks, the batch group the routers gather over, and the bucketed
+// gradient all-reduce overlapped with the backward pass. Private to core/train.
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "moe/train/distributed.h"
+#include "moe_net.h"
+
+namespace moe::train::detail {
+
+struct ProcessGroup {
+    c10::intrusive_ptr<c10d::TCPStore> store;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+};
+
+// Joins the ranks of `env`: a TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 serves it), every
+// rank's WORLD_SIZE checked against rank 0's, then a Gloo process group (the loopback device on
+// one machine, the host's interface otherwise). `step` names what is being done, for the caller's
+// message when LibTorch throws. Returns an error message for a mismatched world size.
+std::string joinProcessGroup(const dist::LaunchEnv& env, std::chrono::milliseconds timeout, ProcessGroup& out, std::string& step);
+
+// "rank R: STEP failed: WHY" for an exception LibTorch threw while a rank was doing `step`: the
+// first line of its message, a busy port said in words.
+std::string rankFailure(const dist::LaunchEnv& env, const std::string& step, const std::exception& e);
+
+// Rows [begin, end) of a global batch of `rows` that rank `rank` of `world` trains on: contiguous
+// runs in rank order, sizes differing by at most one.
+std::pair<std::int64_t, std::int64_t> shardOf(std::int64_t rows, int rank, int world);
+
+class DataParallel final : public BatchGroup {
+public:
+    DataParallel(ProcessGroup group, int rank, int world, double bucketBytes);
+    ~DataParallel() override;
+    int rank() const { return m_rank; }
+    int size() const override { return m_world; }
+
+    // Empty when every rank holds the same `value`; else an error naming the first rank whose value
+    // differs from rank 0's (`what` says what was compared). Every rank returns the same answer.
+    std::string checkSame(const std::string& what, const std::string& value);
+    // Every rank takes rank 0's values of `tensors` (parameters and buffers).
+    void broadcastFromRankZero(const std::vector<torch::Tensor>& tensors);
+
+    // BatchGroup: the rows each rank holds in the current step (tokens, rank order).
+    void setRows(std::vector<std::int64_t> rowsPerRank);
+    std::int64_t rowBegin() const override { return m_rowBegin; }
+    torch::Tensor gatherRows(const torch::Tensor& local) override;
+
+    // Blocking sum / max over the ranks of a small CPU tensor (float64 or int64), in place.
+    void sum(torch::Tensor& t);
+    void max(torch::Tensor& t);
+
+    // The gradient reducer. `attach` registers a hook on every parameter and groups them in
+    // buckets of about bucketBytes, in reverse order (gradients of the last layers come first).
+    // During a backward pass between beginBackward() and finishGradients(), each bucket is
+    // all-reduced asynchronously as soon as it and every bucket before it are filled (the same
+    // order on every rank, whatever order this rank's gradients arrive in);
+    // finishGradients() launches what is left (a parameter this rank gave no gradient counts as
+    // zero), waits, and sets every parameter's gradient to the mean over the ranks. A parameter no
+    // rank gave a gradient keeps the gradient it had (undefined or zero), as in one process.
+    void attach(const std::vector<torch::Tensor>& params);
+    void beginBackward();
+    void finishGradients();
+    int buckets() const { return static_cast<int>(m_buckets.size()); }
+
+    // Seconds this rank spent blocked on communication since the last take: waiting for the
+    // gradient all-reduce after the backward pass, and in the forward pass's exchanges (the
+    // routers' gathers, the step's loss and telemetry sums).
+    std::pair<double, double> takeWaitSeconds();
+
+private:
+    struct Bucket {
+        std::vector<size_t> params;        // indices into m_params
+        std::vector<std::int64_t> offset;  // element offset of each parameter in `flat`
+        std::int64_t elements = 0;         // gradient elements; `flat` has one flag per parameter after them
+        torch::Tensor flat;
+        int pending = 0;
+        c10::intrusive_ptr<c10d::Work> work;
+    };
+    void doneComparing(const std::string& what);
+    void onGradient(size_t param, const torch::Tensor& grad);
+    void launchReady(bool all);
+
+    ProcessGroup m_group;
+    int m_rank, m_world;
+    double m_bucketBytes;
+    std::vector<std::int64_t> m_rows;
+    std::int64_t m_rowBegin = 0;
+    std::vector<torch::Tensor> m_params;
+    std::vector<std::pair<size_t, size_t>> m_where;  // parameter -> (bucket, slot)
+    std::vector<Bucket> m_buckets;
+    size_t m_nextLaunch = 0;
+    bool m_armed = false;
+    double m_reduceWait = 0, m_exchangeWait = 0;
+};
+
+}  // namespace moe::train::detail
