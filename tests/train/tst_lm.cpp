@@ -14,6 +14,7 @@
 #include "moe/train/datasets.h"
 #include "moe/train/generate.h"
 #include "moe/train/trainer.h"
+#include "test_time.h"
 
 namespace spec = moe::spec;
 using moe::train::Trainer;
@@ -186,7 +187,7 @@ private Q_SLOTS:
         for (auto& out : outs) {
             QProcess p;
             p.start(moe, args);
-            QVERIFY(p.waitForFinished(60000));
+            QVERIFY(p.waitForFinished(moe::test::scaledMs(60000)));
             QCOMPARE(p.exitCode(), 0);
             out = QString::fromUtf8(p.readAllStandardOutput());
         }
@@ -194,7 +195,7 @@ private Q_SLOTS:
         QVERIFY(outs[0].startsWith("A dog"));
         QProcess bad;
         bad.start(moe, {"generate", QString::fromStdString(m_runPath), "--temperature", "-1"});
-        QVERIFY(bad.waitForFinished(60000));
+        QVERIFY(bad.waitForFinished(moe::test::scaledMs(60000)));
         QCOMPARE(bad.exitCode(), 2);
         QVERIFY(QString::fromUtf8(bad.readAllStandardError()).contains("--temperature"));
     }
