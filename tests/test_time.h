@@ -4,7 +4,8 @@
 
 #include <QtGlobal>
 
-namespace moe::test {
+// Not under moe::: several tests name their helper that runs the program `moe`.
+namespace test_time {
 
 inline int timeScale() {
     bool ok = false;
@@ -13,6 +14,6 @@ inline int timeScale() {
 }
 
 // `ms` milliseconds, scaled.
-inline int scaledMs(int ms) { return ms * timeScale(); }
+inline int scaled(int ms) { return ms * timeScale(); }
 
-}  // namespace moe::test
+}  // namespace test_time
