@@ -18,7 +18,7 @@ struct Run {
 Run moe(const QStringList& args) {
     QProcess p;
     p.start(MOE_CLI_PATH, args);
-    p.waitForFinished(moe::test::scaledMs(120000));
+    p.waitForFinished(test_time::scaled(120000));
     return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
 }
 

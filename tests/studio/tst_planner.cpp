@@ -31,7 +31,7 @@ namespace tel = moe::telemetry;
 
 namespace {
 
-const int kSimTimeoutMs = moe::test::scaledMs(60000);
+const int kSimTimeoutMs = test_time::scaled(60000);
 
 // projects/llm_mi300x.json cut down to 5 layers (4 MoE) and 16 GPUs (two MI300X nodes).
 QString writeSmallLlm(const QString& dir) {

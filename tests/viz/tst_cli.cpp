@@ -25,7 +25,7 @@ struct Run {
 static Run moeCli(const QStringList& args) {
     QProcess p;
     p.start(MOE_CLI, args);
-    p.waitForFinished(moe::test::scaledMs(120000));
+    p.waitForFinished(test_time::scaled(120000));
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(), p.readAllStandardError()};
 }
 

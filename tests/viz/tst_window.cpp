@@ -38,7 +38,7 @@ class TestWindow : public QObject {
     // Waits until the window has drawn `n` more frames.
     bool frames(int n = 3) {
         const int target = m_w->framesRendered() + n;
-        return QTest::qWaitFor([&] { return m_w->framesRendered() >= target; }, moe::test::scaledMs(5000));
+        return QTest::qWaitFor([&] { return m_w->framesRendered() >= target; }, test_time::scaled(5000));
     }
 
 private Q_SLOTS:
@@ -123,7 +123,7 @@ private Q_SLOTS:
         auto more = std::make_shared<viz::RunView>(*m_run);
         more->snapshots.pop_back();
         m_w->setRun(more);
-        QVERIFY(QTest::qWaitFor([&] { return m_w->framesRendered() > before; }, moe::test::scaledMs(3000)));
+        QVERIFY(QTest::qWaitFor([&] { return m_w->framesRendered() > before; }, test_time::scaled(3000)));
     }
 
     void liveRunsKeepDrawingUntilTheyEnd() {
