@@ -2,6 +2,7 @@
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
+#include "test_time.h"
 
 namespace {
 
@@ -14,7 +15,7 @@ Run moe(const QStringList& args) {
     QProcess p;
     p.setWorkingDirectory(MOE_SOURCE_DIR);
     p.start(MOE_CLI, args);
-    p.waitForFinished(60000);
+    p.waitForFinished(test_time::scaled(60000));
     return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
 }
 

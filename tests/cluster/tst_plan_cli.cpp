@@ -6,6 +6,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_time.h"
 
 namespace {
 
@@ -17,7 +18,7 @@ struct Run {
 Run moe(const QStringList& args) {
     QProcess p;
     p.start(MOE_CLI_PATH, args);
-    p.waitForFinished(120000);
+    p.waitForFinished(test_time::scaled(120000));
     return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
 }
 

@@ -9,6 +9,7 @@
 
 #include "moe/telemetry/run_store.h"
 #include "training_controller.h"
+#include "test_time.h"
 
 namespace {
 const QString kStudio = QStringLiteral(MOE_BINARY_DIR "/app/studio/moe-studio");
@@ -49,7 +50,7 @@ private Q_SLOTS:
         env.insert("XDG_DATA_HOME", kWork + "/data");
         p.setProcessEnvironment(env);
         p.start(kStudio, args);
-        QVERIFY(p.waitForFinished(180000));
+        QVERIFY(p.waitForFinished(test_time::scaled(180000)));
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(err));
 
@@ -101,7 +102,7 @@ private Q_SLOTS:
         env.insert("XDG_DATA_HOME", kWork + "/scenario-data");
         p.setProcessEnvironment(env);
         p.start(kStudio, {shipped, "--classroom", "--play-scenario"});
-        QVERIFY(p.waitForFinished(180000));
+        QVERIFY(p.waitForFinished(test_time::scaled(180000)));
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(err));
         for (int i = 1; i <= 4; ++i) QVERIFY2(err.contains(QString("scenario step %1 ").arg(i)), qPrintable(err));

@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include "launch_options.h"
+#include "test_time.h"
 
 using namespace moe::studio;
 
@@ -62,7 +63,7 @@ private Q_SLOTS:
     void realBinaryExitsNonZeroWithTheMessage() {
         QProcess p;
         p.start(kStudio, {"--theme", "blue"});
-        QVERIFY(p.waitForFinished(30000));
+        QVERIFY(p.waitForFinished(test_time::scaled(30000)));
         QCOMPARE(p.exitCode(), 2);
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QVERIFY2(err.contains("--theme: \"blue\" is not a theme"), qPrintable(err));
@@ -77,7 +78,7 @@ private Q_SLOTS:
         f.close();
         QProcess p;
         p.start(kStudio, {f.fileName(), "--screenshot", dir.filePath("x.png")});
-        QVERIFY(p.waitForFinished(30000));
+        QVERIFY(p.waitForFinished(test_time::scaled(30000)));
         QCOMPARE(p.exitCode(), 1);
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QVERIFY2(err.contains("model.blocks[0].experts"), qPrintable(err));
@@ -87,7 +88,7 @@ private Q_SLOTS:
     void helpExitsZero() {
         QProcess p;
         p.start(kStudio, {"--help"});
-        QVERIFY(p.waitForFinished(30000));
+        QVERIFY(p.waitForFinished(test_time::scaled(30000)));
         QCOMPARE(p.exitCode(), 0);
         const QString out = QString::fromUtf8(p.readAllStandardOutput());
         QVERIFY(out.contains("--train-steps N"));

@@ -22,6 +22,7 @@
 #include "moe/telemetry/run_store.h"
 #include "placement_view.h"
 #include "run_fixture.h"
+#include "test_time.h"
 
 using namespace moe::studio;
 namespace spec = moe::spec;
@@ -30,7 +31,7 @@ namespace tel = moe::telemetry;
 
 namespace {
 
-constexpr int kSimTimeoutMs = 60000;
+const int kSimTimeoutMs = test_time::scaled(60000);
 
 // projects/llm_mi300x.json cut down to 5 layers (4 MoE) and 16 GPUs (two MI300X nodes).
 QString writeSmallLlm(const QString& dir) {

@@ -9,6 +9,7 @@
 #include <csignal>
 
 #include "moe/telemetry/run_store.h"
+#include "test_time.h"
 
 namespace {
 
@@ -32,7 +33,7 @@ Run runMoe(const QStringList& args, rlim_t fileSizeLimit = 0) {
             setrlimit(RLIMIT_FSIZE, &lim);
         });
     p.start(moeBinary(), args);
-    p.waitForFinished(120000);
+    p.waitForFinished(test_time::scaled(120000));
     return {p.exitCode(), p.exitStatus() == QProcess::CrashExit, QString::fromUtf8(p.readAllStandardOutput()),
             QString::fromUtf8(p.readAllStandardError())};
 }
@@ -182,13 +183,13 @@ private Q_SLOTS:
         child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         child.setStandardOutputFile(QProcess::nullDevice());
         child.start(moe, {"train", QString(MOE_SOURCE_DIR) + "/tests/data/train/crash.json", "--out", store, "--plain", "--threads", "1"});
-        QVERIFY(child.waitForStarted(10000));
+        QVERIFY(child.waitForStarted(test_time::scaled(10000)));
         // Read the store while the child writes it, until a few snapshots are committed.
         std::size_t seen = 0;
         QElapsedTimer timer;
         timer.start();
         std::shared_ptr<moe::telemetry::RunReader> live;
-        while (seen < 5 && timer.elapsed() < 90000 && child.state() == QProcess::Running) {
+        while (seen < 5 && timer.elapsed() < test_time::scaled(90000) && child.state() == QProcess::Running) {
             QTest::qWait(100);
             if (!live) {
                 auto r = moe::telemetry::RunReader::open(store.toStdString());
@@ -202,7 +203,7 @@ private Q_SLOTS:
         QVERIFY2(seen >= 5, "no snapshots appeared while the child was training");
         QCOMPARE(live->info().status, std::string("running"));
         child.kill();  // SIGKILL
-        QVERIFY(child.waitForFinished(10000));
+        QVERIFY(child.waitForFinished(test_time::scaled(10000)));
         QCOMPARE(child.exitStatus(), QProcess::CrashExit);
         auto after = moe::telemetry::RunReader::open(store.toStdString());
         QVERIFY2(after.ok(), after.message().c_str());

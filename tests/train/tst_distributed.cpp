@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "moe/cluster/calibrate.h"
+#include "test_time.h"
 
 namespace {
 
@@ -21,12 +22,12 @@ struct Run {
 
 QString moeBinary() { return QString(MOE_BINARY_DIR) + "/app/cli/moe"; }
 
-Run runMoe(const QStringList& args, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment(), int timeoutMs = 60000) {
+Run runMoe(const QStringList& args, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment(), int timeoutMs = test_time::scaled(60000)) {
     QProcess p;
     p.setProcessEnvironment(env);
     p.start(moeBinary(), args);
     Run r;
-    if (!p.waitForStarted(10000)) return r;
+    if (!p.waitForStarted(test_time::scaled(10000))) return r;
     if (!p.waitForFinished(timeoutMs)) {
         p.kill();
         p.waitForFinished();
@@ -205,20 +206,20 @@ private Q_SLOTS:
         QProcess p;
         p.setProcessEnvironment(cleanEnv());
         p.start(moeBinary(), {"collective", "all_reduce", "--measure", "--nproc", "2", "--sizes", "4K", "--warmup", "0", "--iters", "1000000"});
-        QVERIFY(p.waitForStarted(10000));
+        QVERIFY(p.waitForStarted(test_time::scaled(10000)));
         pid_t r0 = 0, r1 = 0;
         QElapsedTimer t;
         t.start();
-        while ((!r0 || !r1) && t.elapsed() < 10000 && p.state() == QProcess::Running) {
+        while ((!r0 || !r1) && t.elapsed() < test_time::scaled(10000) && p.state() == QProcess::Running) {
             QTest::qWait(100);
             r0 = rankPid(p.processId(), 0);
             r1 = rankPid(p.processId(), 1);
         }
         QVERIFY2(r0 > 0 && r1 > 0, "the ranks did not start");
         p.kill();
-        QVERIFY(p.waitForFinished(10000));
+        QVERIFY(p.waitForFinished(test_time::scaled(10000)));
         t.restart();
-        while ((running(r0) || running(r1)) && t.elapsed() < 10000) QTest::qWait(50);
+        while ((running(r0) || running(r1)) && t.elapsed() < test_time::scaled(10000)) QTest::qWait(50);
         QVERIFY2(!running(r0) && !running(r1), "a rank outlived its launcher");
     }
 
@@ -237,11 +238,11 @@ private:
         p.setProcessEnvironment(cleanEnv());
         p.start(moeBinary(), {"collective", "all_reduce", "--measure", "--nproc", "2", "--sizes", "4K", "--warmup", "0", "--iters", "1000000",
                               "--timeout", "2"});
-        QVERIFY(p.waitForStarted(10000));
+        QVERIFY(p.waitForStarted(test_time::scaled(10000)));
         pid_t victim = 0;
         QElapsedTimer t;
         t.start();
-        while (!victim && t.elapsed() < 10000 && p.state() == QProcess::Running) {
+        while (!victim && t.elapsed() < test_time::scaled(10000) && p.state() == QProcess::Running) {
             QTest::qWait(100);
             victim = rankPid(p.processId(), 1);
         }
@@ -250,11 +251,11 @@ private:
         QVERIFY(p.state() == QProcess::Running);
         t.restart();
         ::kill(victim, sig);
-        QVERIFY2(p.waitForFinished(30000), "the launcher did not stop");
+        QVERIFY2(p.waitForFinished(test_time::scaled(30000)), "the launcher did not stop");
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QCOMPARE(p.exitCode(), 1);
         QVERIFY2(err.contains(who) && err.contains(what), qPrintable(err));
-        QVERIFY2(t.elapsed() < 20000, "stopping took longer than the timeout allows");
+        QVERIFY2(t.elapsed() < test_time::scaled(20000), "stopping took longer than the timeout allows");
         QVERIFY(!running(victim));  // no rank left behind
     }
 };

@@ -7,6 +7,7 @@
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/run_store.h"
 #include "moe/train/trainer.h"
+#include "test_time.h"
 
 namespace spec = moe::spec;
 using moe::train::Trainer;
@@ -89,7 +90,7 @@ private Q_SLOTS:
         o.runStorePath = store.toStdString();
         auto t = make(project(projectText(R"("kind": "topk", "k": 1)", 100000, 5)), o);
         t->start();
-        QTRY_VERIFY_WITH_TIMEOUT(t->progress().step >= 12, 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(t->progress().step >= 12, test_time::scaled(60000));
         t->pause();
         t->wait();
         const auto paused = t->progress().step;

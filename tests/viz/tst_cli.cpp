@@ -13,6 +13,7 @@
 #include "moe/viz/offscreen.h"
 #include "moe/viz/panels.h"
 #include "viz_fixture.h"
+#include "test_time.h"
 
 using namespace moe;
 
@@ -24,7 +25,7 @@ struct Run {
 static Run moeCli(const QStringList& args) {
     QProcess p;
     p.start(MOE_CLI, args);
-    p.waitForFinished(120000);
+    p.waitForFinished(test_time::scaled(120000));
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(), p.readAllStandardError()};
 }
 

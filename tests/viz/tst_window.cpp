@@ -12,6 +12,7 @@
 #include "moe/viz/colormap.h"
 #include "moe/viz_qt/dashboard_window.h"
 #include "viz_fixture.h"
+#include "test_time.h"
 
 using namespace moe;
 
@@ -37,7 +38,7 @@ class TestWindow : public QObject {
     // Waits until the window has drawn `n` more frames.
     bool frames(int n = 3) {
         const int target = m_w->framesRendered() + n;
-        return QTest::qWaitFor([&] { return m_w->framesRendered() >= target; }, 5000);
+        return QTest::qWaitFor([&] { return m_w->framesRendered() >= target; }, test_time::scaled(5000));
     }
 
 private Q_SLOTS:
@@ -144,7 +145,7 @@ private Q_SLOTS:
         auto more = std::make_shared<viz::RunView>(*m_run);
         more->snapshots.pop_back();
         m_w->setRun(more);
-        QVERIFY(QTest::qWaitFor([&] { return m_w->framesRendered() > before; }, 3000));
+        QVERIFY(QTest::qWaitFor([&] { return m_w->framesRendered() > before; }, test_time::scaled(3000)));
     }
 
     void liveRunsKeepDrawingUntilTheyEnd() {
