@@ -4,7 +4,7 @@
 #                                studio, describe, train and report the default project with `moe`)
 #   installer/build.sh test      run the whole test suite
 #   installer/build.sh sanitize  build with AddressSanitizer + UndefinedBehaviorSanitizer in
-#                                build-asan/ and run the whole test suite there (CI runs it)
+#                                build-asan/ and run the whole test suite there
 #   installer/build.sh tsan      build the threaded parts with ThreadSanitizer in build-tsan/ and
 #                                run the trainer, run-store writer and studio thread tests
 # All are incremental: a second run only rebuilds what changed.

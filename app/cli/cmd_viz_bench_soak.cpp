@@ -43,6 +43,15 @@ double residentBytes() {
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// The machine's 1-minute load average: how many threads wanted the cores. A frame held up while
+// it is far above the core count was most likely waiting for a core, not for its own work.
+double loadAverage() {
+    std::ifstream in("/proc/loadavg");
+    double one = 0;
+    in >> one;
+    return one;
+}
+
 int run(const moe::cli::ParsedArgs& a) {
     const double minutes = a.doubleValue("minutes", 10, 0.05, 24 * 60);
     const std::string path = a.positional()[0];
@@ -68,7 +77,10 @@ int run(const moe::cli::ParsedArgs& a) {
     std::vector<double> frameMs, runEndRss;
     std::int64_t steps = 0, snapshotsSeen = 0;
     int runs = 0, simulations = 0, simFailures = 0, longFrames = 0;
-    double worstFrame = 0, worstAt = 0, peakRss = residentBytes();
+    double worstFrame = 0, worstAt = 0, worstLoad = 0, peakRss = residentBytes();
+    double loadSum = 0, loadMax = 0;
+    int loadSamples = 0;
+    auto lastLoad = Clock::now() - std::chrono::seconds(2);
     std::string firstFailure;
     viz::PanelState state;
     const double rss0 = residentBytes();
@@ -121,9 +133,17 @@ int run(const moe::cli::ParsedArgs& a) {
             const double took = ms(Clock::now() - f0);
             frameMs.push_back(took);
             if (took > 100) ++longFrames;
+            if (Clock::now() - lastLoad > std::chrono::seconds(1)) {
+                lastLoad = Clock::now();
+                const double l = loadAverage();
+                loadSum += l;
+                loadMax = std::max(loadMax, l);
+                ++loadSamples;
+            }
             if (took > worstFrame) {
                 worstFrame = took;
                 worstAt = ms(f0 - t0) / 1000;
+                worstLoad = loadAverage();
             }
             const auto p = trainer->progress();
             const bool over = p.state == moe::train::TrainerState::Finished || p.state == moe::train::TrainerState::Failed ||
@@ -198,6 +218,10 @@ int run(const moe::cli::ParsedArgs& a) {
         j["frame_max_ms"] = worstFrame;
         j["frame_max_at_s"] = worstAt;
         j["frames_over_100ms"] = longFrames;
+        j["cores"] = std::thread::hardware_concurrency();
+        j["load_average_mean"] = loadSamples ? loadSum / loadSamples : 0;
+        j["load_average_max"] = loadMax;
+        j["load_average_at_longest_frame"] = worstLoad;
         moe::cli::printJson(j);
         return 0;
     }
@@ -215,7 +239,9 @@ int run(const moe::cli::ParsedArgs& a) {
     moe::cli::Table f({"frames", "median ms", "p99 ms", "max ms", "max at", "over 100 ms"});
     f.add({std::to_string(frameMs.size()), moe::cli::fixed(pct(0.5), 2), moe::cli::fixed(pct(0.99), 2), moe::cli::fixed(worstFrame, 1),
            moe::cli::fixed(worstAt, 0) + " s", std::to_string(longFrames)});
-    std::cout << f.str() << "  a frame: take the new snapshots, pick up a finished simulation, render one dashboard (target: none over 100 ms)\n";
+    std::cout << f.str() << "  a frame: take the new snapshots, pick up a finished simulation, render one dashboard (target: none over 100 ms)\n"
+              << "  load average (1 min) on " << std::thread::hardware_concurrency() << " cores: mean " << moe::cli::fixed(loadSamples ? loadSum / loadSamples : 0, 1)
+              << ", max " << moe::cli::fixed(loadMax, 1) << ", " << moe::cli::fixed(worstLoad, 1) << " at the longest frame\n";
     return 0;
 }
 
