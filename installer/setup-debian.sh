@@ -22,6 +22,8 @@ PACKAGES=(
   fortunes
   # packaging
   dpkg-dev file
+  # fuzzing (tests/fuzz/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -28,6 +28,12 @@ bool registerCommand(CommandSpec spec) {
 
 const std::map<std::string, CommandSpec>& commands() { return registry(); }
 
+std::pair<std::string, size_t> commandName(const std::vector<std::string>& args) {
+    if (args.empty()) return {"", 0};
+    if (args.size() > 1 && registry().count(args[0] + " " + args[1])) return {args[0] + " " + args[1], 2};
+    return {args[0], 1};
+}
+
 std::string usageText(const CommandSpec& c) {
     std::ostringstream s;
     s << "usage: moe " << c.name;

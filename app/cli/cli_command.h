@@ -42,6 +42,9 @@ struct CommandSpec {
 
 bool registerCommand(CommandSpec spec);
 const std::map<std::string, CommandSpec>& commands();
+// The command the arguments name and how many of them name it: "bench layer ..." takes two words
+// when such a command is registered, else one. Empty arguments name nothing ("", 0).
+std::pair<std::string, size_t> commandName(const std::vector<std::string>& args);
 std::string usageText(const CommandSpec& c);
 
 class ParsedArgs {

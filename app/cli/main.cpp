@@ -53,12 +53,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     const auto& cmds = moe::cli::commands();
-    std::string name = args[0];
-    size_t consumed = 1;
-    if (args.size() > 1 && cmds.count(name + " " + args[1])) {
-        name += " " + args[1];
-        consumed = 2;
-    }
+    const auto [name, consumed] = moe::cli::commandName(args);
     auto it = cmds.find(name);
     if (it == cmds.end()) {
         bool isGroup = false;

@@ -156,6 +156,12 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
         p.bytes = size;
         double count = 0;
         toDouble(w[1], count);
+        // A count is whole and never more than the bytes it fills; a damaged one must not reach the
+        // conversion below (undefined beyond long long's range).
+        if (!(count >= 0 && count <= kMaxBytes) || count != std::floor(count)) {
+            errs.push_back({"", "the element count \"" + w[1] + "\" is not a whole number from 0 to 1e15", ln, 1, fileName});
+            continue;
+        }
         p.count = static_cast<long long>(count);
         p.type = w[2];
         p.line = ln;

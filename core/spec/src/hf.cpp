@@ -6,7 +6,9 @@
 #include <map>
 
 #include "moe/spec/derived.h"
+#include "moe/spec/project_io.h"
 #include "moe/spec/validate.h"
+#include "project_json.h"
 
 namespace moe::spec {
 namespace {
@@ -262,6 +264,19 @@ Project projectOf(const Shape& s) {
 }
 
 // The layer list from first-k-dense, a sparse step and explicit dense layers.
+// num_hidden_layers: each decoder layer is an attention and an FFN layer of the spec, so a
+// project holds half of detail::kMaxLayers of them; checked before anything is built for them.
+int decoderLayers(const Config& c) {
+    const int n = c.req("num_hidden_layers");
+    if (n > detail::kMaxLayers / 2) {
+        c.error("num_hidden_layers", std::to_string(n) + " decoder layers make " + std::to_string(2LL * n) +
+                                         " layers (attention and FFN); a project holds at most " + std::to_string(detail::kMaxLayers) +
+                                         " (" + std::to_string(detail::kMaxLayers / 2) + " decoder layers)");
+        return 1;
+    }
+    return n;
+}
+
 std::vector<Layer> layerList(int n, int firstDense, int sparseStep, const Json* mlpOnly, const Config& c) {
     std::vector<Layer> L(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -297,7 +312,7 @@ void mixtral(const Config& c, Shape& s, std::vector<std::string>& notes) {
     s.moe = moeBlock(s.norm, c.req("num_local_experts"), c.req("num_experts_per_tok"), c.req("intermediate_size"), true);
     s.moe.losses.aux = c.optD("router_aux_loss_coef", 0.02);
     const int window = c.opt("sliding_window", 0, 0);
-    s.layers.assign(static_cast<size_t>(c.req("num_hidden_layers")), Layer{true, window});
+    s.layers.assign(static_cast<size_t>(decoderLayers(c)), Layer{true, window});
     (void)notes;
 }
 
@@ -326,7 +341,7 @@ void qwenMoe(const Config& c, Shape& s, std::vector<std::string>& notes, bool qw
     s.dense.activation = Activation::Swiglu;
     s.dense.bias = false;
     const int window = c.optB("use_sliding_window", false) ? c.opt("sliding_window", 0, 0) : 0;
-    const int n = c.req("num_hidden_layers");
+    const int n = decoderLayers(c);
     s.layers = layerList(n, 0, c.opt("decoder_sparse_step", 1, 1), c.list("mlp_only_layers"), c);
     for (auto& l : s.layers) l.window = window;
     if (window > 0) notes.push_back("sliding windows apply to every layer (max_window_layers is not modelled)");
@@ -364,7 +379,7 @@ void deepseek(const Config& c, Shape& s, std::vector<std::string>& notes) {
     s.dense.hidden = c.req("intermediate_size");
     s.dense.activation = Activation::Swiglu;
     s.dense.bias = false;
-    s.layers = layerList(c.req("num_hidden_layers"), c.opt("first_k_dense_replace", 0), c.opt("moe_layer_freq", 1, 1), nullptr, c);
+    s.layers = layerList(decoderLayers(c), c.opt("first_k_dense_replace", 0), c.opt("moe_layer_freq", 1, 1), nullptr, c);
     if (const int mtp = c.opt("num_nextn_predict_layers", 0); mtp > 0)
         notes.push_back(std::to_string(mtp) + " multi-token-prediction layer(s) are not part of the model (published totals leave them out)");
 }
@@ -389,7 +404,7 @@ void glm(const Config& c, Shape& s, std::vector<std::string>& notes) {
     s.dense.hidden = c.req("intermediate_size");
     s.dense.activation = Activation::Swiglu;
     s.dense.bias = false;
-    s.layers = layerList(c.req("num_hidden_layers"), c.opt("first_k_dense_replace", 0), 1, nullptr, c);
+    s.layers = layerList(decoderLayers(c), c.opt("first_k_dense_replace", 0), 1, nullptr, c);
     if (const int mtp = c.opt("num_nextn_predict_layers", 0); mtp > 0)
         notes.push_back(std::to_string(mtp) + " multi-token-prediction layer(s) are not part of the model");
 }
@@ -405,7 +420,7 @@ void gptOss(const Config& c, Shape& s, std::vector<std::string>& notes) {
     s.moe.losses.aux = c.optD("router_aux_loss_coef", 0.9);
     notes.push_back("the router's bias (one per expert and layer) and the clamped SwiGLU (swiglu_limit) are not modelled");
     const int window = c.opt("sliding_window", 0, 0);
-    const int n = c.req("num_hidden_layers");
+    const int n = decoderLayers(c);
     s.layers.assign(static_cast<size_t>(n), Layer{true, 0});
     if (const Json* types = c.list("layer_types")) {
         if (static_cast<int>(types->size()) != n) c.error("layer_types", "has " + std::to_string(types->size()) + " entries for " + std::to_string(n) + " layers");
@@ -428,7 +443,7 @@ void olmoe(const Config& c, Shape& s, std::vector<std::string>& notes) {
     s.moe = moeBlock(s.norm, c.req("num_experts"), c.req("num_experts_per_tok"), c.req("intermediate_size"), c.optB("norm_topk_prob", false));
     s.moe.losses.aux = c.optD("router_aux_loss_coef", 0.01);
     s.moe.losses.z = c.optD("router_z_loss_coef", 0.001);
-    s.layers.assign(static_cast<size_t>(c.req("num_hidden_layers")), Layer{true, 0});
+    s.layers.assign(static_cast<size_t>(decoderLayers(c)), Layer{true, 0});
 }
 
 void dbrx(const Config& c, Shape& s, std::vector<std::string>& notes) {
@@ -517,6 +532,17 @@ Result<HfImport> importHfConfig(const std::string& text, const std::string& file
         for (auto& e : bad) {
             e.message = "the imported model does not validate: " + e.message;
             e.file = fileName;
+        }
+        return bad;
+    }
+    // The project file's reader sets the ranges a project holds (the validator checks how fields
+    // fit together); a model beyond them would be saved as a project that never opens again.
+    if (auto reread = parseProject(serializeProject(out.project)); !reread.ok()) {
+        Diagnostics bad = reread.errors();
+        for (auto& e : bad) {
+            e.message = "the imported model is beyond what a project holds: " + e.message;
+            e.file = fileName;
+            e.line = e.column = 0;
         }
         return bad;
     }

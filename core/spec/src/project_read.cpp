@@ -12,9 +12,6 @@ namespace {
 
 constexpr int kMaxExperts = 4096;
 constexpr int kMaxWidth = 1 << 20;
-// Far above any published model (DeepSeek-V3: 61 layers; the deepest dense LLMs: a few hundred),
-// and low enough that per-layer checks stay cheap on a hostile file.
-constexpr int kMaxLayers = 4096;
 
 Schedule readSchedule(ReadContext& ctx, const Json& j, const std::string& path) {
     Schedule s;

@@ -2,10 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -25,6 +27,32 @@ std::vector<double> parseArray(const std::string& text) {
     out.reserve(j.size());
     for (const auto& v : j) out.push_back(v.is_number() ? v.get<double>() : 0.0);
     return out;
+}
+
+// Whole numbers stored as a JSON array (expert indices, token ids), each from lo to hi. Returns the
+// first value that is not one, as text, or empty when all are.
+std::string toWholeNumbers(const std::vector<double>& values, double lo, double hi, std::vector<int>& out) {
+    out.reserve(out.size() + values.size());
+    for (double v : values) {
+        if (!(v >= lo && v <= hi) || v != std::floor(v)) return nlohmann::json(v).dump();
+        out.push_back(static_cast<int>(v));
+    }
+    return {};
+}
+
+// Expert indices: -1 (an unused slot) to experts - 1.
+std::string toExpertIndices(const std::vector<double>& values, int experts, std::vector<int>& out) {
+    return toWholeNumbers(values, -1, std::max(experts, 1) - 1, out);
+}
+
+// Single-precision values (gates, map coordinates): finite and within float's range.
+std::string toFloats(const std::vector<double>& values, std::vector<float>& out) {
+    out.reserve(out.size() + values.size());
+    for (double v : values) {
+        if (!(std::fabs(v) <= std::numeric_limits<float>::max())) return nlohmann::json(v).dump();
+        out.push_back(static_cast<float>(v));
+    }
+    return {};
 }
 
 std::optional<AlertKind> alertKindFrom(const std::string& s) {
@@ -130,8 +158,13 @@ bool RunReader::readMeta(std::string& error) {
     m_info.name = meta["name"];
     m_info.notes = meta["notes"];
     if (m_probeTokens.empty() && meta.count("probe_tokens")) {
-        for (double v : parseArray(meta["probe_tokens"])) m_probeTokens.push_back(static_cast<int>(v));
-        m_probeSamples = std::max(1, std::atoi(meta["probe_samples"].c_str()));
+        std::vector<int> tokens;
+        if (const std::string bad = toWholeNumbers(parseArray(meta["probe_tokens"]), 0, std::numeric_limits<int>::max(), tokens); !bad.empty())
+            noteDamage("meta probe_tokens: " + bad + " is not a token");
+        else
+            m_probeTokens = std::move(tokens);
+        const long long samples = std::strtoll(meta["probe_samples"].c_str(), nullptr, 10);
+        m_probeSamples = static_cast<int>(std::clamp<long long>(samples, 1, kMaxStoredCount));
     }
     if (m_classNames.empty() && meta.count("class_names")) {
         auto j = nlohmann::json::parse(meta["class_names"], nullptr, false);
@@ -139,7 +172,11 @@ bool RunReader::readMeta(std::string& error) {
             for (const auto& v : j) m_classNames.push_back(v.is_string() ? v.get<std::string>() : std::string());
     }
     if (m_mapPoints.empty() && meta.count("map_points")) {
-        for (double v : parseArray(meta["map_points"])) m_mapPoints.push_back(static_cast<float>(v));
+        std::vector<float> points;
+        if (const std::string bad = toFloats(parseArray(meta["map_points"]), points); !bad.empty())
+            noteDamage("meta map_points: " + bad + " is not a coordinate");
+        else
+            m_mapPoints = std::move(points);
         m_mapBounds = parseArray(meta["map_bounds"]);
     }
     return true;
@@ -256,8 +293,14 @@ int RunReader::refresh() {
                            "): resolution = " + std::to_string(res) + " is not a plausible grid for this file");
                 continue;
             }
+            std::vector<int> cells;
+            if (const std::string bad = toExpertIndices(parseArray(rm.getText(3)), it->second->experts, cells); !bad.empty()) {
+                noteDamage("routing_map row (step " + std::to_string(rm.getInt(0)) + ", block " + std::to_string(rm.getInt(1)) +
+                           "): cell " + bad + " is not one of the block's " + std::to_string(it->second->experts) + " experts");
+                continue;
+            }
             it->second->mapResolution = static_cast<int>(res);
-            for (double v : parseArray(rm.getText(3))) it->second->routingMap.push_back(static_cast<int>(v));
+            it->second->routingMap = std::move(cells);
         }
         // Tables added after the first stores: a store without them has no rows to read (a
         // store without block_sample measured one batch per snapshot).
@@ -309,9 +352,21 @@ int RunReader::refresh() {
                            "): k = " + std::to_string(k) + " is more than the block's " + std::to_string(it->second->experts) + " experts");
                 continue;
             }
+            std::vector<int> experts;
+            if (const std::string bad = toExpertIndices(parseArray(pr.getText(3)), it->second->experts, experts); !bad.empty()) {
+                noteDamage("probe_routing row (step " + std::to_string(pr.getInt(0)) + ", block " + std::to_string(pr.getInt(1)) +
+                           "): expert " + bad + " is not one of the block's " + std::to_string(it->second->experts) + " experts");
+                continue;
+            }
+            std::vector<float> gates;
+            if (const std::string bad = toFloats(parseArray(pr.getText(4)), gates); !bad.empty()) {
+                noteDamage("probe_routing row (step " + std::to_string(pr.getInt(0)) + ", block " + std::to_string(pr.getInt(1)) +
+                           "): gate " + bad + " is not a probability");
+                continue;
+            }
             it->second->probeK = static_cast<int>(k);
-            for (double v : parseArray(pr.getText(3))) it->second->probeExperts.push_back(static_cast<int>(v));
-            for (double v : parseArray(pr.getText(4))) it->second->probeGates.push_back(static_cast<float>(v));
+            it->second->probeExperts = std::move(experts);
+            it->second->probeGates = std::move(gates);
         }
         for (auto& [step, s] : fresh) {
             s->probeTokens = m_probeTokens;

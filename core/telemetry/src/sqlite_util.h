@@ -10,7 +10,7 @@ namespace moe::telemetry::detail {
 
 class Statement {
 public:
-    Statement(sqlite3* db, const char* sql) : m_db(db) {
+    Statement(sqlite3* db, const char* sql) {
         if (sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr) != SQLITE_OK) m_stmt = nullptr;
     }
     ~Statement() { sqlite3_finalize(m_stmt); }
@@ -43,7 +43,6 @@ public:
     sqlite3_stmt* raw() { return m_stmt; }
 
 private:
-    sqlite3* m_db;
     sqlite3_stmt* m_stmt = nullptr;
 };
 
