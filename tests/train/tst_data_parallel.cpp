@@ -13,6 +13,7 @@
 #include "moe/spec/twin.h"
 #include "moe/telemetry/run_store.h"
 #include "moe_net.h"
+#include "moe_process.h"
 
 namespace {
 
@@ -21,33 +22,9 @@ namespace {
 // differ by rounding only: a few float32 ulps per step, far below 1e-5 over these few steps.
 constexpr double kTolerance = 1e-5;
 
-struct Run {
-    int code = -1;
-    QString out, err;
-};
-
-QProcessEnvironment cleanEnv() {
-    auto e = QProcessEnvironment::systemEnvironment();
-    for (const char* v : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}) e.remove(v);
-    return e;
-}
-
-Run runMoe(const QStringList& args, const QProcessEnvironment& env = cleanEnv()) {
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(MOE_CLI, args);
-    Run r;
-    if (!p.waitForStarted(10000)) return r;
-    if (!p.waitForFinished(120000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
-}
+using moe_process::cleanEnv;
+using moe_process::Run;
+using moe_process::runMoe;
 
 QString projectText(const QString& router, int batch, const QString& block = "", unsigned seed = 5, int experts = 4) {
     return QString(R"({"format": "moe-studio/1",
@@ -210,7 +187,7 @@ private Q_SLOTS:
             env.insert("MASTER_PORT", QString::number(port));
             ranks[r].setProcessEnvironment(env);
             ranks[r].setWorkingDirectory(dir.path());
-            ranks[r].start(MOE_CLI, {"train", r == 0 ? p0 : p1, "--out", dir.filePath("run.sqlite"), "--plain"});
+            ranks[r].start(moe_process::moeBinary(), {"train", r == 0 ? p0 : p1, "--out", dir.filePath("run.sqlite"), "--plain"});
         }
         for (auto& p : ranks) {
             QVERIFY(p.waitForFinished(60000));

@@ -11,39 +11,15 @@
 #include <unistd.h>
 
 #include "moe/cluster/calibrate.h"
+#include "moe_process.h"
 #include "test_time.h"
 
 namespace {
 
-struct Run {
-    int code = -1;
-    QString out, err;
-};
-
-QString moeBinary() { return QString(MOE_BINARY_DIR) + "/app/cli/moe"; }
-
-Run runMoe(const QStringList& args, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment(), int timeoutMs = test_time::scaled(60000)) {
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(moeBinary(), args);
-    Run r;
-    if (!p.waitForStarted(test_time::scaled(10000))) return r;
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
-}
-
-QProcessEnvironment cleanEnv() {
-    auto e = QProcessEnvironment::systemEnvironment();
-    for (const char* v : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"}) e.remove(v);
-    return e;
-}
+using moe_process::cleanEnv;
+using moe_process::moeBinary;
+using moe_process::Run;
+using moe_process::runMoe;
 
 // The data rows of a table: each row's words.
 QList<QStringList> rows(const QString& text) {
