@@ -101,6 +101,18 @@ struct RankTime {
     double exchangeSeconds = 0;     // forward exchanges: the routers' gathers, the loss and telemetry sums
 };
 
+// Expert parallel runs: one rank's all-to-all traffic and time in one MoE block over the steps
+// since the last snapshot (forward and backward together).
+struct LayerTime {
+    int rank = 0;
+    int block = 0;                   // index into RoutingSnapshot::blocks (MoE blocks in order)
+    int steps = 0;                   // optimizer steps measured
+    double alltoallSeconds = 0;      // in the block's dispatch and combine all-to-alls, forward and backward
+    double expertSeconds = 0;        // running this rank's experts on the tokens it received (forward)
+    std::vector<double> rowsTo;      // token rows this rank sent to each rank in the dispatch (itself included), summed over the steps
+    int bytesPerRow = 0;             // bytes of one token row on the wire (d_model x 4)
+};
+
 struct RoutingSnapshot {
     std::int64_t step = 0;
     double epoch = 0;
@@ -129,6 +141,7 @@ struct RoutingSnapshot {
     std::vector<std::string> classNames;
     std::vector<Alert> alerts;                // the collapse detectors' verdicts at this step
     std::vector<RankTime> rankTimes;          // data parallel runs: one per rank; empty in one process
+    std::vector<LayerTime> layerTimes;        // expert parallel runs: one per rank and MoE block; empty otherwise
 };
 
 // Nats per byte to bits per byte (a cross-entropy in nats divided by ln 2).
