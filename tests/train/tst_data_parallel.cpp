@@ -26,18 +26,19 @@ using moe_process::cleanEnv;
 using moe_process::Run;
 using moe_process::runMoe;
 
-QString projectText(const QString& router, int batch, const QString& block = "", unsigned seed = 5, int experts = 4) {
+QString projectText(const QString& router, int batch, const QString& block = "", unsigned seed = 5, int experts = 4, int ep = 1) {
     return QString(R"({"format": "moe-studio/1",
       "model": {"name": "tiny", "input": {"dataset": "blobs", "classes": 4},
         "stem": {"d_model": 16},
         "blocks": [{"kind": "dense", "ffn": {"hidden": 16}},
                    {"kind": "moe", "experts": %5, "router": {%1}, "ffn": {"hidden": 16}%2}]},
       "training": {"batch": %3, "learning_rate": 0.01, "optimizer": "adam", "steps": 8, "telemetry_interval": 3,
-                   "seed": %4, "train_samples": 512, "test_samples": 64}})")
+                   "seed": %4, "train_samples": 512, "test_samples": 64%6}})")
         .arg(router, block)
         .arg(batch)
         .arg(seed)
-        .arg(experts);
+        .arg(experts)
+        .arg(ep > 1 ? QString(R"(, "ep": %1)").arg(ep) : QString());
 }
 
 QString write(const QTemporaryDir& dir, const QString& name, const QString& text) {
@@ -89,30 +90,50 @@ private Q_SLOTS:
         QTest::addColumn<int>("batch");
         QTest::addColumn<QString>("block");
         QTest::addColumn<int>("experts");
+        QTest::addColumn<int>("ep");
         const QString losses = R"(, "losses": {"aux": 0.01, "z": 0.001})";
         QTest::newRow("topk, position drops, odd batch")
             << R"("kind": "topk", "k": 2, "noise": 0.5)" << 33
-            << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "position"})" + losses << 4;
-        QTest::newRow("expert_choice") << R"("kind": "expert_choice", "capacity_factor": 1.0)" << 32 << losses << 4;
+            << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "position"})" + losses << 4 << 1;
+        QTest::newRow("expert_choice") << R"("kind": "expert_choice", "capacity_factor": 1.0)" << 32 << losses << 4 << 1;
         QTest::newRow("unified, probs drops") << R"("kind": "unified", "k": 2)" << 32
-                                              << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "probs"})" + losses << 4;
-        QTest::newRow("sinkhorn") << R"("kind": "sinkhorn", "k": 1)" << 32 << losses << 4;
-        QTest::newRow("sigmoid_bias") << R"("kind": "sigmoid_bias", "k": 2, "noise": 0.2)" << 32 << R"(, "losses": {"aux": 0})" << 4;
-        QTest::newRow("hash, drops") << R"("kind": "hash", "k": 1)" << 32 << R"(, "capacity": {"dropless": false, "factor": 1.0})" << 4;
-        QTest::newRow("topk, 16 experts, batch 4") << R"("kind": "topk", "k": 1)" << 4 << losses << 16;
+                                              << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "probs"})" + losses << 4 << 1;
+        QTest::newRow("sinkhorn") << R"("kind": "sinkhorn", "k": 1)" << 32 << losses << 4 << 1;
+        QTest::newRow("sigmoid_bias") << R"("kind": "sigmoid_bias", "k": 2, "noise": 0.2)" << 32 << R"(, "losses": {"aux": 0})" << 4 << 1;
+        QTest::newRow("hash, drops") << R"("kind": "hash", "k": 1)" << 32 << R"(, "capacity": {"dropless": false, "factor": 1.0})" << 4 << 1;
+        QTest::newRow("topk, 16 experts, batch 4") << R"("kind": "topk", "k": 1)" << 4 << losses << 16 << 1;
+        // Expert parallel over the 2 ranks (training.ep = 2): each rank holds half of the experts
+        // and tokens cross by all-to-all, for every router kind; uneven splits (3 experts over 2
+        // ranks), experts and ranks that get no tokens (16 experts over 4 samples), the zero, copy
+        // and constant experts and a shared expert (they stay on every rank).
+        QTest::newRow("ep: topk, position drops, odd batch")
+            << R"("kind": "topk", "k": 2, "noise": 0.5)" << 33
+            << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "position"})" + losses << 4 << 2;
+        QTest::newRow("ep: expert_choice") << R"("kind": "expert_choice", "capacity_factor": 1.0)" << 32 << losses << 4 << 2;
+        QTest::newRow("ep: dynamic, 3 experts") << R"("kind": "dynamic", "tau": 0.6, "max_experts": 2)" << 32 << losses << 3 << 2;
+        QTest::newRow("ep: unified, probs drops") << R"("kind": "unified", "k": 2)" << 32
+                                                  << R"(, "capacity": {"dropless": false, "factor": 1.0, "drop_policy": "probs"})" + losses << 4 << 2;
+        QTest::newRow("ep: hash, drops") << R"("kind": "hash", "k": 1)" << 32 << R"(, "capacity": {"dropless": false, "factor": 1.0})" << 4 << 2;
+        QTest::newRow("ep: sinkhorn") << R"("kind": "sinkhorn", "k": 1)" << 32 << losses << 4 << 2;
+        QTest::newRow("ep: sigmoid_bias, zero/copy/constant and shared experts")
+            << R"("kind": "sigmoid_bias", "k": 2, "noise": 0.2)" << 32
+            << R"(, "losses": {"aux": 0}, "zero_experts": {"zero": 1, "copy": 1, "constant": 1}, "shared_experts": 1)" << 4 << 2;
+        QTest::newRow("ep: topk, 16 experts, batch 4") << R"("kind": "topk", "k": 1)" << 4 << losses << 16 << 2;
     }
     void matchesOneProcess() {
         QFETCH(QString, router);
         QFETCH(int, batch);
         QFETCH(QString, block);
         QFETCH(int, experts);
+        QFETCH(int, ep);
         QTemporaryDir dir;
-        const QString project = write(dir, "p.json", projectText(router, batch, block, 5, experts));
+        const QString project = write(dir, "p.json", projectText(router, batch, block, 5, experts, ep));
         auto one = runMoe({"train", project, "--out", dir.filePath("one.sqlite"), "--checkpoint", dir.filePath("one.pt"), "--plain"});
         QVERIFY2(one.code == 0, qPrintable(one.err));
         auto two = runMoe({"train", project, "--nproc", "2", "--out", dir.filePath("two.sqlite"), "--checkpoint", dir.filePath("two.pt"), "--plain"});
         QVERIFY2(two.code == 0, qPrintable(two.err + two.out));
         QVERIFY2(two.out.contains("data parallel over 2 ranks"), qPrintable(two.out));
+        QCOMPARE(two.out.contains("expert parallel over the 2 ranks"), ep == 2);
         // Rank 1 writes nothing of its own: one store, one checkpoint.
         QCOMPARE(QDir(dir.path()).entryList({"*.sqlite"}).size(), 2);
         QCOMPARE(QDir(dir.path()).entryList({"*.pt"}).size(), 2);

@@ -343,6 +343,7 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     t.trainSamples = r.getInt("train_samples", t.trainSamples, 1, 10000000);
     t.testSamples = r.getInt("test_samples", t.testSamples, 1, 10000000);
     t.device = r.getString("device", t.device);
+    t.ep = r.getInt("ep", t.ep, 1, 4096);
     int gpu = -1;
     if (auto e = checkDeviceName(t.device, gpu); !e.empty()) ctx.error(r.childPath("device"), e);
     if (const Json* tw = r.get("twin")) {

@@ -2,6 +2,8 @@
 // bucketed gradient all-reduce (c10d's Gloo does every transfer).
 #include "data_parallel.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+
 #include <algorithm>
 
 namespace moe::train::detail {
@@ -13,6 +15,17 @@ using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::vector<uint8_t> bytesOf(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+// A Gloo group of every rank over `store`: the loopback device on one machine, the host's
+// interface otherwise.
+c10::intrusive_ptr<c10d::ProcessGroupGloo> glooGroup(const c10::intrusive_ptr<c10d::Store>& store, const dist::LaunchEnv& env,
+                                                     std::chrono::milliseconds timeout) {
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    opts->devices.push_back(env.masterAddr == "127.0.0.1" || env.masterAddr == "localhost"
+                                ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                : c10d::ProcessGroupGloo::createDefaultDevice());
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.worldSize, opts);
+}
 
 }  // namespace
 
@@ -37,11 +50,7 @@ std::string joinProcessGroup(const dist::LaunchEnv& env, std::chrono::millisecon
     }
 
     step = "joining the Gloo process group";
-    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-    opts->devices.push_back(env.masterAddr == "127.0.0.1" || env.masterAddr == "localhost"
-                                ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                : c10d::ProcessGroupGloo::createDefaultDevice());
-    out.pg = c10::make_intrusive<c10d::ProcessGroupGloo>(out.store, env.rank, env.worldSize, opts);
+    out.pg = glooGroup(out.store, env, timeout);
     return {};
 }
 
@@ -154,10 +163,14 @@ void DataParallel::max(torch::Tensor& t) {
     m_exchangeWait += secondsSince(t0);
 }
 
-void DataParallel::attach(const std::vector<torch::Tensor>& params) {
+void DataParallel::attach(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& held) {
     m_params.clear();
+    m_held = held;
+    const auto isHeld = [&](const torch::Tensor& p) {
+        return std::any_of(held.begin(), held.end(), [&](const torch::Tensor& h) { return h.is_same(p); });
+    };
     for (const auto& p : params)
-        if (p.requires_grad()) m_params.push_back(p);
+        if (p.requires_grad() && !isHeld(p)) m_params.push_back(p);
     m_buckets.clear();
     m_where.assign(m_params.size(), {0, 0});
     for (size_t i = m_params.size(); i-- > 0;) {
@@ -228,12 +241,112 @@ void DataParallel::finishGradients() {
             else p.mutable_grad() = mean.clone();
         }
     }
+    for (auto& p : m_held)
+        if (p.mutable_grad().defined()) p.mutable_grad().div_(static_cast<double>(m_world));
 }
 
 std::pair<double, double> DataParallel::takeWaitSeconds() {
     const std::pair<double, double> out{m_reduceWait, m_exchangeWait};
     m_reduceWait = m_exchangeWait = 0;
     return out;
+}
+
+// ---- expert parallel ---------------------------------------------------------------------------
+
+namespace {
+
+// The all-to-all as an autograd op: forward sends by `send` and receives by `recv`; backward
+// sends the gradient rows back the way they came.
+struct AllToAllFn : public torch::autograd::Function<AllToAllFn> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& rows, ExpertParallel* ep,
+                                 std::vector<std::int64_t> send, std::vector<std::int64_t> recv, std::int64_t block) {
+        ctx->saved_data["ep"] = reinterpret_cast<std::int64_t>(ep);
+        ctx->saved_data["send"] = send;
+        ctx->saved_data["recv"] = recv;
+        ctx->saved_data["block"] = block;
+        return ep->allToAll(rows, send, recv, static_cast<int>(block));
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+        auto* ep = reinterpret_cast<ExpertParallel*>(ctx->saved_data["ep"].toInt());
+        const auto send = ctx->saved_data["send"].toIntVector();
+        const auto recv = ctx->saved_data["recv"].toIntVector();
+        const auto block = static_cast<int>(ctx->saved_data["block"].toInt());
+        auto g = ep->allToAll(grads[0], recv, send, block);
+        return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
+};
+
+std::int64_t total(const std::vector<std::int64_t>& v) {
+    std::int64_t n = 0;
+    for (auto x : v) n += x;
+    return n;
+}
+
+}  // namespace
+
+ExpertParallel::ExpertParallel(const ProcessGroup& group, const dist::LaunchEnv& env, std::chrono::milliseconds timeout)
+    : m_rank(env.rank), m_world(env.worldSize) {
+    m_pg = glooGroup(c10::make_intrusive<c10d::PrefixStore>("moe/ep", group.store), env, timeout);
+}
+
+torch::Tensor ExpertParallel::allToAll(const torch::Tensor& rows, const std::vector<std::int64_t>& send, const std::vector<std::int64_t>& recv,
+                                       int block) {
+    TORCH_CHECK(static_cast<int>(send.size()) == m_world && static_cast<int>(recv.size()) == m_world, "all-to-all: one count per rank");
+    TORCH_CHECK(rows.size(0) == total(send), "all-to-all: ", rows.size(0), " rows but ", total(send), " to send");
+    const auto t0 = Clock::now();
+    torch::NoGradGuard ng;
+    auto in = rows.detach().contiguous();
+    auto shape = in.sizes().vec();
+    shape[0] = total(recv);
+    auto out = torch::empty(shape, in.options());
+    auto sendCopy = send, recvCopy = recv;
+    m_pg->alltoall_base(out, in, recvCopy, sendCopy)->wait();
+    m_totals[block].alltoallSeconds += secondsSince(t0);
+    return out;
+}
+
+torch::Tensor ExpertParallel::exchange(const torch::Tensor& rows, const std::vector<std::int64_t>& send, const std::vector<std::int64_t>& recv,
+                                       int block, bool dispatch) {
+    if (dispatch) {
+        auto& to = m_totals[block].rowsTo;
+        to.resize(static_cast<size_t>(m_world), 0.0);
+        for (int j = 0; j < m_world; ++j) to[static_cast<size_t>(j)] += static_cast<double>(send[static_cast<size_t>(j)]);
+    }
+    return AllToAllFn::apply(rows, this, send, recv, static_cast<std::int64_t>(block));
+}
+
+void ExpertParallel::addExpertSeconds(int block, double seconds) { m_totals[block].expertSeconds += seconds; }
+
+std::map<int, ExpertParallel::BlockTotals> ExpertParallel::takeTotals() { return std::exchange(m_totals, {}); }
+
+double ExpertParallel::alltoallSecondsSinceTake() const {
+    double s = 0;
+    for (const auto& [b, t] : m_totals) s += t.alltoallSeconds;
+    return s;
+}
+
+void ExpertParallel::collectOnRankZero(const std::vector<torch::Tensor>& mine, std::vector<std::vector<torch::Tensor>>& theirs) {
+    torch::NoGradGuard ng;
+    constexpr int kTag = 7;
+    if (m_rank != 0) {
+        std::vector<torch::Tensor> flat;
+        for (const auto& t : mine) flat.push_back(t.detach().reshape({-1}));
+        std::vector<torch::Tensor> v{flat.empty() ? torch::zeros({0}) : torch::cat(flat).contiguous()};
+        if (v[0].numel() > 0) m_pg->send(v, 0, kTag)->wait();
+        return;
+    }
+    for (int r = 1; r < m_world && r < static_cast<int>(theirs.size()); ++r) {
+        std::int64_t n = 0;
+        for (const auto& t : theirs[static_cast<size_t>(r)]) n += t.numel();
+        if (n == 0) continue;
+        std::vector<torch::Tensor> v{torch::empty({n}, torch::kFloat)};
+        m_pg->recv(v, r, kTag)->wait();
+        std::int64_t at = 0;
+        for (auto& t : theirs[static_cast<size_t>(r)]) {
+            t.detach().copy_(v[0].narrow(0, at, t.numel()).view(t.sizes()));
+            at += t.numel();
+        }
+    }
 }
 
 }  // namespace moe::train::detail

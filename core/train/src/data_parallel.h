@@ -7,6 +7,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,7 @@ public:
     ~DataParallel() override;
     int rank() const { return m_rank; }
     int size() const override { return m_world; }
+    const ProcessGroup& group() const { return m_group; }
 
     // Empty when every rank holds the same `value`; else an error naming the first rank whose value
     // differs from rank 0's (`what` says what was compared). Every rank returns the same answer.
@@ -51,6 +53,7 @@ public:
     // BatchGroup: the rows each rank holds in the current step (tokens, rank order).
     void setRows(std::vector<std::int64_t> rowsPerRank);
     std::int64_t rowBegin() const override { return m_rowBegin; }
+    std::int64_t rowsOf(int rank) const override { return m_rows.at(static_cast<size_t>(rank)); }
     torch::Tensor gatherRows(const torch::Tensor& local) override;
 
     // Blocking sum / max over the ranks of a small CPU tensor (float64 or int64), in place.
@@ -65,7 +68,10 @@ public:
     // finishGradients() launches what is left (a parameter this rank gave no gradient counts as
     // zero), waits, and sets every parameter's gradient to the mean over the ranks. A parameter no
     // rank gave a gradient keeps the gradient it had (undefined or zero), as in one process.
-    void attach(const std::vector<torch::Tensor>& params);
+    // `held` (expert parallel: the experts this rank holds alone) are not all-reduced; the
+    // gradient that reached them already sums every rank's tokens, and finishGradients divides
+    // it by the ranks like the others' mean.
+    void attach(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& held = {});
     void beginBackward();
     void finishGradients();
     int buckets() const { return static_cast<int>(m_buckets.size()); }
@@ -94,11 +100,50 @@ private:
     std::vector<std::int64_t> m_rows;
     std::int64_t m_rowBegin = 0;
     std::vector<torch::Tensor> m_params;
+    std::vector<torch::Tensor> m_held;
     std::vector<std::pair<size_t, size_t>> m_where;  // parameter -> (bucket, slot)
     std::vector<Bucket> m_buckets;
     size_t m_nextLaunch = 0;
     bool m_armed = false;
     double m_reduceWait = 0, m_exchangeWait = 0;
+};
+
+// Expert parallel over every rank of a data parallel group: the all-to-alls of the MoE blocks on
+// a process group of their own (the gradient all-reduces, launched from hooks during the backward
+// pass, may interleave with the backward all-to-alls in a different order on each rank, and one
+// Gloo group must see its collectives in the same order everywhere), and this rank's time and
+// traffic per block since the last take.
+class ExpertParallel final : public ExpertGroup {
+public:
+    // Joins the ranks' second process group through `group`'s store.
+    ExpertParallel(const ProcessGroup& group, const dist::LaunchEnv& env, std::chrono::milliseconds timeout);
+    int size() const override { return m_world; }
+    int rank() const override { return m_rank; }
+    torch::Tensor exchange(const torch::Tensor& rows, const std::vector<std::int64_t>& send, const std::vector<std::int64_t>& recv, int block,
+                           bool dispatch) override;
+    void addExpertSeconds(int block, double seconds) override;
+
+    // The raw exchange without autograd (also the backward pass of `exchange`).
+    torch::Tensor allToAll(const torch::Tensor& rows, const std::vector<std::int64_t>& send, const std::vector<std::int64_t>& recv, int block);
+
+    // Rank 0 receives every other rank's tensors (each rank's `mine` in the same order on the rank
+    // that sends them; rank 0 passes, for each other rank r, the tensors r holds in `theirs[r]`,
+    // which are overwritten). Blocking; the other ranks only send.
+    void collectOnRankZero(const std::vector<torch::Tensor>& mine, std::vector<std::vector<torch::Tensor>>& theirs);
+
+    // Per MoE layer (the block's index in the model): seconds in its all-to-alls and experts, and
+    // rows sent to each rank in its dispatch, since the last take; `steps` is counted by the caller.
+    struct BlockTotals {
+        double alltoallSeconds = 0, expertSeconds = 0;
+        std::vector<double> rowsTo;
+    };
+    std::map<int, BlockTotals> takeTotals();
+    double alltoallSecondsSinceTake() const;
+
+private:
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> m_pg;
+    int m_rank, m_world;
+    std::map<int, BlockTotals> m_totals;
 };
 
 }  // namespace moe::train::detail

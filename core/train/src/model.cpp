@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "moe_net.h"
 
 namespace moe::train::detail {
@@ -62,24 +64,98 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RouteContext& ctx
     return m_spec.residual ? x + y : y;
 }
 
+torch::Tensor BlockImpl::runColumn(int e, const torch::Tensor& rows) {
+    const int F = ffnExperts();
+    const int zeros = m_spec.zeroExperts.zero, copies = m_spec.zeroExperts.copy;
+    if (e < F) return m_experts[static_cast<size_t>(e)]->forward(rows);
+    if (e < F + zeros) return torch::zeros_like(rows);
+    if (e < F + zeros + copies) return rows;
+    return m_constants[static_cast<size_t>(e - F - zeros - copies)]->forward(rows);
+}
+
 torch::Tensor BlockImpl::runExperts(const Permuted& p) {
     auto off = p.offsets.to(torch::kCPU);
     const auto* o = off.data_ptr<std::int64_t>();
-    const int F = ffnExperts();
-    const int zeros = m_spec.zeroExperts.zero, copies = m_spec.zeroExperts.copy;
     std::vector<torch::Tensor> parts;
     parts.reserve(static_cast<size_t>(m_routed));
     for (int e = 0; e < m_routed; ++e) {
         const auto n = o[e + 1] - o[e];
-        if (n == 0) continue;
-        auto chunk = p.tokens.narrow(0, o[e], n);
-        if (e < F) parts.push_back(m_experts[static_cast<size_t>(e)]->forward(chunk));
-        else if (e < F + zeros) parts.push_back(torch::zeros_like(chunk));
-        else if (e < F + zeros + copies) parts.push_back(chunk);
-        else parts.push_back(m_constants[static_cast<size_t>(e - F - zeros - copies)]->forward(chunk));
+        if (n > 0) parts.push_back(runColumn(e, p.tokens.narrow(0, o[e], n)));
     }
     if (parts.empty()) return torch::zeros({0, p.tokens.size(1)}, p.tokens.options());
     return torch::cat(parts, 0);
+}
+
+torch::Tensor BlockImpl::runExpertsAcrossRanks(const Permuted& p, const Routing& global, const RouteContext& ctx) {
+    auto& ep = *ctx.experts;
+    const int W = ep.size(), me = ep.rank(), F = ffnExperts();
+    auto off = p.offsets.to(torch::kCPU);
+    const auto* o = off.data_ptr<std::int64_t>();
+    // counts[j][e]: rows of rank j's tokens that FFN expert e takes, from the batch-wide routing
+    // (every rank routed every rank's tokens, so no rank has to ask the others).
+    std::vector<std::vector<std::int64_t>> counts(static_cast<size_t>(W));
+    {
+        torch::NoGradGuard ng;
+        auto idx = global.expertIdx.to(torch::kCPU);
+        std::int64_t begin = 0;
+        for (int j = 0; j < W; ++j) {
+            const auto n = ctx.group->rowsOf(j);
+            auto mine = idx.narrow(0, begin, n).reshape({-1});
+            auto c = torch::bincount(mine.index({(mine >= 0).logical_and(mine < F)}), {}, F).to(torch::kLong).contiguous();
+            counts[static_cast<size_t>(j)].assign(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + F);
+            begin += n;
+        }
+    }
+    const auto [first, last] = ep.expertsOf(F, me);
+    std::vector<std::int64_t> send(static_cast<size_t>(W)), recv(static_cast<size_t>(W), 0);
+    for (int j = 0; j < W; ++j) {
+        const auto [a, b] = ep.expertsOf(F, j);
+        send[static_cast<size_t>(j)] = o[b] - o[a];
+        for (int e = first; e < last; ++e) recv[static_cast<size_t>(j)] += counts[static_cast<size_t>(j)][static_cast<size_t>(e)];
+    }
+    auto got = ep.exchange(p.tokens.narrow(0, 0, o[F]), send, recv, m_index, /*dispatch=*/true);
+    // `got` holds rank 0's rows for my experts (in expert order), then rank 1's, ...; the experts
+    // want their rows together: the order by expert, then by rank.
+    std::vector<std::int64_t> order;
+    std::vector<std::int64_t> rankStart(static_cast<size_t>(W), 0);
+    for (int j = 1; j < W; ++j) rankStart[static_cast<size_t>(j)] = rankStart[static_cast<size_t>(j - 1)] + recv[static_cast<size_t>(j - 1)];
+    std::vector<std::int64_t> perExpert;
+    for (int e = first; e < last; ++e) {
+        std::int64_t n = 0;
+        for (int j = 0; j < W; ++j) {
+            std::int64_t at = rankStart[static_cast<size_t>(j)];
+            for (int e2 = first; e2 < e; ++e2) at += counts[static_cast<size_t>(j)][static_cast<size_t>(e2)];
+            const auto c = counts[static_cast<size_t>(j)][static_cast<size_t>(e)];
+            for (std::int64_t i = 0; i < c; ++i) order.push_back(at + i);
+            n += c;
+        }
+        perExpert.push_back(n);
+    }
+    auto orderT = torch::tensor(order, torch::kLong).to(got.device());
+    auto byExpert = got.index_select(0, orderT);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<torch::Tensor> parts;
+    std::int64_t at = 0;
+    for (int e = first; e < last; ++e) {
+        const auto n = perExpert[static_cast<size_t>(e - first)];
+        if (n > 0) parts.push_back(runColumn(e, byExpert.narrow(0, at, n)));
+        at += n;
+    }
+    ep.addExpertSeconds(m_index, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    // With no rows here the (empty) result still hangs on the exchange, so this rank's backward
+    // pass takes part in the reverse exchange as every other rank's does.
+    auto y = parts.empty() ? byExpert * 0.0 : torch::cat(parts, 0);
+    // Back to the order the rows arrived in, then home.
+    auto inverse = torch::empty_like(orderT);
+    inverse.index_put_({orderT}, torch::arange(orderT.size(0), orderT.options()));
+    auto home = ep.exchange(y.index_select(0, inverse), recv, send, m_index, /*dispatch=*/false);
+    // The zero, copy and constant experts run where their tokens are.
+    std::vector<torch::Tensor> out{home};
+    for (int e = F; e < m_routed; ++e) {
+        const auto n = o[e + 1] - o[e];
+        if (n > 0) out.push_back(runColumn(e, p.tokens.narrow(0, o[e], n)));
+    }
+    return out.size() == 1 ? home : torch::cat(out, 0);
 }
 
 torch::Tensor BlockImpl::moeForward(const torch::Tensor& h, const RouteContext& ctx) {
@@ -100,10 +176,13 @@ torch::Tensor BlockImpl::moeForward(const torch::Tensor& h, const RouteContext& 
     const auto before = r.expertIdx;
     if (!m_spec.capacity.dropless)
         rec.capacity = applyCapacity(r, m_routed, m_spec.capacity.factor, m_spec.capacity.dropPolicy);
+    const Routing global = r;
     if (ctx.group) r = localRows(r, before, T);
     // The dispatch/combine seam (kernels' autograd ops when built, plain LibTorch otherwise).
     Permuted p = dispatchPermute(h, r.expertIdx, m_routed);
-    auto out = dispatchCombine(runExperts(p), p.slotOf, r.gates, T);
+    TORCH_CHECK(!ctx.experts || ctx.group, "expert parallel needs the batch-wide routing of a batch group");
+    auto y = ctx.experts ? runExpertsAcrossRanks(p, global, ctx) : runExperts(p);
+    auto out = dispatchCombine(y, p.slotOf, r.gates, T);
     for (auto& s : m_shared) out = out + s->forward(h);
     rec.routing = std::move(r);
     rec.input = h.detach();

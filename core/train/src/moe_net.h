@@ -83,12 +83,38 @@ public:
     virtual int size() const = 0;
     // First row of this rank's tokens in the current step's global batch.
     virtual std::int64_t rowBegin() const = 0;
+    // Rows rank `rank` holds in the current step.
+    virtual std::int64_t rowsOf(int rank) const = 0;
     // Every rank's rows of `local` in rank order. This rank's rows are `local` itself (its
     // gradient flows through them); the other ranks' rows are constants.
     virtual torch::Tensor gatherRows(const torch::Tensor& local) = 0;
     // A loss term computed over every rank's rows: the same value, its gradient (which reaches
     // only this rank's rows) scaled by the number of ranks, since the gradient all-reduce averages.
     torch::Tensor wholeBatchTerm(const torch::Tensor& t) const { return t + static_cast<double>(size() - 1) * (t - t.detach()); }
+};
+
+// Expert parallel: the ranks of a batch group share each MoE block's routed FFN experts, rank r
+// holding the contiguous run expertsOf(F, r) of them (sizes differing by at most one). A token goes
+// to the rank of its expert and its output comes back, by two all-to-alls with per-rank row counts
+// taken from the batch-wide routing; the zero, copy and constant experts and the shared experts run
+// on every rank. The ranks must also be the batch group (every rank routes the whole batch).
+class ExpertGroup {
+public:
+    virtual ~ExpertGroup() = default;
+    virtual int size() const = 0;
+    virtual int rank() const = 0;
+    // The routed FFN experts [first, last) of a block with `ffnExperts` that rank `r` holds.
+    std::pair<int, int> expertsOf(int ffnExperts, int r) const {
+        return {static_cast<int>(static_cast<long long>(ffnExperts) * r / size()), static_cast<int>(static_cast<long long>(ffnExperts) * (r + 1) / size())};
+    }
+    // Sends send[j] rows of `rows` (grouped by destination rank, in rank order) to each rank j and
+    // returns what every rank sent here (recv[j] rows from rank j, in rank order). Differentiable:
+    // the backward pass is the reverse exchange. `block` is the layer and `dispatch` says whether
+    // the rows are tokens going to their experts (else outputs coming back), for the record.
+    virtual torch::Tensor exchange(const torch::Tensor& rows, const std::vector<std::int64_t>& send, const std::vector<std::int64_t>& recv,
+                                   int block, bool dispatch) = 0;
+    // Seconds this rank spent running its experts in `block`'s forward pass.
+    virtual void addExpertSeconds(int block, double seconds) = 0;
 };
 
 struct RouteContext {
@@ -99,6 +125,7 @@ struct RouteContext {
     // 0: the whole batch is one sequence.
     std::int64_t seqLen = 0;
     BatchGroup* group = nullptr;  // data parallel training steps only; evaluation routes alone
+    ExpertGroup* experts = nullptr;  // expert parallel training steps only (needs `group`)
 };
 
 class RouterImpl : public torch::nn::Module {
@@ -244,6 +271,7 @@ public:
     int ffnExperts() const { return static_cast<int>(m_experts.size()); }
     int routedExperts() const { return m_routed; }
     Router& router() { return m_router; }
+    Ffn& expert(int e) { return m_experts.at(static_cast<size_t>(e)); }
     // Runs one routed FFN expert (similarity probe).
     torch::Tensor runExpert(int e, const torch::Tensor& x) { return m_experts[static_cast<size_t>(e)]->forward(x); }
     const BlockRecord& last() const { return m_last; }
@@ -252,6 +280,11 @@ private:
     torch::Tensor moeForward(const torch::Tensor& h, const RouteContext& ctx);
     // Runs every routed expert on its slice of the permuted tokens; rows stay in the same order.
     torch::Tensor runExperts(const Permuted& p);
+    // Runs routed column e (an FFN, zero, copy or constant expert) on its rows.
+    torch::Tensor runColumn(int e, const torch::Tensor& rows);
+    // Expert parallel: the FFN experts' rows of `p` go to the ranks holding them and come back;
+    // the other columns run here. Same result as runExperts.
+    torch::Tensor runExpertsAcrossRanks(const Permuted& p, const Routing& global, const RouteContext& ctx);
 
     moe::spec::BlockSpec m_spec;
     int m_index;

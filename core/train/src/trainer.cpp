@@ -107,6 +107,9 @@ torch::Tensor bytesTensor(const std::vector<std::uint8_t>& b) {
 // the 2-D classroom project: 10x slower with 2 threads than with 1 on a busy 2-core machine).
 constexpr double kParallelStepFlops = 20e6;  // forward FLOPs per step
 
+// Marks a checkpoint written by an expert parallel run (the number of ranks).
+constexpr const char* kExpertParallelKey = "trainer_expert_parallel";
+
 // Data parallel ranks on one machine share its cores.
 int defaultThreads(const moe::spec::Project& p, int localRanks) {
     const int hw = std::max(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) / std::max(1, localRanks));
@@ -151,7 +154,11 @@ struct Trainer::Impl {
     // Data parallel: the other ranks (null when training alone). Its gradient hooks point at it,
     // so it goes before the model (members are destroyed in reverse order).
     std::unique_ptr<detail::DataParallel> dp;
+    // Expert parallel (training.ep = the ranks): the MoE blocks' all-to-alls. Rank 0 keeps a copy
+    // of the experts the others hold, refreshed before it probes, evaluates or saves the model.
+    std::unique_ptr<detail::ExpertParallel> ep;
     telemetry::RankTime rankInterval;  // this rank's time since the last snapshot
+    double alltoallBefore = 0;         // expert parallel: all-to-all seconds already counted since the last snapshot
     bool leader() const { return !dp || dp->rank() == 0; }
     std::unique_ptr<torch::optim::Optimizer> optimizer;
     at::Generator generator;
@@ -269,7 +276,11 @@ struct Trainer::Impl {
                 auto state = net->parameters();
                 for (const auto& b : net->buffers()) state.push_back(b);
                 dp->broadcastFromRankZero(state);
-                dp->attach(net->parameters());
+                if (ep) {
+                    holdExperts();
+                } else {
+                    dp->attach(net->parameters());
+                }
             } catch (const std::exception& e) {
                 return detail::rankFailure(*options.ranks, "taking rank 0's model", e);
             }
@@ -314,10 +325,64 @@ struct Trainer::Impl {
                                      std::to_string(options.bucketMegabytes * 1024 * 1024);
             if (auto e = dp->checkSame("project or training options", fingerprint(same)); !e.empty())
                 return who + ": " + e + "; start every rank with the same project file and options";
+            if (project.training.ep > 1) {
+                if (project.training.ep != env.worldSize)
+                    return who + ": training.ep is " + std::to_string(project.training.ep) + " but " + std::to_string(env.worldSize) +
+                           " ranks train; expert parallel spans every rank: set training.ep to " + std::to_string(env.worldSize) +
+                           " or to 1 (data parallel only)";
+                step = "joining the expert parallel group";
+                ep = std::make_unique<detail::ExpertParallel>(dp->group(), env, timeout);
+            }
         } catch (const std::exception& e) {
             return detail::rankFailure(env, step, e);
         }
         return {};
+    }
+
+    // Expert parallel: the routed FFN experts of every MoE block, as each rank holds them.
+    // held: this rank's (their gradients stay here); others: everyone else's, by rank.
+    void expertParameters(std::vector<torch::Tensor>& held, std::vector<std::vector<torch::Tensor>>& others) {
+        others.assign(static_cast<size_t>(ep->size()), {});
+        for (auto& b : net->blocks()) {
+            if (!b->isMoe()) continue;
+            const int F = b->ffnExperts();
+            for (int r = 0; r < ep->size(); ++r) {
+                const auto [first, last] = ep->expertsOf(F, r);
+                for (int e = first; e < last; ++e)
+                    for (auto& p : b->expert(e)->parameters()) (r == ep->rank() ? held : others[static_cast<size_t>(r)]).push_back(p);
+            }
+        }
+    }
+
+    // After every rank took rank 0's model: the gradient reducer leaves out the experts, this
+    // rank's being reduced by the all-to-alls' backward pass and the others' not trained here.
+    // Ranks other than 0 let go of the other ranks' experts.
+    void holdExperts() {
+        std::vector<torch::Tensor> held;
+        std::vector<std::vector<torch::Tensor>> others;
+        expertParameters(held, others);
+        std::vector<torch::Tensor> params;
+        for (const auto& p : net->parameters()) {
+            bool other = false;
+            for (const auto& list : others)
+                for (const auto& o : list) other = other || o.is_same(p);
+            if (!other) params.push_back(p);
+        }
+        dp->attach(params, held);
+        if (leader()) return;
+        torch::NoGradGuard ng;
+        for (auto& list : others)
+            for (auto& p : list) p.set_data(torch::empty({0}, p.options()));
+    }
+
+    // Expert parallel: rank 0's copy of every other rank's experts takes their current values
+    // (collective: every rank calls it at the same point).
+    void gatherExperts() {
+        if (!ep) return;
+        std::vector<torch::Tensor> held;
+        std::vector<std::vector<torch::Tensor>> others;
+        expertParameters(held, others);
+        ep->collectOnRankZero(held, others);
     }
 
     // ---- [SECTION] the trainer thread ----------------------------------------------------------
@@ -384,6 +449,12 @@ struct Trainer::Impl {
     // failed one whose message names the file and the cause; what was written before stays.
     void finish(TrainerState final, std::string message) {
         try {
+            // Expert parallel: rank 0 needs the other ranks' experts for the last evaluation and
+            // the checkpoint (the ranks agree on both conditions: they ran the same steps).
+            if (ep && final != TrainerState::Failed && step > 0 && (lastSnapshotStep != step || !options.checkpointPath.empty())) {
+                std::lock_guard lock(modelMutex);
+                gatherExperts();
+            }
             if (final != TrainerState::Failed && step > 0 && lastSnapshotStep != step && leader()) {
                 std::lock_guard lock(modelMutex);
                 evaluateHeldOut();
@@ -391,6 +462,8 @@ struct Trainer::Impl {
             }
         } catch (const c10::Error& e) {
             spdlog::error("final evaluation failed: {}", e.what_without_backtrace());
+        } catch (const std::exception& e) {
+            spdlog::error("final evaluation failed: {}", e.what());
         }
         if (writer) {
             writer->flush();
@@ -523,6 +596,7 @@ struct Trainer::Impl {
             }
             dp->setRows(std::move(rows));
             ctx.group = dp.get();
+            ctx.experts = ep.get();
             weight = static_cast<double>(dp->size()) * static_cast<double>(x.size(0)) / static_cast<double>(batch);
         }
         auto logits = net->forward(x, ctx);
@@ -571,8 +645,10 @@ struct Trainer::Impl {
         const bool snapshot = done == 1 || done % project.training.telemetryInterval == 0 || epochEnd || done == totalSteps;
         // Routing statistics sum every batch since the last snapshot, so a snapshot's loads rest
         // on telemetry_interval batches of tokens rather than one.
+        // Expert parallel: the similarity probe runs every expert on rank 0.
+        if (snapshot && ep) gatherExperts();
         {
-            auto batch = blockSnapshots(x, y, snapshot);
+            auto batch = blockSnapshots(x, y, snapshot && leader());
             if (intervalBlocks.size() != batch.size()) intervalBlocks.assign(batch.size(), {});
             for (size_t i = 0; i < batch.size(); ++i) telemetry::accumulate(intervalBlocks[i], batch[i]);
         }
@@ -580,16 +656,21 @@ struct Trainer::Impl {
         if (snapshot) blocks = std::exchange(intervalBlocks, {});
         optimizer->step();
         net->afterOptimizerStep();
+        // ... and the evaluation, routing maps and probes after the step.
+        if (snapshot && ep) gatherExperts();
         step = done;
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::vector<telemetry::RankTime> rankTimes;
+        std::vector<telemetry::LayerTime> layerTimes;
         if (dp) {
             const auto [reduce, exchange] = dp->takeWaitSeconds();
+            const double alltoall = ep ? ep->alltoallSecondsSinceTake() - alltoallBefore : 0.0;
+            alltoallBefore += alltoall;
             rankInterval.steps += 1;
-            rankInterval.computeSeconds += std::max(0.0, secs - reduce - exchange);
+            rankInterval.computeSeconds += std::max(0.0, secs - reduce - exchange - alltoall);
             rankInterval.gradReduceSeconds += reduce;
             rankInterval.exchangeSeconds += exchange;
-            if (snapshot) rankTimes = mergeRanks(blocks);
+            if (snapshot) rankTimes = mergeRanks(blocks, layerTimes);
         }
         stepSecondsEma = stepSecondsEma == 0 ? secs : 0.9 * stepSecondsEma + 0.1 * secs;
         lossEma = std::isnan(lossEma) ? lossV : 0.9 * lossEma + 0.1 * lossV;
@@ -605,6 +686,7 @@ struct Trainer::Impl {
             s->accuracy = acc;
             s->blocks = std::move(blocks);
             s->rankTimes = std::move(rankTimes);
+            s->layerTimes = std::move(layerTimes);
             publish(std::move(s), (epochEnd || done == totalSteps || testY.size(0) <= kSmallTestSet) ? testAccuracy : -1);
         }
         std::lock_guard lock(mutex);
@@ -622,7 +704,7 @@ struct Trainer::Impl {
     // Data parallel snapshot: the routing counts of every rank's tokens summed into `blocks` (so
     // they describe the global batches) and every rank's time since the last snapshot, in one
     // exchange.
-    std::vector<telemetry::RankTime> mergeRanks(std::vector<telemetry::BlockSnapshot>& blocks) {
+    std::vector<telemetry::RankTime> mergeRanks(std::vector<telemetry::BlockSnapshot>& blocks, std::vector<telemetry::LayerTime>& layers) {
         std::vector<double> packed;
         std::vector<size_t> sizes;
         for (const auto& b : blocks) {
@@ -637,6 +719,26 @@ struct Trainer::Impl {
         mine[1] = rankInterval.computeSeconds;
         mine[2] = rankInterval.gradReduceSeconds;
         mine[3] = rankInterval.exchangeSeconds;
+        // Expert parallel: per MoE block and rank, all-to-all and expert seconds and rows sent to each rank.
+        const size_t W = static_cast<size_t>(dp->size()), per = 2 + W;
+        const size_t layersAt = packed.size();
+        std::vector<int> moeLayers;
+        for (auto& b : net->blocks())
+            if (b->isMoe()) moeLayers.push_back(b->index());
+        if (ep) {
+            packed.resize(layersAt + moeLayers.size() * W * per, 0.0);
+            auto totals = ep->takeTotals();
+            alltoallBefore = 0;
+            for (size_t i = 0; i < moeLayers.size(); ++i) {
+                const auto it = totals.find(moeLayers[i]);
+                if (it == totals.end()) continue;
+                double* x = packed.data() + layersAt + (i * W + static_cast<size_t>(dp->rank())) * per;
+                x[0] = it->second.alltoallSeconds;
+                x[1] = it->second.expertSeconds;
+                for (size_t j = 0; j < it->second.rowsTo.size() && j < W; ++j) x[2 + j] = it->second.rowsTo[j];
+            }
+        }
+        const int steps = rankInterval.steps;
         rankInterval = {};
         auto t = torch::tensor(packed, torch::kDouble);
         dp->sum(t);
@@ -656,6 +758,22 @@ struct Trainer::Impl {
             rt.gradReduceSeconds = x[2];
             rt.exchangeSeconds = x[3];
             times.push_back(rt);
+        }
+        if (ep) {
+            const int bytesPerRow = project.model.stem.dModel * 4;
+            for (size_t i = 0; i < moeLayers.size(); ++i)
+                for (size_t r = 0; r < W; ++r) {
+                    const double* x = v + layersAt + (i * W + r) * per;
+                    telemetry::LayerTime lt;
+                    lt.rank = static_cast<int>(r);
+                    lt.block = static_cast<int>(i);
+                    lt.steps = steps;
+                    lt.alltoallSeconds = x[0];
+                    lt.expertSeconds = x[1];
+                    lt.rowsTo.assign(x + 2, x + 2 + W);
+                    lt.bytesPerRow = bytesPerRow;
+                    layers.push_back(std::move(lt));
+                }
         }
         return times;
     }
@@ -777,6 +895,9 @@ struct Trainer::Impl {
             a.write("optimizer", opt);
             a.write("trainer_step", torch::tensor(step, torch::kLong));
             a.write("trainer_generator", generator.get_state());
+            // Expert parallel: the weights are whole (rank 0 gathered them) but the optimizer state
+            // of the experts other ranks held is not here, so the file cannot be resumed.
+            if (ep) a.write(kExpertParallelKey, torch::tensor(ep->size(), torch::kLong));
             a.write(detail::kCheckpointSpecKey, c10::IValue(detail::checkpointModelJson(project)));
             // Serialised in memory, then saved atomically by our own writer: LibTorch's file writer
             // throws again from its destructor when a write fails (disk full), which aborts the
@@ -804,6 +925,11 @@ struct Trainer::Impl {
                 return path + " is not a MoE Studio checkpoint (it has no model spec)";
             if (spec.toStringRef() != detail::checkpointModelJson(project))
                 return "the checkpoint " + path + " was written for a different model; resume it with the project it was trained with";
+            torch::Tensor ranks;
+            if (a.try_read(kExpertParallelKey, ranks))
+                return "the checkpoint " + path + " was written by an expert parallel run over " + std::to_string(ranks.item<std::int64_t>()) +
+                       " ranks: it holds the whole model's weights (for moe generate and the studio) but not the optimizer state of the experts "
+                       "the other ranks trained, so it cannot be resumed";
             net->load(a);
             torch::serialize::InputArchive opt;
             a.read("optimizer", opt);

@@ -52,6 +52,10 @@ struct TrainingSettings {
     // Where to train: "auto" (the first CUDA GPU when LibTorch has CUDA and sees one, else the
     // CPU), "cpu", "cuda" (GPU 0) or "cuda:N".
     std::string device = "auto";
+    // Expert parallel ranks when training over several processes (moe train --nproc N): 1 (every
+    // rank holds every expert) or N (each rank holds 1/N of every MoE block's experts). One
+    // process holds every expert whatever this says.
+    int ep = 1;
     std::optional<TwinSpec> twin;     // absent: the model itself trains
 };
 
