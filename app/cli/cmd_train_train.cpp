@@ -115,6 +115,7 @@ int run(const moe::cli::ParsedArgs& a) {
         project.training.epochs = a.intValue("epochs", 0, 1, 10000);
         project.training.steps.reset();
     }
+    if (a.value("ep")) project.training.ep = a.intValue("ep", 1, 1, 4096);
     train::TrainerOptions opt;
     opt.threads = a.intValue("threads", 0, 0, 1024);
     opt.checkpointPath = a.valueOr("checkpoint", "");
@@ -270,7 +271,11 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "weighted by its share) and gradients are averaged by bucketed all-reduce during the backward pass; routing decisions that\n"
     "look at the whole batch are taken over every rank's tokens, so the run matches one process on the same batch. Rank 0 prints\n"
     "the progress and writes the run store and checkpoint (other ranks ignore --out and --checkpoint and write nothing).\n"
-    "All ranks must use the same project and options (checked at start by a hash).",
+    "All ranks must use the same project and options (checked at start by a hash).\n"
+    "Expert parallel: with training.ep (or --ep) equal to the ranks, each rank holds 1/N of every MoE block's routed FFN experts\n"
+    "(contiguous runs, sizes differing by at most one) and the tokens routed to them cross by all-to-all with per-rank row counts\n"
+    "from the routing, forward and backward; everything else stays data parallel. The run store records each rank's all-to-all\n"
+    "time and traffic per block. Its checkpoint holds the whole model (rank 0 gathers the experts) but cannot be resumed.",
     {{"steps", "N", "train N optimizer steps (overrides the project)"},
      {"epochs", "N", "train N epochs (overrides the project)"},
      {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
@@ -283,7 +288,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"force", "", "replace an existing --out/--checkpoint file that is not a run store/checkpoint of this program"},
      {"nproc", "N", "data parallel: start N local ranks (at most one per core); launched by others, RANK/WORLD_SIZE/... say it"},
      {"bucket-mb", "MB", "data parallel: gradient all-reduce bucket size (default 25, as PyTorch DDP)"},
-     {"timeout", "S", "data parallel: seconds the rendezvous and each exchange wait for a missing rank (default 300)"}},
+     {"timeout", "S", "data parallel: seconds the rendezvous and each exchange wait for a missing rank (default 300)"},
+     {"ep", "N", "expert parallel over the N ranks (overrides training.ep; N = the ranks, or 1 for data parallel only)"}},
     1, 1, run});
 
 }  // namespace
