@@ -120,7 +120,7 @@ int run(const moe::cli::ParsedArgs& a) {
     opt.threads = a.intValue("threads", 0, 0, 1024);
     opt.checkpointPath = a.valueOr("checkpoint", "");
     opt.resumeFrom = a.valueOr("resume", "");
-    opt.projectDir = std::filesystem::path(path).parent_path().string();
+    opt.projectDir = a.valueOr("project-dir", std::filesystem::path(path).parent_path().string());
     if (rank) {
         opt.ranks = rank;
         if (a.value("bucket-mb")) opt.bucketMegabytes = a.doubleValue("bucket-mb", 25, 0.001, 1 << 20);
@@ -289,6 +289,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"nproc", "N", "data parallel: start N local ranks (at most one per core); launched by others, RANK/WORLD_SIZE/... say it"},
      {"bucket-mb", "MB", "data parallel: gradient all-reduce bucket size (default 25, as PyTorch DDP)"},
      {"timeout", "S", "data parallel: seconds the rendezvous and each exchange wait for a missing rank (default 300)"},
+     {"project-dir", "DIR", "the folder the project's relative files (a text corpus) are found in (default: the project file's)"},
      {"ep", "N", "expert parallel over the N ranks (overrides training.ep; N = the ranks, or 1 for data parallel only)"}},
     1, 1, run});
 

@@ -31,6 +31,7 @@
 #include "run_panel.h"
 #include "scenario_panel.h"
 #include "theme.h"
+#include "test_time.h"
 
 using namespace moe::studio;
 namespace spec = moe::spec;
@@ -428,6 +429,50 @@ private Q_SLOTS:
 
     // The verdict `moe train` gives, before Train: a twin of DeepSeek-V3 fits, the model itself
     // (671G parameters, terabytes with Adam) does not, and Train refuses it with the numbers.
+    // Two ranks, expert parallel, started from the Run panel: `moe train --nproc 2 --ep 2` runs
+    // beside the studio, which follows its run store live; pause and step do not apply to it.
+    void trainsOnTwoRanksFromTheRunPanel() {
+        if (!TrainingController::engineAvailable()) QSKIP("the training engine is not built");
+        qputenv("MOE_CLI", MOE_CLI_PATH);
+        MainWindow w(false, m_dir.filePath("recovery-ranks"));
+        ProjectDocument* doc = w.document();
+        QVERIFY(doc->edit("tiny run", [](spec::Project& p) {
+                       p.training.steps = 6;
+                       p.training.epochs.reset();
+                       p.training.batch = 16;
+                       p.training.telemetryInterval = 2;
+                       p.training.trainSamples = 256;
+                       p.training.testSamples = 64;
+                   }).isEmpty());
+        RunPanel* run = w.runPanel();
+        run->setRanks(2, true);
+        QSignalSpy snapshots(w.training(), &TrainingController::snapshot);
+        QSignalSpy ended(w.training(), &TrainingController::runEnded);
+        QString err;
+        QVERIFY2(w.train(0, &err), qPrintable(err));
+        QCOMPARE(w.training()->status().ranks, 2);
+        int pauses = 0;
+        for (auto* b : run->findChildren<QPushButton*>())
+            if (b->text() == "Pause" || b->text() == "Step") {
+                QVERIFY2(!b->isEnabled(), qPrintable(b->text()));
+                ++pauses;
+            }
+        QCOMPARE(pauses, 2);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, test_time::scaled(90000));
+        const RunStatus s = w.training()->status();
+        QVERIFY2(s.state == RunStatus::Finished, qPrintable(s.message));
+        QCOMPARE(s.step, qint64(6));
+        QVERIFY(snapshots.count() >= 3);  // steps 1, 2, 4, 6
+        auto reader = tel::RunReader::open(w.training()->runStorePath().toStdString());
+        QVERIFY2(reader.ok(), reader.message().c_str());
+        const auto last = reader.value()->latest();
+        QCOMPARE(last->step, std::int64_t(6));
+        QCOMPARE(last->rankTimes.size(), size_t(2));
+        // The project copy the ranks read is gone; the run store keeps the project.
+        QCOMPARE(QDir(QFileInfo(w.training()->runStorePath()).absolutePath()).entryList({"*.project.json"}).size(), 0);
+        QVERIFY(reader.value()->info().projectJson.find("\"ep\": 2") != std::string::npos);
+    }
+
     void aModelTooLargeToTrainIsRefusedBeforeTrain() {
         MainWindow w(false, m_dir.filePath("recovery20"));
         QString err;

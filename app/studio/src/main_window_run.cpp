@@ -179,6 +179,11 @@ bool MainWindow::train(int steps, QString* error) {
         *error = no;
         return false;
     }
+    if (m_run->ranks() > 1 && steps == 0) {
+        const QString dir = m_doc->filePath().isEmpty() ? QString() : QFileInfo(m_doc->filePath()).absolutePath();
+        m_training->startRanks(m_doc->project(), dir, runDir(), m_run->ranks(), m_run->expertParallel());
+        return true;
+    }
     m_training->start(m_doc->project(), runDir(), steps);
     return true;
 }

@@ -13,6 +13,7 @@
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
+#include <QThread>
 #include <QLabel>
 #include <QLegendMarker>
 #include <QLineSeries>
@@ -190,6 +191,25 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     hist->addWidget(m_replay, 2, 1);
     m_replayLabel = new QLabel(tr("open a past run to replay it"), this);
     hist->addWidget(m_replayLabel, 2, 2, 1, 2);
+    hist->addWidget(new QLabel(tr("Ranks:"), m_history), 3, 0);
+    m_ranks = new QSpinBox(this);
+    m_ranks->setObjectName(QStringLiteral("trainRanks"));
+    m_ranks->setRange(1, std::max(1, QThread::idealThreadCount()));
+    m_ranks->setValue(1);
+    m_ranks->setToolTip(tr("Local processes a fresh run trains on. 1 trains inside the studio; more start 'moe train --nproc N' "
+                           "beside it (data parallel over c10d/Gloo, one per core at most), which the studio follows through its run "
+                           "store: it can be stopped but not paused or stepped."));
+    hist->addWidget(m_ranks, 3, 1);
+    m_expertParallel = new QCheckBox(tr("Expert parallel"), this);
+    m_expertParallel->setObjectName(QStringLiteral("trainExpertParallel"));
+    m_expertParallel->setToolTip(tr("Each rank holds its share of every MoE block's experts and tokens cross by all-to-all "
+                                    "(training.ep = the ranks); off: every rank holds every expert (data parallel only)"));
+    m_expertParallel->setEnabled(false);
+    hist->addWidget(m_expertParallel, 3, 2, 1, 2);
+    connect(m_ranks, &QSpinBox::valueChanged, this, [this](int n) {
+        m_expertParallel->setEnabled(n > 1);
+        updateButtons();
+    });
     hist->setColumnStretch(1, 1);
     hist->setColumnStretch(2, 1);
     v->addWidget(m_history);
@@ -515,18 +535,31 @@ void RunPanel::updateButtons() {
     const bool engine = TrainingController::engineAvailable();
     const bool active = m_status.active();
     m_train->setEnabled(engine && !active);
-    m_pause->setEnabled(engine && (m_status.state == RunStatus::Running || m_status.state == RunStatus::Paused));
+    // A run on several ranks is another process: it can be stopped, not paused or stepped.
+    const bool inStudio = active ? m_status.ranks <= 1 : ranks() <= 1;
+    m_pause->setEnabled(engine && inStudio && (m_status.state == RunStatus::Running || m_status.state == RunStatus::Paused));
     if (!m_pause->text().isEmpty()) m_pause->setText(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
     m_pause->setToolTip(m_status.state == RunStatus::Paused ? tr("Resume") : tr("Pause"));
     m_pause->setIcon(style()->standardIcon(m_status.state == RunStatus::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
-    m_step->setEnabled(engine && (m_status.state == RunStatus::Paused || !active));
+    m_step->setEnabled(engine && inStudio && (m_status.state == RunStatus::Paused || !active));
+    m_speed->setEnabled(engine && inStudio);
+    m_ranks->setEnabled(engine && !active);
+    m_expertParallel->setEnabled(engine && !active && ranks() > 1);
     m_stop->setEnabled(engine && active);
-    m_speed->setEnabled(engine);
     if (!engine) {
         m_state->setText(tr("Training engine not built"));
         m_state->setToolTip(TrainingController::engineMissingText());
         m_progress->setFormat(tr("training engine not built: design and validate only"));
     }
+}
+
+int RunPanel::ranks() const { return m_ranks->value(); }
+
+bool RunPanel::expertParallel() const { return m_ranks->value() > 1 && m_expertParallel->isChecked(); }
+
+void RunPanel::setRanks(int n, bool expertParallel) {
+    m_ranks->setValue(n);
+    m_expertParallel->setChecked(expertParallel);
 }
 
 void RunPanel::setRunDir(const QString& dir) {

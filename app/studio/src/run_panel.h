@@ -55,6 +55,11 @@ public:
     // Picks a training pace (steps per second, 0: full speed) as if chosen in the list.
     void setSpeed(double stepsPerSecond);
     double speed() const;
+    // Local ranks a fresh run trains on (1: in the studio; more: `moe train --nproc N` beside it)
+    // and whether they split the experts (expert parallel) or only the batch.
+    int ranks() const;
+    bool expertParallel() const;
+    void setRanks(int n, bool expertParallel);
 
     // Past runs (also used by tests and the scripted launch).
     bool openRun(const QString& path, QString* error);
@@ -114,6 +119,8 @@ private:
 
     QPushButton *m_train, *m_pause, *m_step, *m_stop;
     QSpinBox* m_stepCount;
+    QSpinBox* m_ranks;
+    QCheckBox* m_expertParallel;
     QComboBox* m_speed;
     QProgressBar* m_progress;
     QLabel* m_stats;

@@ -1,13 +1,23 @@
 #include "training_controller.h"
 
+#include <QCoreApplication>
 #include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QPointer>
+#include <QRegularExpression>
+#include <QStandardPaths>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
 
 #include <spdlog/spdlog.h>
 
+#include "moe/spec/atomic_file.h"
+#include "moe/spec/project_io.h"
 #include "moe/telemetry/run_store.h"
 #ifdef MOE_HAS_TRAINER
 #include "moe/train/trainer.h"
@@ -28,6 +38,14 @@ QString stateName(RunStatus::State s) {
     return {};
 }
 
+namespace {
+// Ctrl-C to a launcher started in a process group of its own and to its ranks.
+void interruptGroup(const QProcess& p) {
+    const auto pid = static_cast<pid_t>(p.processId());
+    if (pid > 0) ::kill(-pid, SIGINT);
+}
+}  // namespace
+
 struct TrainingController::Engine {
 #ifdef MOE_HAS_TRAINER
     std::unique_ptr<moe::train::Trainer> trainer;
@@ -47,6 +65,12 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent) {
 TrainingController::~TrainingController() {
     m_poll.stop();
     retire();
+    if (m_ranks) {
+        // The ranks stop together after their step; the launcher waits for them.
+        m_ranks->disconnect(this);
+        interruptGroup(*m_ranks);
+        m_ranks->waitForFinished(30000);
+    }
     for (auto& t : m_retiring)
         if (t.joinable()) t.join();
 }
@@ -62,6 +86,147 @@ bool TrainingController::engineAvailable() {
 QString TrainingController::engineMissingText() {
     return tr("The training engine is not built in this copy of MoE Studio (the moe_train library was not "
               "available when it was compiled), so the network can be designed and checked but not trained here.");
+}
+
+QString TrainingController::moeExecutable() {
+    const QString env = qEnvironmentVariable("MOE_CLI");
+    if (!env.isEmpty()) return QFileInfo(env).isExecutable() ? env : QString();
+    const QString dir = QCoreApplication::applicationDirPath();
+    for (const QString& c : {dir + QStringLiteral("/moe"), dir + QStringLiteral("/../cli/moe")})
+        if (QFileInfo(c).isExecutable()) return QFileInfo(c).absoluteFilePath();
+    return QStandardPaths::findExecutable(QStringLiteral("moe"));
+}
+
+void TrainingController::startRanks(const moe::spec::Project& project, const QString& projectDir, const QString& runDir, int ranks,
+                                    bool expertParallel) {
+    m_poll.stop();
+    retire();
+    m_latest.reset();
+    m_follow.reset();
+    m_rankOut.clear();
+    m_rankErr.clear();
+    m_stopAsked = false;
+    RunStatus s;
+    s.ranks = ranks;
+    const auto fail = [&](const QString& why) {
+        s.state = RunStatus::Failed;
+        s.message = why;
+        setStatus(s);
+        Q_EMIT runEnded(m_status);
+    };
+    if (m_ranks) return fail(tr("a run on several ranks is still stopping; wait for it to end"));
+    const QString moe = moeExecutable();
+    if (moe.isEmpty())
+        return fail(tr("cannot find the 'moe' command to start %1 ranks (looked next to the studio and on PATH; MOE_CLI names it)").arg(ranks));
+    QDir().mkpath(runDir);
+    const QString id = QString::fromStdString(moe::telemetry::newRunId());
+    m_runPath = QDir(runDir).filePath(id + QStringLiteral(".sqlite"));
+    // The ranks read the project as it is in the studio now, saved or not.
+    m_rankProject = QDir(runDir).filePath(id + QStringLiteral(".project.json"));
+    if (auto e = moe::spec::writeFileAtomic(m_rankProject.toStdString(), moe::spec::serializeProject(project)); !e.empty())
+        return fail(tr("cannot write the project for the ranks to %1: %2").arg(m_rankProject, QString::fromStdString(e)));
+    QStringList args{QStringLiteral("train"), m_rankProject, QStringLiteral("--nproc"), QString::number(ranks), QStringLiteral("--ep"),
+                     QString::number(expertParallel ? ranks : 1), QStringLiteral("--out"), m_runPath, QStringLiteral("--plain"),
+                     QStringLiteral("--no-checkpoint")};
+    if (!projectDir.isEmpty()) args << QStringLiteral("--project-dir") << projectDir;
+    m_ranks = new QProcess(this);
+    // A process group of its own: stop() sends it Ctrl-C, which the launcher passes over and every
+    // rank takes as "stop after this step", as on a terminal.
+    m_ranks->setChildProcessModifier([] { ::setpgid(0, 0); });
+    connect(m_ranks, &QProcess::readyReadStandardOutput, this, &TrainingController::rankOutput);
+    connect(m_ranks, &QProcess::readyReadStandardError, this, [this] {
+        for (const QString& line : QString::fromUtf8(m_ranks->readAllStandardError()).split(QLatin1Char('\n'), Qt::SkipEmptyParts)) {
+            m_rankErr << line.trimmed();
+            while (m_rankErr.size() > 6) m_rankErr.removeFirst();
+        }
+    });
+    connect(m_ranks, &QProcess::finished, this, [this](int code, QProcess::ExitStatus st) { ranksEnded(code, st == QProcess::CrashExit); });
+    connect(m_ranks, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {
+        if (e == QProcess::FailedToStart) ranksEnded(-1, true);
+    });
+    s.state = RunStatus::Preparing;
+    s.totalSteps = project.training.steps.value_or(0);
+    setStatus(s);
+    spdlog::info("studio: starting {} {}", moe.toStdString(), args.join(QLatin1Char(' ')).toStdString());
+    m_ranks->start(moe, args);
+    Q_EMIT runStarted(m_runPath);
+    m_poll.setInterval(250);
+    m_poll.start();
+}
+
+void TrainingController::rankOutput() {
+    m_rankOut += m_ranks->readAllStandardOutput();
+    // Plain progress lines: "step 8/40  epoch 0.50  loss 0.8627  acc 68.5%  ...".
+    static const QRegularExpression progress(QStringLiteral(R"(^step (\d+)/(\d+)\s.*loss ([0-9.naif]+)\s+acc ([0-9.]+)%)"));
+    int nl;
+    while ((nl = m_rankOut.indexOf('\n')) >= 0) {
+        const QString line = QString::fromUtf8(m_rankOut.left(nl)).trimmed();
+        m_rankOut.remove(0, nl + 1);
+        const auto m = progress.match(line);
+        if (!m.hasMatch()) continue;
+        RunStatus s = m_status;
+        if (s.state == RunStatus::Preparing) s.state = RunStatus::Running;
+        s.step = m.captured(1).toLongLong();
+        s.totalSteps = m.captured(2).toLongLong();
+        s.loss = m.captured(3).toDouble();
+        s.accuracy = m.captured(4).toDouble() / 100.0;
+        setStatus(s);
+    }
+}
+
+void TrainingController::pollRanks() {
+    if (!m_follow) {
+        if (!QFileInfo::exists(m_runPath)) return;
+        auto r = moe::telemetry::RunReader::open(m_runPath.toStdString());
+        if (!r) return;  // rank 0 is still creating it
+        m_follow = std::move(r.value());
+        RunStatus s = m_status;
+        s.device = QStringLiteral("cpu");
+        if (s.state == RunStatus::Preparing) s.state = RunStatus::Running;
+        setStatus(s);
+        for (const auto& snap : m_follow->snapshots()) {
+            m_latest = snap;
+            Q_EMIT snapshot(snap);
+        }
+        return;
+    }
+    const size_t before = m_follow->snapshots().size();
+    if (m_follow->refresh() <= 0) return;
+    const auto& all = m_follow->snapshots();
+    for (size_t i = before; i < all.size(); ++i) {
+        m_latest = all[i];
+        Q_EMIT snapshot(all[i]);
+    }
+    if (m_latest) {
+        RunStatus s = m_status;
+        s.testAccuracy = m_latest->testAccuracy >= 0 ? m_latest->testAccuracy : s.testAccuracy;
+        s.tokensPerSecond = m_latest->tokensPerSecond;
+        setStatus(s);
+    }
+}
+
+void TrainingController::ranksEnded(int exitCode, bool crashed) {
+    if (!m_ranks) return;
+    pollRanks();  // the last snapshots
+    RunStatus s = m_status;
+    if (exitCode == 0 && !crashed) {
+        s.state = m_stopAsked ? RunStatus::Stopped : RunStatus::Finished;
+        s.message = m_stopAsked ? tr("stopped by request") : QString();
+    } else {
+        s.state = RunStatus::Failed;
+        s.message = m_rankErr.isEmpty() ? (crashed ? tr("moe train --nproc %1 could not start or crashed").arg(s.ranks)
+                                                   : tr("moe train --nproc %1 exited with status %2").arg(s.ranks).arg(exitCode))
+                                        : m_rankErr.join(QLatin1Char(' '));
+    }
+    s.etaSeconds = 0;
+    m_poll.stop();
+    m_ranks->deleteLater();
+    m_ranks = nullptr;
+    m_follow.reset();
+    QFile::remove(m_rankProject);
+    spdlog::info("studio: run {} on {} ranks {} at step {}", m_runPath.toStdString(), s.ranks, stateName(s.state).toStdString(), s.step);
+    setStatus(s);
+    Q_EMIT runEnded(m_status);
 }
 
 bool TrainingController::hasTrainer() const {
@@ -214,6 +379,11 @@ void TrainingController::step(int n) {
 
 void TrainingController::stop() {
     m_paced = false;
+    if (m_ranks) {
+        m_stopAsked = true;
+        interruptGroup(*m_ranks);
+        return;
+    }
 #ifdef MOE_HAS_TRAINER
     if (hasTrainer()) {
         m_engine->trainer->stop();
@@ -233,6 +403,19 @@ void TrainingController::stop() {
 
 void TrainingController::discard() {
     m_paced = false;
+    if (m_ranks) {
+        m_ranks->disconnect(this);
+        interruptGroup(*m_ranks);
+        m_ranks->setParent(nullptr);
+        // The ranks stop after their step and keep their store; the process object and the
+        // project copy go when they do.
+        connect(m_ranks, &QProcess::finished, m_ranks, [p = m_ranks, copy = m_rankProject] {
+            QFile::remove(copy);
+            p->deleteLater();
+        });
+        m_ranks = nullptr;
+        m_follow.reset();
+    }
     m_stepping = false;
     m_poll.stop();
     retire();
@@ -242,6 +425,7 @@ void TrainingController::discard() {
 }
 
 void TrainingController::poll() {
+    if (m_ranks) return pollRanks();
 #ifdef MOE_HAS_TRAINER
     if (!hasTrainer()) return m_poll.stop();
     std::deque<moe::telemetry::SnapshotPtr> fresh;

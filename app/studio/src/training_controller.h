@@ -8,6 +8,8 @@
 #include <QString>
 #include <QElapsedTimer>
 #include <QTimer>
+#include <QProcess>
+#include <QStringList>
 
 #include <memory>
 #include <mutex>
@@ -16,6 +18,10 @@
 
 #include "moe/spec/project.h"
 #include "moe/telemetry/snapshot.h"
+
+namespace moe::telemetry {
+class RunReader;
+}
 
 namespace moe::studio {
 
@@ -32,6 +38,7 @@ struct RunStatus {
     QString twin;                   // "trains a twin of the model: ..." when the project sets one
     double etaSeconds = -1;
     QString message;
+    int ranks = 1;                  // processes training: more than 1 is a `moe train --nproc` run beside the studio
     bool active() const { return state == Preparing || state == Running || state == Paused; }
 };
 
@@ -49,6 +56,14 @@ public:
     // A fresh run of `project` writing its run store into `runDir`. `steps` > 0: train exactly
     // that many steps and pause; 0: train to the planned end.
     void start(const moe::spec::Project& project, const QString& runDir, int steps = 0);
+    // A fresh run of `project` on `ranks` local processes: `moe train --nproc N [--ep N]` started
+    // beside the studio (the project as it is now, written next to the run store), followed through
+    // its run store. `projectDir` resolves the project's relative files. stop() stops every rank
+    // after the same step (as Ctrl-C does); pause and step do not apply.
+    void startRanks(const moe::spec::Project& project, const QString& projectDir, const QString& runDir, int ranks, bool expertParallel);
+    // The `moe` command the studio starts: $MOE_CLI, else `moe` next to the studio, in the build
+    // tree's app/cli, or on PATH; empty when there is none.
+    static QString moeExecutable();
     void pause();
     void resume();
     void step(int n);   // continues a paused run by n steps
@@ -76,6 +91,9 @@ Q_SIGNALS:
 
 private:
     void poll();
+    void pollRanks();
+    void rankOutput();
+    void ranksEnded(int exitCode, bool crashed);
     void retire();
     void setStatus(RunStatus s);
 
@@ -92,6 +110,13 @@ private:
     bool m_paced = false;       // running at m_speed by issuing step(n) chunks
     QElapsedTimer m_paceClock;
     double m_paceDebt = 0;      // steps owed to the pace
+    // A run on several ranks: the launcher process, its run store as it grows, the project copy.
+    QProcess* m_ranks = nullptr;
+    std::shared_ptr<moe::telemetry::RunReader> m_follow;
+    QString m_rankProject;
+    QByteArray m_rankOut;       // stdout not yet split into lines
+    QStringList m_rankErr;      // the last lines of stderr
+    bool m_stopAsked = false;
 };
 
 }  // namespace moe::studio
