@@ -199,15 +199,21 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent), m_live(std::make_unique<C
     m_ranks->setToolTip(tr("Local processes a fresh run trains on. 1 trains inside the studio; more start 'moe train --nproc N' "
                            "beside it (data parallel over c10d/Gloo, one per core at most), which the studio follows through its run "
                            "store: it can be stopped but not paused or stepped."));
-    hist->addWidget(m_ranks, 3, 1);
+    m_ranks->setSuffix(tr(" (1: in the studio)"));
+    auto* ranksRow = new QHBoxLayout;
+    ranksRow->setContentsMargins(0, 0, 0, 0);
+    ranksRow->addWidget(m_ranks);
     m_expertParallel = new QCheckBox(tr("Expert parallel"), this);
     m_expertParallel->setObjectName(QStringLiteral("trainExpertParallel"));
     m_expertParallel->setToolTip(tr("Each rank holds its share of every MoE block's experts and tokens cross by all-to-all "
                                     "(training.ep = the ranks); off: every rank holds every expert (data parallel only)"));
     m_expertParallel->setEnabled(false);
-    hist->addWidget(m_expertParallel, 3, 2, 1, 2);
+    ranksRow->addSpacing(12);
+    ranksRow->addWidget(m_expertParallel);
+    ranksRow->addStretch(1);
+    hist->addLayout(ranksRow, 3, 1, 1, 3);
     connect(m_ranks, &QSpinBox::valueChanged, this, [this](int n) {
-        m_expertParallel->setEnabled(n > 1);
+        m_ranks->setSuffix(n == 1 ? tr(" (1: in the studio)") : tr(" local processes"));
         updateButtons();
     });
     hist->setColumnStretch(1, 1);

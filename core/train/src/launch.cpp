@@ -84,6 +84,9 @@ std::string describeStatus(int status) {
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
         const int s = WTERMSIG(status);
+        // A rank that is training takes Ctrl-C as "stop after this step" and exits normally; one
+        // that dies of it was still starting (loading data, waiting for the others).
+        if (s == SIGINT) return "was interrupted (Ctrl-C) while starting, before training began";
         const char* name = ::strsignal(s);
         return "was killed by signal " + std::to_string(s) + (name ? std::string(" (") + name + ")" : "");
     }
@@ -194,6 +197,7 @@ spec::Result<int> launchLocal(const LaunchOptions& o) {
 
     // Wait for every rank; the first failure stops the rest.
     int firstFailed = -1;
+    bool interrupted = false;
     std::chrono::steady_clock::time_point stopAt;
     bool killed = false;
     int remaining = o.nproc;
@@ -223,6 +227,7 @@ spec::Result<int> launchLocal(const LaunchOptions& o) {
         done[static_cast<size_t>(r)] = true;
         --remaining;
         const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        interrupted = interrupted || (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT);
         if (!ok && firstFailed < 0) {
             firstFailed = r;
             std::cerr << "moe: rank " << r << " (pid " << pid << ") " << describeStatus(status);
@@ -243,7 +248,8 @@ spec::Result<int> launchLocal(const LaunchOptions& o) {
             std::cerr << "moe: rank " << r << " (pid " << pid << ") " << describeStatus(status) << "\n";
         }
     }
-    return firstFailed < 0 ? 0 : 1;
+    // 130: the shell's status for a command ended by Ctrl-C.
+    return firstFailed < 0 ? 0 : interrupted ? 130 : 1;
 }
 
 }  // namespace moe::train::dist

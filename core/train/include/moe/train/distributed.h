@@ -42,7 +42,8 @@ struct LaunchOptions {
 // (MASTER_PORT from the environment when set, else a free port), and waits for them. A rank that
 // exits with an error or is killed stops the others: they get SIGTERM, then SIGKILL after the
 // grace time, and a message on stderr names the rank and what happened to it and to the others.
-// Returns the exit status for the launcher: 0 when every rank succeeded. Errors before any rank
+// Returns the exit status for the launcher: 0 when every rank succeeded, 130 when a rank was
+// interrupted (Ctrl-C) before training began, else 1. Errors before any rank
 // starts (nproc out of range, a busy MASTER_PORT) come back as diagnostics.
 spec::Result<int> launchLocal(const LaunchOptions& options);
 
