@@ -94,6 +94,7 @@ int run(const moe::cli::ParsedArgs& a) {
         j["in_place"] = table.inPlaceColumns;
         j["link"] = k.link;
         j["link_spec_gb_s"] = k.linkSpecGBs;
+        j["efficiency_field"] = k.efficiencyField;
         j["catalog_efficiency"] = k.catalogEfficiency;
         j["fitted_efficiency"] = k.fittedEfficiency;
         j["regimes"] = nlohmann::ordered_json::array();
@@ -129,12 +130,14 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cout << r.name << " (" << fixed(r.fromBytes, 0) << " to " << fixed(r.toBytes, 0) << " B, " << r.points << " points): latency "
                   << fixed(r.latencyUs, 2) << " us, busbw " << fixed(r.busbwGBs, 1) << " GB/s (two-line fit, rms " << fixed(k.fittedRmsPct, 1)
                   << "%)\n";
-    std::cout << "\nlimiting link " << k.link << " (" << fixed(k.linkSpecGBs, 0) << " GB/s spec as the collective sees it): large-message busbw / spec "
-              << fixed(k.fittedEfficiency, 3) << ", catalog collective_efficiency " << fixed(k.catalogEfficiency, 3) << "\n"
+    std::cout << "\nlimiting link " << k.link << " (" << fixed(k.linkSpecGBs, k.linkSpecGBs < 10 ? 2 : 0)
+              << " GB/s spec as the collective sees it): large-message busbw / spec " << fixed(k.fittedEfficiency, 3) << ", catalog "
+              << k.efficiencyField << " " << fixed(k.catalogEfficiency, 3) << "\n"
               << "model error: catalog rms " << fixed(k.catalogRmsPct, 1) << "% (max " << fixed(k.catalogMaxAbsPct, 1) << "%), calibrated rms "
               << fixed(k.calibratedRmsPct, 1) << "% (max " << fixed(k.calibratedMaxAbsPct, 1) << "%)\n";
     for (const auto& l : k.fittedLinks) {
-        std::cout << "fitted " << l.name << ": collective_efficiency " << fixed(l.collectiveEfficiency, 3);
+        std::cout << "fitted " << l.name << ": " << k.efficiencyField << " "
+                  << fixed(k.efficiencyField == "p2p_efficiency" ? l.p2pEfficiency : l.collectiveEfficiency, 3);
         for (const auto& p : l.protocols)
             std::cout << "; " << p.name << " base " << fixed(p.baseLatencyUs, 2) << " us, hop " << fixed(p.hopLatencyUs, 2) << " us, bw x"
                       << fixed(p.bwFactor, 3);

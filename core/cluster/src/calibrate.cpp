@@ -276,8 +276,13 @@ struct Param {
     std::string link;
 };
 
-void addLinkParams(LinkSpec& l, bool nvlsUsed, std::vector<Param>& ps) {
-    ps.push_back({&l.collectiveEfficiency, 0.01, 1.0, "collective_efficiency", l.name});
+// All-to-alls move point-to-point (p2p_efficiency); the other collectives are rings and trees
+// (collective_efficiency).
+bool pointToPoint(CollectiveOp op) { return op == CollectiveOp::AllToAll || op == CollectiveOp::AllToAllV; }
+
+void addLinkParams(LinkSpec& l, bool nvlsUsed, CollectiveOp op, std::vector<Param>& ps) {
+    if (pointToPoint(op)) ps.push_back({&l.p2pEfficiency, 0.01, 1.0, "p2p_efficiency", l.name});
+    else ps.push_back({&l.collectiveEfficiency, 0.01, 1.0, "collective_efficiency", l.name});
     if (nvlsUsed && l.nvls) {
         ps.push_back({&l.nvlsEfficiency, 0.01, 1.0, "nvls_efficiency", l.name});
         ps.push_back({&l.nvlsLatencyUs, 0.01, 1e4, "nvls_latency_us", l.name});
@@ -359,17 +364,20 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
     const int g = std::min(n, rc.system->gpusPerNode);
     const int nodes = (n + g - 1) / g;
     const double suSpec = (rc.system->fabric == FabricKind::Mesh ? (g - 1) : 1) * rc.scaleUp->bwGBs;
-    const double suEff = suSpec * rc.scaleUp->collectiveEfficiency;
+    const bool p2p = pointToPoint(op);
+    c.efficiencyField = p2p ? "p2p_efficiency" : "collective_efficiency";
+    const auto efficiency = [&](const LinkSpec& l) { return p2p ? l.p2pEfficiency : l.collectiveEfficiency; };
+    const double suEff = suSpec * efficiency(*rc.scaleUp);
     const double netSpec = g * rc.nic->bwGBs;
-    const double netEff = netSpec * rc.nic->collectiveEfficiency;
+    const double netEff = netSpec * efficiency(*rc.nic);
     if (nodes > 1 && netEff < suEff) {
         c.link = rc.nic->name;
         c.linkSpecGBs = netSpec;
-        c.catalogEfficiency = rc.nic->collectiveEfficiency;
+        c.catalogEfficiency = efficiency(*rc.nic);
     } else {
         c.link = rc.scaleUp->name;
         c.linkSpecGBs = suSpec;
-        c.catalogEfficiency = rc.scaleUp->collectiveEfficiency;
+        c.catalogEfficiency = efficiency(*rc.scaleUp);
     }
     c.fittedEfficiency = c.regimes.back().busbwGBs / c.linkSpecGBs;
 
@@ -411,8 +419,8 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
     if (!fitIntra && !fitInter)
         return spec::Diagnostics{{"--level", level == FitLevel::Inter ? "the measurement stays inside one node: there is no inter-node link to fit"
                                                                       : "the measurement has one GPU per node: there is no intra-node link to fit"}};
-    if (fitIntra) addLinkParams(su, nvlsUsed, ps);
-    if (fitInter) addLinkParams(nic, false, ps);
+    if (fitIntra) addLinkParams(su, nvlsUsed, op, ps);
+    if (fitInter) addLinkParams(nic, false, op, ps);
     // The descent evaluates the model at every point for every trial value; past kMaxFitRows rows
     // (real logs have tens) it uses that many spread evenly over the sorted sizes, so its cost stays
     // bounded while every row is still reported below.

@@ -17,7 +17,8 @@
 //    a line latency + bytes / bandwidth by least squares on relative error;
 //  - the model's own: the catalog parameters of the links the collective crosses (per level:
 //    the scale-up link inside a node, the NIC between nodes; per protocol: base latency, hop
-//    latency, bandwidth factor; the link's collective efficiency and NVLS figures) are adjusted
+//    latency, bandwidth factor; the link's collective efficiency, or its point-to-point efficiency
+//    for all-to-alls, and NVLS figures) are adjusted
 //    so that estimateCollective matches the table (least squares on relative error, coordinate
 //    descent in log space within the catalog's ranges). The fitted links are what
 //    calibrationOverlay writes as a catalog overlay.
@@ -82,7 +83,8 @@ struct Calibration {
     int ranks = 0;
     std::string link;                   // the limiting link type the efficiency applies to
     double linkSpecGBs = 0;             // its spec bandwidth as the collective sees it (per GPU / node)
-    double catalogEfficiency = 0;       // collective_efficiency in the catalog
+    std::string efficiencyField;        // the efficiency that applies: p2p_efficiency for all-to-alls, else collective_efficiency
+    double catalogEfficiency = 0;       // that efficiency in the catalog
     double fittedEfficiency = 0;        // large-message busbw / spec
     std::vector<Regime> regimes;        // 1 or 2
     std::vector<CalibrationPoint> points;
