@@ -317,6 +317,48 @@ private Q_SLOTS:
         QVERIFY(cat->link("nvlink5")->sources.at("collective_efficiency").find("moe calibrate") != std::string::npos);
         QCOMPARE(cat->links().size(), Catalog::builtin()->links().size());  // replaced, not added
     }
+
+    // The local loop on a table measured with `moe collective alltoall --measure --nproc 2` on the
+    // development machine: from a start with half the loopback's point-to-point rate, the fit
+    // finds the measured rate again (the all-to-all's efficiency is p2p_efficiency), and the
+    // overlay it writes gives the catalog the fitted link.
+    void fitsTheLocalLoopback() {
+        const char* file = "localhost-gloo-2rank-alltoall.txt";
+        auto t = parseNcclTests(readData(file), file);
+        QVERIFY2(t.ok(), t.message().c_str());
+        QCOMPARE(t->ranks, 2);
+        Catalog wrong = Catalog::builtin().value();
+        const double shipped = wrong.link("gloo-loopback")->p2pEfficiency;
+        wrong.mutableLink("gloo-loopback")->p2pEfficiency = shipped / 2;
+        const ResolvedCluster start = wrong.resolve("localhost-gloo", "").value();
+        auto c = calibrate(t.value(), start, CollectiveOp::AllToAll, 2);
+        QVERIFY2(c.ok(), c.message().c_str());
+        QCOMPARE(c->efficiencyField, std::string("p2p_efficiency"));
+        QCOMPARE(c->fittedLinks.size(), size_t(1));  // the loopback is the scale-up link and the NIC
+        const LinkSpec& fitted = c->fittedLinks.front();
+        QCOMPARE(fitted.name, std::string("gloo-loopback"));
+        // 16 MiB in 5,137 us: 1.63 GB/s of 12 GB/s
+        QVERIFY2(std::abs(fitted.p2pEfficiency - 0.136) / 0.136 < 0.10, std::to_string(fitted.p2pEfficiency).c_str());
+        QVERIFY(c->calibratedRmsPct < c->catalogRmsPct);
+        QVERIFY(c->catalogRmsPct > 40);  // half the rate is far out at the large sizes
+        QVERIFY(c->calibratedRmsPct < 35);  // the small sizes of a shared machine are noisy
+        const std::string overlay = calibrationOverlay(c.value(), file, "localhost-gloo");
+        auto cat = Catalog::parse(
+            [] {
+                std::map<std::string, std::string> files;
+                for (const char* f : {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"}) {
+                    std::ifstream in(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog/" + f);
+                    std::ostringstream s;
+                    s << in.rdbuf();
+                    files[f] = s.str();
+                }
+                return files;
+            }(),
+            "catalog", {{"local.json", overlay}});
+        QVERIFY2(cat.ok(), cat.message().c_str());
+        QCOMPARE(cat->link("gloo-loopback")->p2pEfficiency, std::round(fitted.p2pEfficiency * 1e6) / 1e6);
+        QVERIFY(cat->link("gloo-loopback")->sources.at("p2p_efficiency").find("moe calibrate") != std::string::npos);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCalibrate)
