@@ -359,6 +359,21 @@ private Q_SLOTS:
         QCOMPARE(cat->link("gloo-loopback")->p2pEfficiency, std::round(fitted.p2pEfficiency * 1e6) / 1e6);
         QVERIFY(cat->link("gloo-loopback")->sources.at("p2p_efficiency").find("moe calibrate") != std::string::npos);
     }
+
+    // The same command on the same machine under load: small messages four times faster, large
+    // ones half as fast. Calibration moves the per-message latency to the new floor; one protocol
+    // cannot follow both regimes, so the fit stays well above the quiet table's.
+    void refitsTheLoadedLoopback() {
+        const char* file = "localhost-gloo-2rank-alltoall-loaded.txt";
+        auto t = parseNcclTests(readData(file), file);
+        QVERIFY2(t.ok(), t.message().c_str());
+        auto c = calibrate(t.value(), cluster("localhost-gloo"), CollectiveOp::AllToAll, 2);
+        QVERIFY2(c.ok(), c.message().c_str());
+        QVERIFY(c->catalogRmsPct > 100);
+        QVERIFY(c->calibratedRmsPct < 50);
+        const ProtocolSpec& simple = c->fittedLinks.front().protocols.front();
+        QVERIFY2(simple.baseLatencyUs + simple.hopLatencyUs < 40, std::to_string(simple.baseLatencyUs + simple.hopLatencyUs).c_str());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCalibrate)
