@@ -177,16 +177,19 @@ private Q_SLOTS:
         QTest::addColumn<int>("ranks");
         QTest::addColumn<int>("gpusPerProcess");
         QTest::addColumn<int>("points");
-        QTest::newRow("4 x H100") << "h100-4gpu-allreduce-dudeperf3ct-lambda.txt" << 4 << 4 << 28;
-        QTest::newRow("A3 Mega") << "h100-16gpu-2node-allreduce-a3mega-tcpxo.txt" << 16 << 1 << 31;
-        QTest::newRow("2 x MI300X") << "mi300x-16gpu-2node-allreduce-hisohara-aac10.txt" << 16 << 1 << 32;
-        QTest::newRow("GB200 NVL72") << "gb200-72gpu-nvl72-allreduce-coreweave.txt" << 72 << 0 << 5;
+        QTest::addColumn<QString>("op");  // the collective the file names, empty when it names none
+        QTest::newRow("4 x H100") << "h100-4gpu-allreduce-dudeperf3ct-lambda.txt" << 4 << 4 << 28 << "all_reduce";
+        QTest::newRow("A3 Mega") << "h100-16gpu-2node-allreduce-a3mega-tcpxo.txt" << 16 << 1 << 31 << "all_reduce";
+        QTest::newRow("2 x MI300X") << "mi300x-16gpu-2node-allreduce-hisohara-aac10.txt" << 16 << 1 << 32 << "all_reduce";
+        QTest::newRow("GB200 NVL72") << "gb200-72gpu-nvl72-allreduce-coreweave.txt" << 72 << 0 << 5 << "";
+        QTest::newRow("localhost alltoall") << "localhost-gloo-2rank-alltoall.txt" << 2 << 0 << 17 << "alltoall";
     }
     void readsThePublishedLogs() {
         QFETCH(QString, file);
         QFETCH(int, ranks);
         QFETCH(int, gpusPerProcess);
         QFETCH(int, points);
+        QFETCH(QString, op);
         auto t = parseNcclTestsTables(readData(file.toStdString().c_str()), file.toStdString());
         QVERIFY2(t.ok(), t.message().c_str());
         QCOMPARE(static_cast<int>(t->size()), 1);
@@ -194,6 +197,7 @@ private Q_SLOTS:
         QCOMPARE(t->front().gpusPerProcess, gpusPerProcess);
         QCOMPARE(static_cast<int>(t->front().points.size()), points);
         QVERIFY(!t->front().inPlaceColumns);
+        QCOMPARE(QString::fromStdString(t->front().op), op);
     }
 
     // Variants users produce: CRLF line ends, comment lines that lost their '#', two runs in one

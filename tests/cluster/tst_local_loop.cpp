@@ -49,6 +49,14 @@ private Q_SLOTS:
         QCOMPARE(cj["ranks"].toInt(), 2);
         QCOMPARE(cj["efficiency_field"].toString(), QString("p2p_efficiency"));
         QVERIFY(QFile::exists(overlay));
+        // The table names its collective: without --op it is taken, a different --op is refused.
+        auto named = runMoe({"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/localhost-gloo-2rank-alltoall.txt", "--cluster", "localhost-gloo", "--json"});
+        QVERIFY2(named.code == 0, named.err.constData());
+        QCOMPARE(QJsonDocument::fromJson(named.out).object()["op"].toString(), QString("alltoall"));
+        auto wrongOp = runMoe({"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/localhost-gloo-2rank-alltoall.txt", "--cluster", "localhost-gloo",
+                               "--op", "all_reduce"});
+        QCOMPARE(wrongOp.code, 2);
+        QVERIFY2(wrongOp.err.contains("line 4 names alltoall"), wrongOp.err.constData());
         QFile in(project("classroom_spirals.json"));
         QVERIFY(in.open(QIODevice::ReadOnly));
         QJsonObject proj = QJsonDocument::fromJson(in.readAll()).object();

@@ -59,6 +59,8 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
     // What the lines before a table said about the run; carried into the next table unless a new
     // header replaces it.
     int maxRank = -1, nGpus = 0, processes = 0;
+    std::string measuredOp;
+    int measuredOpLine = 0;
     bool onlyInPlace = false, onlyOutOfPlace = false;
     MeasuredTable cur;
     auto flush = [&] {
@@ -112,6 +114,19 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
             onlyOutOfPlace = oop && !ipWord;
             flush();
             continue;
+        }
+        // The collective: an nccl-tests binary (".../all_reduce_perf") or our own measuring header.
+        for (size_t i = 0; i < w.size(); ++i) {
+            std::string name;
+            const std::string& x = w[i];
+            if (x.size() > 5 && x.compare(x.size() - 5, 5, "_perf") == 0) name = x.substr(x.find_last_of('/') + 1, std::string::npos);
+            if (!name.empty()) name.resize(name.size() - 5);
+            else if (x == "collective" && i > 0 && w[i - 1] == "moe" && i + 2 < w.size() && w[i + 2].rfind("--measure", 0) == 0) name = w[i + 1];
+            if (!name.empty() && name.size() <= 40) {
+                measuredOp = name;
+                measuredOpLine = ln;
+                break;
+            }
         }
         const bool launcher = line.find("mpirun") != std::string::npos || line.find("mpiexec") != std::string::npos;
         for (size_t i = 0; launcher && i + 1 < w.size(); ++i)
@@ -188,6 +203,8 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
             cur.processes = processes;
             cur.ranks = maxRank >= 0 ? maxRank + 1 : (nGpus > 0 && processes > 0 ? nGpus * processes : 0);
             cur.inPlaceColumns = takesInPlace;
+            cur.op = measuredOp;
+            cur.opLine = measuredOpLine;
         }
         cur.points.push_back(p);
     }

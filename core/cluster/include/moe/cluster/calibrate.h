@@ -10,7 +10,8 @@
 // trimmed device list still counts), else nGpus x the process count of an mpirun -np line; header
 // and comment lines that lost their '#'; NCCL INFO and other stray lines; several tables in one
 // file (each "size count type" header or nThread line after data starts a new one); tables that
-// print only the in-place group; CRLF line ends.
+// print only the in-place group; CRLF line ends; the collective named by an nccl-tests binary
+// (all_reduce_perf, alltoall_perf, ...) or a "moe collective OP --measure" header.
 //
 // Two fits:
 //  - a descriptive one: the measured times split into a small- and a large-message regime, each
@@ -49,6 +50,12 @@ struct MeasuredTable {
     int processes = 0;       // from an "mpirun -np N" line in the file; 0 when not there
     int firstLine = 0;       // line of the table's first row
     bool inPlaceColumns = false;  // the times are the in-place group (asked, or the only one printed)
+    // The collective the file says it measured, as it names it ("all_reduce", "alltoall",
+    // "sendrecv", ...): from an nccl-tests binary name (all_reduce_perf, in "Collective test
+    // starting:" or a command line) or a "moe collective OP --measure" header; empty when it says
+    // nothing. opLine: where it said so.
+    std::string op;
+    int opLine = 0;
 };
 
 // Parses nccl-tests output text: the first table. `inPlace` takes the in-place group of columns.
