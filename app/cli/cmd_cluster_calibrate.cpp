@@ -34,7 +34,6 @@ int run(const moe::cli::ParsedArgs& a) {
     cl::CollectiveOp op = cl::CollectiveOp::AllReduce;
     if (auto o = a.value("op"); o && !cl::parseOp(*o, op))
         throw UsageError("--op: unknown collective '" + *o + "'; choose one of " + moe::cli::joinList(cl::opNames()));
-    if (op == cl::CollectiveOp::AllToAllV) throw UsageError("--op: alltoallv has no nccl-tests table; use alltoall");
     cl::CollectiveOptions opt;
     if (auto algo = a.value("algo"); algo && !cl::parseAlgorithm(*algo, opt.algorithm))
         throw UsageError("--algo: unknown algorithm '" + *algo + "'; choose one of " + moe::cli::joinList(cl::algorithmNames()));
@@ -56,6 +55,16 @@ int run(const moe::cli::ParsedArgs& a) {
     }
     const int which = a.intValue("table", 1, 1, ntables);
     const cl::MeasuredTable& table = tables.value()[static_cast<size_t>(which - 1)];
+    // The file's own word on the collective wins over the default and must agree with --op.
+    if (!table.op.empty()) {
+        const std::string said = file + " line " + std::to_string(table.opLine) + " names " + table.op;
+        cl::CollectiveOp fileOp;
+        if (!cl::parseOp(table.op, fileOp))
+            throw UsageError(said + ", which the collective model does not price; it prices " + moe::cli::joinList(cl::opNames()));
+        if (auto o = a.value("op"); o && fileOp != op) throw UsageError("--op " + *o + ": " + said + "; leave --op out or give " + cl::toString(fileOp));
+        op = fileOp;
+    }
+    if (op == cl::CollectiveOp::AllToAllV) throw UsageError("--op: alltoallv has no nccl-tests table; use alltoall");
     int ranks = table.ranks;
     if (ranks == 0 && table.gpusPerProcess > 0 && a.value("processes"))
         ranks = table.gpusPerProcess * a.intValue("processes", 1, 1, 1 << 20);
@@ -94,6 +103,7 @@ int run(const moe::cli::ParsedArgs& a) {
         j["in_place"] = table.inPlaceColumns;
         j["link"] = k.link;
         j["link_spec_gb_s"] = k.linkSpecGBs;
+        j["efficiency_field"] = k.efficiencyField;
         j["catalog_efficiency"] = k.catalogEfficiency;
         j["fitted_efficiency"] = k.fittedEfficiency;
         j["regimes"] = nlohmann::ordered_json::array();
@@ -129,12 +139,14 @@ int run(const moe::cli::ParsedArgs& a) {
         std::cout << r.name << " (" << fixed(r.fromBytes, 0) << " to " << fixed(r.toBytes, 0) << " B, " << r.points << " points): latency "
                   << fixed(r.latencyUs, 2) << " us, busbw " << fixed(r.busbwGBs, 1) << " GB/s (two-line fit, rms " << fixed(k.fittedRmsPct, 1)
                   << "%)\n";
-    std::cout << "\nlimiting link " << k.link << " (" << fixed(k.linkSpecGBs, 0) << " GB/s spec as the collective sees it): large-message busbw / spec "
-              << fixed(k.fittedEfficiency, 3) << ", catalog collective_efficiency " << fixed(k.catalogEfficiency, 3) << "\n"
+    std::cout << "\nlimiting link " << k.link << " (" << fixed(k.linkSpecGBs, k.linkSpecGBs < 10 ? 2 : 0)
+              << " GB/s spec as the collective sees it): large-message busbw / spec " << fixed(k.fittedEfficiency, 3) << ", catalog "
+              << k.efficiencyField << " " << fixed(k.catalogEfficiency, 3) << "\n"
               << "model error: catalog rms " << fixed(k.catalogRmsPct, 1) << "% (max " << fixed(k.catalogMaxAbsPct, 1) << "%), calibrated rms "
               << fixed(k.calibratedRmsPct, 1) << "% (max " << fixed(k.calibratedMaxAbsPct, 1) << "%)\n";
     for (const auto& l : k.fittedLinks) {
-        std::cout << "fitted " << l.name << ": collective_efficiency " << fixed(l.collectiveEfficiency, 3);
+        std::cout << "fitted " << l.name << ": " << k.efficiencyField << " "
+                  << fixed(k.efficiencyField == "p2p_efficiency" ? l.p2pEfficiency : l.collectiveEfficiency, 3);
         for (const auto& p : l.protocols)
             std::cout << "; " << p.name << " base " << fixed(p.baseLatencyUs, 2) << " us, hop " << fixed(p.hopLatencyUs, 2) << " us, bw x"
                       << fixed(p.bwFactor, 3);
@@ -156,7 +168,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "protocol: latencies, bandwidth factors, efficiency) to the measured times by least squares on relative error.\n"
     "Prints model-vs-measured error per point before and after; --overlay writes the fitted links as a catalog overlay.",
     {{"cluster", "NAME", "the cluster measured (required; see 'moe clusters')"},
-     {"op", "OP", "the collective measured (default all_reduce)"},
+     {"op", "OP", "the collective measured (default: the one the file names, e.g. all_reduce_perf or 'moe collective alltoall --measure', else all_reduce)"},
      {"gpus", "N", "ranks measured (default: from the file's '#  Rank' lines, or nGpus x processes)"},
      {"processes", "P", "processes of the run when the file has no '#  Rank' lines (ranks = nGpus x P)"},
      {"gpus-per-process", "G", "GPUs one process drove (default: nGpus of the file's header)"},

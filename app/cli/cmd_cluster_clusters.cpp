@@ -47,7 +47,7 @@ int run(const moe::cli::ParsedArgs& a) {
         auto r = c.resolve(cs.name, "").value();
         const std::string su = r.scaleUp->name + " " + fixed(r.scaleUp->bwGBs * r.scaleUp->linksPerGpu, 0) + " GB/s" +
                                (r.system->fabric == cl::FabricKind::Mesh ? " mesh" : "") + (r.scaleUp->nvls ? " +NVLS" : "");
-        t.add({cs.name, r.gpu->name, fixed(r.gpu->hbmGiB, 0) + " GiB " + fixed(r.gpu->hbmTBs, 2) + " TB/s", fixed(r.gpu->bf16Tflops, 0), su,
+        t.add({cs.name, r.gpu->name, fixed(r.gpu->hbmGiB, 0) + " GiB " + fixed(r.gpu->hbmTBs, r.gpu->hbmTBs < 0.1 ? 3 : 2) + " TB/s", fixed(r.gpu->bf16Tflops, r.gpu->bf16Tflops < 10 ? 2 : 0), su,
                std::to_string(r.system->nicsPerNode) + " x " + r.nic->name, r.topology->name, std::to_string(r.maxGpus())});
     }
     std::cout << t.str() << "\ncatalog: " << c.origin() << " (every number has its source there)\n";

@@ -5,6 +5,8 @@
 #include <map>
 
 #include "cli_command.h"
+#include "cluster_option.h"
+#include "moe/cluster/layer_times.h"
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/collapse.h"
 #include "moe/telemetry/run_store.h"
@@ -12,6 +14,7 @@
 namespace {
 
 namespace tel = moe::telemetry;
+namespace cl = moe::cluster;
 using moe::cli::fixed;
 using moe::cli::humanCount;
 
@@ -48,6 +51,7 @@ int run(const moe::cli::ParsedArgs& a) {
         if (!r.writeCsv(*table, std::cout, err)) throw moe::cli::UsageError("--csv: " + err);
         return 0;
     }
+    if (a.value("catalog-overlay") && !a.value("predict")) throw moe::cli::UsageError("--catalog-overlay applies to --predict CLUSTER only");
     if (r.snapshots().empty()) {
         std::cerr << a.positional()[0] << " holds no steps yet (status: " << r.info().status << ")\n";
         return 1;
@@ -107,6 +111,42 @@ int run(const moe::cli::ParsedArgs& a) {
         }
     }
 
+    // Expert parallel runs: each rank's all-to-all time and traffic per block, summed the same way,
+    // and with --predict the same traffic priced on a catalog cluster.
+    std::vector<tel::LayerTime> layerRecords;
+    for (const auto& s : r.snapshots()) {
+        if (s->step > snap->step) break;
+        layerRecords.insert(layerRecords.end(), s->layerTimes.begin(), s->layerTimes.end());
+    }
+    const std::vector<tel::LayerTime> layerTimes = tel::sumLayerTimes(layerRecords);
+    std::vector<cl::LayerPrediction> predictions;
+    std::string predictedCluster;
+    if (auto name = a.value("predict")) {
+        if (layerTimes.empty())
+            throw moe::cli::UsageError("--predict: the run holds no expert-parallel layer times up to step " + std::to_string(snap->step) +
+                                       " (they are recorded by expert-parallel training over several ranks)");
+        auto cat = moe::cli::loadCatalog(a);
+        if (!cat) {
+            std::cerr << cat.message() << "\n";
+            return 1;
+        }
+        auto rc = cat->resolve(*name, "--predict");
+        if (!rc) throw moe::cli::UsageError(rc.errors()[0].message);
+        auto p = cl::predictLayerTimes(rc.value(), layerTimes);
+        if (!p) {
+            std::cerr << a.positional()[0] << ": " << p.message() << "\n";
+            return 1;
+        }
+        predictions = std::move(p.value());
+        predictedCluster = *name;
+    }
+    double measuredTotal = 0, predictedTotal = 0;
+    for (const auto& p : predictions) {
+        measuredTotal += p.measuredSeconds;
+        predictedTotal += p.predictedSeconds;
+    }
+    const auto errorPct = [](double predicted, double measured) { return measured > 0 ? 100.0 * (predicted - measured) / measured : 0.0; };
+
     if (a.flag("json")) {
         nlohmann::ordered_json j;
         j["run_id"] = r.info().runId;
@@ -132,6 +172,24 @@ int run(const moe::cli::ParsedArgs& a) {
         for (const auto& [rank, t] : ranks)
             j["ranks"].push_back({{"rank", rank}, {"steps", t.steps}, {"compute_seconds", t.computeSeconds},
                                   {"grad_reduce_seconds", t.gradReduceSeconds}, {"exchange_seconds", t.exchangeSeconds}});
+        j["layer_times"] = nlohmann::ordered_json::array();
+        for (const auto& t : layerTimes)
+            j["layer_times"].push_back({{"block", t.block}, {"rank", t.rank}, {"steps", t.steps}, {"alltoall_seconds", t.alltoallSeconds},
+                                        {"expert_seconds", t.expertSeconds}, {"rows_to", t.rowsTo}, {"bytes_per_row", t.bytesPerRow}});
+        if (!predictedCluster.empty()) {
+            nlohmann::ordered_json jp;
+            jp["cluster"] = predictedCluster;
+            jp["blocks"] = nlohmann::ordered_json::array();
+            for (const auto& p : predictions)
+                jp["blocks"].push_back({{"block", p.block}, {"ranks", p.ranks}, {"steps", p.steps}, {"slowest_rank", p.slowestRank},
+                                        {"measured_alltoall_ms_per_step", 1e3 * p.measuredSeconds},
+                                        {"predicted_alltoall_ms_per_step", 1e3 * p.predictedSeconds}, {"error_pct", p.errorPct()},
+                                        {"dispatch_ms", 1e3 * p.dispatchSeconds}, {"combine_ms", 1e3 * p.combineSeconds},
+                                        {"dispatch_bytes", p.dispatchBytes}});
+            jp["total"] = {{"measured_alltoall_ms_per_step", 1e3 * measuredTotal}, {"predicted_alltoall_ms_per_step", 1e3 * predictedTotal},
+                           {"error_pct", errorPct(predictedTotal, measuredTotal)}};
+            j["prediction"] = jp;
+        }
         j["blocks"] = nlohmann::ordered_json::array();
         for (const auto& b : snap->blocks) {
             const auto f = tel::computeLoadFigures(b);
@@ -182,6 +240,41 @@ int run(const moe::cli::ParsedArgs& a) {
         }
         std::cout << t.str() << "(grad reduce: waiting for the gradient all-reduce after the backward pass; exchange: the routers' gathers and\n"
                      "the step's loss and telemetry sums in the forward pass; communication: their share of the step)\n";
+    }
+
+    if (!layerTimes.empty()) {
+        std::map<int, std::vector<const tel::LayerTime*>> byBlock;
+        for (const auto& t : layerTimes) byBlock[t.block].push_back(&t);
+        std::cout << "\nexpert parallel, time per step up to step " << snap->step << " (the slowest rank of each block):\n";
+        moe::cli::Table t({"block", "ranks", "steps", "all-to-all ms", "rank", "experts ms", "KiB sent per dispatch"});
+        for (const auto& [block, ranksOfBlock] : byBlock) {
+            const tel::LayerTime* slow = ranksOfBlock.front();
+            double slowest = -1, experts = 0, sent = 0;
+            for (const tel::LayerTime* x : ranksOfBlock) {
+                const double n = std::max(1, x->steps);
+                if (x->alltoallSeconds / n > slowest) {
+                    slowest = x->alltoallSeconds / n;
+                    slow = x;
+                }
+                experts = std::max(experts, x->expertSeconds / n);
+                for (size_t d = 0; d < x->rowsTo.size(); ++d)
+                    if (static_cast<int>(d) != x->rank) sent += x->rowsTo[d] * x->bytesPerRow / n;
+            }
+            t.add({std::to_string(block), std::to_string(ranksOfBlock.size()), std::to_string(slow->steps), fixed(1e3 * slowest, 3),
+                   std::to_string(slow->rank), fixed(1e3 * experts, 3), fixed(sent / 1024, 1)});
+        }
+        std::cout << t.str() << "(all-to-all: the block's dispatch and combine, forward and backward; experts: the slowest rank's expert\n"
+                     "forward; sent: token rows every rank sends to the others in one dispatch, summed)\n";
+    }
+    if (!predictions.empty()) {
+        std::cout << "\npredicted on " << predictedCluster << " against measured, all-to-all ms per step (4 all-to-alls: dispatch and\n"
+                     "combine, forward and backward, of each block's recorded traffic on the flow model):\n";
+        moe::cli::Table t({"block", "measured ms", "predicted ms", "error", "dispatch ms", "combine ms", "KiB per dispatch"});
+        for (const auto& p : predictions)
+            t.add({std::to_string(p.block), fixed(1e3 * p.measuredSeconds, 3), fixed(1e3 * p.predictedSeconds, 3), fixed(p.errorPct(), 1) + "%",
+                   fixed(1e3 * p.dispatchSeconds, 3), fixed(1e3 * p.combineSeconds, 3), fixed(p.dispatchBytes / 1024, 1)});
+        t.add({"total", fixed(1e3 * measuredTotal, 3), fixed(1e3 * predictedTotal, 3), fixed(errorPct(predictedTotal, measuredTotal), 1) + "%", "", "", ""});
+        std::cout << t.str();
     }
 
     // The project the run trained names the zero-computation columns (zero, copy, constant).
@@ -243,11 +336,14 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "Reads a run store written by 'moe train' or the studio (also while it is still being written) and prints\n"
     "the last snapshot's load per expert, the collapse detectors' verdicts with explanations and fixes, and the\n"
     "accuracy. --csv TABLE prints one table of the store as CSV: steps, block_stats, expert_stats,\n"
-    "class_expert, alerts, text_metrics, probe_routing or rank_times. A data parallel run also shows each rank's time per step\n"
-    "in compute, gradient reduction and forward exchanges.",
+    "class_expert, alerts, text_metrics, probe_routing, rank_times or layer_times. A data parallel run also shows each rank's time per step\n"
+    "in compute, gradient reduction and forward exchanges; an expert parallel run each block's all-to-all and expert time,\n"
+    "and with --predict CLUSTER the all-to-all the cluster model predicts for the same recorded traffic, block by block.",
     {{"json", "", "print the report as JSON"},
-     {"csv", "TABLE", "print a table as CSV (steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing, rank_times)"},
-     {"step", "N", "report the snapshot at step N (or the last one before it)"}},
+     {"csv", "TABLE", "print a table as CSV (steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing, rank_times, layer_times)"},
+     {"step", "N", "report the snapshot at step N (or the last one before it)"},
+     {"predict", "CLUSTER", "expert parallel runs: price each block's recorded all-to-all traffic on CLUSTER (e.g. localhost-gloo) against the measured time"},
+     moe::cli::kCatalogOverlayOption},
     1, 1, run});
 
 }  // namespace

@@ -177,16 +177,19 @@ private Q_SLOTS:
         QTest::addColumn<int>("ranks");
         QTest::addColumn<int>("gpusPerProcess");
         QTest::addColumn<int>("points");
-        QTest::newRow("4 x H100") << "h100-4gpu-allreduce-dudeperf3ct-lambda.txt" << 4 << 4 << 28;
-        QTest::newRow("A3 Mega") << "h100-16gpu-2node-allreduce-a3mega-tcpxo.txt" << 16 << 1 << 31;
-        QTest::newRow("2 x MI300X") << "mi300x-16gpu-2node-allreduce-hisohara-aac10.txt" << 16 << 1 << 32;
-        QTest::newRow("GB200 NVL72") << "gb200-72gpu-nvl72-allreduce-coreweave.txt" << 72 << 0 << 5;
+        QTest::addColumn<QString>("op");  // the collective the file names, empty when it names none
+        QTest::newRow("4 x H100") << "h100-4gpu-allreduce-dudeperf3ct-lambda.txt" << 4 << 4 << 28 << "all_reduce";
+        QTest::newRow("A3 Mega") << "h100-16gpu-2node-allreduce-a3mega-tcpxo.txt" << 16 << 1 << 31 << "all_reduce";
+        QTest::newRow("2 x MI300X") << "mi300x-16gpu-2node-allreduce-hisohara-aac10.txt" << 16 << 1 << 32 << "all_reduce";
+        QTest::newRow("GB200 NVL72") << "gb200-72gpu-nvl72-allreduce-coreweave.txt" << 72 << 0 << 5 << "";
+        QTest::newRow("localhost alltoall") << "localhost-gloo-2rank-alltoall.txt" << 2 << 0 << 17 << "alltoall";
     }
     void readsThePublishedLogs() {
         QFETCH(QString, file);
         QFETCH(int, ranks);
         QFETCH(int, gpusPerProcess);
         QFETCH(int, points);
+        QFETCH(QString, op);
         auto t = parseNcclTestsTables(readData(file.toStdString().c_str()), file.toStdString());
         QVERIFY2(t.ok(), t.message().c_str());
         QCOMPARE(static_cast<int>(t->size()), 1);
@@ -194,6 +197,7 @@ private Q_SLOTS:
         QCOMPARE(t->front().gpusPerProcess, gpusPerProcess);
         QCOMPARE(static_cast<int>(t->front().points.size()), points);
         QVERIFY(!t->front().inPlaceColumns);
+        QCOMPARE(QString::fromStdString(t->front().op), op);
     }
 
     // Variants users produce: CRLF line ends, comment lines that lost their '#', two runs in one
@@ -316,6 +320,63 @@ private Q_SLOTS:
         }
         QVERIFY(cat->link("nvlink5")->sources.at("collective_efficiency").find("moe calibrate") != std::string::npos);
         QCOMPARE(cat->links().size(), Catalog::builtin()->links().size());  // replaced, not added
+    }
+
+    // The local loop on a table measured with `moe collective alltoall --measure --nproc 2` on the
+    // development machine: from a start with half the loopback's point-to-point rate, the fit
+    // finds the measured rate again (the all-to-all's efficiency is p2p_efficiency), and the
+    // overlay it writes gives the catalog the fitted link.
+    void fitsTheLocalLoopback() {
+        const char* file = "localhost-gloo-2rank-alltoall.txt";
+        auto t = parseNcclTests(readData(file), file);
+        QVERIFY2(t.ok(), t.message().c_str());
+        QCOMPARE(t->ranks, 2);
+        Catalog wrong = Catalog::builtin().value();
+        const double shipped = wrong.link("gloo-loopback")->p2pEfficiency;
+        wrong.mutableLink("gloo-loopback")->p2pEfficiency = shipped / 2;
+        const ResolvedCluster start = wrong.resolve("localhost-gloo", "").value();
+        auto c = calibrate(t.value(), start, CollectiveOp::AllToAll, 2);
+        QVERIFY2(c.ok(), c.message().c_str());
+        QCOMPARE(c->efficiencyField, std::string("p2p_efficiency"));
+        QCOMPARE(c->fittedLinks.size(), size_t(1));  // the loopback is the scale-up link and the NIC
+        const LinkSpec& fitted = c->fittedLinks.front();
+        QCOMPARE(fitted.name, std::string("gloo-loopback"));
+        // 16 MiB in 5,137 us: 1.63 GB/s of 12 GB/s
+        QVERIFY2(std::abs(fitted.p2pEfficiency - 0.136) / 0.136 < 0.10, std::to_string(fitted.p2pEfficiency).c_str());
+        QVERIFY(c->calibratedRmsPct < c->catalogRmsPct);
+        QVERIFY(c->catalogRmsPct > 40);  // half the rate is far out at the large sizes
+        QVERIFY(c->calibratedRmsPct < 35);  // the small sizes of a shared machine are noisy
+        const std::string overlay = calibrationOverlay(c.value(), file, "localhost-gloo");
+        auto cat = Catalog::parse(
+            [] {
+                std::map<std::string, std::string> files;
+                for (const char* f : {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"}) {
+                    std::ifstream in(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog/" + f);
+                    std::ostringstream s;
+                    s << in.rdbuf();
+                    files[f] = s.str();
+                }
+                return files;
+            }(),
+            "catalog", {{"local.json", overlay}});
+        QVERIFY2(cat.ok(), cat.message().c_str());
+        QCOMPARE(cat->link("gloo-loopback")->p2pEfficiency, std::round(fitted.p2pEfficiency * 1e6) / 1e6);
+        QVERIFY(cat->link("gloo-loopback")->sources.at("p2p_efficiency").find("moe calibrate") != std::string::npos);
+    }
+
+    // The same command on the same machine under load: small messages four times faster, large
+    // ones half as fast. Calibration moves the per-message latency to the new floor; one protocol
+    // cannot follow both regimes, so the fit stays well above the quiet table's.
+    void refitsTheLoadedLoopback() {
+        const char* file = "localhost-gloo-2rank-alltoall-loaded.txt";
+        auto t = parseNcclTests(readData(file), file);
+        QVERIFY2(t.ok(), t.message().c_str());
+        auto c = calibrate(t.value(), cluster("localhost-gloo"), CollectiveOp::AllToAll, 2);
+        QVERIFY2(c.ok(), c.message().c_str());
+        QVERIFY(c->catalogRmsPct > 100);
+        QVERIFY(c->calibratedRmsPct < 50);
+        const ProtocolSpec& simple = c->fittedLinks.front().protocols.front();
+        QVERIFY2(simple.baseLatencyUs + simple.hopLatencyUs < 40, std::to_string(simple.baseLatencyUs + simple.hopLatencyUs).c_str());
     }
 };
 

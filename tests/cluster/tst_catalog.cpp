@@ -117,6 +117,20 @@ private Q_SLOTS:
         QCOMPARE(amd.maxGpus(), 8192);  // 2-level fat tree of 128-port switches
     }
 
+    // CPU ranks of one machine: any rank count up to the system's 128 is one node (no network),
+    // the loopback is both the scale-up link and the NIC, and a rank's compute is a CPU core's.
+    void oneMachineOfCpuRanks() {
+        auto c = Catalog::builtin().value();
+        auto local = c.resolve("localhost-gloo", "").value();
+        QCOMPARE(local.maxGpus(), 128);
+        for (int n : {2, 3, 7, 128}) QVERIFY2(local.checkGpuCount(n).empty(), local.checkGpuCount(n).c_str());
+        QVERIFY(local.checkGpuCount(256).find("at most") != std::string::npos);  // a second machine is not in this cluster
+        QCOMPARE(local.scaleUp->name, std::string("gloo-loopback"));
+        QCOMPARE(local.nic, local.scaleUp);
+        QVERIFY(local.gpu->bf16Tflops < 1);  // below the smallest GPU: the loader takes CPU cores
+        QVERIFY(local.scaleUp->sources.at("p2p_efficiency").find("moe collective alltoall --measure --nproc 2") != std::string::npos);
+    }
+
     void locatesTheEditableCatalog() {
         const std::string dir = locateCatalogDir();
         QVERIFY(!dir.empty());

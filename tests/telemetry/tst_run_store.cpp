@@ -357,6 +357,71 @@ private Q_SLOTS:
         QVERIFY(csv.str().find("step,rank,steps,compute_seconds,grad_reduce_seconds,exchange_seconds") == 0);
     }
 
+    // Expert parallel runs: each rank's all-to-all time and traffic per block and snapshot come
+    // back; a damaged row is skipped and named; the CSV lists the table.
+    void layerTimesRoundTripAndDamage() {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/layers.sqlite").toStdString();
+        {
+            auto w = RunWriter::create(path, {});
+            QVERIFY2(w.ok(), w.message().c_str());
+            for (int step : {1, 10}) {
+                auto s = std::make_shared<RoutingSnapshot>(*makeSnapshot(step));
+                for (int block = 0; block < 2; ++block)
+                    for (int r = 0; r < 2; ++r)
+                        s->layerTimes.push_back({r, block, step == 1 ? 1 : 9, 0.01 * (r + 1) + block, 0.5 * step, {10.0 * r + block, 7.5 + step}, 128});
+                w.value()->append(s);
+            }
+            w.value()->append(makeSnapshot(20));
+            w.value()->finish("finished");
+        }
+        sqlite3* db = nullptr;
+        QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db,
+                              "INSERT INTO layer_times VALUES(10, -1, 0, 9, 1, 1, '[1,2]', 128);"
+                              "INSERT INTO layer_times VALUES(10, 3, 4611686018427387904, 9, 1, 1, '[1,2]', 128);"
+                              "INSERT INTO layer_times VALUES(10, 4, 0, 9, 1, 1, '[1,2]', -5);"
+                              "INSERT INTO layer_times VALUES(10, 5, 0, 9, 1, 1, '[1,-2]', 128);",
+                              nullptr, nullptr, nullptr),
+                 SQLITE_OK);
+        sqlite3_close(db);
+        auto r = RunReader::open(path);
+        QVERIFY2(r.ok(), r.message().c_str());
+        const auto& snaps = r.value()->snapshots();
+        QCOMPARE(snaps.size(), size_t(3));
+        QCOMPARE(snaps[0]->layerTimes.size(), size_t(4));
+        QCOMPARE(snaps[1]->layerTimes.size(), size_t(4));
+        QVERIFY(snaps[2]->layerTimes.empty());
+        const auto& t = snaps[1]->layerTimes[3];  // ordered by block, then rank
+        QCOMPARE(t.rank, 1);
+        QCOMPARE(t.block, 1);
+        QCOMPARE(t.steps, 9);
+        QCOMPARE(t.alltoallSeconds, 1.02);
+        QCOMPARE(t.expertSeconds, 5.0);
+        QCOMPARE(t.rowsTo, (std::vector<double>{11.0, 17.5}));
+        QCOMPARE(t.bytesPerRow, 128);
+        const auto& d = r.value()->damage();
+        QCOMPARE(d.size(), size_t(4));
+        QVERIFY2(d[0].find("layer_times row (step 10): rank = -1") == 0, d[0].c_str());
+        QVERIFY2(d[1].find("layer_times row (step 10): bytes_per_row = -5") == 0, d[1].c_str());
+        QVERIFY2(d[2].find("layer_times row (step 10): rows_to holds -2.0") == 0, d[2].c_str());
+        QVERIFY2(d[3].find("layer_times row (step 10): block = 4611686018427387904") == 0, d[3].c_str());
+        std::ostringstream csv;
+        std::string err;
+        QVERIFY(r.value()->writeCsv("layer_times", csv, err));
+        QVERIFY2(csv.str().find("step,rank,block,steps,alltoall_seconds,expert_seconds,rows_to,bytes_per_row\n1,0,0,1,") == 0, csv.str().c_str());
+        // The snapshots' records summed per rank and block: what `moe report` shows.
+        std::vector<LayerTime> all;
+        for (const auto& s : snaps) all.insert(all.end(), s->layerTimes.begin(), s->layerTimes.end());
+        const auto sum = sumLayerTimes(all);
+        QCOMPARE(sum.size(), size_t(4));
+        QCOMPARE(sum[3].block, 1);
+        QCOMPARE(sum[3].rank, 1);
+        QCOMPARE(sum[3].steps, 10);
+        QCOMPARE(sum[3].alltoallSeconds, 1.02 + 1.02);
+        QCOMPARE(sum[3].rowsTo, (std::vector<double>{22.0, 8.5 + 17.5}));
+    }
+
     // Two ranks' blocks summed through additiveFigures describe their tokens together, as
     // accumulate does for two batches of one process.
     void additiveFiguresSumParts() {

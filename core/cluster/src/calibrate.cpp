@@ -59,6 +59,8 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
     // What the lines before a table said about the run; carried into the next table unless a new
     // header replaces it.
     int maxRank = -1, nGpus = 0, processes = 0;
+    std::string measuredOp;
+    int measuredOpLine = 0;
     bool onlyInPlace = false, onlyOutOfPlace = false;
     MeasuredTable cur;
     auto flush = [&] {
@@ -112,6 +114,19 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
             onlyOutOfPlace = oop && !ipWord;
             flush();
             continue;
+        }
+        // The collective: an nccl-tests binary (".../all_reduce_perf") or our own measuring header.
+        for (size_t i = 0; i < w.size(); ++i) {
+            std::string name;
+            const std::string& x = w[i];
+            if (x.size() > 5 && x.compare(x.size() - 5, 5, "_perf") == 0) name = x.substr(x.find_last_of('/') + 1, std::string::npos);
+            if (!name.empty()) name.resize(name.size() - 5);
+            else if (x == "collective" && i > 0 && w[i - 1] == "moe" && i + 2 < w.size() && w[i + 2].rfind("--measure", 0) == 0) name = w[i + 1];
+            if (!name.empty() && name.size() <= 40) {
+                measuredOp = name;
+                measuredOpLine = ln;
+                break;
+            }
         }
         const bool launcher = line.find("mpirun") != std::string::npos || line.find("mpiexec") != std::string::npos;
         for (size_t i = 0; launcher && i + 1 < w.size(); ++i)
@@ -188,6 +203,8 @@ spec::Result<std::vector<MeasuredTable>> parseNcclTestsTables(const std::string&
             cur.processes = processes;
             cur.ranks = maxRank >= 0 ? maxRank + 1 : (nGpus > 0 && processes > 0 ? nGpus * processes : 0);
             cur.inPlaceColumns = takesInPlace;
+            cur.op = measuredOp;
+            cur.opLine = measuredOpLine;
         }
         cur.points.push_back(p);
     }
@@ -276,8 +293,13 @@ struct Param {
     std::string link;
 };
 
-void addLinkParams(LinkSpec& l, bool nvlsUsed, std::vector<Param>& ps) {
-    ps.push_back({&l.collectiveEfficiency, 0.01, 1.0, "collective_efficiency", l.name});
+// All-to-alls move point-to-point (p2p_efficiency); the other collectives are rings and trees
+// (collective_efficiency).
+bool pointToPoint(CollectiveOp op) { return op == CollectiveOp::AllToAll || op == CollectiveOp::AllToAllV; }
+
+void addLinkParams(LinkSpec& l, bool nvlsUsed, CollectiveOp op, std::vector<Param>& ps) {
+    if (pointToPoint(op)) ps.push_back({&l.p2pEfficiency, 0.01, 1.0, "p2p_efficiency", l.name});
+    else ps.push_back({&l.collectiveEfficiency, 0.01, 1.0, "collective_efficiency", l.name});
     if (nvlsUsed && l.nvls) {
         ps.push_back({&l.nvlsEfficiency, 0.01, 1.0, "nvls_efficiency", l.name});
         ps.push_back({&l.nvlsLatencyUs, 0.01, 1e4, "nvls_latency_us", l.name});
@@ -359,17 +381,20 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
     const int g = std::min(n, rc.system->gpusPerNode);
     const int nodes = (n + g - 1) / g;
     const double suSpec = (rc.system->fabric == FabricKind::Mesh ? (g - 1) : 1) * rc.scaleUp->bwGBs;
-    const double suEff = suSpec * rc.scaleUp->collectiveEfficiency;
+    const bool p2p = pointToPoint(op);
+    c.efficiencyField = p2p ? "p2p_efficiency" : "collective_efficiency";
+    const auto efficiency = [&](const LinkSpec& l) { return p2p ? l.p2pEfficiency : l.collectiveEfficiency; };
+    const double suEff = suSpec * efficiency(*rc.scaleUp);
     const double netSpec = g * rc.nic->bwGBs;
-    const double netEff = netSpec * rc.nic->collectiveEfficiency;
+    const double netEff = netSpec * efficiency(*rc.nic);
     if (nodes > 1 && netEff < suEff) {
         c.link = rc.nic->name;
         c.linkSpecGBs = netSpec;
-        c.catalogEfficiency = rc.nic->collectiveEfficiency;
+        c.catalogEfficiency = efficiency(*rc.nic);
     } else {
         c.link = rc.scaleUp->name;
         c.linkSpecGBs = suSpec;
-        c.catalogEfficiency = rc.scaleUp->collectiveEfficiency;
+        c.catalogEfficiency = efficiency(*rc.scaleUp);
     }
     c.fittedEfficiency = c.regimes.back().busbwGBs / c.linkSpecGBs;
 
@@ -411,8 +436,8 @@ spec::Result<Calibration> calibrate(const MeasuredTable& table, const ResolvedCl
     if (!fitIntra && !fitInter)
         return spec::Diagnostics{{"--level", level == FitLevel::Inter ? "the measurement stays inside one node: there is no inter-node link to fit"
                                                                       : "the measurement has one GPU per node: there is no intra-node link to fit"}};
-    if (fitIntra) addLinkParams(su, nvlsUsed, ps);
-    if (fitInter) addLinkParams(nic, false, ps);
+    if (fitIntra) addLinkParams(su, nvlsUsed, op, ps);
+    if (fitInter) addLinkParams(nic, false, op, ps);
     // The descent evaluates the model at every point for every trial value; past kMaxFitRows rows
     // (real logs have tens) it uses that many spread evenly over the sorted sizes, so its cost stays
     // bounded while every row is still reported below.

@@ -245,8 +245,8 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             g.display = r.str("display", false);
             g.hbmGiB = r.num("hbm_gib", 1, 1e5);
             g.hbmTBs = r.num("hbm_tb_s", 0.01, 1e3);
-            g.bf16Tflops = r.num("bf16_tflops", 1, 1e6);
-            g.fp8Tflops = r.num("fp8_tflops", 1, 1e6);
+            g.bf16Tflops = r.num("bf16_tflops", 1e-3, 1e6);  // from a CPU core to a GPU
+            g.fp8Tflops = r.num("fp8_tflops", 1e-3, 1e6);
             g.gemmEfficiency = r.num("gemm_efficiency", 0.01, 1);
             g.hbmEfficiency = r.num("hbm_efficiency", 0.01, 1);
             g.launchLatencyUs = r.num("launch_latency_us", 0, 1e3, false, 0);

@@ -246,6 +246,35 @@ Cost direct(const Geometry& G, CollectiveOp op, double S) {
     });
 }
 
+// All-to-allv of a traffic matrix on the flow model: one flow per rank pair (the diagonal stays
+// on its rank), max-min fair on the topology's links, each message paying the Simple protocol's
+// base latency and one hop of the level it crosses.
+Cost flowAllToAll(const Geometry& G, const Topology& topo, const std::vector<std::vector<double>>& bytes) {
+    const int n = static_cast<int>(bytes.size());
+    std::vector<double> cap(topo.links.size());
+    for (size_t l = 0; l < cap.size(); ++l) cap[l] = topo.links[l].capacityGBs * kGB;
+    std::vector<Flow> flows;
+    flows.reserve(static_cast<size_t>(n) * static_cast<size_t>(std::max(0, n - 1)));
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+            const double b = bytes[static_cast<size_t>(i)][static_cast<size_t>(j)];
+            if (j == i || !(b > 0)) continue;
+            Flow f;
+            f.src = i;
+            f.dst = j;
+            f.bytes = b;
+            const Path p = topo.path(i, j);
+            f.hops = p.hops;
+            f.links = p.links;
+            flows.push_back(f);
+        }
+    const Proto& simple = G.protos.back();
+    FlowOptions fo;
+    fo.latency = (simple.baseUs + (G.nodes > 1 ? simple.hopNetUs : simple.hopSuUs)) * 1e-6;
+    const FlowSolution s = solveFlows(cap, flows, fo);
+    return {s.makespan * 1e6, simple.name};
+}
+
 Cost nvls(const Geometry& G, double S) {
     if (!G.nvls) return {};
     return {G.launchUs + G.nvlsLatUs + S / G.nvlsBw * 1e6, "NVLS"};
@@ -428,33 +457,16 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
         case Algorithm::Flow: {
             if (!topo) return spec::Diagnostics{{"", "the flow model needs the cluster's topology"}};
             // Destination j receives in proportion to 1/(j+1)^skew (zipf); every rank sends `bytes`.
-            std::vector<double> w(static_cast<size_t>(n));
             const double skew = op == CollectiveOp::AllToAll ? 0.0 : opt.skew;
-            std::vector<double> cap(topo->links.size());
-            for (size_t l = 0; l < cap.size(); ++l) cap[l] = topo->links[l].capacityGBs * kGB;
-            std::vector<Flow> flows;
-            flows.reserve(static_cast<size_t>(n) * static_cast<size_t>(n - 1));
+            std::vector<std::vector<double>> matrix(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n), 0.0));
             for (int i = 0; i < n; ++i) {
+                auto& row = matrix[static_cast<size_t>(i)];
                 double sum = 0;
-                for (int j = 0; j < n; ++j) sum += (w[static_cast<size_t>(j)] = j == i ? 0.0 : std::pow(j + 1.0, -skew));
-                for (int j = 0; j < n; ++j) {
-                    if (j == i) continue;
-                    Flow f;
-                    f.src = i;
-                    f.dst = j;
-                    // nccl-tests all-to-all sends bytes/n to each rank (itself included).
-                    f.bytes = bytes * double(n - 1) / n * w[static_cast<size_t>(j)] / sum;
-                    const Path p = topo->path(i, j);
-                    f.hops = p.hops;
-                    f.links = p.links;
-                    flows.push_back(f);
-                }
+                for (int j = 0; j < n; ++j) sum += (row[static_cast<size_t>(j)] = j == i ? 0.0 : std::pow(j + 1.0, -skew));
+                // nccl-tests all-to-all sends bytes/n to each rank (itself included).
+                for (auto& b : row) b *= bytes * double(n - 1) / n / sum;
             }
-            const Proto& simple = G.protos.back();
-            FlowOptions fo;
-            fo.latency = (simple.baseUs + (G.nodes > 1 ? simple.hopNetUs : simple.hopSuUs)) * 1e-6;
-            const FlowSolution s = solveFlows(cap, flows, fo);
-            cost = {s.makespan * 1e6, simple.name};
+            cost = flowAllToAll(G, *topo, matrix);
             break;
         }
         case Algorithm::Auto: break;
@@ -471,6 +483,28 @@ spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, co
     best.algbwGBs = bytes / (best.timeUs * 1e-6) / kGB;
     best.busbwGBs = best.algbwGBs * busBwFactor(op, n);
     return best;
+}
+
+spec::Result<double> estimateAllToAllV(const ResolvedCluster& c, const Topology& topology, const std::vector<std::vector<double>>& bytes) {
+    const int n = static_cast<int>(bytes.size());
+    if (std::string e = c.checkGpuCount(n); !e.empty()) return spec::Diagnostics{{"ranks", e}};
+    if (n < 2) return spec::Diagnostics{{"ranks", "an all-to-all needs at least 2 ranks"}};
+    if (n > kMaxFlowRanks)
+        return spec::Diagnostics{{"ranks", "the flow model takes at most " + std::to_string(kMaxFlowRanks) + " ranks (" + std::to_string(n) + " given)"}};
+    if (topology.gpus < n)
+        return spec::Diagnostics{{"ranks", "the topology holds " + std::to_string(topology.gpus) + " GPUs, the traffic " + std::to_string(n) + " ranks"}};
+    for (int i = 0; i < n; ++i) {
+        const auto& row = bytes[static_cast<size_t>(i)];
+        if (static_cast<int>(row.size()) != n)
+            return spec::Diagnostics{{"bytes[" + std::to_string(i) + "]", std::to_string(row.size()) + " destinations; expected one per rank (" + std::to_string(n) + ")"}};
+        for (int j = 0; j < n; ++j)
+            if (!(row[static_cast<size_t>(j)] >= 0) || !std::isfinite(row[static_cast<size_t>(j)]))
+                return spec::Diagnostics{{"bytes[" + std::to_string(i) + "][" + std::to_string(j) + "]", "not a finite byte count >= 0"}};
+    }
+    const Geometry G = geometry(c, n, 0, 1);
+    if (G.protos.empty())
+        return spec::Diagnostics{{"", "links " + c.scaleUp->name + " and " + c.nic->name + " share no protocol in the catalog"}};
+    return flowAllToAll(G, topology, bytes).us;
 }
 
 spec::Result<double> parseBytes(const std::string& text, const std::string& where) {

@@ -333,6 +333,44 @@ int RunReader::refresh() {
             r.exchangeSeconds = rt.getDouble(5);
             times.push_back(r);
         }
+        Statement lt(m_db, "SELECT step, rank, block, steps, alltoall_seconds, expert_seconds, rows_to, bytes_per_row FROM layer_times WHERE step > ? ORDER BY step, block, rank");
+        lt.bind(1, after);
+        while (lt.ok() && lt.step() == SQLITE_ROW) {
+            auto it = fresh.find(lt.getInt(0));
+            if (it == fresh.end()) continue;
+            const std::int64_t rank = lt.getInt(1), block = lt.getInt(2), steps = lt.getInt(3), bytesPerRow = lt.getInt(7);
+            auto& times = it->second->layerTimes;
+            const auto count = [&](const char* what, std::int64_t v) {
+                return what + std::string(" = ") + std::to_string(v) + " (a count from 0 to " + std::to_string(maxCount) + " fits this file)";
+            };
+            std::string damage;
+            if (rank < 0 || rank > maxCount) damage = count("rank", rank);
+            else if (block < 0 || block > maxCount) damage = count("block", block);
+            else if (steps < 0 || steps > maxCount) damage = count("steps", steps);
+            else if (bytesPerRow < 0 || bytesPerRow > std::numeric_limits<int>::max())
+                damage = "bytes_per_row = " + std::to_string(bytesPerRow) + " (a size from 0 to " + std::to_string(std::numeric_limits<int>::max()) + ")";
+            else if (static_cast<std::int64_t>(times.size()) >= maxCount) damage = "more records than fit this file";
+            std::vector<double> rows;
+            if (damage.empty()) {
+                rows = parseArray(lt.getText(6));
+                if (static_cast<std::int64_t>(rows.size()) > maxCount) damage = "rows_to lists " + std::to_string(rows.size()) + " ranks (at most " + std::to_string(maxCount) + " fit this file)";
+                for (double v : rows)
+                    if (damage.empty() && !(v >= 0 && std::isfinite(v))) damage = "rows_to holds " + nlohmann::json(v).dump() + " (rows are counts >= 0)";
+            }
+            if (!damage.empty()) {
+                noteDamage("layer_times row (step " + std::to_string(lt.getInt(0)) + "): " + damage);
+                continue;
+            }
+            LayerTime t;
+            t.rank = static_cast<int>(rank);
+            t.block = static_cast<int>(block);
+            t.steps = static_cast<int>(steps);
+            t.alltoallSeconds = lt.getDouble(4);
+            t.expertSeconds = lt.getDouble(5);
+            t.rowsTo = std::move(rows);
+            t.bytesPerRow = static_cast<int>(bytesPerRow);
+            times.push_back(std::move(t));
+        }
         Statement tm(m_db, "SELECT step, test_loss, unigram_bits_per_byte FROM text_metrics WHERE step > ?");
         tm.bind(1, after);
         while (tm.ok() && tm.step() == SQLITE_ROW) {
@@ -419,17 +457,17 @@ SnapshotPtr RunReader::at(std::int64_t step) const {
 }
 
 const std::vector<std::string>& RunReader::csvTables() {
-    static const std::vector<std::string> t = {"steps", "block_stats", "expert_stats", "class_expert", "alerts", "text_metrics", "probe_routing", "rank_times"};
+    static const std::vector<std::string> t = {"steps", "block_stats", "expert_stats", "class_expert", "alerts", "text_metrics", "probe_routing", "rank_times", "layer_times"};
     return t;
 }
 
 bool RunReader::writeCsv(const std::string& table, std::ostream& out, std::string& error) const {
     const auto& tables = csvTables();
     if (std::find(tables.begin(), tables.end(), table) == tables.end()) {
-        error = "unknown table '" + table + "'; choose one of steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing, rank_times";
+        error = "unknown table '" + table + "'; choose one of steps, block_stats, expert_stats, class_expert, alerts, text_metrics, probe_routing, rank_times, layer_times";
         return false;
     }
-    const std::string sql = "SELECT * FROM " + table + (table == "alerts" ? " ORDER BY rowid" : " ORDER BY 1, 2");
+    const std::string sql = "SELECT * FROM " + table + (table == "alerts" ? " ORDER BY rowid" : table == "layer_times" ? " ORDER BY 1, 3, 2" : " ORDER BY 1, 2");
     Statement st(m_db, sql.c_str());
     if (!st.ok()) {
         error = "table " + table + " cannot be read (a run store from before it existed has none): " + detail::lastError(m_db);

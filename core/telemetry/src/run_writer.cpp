@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS probe_routing(step INTEGER, block INTEGER, k INTEGER,
 CREATE TABLE IF NOT EXISTS block_sample(step INTEGER, block INTEGER, batches INTEGER, PRIMARY KEY(step, block));
 CREATE TABLE IF NOT EXISTS rank_times(step INTEGER, rank INTEGER, steps INTEGER, compute_seconds REAL,
   grad_reduce_seconds REAL, exchange_seconds REAL, PRIMARY KEY(step, rank));
+CREATE TABLE IF NOT EXISTS layer_times(step INTEGER, rank INTEGER, block INTEGER, steps INTEGER, alltoall_seconds REAL,
+  expert_seconds REAL, rows_to TEXT, bytes_per_row INTEGER, PRIMARY KEY(step, rank, block));
 )sql";
 
 std::string jsonArray(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
@@ -264,6 +266,17 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
             rt.bind(1, s.step).bind(2, r.rank).bind(3, r.steps).bind(4, r.computeSeconds).bind(5, r.gradReduceSeconds).bind(6, r.exchangeSeconds);
             ok = rt.step() == SQLITE_DONE;
             rt.reset();
+        }
+    }
+    if (ok && !s.layerTimes.empty()) {
+        Statement lt(m_db, "INSERT OR REPLACE INTO layer_times VALUES(?,?,?,?,?,?,?,?)");
+        ok = lt.ok();
+        for (const auto& t : s.layerTimes) {
+            if (!ok) break;
+            lt.bind(1, s.step).bind(2, t.rank).bind(3, t.block).bind(4, t.steps).bind(5, t.alltoallSeconds).bind(6, t.expertSeconds)
+                .bind(7, jsonArray(t.rowsTo)).bind(8, t.bytesPerRow);
+            ok = lt.step() == SQLITE_DONE;
+            lt.reset();
         }
     }
     if (ok && s.unigramBitsPerByte > 0) {

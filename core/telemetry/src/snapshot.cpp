@@ -1,6 +1,8 @@
 #include "moe/telemetry/snapshot.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 namespace moe::telemetry {
@@ -113,6 +115,25 @@ std::string_view toString(Severity s) {
         case Severity::Critical: return "critical";
     }
     return "?";
+}
+
+std::vector<LayerTime> sumLayerTimes(const std::vector<LayerTime>& times) {
+    std::map<std::pair<int, int>, LayerTime> sums;
+    for (const auto& t : times) {
+        auto [it, fresh] = sums.try_emplace({t.block, t.rank}, t);
+        if (fresh) continue;
+        LayerTime& s = it->second;
+        s.steps += t.steps;
+        s.alltoallSeconds += t.alltoallSeconds;
+        s.expertSeconds += t.expertSeconds;
+        if (s.rowsTo.size() < t.rowsTo.size()) s.rowsTo.resize(t.rowsTo.size(), 0.0);
+        for (size_t i = 0; i < t.rowsTo.size(); ++i) s.rowsTo[i] += t.rowsTo[i];
+        s.bytesPerRow = std::max(s.bytesPerRow, t.bytesPerRow);
+    }
+    std::vector<LayerTime> out;
+    out.reserve(sums.size());
+    for (auto& [key, t] : sums) out.push_back(std::move(t));
+    return out;
 }
 
 }  // namespace moe::telemetry

@@ -10,14 +10,16 @@
 // trimmed device list still counts), else nGpus x the process count of an mpirun -np line; header
 // and comment lines that lost their '#'; NCCL INFO and other stray lines; several tables in one
 // file (each "size count type" header or nThread line after data starts a new one); tables that
-// print only the in-place group; CRLF line ends.
+// print only the in-place group; CRLF line ends; the collective named by an nccl-tests binary
+// (all_reduce_perf, alltoall_perf, ...) or a "moe collective OP --measure" header.
 //
 // Two fits:
 //  - a descriptive one: the measured times split into a small- and a large-message regime, each
 //    a line latency + bytes / bandwidth by least squares on relative error;
 //  - the model's own: the catalog parameters of the links the collective crosses (per level:
 //    the scale-up link inside a node, the NIC between nodes; per protocol: base latency, hop
-//    latency, bandwidth factor; the link's collective efficiency and NVLS figures) are adjusted
+//    latency, bandwidth factor; the link's collective efficiency, or its point-to-point efficiency
+//    for all-to-alls, and NVLS figures) are adjusted
 //    so that estimateCollective matches the table (least squares on relative error, coordinate
 //    descent in log space within the catalog's ranges). The fitted links are what
 //    calibrationOverlay writes as a catalog overlay.
@@ -48,6 +50,12 @@ struct MeasuredTable {
     int processes = 0;       // from an "mpirun -np N" line in the file; 0 when not there
     int firstLine = 0;       // line of the table's first row
     bool inPlaceColumns = false;  // the times are the in-place group (asked, or the only one printed)
+    // The collective the file says it measured, as it names it ("all_reduce", "alltoall",
+    // "sendrecv", ...): from an nccl-tests binary name (all_reduce_perf, in "Collective test
+    // starting:" or a command line) or a "moe collective OP --measure" header; empty when it says
+    // nothing. opLine: where it said so.
+    std::string op;
+    int opLine = 0;
 };
 
 // Parses nccl-tests output text: the first table. `inPlace` takes the in-place group of columns.
@@ -82,7 +90,8 @@ struct Calibration {
     int ranks = 0;
     std::string link;                   // the limiting link type the efficiency applies to
     double linkSpecGBs = 0;             // its spec bandwidth as the collective sees it (per GPU / node)
-    double catalogEfficiency = 0;       // collective_efficiency in the catalog
+    std::string efficiencyField;        // the efficiency that applies: p2p_efficiency for all-to-alls, else collective_efficiency
+    double catalogEfficiency = 0;       // that efficiency in the catalog
     double fittedEfficiency = 0;        // large-message busbw / spec
     std::vector<Regime> regimes;        // 1 or 2
     std::vector<CalibrationPoint> points;

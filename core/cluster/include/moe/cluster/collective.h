@@ -66,6 +66,12 @@ std::vector<Algorithm> applicableAlgorithms(const ResolvedCluster& c, Collective
 spec::Result<CollectiveEstimate> estimateCollective(const ResolvedCluster& c, const Topology* topology, CollectiveOp op,
                                                     double bytes, int ranks, const CollectiveOptions& opt = {});
 
+// All-to-allv of an explicit traffic matrix, bytes[i][j] from rank i to rank j (ranks 0..n-1 of
+// the cluster; the diagonal stays on its rank and costs nothing), priced by the flow model on
+// `topology` (buildTopology of at least n GPUs) as the Flow algorithm prices all-to-allv: one
+// flow per pair, max-min fair sharing, the Simple protocol's per-message latency. Microseconds.
+spec::Result<double> estimateAllToAllV(const ResolvedCluster& c, const Topology& topology, const std::vector<std::vector<double>>& bytes);
+
 // Sizes as nccl-tests takes them: "MIN:MAX[:FACTOR]" (factor 2 by default) or a comma list;
 // units B, K, M, G, T are binary (16G = 16 GiB), as in nccl-tests -b/-e.
 spec::Result<std::vector<double>> parseSizes(const std::string& text, const std::string& where);

@@ -113,6 +113,11 @@ struct LayerTime {
     int bytesPerRow = 0;             // bytes of one token row on the wire (d_model x 4)
 };
 
+// Sums the records of each rank and block (each snapshot holds the time since the one before):
+// steps, seconds and rows add up, rowsTo element by element (the longer list sets the length).
+// Sorted by block, then rank.
+std::vector<LayerTime> sumLayerTimes(const std::vector<LayerTime>& times);
+
 struct RoutingSnapshot {
     std::int64_t step = 0;
     double epoch = 0;
