@@ -165,6 +165,26 @@ private Q_SLOTS:
             }
             QVERIFY(sa[i]->rankTimes.empty());
             QCOMPARE(sb[i]->rankTimes.size(), size_t(2));
+            // Expert parallel: per MoE block, each rank's dispatch sent every token copy its FFN
+            // experts kept, wherever the expert lives (rows to itself included).
+            QCOMPARE(sb[i]->layerTimes.size(), ep == 2 ? sb[i]->blocks.size() * 2 : size_t(0));
+            for (const auto& blk : sb[i]->blocks) {
+                if (ep != 2) break;
+                double sent = 0;
+                int ranks = 0;
+                for (const auto& lt : sb[i]->layerTimes) {
+                    if (lt.block != blk.block) continue;
+                    ++ranks;
+                    QCOMPARE(lt.rowsTo.size(), size_t(2));
+                    QCOMPARE(lt.bytesPerRow, 16 * 4);
+                    QVERIFY(lt.alltoallSeconds > 0);
+                    for (double r : lt.rowsTo) sent += r;
+                }
+                QCOMPARE(ranks, 2);
+                double kept = 0;
+                for (int e = 0; e < blk.ffnExperts; ++e) kept += blk.tokensPerExpert[static_cast<size_t>(e)];
+                QCOMPARE(sent, kept);
+            }
         }
         if (experts == 16) {
             const auto& load = sa[0]->blocks[0].tokensPerExpert;  // step 1: 4 tokens over 16 experts

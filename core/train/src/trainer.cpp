@@ -766,7 +766,7 @@ struct Trainer::Impl {
                     const double* x = v + layersAt + (i * W + r) * per;
                     telemetry::LayerTime lt;
                     lt.rank = static_cast<int>(r);
-                    lt.block = static_cast<int>(i);
+                    lt.block = moeLayers[i];
                     lt.steps = steps;
                     lt.alltoallSeconds = x[0];
                     lt.expertSeconds = x[1];

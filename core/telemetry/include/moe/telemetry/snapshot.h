@@ -105,7 +105,7 @@ struct RankTime {
 // since the last snapshot (forward and backward together).
 struct LayerTime {
     int rank = 0;
-    int block = 0;                   // index into RoutingSnapshot::blocks (MoE blocks in order)
+    int block = 0;                   // the MoE block's layer in the model, as BlockSnapshot::block
     int steps = 0;                   // optimizer steps measured
     double alltoallSeconds = 0;      // in the block's dispatch and combine all-to-alls, forward and backward
     double expertSeconds = 0;        // running this rank's experts on the tokens it received (forward)
