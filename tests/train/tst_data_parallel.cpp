@@ -119,6 +119,10 @@ private Q_SLOTS:
             << R"("kind": "sigmoid_bias", "k": 2, "noise": 0.2)" << 32
             << R"(, "losses": {"aux": 0}, "zero_experts": {"zero": 1, "copy": 1, "constant": 1}, "shared_experts": 1)" << 4 << 2;
         QTest::newRow("ep: topk, 16 experts, batch 4") << R"("kind": "topk", "k": 1)" << 4 << losses << 16 << 2;
+        // One FFN expert over 2 ranks: rank 0 holds none and never receives a token, yet takes
+        // part in every exchange, forward and backward.
+        QTest::newRow("ep: a rank without experts") << R"("kind": "topk", "k": 1)" << 32 << R"(, "zero_experts": {"copy": 1, "zero": 1})" + losses
+                                                    << 1 << 2;
     }
     void matchesOneProcess() {
         QFETCH(QString, router);
@@ -179,6 +183,7 @@ private Q_SLOTS:
                     QCOMPARE(lt.bytesPerRow, 16 * 4);
                     QVERIFY(lt.alltoallSeconds > 0);
                     for (double r : lt.rowsTo) sent += r;
+                    if (experts == 1) QCOMPARE(lt.rowsTo[0], 0.0);  // rank 0 holds no expert
                 }
                 QCOMPARE(ranks, 2);
                 double kept = 0;
