@@ -113,11 +113,17 @@ int run(const moe::cli::ParsedArgs& a) {
 
     // Expert parallel runs: each rank's all-to-all time and traffic per block, summed the same way,
     // and with --predict the same traffic priced on a catalog cluster.
+    // The first snapshot's step alone is left out when others follow: its exchanges open the
+    // ranks' connections.
     std::vector<tel::LayerTime> layerRecords;
+    const bool skipFirst = r.snapshots().size() > 1 && r.snapshots()[1]->step <= snap->step && !r.snapshots()[1]->layerTimes.empty();
     for (const auto& s : r.snapshots()) {
         if (s->step > snap->step) break;
+        if (skipFirst && s == r.snapshots().front()) continue;
         layerRecords.insert(layerRecords.end(), s->layerTimes.begin(), s->layerTimes.end());
     }
+    bool waitsMeasured = false;
+    for (const auto& t : layerRecords) waitsMeasured = waitsMeasured || t.waitSeconds > 0;
     const std::vector<tel::LayerTime> layerTimes = tel::sumLayerTimes(layerRecords);
     std::vector<cl::LayerPrediction> predictions;
     std::string predictedCluster;
@@ -175,7 +181,7 @@ int run(const moe::cli::ParsedArgs& a) {
         j["layer_times"] = nlohmann::ordered_json::array();
         for (const auto& t : layerTimes)
             j["layer_times"].push_back({{"block", t.block}, {"rank", t.rank}, {"steps", t.steps}, {"alltoall_seconds", t.alltoallSeconds},
-                                        {"expert_seconds", t.expertSeconds}, {"rows_to", t.rowsTo}, {"bytes_per_row", t.bytesPerRow}});
+                                        {"expert_seconds", t.expertSeconds}, {"wait_seconds", t.waitSeconds}, {"rows_to", t.rowsTo}, {"bytes_per_row", t.bytesPerRow}});
         if (!predictedCluster.empty()) {
             nlohmann::ordered_json jp;
             jp["cluster"] = predictedCluster;
@@ -245,8 +251,11 @@ int run(const moe::cli::ParsedArgs& a) {
     if (!layerTimes.empty()) {
         std::map<int, std::vector<const tel::LayerTime*>> byBlock;
         for (const auto& t : layerTimes) byBlock[t.block].push_back(&t);
-        std::cout << "\nexpert parallel, time per step up to step " << snap->step << " (the slowest rank of each block):\n";
-        moe::cli::Table t({"block", "ranks", "steps", "all-to-all ms", "rank", "experts ms", "KiB sent per dispatch"});
+        std::cout << "\nexpert parallel, time per step up to step " << snap->step << (skipFirst ? " after the first snapshot" : "")
+                  << " (the slowest rank of each block):\n";
+        std::vector<std::string> head{"block", "ranks", "steps", "all-to-all ms", "rank", "experts ms", "KiB sent per dispatch"};
+        if (waitsMeasured) head.insert(head.begin() + 5, "waiting ms");
+        moe::cli::Table t(head);
         for (const auto& [block, ranksOfBlock] : byBlock) {
             const tel::LayerTime* slow = ranksOfBlock.front();
             double slowest = -1, experts = 0, sent = 0;
@@ -260,11 +269,14 @@ int run(const moe::cli::ParsedArgs& a) {
                 for (size_t d = 0; d < x->rowsTo.size(); ++d)
                     if (static_cast<int>(d) != x->rank) sent += x->rowsTo[d] * x->bytesPerRow / n;
             }
-            t.add({std::to_string(block), std::to_string(ranksOfBlock.size()), std::to_string(slow->steps), fixed(1e3 * slowest, 3),
-                   std::to_string(slow->rank), fixed(1e3 * experts, 3), fixed(sent / 1024, 1)});
+            std::vector<std::string> row{std::to_string(block), std::to_string(ranksOfBlock.size()), std::to_string(slow->steps), fixed(1e3 * slowest, 3),
+                                         std::to_string(slow->rank), fixed(1e3 * experts, 3), fixed(sent / 1024, 1)};
+            if (waitsMeasured) row.insert(row.begin() + 5, fixed(1e3 * slow->waitSeconds / std::max(1, slow->steps), 3));
+            t.add(row);
         }
-        std::cout << t.str() << "(all-to-all: the block's dispatch and combine, forward and backward; experts: the slowest rank's expert\n"
-                     "forward; sent: token rows every rank sends to the others in one dispatch, summed)\n";
+        std::cout << t.str() << "(all-to-all: the block's dispatch and combine, forward and backward"
+                  << (waitsMeasured ? ", after the barrier before each; waiting: in that barrier,\nuntil the last rank arrived" : "")
+                  << "; experts: the slowest rank's expert\nforward; sent: token rows every rank sends to the others in one dispatch, summed)\n";
     }
     if (!predictions.empty()) {
         std::cout << "\npredicted on " << predictedCluster << " against measured, all-to-all ms per step (4 all-to-alls: dispatch and\n"

@@ -126,7 +126,8 @@ int run(const moe::cli::ParsedArgs& a) {
         if (a.value("bucket-mb")) opt.bucketMegabytes = a.doubleValue("bucket-mb", 25, 0.001, 1 << 20);
         if (a.value("timeout")) opt.rankTimeoutSeconds = a.doubleValue("timeout", 300, 1, 86400);
         // The project JSON is compared by the trainer; the options that change the run besides it:
-        opt.sameOnEveryRank = "resume " + opt.resumeFrom;
+        opt.measureExpertWaits = a.flag("measure-waits");
+        opt.sameOnEveryRank = "resume " + opt.resumeFrom + (opt.measureExpertWaits ? "\nmeasure waits" : "");
     }
     if (auto out = a.value("out")) {
         opt.runStorePath = *out;
@@ -290,6 +291,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"bucket-mb", "MB", "data parallel: gradient all-reduce bucket size (default 25, as PyTorch DDP)"},
      {"timeout", "S", "data parallel: seconds the rendezvous and each exchange wait for a missing rank (default 300)"},
      {"project-dir", "DIR", "the folder the project's relative files (a text corpus) are found in (default: the project file's)"},
+     {"measure-waits", "", "expert parallel: a barrier before each all-to-all separates waiting for the last rank from the exchange"},
      {"ep", "N", "expert parallel over the N ranks (overrides training.ep; N = the ranks, or 1 for data parallel only)"}},
     1, 1, run});
 

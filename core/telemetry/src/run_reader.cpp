@@ -333,7 +333,11 @@ int RunReader::refresh() {
             r.exchangeSeconds = rt.getDouble(5);
             times.push_back(r);
         }
-        Statement lt(m_db, "SELECT step, rank, block, steps, alltoall_seconds, expert_seconds, rows_to, bytes_per_row FROM layer_times WHERE step > ? ORDER BY step, block, rank");
+        // Stores written before wait_seconds existed read as "not measured".
+        const std::string layerSql = std::string("SELECT step, rank, block, steps, alltoall_seconds, expert_seconds, rows_to, bytes_per_row, ") +
+                                     (detail::hasColumn(m_db, "layer_times", "wait_seconds") ? "wait_seconds" : "0") +
+                                     " FROM layer_times WHERE step > ? ORDER BY step, block, rank";
+        Statement lt(m_db, layerSql.c_str());
         lt.bind(1, after);
         while (lt.ok() && lt.step() == SQLITE_ROW) {
             auto it = fresh.find(lt.getInt(0));
@@ -350,6 +354,8 @@ int RunReader::refresh() {
             else if (bytesPerRow < 0 || bytesPerRow > std::numeric_limits<int>::max())
                 damage = "bytes_per_row = " + std::to_string(bytesPerRow) + " (a size from 0 to " + std::to_string(std::numeric_limits<int>::max()) + ")";
             else if (static_cast<std::int64_t>(times.size()) >= maxCount) damage = "more records than fit this file";
+            else if (const double w = lt.getDouble(8); !(w >= 0 && std::isfinite(w)))
+                damage = "wait_seconds = " + nlohmann::json(w).dump() + " (seconds >= 0)";
             std::vector<double> rows;
             if (damage.empty()) {
                 rows = parseArray(lt.getText(6));
@@ -369,6 +375,7 @@ int RunReader::refresh() {
             t.expertSeconds = lt.getDouble(5);
             t.rowsTo = std::move(rows);
             t.bytesPerRow = static_cast<int>(bytesPerRow);
+            t.waitSeconds = lt.getDouble(8);
             times.push_back(std::move(t));
         }
         Statement tm(m_db, "SELECT step, test_loss, unigram_bits_per_byte FROM text_metrics WHERE step > ?");

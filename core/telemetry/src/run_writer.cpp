@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS block_sample(step INTEGER, block INTEGER, batches INT
 CREATE TABLE IF NOT EXISTS rank_times(step INTEGER, rank INTEGER, steps INTEGER, compute_seconds REAL,
   grad_reduce_seconds REAL, exchange_seconds REAL, PRIMARY KEY(step, rank));
 CREATE TABLE IF NOT EXISTS layer_times(step INTEGER, rank INTEGER, block INTEGER, steps INTEGER, alltoall_seconds REAL,
-  expert_seconds REAL, rows_to TEXT, bytes_per_row INTEGER, PRIMARY KEY(step, rank, block));
+  expert_seconds REAL, rows_to TEXT, bytes_per_row INTEGER, wait_seconds REAL, PRIMARY KEY(step, rank, block));
 )sql";
 
 std::string jsonArray(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
@@ -269,12 +269,12 @@ void RunWriter::writeOne(const RoutingSnapshot& s) {
         }
     }
     if (ok && !s.layerTimes.empty()) {
-        Statement lt(m_db, "INSERT OR REPLACE INTO layer_times VALUES(?,?,?,?,?,?,?,?)");
+        Statement lt(m_db, "INSERT OR REPLACE INTO layer_times VALUES(?,?,?,?,?,?,?,?,?)");
         ok = lt.ok();
         for (const auto& t : s.layerTimes) {
             if (!ok) break;
             lt.bind(1, s.step).bind(2, t.rank).bind(3, t.block).bind(4, t.steps).bind(5, t.alltoallSeconds).bind(6, t.expertSeconds)
-                .bind(7, jsonArray(t.rowsTo)).bind(8, t.bytesPerRow);
+                .bind(7, jsonArray(t.rowsTo)).bind(8, t.bytesPerRow).bind(9, t.waitSeconds);
             ok = lt.step() == SQLITE_DONE;
             lt.reset();
         }

@@ -126,6 +126,7 @@ std::vector<LayerTime> sumLayerTimes(const std::vector<LayerTime>& times) {
         s.steps += t.steps;
         s.alltoallSeconds += t.alltoallSeconds;
         s.expertSeconds += t.expertSeconds;
+        s.waitSeconds += t.waitSeconds;
         if (s.rowsTo.size() < t.rowsTo.size()) s.rowsTo.resize(t.rowsTo.size(), 0.0);
         for (size_t i = 0; i < t.rowsTo.size(); ++i) s.rowsTo[i] += t.rowsTo[i];
         s.bytesPerRow = std::max(s.bytesPerRow, t.bytesPerRow);

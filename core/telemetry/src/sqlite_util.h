@@ -46,6 +46,15 @@ private:
     sqlite3_stmt* m_stmt = nullptr;
 };
 
+// Whether `table` has `column` (a store written by an older version may lack a newer column).
+inline bool hasColumn(sqlite3* db, const std::string& table, const std::string& column) {
+    const std::string sql = "PRAGMA table_info(" + table + ")";
+    Statement st(db, sql.c_str());
+    while (st.ok() && st.step() == SQLITE_ROW)
+        if (st.getText(1) == column) return true;
+    return false;
+}
+
 inline std::string lastError(sqlite3* db) { return db ? sqlite3_errmsg(db) : "out of memory"; }
 
 inline bool exec(sqlite3* db, const char* sql, std::string& error) {

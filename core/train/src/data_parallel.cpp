@@ -293,8 +293,13 @@ torch::Tensor ExpertParallel::allToAll(const torch::Tensor& rows, const std::vec
                                        int block) {
     TORCH_CHECK(static_cast<int>(send.size()) == m_world && static_cast<int>(recv.size()) == m_world, "all-to-all: one count per rank");
     TORCH_CHECK(rows.size(0) == total(send), "all-to-all: ", rows.size(0), " rows but ", total(send), " to send");
-    const auto t0 = Clock::now();
     torch::NoGradGuard ng;
+    if (m_measureWaits) {
+        const auto w0 = Clock::now();
+        m_pg->barrier()->wait();
+        m_totals[block].waitSeconds += secondsSince(w0);
+    }
+    const auto t0 = Clock::now();
     auto in = rows.detach().contiguous();
     auto shape = in.sizes().vec();
     shape[0] = total(recv);
@@ -321,7 +326,7 @@ std::map<int, ExpertParallel::BlockTotals> ExpertParallel::takeTotals() { return
 
 double ExpertParallel::alltoallSecondsSinceTake() const {
     double s = 0;
-    for (const auto& [b, t] : m_totals) s += t.alltoallSeconds;
+    for (const auto& [b, t] : m_totals) s += t.alltoallSeconds + t.waitSeconds;
     return s;
 }
 

@@ -134,16 +134,20 @@ public:
     // Per MoE layer (the block's index in the model): seconds in its all-to-alls and experts, and
     // rows sent to each rank in its dispatch, since the last take; `steps` is counted by the caller.
     struct BlockTotals {
-        double alltoallSeconds = 0, expertSeconds = 0;
+        double alltoallSeconds = 0, expertSeconds = 0, waitSeconds = 0;
         std::vector<double> rowsTo;
     };
     std::map<int, BlockTotals> takeTotals();
-    double alltoallSecondsSinceTake() const;
+    double alltoallSecondsSinceTake() const;  // waits included
+    // A barrier before each all-to-all, so its time (waiting for the last rank to arrive) is
+    // told apart from the exchange; costs one small round trip per all-to-all.
+    void setMeasureWaits(bool on) { m_measureWaits = on; }
 
 private:
     c10::intrusive_ptr<c10d::ProcessGroupGloo> m_pg;
     int m_rank, m_world;
     std::map<int, BlockTotals> m_totals;
+    bool m_measureWaits = false;
 };
 
 }  // namespace moe::train::detail

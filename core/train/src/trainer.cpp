@@ -332,6 +332,7 @@ struct Trainer::Impl {
                            " or to 1 (data parallel only)";
                 step = "joining the expert parallel group";
                 ep = std::make_unique<detail::ExpertParallel>(dp->group(), env, timeout);
+                ep->setMeasureWaits(options.measureExpertWaits);
             }
         } catch (const std::exception& e) {
             return detail::rankFailure(env, step, e);
@@ -720,7 +721,7 @@ struct Trainer::Impl {
         mine[2] = rankInterval.gradReduceSeconds;
         mine[3] = rankInterval.exchangeSeconds;
         // Expert parallel: per MoE block and rank, all-to-all and expert seconds and rows sent to each rank.
-        const size_t W = static_cast<size_t>(dp->size()), per = 2 + W;
+        const size_t W = static_cast<size_t>(dp->size()), per = 3 + W;
         const size_t layersAt = packed.size();
         std::vector<int> moeLayers;
         for (auto& b : net->blocks())
@@ -735,7 +736,8 @@ struct Trainer::Impl {
                 double* x = packed.data() + layersAt + (i * W + static_cast<size_t>(dp->rank())) * per;
                 x[0] = it->second.alltoallSeconds;
                 x[1] = it->second.expertSeconds;
-                for (size_t j = 0; j < it->second.rowsTo.size() && j < W; ++j) x[2 + j] = it->second.rowsTo[j];
+                x[2] = it->second.waitSeconds;
+                for (size_t j = 0; j < it->second.rowsTo.size() && j < W; ++j) x[3 + j] = it->second.rowsTo[j];
             }
         }
         const int steps = rankInterval.steps;
@@ -770,7 +772,8 @@ struct Trainer::Impl {
                     lt.steps = steps;
                     lt.alltoallSeconds = x[0];
                     lt.expertSeconds = x[1];
-                    lt.rowsTo.assign(x + 2, x + 2 + W);
+                    lt.waitSeconds = x[2];
+                    lt.rowsTo.assign(x + 3, x + 3 + W);
                     lt.bytesPerRow = bytesPerRow;
                     layers.push_back(std::move(lt));
                 }

@@ -29,7 +29,7 @@
 //   rank_times(step, rank, steps, compute_seconds, grad_reduce_seconds, exchange_seconds)
 //                                                 data parallel runs: each rank's time since the
 //                                                 last snapshot (see RankTime)
-//   layer_times(step, rank, block, steps, alltoall_seconds, expert_seconds, rows_to, bytes_per_row)
+//   layer_times(step, rank, block, steps, alltoall_seconds, expert_seconds, rows_to, bytes_per_row, wait_seconds)
 //                                                 expert parallel runs: per rank and MoE block since
 //                                                 the last snapshot, rows_to JSON [ranks] (see LayerTime)
 //   meta holds the probe once: probe_tokens (JSON), probe_samples, class_names (JSON, when the

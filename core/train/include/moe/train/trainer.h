@@ -57,6 +57,9 @@ struct TrainerOptions {
     // (https://pytorch.org/docs/1.13/generated/torch.nn.parallel.DistributedDataParallel.html).
     double bucketMegabytes = 25;
     double rankTimeoutSeconds = 300; // the rendezvous and each collective; a rank gone longer fails the run
+    // Expert parallel: a barrier before each all-to-all tells waiting for the last rank apart from
+    // the exchange (LayerTime::waitSeconds). Every rank must agree (sameOnEveryRank).
+    bool measureExpertWaits = false;
 };
 
 class Trainer {
