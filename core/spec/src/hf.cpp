@@ -265,13 +265,13 @@ Project projectOf(const Shape& s) {
 
 // The layer list from first-k-dense, a sparse step and explicit dense layers.
 // num_hidden_layers: each decoder layer is an attention and an FFN layer of the spec, so a
-// project holds half of detail::kMaxLayers of them; checked before anything is built for them.
+// project holds half of limits::kMaxLayers of them; checked before anything is built for them.
 int decoderLayers(const Config& c) {
     const int n = c.req("num_hidden_layers");
-    if (n > detail::kMaxLayers / 2) {
+    if (n > limits::kMaxLayers / 2) {
         c.error("num_hidden_layers", std::to_string(n) + " decoder layers make " + std::to_string(2LL * n) +
-                                         " layers (attention and FFN); a project holds at most " + std::to_string(detail::kMaxLayers) +
-                                         " (" + std::to_string(detail::kMaxLayers / 2) + " decoder layers)");
+                                         " layers (attention and FFN); a project holds at most " + std::to_string(limits::kMaxLayers) +
+                                         " (" + std::to_string(limits::kMaxLayers / 2) + " decoder layers)");
         return 1;
     }
     return n;

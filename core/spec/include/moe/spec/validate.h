@@ -10,6 +10,11 @@ namespace moe::spec {
 
 Diagnostics validateModel(const ModelSpec& m, const std::string& prefix = "model");
 Diagnostics validateTraining(const TrainingSettings& t, const std::string& prefix = "training");
+// Everything, the limits included.
 Diagnostics validateProject(const Project& p);
+// Only the values a project file cannot hold (out of their range in moe/spec/limits.h, unknown
+// names, too many layers): what the reader refuses field by field. A project free of these saves
+// and reopens; the other problems validateProject finds are cross-field and can be saved.
+Diagnostics validateLimits(const Project& p);
 
 }  // namespace moe::spec
