@@ -557,21 +557,15 @@ Result<HfImport> importHfConfig(const std::string& text, const std::string& file
     if (s.name.empty()) s.name = type + " model";
     out.project = projectOf(s);
     out.project.description = "Imported from a Hugging Face config.json (model_type " + type + ").";
-    if (auto bad = validateProject(out.project); !bad.empty()) {
+    // First the ranges a project file holds (a model beyond them would be saved as a project that
+    // never opens again), then how its fields fit together.
+    Diagnostics bad = validateLimits(out.project);
+    const std::string why = bad.empty() ? "the imported model does not validate: " : "the imported model is beyond what a project holds: ";
+    if (bad.empty()) bad = validateProject(out.project);
+    if (!bad.empty()) {
         for (auto& e : bad) {
-            e.message = "the imported model does not validate: " + e.message;
+            e.message = why + e.message;
             e.file = fileName;
-        }
-        return bad;
-    }
-    // The project file's reader sets the ranges a project holds (the validator checks how fields
-    // fit together); a model beyond them would be saved as a project that never opens again.
-    if (auto reread = parseProject(serializeProject(out.project)); !reread.ok()) {
-        Diagnostics bad = reread.errors();
-        for (auto& e : bad) {
-            e.message = "the imported model is beyond what a project holds: " + e.message;
-            e.file = fileName;
-            e.line = e.column = 0;
         }
         return bad;
     }
