@@ -1,5 +1,6 @@
 // `moe bench validate`: how long the project reader takes to refuse hostile files (many unknown
-// keys, many wrong blocks, deep nesting, a huge string), generated in memory.
+// keys, many wrong blocks, deep nesting, a huge string) and to accept a model at the layer limit,
+// generated in memory.
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -42,6 +43,10 @@ int run(const moe::cli::ParsedArgs& a) {
         for (int i = 1; i < n; ++i) blocks += ",\n  " + kBadBlock;
         cases.push_back({std::to_string(n) + " blocks, k above the experts", projectWith("", blocks)});
     }
+    // A sound model at the layer limit: what validation itself costs per layer (k from a schedule).
+    cases.push_back({"4096 moe layers (a group), k from a schedule",
+                     projectWith(",\n  \"schedule\": {\"k\": {\"kind\": \"descending\", \"min\": 1, \"max\": 4}}",
+                                 "{\"kind\": \"group\", \"repeat\": 4096, \"blocks\": [{\"kind\": \"moe\", \"experts\": 8, \"router\": {\"kind\": \"topk\"}, \"ffn\": {\"hidden\": 16}}]}")});
     cases.push_back({"nesting 100,000 deep", projectWith(",\n  \"deep\": " + std::string(100000, '[') + std::string(100000, ']'), kBlock)});
     cases.push_back({"a 5 MB string", projectWith(",\n  \"name2\": \"" + std::string(5 << 20, 'x') + "\"", kBlock)});
     moe::cli::Table t({"input", "bytes", "seconds", "cpu s", "diagnostics", "last diagnostic"});
@@ -71,7 +76,8 @@ int run(const moe::cli::ParsedArgs& a) {
 MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "bench validate", "time the project reader on hostile files (300,000 unknown keys, deep nesting, ...)", "",
     "Generates hostile projects in memory (N unknown keys under model, 4,000 and N/10 wrong blocks, 100,000 levels of\n"
-    "nesting, a 5 MB string), reads and validates each, and prints the time and the diagnostics it gave.",
+    "nesting, a 5 MB string) and a sound one at the layer limit (4096 layers), reads and validates each, and prints\n"
+    "the time and the diagnostics it gave.",
     {{"keys", "N", "unknown keys under model (default 300000, about 5.5 MB)"}, {"json", "", "print the rows as JSON"}},
     0, 0, run});
 

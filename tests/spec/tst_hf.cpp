@@ -101,6 +101,49 @@ private Q_SLOTS:
         QCOMPARE(q->project.model.blocks.at(0).children.at(1).sharedExperts, 4);  // 5632 = 4 x 1408
     }
 
+    // DeepSeek's moe_layer_freq: decoder layer i has experts when i >= first_k_dense_replace and
+    // i % moe_layer_freq == 0. DeepSeek-V2's config with the frequency raised folds into the
+    // leading dense layers and one group of the period, and every layer is of the right kind.
+    void moeLayerFrequencyFoldsIntoAPeriod_data() {
+        QTest::addColumn<int>("freq");
+        QTest::addColumn<int>("firstDense");
+        QTest::addColumn<int>("groups");
+        QTest::newRow("every 2nd, first 1 dense") << 2 << 1 << 2;
+        QTest::newRow("every 3rd, first 1 dense") << 3 << 1 << 2;
+        QTest::newRow("every 2nd, none dense first") << 2 << 0 << 1;
+        QTest::newRow("every 4th, first 3 dense") << 4 << 3 << 2;
+    }
+    void moeLayerFrequencyFoldsIntoAPeriod() {
+        QFETCH(int, freq);
+        QFETCH(int, firstDense);
+        QFETCH(int, groups);
+        std::string text, err;
+        QVERIFY2(readFile(dataFile("deepseek-ai--DeepSeek-V2.json"), text, err), err.c_str());
+        auto config = nlohmann::ordered_json::parse(text);
+        config["moe_layer_freq"] = freq;
+        config["first_k_dense_replace"] = firstDense;
+        const int n = config["num_hidden_layers"].get<int>();
+        const auto r = importHfConfig(config.dump(), "deepseek-v2-freq.json");
+        QVERIFY2(r.ok(), r.message().c_str());
+        const ModelSpec& m = r->project.model;
+        QCOMPARE(static_cast<int>(m.blocks.size()), groups);
+        QCOMPARE(m.blocks.back().children.size(), size_t(2 * freq));
+        const ModelSpec flat = m.flattened();
+        QCOMPARE(flat.layerCount(), 2 * n);  // an attention and an FFN layer per decoder layer
+        int moe = 0;
+        for (int i = 0; i < n; ++i) {
+            const bool expected = i >= firstDense && i % freq == 0;
+            QVERIFY2(flat.blocks[static_cast<size_t>(2 * i)].kind == BlockKind::Attention, qPrintable(QString::number(i)));
+            QVERIFY2((flat.blocks[static_cast<size_t>(2 * i + 1)].kind == BlockKind::Moe) == expected, qPrintable(QString::number(i)));
+            moe += expected ? 1 : 0;
+        }
+        QCOMPARE(flat.moeBlockCount(), moe);
+        QVERIFY2(validateProject(r->project).empty(), formatAll(validateProject(r->project)).c_str());
+        const auto back = parseProject(serializeProject(r->project));
+        QVERIFY2(back.ok(), back.message().c_str());
+        QCOMPARE(back->model.flattened().moeBlockCount(), moe);
+    }
+
     void badConfigsNameTheField_data() {
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("expected");

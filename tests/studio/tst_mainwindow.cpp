@@ -11,6 +11,7 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QTextBrowser>
+#include <QLabel>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QSlider>
@@ -479,21 +480,61 @@ private Q_SLOTS:
         QVERIFY2(w.openFile(QStringLiteral(MOE_SOURCE_DIR "/projects/llm_h100.json"), &err), qPrintable(err));
         RunPanel* run = w.runPanel();
         auto* trainButton = run->findChild<QPushButton*>(QStringLiteral("trainButton"));
+        auto* status = w.findChild<QLabel*>(QStringLiteral("runStatus"));
+        QVERIFY(status);
+        const bool engine = TrainingController::engineAvailable();
         QVERIFY(trainButton->toolTip().contains("Training needs about"));
         QVERIFY2(run->memoryWarning().isEmpty(), qPrintable(run->memoryWarning()));
+        QCOMPARE(status->text(), engine ? QString("ready to train") : QString("training engine not built"));
         QVERIFY(w.document()->edit(QStringLiteral("no twin"), [](spec::Project& p) { p.training.twin.reset(); }).isEmpty());
         QVERIFY(w.trainingMemoryRefusal().contains("671.03G parameters"));
         QVERIFY2(run->memoryWarning().contains("Will not train: training this model needs about") &&
                      run->memoryWarning().contains("more than the memory this machine has available"),
                  qPrintable(run->memoryWarning()));
-        if (TrainingController::engineAvailable()) {
+        // The status bar says what the Run panel says, and the Train action refuses with it.
+        if (engine) {
+            QCOMPARE(w.trainVerdict().kind, MainWindow::TrainVerdict::TooBig);
+            QCOMPARE(status->text(), QString("will not train: too big for this machine's memory"));
+            QVERIFY2(status->toolTip().contains("671.03G parameters"), qPrintable(status->toolTip()));
             QVERIFY(!w.train(10, &err));
             QVERIFY2(err.contains("train a twin (training.twin)"), qPrintable(err));
+            QCOMPARE(err, status->toolTip());
             QCOMPARE(w.training()->status().state, RunStatus::Idle);
         }
         // Undo brings the twin back, and the warning goes.
         w.document()->undoStack()->undo();
         QVERIFY2(run->memoryWarning().isEmpty(), qPrintable(run->memoryWarning()));
+        QCOMPARE(status->text(), engine ? QString("ready to train") : QString("training engine not built"));
+    }
+
+    // A model with problems is not ready either: the status bar says so with the first problem.
+    void theStatusBarSaysAModelWithProblemsWillNotTrain() {
+        MainWindow w(false, m_dir.filePath("recovery21"));
+        auto* status = w.findChild<QLabel*>(QStringLiteral("runStatus"));
+        QVERIFY(status);
+        const int moe = [&] {
+            const auto& b = w.document()->project().model.blocks;
+            for (size_t i = 0; i < b.size(); ++i)
+                if (b[i].kind == spec::BlockKind::Moe) return static_cast<int>(i);
+            return -1;
+        }();
+        QVERIFY(moe >= 0);
+        QVERIFY(w.document()->edit(QStringLiteral("k above the experts"), [moe](spec::Project& p) {
+            auto& b = p.model.blocks[static_cast<size_t>(moe)];
+            b.router.k = b.experts.value_or(spec::kDefaultExperts) + 1;
+        }).isEmpty());
+        QVERIFY(!w.document()->problems().empty());
+        if (!TrainingController::engineAvailable()) {
+            QCOMPARE(status->text(), QString("training engine not built"));
+            return;
+        }
+        QCOMPARE(status->text(), QString("will not train: fix the problems first"));
+        QVERIFY2(status->toolTip().contains("router.k"), qPrintable(status->toolTip()));
+        QString err;
+        QVERIFY(!w.train(10, &err));
+        QCOMPARE(err, status->toolTip());
+        w.document()->undoStack()->undo();
+        QCOMPARE(status->text(), QString("ready to train"));
     }
 
     void trainingWithoutTheEngineSaysSo() {

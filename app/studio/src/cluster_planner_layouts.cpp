@@ -15,6 +15,7 @@
 
 #include "document.h"
 #include "moe/cluster/plan.h"
+#include "moe/spec/limits.h"
 
 namespace moe::studio {
 namespace {
@@ -100,7 +101,7 @@ LayoutPlanPanel::LayoutPlanPanel(ProjectDocument* doc, std::shared_ptr<const cl:
     row->addWidget(new QLabel(tr("Plan for"), this));
     m_gpus = new QSpinBox(this);
     m_gpus->setObjectName(QStringLiteral("planGpus"));
-    m_gpus->setRange(1, 1 << 20);
+    m_gpus->setRange(moe::spec::limits::kGpus.lo, moe::spec::limits::kGpus.hi);
     m_gpus->setSuffix(tr(" GPUs"));
     m_gpus->setToolTip(tr("GPUs of the deployment's cluster to plan for (the cluster's size limits it)"));
     row->addWidget(m_gpus);

@@ -19,10 +19,12 @@
 #include "cluster_planner_layouts.h"
 #include "document.h"
 #include "moe/cluster/simulate.h"
+#include "moe/spec/limits.h"
 #include "placement_view.h"
 
 namespace moe::studio {
 namespace spec = moe::spec;
+namespace L = moe::spec::limits;
 
 namespace {
 
@@ -75,25 +77,25 @@ void ClusterPlanner::buildUi() {
         }
     label(tr("Cluster"), 0, 0);
     g->addWidget(m_cluster, 0, 1, 1, 3);
-    m_gpus = intSpin(depBox, "gpus", 1, 1 << 20, tr("deployment.gpus: GPUs in the deployment"));
+    m_gpus = intSpin(depBox, "gpus", L::kGpus.lo, L::kGpus.hi, tr("deployment.gpus: GPUs in the deployment"));
     label(tr("GPUs"), 1, 0);
     g->addWidget(m_gpus, 1, 1);
-    m_ep = intSpin(depBox, "ep", 1, 1 << 20, tr("deployment.parallel.ep: expert-parallel degree (GPU groups the experts are spread over)"));
-    m_dp = intSpin(depBox, "dp", 1, 1 << 20, tr("deployment.parallel.dp: data-parallel copies of the expert-parallel group"));
-    m_tp = intSpin(depBox, "tp", 1, 1024, tr("deployment.parallel.tp: tensor-parallel degree inside a node"));
+    m_ep = intSpin(depBox, "ep", L::kGpus.lo, L::kGpus.hi, tr("deployment.parallel.ep: expert-parallel degree (GPU groups the experts are spread over)"));
+    m_dp = intSpin(depBox, "dp", L::kGpus.lo, L::kGpus.hi, tr("deployment.parallel.dp: data-parallel copies of the expert-parallel group"));
+    m_tp = intSpin(depBox, "tp", L::kTensorParallel.lo, L::kTensorParallel.hi, tr("deployment.parallel.tp: tensor-parallel degree inside a node"));
     label(tr("EP"), 1, 2);
     g->addWidget(m_ep, 1, 3);
     label(tr("DP"), 2, 0);
     g->addWidget(m_dp, 2, 1);
     label(tr("TP"), 2, 2);
     g->addWidget(m_tp, 2, 3);
-    m_tokens = intSpin(depBox, "tokensPerGpu", 1, 1 << 30, tr("deployment.tokens_per_gpu: tokens each GPU routes per step"));
+    m_tokens = intSpin(depBox, "tokensPerGpu", L::kTokensPerGpu.lo, L::kTokensPerGpu.hi, tr("deployment.tokens_per_gpu: tokens each GPU routes per step"));
     m_tokens->setSingleStep(512);
     label(tr("Tokens/GPU"), 3, 0);
     g->addWidget(m_tokens, 3, 1);
     m_capacity = new QDoubleSpinBox(depBox);
     m_capacity->setObjectName(QStringLiteral("capacityFactor"));
-    m_capacity->setRange(0, 64);
+    m_capacity->setRange(L::kDeploymentCapacityFactor.lo, L::kDeploymentCapacityFactor.hi);
     m_capacity->setDecimals(2);
     m_capacity->setSingleStep(0.25);
     m_capacity->setSpecialValueText(tr("dropless"));

@@ -36,10 +36,6 @@ private:
     QString m_key;
 };
 
-bool sameDiagnostic(const spec::Diagnostic& a, const spec::Diagnostic& b) {
-    return a.path == b.path && a.message == b.message;
-}
-
 }  // namespace
 
 ProjectDocument::ProjectDocument(QObject* parent) : QObject(parent) {
@@ -147,18 +143,14 @@ void ProjectDocument::revalidate() {
     for (auto& d : spec::validateProject(m_state.project)) m_problems.push_back({d, itemForPath(d.path)});
 }
 
-QString ProjectDocument::checkEdit(const Mutation& m) const {
+QString ProjectDocument::checkEdit(const Mutation& m, const QString& path) const {
     spec::Project copy = m_state.project;
     m(copy);
-    const auto read = spec::parseProject(spec::serializeProject(copy));
-    if (read.ok()) return {};
-    // What the loader reports beyond the cross-field checks is a field the reader rejects.
-    const auto semantic = spec::validateProject(copy);
-    for (const auto& e : read.errors()) {
-        const bool known = std::any_of(semantic.begin(), semantic.end(), [&](const auto& s) { return sameDiagnostic(s, e); });
-        if (!known) return QString::fromStdString(e.message);
-    }
-    return {};
+    const auto refused = spec::validateLimits(copy);
+    if (refused.empty()) return {};
+    const std::string at = path.toStdString();
+    const auto own = std::find_if(refused.begin(), refused.end(), [&](const spec::Diagnostic& d) { return d.path == at; });
+    return QString::fromStdString((own != refused.end() ? *own : refused.front()).message);
 }
 
 void ProjectDocument::setReadOnly(bool readOnly, const QString& reason) {
@@ -168,7 +160,7 @@ void ProjectDocument::setReadOnly(bool readOnly, const QString& reason) {
 
 QString ProjectDocument::edit(const QString& text, const Mutation& m, const QString& mergeKey) {
     if (m_readOnly) return m_readOnlyReason;
-    if (QString why = checkEdit(m); !why.isEmpty()) return why;
+    if (QString why = checkEdit(m, mergeKey); !why.isEmpty()) return why;
     DocState next = m_state;
     m(next.project);
     pushState(text, std::move(next), mergeKey);

@@ -70,12 +70,13 @@ public:
 
     // ---- edits (each one undoable) ----------------------------------------------------------
     using Mutation = std::function<void(moe::spec::Project&)>;
-    // Checks a mutation the way the loader would read the result: returns an empty string when
-    // the edited project reads back, or the reader's message (range, wrong kind of value, ...).
+    // Checks a mutation against the limits of a project file (moe::spec::validateLimits, the
+    // ranges and names the reader keeps to): returns an empty string when the edited project
+    // saves and reopens, or the message the reader would give (for the field at `path` first).
     // Cross-field problems (k above the expert count) do not block an edit: they show as problems.
-    QString checkEdit(const Mutation& m) const;
-    // Applies a mutation when checkEdit passes. `mergeKey` lets consecutive edits of one field
-    // merge into one undo step (typing digits). Returns checkEdit's message.
+    QString checkEdit(const Mutation& m, const QString& path = {}) const;
+    // Applies a mutation when checkEdit passes. `mergeKey` (the field's path) lets consecutive
+    // edits of one field merge into one undo step (typing digits). Returns checkEdit's message.
     QString edit(const QString& text, const Mutation& m, const QString& mergeKey = {});
     // Scenario-style edits ({"model.blocks[*].losses.aux": 0.0}) through moe::spec::applyEdits.
     QString applyJsonEdits(const nlohmann::ordered_json& edits, const QString& text);

@@ -64,18 +64,18 @@ void scheduleFields(std::vector<FieldDef>& out, const spec::Project& proj, bool 
         return;
     }
     FieldDef mn = field(FieldDef::Int, base + ".min", QObject::tr("Min"), section, QObject::tr("Smallest count the shape reaches"));
-    mn.lo = 1, mn.hi = 4096;
+    within(mn, L::kExperts);
     mn.get = [csched](const P& p) { return V(csched(p)->min); };
     mn.set = [sched](P& p, const V& v) { sched(p)->min = v.toInt(); };
     out.push_back(mn);
     FieldDef mx = field(FieldDef::Int, base + ".max", QObject::tr("Max"), section, QObject::tr("Largest count the shape reaches"));
-    mx.lo = 1, mx.hi = 4096;
+    within(mx, L::kExperts);
     mx.get = [csched](const P& p) { return V(csched(p)->max); };
     mx.set = [sched](P& p, const V& v) { sched(p)->max = v.toInt(); };
     out.push_back(mx);
     if (s->kind == spec::ScheduleKind::Wave) {
         FieldDef per = field(FieldDef::Int, base + ".period", QObject::tr("Period"), section, QObject::tr("MoE blocks per full wave"));
-        per.lo = 2, per.hi = 1024;
+        within(per, L::kSchedulePeriod);
         per.unit = QObject::tr("blocks");
         per.get = [csched](const P& p) { return V(csched(p)->period); };
         per.set = [sched](P& p, const V& v) { sched(p)->period = v.toInt(); };
@@ -99,7 +99,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
 
     const QString t = QObject::tr("Training");
     FieldDef batch = field(FieldDef::Int, QStringLiteral("training.batch"), QObject::tr("Batch"), t, QObject::tr("Samples per optimizer step"));
-    batch.lo = 1, batch.hi = 1 << 16;
+    within(batch, L::kBatch);
     batch.unit = QObject::tr("samples");
     batch.get = [](const P& p) { return V(p.training.batch); };
     batch.set = [](P& p, const V& v) { p.training.batch = v.toInt(); };
@@ -111,7 +111,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     out.push_back(opt);
     FieldDef lr = field(FieldDef::Double, QStringLiteral("training.learning_rate"), QObject::tr("Learning rate"), t,
                         QObject::tr("Step size of the optimizer (1e-9 to 10)"));
-    lr.lo = 1e-9, lr.hi = 10;
+    within(lr, L::kLearningRate);
     lr.get = [](const P& p) { return V(p.training.learningRate); };
     lr.set = [](P& p, const V& v) { p.training.learningRate = v.toDouble(); };
     out.push_back(lr);
@@ -124,18 +124,18 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     out.push_back(sched);
     FieldDef warm = field(FieldDef::Int, QStringLiteral("training.warmup_steps"), QObject::tr("Warm-up"), t,
                           QObject::tr("Raise the rate linearly from zero over these first steps (0: none)"));
-    warm.lo = 0, warm.hi = 100000000, warm.unit = QObject::tr("steps"), warm.advanced = true;
+    within(warm, L::kWarmupSteps), warm.unit = QObject::tr("steps"), warm.advanced = true;
     warm.get = [](const P& p) { return V(p.training.warmupSteps); };
     warm.set = [](P& p, const V& v) { p.training.warmupSteps = v.toInt(); };
     out.push_back(warm);
     FieldDef wd = field(FieldDef::Double, QStringLiteral("training.weight_decay"), QObject::tr("Weight decay"), t, QObject::tr("0 to 10"));
-    wd.lo = 0, wd.hi = 10, wd.advanced = true;
+    within(wd, L::kWeightDecay), wd.advanced = true;
     wd.get = [](const P& p) { return V(p.training.weightDecay); };
     wd.set = [](P& p, const V& v) { p.training.weightDecay = v.toDouble(); };
     out.push_back(wd);
     if (proj.training.optimizer == spec::OptimizerKind::Sgd) {
         FieldDef mom = field(FieldDef::Double, QStringLiteral("training.momentum"), QObject::tr("Momentum"), t, QObject::tr("SGD momentum, 0 to 0.9999"));
-        mom.lo = 0, mom.hi = 0.9999, mom.advanced = true;
+        within(mom, L::kMomentum), mom.advanced = true;
         mom.get = [](const P& p) { return V(p.training.momentum); };
         mom.set = [](P& p, const V& v) { p.training.momentum = v.toDouble(); };
         out.push_back(mom);
@@ -156,7 +156,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     out.push_back(by);
     const bool epochs = proj.training.epochs.has_value();
     FieldDef len = field(FieldDef::Int, epochs ? QStringLiteral("training.epochs") : QStringLiteral("training.steps"), QObject::tr("Length"), t, {});
-    len.lo = 1, len.hi = epochs ? 10000 : 100000000;
+    within(len, epochs ? L::kEpochs : L::kSteps);
     len.unit = epochs ? QObject::tr("epochs") : QObject::tr("steps");
     len.get = [epochs](const P& p) { return V(epochs ? p.training.epochs.value_or(1) : p.training.steps.value_or(1)); };
     len.set = [epochs](P& p, const V& v) {
@@ -165,7 +165,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     };
     out.push_back(len);
     FieldDef seed = field(FieldDef::Int, QStringLiteral("training.seed"), QObject::tr("Seed"), t, QObject::tr("Same seed, same run"));
-    seed.lo = 0, seed.hi = 2147483647, seed.advanced = true;
+    within(seed, L::kSeed), seed.advanced = true;
     seed.get = [](const P& p) { return V(static_cast<int>(p.training.seed)); };
     seed.set = [](P& p, const V& v) { p.training.seed = static_cast<unsigned>(v.toInt()); };
     out.push_back(seed);
@@ -193,7 +193,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     if (proj.training.twin) {
         FieldDef w = field(FieldDef::Int, QStringLiteral("training.twin.d_model"), QObject::tr("Twin width"), tw,
                            QObject::tr("d_model of the twin; every other width scales with it"));
-        w.lo = 4, w.hi = 4096;
+        within(w, L::kTwinDModel);
         w.get = [](const P& p) { return V(p.training.twin ? p.training.twin->dModel : 64); };
         w.set = [](P& p, const V& v) {
             if (p.training.twin) p.training.twin->dModel = v.toInt();
@@ -201,7 +201,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
         out.push_back(w);
         FieldDef l = field(FieldDef::Int, QStringLiteral("training.twin.layers"), QObject::tr("Twin depth"), tw,
                            QObject::tr("At most this many repeats of each layer group (first-k-dense shrinks in proportion)"));
-        l.lo = 1, l.hi = 256, l.unit = QObject::tr("repeats");
+        within(l, L::kTwinLayers), l.unit = QObject::tr("repeats");
         l.get = [](const P& p) { return V(p.training.twin ? p.training.twin->layers : 4); };
         l.set = [](P& p, const V& v) {
             if (p.training.twin) p.training.twin->layers = v.toInt();
@@ -209,7 +209,7 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
         out.push_back(l);
         FieldDef eh = field(FieldDef::OptInt, QStringLiteral("training.twin.expert_hidden"), QObject::tr("Twin expert width"), tw,
                             QObject::tr("Hidden width of each routed expert of the twin; not set: scaled with the width"));
-        eh.lo = 1, eh.hi = 65536, eh.specialText = QObject::tr("scaled");
+        within(eh, L::kTwinExpertHidden), eh.specialText = QObject::tr("scaled");
         eh.get = [](const P& p) { return p.training.twin && p.training.twin->expertHidden > 0 ? V(p.training.twin->expertHidden) : V(); };
         eh.set = [](P& p, const V& v) {
             if (p.training.twin) p.training.twin->expertHidden = v.isNull() ? 0 : v.toInt();
@@ -218,18 +218,18 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     }
     FieldDef tel = field(FieldDef::Int, QStringLiteral("training.telemetry_interval"), QObject::tr("Telemetry every"), t,
                          QObject::tr("A routing snapshot (loads, entropy, alerts) every N steps"));
-    tel.lo = 1, tel.hi = 1000000, tel.unit = QObject::tr("steps"), tel.advanced = true;
+    within(tel, L::kTelemetryInterval), tel.unit = QObject::tr("steps"), tel.advanced = true;
     tel.get = [](const P& p) { return V(p.training.telemetryInterval); };
     tel.set = [](P& p, const V& v) { p.training.telemetryInterval = v.toInt(); };
     out.push_back(tel);
     if (proj.model.input.dataset != spec::DatasetKind::FashionMnist && !proj.model.input.isText()) {
         FieldDef tr = field(FieldDef::Int, QStringLiteral("training.train_samples"), QObject::tr("Train samples"), t, QObject::tr("Synthetic samples generated for training"));
-        tr.lo = 1, tr.hi = 10000000, tr.advanced = true;
+        within(tr, L::kSamples), tr.advanced = true;
         tr.get = [](const P& p) { return V(p.training.trainSamples); };
         tr.set = [](P& p, const V& v) { p.training.trainSamples = v.toInt(); };
         out.push_back(tr);
         FieldDef te = field(FieldDef::Int, QStringLiteral("training.test_samples"), QObject::tr("Test samples"), t, QObject::tr("Held-out samples for test accuracy"));
-        te.lo = 1, te.hi = 10000000, te.advanced = true;
+        within(te, L::kSamples), te.advanced = true;
         te.get = [](const P& p) { return V(p.training.testSamples); };
         te.set = [](P& p, const V& v) { p.training.testSamples = v.toInt(); };
         out.push_back(te);
@@ -258,7 +258,7 @@ void inputFields(std::vector<FieldDef>& out, const spec::Project& proj) {
         if (in.tokens == spec::TokenMode::Patches) {
             FieldDef patch = field(FieldDef::Int, QStringLiteral("model.input.patch"), QObject::tr("Patch"), s,
                                    QObject::tr("Patch side; must divide 28 (1, 2, 4, 7, 14 or 28)"));
-            patch.lo = 1, patch.hi = 28, patch.unit = QObject::tr("px");
+            within(patch, L::kPatch), patch.unit = QObject::tr("px");
             patch.get = [](const P& p) { return V(p.model.input.patch); };
             patch.set = [](P& p, const V& v) { p.model.input.patch = v.toInt(); };
             out.push_back(patch);
@@ -266,14 +266,14 @@ void inputFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     }
     if (in.dataset == spec::DatasetKind::Blobs || in.dataset == spec::DatasetKind::ClusteredTokens) {
         FieldDef cl = field(FieldDef::Int, QStringLiteral("model.input.classes"), QObject::tr("Classes"), s, QObject::tr("Number of blobs / clusters"));
-        cl.lo = 2, cl.hi = 1000;
+        within(cl, L::kClasses);
         cl.get = [](const P& p) { return V(p.model.input.classes); };
         cl.set = [](P& p, const V& v) { p.model.input.classes = v.toInt(); };
         out.push_back(cl);
     }
     if (in.dataset == spec::DatasetKind::ClusteredTokens) {
         FieldDef d = field(FieldDef::Int, QStringLiteral("model.input.dims"), QObject::tr("Dimensions"), s, QObject::tr("Features per token"));
-        d.lo = 2, d.hi = 4096;
+        within(d, L::kDims);
         d.get = [](const P& p) { return V(p.model.input.dims); };
         d.set = [](P& p, const V& v) { p.model.input.dims = v.toInt(); };
         out.push_back(d);
@@ -286,7 +286,7 @@ void inputFields(std::vector<FieldDef>& out, const spec::Project& proj) {
         out.push_back(corpus);
         FieldDef len = field(FieldDef::Int, QStringLiteral("model.input.seq_len"), QObject::tr("Sequence length"), s,
                              QObject::tr("Bytes per training sequence (the attention context), 2 to 8192"));
-        len.lo = 2, len.hi = 8192, len.unit = QObject::tr("tokens");
+        within(len, L::kSeqLen), len.unit = QObject::tr("tokens");
         len.get = [](const P& p) { return V(p.model.input.seqLen); };
         len.set = [](P& p, const V& v) { p.model.input.seqLen = v.toInt(); };
         out.push_back(len);
@@ -294,7 +294,7 @@ void inputFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     if (in.dataset != spec::DatasetKind::FashionMnist && !in.isText()) {
         FieldDef n = field(FieldDef::Double, QStringLiteral("model.input.noise"), QObject::tr("Noise"), s,
                            QObject::tr("Gaussian noise (standard deviation, data units), 0 to 100"));
-        n.lo = 0, n.hi = 100;
+        within(n, L::kDataNoise);
         n.get = [](const P& p) { return V(p.model.input.noise); };
         n.set = [](P& p, const V& v) { p.model.input.noise = v.toDouble(); };
         out.push_back(n);
@@ -315,14 +315,14 @@ void stemFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     out.push_back(k);
     FieldDef d = field(FieldDef::Int, QStringLiteral("model.stem.d_model"), QObject::tr("Model width"), st,
                        QObject::tr("d_model: the width of the residual stream every block reads and writes"));
-    d.lo = 1, d.hi = 1 << 20;
+    within(d, L::kWidth);
     d.get = [](const P& q) { return V(q.model.stem.dModel); };
     d.set = [](P& q, const V& v) { q.model.stem.dModel = v.toInt(); };
     out.push_back(d);
     if (embedding) {
         FieldDef vocab = field(FieldDef::Int, QStringLiteral("model.stem.vocab"), QObject::tr("Vocabulary"), st,
                                QObject::tr("Rows of the token table (256 for byte-level text)"));
-        vocab.lo = 2, vocab.hi = 1 << 22, vocab.unit = QObject::tr("tokens");
+        within(vocab, L::kVocab), vocab.unit = QObject::tr("tokens");
         vocab.get = [](const P& q) { return V(q.model.stem.vocab); };
         vocab.set = [](P& q, const V& v) { q.model.stem.vocab = v.toInt(); };
         out.push_back(vocab);
@@ -343,7 +343,7 @@ void stemFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     if (proj.model.stem.positions == spec::PositionKind::Rope) {
         FieldDef th = field(FieldDef::Double, QStringLiteral("model.stem.rope_theta"), QObject::tr("RoPE θ"), st,
                             QObject::tr("Base of the rotary frequencies (10000 in most models; larger for long contexts), 1 to 1e9"));
-        th.lo = 1, th.hi = 1e9;
+        within(th, L::kRopeTheta);
         th.get = [](const P& q) { return V(q.model.stem.ropeTheta); };
         th.set = [](P& q, const V& v) { q.model.stem.ropeTheta = v.toDouble(); };
         out.push_back(th);

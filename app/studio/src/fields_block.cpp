@@ -46,24 +46,24 @@ void attentionFields(std::vector<FieldDef>& out, const spec::BlockSpec& b, const
         f.get = [CB, m](const P& p) { return V(CB(p).attention.*m); };
         f.set = [B, m](P& p, const V& v) { B(p).attention.*m = v.toBool(); };
     };
-    integer("heads", QObject::tr("Heads"), QObject::tr("Query heads"), 1, 4096, &A::heads);
+    integer("heads", QObject::tr("Heads"), QObject::tr("Query heads"), L::kHeads.lo, L::kHeads.hi, &A::heads);
     const bool mla = b.attention.kind == spec::AttentionKind::Mla;
     if (!mla) {
-        integer("kv_heads", QObject::tr("KV heads"), QObject::tr("Key/value heads; must divide the heads (= heads: MHA, 1: MQA)"), 1, 4096, &A::kvHeads);
-        auto& hd = integer("head_dim", QObject::tr("Head dim"), QObject::tr("Width of one head; 0: d_model / heads"), 0, 4096, &A::headDim, true);
+        integer("kv_heads", QObject::tr("KV heads"), QObject::tr("Key/value heads; must divide the heads (= heads: MHA, 1: MQA)"), L::kHeads.lo, L::kHeads.hi, &A::kvHeads);
+        auto& hd = integer("head_dim", QObject::tr("Head dim"), QObject::tr("Width of one head; 0: d_model / heads"), 0, L::kHeadDim.hi, &A::headDim, true);
         hd.unit = QObject::tr("0 = auto");
     }
     flag("causal", QObject::tr("Causal"), QObject::tr("A token attends to itself and earlier tokens only (language models)"), &A::causal);
     flag("qk_norm", QObject::tr("QK-norm"), QObject::tr("RMSNorm on queries and keys per head (OLMoE, Qwen3): steadier training"), &A::qkNorm, true);
-    auto& win = integer("window", QObject::tr("Window"), QObject::tr("Sliding window in tokens; 0: the whole context"), 0, 1 << 20, &A::window, true);
+    auto& win = integer("window", QObject::tr("Window"), QObject::tr("Sliding window in tokens; 0: the whole context"), L::kWindow.lo, L::kWindow.hi, &A::window, true);
     win.unit = QObject::tr("tokens");
     flag("bias", QObject::tr("Bias"), QObject::tr("Biases on the query/key/value/output projections"), &A::bias, true);
     if (mla) {
         integer("q_lora_rank", QObject::tr("Query rank"), QObject::tr("Low-rank query projection; 0: queries straight from d_model"), 0, 1 << 16, &A::qLoraRank);
         integer("kv_lora_rank", QObject::tr("KV latent rank"), QObject::tr("Width of the compressed key/value latent (what the KV cache holds)"), 1, 1 << 16, &A::kvLoraRank);
-        integer("qk_nope_head_dim", QObject::tr("QK head dim"), QObject::tr("Per-head query/key width without rotary positions"), 1, 4096, &A::qkNopeHeadDim);
-        integer("qk_rope_head_dim", QObject::tr("QK rope dim"), QObject::tr("Decoupled rotary key/query width (shared key across heads)"), 0, 4096, &A::qkRopeHeadDim);
-        integer("v_head_dim", QObject::tr("V head dim"), QObject::tr("Per-head value width"), 1, 4096, &A::vHeadDim);
+        integer("qk_nope_head_dim", QObject::tr("QK head dim"), QObject::tr("Per-head query/key width without rotary positions"), L::kHeadDim.lo, L::kHeadDim.hi, &A::qkNopeHeadDim);
+        integer("qk_rope_head_dim", QObject::tr("QK rope dim"), QObject::tr("Decoupled rotary key/query width (shared key across heads)"), L::kRopeHeadDim.lo, L::kRopeHeadDim.hi, &A::qkRopeHeadDim);
+        integer("v_head_dim", QObject::tr("V head dim"), QObject::tr("Per-head value width"), L::kHeadDim.lo, L::kHeadDim.hi, &A::vHeadDim);
     }
 }
 
@@ -72,17 +72,17 @@ void groupFields(std::vector<FieldDef>& out, const QString& base, const std::fun
     const QString gr = QObject::tr("Layer group");
     auto& rep = out.emplace_back(field(FieldDef::Int, base + QStringLiteral(".repeat"), QObject::tr("Repeat"), gr,
                                        QObject::tr("Times the children run in sequence (a transformer's layer count)")));
-    rep.lo = 1, rep.hi = 4096, rep.unit = QObject::tr("×");
+    within(rep, L::kRepeat), rep.unit = QObject::tr("×");
     rep.get = [CB](const P& p) { return V(CB(p).repeat); };
     rep.set = [B](P& p, const V& v) { B(p).repeat = v.toInt(); };
     auto& fd = out.emplace_back(field(FieldDef::Int, base + QStringLiteral(".first_dense"), QObject::tr("First dense"), gr,
                                       QObject::tr("In the first k repeats every MoE child is a dense FFN (DeepSeek's first k dense layers)")));
-    fd.lo = 0, fd.hi = 4096, fd.unit = QObject::tr("repeats");
+    within(fd, L::kFirstDense), fd.unit = QObject::tr("repeats");
     fd.get = [CB](const P& p) { return V(CB(p).firstDense); };
     fd.set = [B](P& p, const V& v) { B(p).firstDense = v.toInt(); };
     auto& dh = out.emplace_back(field(FieldDef::Int, base + QStringLiteral(".dense_ffn.hidden"), QObject::tr("Dense FFN hidden"), gr,
                                       QObject::tr("Hidden width of the FFN that replaces the MoE children in the first dense repeats")));
-    dh.lo = 1, dh.hi = 1 << 20, dh.unit = QObject::tr("units");
+    within(dh, L::kWidth), dh.unit = QObject::tr("units");
     dh.get = [CB](const P& p) { return V(CB(p).denseFfn.hidden); };
     dh.set = [B](P& p, const V& v) { B(p).denseFfn.hidden = v.toInt(); };
     auto& da = out.emplace_back(field(FieldDef::Enum, base + QStringLiteral(".dense_ffn.activation"), QObject::tr("Dense FFN activation"), gr, {}));
@@ -145,7 +145,7 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
 
     const QString ffn = b.kind == spec::BlockKind::Moe ? QObject::tr("Each FFN expert") : QObject::tr("FFN");
     auto& hid = add(FieldDef::Int, "ffn.hidden", QObject::tr("Hidden width"), ffn, QObject::tr("Linear(d → hidden) → activation → Linear(hidden → d)"));
-    hid.lo = 1, hid.hi = 1 << 20, hid.unit = QObject::tr("units");
+    within(hid, L::kWidth), hid.unit = QObject::tr("units");
     hid.get = [CB](const P& p) { return V(CB(p).ffn.hidden); };
     hid.set = [B](P& p, const V& v) { B(p).ffn.hidden = v.toInt(); };
     auto& act = add(FieldDef::Enum, "ffn.activation", QObject::tr("Activation"), ffn, {});
@@ -162,14 +162,14 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
     const QString ex = QObject::tr("Experts");
     auto& experts = add(FieldDef::OptInt, "experts", QObject::tr("Routed FFN experts"), ex,
                         QObject::tr("Experts the router chooses among; \"from schedule\" follows the model's expert schedule"));
-    experts.lo = 1, experts.hi = 4096, experts.specialText = QObject::tr("from schedule");
+    within(experts, L::kExperts), experts.specialText = QObject::tr("from schedule");
     experts.get = [CB](const P& p) { return CB(p).experts ? V(*CB(p).experts) : V(); };
     experts.set = [B](P& p, const V& v) {
         if (v.isNull()) B(p).experts.reset();
         else B(p).experts = v.toInt();
     };
     auto& shared = add(FieldDef::Int, "shared_experts", QObject::tr("Shared experts"), ex, QObject::tr("Experts every token goes through, besides its routed ones"));
-    shared.lo = 0, shared.hi = 64;
+    within(shared, L::kSharedExperts);
     shared.get = [CB](const P& p) { return V(CB(p).sharedExperts); };
     shared.set = [B](P& p, const V& v) { B(p).sharedExperts = v.toInt(); };
     const std::pair<const char*, int spec::ZeroExpertsSpec::*> zeros[] = {
@@ -180,7 +180,7 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
         auto member = zeros[z].second;
         auto& f = out.emplace_back(field(FieldDef::Int, base + QStringLiteral(".zero_experts.") + QLatin1String(zeros[z].first),
                                          QObject::tr("%1 experts").arg(QString::fromLatin1(zeros[z].first)), ex, zhelp[z]));
-        f.lo = 0, f.hi = 4096, f.advanced = true;
+        within(f, L::kZeroExperts), f.advanced = true;
         f.get = [CB, member](const P& p) { return V(CB(p).zeroExperts.*member); };
         f.set = [B, member](P& p, const V& v) { B(p).zeroExperts.*member = v.toInt(); };
     }
@@ -195,7 +195,7 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
     rkind.set = [B](P& p, const V& v) { B(p).router.kind = enumOf(v, K::TopK); };
     if (rk != K::ExpertChoice && rk != K::Dynamic) {
         auto& k = add(FieldDef::OptInt, "router.k", QObject::tr("Experts per token (k)"), rt, QObject::tr("Experts per token; \"from schedule\" follows the model's k schedule"));
-        k.lo = 1, k.hi = 4096, k.specialText = QObject::tr("from schedule");
+        within(k, L::kExperts), k.specialText = QObject::tr("from schedule");
         k.unit = QObject::tr("experts/token");
         k.get = [CB](const P& p) { return CB(p).router.k ? V(*CB(p).router.k) : V(); };
         k.set = [B](P& p, const V& v) {
@@ -216,8 +216,8 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
         f.set = [B, m](P& p, const V& v) { B(p).router.*m = v.toInt(); };
     };
     if (rk != K::Hash && rk != K::SigmoidBias)
-        dbl("router.temperature", QObject::tr("Temperature"), QObject::tr("Softmax temperature (0.001 to 1000)"), 1e-3, 1e3, &spec::RouterSpec::temperature, true);
-    if (rk != K::Hash) dbl("router.noise", QObject::tr("Noise"), QObject::tr("Gaussian jitter on router logits while training (0 to 100)"), 0, 100, &spec::RouterSpec::noise, true);
+        dbl("router.temperature", QObject::tr("Temperature"), QObject::tr("Softmax temperature (0.001 to 1000)"), L::kTemperature.lo, L::kTemperature.hi, &spec::RouterSpec::temperature, true);
+    if (rk != K::Hash) dbl("router.noise", QObject::tr("Noise"), QObject::tr("Gaussian jitter on router logits while training (0 to 100)"), L::kRouterNoise.lo, L::kRouterNoise.hi, &spec::RouterSpec::noise, true);
     if (rk == K::TopK || rk == K::SigmoidBias || rk == K::Sinkhorn) {
         auto& f = add(FieldDef::Bool, "router.renormalize", QObject::tr("Renormalise gates"), rt, QObject::tr("Chosen gates sum to 1"));
         f.advanced = true;
@@ -225,21 +225,21 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
         f.set = [B](P& p, const V& v) { B(p).router.renormalize = v.toBool(); };
     }
     if (rk == K::ExpertChoice)
-        dbl("router.capacity_factor", QObject::tr("Capacity factor"), QObject::tr("Each expert takes factor × tokens / experts (0.01 to 64)"), 0.01, 64, &spec::RouterSpec::capacityFactor, false);
+        dbl("router.capacity_factor", QObject::tr("Capacity factor"), QObject::tr("Each expert takes factor × tokens / experts (0.01 to 64)"), L::kCapacityFactor.lo, L::kCapacityFactor.hi, &spec::RouterSpec::capacityFactor, false);
     if (rk == K::Dynamic) {
-        dbl("router.tau", QObject::tr("τ"), QObject::tr("Probability mass a token collects before it stops taking experts (0 to 1)"), 0, 1, &spec::RouterSpec::tau, false);
-        integer("router.min_experts", QObject::tr("Min experts"), QObject::tr("At least this many per token"), 1, 4096, &spec::RouterSpec::minExperts);
-        integer("router.max_experts", QObject::tr("Max experts"), QObject::tr("At most this many per token"), 1, 4096, &spec::RouterSpec::maxExperts);
+        dbl("router.tau", QObject::tr("τ"), QObject::tr("Probability mass a token collects before it stops taking experts (0 to 1)"), L::kTau.lo, L::kTau.hi, &spec::RouterSpec::tau, false);
+        integer("router.min_experts", QObject::tr("Min experts"), QObject::tr("At least this many per token"), L::kExperts.lo, L::kExperts.hi, &spec::RouterSpec::minExperts);
+        integer("router.max_experts", QObject::tr("Max experts"), QObject::tr("At most this many per token"), L::kExperts.lo, L::kExperts.hi, &spec::RouterSpec::maxExperts);
     }
-    if (rk == K::Unified) dbl("router.alpha", QObject::tr("α"), QObject::tr("Weight of softmax vs sigmoid scores (0 to 1)"), 0, 1, &spec::RouterSpec::alpha, false);
-    if (rk == K::Sinkhorn) integer("router.iterations", QObject::tr("Iterations"), QObject::tr("Sinkhorn normalisation rounds (1 to 100)"), 1, 100, &spec::RouterSpec::iterations);
+    if (rk == K::Unified) dbl("router.alpha", QObject::tr("α"), QObject::tr("Weight of softmax vs sigmoid scores (0 to 1)"), L::kAlpha.lo, L::kAlpha.hi, &spec::RouterSpec::alpha, false);
+    if (rk == K::Sinkhorn) integer("router.iterations", QObject::tr("Iterations"), QObject::tr("Sinkhorn normalisation rounds (1 to 100)"), L::kSinkhornIterations.lo, L::kSinkhornIterations.hi, &spec::RouterSpec::iterations);
     if (rk == K::TopK || rk == K::SigmoidBias) {
-        integer("router.groups", QObject::tr("Expert groups"), QObject::tr("Group-limited routing (DeepSeek-V3): the routed experts form this many equal groups; 1: none"), 1, 4096, &spec::RouterSpec::groups);
+        integer("router.groups", QObject::tr("Expert groups"), QObject::tr("Group-limited routing (DeepSeek-V3): the routed experts form this many equal groups; 1: none"), L::kExperts.lo, L::kExperts.hi, &spec::RouterSpec::groups);
         if (b.router.groups > 1)
-            integer("router.topk_groups", QObject::tr("Groups per token"), QObject::tr("A token picks its k experts from its best this-many groups"), 1, 4096, &spec::RouterSpec::topkGroups);
+            integer("router.topk_groups", QObject::tr("Groups per token"), QObject::tr("A token picks its k experts from its best this-many groups"), L::kExperts.lo, L::kExperts.hi, &spec::RouterSpec::topkGroups);
     }
     if (rk == K::SigmoidBias)
-        dbl("router.bias_update_rate", QObject::tr("Bias update rate"), QObject::tr("Bias step toward balance after each step (0 to 1)"), 0, 1, &spec::RouterSpec::biasUpdateRate, false);
+        dbl("router.bias_update_rate", QObject::tr("Bias update rate"), QObject::tr("Bias step toward balance after each step (0 to 1)"), L::kBiasUpdateRate.lo, L::kBiasUpdateRate.hi, &spec::RouterSpec::biasUpdateRate, false);
 
     const QString cap = QObject::tr("Capacity");
     auto& dropless = add(FieldDef::Bool, "capacity.dropless", QObject::tr("Dropless"), cap, QObject::tr("No capacity limit: no token is ever dropped"));
@@ -248,7 +248,7 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
     if (!b.capacity.dropless) {
         auto& f = add(FieldDef::Double, "capacity.factor", QObject::tr("Capacity factor"), cap,
                       QObject::tr("capacity = ceil(factor × tokens × k / experts), 0.01 to 64"));
-        f.lo = 0.01, f.hi = 64;
+        within(f, L::kCapacityFactor);
         f.get = [CB](const P& p) { return V(CB(p).capacity.factor); };
         f.set = [B](P& p, const V& v) { B(p).capacity.factor = v.toDouble(); };
         auto& dp = add(FieldDef::Enum, "capacity.drop_policy", QObject::tr("Drop policy"), cap,
@@ -262,11 +262,11 @@ void blockFields(std::vector<FieldDef>& out, const spec::Project& proj, int i, i
     const QString ls = QObject::tr("Losses");
     auto& aux = add(FieldDef::Double, "losses.aux", QObject::tr("Aux loss"), ls,
                     QObject::tr("Load-balancing coefficient (0 to 100). 0 lets experts collapse; 0.01 is typical."));
-    aux.lo = 0, aux.hi = 100;
+    within(aux, L::kLossCoefficient);
     aux.get = [CB](const P& p) { return V(CB(p).losses.aux); };
     aux.set = [B](P& p, const V& v) { B(p).losses.aux = v.toDouble(); };
     auto& z = add(FieldDef::Double, "losses.z", QObject::tr("z-loss"), ls, QObject::tr("Router z-loss coefficient (0 to 100): keeps logits small"));
-    z.lo = 0, z.hi = 100, z.advanced = true;
+    within(z, L::kLossCoefficient), z.advanced = true;
     z.get = [CB](const P& p) { return V(CB(p).losses.z); };
     z.set = [B](P& p, const V& v) { B(p).losses.z = v.toDouble(); };
 }

@@ -6,9 +6,16 @@
 
 #include "fields.h"
 #include "format.h"
+#include "moe/spec/limits.h"
 #include "moe/spec/names.h"
 
 namespace moe::studio::detail {
+
+namespace L = moe::spec::limits;
+
+// A field's bounds are the range the project reader and validation keep to.
+inline void within(FieldDef& f, moe::spec::IntRange r) { f.lo = r.lo, f.hi = r.hi; }
+inline void within(FieldDef& f, moe::spec::RealRange r) { f.lo = r.lo, f.hi = r.hi; }
 
 template <class E>
 QStringList namesOf() {

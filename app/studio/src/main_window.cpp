@@ -70,10 +70,10 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     connect(m_doc, &ProjectDocument::fileChanged, this, &MainWindow::updateTitle);
     connect(m_doc, &ProjectDocument::changed, this, [this] {
         ++m_revision;
-        trainingMemoryRefusal();
+        updateRunStatus();
     });
     connect(m_doc, &ProjectDocument::reset, this, [this] {
-        trainingMemoryRefusal();
+        updateRunStatus();
         forgetRuns();
         setRunDirs();
         QTimer::singleShot(0, m_view, &NetworkView::fitAll);
@@ -196,6 +196,7 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     m_autosave.start();
 
     statusBar()->addPermanentWidget(m_statusRun = new QLabel(this));
+    m_statusRun->setObjectName(QStringLiteral("runStatus"));
     statusBar()->addPermanentWidget(m_statusProblems = new QLabel(this));
     setRunDirs();
     m_scenario->setExamples([] {
@@ -207,7 +208,6 @@ MainWindow::MainWindow(bool interactive, const QString& recoveryDir)
     m_messages->setAlerts({});
     updateTitle();
     onStatus(m_training->status());
-    trainingMemoryRefusal();
 }
 
 MainWindow::~MainWindow() {

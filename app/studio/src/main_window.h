@@ -70,6 +70,14 @@ public:
     // What training the current project would take in memory against what this machine has
     // available now: empty when it fits, else the refusal `moe train` gives. Shown in the Run panel.
     QString trainingMemoryRefusal();
+    // Whether the current project can start training here, the one answer the Train action, the
+    // Run panel and the status bar give: the engine, then the model's problems, then memory.
+    struct TrainVerdict {
+        enum Kind { Ready, NoEngine, Problems, TooBig };
+        Kind kind = Ready;
+        QString why;  // empty when Ready: what the Train action refuses with
+    };
+    TrainVerdict trainVerdict();
     QString runDir() const;
     QStringList recentFiles() const;
     static QString examplesDir();
@@ -126,6 +134,8 @@ private:
     void onSnapshot(const moe::telemetry::SnapshotPtr& s);
     void showSnapshotOnCanvas(const moe::telemetry::SnapshotPtr& s);
     void onStatus(const RunStatus& s);
+    // The status bar's run label: the run's state, or when idle the train verdict.
+    void updateRunStatus();
     void setEditingLocked(bool locked);
     void reportError(const QString& title, const QString& text);
     void takeScreenshot(const QString& path);

@@ -164,19 +164,10 @@ bool MainWindow::compareLatestRuns(QString* error) {
 }
 
 bool MainWindow::train(int steps, QString* error) {
-    if (!TrainingController::engineAvailable()) {
-        *error = TrainingController::engineMissingText();
-        return false;
-    }
-    if (!m_doc->problems().empty()) {
-        const auto& first = m_doc->problems().front();
-        *error = tr("The model has %n problem(s); fix them first. The first one: %1", nullptr, static_cast<int>(m_doc->problems().size()))
-                     .arg(QString::fromStdString(first.diagnostic.path + ": " + first.diagnostic.message));
-        if (first.item.kind != ItemRef::Model) m_scene->select(first.item);
-        return false;
-    }
-    if (const QString no = trainingMemoryRefusal(); !no.isEmpty()) {
-        *error = no;
+    if (const TrainVerdict v = trainVerdict(); v.kind != TrainVerdict::Ready) {
+        *error = v.why;
+        if (v.kind == TrainVerdict::Problems)
+            if (const auto& first = m_doc->problems().front(); first.item.kind != ItemRef::Model) m_scene->select(first.item);
         return false;
     }
     if (m_run->ranks() > 1 && steps == 0) {
@@ -186,6 +177,37 @@ bool MainWindow::train(int steps, QString* error) {
     }
     m_training->start(m_doc->project(), runDir(), steps);
     return true;
+}
+
+MainWindow::TrainVerdict MainWindow::trainVerdict() {
+    const QString tooBig = trainingMemoryRefusal();  // also keeps the Run panel's verdict current
+    if (!TrainingController::engineAvailable()) return {TrainVerdict::NoEngine, TrainingController::engineMissingText()};
+    if (!m_doc->problems().empty()) {
+        const auto& first = m_doc->problems().front();
+        return {TrainVerdict::Problems,
+                tr("The model has %n problem(s); fix them first. The first one: %1", nullptr, static_cast<int>(m_doc->problems().size()))
+                    .arg(QString::fromStdString(first.diagnostic.path + ": " + first.diagnostic.message))};
+    }
+    if (!tooBig.isEmpty()) return {TrainVerdict::TooBig, tooBig};
+    return {};
+}
+
+void MainWindow::updateRunStatus() {
+    if (!m_statusRun) return;  // the status bar is built after the document's first signals
+    const RunStatus& s = m_training->status();
+    if (s.state != RunStatus::Idle) {
+        m_statusRun->setText(tr("%1 · step %2").arg(stateName(s.state)).arg(s.step));
+        m_statusRun->setToolTip({});
+        return;
+    }
+    const TrainVerdict v = trainVerdict();
+    switch (v.kind) {
+        case TrainVerdict::Ready: m_statusRun->setText(tr("ready to train")); break;
+        case TrainVerdict::NoEngine: m_statusRun->setText(tr("training engine not built")); break;
+        case TrainVerdict::Problems: m_statusRun->setText(tr("will not train: fix the problems first")); break;
+        case TrainVerdict::TooBig: m_statusRun->setText(tr("will not train: too big for this machine's memory")); break;
+    }
+    m_statusRun->setToolTip(v.why);
 }
 
 QString MainWindow::trainingMemoryRefusal() {
@@ -228,9 +250,7 @@ void MainWindow::onStatus(const RunStatus& s) {
     m_pauseAct->setEnabled(engine && (s.state == RunStatus::Running || s.state == RunStatus::Paused));
     m_stepAct->setEnabled(engine && (s.state == RunStatus::Paused || !s.active()));
     m_stopAct->setEnabled(engine && s.active());
-    if (!engine) m_statusRun->setText(tr("training engine not built"));
-    else if (s.state == RunStatus::Idle) m_statusRun->setText(tr("ready to train"));
-    else m_statusRun->setText(tr("%1 · step %2").arg(stateName(s.state)).arg(s.step));
+    updateRunStatus();
 }
 
 void MainWindow::onSnapshot(const moe::telemetry::SnapshotPtr& s) {

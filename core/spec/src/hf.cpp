@@ -167,8 +167,25 @@ BlockSpec group(std::vector<BlockSpec> children, int repeat, const std::string& 
     return g;
 }
 
-// The layers as few groups as the pattern allows: first-k-dense then one repeated layer; a
-// period of two (alternating windows); else one group per run of equal layers.
+// One group repeating layers [from, from + period) of `s` `repeat` times.
+BlockSpec periodGroup(const Shape& s, int from, int period, int repeat) {
+    std::vector<BlockSpec> children;
+    for (int i = from; i < from + period; ++i) {
+        const Layer& l = s.layers[static_cast<size_t>(i)];
+        children.push_back(attentionBlock(s, l.window));
+        children.push_back(ffnBlock(s, l.moe));
+    }
+    const Layer& first = s.layers[static_cast<size_t>(from)];
+    const std::string label = period == 1   ? (first.moe ? "moe layers" : "dense layers")
+                              : period == 2 ? "decoder layer pair"
+                                            : "decoder layers, period " + std::to_string(period);
+    return group(std::move(children), repeat, label);
+}
+
+// The layers as few groups as the pattern allows: first-k-dense then one repeated layer; else
+// the shortest period that repeats to the last layer (alternating windows, DeepSeek's
+// moe_layer_freq), after a run of equal layers (first-k-dense) when there is one; else one group
+// per run of equal layers.
 std::vector<BlockSpec> layerGroups(const Shape& s) {
     const auto& L = s.layers;
     const int n = static_cast<int>(L.size());
@@ -184,19 +201,24 @@ std::vector<BlockSpec> layerGroups(const Shape& s) {
         }
         return {g};
     }
-    if (n % 2 == 0) {
-        bool periodic = true;
-        for (int i = 2; i < n && periodic; ++i) periodic = L[static_cast<size_t>(i)] == L[static_cast<size_t>(i - 2)];
-        if (periodic)
-            return {group({attentionBlock(s, L[0].window), ffnBlock(s, L[0].moe), attentionBlock(s, L[1].window), ffnBlock(s, L[1].moe)}, n / 2,
-                          "decoder layer pair")};
-    }
+    int firstRun = 1;  // the layers equal to the first: a prefix the period may start after
+    while (firstRun < n && L[static_cast<size_t>(firstRun)] == L[0]) ++firstRun;
+    for (int period = 2; period <= n / 2; ++period)
+        for (int from = 0; from <= firstRun && n - from >= 2 * period; ++from) {
+            if ((n - from) % period != 0) continue;
+            bool periodic = true;
+            for (int i = from + period; i < n && periodic; ++i) periodic = L[static_cast<size_t>(i)] == L[static_cast<size_t>(i - period)];
+            if (!periodic) continue;
+            std::vector<BlockSpec> out;
+            if (from > 0) out.push_back(periodGroup(s, 0, 1, from));
+            out.push_back(periodGroup(s, from, period, (n - from) / period));
+            return out;
+        }
     std::vector<BlockSpec> out;
     for (int i = 0; i < n;) {
         int j = i;
         while (j < n && L[static_cast<size_t>(j)] == L[static_cast<size_t>(i)]) ++j;
-        out.push_back(group({attentionBlock(s, L[static_cast<size_t>(i)].window), ffnBlock(s, L[static_cast<size_t>(i)].moe)}, j - i,
-                            L[static_cast<size_t>(i)].moe ? "moe layers" : "dense layers"));
+        out.push_back(periodGroup(s, i, 1, j - i));
         i = j;
     }
     return out;
@@ -265,23 +287,26 @@ Project projectOf(const Shape& s) {
 
 // The layer list from first-k-dense, a sparse step and explicit dense layers.
 // num_hidden_layers: each decoder layer is an attention and an FFN layer of the spec, so a
-// project holds half of detail::kMaxLayers of them; checked before anything is built for them.
+// project holds half of limits::kMaxLayers of them; checked before anything is built for them.
 int decoderLayers(const Config& c) {
     const int n = c.req("num_hidden_layers");
-    if (n > detail::kMaxLayers / 2) {
+    if (n > limits::kMaxLayers / 2) {
         c.error("num_hidden_layers", std::to_string(n) + " decoder layers make " + std::to_string(2LL * n) +
-                                         " layers (attention and FFN); a project holds at most " + std::to_string(detail::kMaxLayers) +
-                                         " (" + std::to_string(detail::kMaxLayers / 2) + " decoder layers)");
+                                         " layers (attention and FFN); a project holds at most " + std::to_string(limits::kMaxLayers) +
+                                         " (" + std::to_string(limits::kMaxLayers / 2) + " decoder layers)");
         return 1;
     }
     return n;
 }
 
-std::vector<Layer> layerList(int n, int firstDense, int sparseStep, const Json* mlpOnly, const Config& c) {
+// Layer i (from 0) is MoE when i >= firstDense and (i + stepOffset) % sparseStep == 0: Qwen2-MoE's
+// decoder_sparse_step counts from 1 (offset 1: layers step-1, 2 step-1, ...), DeepSeek's
+// moe_layer_freq from 0 (offset 0: layers 0, freq, 2 freq, ... past the first dense ones).
+std::vector<Layer> layerList(int n, int firstDense, int sparseStep, int stepOffset, const Json* mlpOnly, const Config& c) {
     std::vector<Layer> L(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
         auto& l = L[static_cast<size_t>(i)];
-        l.moe = i >= firstDense && (sparseStep <= 1 || (i + 1) % sparseStep == 0);
+        l.moe = i >= firstDense && (sparseStep <= 1 || (i + stepOffset) % sparseStep == 0);
     }
     if (mlpOnly)
         for (size_t i = 0; i < mlpOnly->size(); ++i) {
@@ -342,7 +367,9 @@ void qwenMoe(const Config& c, Shape& s, std::vector<std::string>& notes, bool qw
     s.dense.bias = false;
     const int window = c.optB("use_sliding_window", false) ? c.opt("sliding_window", 0, 0) : 0;
     const int n = decoderLayers(c);
-    s.layers = layerList(n, 0, c.opt("decoder_sparse_step", 1, 1), c.list("mlp_only_layers"), c);
+    // Qwen2MoeDecoderLayer: MoE when layer_idx not in mlp_only_layers and (layer_idx + 1) %
+    // decoder_sparse_step == 0 (transformers, models/qwen2_moe/modeling_qwen2_moe.py).
+    s.layers = layerList(n, 0, c.opt("decoder_sparse_step", 1, 1), 1, c.list("mlp_only_layers"), c);
     for (auto& l : s.layers) l.window = window;
     if (window > 0) notes.push_back("sliding windows apply to every layer (max_window_layers is not modelled)");
 }
@@ -379,7 +406,9 @@ void deepseek(const Config& c, Shape& s, std::vector<std::string>& notes) {
     s.dense.hidden = c.req("intermediate_size");
     s.dense.activation = Activation::Swiglu;
     s.dense.bias = false;
-    s.layers = layerList(decoderLayers(c), c.opt("first_k_dense_replace", 0), c.opt("moe_layer_freq", 1, 1), nullptr, c);
+    // DeepseekV2DecoderLayer: MoE when layer_idx >= first_k_dense_replace and layer_idx %
+    // moe_layer_freq == 0 (https://huggingface.co/deepseek-ai/DeepSeek-V2/blob/main/modeling_deepseek.py).
+    s.layers = layerList(decoderLayers(c), c.opt("first_k_dense_replace", 0), c.opt("moe_layer_freq", 1, 1), 0, nullptr, c);
     if (const int mtp = c.opt("num_nextn_predict_layers", 0); mtp > 0)
         notes.push_back(std::to_string(mtp) + " multi-token-prediction layer(s) are not part of the model (published totals leave them out)");
 }
@@ -404,7 +433,7 @@ void glm(const Config& c, Shape& s, std::vector<std::string>& notes) {
     s.dense.hidden = c.req("intermediate_size");
     s.dense.activation = Activation::Swiglu;
     s.dense.bias = false;
-    s.layers = layerList(decoderLayers(c), c.opt("first_k_dense_replace", 0), 1, nullptr, c);
+    s.layers = layerList(decoderLayers(c), c.opt("first_k_dense_replace", 0), 1, 0, nullptr, c);
     if (const int mtp = c.opt("num_nextn_predict_layers", 0); mtp > 0)
         notes.push_back(std::to_string(mtp) + " multi-token-prediction layer(s) are not part of the model");
 }
@@ -528,21 +557,15 @@ Result<HfImport> importHfConfig(const std::string& text, const std::string& file
     if (s.name.empty()) s.name = type + " model";
     out.project = projectOf(s);
     out.project.description = "Imported from a Hugging Face config.json (model_type " + type + ").";
-    if (auto bad = validateProject(out.project); !bad.empty()) {
+    // First the ranges a project file holds (a model beyond them would be saved as a project that
+    // never opens again), then how its fields fit together.
+    Diagnostics bad = validateLimits(out.project);
+    const std::string why = bad.empty() ? "the imported model does not validate: " : "the imported model is beyond what a project holds: ";
+    if (bad.empty()) bad = validateProject(out.project);
+    if (!bad.empty()) {
         for (auto& e : bad) {
-            e.message = "the imported model does not validate: " + e.message;
+            e.message = why + e.message;
             e.file = fileName;
-        }
-        return bad;
-    }
-    // The project file's reader sets the ranges a project holds (the validator checks how fields
-    // fit together); a model beyond them would be saved as a project that never opens again.
-    if (auto reread = parseProject(serializeProject(out.project)); !reread.ok()) {
-        Diagnostics bad = reread.errors();
-        for (auto& e : bad) {
-            e.message = "the imported model is beyond what a project holds: " + e.message;
-            e.file = fileName;
-            e.line = e.column = 0;
         }
         return bad;
     }

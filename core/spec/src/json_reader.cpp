@@ -84,42 +84,39 @@ void ObjectReader::allow(std::initializer_list<const char*> keys) {
     for (auto k : keys) m_known.insert(k);
 }
 
-std::optional<int> ObjectReader::optInt(const std::string& key, int lo, int hi) {
+std::optional<int> ObjectReader::optInt(const std::string& key, IntRange range) {
     const Json* v = get(key);
     if (!v) return std::nullopt;
-    const std::string range = " (valid: " + std::to_string(lo) + " to " + std::to_string(hi) + ")";
     if (v->is_number_float()) {
         const double d = v->get<double>();
         if (std::floor(d) != d) {
-            m_ctx.error(childPath(key), "expected a whole number but found " + v->dump() + range);
+            m_ctx.error(childPath(key), "expected a whole number but found " + v->dump() + rangeText(range));
             return std::nullopt;
         }
     } else if (!v->is_number()) {
-        m_ctx.error(childPath(key), "expected a whole number but found " + typeName(*v) + range);
+        m_ctx.error(childPath(key), "expected a whole number but found " + typeName(*v) + rangeText(range));
         return std::nullopt;
     }
     const double d = v->get<double>();
-    if (d < lo || d > hi) {
-        m_ctx.error(childPath(key), v->dump() + " is out of range" + range);
+    if (d < range.lo || d > range.hi) {
+        m_ctx.error(childPath(key), outOfRange(v->dump(), range));
         return std::nullopt;
     }
     return static_cast<int>(d);
 }
 
-int ObjectReader::getInt(const std::string& key, int def, int lo, int hi) { return optInt(key, lo, hi).value_or(def); }
+int ObjectReader::getInt(const std::string& key, int def, IntRange range) { return optInt(key, range).value_or(def); }
 
-double ObjectReader::getDouble(const std::string& key, double def, double lo, double hi) {
+double ObjectReader::getDouble(const std::string& key, double def, RealRange range) {
     const Json* v = get(key);
     if (!v) return def;
-    std::ostringstream range;
-    range << " (valid: " << lo << " to " << hi << ")";
     if (!v->is_number()) {
-        m_ctx.error(childPath(key), "expected a number but found " + typeName(*v) + range.str());
+        m_ctx.error(childPath(key), "expected a number but found " + typeName(*v) + rangeText(range));
         return def;
     }
     const double d = v->get<double>();
-    if (!(d >= lo && d <= hi)) {
-        m_ctx.error(childPath(key), v->dump() + " is out of range" + range.str());
+    if (!range.contains(d)) {
+        m_ctx.error(childPath(key), outOfRange(v->dump(), range));
         return def;
     }
     return d;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "moe/spec/diagnostic.h"
+#include "moe/spec/limits.h"
 #include "moe/spec/model_spec.h"
 
 namespace moe::spec::detail {
@@ -43,9 +44,10 @@ public:
     const Json* get(const std::string& key);   // nullptr when absent; marks known
     void allow(std::initializer_list<const char*> keys);  // known but read elsewhere
 
-    int getInt(const std::string& key, int def, int lo, int hi);
-    std::optional<int> optInt(const std::string& key, int lo, int hi);
-    double getDouble(const std::string& key, double def, double lo, double hi);
+    // Numbers are read within a range of moe/spec/limits.h, the one validation checks too.
+    int getInt(const std::string& key, int def, IntRange range);
+    std::optional<int> optInt(const std::string& key, IntRange range);
+    double getDouble(const std::string& key, double def, RealRange range);
     bool getBool(const std::string& key, bool def);
     std::string getString(const std::string& key, const std::string& def);
     template <class E>

@@ -92,6 +92,13 @@ std::vector<LayerOrigin> ModelSpec::layerOrigins() const {
     return out;
 }
 
+std::int64_t countLayers(const std::vector<BlockSpec>& blocks) {
+    std::int64_t n = 0;
+    for (const auto& b : blocks)
+        n += b.kind == BlockKind::Group ? static_cast<std::int64_t>(b.repeat) * static_cast<std::int64_t>(b.children.size()) : 1;
+    return n;
+}
+
 int ModelSpec::layerCount() const {
     int n = 0;
     forEachLayer(blocks, [&](const BlockSpec&, const LayerOrigin&) { ++n; });
@@ -129,32 +136,53 @@ BlockSpec layerAt(const ModelSpec& m, int block) {
 }  // namespace
 
 namespace {
-int fromSchedule(const std::optional<Schedule>& s, int moeIdx, int moeCount, int def) {
-    if (!s || !checkSchedule(*s, moeCount).empty()) return def;
-    const auto c = s->counts(moeCount);
-    return c[static_cast<size_t>(moeIdx)];
+// A schedule's counts for `moeCount` MoE layers; empty when there is none or it does not fit.
+std::vector<int> scheduledCounts(const std::optional<Schedule>& s, int moeCount) {
+    if (!s || !checkSchedule(*s, moeCount).empty()) return {};
+    return s->counts(moeCount);
+}
+
+// A block's own count wins; else the schedule's for its MoE index; else the default.
+int resolvedCount(const std::optional<int>& own, const std::vector<int>& scheduled, int moeIdx, int def) {
+    if (own) return *own;
+    return scheduled.empty() ? def : scheduled[static_cast<size_t>(moeIdx)];
 }
 }  // namespace
 
 int ModelSpec::expertsOf(int block) const {
     const int mi = moeIndex(block);
     if (mi < 0) return 0;
-    const BlockSpec b = layerAt(*this, block);
-    if (b.experts) return *b.experts;
-    return fromSchedule(expertSchedule, mi, moeBlockCount(), kDefaultExperts);
+    return resolvedCount(layerAt(*this, block).experts, scheduledCounts(expertSchedule, moeBlockCount()), mi, kDefaultExperts);
 }
 
 int ModelSpec::kOf(int block) const {
     const int mi = moeIndex(block);
     if (mi < 0) return 0;
-    const BlockSpec b = layerAt(*this, block);
-    if (b.router.k) return *b.router.k;
-    return fromSchedule(kSchedule, mi, moeBlockCount(), kDefaultK);
+    return resolvedCount(layerAt(*this, block).router.k, scheduledCounts(kSchedule, moeBlockCount()), mi, kDefaultK);
 }
 
 int ModelSpec::routedExpertsOf(int block) const {
     if (moeIndex(block) < 0) return 0;
     return expertsOf(block) + layerAt(*this, block).zeroExperts.total();
+}
+
+std::vector<LayerCounts> ModelSpec::layerCounts() const {
+    const int moeCount = moeBlockCount();
+    const std::vector<int> experts = scheduledCounts(expertSchedule, moeCount);
+    const std::vector<int> ks = scheduledCounts(kSchedule, moeCount);
+    std::vector<LayerCounts> out;
+    int moe = 0;
+    forEachLayer(blocks, [&](const BlockSpec& b, const LayerOrigin&) {
+        LayerCounts c;
+        if (b.kind == BlockKind::Moe) {
+            c.moeIndex = moe++;
+            c.experts = resolvedCount(b.experts, experts, c.moeIndex, kDefaultExperts);
+            c.k = resolvedCount(b.router.k, ks, c.moeIndex, kDefaultK);
+            c.routed = c.experts + b.zeroExperts.total();
+        }
+        out.push_back(c);
+    });
+    return out;
 }
 
 std::string Diagnostic::format() const {

@@ -1,17 +1,17 @@
 // Project JSON -> Project, with every error naming its JSON path (line:column attached later).
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <optional>
 
 #include "json_reader.h"
+#include "moe/spec/derived.h"
 #include "project_json.h"
 
 namespace moe::spec::detail {
 namespace {
 
-constexpr int kMaxExperts = 4096;
-constexpr int kMaxWidth = 1 << 20;
+using limits::kMaxLayers;
+using limits::kMaxWidth;
 
 Schedule readSchedule(ReadContext& ctx, const Json& j, const std::string& path) {
     Schedule s;
@@ -24,9 +24,9 @@ Schedule readSchedule(ReadContext& ctx, const Json& j, const std::string& path) 
             else
                 for (size_t i = 0; i < v->size(); ++i) {
                     const Json& e = (*v)[i];
-                    if (!e.is_number_integer() || e.get<long long>() < 1 || e.get<long long>() > kMaxExperts)
-                        ctx.error(r.childPath("values") + "[" + std::to_string(i) + "]",
-                                  "expected a whole number from 1 to " + std::to_string(kMaxExperts) + " but found " + typeName(e));
+                    const std::string at = r.childPath("values") + "[" + std::to_string(i) + "]";
+                    if (!e.is_number_integer()) ctx.error(at, "expected a whole number but found " + typeName(e) + rangeText(limits::kExperts));
+                    else if (!limits::kExperts.contains(e.get<long long>())) ctx.error(at, outOfRange(e.dump(), limits::kExperts));
                     else s.values.push_back(e.get<int>());
                 }
         } else ctx.error(path, "an explicit schedule needs \"values\": one count per MoE block");
@@ -34,10 +34,10 @@ Schedule readSchedule(ReadContext& ctx, const Json& j, const std::string& path) 
         r.rejectIfPresent("max", "does not apply to explicit schedules (they use \"values\")");
         r.rejectIfPresent("period", "applies to wave schedules only");
     } else {
-        s.min = r.getInt("min", 1, 1, kMaxExperts);
-        s.max = r.getInt("max", s.min, 1, kMaxExperts);
+        s.min = r.getInt("min", 1, limits::kExperts);
+        s.max = r.getInt("max", s.min, limits::kExperts);
         if (!r.has("max")) ctx.error(path, "a " + std::string(toString(s.kind)) + " schedule needs \"max\"");
-        if (s.kind == ScheduleKind::Wave) s.period = r.getInt("period", 4, 2, 1024);
+        if (s.kind == ScheduleKind::Wave) s.period = r.getInt("period", 4, limits::kSchedulePeriod);
         else r.rejectIfPresent("period", "applies to wave schedules only");
         r.rejectIfPresent("values", "applies to explicit schedules only");
     }
@@ -55,21 +55,21 @@ void readRouter(ReadContext& ctx, const Json& j, const std::string& path, Router
         return applies;
     };
     using K = RouterKind;
-    if (opt("k", kind != K::ExpertChoice && kind != K::Dynamic)) rt.k = r.optInt("k", 1, kMaxExperts);
-    if (opt("temperature", kind != K::Hash && kind != K::SigmoidBias)) rt.temperature = r.getDouble("temperature", 1.0, 1e-3, 1e3);
-    if (opt("noise", kind != K::Hash)) rt.noise = r.getDouble("noise", 0.0, 0.0, 100.0);
+    if (opt("k", kind != K::ExpertChoice && kind != K::Dynamic)) rt.k = r.optInt("k", limits::kExperts);
+    if (opt("temperature", kind != K::Hash && kind != K::SigmoidBias)) rt.temperature = r.getDouble("temperature", 1.0, limits::kTemperature);
+    if (opt("noise", kind != K::Hash)) rt.noise = r.getDouble("noise", 0.0, limits::kRouterNoise);
     if (opt("renormalize", kind == K::TopK || kind == K::SigmoidBias || kind == K::Sinkhorn)) rt.renormalize = r.getBool("renormalize", true);
-    if (opt("capacity_factor", kind == K::ExpertChoice)) rt.capacityFactor = r.getDouble("capacity_factor", 1.0, 0.01, 64.0);
-    if (opt("tau", kind == K::Dynamic)) rt.tau = r.getDouble("tau", 0.5, 0.0, 1.0);
-    if (opt("min_experts", kind == K::Dynamic)) rt.minExperts = r.getInt("min_experts", 1, 1, kMaxExperts);
-    if (opt("max_experts", kind == K::Dynamic)) rt.maxExperts = r.getInt("max_experts", 4, 1, kMaxExperts);
-    if (opt("alpha", kind == K::Unified)) rt.alpha = r.getDouble("alpha", 0.5, 0.0, 1.0);
-    if (opt("iterations", kind == K::Sinkhorn)) rt.iterations = r.getInt("iterations", 3, 1, 100);
-    if (opt("bias_update_rate", kind == K::SigmoidBias)) rt.biasUpdateRate = r.getDouble("bias_update_rate", 1e-3, 0.0, 1.0);
+    if (opt("capacity_factor", kind == K::ExpertChoice)) rt.capacityFactor = r.getDouble("capacity_factor", 1.0, limits::kCapacityFactor);
+    if (opt("tau", kind == K::Dynamic)) rt.tau = r.getDouble("tau", 0.5, limits::kTau);
+    if (opt("min_experts", kind == K::Dynamic)) rt.minExperts = r.getInt("min_experts", 1, limits::kExperts);
+    if (opt("max_experts", kind == K::Dynamic)) rt.maxExperts = r.getInt("max_experts", 4, limits::kExperts);
+    if (opt("alpha", kind == K::Unified)) rt.alpha = r.getDouble("alpha", 0.5, limits::kAlpha);
+    if (opt("iterations", kind == K::Sinkhorn)) rt.iterations = r.getInt("iterations", 3, limits::kSinkhornIterations);
+    if (opt("bias_update_rate", kind == K::SigmoidBias)) rt.biasUpdateRate = r.getDouble("bias_update_rate", 1e-3, limits::kBiasUpdateRate);
     if (opt("groups", kind == K::TopK || kind == K::SigmoidBias)) {
-        rt.groups = r.getInt("groups", 1, 1, kMaxExperts);
+        rt.groups = r.getInt("groups", 1, limits::kExperts);
         if (rt.groups > 1) {
-            rt.topkGroups = r.getInt("topk_groups", 1, 1, kMaxExperts);
+            rt.topkGroups = r.getInt("topk_groups", 1, limits::kExperts);
             if (!r.has("topk_groups"))
                 ctx.error(path, "group-limited routing needs \"topk_groups\": how many of the " + std::to_string(rt.groups) +
                                     " expert groups one token may use");
@@ -80,7 +80,7 @@ void readRouter(ReadContext& ctx, const Json& j, const std::string& path, Router
 
 void readFfn(ReadContext& ctx, const Json& j, const std::string& path, FfnSpec& f) {
     ObjectReader r(ctx, j, path);
-    f.hidden = r.getInt("hidden", f.hidden, 1, kMaxWidth);
+    f.hidden = r.getInt("hidden", f.hidden, limits::kWidth);
     f.activation = r.getEnum("activation", f.activation);
     // Gated FFNs (LLaMA, Mixtral, DeepSeek) are bias-free by custom; the classic MLP has biases.
     f.bias = r.getBool("bias", !isGated(f.activation));
@@ -91,9 +91,9 @@ void readFfn(ReadContext& ctx, const Json& j, const std::string& path, FfnSpec& 
 void readAttention(ReadContext& ctx, ObjectReader& r, AttentionSpec& a) {
     a.kind = r.getEnum("type", AttentionKind::Mha);
     const bool mla = a.kind == AttentionKind::Mla;
-    a.heads = r.getInt("heads", a.heads, 1, 4096);
+    a.heads = r.getInt("heads", a.heads, limits::kHeads);
     a.causal = r.getBool("causal", true);
-    a.window = r.getInt("window", 0, 0, 1 << 20);
+    a.window = r.getInt("window", 0, limits::kWindow);
     a.bias = r.getBool("bias", false);
     const std::string kindName(toString(a.kind));
     switch (a.kind) {
@@ -106,7 +106,7 @@ void readAttention(ReadContext& ctx, ObjectReader& r, AttentionSpec& a) {
             a.kvHeads = 1;
             break;
         case AttentionKind::Gqa:
-            a.kvHeads = r.getInt("kv_heads", 0, 1, 4096);
+            a.kvHeads = r.getInt("kv_heads", 0, limits::kHeads);
             if (!r.has("kv_heads")) ctx.error(r.path(), "a gqa block needs \"kv_heads\": key/value heads, from 2 to heads - 1, dividing heads");
             break;
         case AttentionKind::Mla:
@@ -117,13 +117,13 @@ void readAttention(ReadContext& ctx, ObjectReader& r, AttentionSpec& a) {
         r.rejectIfPresent("head_dim", "does not apply to mla (it uses qk_nope_head_dim, qk_rope_head_dim and v_head_dim)");
         r.rejectIfPresent("qk_norm", "does not apply to mla (its latents are normalised instead)");
         r.rejectIfPresent("sinks", "applies to mha, gqa and mqa attention, not to mla");
-        a.qLoraRank = r.getInt("q_lora_rank", 0, 0, kMaxWidth);
-        a.kvLoraRank = r.getInt("kv_lora_rank", a.kvLoraRank, 1, kMaxWidth);
-        a.qkNopeHeadDim = r.getInt("qk_nope_head_dim", a.qkNopeHeadDim, 1, 4096);
-        a.qkRopeHeadDim = r.getInt("qk_rope_head_dim", a.qkRopeHeadDim, 0, 4096);
-        a.vHeadDim = r.getInt("v_head_dim", a.vHeadDim, 1, 4096);
+        a.qLoraRank = r.getInt("q_lora_rank", 0, limits::kQLoraRank);
+        a.kvLoraRank = r.getInt("kv_lora_rank", a.kvLoraRank, limits::kWidth);
+        a.qkNopeHeadDim = r.getInt("qk_nope_head_dim", a.qkNopeHeadDim, limits::kHeadDim);
+        a.qkRopeHeadDim = r.getInt("qk_rope_head_dim", a.qkRopeHeadDim, limits::kRopeHeadDim);
+        a.vHeadDim = r.getInt("v_head_dim", a.vHeadDim, limits::kHeadDim);
     } else {
-        a.headDim = r.getInt("head_dim", 0, 1, 4096);
+        a.headDim = r.getInt("head_dim", 0, limits::kHeadDim);
         a.qkNorm = r.getBool("qk_norm", false);
         a.sinks = r.getBool("sinks", false);
         for (const char* k : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
@@ -138,8 +138,8 @@ void readGroup(ReadContext& ctx, ObjectReader& r, BlockSpec& b) {
         r.rejectIfPresent(k, "applies to the blocks inside a group, not to the group");
     for (const char* k : {"ffn", "experts", "zero_experts", "shared_experts", "router", "capacity", "losses", "type", "heads"})
         r.rejectIfPresent(k, "belongs on a block inside the group's \"blocks\"");
-    b.repeat = r.getInt("repeat", 1, 1, 4096);
-    b.firstDense = r.getInt("first_dense", 0, 0, 4096);
+    b.repeat = r.getInt("repeat", 1, limits::kRepeat);
+    b.firstDense = r.getInt("first_dense", 0, limits::kFirstDense);
     if (const Json* bl = r.get("blocks")) {
         if (!bl->is_array()) ctx.error(r.childPath("blocks"), "expected an array of blocks but found " + typeName(*bl));
         else
@@ -191,13 +191,13 @@ BlockSpec readBlock(ReadContext& ctx, const Json& j, const std::string& path, bo
         r.finish();
         return b;
     }
-    b.experts = r.optInt("experts", 1, kMaxExperts);
-    b.sharedExperts = r.getInt("shared_experts", 0, 0, 64);
+    b.experts = r.optInt("experts", limits::kExperts);
+    b.sharedExperts = r.getInt("shared_experts", 0, limits::kSharedExperts);
     if (const Json* z = r.get("zero_experts")) {
         ObjectReader zr(ctx, *z, r.childPath("zero_experts"));
-        b.zeroExperts.zero = zr.getInt("zero", 0, 0, kMaxExperts);
-        b.zeroExperts.copy = zr.getInt("copy", 0, 0, kMaxExperts);
-        b.zeroExperts.constant = zr.getInt("constant", 0, 0, kMaxExperts);
+        b.zeroExperts.zero = zr.getInt("zero", 0, limits::kZeroExperts);
+        b.zeroExperts.copy = zr.getInt("copy", 0, limits::kZeroExperts);
+        b.zeroExperts.constant = zr.getInt("constant", 0, limits::kZeroExperts);
         zr.finish();
     }
     if (const Json* rt = r.get("router")) readRouter(ctx, *rt, r.childPath("router"), b.router);
@@ -208,15 +208,15 @@ BlockSpec readBlock(ReadContext& ctx, const Json& j, const std::string& path, bo
             cr.rejectIfPresent("factor", "conflicts with \"dropless\": true (a dropless layer has no capacity factor)");
             cr.rejectIfPresent("drop_policy", "conflicts with \"dropless\": true (nothing is dropped)");
         } else {
-            b.capacity.factor = cr.getDouble("factor", 1.25, 0.01, 64.0);
+            b.capacity.factor = cr.getDouble("factor", 1.25, limits::kCapacityFactor);
             b.capacity.dropPolicy = cr.getEnum("drop_policy", DropPolicy::Probs);
         }
         cr.finish();
     }
     if (const Json* l = r.get("losses")) {
         ObjectReader lr(ctx, *l, r.childPath("losses"));
-        b.losses.aux = lr.getDouble("aux", b.losses.aux, 0.0, 100.0);
-        b.losses.z = lr.getDouble("z", b.losses.z, 0.0, 100.0);
+        b.losses.aux = lr.getDouble("aux", b.losses.aux, limits::kLossCoefficient);
+        b.losses.z = lr.getDouble("z", b.losses.z, limits::kLossCoefficient);
         lr.finish();
     }
     r.finish();
@@ -230,40 +230,40 @@ void readInput(ReadContext& ctx, ObjectReader& ir, InputSpec& in) {
         const std::string why = "does not apply to text (each byte of the corpus is one token)";
         for (const char* k : {"tokens", "patch", "classes", "dims", "noise"}) ir.rejectIfPresent(k, why);
         in.corpus = ir.getString("corpus", "fortunes");
-        if (in.corpus.empty()) ctx.error(ir.childPath("corpus"), "name a corpus: \"fortunes\" or a UTF-8 text file");
-        in.seqLen = ir.getInt("seq_len", in.seqLen, 2, 8192);
+        if (in.corpus.empty()) ctx.error(ir.childPath("corpus"), kEmptyCorpusText);
+        in.seqLen = ir.getInt("seq_len", in.seqLen, limits::kSeqLen);
         return;
     }
     for (const char* k : {"corpus", "seq_len"}) ir.rejectIfPresent(k, "applies to the text dataset only");
     in.tokens = ir.getEnum("tokens", TokenMode::Sample);
     const bool fmnist = in.dataset == DatasetKind::FashionMnist;
     const bool patches = in.tokens == TokenMode::Patches;
-    if (patches && !fmnist) ctx.error(ir.childPath("tokens"), "\"patches\" needs an image dataset (fashion_mnist); 2-D and clustered sets use \"sample\"");
-    if (patches) in.patch = ir.getInt("patch", 7, 1, 28);
+    if (patches && !fmnist) ctx.error(ir.childPath("tokens"), kPatchesNeedImagesText);
+    if (patches) in.patch = ir.getInt("patch", 7, limits::kPatch);
     else ir.rejectIfPresent("patch", "applies only with \"tokens\": \"patches\"");
     const bool ownClasses = in.dataset == DatasetKind::Blobs || in.dataset == DatasetKind::ClusteredTokens;
-    if (ownClasses) in.classes = ir.getInt("classes", 4, 2, 1000);
+    if (ownClasses) in.classes = ir.getInt("classes", 4, limits::kClasses);
     else ir.rejectIfPresent("classes", "is fixed by the " + std::string(toString(in.dataset)) + " dataset");
-    if (in.dataset == DatasetKind::ClusteredTokens) in.dims = ir.getInt("dims", 16, 2, 4096);
+    if (in.dataset == DatasetKind::ClusteredTokens) in.dims = ir.getInt("dims", 16, limits::kDims);
     else ir.rejectIfPresent("dims", "applies to clustered_tokens only");
-    if (!fmnist) in.noise = ir.getDouble("noise", 0.1, 0.0, 100.0);
+    if (!fmnist) in.noise = ir.getDouble("noise", 0.1, limits::kDataNoise);
     else ir.rejectIfPresent("noise", "does not apply to fashion_mnist (real data)");
 }
 
 // "stem" (a Linear projection of each token) or "embedding" (a token table); same positions keys.
 void readStem(ObjectReader& sr, StemSpec& s) {
-    s.dModel = sr.getInt("d_model", s.dModel, 1, kMaxWidth);
+    s.dModel = sr.getInt("d_model", s.dModel, limits::kWidth);
     if (s.kind == StemKind::Linear) {
         s.activation = sr.getEnum("activation", s.activation);
         sr.rejectIfPresent("vocab", "applies to \"embedding\" only (a stem projects features, it has no token table)");
     } else {
         sr.rejectIfPresent("activation", "applies to \"stem\" only (an embedding is a table lookup)");
-        s.vocab = sr.getInt("vocab", s.vocab, 2, 1 << 22);
+        s.vocab = sr.getInt("vocab", s.vocab, limits::kVocab);
     }
     s.positions = sr.getEnum("positions", PositionKind::None);
-    if (s.positions == PositionKind::Rope) s.ropeTheta = sr.getDouble("rope_theta", s.ropeTheta, 1.0, 1e9);
+    if (s.positions == PositionKind::Rope) s.ropeTheta = sr.getDouble("rope_theta", s.ropeTheta, limits::kRopeTheta);
     else sr.rejectIfPresent("rope_theta", "applies only with \"positions\": \"rope\"");
-    if (s.positions == PositionKind::Learned) s.maxPositions = sr.getInt("max_positions", 0, 1, 1 << 20);
+    if (s.positions == PositionKind::Learned) s.maxPositions = sr.getInt("max_positions", 0, limits::kMaxPositions);
     else sr.rejectIfPresent("max_positions", "applies only with \"positions\": \"learned\"");
 }
 
@@ -306,16 +306,12 @@ ModelSpec readModel(ReadContext& ctx, const Json& j, const std::string& path) {
     if (const Json* bl = r.get("blocks")) {
         if (!bl->is_array()) ctx.error(r.childPath("blocks"), "expected an array of blocks but found " + typeName(*bl));
         else if (bl->size() > static_cast<size_t>(kMaxLayers))
-            ctx.error(r.childPath("blocks"), std::to_string(bl->size()) + " blocks; a model has at most " + std::to_string(kMaxLayers) + " layers");
+            ctx.error(r.childPath("blocks"), tooManyBlocksText(bl->size()));
         else {
             for (size_t i = 0; i < bl->size(); ++i)
                 m.blocks.push_back(readBlock(ctx, (*bl)[i], r.childPath("blocks") + "[" + std::to_string(i) + "]", false));
             // Groups multiply: the layer count is what validation and every per-layer figure walk.
-            long long layers = 0;
-            for (const auto& b : m.blocks) layers += b.kind == BlockKind::Group ? static_cast<long long>(b.repeat) * static_cast<long long>(b.children.size()) : 1;
-            if (layers > kMaxLayers)
-                ctx.error(r.childPath("blocks"), "the blocks make " + std::to_string(layers) + " layers (groups counted with their repeats); a model has at most " +
-                                                     std::to_string(kMaxLayers));
+            if (const std::int64_t layers = countLayers(m.blocks); layers > kMaxLayers) ctx.error(r.childPath("blocks"), tooManyLayersText(layers));
         }
     } else ctx.error(path, "the model needs \"blocks\": a list of dense, moe, attention and group blocks");
     r.finish();
@@ -325,23 +321,23 @@ ModelSpec readModel(ReadContext& ctx, const Json& j, const std::string& path) {
 TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string& path) {
     TrainingSettings t;
     ObjectReader r(ctx, j, path);
-    t.batch = r.getInt("batch", t.batch, 1, 1 << 16);
+    t.batch = r.getInt("batch", t.batch, limits::kBatch);
     t.optimizer = r.getEnum("optimizer", t.optimizer);
-    t.learningRate = r.getDouble("learning_rate", t.learningRate, 1e-9, 10.0);
-    t.weightDecay = r.getDouble("weight_decay", 0.0, 0.0, 10.0);
-    if (t.optimizer == OptimizerKind::Sgd) t.momentum = r.getDouble("momentum", 0.9, 0.0, 0.9999);
+    t.learningRate = r.getDouble("learning_rate", t.learningRate, limits::kLearningRate);
+    t.weightDecay = r.getDouble("weight_decay", 0.0, limits::kWeightDecay);
+    if (t.optimizer == OptimizerKind::Sgd) t.momentum = r.getDouble("momentum", 0.9, limits::kMomentum);
     else r.rejectIfPresent("momentum", "applies to the sgd optimizer only");
     t.lrSchedule = r.getEnum("lr_schedule", t.lrSchedule);
-    t.warmupSteps = r.getInt("warmup_steps", 0, 0, 100000000);
-    t.epochs = r.optInt("epochs", 1, 10000);
-    t.steps = r.optInt("steps", 1, 100000000);
+    t.warmupSteps = r.getInt("warmup_steps", 0, limits::kWarmupSteps);
+    t.epochs = r.optInt("epochs", limits::kEpochs);
+    t.steps = r.optInt("steps", limits::kSteps);
     if (t.epochs && t.steps) ctx.error(path, "give either \"epochs\" or \"steps\", not both");
     if (!r.has("epochs") && !r.has("steps")) ctx.error(path, "give how long to train: \"epochs\" or \"steps\"");
-    const int seed = r.getInt("seed", 1, 0, INT_MAX);
+    const int seed = r.getInt("seed", 1, limits::kSeed);
     t.seed = static_cast<unsigned>(seed);
-    t.telemetryInterval = r.getInt("telemetry_interval", t.telemetryInterval, 1, 1000000);
-    t.trainSamples = r.getInt("train_samples", t.trainSamples, 1, 10000000);
-    t.testSamples = r.getInt("test_samples", t.testSamples, 1, 10000000);
+    t.telemetryInterval = r.getInt("telemetry_interval", t.telemetryInterval, limits::kTelemetryInterval);
+    t.trainSamples = r.getInt("train_samples", t.trainSamples, limits::kSamples);
+    t.testSamples = r.getInt("test_samples", t.testSamples, limits::kSamples);
     t.device = r.getString("device", t.device);
     t.ep = r.getInt("ep", t.ep, 1, 4096);
     int gpu = -1;
@@ -349,12 +345,12 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     if (const Json* tw = r.get("twin")) {
         ObjectReader wr(ctx, *tw, r.childPath("twin"));
         TwinSpec w;
-        w.dModel = wr.getInt("d_model", w.dModel, 4, 4096);
-        w.layers = wr.getInt("layers", w.layers, 1, 256);
-        w.expertHidden = wr.getInt("expert_hidden", 0, 1, 65536);
-        w.heads = wr.getInt("heads", 0, 1, 256);
-        w.vocab = wr.getInt("vocab", 0, 2, 1 << 22);
-        w.seqLen = wr.getInt("seq_len", 0, 2, 8192);
+        w.dModel = wr.getInt("d_model", w.dModel, limits::kTwinDModel);
+        w.layers = wr.getInt("layers", w.layers, limits::kTwinLayers);
+        w.expertHidden = wr.getInt("expert_hidden", 0, limits::kTwinExpertHidden);
+        w.heads = wr.getInt("heads", 0, limits::kTwinHeads);
+        w.vocab = wr.getInt("vocab", 0, limits::kVocab);
+        w.seqLen = wr.getInt("seq_len", 0, limits::kSeqLen);
         wr.finish();
         t.twin = w;
     }
@@ -362,23 +358,22 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     return t;
 }
 
-// One of `names` or an error naming the key and the valid values.
+// One of `names` (or the default) or an error naming the key and the valid values.
 std::string readName(ReadContext& ctx, ObjectReader& r, const char* key, const std::string& def, const std::vector<std::string>& names) {
     std::string v = r.getString(key, def);
     if (v == def || std::find(names.begin(), names.end(), v) != names.end()) return v;
-    std::vector<std::string_view> views(names.begin(), names.end());
-    ctx.error(r.childPath(key), "\"" + v + "\" is not valid; expected one of " + joinNames(views));
+    ctx.error(r.childPath(key), notOneOfText(v, names));
     return def;
 }
 
 // The training layout keys of a deployment (batch, recomputation, ZeRO stage, gradient dtype).
 void readLayout(ReadContext& ctx, ObjectReader& r, DeploymentSpec& d) {
-    d.microBatch = r.getInt("micro_batch", d.microBatch, 1, 1 << 20);
-    d.globalBatch = r.getInt("global_batch", d.globalBatch, 0, 1 << 30);
-    d.seqLen = r.getInt("seq_len", d.seqLen, 0, 1 << 24);
+    d.microBatch = r.getInt("micro_batch", d.microBatch, limits::kMicroBatch);
+    d.globalBatch = r.getInt("global_batch", d.globalBatch, limits::kGlobalBatch);
+    d.seqLen = r.getInt("seq_len", d.seqLen, limits::kDeploymentSeqLen);
     d.recompute = readName(ctx, r, "recompute", d.recompute, recomputeNames());
-    d.zero = r.getInt("zero", d.zero, 0, 3);
-    d.gradDtype = readName(ctx, r, "grad_dtype", d.gradDtype, {"fp32", "bf16"});
+    d.zero = r.getInt("zero", d.zero, limits::kZeroStage);
+    d.gradDtype = readName(ctx, r, "grad_dtype", d.gradDtype, gradDtypeNames());
     d.routingMap = readName(ctx, r, "routing_map", d.routingMap, routingMapNames());
 }
 
@@ -393,26 +388,26 @@ DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string
     DeploymentSpec d;
     ObjectReader r(ctx, j, path);
     d.cluster = r.getString("cluster", d.cluster);
-    d.gpus = r.getInt("gpus", d.gpus, 1, 1 << 20);
+    d.gpus = r.getInt("gpus", d.gpus, limits::kGpus);
     if (const Json* m = r.get("model")) {
         ObjectReader mr(ctx, *m, r.childPath("model"));
         LegacyDeploymentModel l;
-        l.dModel = mr.getInt("d_model", 0, 1, kMaxWidth);
-        l.ffnHidden = mr.getInt("ffn_hidden", 0, 1, kMaxWidth);
-        l.layers = mr.getInt("layers", 0, 1, 100000);
-        l.denseLayers = mr.getInt("dense_layers", 0, 0, 100000);
-        l.experts = mr.getInt("experts", 0, 1, 1 << 16);
-        l.k = mr.getInt("k", 0, 1, 1 << 16);
-        l.sharedExperts = mr.getInt("shared_experts", -1, 0, 1024);
+        l.dModel = mr.getInt("d_model", 0, {1, kMaxWidth});
+        l.ffnHidden = mr.getInt("ffn_hidden", 0, {1, kMaxWidth});
+        l.layers = mr.getInt("layers", 0, {1, 100000});
+        l.denseLayers = mr.getInt("dense_layers", 0, {0, 100000});
+        l.experts = mr.getInt("experts", 0, {1, 1 << 16});
+        l.k = mr.getInt("k", 0, {1, 1 << 16});
+        l.sharedExperts = mr.getInt("shared_experts", -1, {0, 1024});
         mr.finish();
         legacy = l;
     }
-    d.tokensPerGpu = r.getInt("tokens_per_gpu", d.tokensPerGpu, 1, 1 << 30);
-    const auto dtypes = std::vector<std::string_view>{"fp32", "bf16", "fp16", "fp8"};
+    d.tokensPerGpu = r.getInt("tokens_per_gpu", d.tokensPerGpu, limits::kTokensPerGpu);
+    // Every dtype is checked, the default included: dispatch_dtype defaults to dtype.
     auto readDtype = [&](const char* key, const std::string& def) {
         std::string v = r.getString(key, def);
-        if (std::find(dtypes.begin(), dtypes.end(), v) == dtypes.end()) {
-            ctx.error(r.childPath(key), "\"" + v + "\" is not a known dtype; expected one of " + joinNames(dtypes));
+        if (std::find(dtypeNames().begin(), dtypeNames().end(), v) == dtypeNames().end()) {
+            ctx.error(r.childPath(key), notOneOfText(v, dtypeNames(), "a known dtype"));
             return def;
         }
         return v;
@@ -421,21 +416,21 @@ DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string
     d.dispatchDtype = readDtype("dispatch_dtype", d.dtype);
     if (const Json* p = r.get("parallel")) {
         ObjectReader pr(ctx, *p, r.childPath("parallel"));
-        d.ep = pr.getInt("ep", d.ep, 1, 1 << 20);
-        d.dp = pr.getInt("dp", d.dp, 1, 1 << 20);
-        d.tp = pr.getInt("tp", d.tp, 1, 1024);
-        d.pp = pr.getInt("pp", d.pp, 1, 4096);
-        d.vpp = pr.getInt("vpp", d.vpp, 1, 1024);
-        d.cp = pr.getInt("cp", d.cp, 1, 1024);
-        d.etp = pr.getInt("etp", d.etp, 0, 1024);
-        d.firstStageLayers = pr.getInt("first_stage_layers", 0, 0, 100000);
-        d.lastStageLayers = pr.getInt("last_stage_layers", 0, 0, 100000);
+        d.ep = pr.getInt("ep", d.ep, limits::kGpus);
+        d.dp = pr.getInt("dp", d.dp, limits::kGpus);
+        d.tp = pr.getInt("tp", d.tp, limits::kTensorParallel);
+        d.pp = pr.getInt("pp", d.pp, limits::kPipelineParallel);
+        d.vpp = pr.getInt("vpp", d.vpp, limits::kTensorParallel);
+        d.cp = pr.getInt("cp", d.cp, limits::kTensorParallel);
+        d.etp = pr.getInt("etp", d.etp, limits::kExpertTensorParallel);
+        d.firstStageLayers = pr.getInt("first_stage_layers", 0, limits::kStageLayers);
+        d.lastStageLayers = pr.getInt("last_stage_layers", 0, limits::kStageLayers);
         d.sequenceParallel = pr.getBool("sequence_parallel", d.sequenceParallel);
         d.epOverlap = pr.getBool("ep_overlap", d.epOverlap);
         pr.finish();
     }
     readLayout(ctx, r, d);
-    d.capacityFactor = r.getDouble("capacity_factor", 0.0, 0.0, 64.0);
+    d.capacityFactor = r.getDouble("capacity_factor", 0.0, limits::kDeploymentCapacityFactor);
     d.dedupTokens = r.getBool("dedup_tokens", false);
     d.routing = r.getString("routing", "uniform");
     d.epKernel = r.getString("ep_kernel", "");  // checked against the catalog where it is resolved
@@ -453,7 +448,7 @@ DeploymentSpec readDeployment(ReadContext& ctx, const Json& j, const std::string
                 else
                     for (size_t e = 0; e < row.size(); ++e) {
                         if (!row[e].is_number_integer() || row[e].get<long long>() < 0)
-                            ctx.error(rp + "[" + std::to_string(e) + "]", "expected an expert index (0 or more) but found " + typeName(row[e]));
+                            ctx.error(rp + "[" + std::to_string(e) + "]", kExpertIndexText + typeName(row[e]));
                         else experts.push_back(row[e].get<int>());
                     }
                 d.placement.gpuExperts.push_back(std::move(experts));
@@ -476,17 +471,12 @@ Scenario readScenario(ReadContext& ctx, const Json& j, const std::string& path) 
                 ObjectReader sr(ctx, (*st)[i], r.childPath("steps") + "[" + std::to_string(i) + "]");
                 step.title = sr.getString("title", "");
                 step.text = sr.getString("text", "");
-                step.trainSteps = sr.getInt("train_steps", 0, 0, 1000000);
+                step.trainSteps = sr.getInt("train_steps", 0, limits::kScenarioTrainSteps);
                 step.view = sr.getString("view", "");
-                if (!step.view.empty() && std::find_if(std::begin(kScenarioViews), std::end(kScenarioViews),
-                                                       [&](const char* v) { return step.view == v; }) == std::end(kScenarioViews)) {
-                    std::string names;
-                    for (const char* v : kScenarioViews) names += std::string(names.empty() ? "" : ", ") + v;
-                    ctx.error(sr.childPath("view"), "unknown dashboard \"" + step.view + "\"; one of " + names);
-                }
+                if (const std::string e = checkScenarioView(step.view); !e.empty()) ctx.error(sr.childPath("view"), e);
                 step.compareRuns = sr.getBool("compare_runs", false);
                 if (const Json* e = sr.get("edits")) {
-                    if (!e->is_object()) ctx.error(sr.childPath("edits"), "expected an object of \"path\": value edits but found " + typeName(*e));
+                    if (!e->is_object()) ctx.error(sr.childPath("edits"), kEditsObjectText + typeName(*e));
                     else step.edits = *e;
                 }
                 sr.finish();

@@ -192,6 +192,15 @@ struct LayerOrigin {
     int child = -1;    // index in the group's children; -1 for a plain block
 };
 
+// The resolved counts of one layer of the flattened model (all 0, moeIndex -1, for a layer that
+// is not an MoE layer).
+struct LayerCounts {
+    int moeIndex = -1;  // index among the MoE layers
+    int experts = 0;    // routed FFN experts: the block's own or from the experts schedule
+    int k = 0;          // the block's own k or from the k schedule
+    int routed = 0;     // experts plus zero-computation experts
+};
+
 // ---- [SECTION] ModelSpec ---------------------------------------------------------------------
 
 struct ModelSpec {
@@ -224,7 +233,14 @@ struct ModelSpec {
     int kOf(int block) const;
     // All routed experts: FFN experts plus zero-computation experts.
     int routedExpertsOf(int block) const;
+    // The counts above for every flattened layer at once: one walk of the model, where calling
+    // the functions above for each layer walks it once per layer.
+    std::vector<LayerCounts> layerCounts() const;
 };
+
+// The layers `blocks` make once their groups are expanded, counted without expanding them (a
+// group's repeat times its children), so a hostile repeat costs nothing to measure.
+std::int64_t countLayers(const std::vector<BlockSpec>& blocks);
 
 inline constexpr int kDefaultExperts = 4;
 inline constexpr int kDefaultK = 2;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -114,6 +115,11 @@ struct DeploymentSpec {
 // Valid names of the layout's text fields, for messages and pickers.
 const std::vector<std::string>& recomputeNames();
 const std::vector<std::string>& routingMapNames();
+const std::vector<std::string>& gradDtypeNames();  // grad_dtype (dtype and dispatch_dtype: dtypeNames in derived.h)
+// "\"value\" is not valid; expected one of a, b or c": a text field given a name not in `names`
+// (`is`: what the value is not, "valid" or "a known dtype").
+std::string notOneOfText(const std::string& value, const std::vector<std::string_view>& names, const std::string& is = "valid");
+std::string notOneOfText(const std::string& value, const std::vector<std::string>& names, const std::string& is = "valid");
 
 // A guided classroom scenario: steps a teacher walks through in front of a class.
 struct ScenarioStep {
@@ -128,6 +134,9 @@ struct ScenarioStep {
 // The dashboards a scenario step may put up (the dashboards' own names for their views).
 inline constexpr const char* kScenarioViews[] = {"heatmap", "load", "collapse", "specialisation",
                                                  "routing-map", "tokens", "schedule", "cluster"};
+
+// Empty when `view` is one of kScenarioViews (or empty), else what is wrong.
+std::string checkScenarioView(const std::string& view);
 
 struct Scenario {
     std::string title;
