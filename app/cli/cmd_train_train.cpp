@@ -14,6 +14,7 @@
 #include "cli_command.h"
 #include "moe/cluster/collective.h"
 #include "moe/spec/project_io.h"
+#include "moe/spec/limits.h"
 #include "moe/spec/train_memory.h"
 #include "moe/spec/twin.h"
 #include "moe/telemetry/run_store.h"
@@ -115,7 +116,7 @@ int run(const moe::cli::ParsedArgs& a) {
         project.training.epochs = a.intValue("epochs", 0, 1, 10000);
         project.training.steps.reset();
     }
-    if (a.value("ep")) project.training.ep = a.intValue("ep", 1, 1, 4096);
+    if (a.value("ep")) project.training.ep = a.intValue("ep", 1, spec::limits::kTrainingEp.lo, spec::limits::kTrainingEp.hi);
     train::TrainerOptions opt;
     opt.threads = a.intValue("threads", 0, 0, 1024);
     opt.checkpointPath = a.valueOr("checkpoint", "");

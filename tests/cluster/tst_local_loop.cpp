@@ -128,7 +128,7 @@ private Q_SLOTS:
         QVERIFY(text.out.contains("expert parallel, time per step"));
         auto csv = runMoe({"report", QString::fromStdString(path), "--csv", "layer_times"});
         QCOMPARE(csv.code, 0);
-        QVERIFY(csv.out.startsWith("step,rank,block,steps,alltoall_seconds,expert_seconds,rows_to,bytes_per_row\n"));
+        QVERIFY(csv.out.startsWith("step,rank,block,steps,alltoall_seconds,expert_seconds,rows_to,bytes_per_row,wait_seconds\n"));
         QCOMPARE(csv.out.count('\n'), 9);
         // Without layer times there is nothing to predict; an overlay without --predict is a mistake.
         auto none = runMoe({"report", QString::fromStdString(path), "--predict", "nope"});

@@ -378,10 +378,11 @@ private Q_SLOTS:
         sqlite3* db = nullptr;
         QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
         QCOMPARE(sqlite3_exec(db,
-                              "INSERT INTO layer_times VALUES(10, -1, 0, 9, 1, 1, '[1,2]', 128);"
-                              "INSERT INTO layer_times VALUES(10, 3, 4611686018427387904, 9, 1, 1, '[1,2]', 128);"
-                              "INSERT INTO layer_times VALUES(10, 4, 0, 9, 1, 1, '[1,2]', -5);"
-                              "INSERT INTO layer_times VALUES(10, 5, 0, 9, 1, 1, '[1,-2]', 128);",
+                              "INSERT INTO layer_times VALUES(10, -1, 0, 9, 1, 1, '[1,2]', 128, 0);"
+                              "INSERT INTO layer_times VALUES(10, 3, 4611686018427387904, 9, 1, 1, '[1,2]', 128, 0);"
+                              "INSERT INTO layer_times VALUES(10, 4, 0, 9, 1, 1, '[1,2]', -5, 0);"
+                              "INSERT INTO layer_times VALUES(10, 5, 0, 9, 1, 1, '[1,-2]', 128, 0);"
+                              "INSERT INTO layer_times VALUES(10, 6, 0, 9, 1, 1, '[1,2]', 128, -0.5);",
                               nullptr, nullptr, nullptr),
                  SQLITE_OK);
         sqlite3_close(db);
@@ -401,15 +402,16 @@ private Q_SLOTS:
         QCOMPARE(t.rowsTo, (std::vector<double>{11.0, 17.5}));
         QCOMPARE(t.bytesPerRow, 128);
         const auto& d = r.value()->damage();
-        QCOMPARE(d.size(), size_t(4));
+        QCOMPARE(d.size(), size_t(5));
         QVERIFY2(d[0].find("layer_times row (step 10): rank = -1") == 0, d[0].c_str());
         QVERIFY2(d[1].find("layer_times row (step 10): bytes_per_row = -5") == 0, d[1].c_str());
         QVERIFY2(d[2].find("layer_times row (step 10): rows_to holds -2.0") == 0, d[2].c_str());
-        QVERIFY2(d[3].find("layer_times row (step 10): block = 4611686018427387904") == 0, d[3].c_str());
+        QVERIFY2(d[3].find("layer_times row (step 10): wait_seconds = -0.5") == 0, d[3].c_str());
+        QVERIFY2(d[4].find("layer_times row (step 10): block = 4611686018427387904") == 0, d[4].c_str());
         std::ostringstream csv;
         std::string err;
         QVERIFY(r.value()->writeCsv("layer_times", csv, err));
-        QVERIFY2(csv.str().find("step,rank,block,steps,alltoall_seconds,expert_seconds,rows_to,bytes_per_row\n1,0,0,1,") == 0, csv.str().c_str());
+        QVERIFY2(csv.str().find("step,rank,block,steps,alltoall_seconds,expert_seconds,rows_to,bytes_per_row,wait_seconds\n1,0,0,1,") == 0, csv.str().c_str());
         // The snapshots' records summed per rank and block: what `moe report` shows.
         std::vector<LayerTime> all;
         for (const auto& s : snaps) all.insert(all.end(), s->layerTimes.begin(), s->layerTimes.end());

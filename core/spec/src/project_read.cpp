@@ -339,7 +339,7 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     t.trainSamples = r.getInt("train_samples", t.trainSamples, limits::kSamples);
     t.testSamples = r.getInt("test_samples", t.testSamples, limits::kSamples);
     t.device = r.getString("device", t.device);
-    t.ep = r.getInt("ep", t.ep, 1, 4096);
+    t.ep = r.getInt("ep", t.ep, limits::kTrainingEp);
     int gpu = -1;
     if (auto e = checkDeviceName(t.device, gpu); !e.empty()) ctx.error(r.childPath("device"), e);
     if (const Json* tw = r.get("twin")) {

@@ -167,6 +167,7 @@ void projectLimits(const Project& p, Diagnostics& out) {
     if (t.steps) in("training.steps", *t.steps, kSteps);
     in("training.seed", static_cast<long long>(t.seed), kSeed);
     in("training.telemetry_interval", t.telemetryInterval, kTelemetryInterval);
+    in("training.ep", t.ep, kTrainingEp);
     in("training.train_samples", t.trainSamples, kSamples);
     in("training.test_samples", t.testSamples, kSamples);
     int gpu = -1;

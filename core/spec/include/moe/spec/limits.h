@@ -96,6 +96,7 @@ inline constexpr IntRange kEpochs{1, 10000};
 inline constexpr IntRange kSteps{1, 100000000};
 inline constexpr IntRange kSeed{0, INT_MAX};
 inline constexpr IntRange kTelemetryInterval{1, 1000000};
+inline constexpr IntRange kTrainingEp{1, 4096};  // training.ep: expert parallel ranks
 inline constexpr IntRange kSamples{1, 10000000};  // train and test samples
 // The training twin (vocab and seq_len as the model's).
 inline constexpr IntRange kTwinDModel{4, 4096};

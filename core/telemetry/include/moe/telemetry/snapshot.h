@@ -109,11 +109,11 @@ struct LayerTime {
     int steps = 0;                   // optimizer steps measured
     double alltoallSeconds = 0;      // in the block's dispatch and combine all-to-alls, forward and backward
     double expertSeconds = 0;        // running this rank's experts on the tokens it received (forward)
+    std::vector<double> rowsTo;      // token rows this rank sent to each rank in the dispatch (itself included), summed over the steps
+    int bytesPerRow = 0;             // bytes of one token row on the wire (d_model x 4)
     // With moe train --measure-waits: seconds in a barrier before each of those all-to-alls, waiting
     // for the last rank to arrive, so alltoallSeconds is the exchange alone; 0 when not measured.
     double waitSeconds = 0;
-    std::vector<double> rowsTo;      // token rows this rank sent to each rank in the dispatch (itself included), summed over the steps
-    int bytesPerRow = 0;             // bytes of one token row on the wire (d_model x 4)
 };
 
 // Sums the records of each rank and block (each snapshot holds the time since the one before):
