@@ -13,21 +13,13 @@
 #include "moe/cluster/collective.h"
 #include "moe/cluster/topology.h"
 #include "moe/telemetry/run_store.h"
+#include "moe_process.h"
 #include "test_time.h"
 
 namespace {
 
-struct Run {
-    int code = -1;
-    QByteArray out, err;
-};
-
-Run runMoe(const QStringList& args) {
-    QProcess p;
-    p.start(MOE_CLI_PATH, args);
-    p.waitForFinished(test_time::scaled(120000));
-    return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
-}
+using moe_process::Run;
+using moe_process::runMoe;
 
 QString project(const char* name) { return QString(MOE_SOURCE_DIR) + "/projects/" + name; }
 
@@ -44,19 +36,19 @@ private Q_SLOTS:
         const QString overlay = dir.filePath("local.json");
         auto c = runMoe({"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/localhost-gloo-2rank-alltoall.txt", "--cluster", "localhost-gloo",
                       "--op", "alltoall", "--overlay", overlay, "--json"});
-        QVERIFY2(c.code == 0, c.err.constData());
-        const auto cj = QJsonDocument::fromJson(c.out).object();
+        QVERIFY2(c.code == 0, qPrintable(c.err));
+        const auto cj = QJsonDocument::fromJson(c.out.toUtf8()).object();
         QCOMPARE(cj["ranks"].toInt(), 2);
         QCOMPARE(cj["efficiency_field"].toString(), QString("p2p_efficiency"));
         QVERIFY(QFile::exists(overlay));
         // The table names its collective: without --op it is taken, a different --op is refused.
         auto named = runMoe({"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/localhost-gloo-2rank-alltoall.txt", "--cluster", "localhost-gloo", "--json"});
-        QVERIFY2(named.code == 0, named.err.constData());
-        QCOMPARE(QJsonDocument::fromJson(named.out).object()["op"].toString(), QString("alltoall"));
+        QVERIFY2(named.code == 0, qPrintable(named.err));
+        QCOMPARE(QJsonDocument::fromJson(named.out.toUtf8()).object()["op"].toString(), QString("alltoall"));
         auto wrongOp = runMoe({"calibrate", QString(MOE_SOURCE_DIR) + "/tests/data/cluster/localhost-gloo-2rank-alltoall.txt", "--cluster", "localhost-gloo",
                                "--op", "all_reduce"});
         QCOMPARE(wrongOp.code, 2);
-        QVERIFY2(wrongOp.err.contains("line 4 names alltoall"), wrongOp.err.constData());
+        QVERIFY2(wrongOp.err.contains("line 4 names alltoall"), qPrintable(wrongOp.err));
         QFile in(project("classroom_spirals.json"));
         QVERIFY(in.open(QIODevice::ReadOnly));
         QJsonObject proj = QJsonDocument::fromJson(in.readAll()).object();
@@ -69,8 +61,8 @@ private Q_SLOTS:
         out.close();
         auto stepUs = [&](const QStringList& extra) {
             auto r = runMoe(QStringList{"simulate", projectPath, "--json"} + extra);
-            if (r.code != 0) qWarning("%s", r.err.constData());
-            const auto j = QJsonDocument::fromJson(r.out).object();
+            if (r.code != 0) qWarning("%s", qPrintable(r.err));
+            const auto j = QJsonDocument::fromJson(r.out.toUtf8()).object();
             return r.code == 0 && j["cluster"].toString() == "localhost-gloo" && j["parallel"].toObject()["ep"].toInt() == 2 ? j["step_us"].toDouble() : -1.0;
         };
         const double shipped = stepUs({}), calibrated = stepUs({"--catalog-overlay", overlay});
@@ -100,8 +92,8 @@ private Q_SLOTS:
             w.value()->finish("finished");
         }
         auto r = runMoe({"report", QString::fromStdString(path), "--predict", "localhost-gloo", "--json"});
-        QVERIFY2(r.code == 0, r.err.constData());
-        const auto j = QJsonDocument::fromJson(r.out).object();
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto j = QJsonDocument::fromJson(r.out.toUtf8()).object();
         QCOMPARE(j["layer_times"].toArray().size(), 4);
         const auto blocks = j["prediction"].toObject()["blocks"].toArray();
         QCOMPARE(blocks.size(), 2);
@@ -123,7 +115,7 @@ private Q_SLOTS:
         }
         QVERIFY(std::abs(j["prediction"].toObject()["total"].toObject()["predicted_alltoall_ms_per_step"].toDouble() - predictedTotal) < 1e-9);
         auto text = runMoe({"report", QString::fromStdString(path), "--predict", "localhost-gloo"});
-        QVERIFY2(text.code == 0, text.err.constData());
+        QVERIFY2(text.code == 0, qPrintable(text.err));
         QVERIFY(text.out.contains("predicted on localhost-gloo"));
         QVERIFY(text.out.contains("expert parallel, time per step"));
         auto csv = runMoe({"report", QString::fromStdString(path), "--csv", "layer_times"});
@@ -133,10 +125,10 @@ private Q_SLOTS:
         // Without layer times there is nothing to predict; an overlay without --predict is a mistake.
         auto none = runMoe({"report", QString::fromStdString(path), "--predict", "nope"});
         QCOMPARE(none.code, 2);
-        QVERIFY2(none.err.contains("known"), none.err.constData());
+        QVERIFY2(none.err.contains("known"), qPrintable(none.err));
         auto stray = runMoe({"report", QString::fromStdString(path), "--catalog-overlay", "x.json"});
         QCOMPARE(stray.code, 2);
-        QVERIFY2(stray.err.contains("--predict"), stray.err.constData());
+        QVERIFY2(stray.err.contains("--predict"), qPrintable(stray.err));
         const std::string plain = dir.filePath("plain.sqlite").toStdString();
         {
             auto w = moe::telemetry::RunWriter::create(plain, {});
@@ -147,7 +139,7 @@ private Q_SLOTS:
         }
         auto noTimes = runMoe({"report", QString::fromStdString(plain), "--predict", "localhost-gloo"});
         QCOMPARE(noTimes.code, 2);
-        QVERIFY2(noTimes.err.contains("no expert-parallel layer times"), noTimes.err.constData());
+        QVERIFY2(noTimes.err.contains("no expert-parallel layer times"), qPrintable(noTimes.err));
     }
 };
 

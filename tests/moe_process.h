@@ -1,5 +1,5 @@
 #pragma once
-// Runs the `moe` command as a child process for the training tests: its exit code and output,
+// Runs the `moe` command as a child process for the tests: its exit code and output,
 // with an environment free of the launch variables a surrounding launcher may have set.
 #include <QProcess>
 #include <QString>
