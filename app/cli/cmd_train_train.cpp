@@ -193,8 +193,10 @@ int run(const moe::cli::ParsedArgs& a) {
                   << (project.training.batch % rank->worldSize ? " (shards differ by one sample; each rank's loss is weighted by its share)" : "")
                   << "; gradients averaged in buckets of " << fixed(opt.bucketMegabytes, 1) << " MB\n";
     if (rank && project.training.ep > 1)
-        std::cout << "expert parallel over the " << rank->worldSize << " ranks (training.ep): each holds 1/" << project.training.ep
-                  << " of every MoE block's routed experts; tokens go to their experts' ranks and back by all-to-all (a c10d group of its own); "
+        std::cout << "expert parallel over groups of " << project.training.ep << " ranks (training.ep"
+                  << (project.training.ep < rank->worldSize ? "; " + std::to_string(rank->worldSize / project.training.ep) + " groups hold the same experts" : std::string())
+                  << "): each rank holds 1/" << project.training.ep
+                  << " of every MoE block's routed experts; tokens go to their experts' ranks in their group and back by all-to-all (a c10d group of its own); "
                      "routers, attention, dense, shared, zero, copy and constant experts stay data parallel\n";
     else if (!rank && project.training.ep > 1)
         std::cout << "training.ep is " << project.training.ep << " but one process trains: it holds every expert (start ranks with --nproc "

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include "moe/spec/project_io.h"
 #include "moe/spec/twin.h"
 #include "moe/telemetry/run_store.h"
@@ -137,7 +139,7 @@ private Q_SLOTS:
         auto two = runMoe({"train", project, "--nproc", "2", "--out", dir.filePath("two.sqlite"), "--checkpoint", dir.filePath("two.pt"), "--plain"});
         QVERIFY2(two.code == 0, qPrintable(two.err + two.out));
         QVERIFY2(two.out.contains("data parallel over 2 ranks"), qPrintable(two.out));
-        QCOMPARE(two.out.contains("expert parallel over the 2 ranks"), ep == 2);
+        QCOMPARE(two.out.contains("expert parallel over groups of 2 ranks"), ep == 2);
         // Rank 1 writes nothing of its own: one store, one checkpoint.
         QCOMPARE(QDir(dir.path()).entryList({"*.sqlite"}).size(), 2);
         QCOMPARE(QDir(dir.path()).entryList({"*.pt"}).size(), 2);
@@ -242,6 +244,64 @@ private Q_SLOTS:
             QVERIFY2(err.contains("rank 1 has a different project or training options than rank 0"), qPrintable(err));
         }
         QVERIFY(!QFileInfo::exists(dir.filePath("run.sqlite")));
+    }
+
+    // Four ranks in two expert parallel groups of two (training.ep = 2), started by hand as a
+    // launcher on several machines would: each expert is held by two ranks, whose gradients add
+    // up over the groups; the run matches one process, and ep must divide the ranks.
+    void expertParallelGroupsMatchOneProcess() {
+        QTemporaryDir dir;
+        const QString losses = R"(, "capacity": {"dropless": false, "factor": 1.0}, "losses": {"aux": 0.01, "z": 0.001})";
+        const QString project = write(dir, "p.json", projectText(R"("kind": "topk", "k": 2)", 32, losses, 5, 4, 2));
+        auto one = runMoe({"train", project, "--out", dir.filePath("one.sqlite"), "--checkpoint", dir.filePath("one.pt"), "--plain"});
+        QVERIFY2(one.code == 0, qPrintable(one.err));
+        const auto startRanks = [&](int world, const QString& out, std::vector<std::unique_ptr<QProcess>>& ranks) {
+            const int port = freePort();
+            for (int r = 0; r < world; ++r) {
+                auto env = cleanEnv();
+                env.insert("RANK", QString::number(r));
+                env.insert("WORLD_SIZE", QString::number(world));
+                env.insert("MASTER_ADDR", "127.0.0.1");
+                env.insert("MASTER_PORT", QString::number(port));
+                ranks.push_back(std::make_unique<QProcess>());
+                ranks.back()->setProcessEnvironment(env);
+                ranks.back()->start(moe_process::moeBinary(), {"train", project, "--out", out, "--checkpoint", dir.filePath("four.pt"), "--plain"});
+            }
+        };
+        std::vector<std::unique_ptr<QProcess>> four;
+        startRanks(4, dir.filePath("four.sqlite"), four);
+        for (auto& p : four) {
+            QVERIFY(p->waitForFinished(test_time::scaled(120000)));
+            QVERIFY2(p->exitCode() == 0, qPrintable(QString::fromUtf8(p->readAllStandardError())));
+        }
+        QVERIFY(QString::fromUtf8(four[0]->readAllStandardOutput()).contains("2 groups hold the same experts"));
+        auto a = moe::telemetry::RunReader::open(dir.filePath("one.sqlite").toStdString());
+        auto b = moe::telemetry::RunReader::open(dir.filePath("four.sqlite").toStdString());
+        QVERIFY(a.ok() && b.ok());
+        const auto& sa = a.value()->snapshots();
+        const auto& sb = b.value()->snapshots();
+        QCOMPARE(sb.size(), sa.size());
+        for (size_t i = 0; i < sa.size(); ++i) {
+            QVERIFY2(std::abs(sb[i]->loss - sa[i]->loss) < kTolerance, qPrintable(QString("step %1: loss %2 vs %3").arg(sa[i]->step).arg(sb[i]->loss).arg(sa[i]->loss)));
+            QCOMPARE(sb[i]->blocks[0].tokensPerExpert, sa[i]->blocks[0].tokensPerExpert);
+            QCOMPARE(sb[i]->rankTimes.size(), size_t(4));
+            QCOMPARE(sb[i]->layerTimes.size(), size_t(2));  // rank 0's group
+        }
+        const auto wa = weights(project, dir.filePath("one.pt"));
+        const auto wb = weights(project, dir.filePath("four.pt"));
+        for (const auto& [name, t] : wa) {
+            const double diff = (wb.at(name) - t).abs().max().item<double>();
+            QVERIFY2(diff < kTolerance, qPrintable(QString("%1 differs by %2").arg(QString::fromStdString(name)).arg(diff)));
+        }
+        // Three ranks cannot form groups of two.
+        std::vector<std::unique_ptr<QProcess>> three;
+        startRanks(3, dir.filePath("three.sqlite"), three);
+        for (auto& p : three) {
+            QVERIFY(p->waitForFinished(test_time::scaled(120000)));
+            QCOMPARE(p->exitCode(), 1);
+            const QString err = QString::fromUtf8(p->readAllStandardError());
+            QVERIFY2(err.contains("training.ep is 2 but 3 ranks train") && err.contains("must divide the ranks"), qPrintable(err));
+        }
     }
 
     void batchSmallerThanRanks() {

@@ -19,12 +19,12 @@ std::vector<uint8_t> bytesOf(const std::string& s) { return std::vector<uint8_t>
 // A Gloo group of every rank over `store`: the loopback device on one machine, the host's
 // interface otherwise.
 c10::intrusive_ptr<c10d::ProcessGroupGloo> glooGroup(const c10::intrusive_ptr<c10d::Store>& store, const dist::LaunchEnv& env,
-                                                     std::chrono::milliseconds timeout) {
+                                                     std::chrono::milliseconds timeout, int rank, int size) {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     opts->devices.push_back(env.masterAddr == "127.0.0.1" || env.masterAddr == "localhost"
                                 ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                 : c10d::ProcessGroupGloo::createDefaultDevice());
-    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.worldSize, opts);
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
 }
 
 }  // namespace
@@ -50,7 +50,7 @@ std::string joinProcessGroup(const dist::LaunchEnv& env, std::chrono::millisecon
     }
 
     step = "joining the Gloo process group";
-    out.pg = glooGroup(out.store, env, timeout);
+    out.pg = glooGroup(out.store, env, timeout, env.rank, env.worldSize);
     return {};
 }
 
@@ -284,9 +284,46 @@ std::int64_t total(const std::vector<std::int64_t>& v) {
 
 }  // namespace
 
-ExpertParallel::ExpertParallel(const ProcessGroup& group, const dist::LaunchEnv& env, std::chrono::milliseconds timeout)
-    : m_rank(env.rank), m_world(env.worldSize) {
-    m_pg = glooGroup(c10::make_intrusive<c10d::PrefixStore>("moe/ep", group.store), env, timeout);
+ExpertParallel::ExpertParallel(const ProcessGroup& group, const dist::LaunchEnv& env, std::chrono::milliseconds timeout, int ep)
+    : m_rank(env.rank % ep), m_world(ep), m_first(env.rank - env.rank % ep), m_ranks(env.worldSize) {
+    const int g = env.rank / ep;
+    m_pg = glooGroup(c10::make_intrusive<c10d::PrefixStore>("moe/ep/" + std::to_string(g), group.store), env, timeout, m_rank, ep);
+    if (env.worldSize > ep)
+        m_replicas = glooGroup(c10::make_intrusive<c10d::PrefixStore>("moe/ep-replicas/" + std::to_string(m_rank), group.store), env, timeout, g,
+                               env.worldSize / ep);
+}
+
+void ExpertParallel::sumOverReplicas(const std::vector<torch::Tensor>& held) {
+    if (!m_replicas || held.empty()) return;
+    torch::NoGradGuard ng;
+    // One flat sum: every gradient (zeros where this rank has none), then one flag per parameter.
+    std::int64_t n = 0;
+    for (const auto& p : held) n += p.numel();
+    auto flat = torch::zeros({n + static_cast<std::int64_t>(held.size())}, torch::kFloat);
+    std::int64_t at = 0;
+    for (size_t i = 0; i < held.size(); ++i) {
+        const auto& g = held[i].grad();
+        if (g.defined()) {
+            flat.narrow(0, at, held[i].numel()).copy_(g.reshape({-1}));
+            flat[n + static_cast<std::int64_t>(i)] = 1.0f;
+        }
+        at += held[i].numel();
+    }
+    const auto t0 = Clock::now();
+    std::vector<torch::Tensor> v{flat};
+    m_replicas->allreduce(v)->wait();
+    m_replicaSeconds += secondsSince(t0);
+    at = 0;
+    const auto* flags = flat.data_ptr<float>() + n;
+    for (size_t i = 0; i < held.size(); ++i) {
+        auto p = held[i];
+        if (flags[i] != 0) {
+            auto sum = flat.narrow(0, at, p.numel()).view(p.sizes());
+            if (p.mutable_grad().defined()) p.mutable_grad().copy_(sum);
+            else p.mutable_grad() = sum.clone();
+        }
+        at += p.numel();
+    }
 }
 
 torch::Tensor ExpertParallel::allToAll(const torch::Tensor& rows, const std::vector<std::int64_t>& send, const std::vector<std::int64_t>& recv,

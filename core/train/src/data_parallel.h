@@ -108,17 +108,26 @@ private:
     double m_reduceWait = 0, m_exchangeWait = 0;
 };
 
-// Expert parallel over every rank of a data parallel group: the all-to-alls of the MoE blocks on
-// a process group of their own (the gradient all-reduces, launched from hooks during the backward
-// pass, may interleave with the backward all-to-alls in a different order on each rank, and one
-// Gloo group must see its collectives in the same order everywhere), and this rank's time and
-// traffic per block since the last take.
+// Expert parallel in groups of `ep` consecutive ranks of a data parallel run (ep divides the
+// ranks; world / ep groups hold the same experts): the all-to-alls of the MoE blocks on a process
+// group of the ep ranks (the gradient all-reduces, launched from hooks during the backward pass,
+// may interleave with the backward all-to-alls in a different order on each rank, and one Gloo
+// group must see its collectives in the same order everywhere), the sum of the experts' gradients
+// over the groups, and this rank's time and traffic per block since the last take.
 class ExpertParallel final : public ExpertGroup {
 public:
-    // Joins the ranks' second process group through `group`'s store.
-    ExpertParallel(const ProcessGroup& group, const dist::LaunchEnv& env, std::chrono::milliseconds timeout);
+    // Joins the process groups through `group`'s store: this rank's expert parallel group and, with
+    // more than one group, the ranks that hold the same experts as this one.
+    ExpertParallel(const ProcessGroup& group, const dist::LaunchEnv& env, std::chrono::milliseconds timeout, int ep);
     int size() const override { return m_world; }
     int rank() const override { return m_rank; }
+    int firstRank() const override { return m_first; }
+    int ranks() const { return m_ranks; }  // of the whole run
+    // Seconds in sumOverReplicas since the last take.
+    double takeReplicaSeconds() { return std::exchange(m_replicaSeconds, 0.0); }
+    // Several groups: each held expert's gradient summed over the ranks that hold it (a rank that
+    // gave none counts as zero), in one all-reduce. Blocking.
+    void sumOverReplicas(const std::vector<torch::Tensor>& held);
     torch::Tensor exchange(const torch::Tensor& rows, const std::vector<std::int64_t>& send, const std::vector<std::int64_t>& recv, int block,
                            bool dispatch) override;
     void addExpertSeconds(int block, double seconds) override;
@@ -145,7 +154,9 @@ public:
 
 private:
     c10::intrusive_ptr<c10d::ProcessGroupGloo> m_pg;
-    int m_rank, m_world;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> m_replicas;  // null with one group
+    int m_rank, m_world, m_first, m_ranks;
+    double m_replicaSeconds = 0;
     std::map<int, BlockTotals> m_totals;
     bool m_measureWaits = false;
 };

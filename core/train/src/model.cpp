@@ -98,8 +98,9 @@ torch::Tensor BlockImpl::runExpertsAcrossRanks(const Permuted& p, const Routing&
         torch::NoGradGuard ng;
         auto idx = global.expertIdx.to(torch::kCPU);
         std::int64_t begin = 0;
+        for (int r = 0; r < ep.firstRank(); ++r) begin += ctx.group->rowsOf(r);
         for (int j = 0; j < W; ++j) {
-            const auto n = ctx.group->rowsOf(j);
+            const auto n = ctx.group->rowsOf(ep.firstRank() + j);
             auto mine = idx.narrow(0, begin, n).reshape({-1});
             auto c = torch::bincount(mine.index({(mine >= 0).logical_and(mine < F)}), {}, F).to(torch::kLong).contiguous();
             counts[static_cast<size_t>(j)].assign(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + F);

@@ -93,16 +93,18 @@ public:
     torch::Tensor wholeBatchTerm(const torch::Tensor& t) const { return t + static_cast<double>(size() - 1) * (t - t.detach()); }
 };
 
-// Expert parallel: the ranks of a batch group share each MoE block's routed FFN experts, rank r
-// holding the contiguous run expertsOf(F, r) of them (sizes differing by at most one). A token goes
-// to the rank of its expert and its output comes back, by two all-to-alls with per-rank row counts
-// taken from the batch-wide routing; the zero, copy and constant experts and the shared experts run
-// on every rank. The ranks must also be the batch group (every rank routes the whole batch).
+// Expert parallel: groups of consecutive ranks of a batch group share each MoE block's routed FFN
+// experts, rank r of a group holding the contiguous run expertsOf(F, r) of them (sizes differing by
+// at most one). A token goes to the rank of its expert in its own group and its output comes back,
+// by two all-to-alls with per-rank row counts taken from the batch-wide routing; the zero, copy
+// and constant experts and the shared experts run on every rank.
 class ExpertGroup {
 public:
     virtual ~ExpertGroup() = default;
     virtual int size() const = 0;
     virtual int rank() const = 0;
+    // The batch group's rank of this group's rank 0 (groups are consecutive ranks).
+    virtual int firstRank() const = 0;
     // The routed FFN experts [first, last) of a block with `ffnExperts` that rank `r` holds.
     std::pair<int, int> expertsOf(int ffnExperts, int r) const {
         return {static_cast<int>(static_cast<long long>(ffnExperts) * r / size()), static_cast<int>(static_cast<long long>(ffnExperts) * (r + 1) / size())};

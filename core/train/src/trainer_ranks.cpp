@@ -41,12 +41,11 @@ std::string Trainer::Impl::joinRanks() {
         if (auto e = dp->checkSame("project or training options", fingerprint(same)); !e.empty())
             return who + ": " + e + "; start every rank with the same project file and options";
         if (project.training.ep > 1) {
-            if (project.training.ep != env.worldSize)
+            if (env.worldSize % project.training.ep != 0)
                 return who + ": training.ep is " + std::to_string(project.training.ep) + " but " + std::to_string(env.worldSize) +
-                       " ranks train; expert parallel spans every rank: set training.ep to " + std::to_string(env.worldSize) +
-                       " or to 1 (data parallel only)";
-            step = "joining the expert parallel group";
-            ep = std::make_unique<detail::ExpertParallel>(dp->group(), env, timeout);
+                       " ranks train; expert parallel groups are training.ep consecutive ranks, so it must divide the ranks (1 for data parallel only)";
+            step = "joining the expert parallel groups";
+            ep = std::make_unique<detail::ExpertParallel>(dp->group(), env, timeout, project.training.ep);
             ep->setMeasureWaits(options.measureExpertWaits);
         }
     } catch (const std::exception& e) {
@@ -80,6 +79,7 @@ void Trainer::Impl::holdExperts() {
         if (!other) params.push_back(p);
     }
     dp->attach(params, held);
+    heldExperts = held;
     if (leader()) return;
     torch::NoGradGuard ng;
     for (auto& list : others)
@@ -87,7 +87,7 @@ void Trainer::Impl::holdExperts() {
 }
 
 void Trainer::Impl::gatherExperts() {
-    if (!ep) return;
+    if (!ep || ep->firstRank() != 0) return;  // only rank 0's group holds what rank 0 lacks
     std::vector<torch::Tensor> held;
     std::vector<std::vector<torch::Tensor>> others;
     expertParameters(held, others);
@@ -109,24 +109,25 @@ std::vector<telemetry::RankTime> Trainer::Impl::mergeRanks(std::vector<telemetry
     mine[1] = rankInterval.computeSeconds;
     mine[2] = rankInterval.gradReduceSeconds;
     mine[3] = rankInterval.exchangeSeconds;
-    // Expert parallel: per MoE block and rank, all-to-all and expert seconds and rows sent to each rank.
-    const size_t W = static_cast<size_t>(dp->size()), per = 3 + W;
+    // Expert parallel: per MoE block and rank of rank 0's group (the others' traffic is alike),
+    // all-to-all, expert and waiting seconds and rows sent to each rank of the group.
+    const size_t E = ep ? static_cast<size_t>(ep->size()) : 0, per = 3 + E;
     const size_t layersAt = packed.size();
     std::vector<int> moeLayers;
     for (auto& b : net->blocks())
         if (b->isMoe()) moeLayers.push_back(b->index());
     if (ep) {
-        packed.resize(layersAt + moeLayers.size() * W * per, 0.0);
+        packed.resize(layersAt + moeLayers.size() * E * per, 0.0);
         auto totals = ep->takeTotals();
         alltoallBefore = 0;
-        for (size_t i = 0; i < moeLayers.size(); ++i) {
+        for (size_t i = 0; i < moeLayers.size() && ep->firstRank() == 0; ++i) {
             const auto it = totals.find(moeLayers[i]);
             if (it == totals.end()) continue;
-            double* x = packed.data() + layersAt + (i * W + static_cast<size_t>(dp->rank())) * per;
+            double* x = packed.data() + layersAt + (i * E + static_cast<size_t>(ep->rank())) * per;
             x[0] = it->second.alltoallSeconds;
             x[1] = it->second.expertSeconds;
             x[2] = it->second.waitSeconds;
-            for (size_t j = 0; j < it->second.rowsTo.size() && j < W; ++j) x[3 + j] = it->second.rowsTo[j];
+            for (size_t j = 0; j < it->second.rowsTo.size() && j < E; ++j) x[3 + j] = it->second.rowsTo[j];
         }
     }
     const int steps = rankInterval.steps;
@@ -153,8 +154,8 @@ std::vector<telemetry::RankTime> Trainer::Impl::mergeRanks(std::vector<telemetry
     if (ep) {
         const int bytesPerRow = project.model.stem.dModel * 4;
         for (size_t i = 0; i < moeLayers.size(); ++i)
-            for (size_t r = 0; r < W; ++r) {
-                const double* x = v + layersAt + (i * W + r) * per;
+            for (size_t r = 0; r < E; ++r) {
+                const double* x = v + layersAt + (i * E + r) * per;
                 telemetry::LayerTime lt;
                 lt.rank = static_cast<int>(r);
                 lt.block = moeLayers[i];
@@ -162,7 +163,7 @@ std::vector<telemetry::RankTime> Trainer::Impl::mergeRanks(std::vector<telemetry
                 lt.alltoallSeconds = x[0];
                 lt.expertSeconds = x[1];
                 lt.waitSeconds = x[2];
-                lt.rowsTo.assign(x + 3, x + 3 + W);
+                lt.rowsTo.assign(x + 3, x + 3 + E);
                 lt.bytesPerRow = bytesPerRow;
                 layers.push_back(std::move(lt));
             }

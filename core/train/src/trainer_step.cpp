@@ -144,6 +144,9 @@ std::string Trainer::Impl::runStep() {
     if (dp) dp->beginBackward();
     loss.backward();
     if (dp) dp->finishGradients();
+    // Expert parallel in several groups: the ranks holding the same experts add up their
+    // gradients (the mean over every rank's loss, as the reducer divides by the ranks).
+    if (ep) ep->sumOverReplicas(heldExperts);
     const std::int64_t done = step + 1;
     const bool epochEnd = done % stepsPerEpoch == 0;
     const bool snapshot = done == 1 || done % project.training.telemetryInterval == 0 || epochEnd || done == totalSteps;
@@ -167,7 +170,8 @@ std::string Trainer::Impl::runStep() {
     std::vector<telemetry::RankTime> rankTimes;
     std::vector<telemetry::LayerTime> layerTimes;
     if (dp) {
-        const auto [reduce, exchange] = dp->takeWaitSeconds();
+        auto [reduce, exchange] = dp->takeWaitSeconds();
+        if (ep) reduce += ep->takeReplicaSeconds();
         const double alltoall = ep ? ep->alltoallSecondsSinceTake() - alltoallBefore : 0.0;
         alltoallBefore += alltoall;
         rankInterval.steps += 1;
