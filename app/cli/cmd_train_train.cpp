@@ -276,10 +276,11 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "look at the whole batch are taken over every rank's tokens, so the run matches one process on the same batch. Rank 0 prints\n"
     "the progress and writes the run store and checkpoint (other ranks ignore --out and --checkpoint and write nothing).\n"
     "All ranks must use the same project and options (checked at start by a hash).\n"
-    "Expert parallel: with training.ep (or --ep) equal to the ranks, each rank holds 1/N of every MoE block's routed FFN experts\n"
-    "(contiguous runs, sizes differing by at most one) and the tokens routed to them cross by all-to-all with per-rank row counts\n"
-    "from the routing, forward and backward; everything else stays data parallel. The run store records each rank's all-to-all\n"
-    "time and traffic per block. Its checkpoint holds the whole model (rank 0 gathers the experts) but cannot be resumed.",
+    "Expert parallel: with training.ep (or --ep) E > 1 dividing the ranks, groups of E consecutive ranks each hold 1/E of every MoE\n"
+    "block's routed FFN experts (contiguous runs, sizes differing by at most one) and the tokens routed to them cross by all-to-all\n"
+    "within the group with per-rank row counts from the routing, forward and backward; the ranks holding the same experts in other\n"
+    "groups add up their gradients; everything else stays data parallel. The run store records the all-to-all time and traffic per\n"
+    "block of rank 0's group. Its checkpoint holds the whole model (rank 0 gathers the experts) but cannot be resumed.",
     {{"steps", "N", "train N optimizer steps (overrides the project)"},
      {"epochs", "N", "train N epochs (overrides the project)"},
      {"out", "RUN.sqlite", "run store to write (default: PROJECT-STEM-RUNID.sqlite here)"},
@@ -295,7 +296,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
      {"timeout", "S", "data parallel: seconds the rendezvous and each exchange wait for a missing rank (default 300)"},
      {"project-dir", "DIR", "the folder the project's relative files (a text corpus) are found in (default: the project file's)"},
      {"measure-waits", "", "expert parallel: a barrier before each all-to-all separates waiting for the last rank from the exchange"},
-     {"ep", "N", "expert parallel over the N ranks (overrides training.ep; N = the ranks, or 1 for data parallel only)"}},
+     {"ep", "E", "expert parallel in groups of E ranks (overrides training.ep; E divides the ranks, 1 for data parallel only)"}},
     1, 1, run});
 
 }  // namespace

@@ -54,8 +54,8 @@ struct TrainingSettings {
     // CPU), "cpu", "cuda" (GPU 0) or "cuda:N".
     std::string device = "auto";
     // Expert parallel ranks when training over several processes (moe train --nproc N): 1 (every
-    // rank holds every expert) or N (each rank holds 1/N of every MoE block's experts). One
-    // process holds every expert whatever this says.
+    // rank holds every expert) or E dividing N (groups of E consecutive ranks, each rank holding
+    // 1/E of every MoE block's experts). One process holds every expert whatever this says.
     int ep = 1;
     std::optional<TwinSpec> twin;     // absent: the model itself trains
 };
