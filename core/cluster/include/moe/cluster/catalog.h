@@ -26,6 +26,7 @@ struct GpuSpec {
     double hbmEfficiency = 0;   // fraction of HBM bandwidth streaming kernels reach
     double launchLatencyUs = 0; // host cost of launching one more GPU's collective kernel from
                                 // the same thread (nccl-tests -g N); optional, 0 when absent
+    int computeUnits = 0;       // SMs (NVIDIA) or CUs (AMD); optional, 0 when unknown
 };
 
 // One NCCL-style protocol: time = baseLatency + steps x hopLatency + bytes / (bw x bwFactor).
@@ -93,6 +94,9 @@ struct EpKernelSpec {
     double combineLatencyUs = 0;
     double dispatchRdmaLatencyUs = 0;  // added when the group spans nodes (RDMA round trips)
     double combineRdmaLatencyUs = 0;
+    // SMs / CUs the kernel holds while it moves data (0: none, e.g. DeepEP's hook-based
+    // low-latency mode); compute running beside it gets the rest of the GPU.
+    int computeUnits = 0;
 };
 
 struct ClusterSpec {
