@@ -280,6 +280,7 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
                 l.nvlsEfficiency = r.num("nvls_efficiency", 0.01, 1);
                 l.nvlsLatencyUs = r.num("nvls_latency_us", 0, 1e4);
             }
+            l.ncclChannels = wholeNumber(r, "nccl_channels");
             const Json& pj = r.json().is_object() && r.json().contains("protocols") ? r.json()["protocols"] : Json();
             if (!pj.is_array() || pj.empty()) r.error("protocols", "expected a non-empty array of protocols");
             else
@@ -302,6 +303,8 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
                     ps.baseLatencyUs = field("base_latency_us", 0, 1e5);
                     ps.hopLatencyUs = field("hop_latency_us", 0, 1e5);
                     ps.bwFactor = field("bw_factor", 0.01, 1);
+                    if (pj[p].contains("per_channel_max_gb_s")) ps.perChannelMaxGBs = field("per_channel_max_gb_s", 0.01, 1e5);
+                    if (pj[p].contains("max_gb_s")) ps.maxGBs = field("max_gb_s", 0.01, 1e5);
                     l.protocols.push_back(ps);
                 }
             if (item.j->is_object() && item.j->contains("sources") && (*item.j)["sources"].is_object())

@@ -30,11 +30,15 @@ struct GpuSpec {
 };
 
 // One NCCL-style protocol: time = baseLatency + steps x hopLatency + bytes / (bw x bwFactor).
+// NCCL's tuning model also caps a protocol's bus bandwidth: per channel (LL128) and in total (LL);
+// 0 = no cap. On a scale-up link they are NCCL's one-node figures, on a NIC its multi-node ones.
 struct ProtocolSpec {
     std::string name;           // "LL", "LL128", "Simple"
     double baseLatencyUs = 0;
     double hopLatencyUs = 0;
     double bwFactor = 1;
+    double perChannelMaxGBs = 0;  // x LinkSpec::ncclChannels
+    double maxGBs = 0;
 };
 
 enum class LinkKind { ScaleUp, Host, Nic };
@@ -49,6 +53,7 @@ struct LinkSpec {
     bool nvls = false;                // in-switch reduction (NVLink SHARP)
     double nvlsEfficiency = 0;        // NVLS algbw / spec
     double nvlsLatencyUs = 0;
+    int ncclChannels = 0;             // ring/tree channels NCCL builds over this level (0: unknown)
     bool sharp = false;               // NICs: the switches reduce in the network (SHARP, CollNet)
     std::vector<ProtocolSpec> protocols;
     std::map<std::string, std::string> sources;  // the entry's "sources" (number -> where from)
