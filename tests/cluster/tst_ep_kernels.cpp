@@ -109,6 +109,22 @@ private Q_SLOTS:
         QVERIFY(!estimateEpKernel(rc, *cat().epKernel("deepep-ll"), t).ok());  // not whole nodes
     }
 
+    // A NIC kind adds its own cost per call once the group leaves the node (EFA's over CX7's), to
+    // the kernel libraries, not to NCCL's all-to-all (priced by the collective model).
+    void nicKindAddsItsCostPerCall() {
+        const ResolvedCluster efa = cat().resolve("aws-p5", "").value(), ib = cat().resolve("hgx-h100", "").value();
+        const EpKernelSpec& pplx = *cat().epKernel("pplx");
+        QCOMPARE(kernelCallUs(efa, pplx, true, true) - kernelCallUs(ib, pplx, true, true), efa.nic->epDispatchExtraUs);
+        QCOMPARE(kernelCallUs(efa, pplx, false, true) - kernelCallUs(ib, pplx, false, true), efa.nic->epCombineExtraUs);
+        QVERIFY(efa.nic->epDispatchExtraUs > 3 * pplx.dispatchRdmaLatencyUs);  // several times CX7's
+        QCOMPARE(kernelCallUs(efa, pplx, true, false), kernelCallUs(ib, pplx, true, false));  // inside a node
+        const EpKernelSpec& nccl = *cat().epKernel("nccl-alltoall");
+        QCOMPARE(kernelCallUs(efa, nccl, true, true), kernelCallUs(ib, nccl, true, true));
+        EpTraffic t;
+        t.ep = 16;
+        QVERIFY(estimateEpKernel(efa, pplx, t)->dispatchUs > estimateEpKernel(ib, pplx, t)->dispatchUs + 0.9 * efa.nic->epDispatchExtraUs);
+    }
+
     // Compute beside a kernel runs on the SMs/CUs it leaves: the part that overlaps the kernel
     // takes total / (total - held) as long, the rest runs at full speed.
     void computeUnitsSlowOverlappedCompute() {

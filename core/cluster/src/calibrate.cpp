@@ -527,6 +527,8 @@ std::string calibrationOverlay(const Calibration& c, const std::string& measurem
             num(j, "nvls_latency_us", "nvls_latency_us", l.nvlsLatencyUs);
         }
         if (l.ncclChannels > 0) num(j, "nccl_channels", "nccl_channels", l.ncclChannels);
+        if (l.epDispatchExtraUs > 0) num(j, "ep_dispatch_extra_us", "ep_dispatch_extra_us", l.epDispatchExtraUs);
+        if (l.epCombineExtraUs > 0) num(j, "ep_combine_extra_us", "ep_combine_extra_us", l.epCombineExtraUs);
         j["protocols"] = nlohmann::ordered_json::array();
         for (const ProtocolSpec& p : l.protocols) {
             nlohmann::ordered_json pj;

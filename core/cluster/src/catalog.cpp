@@ -281,6 +281,8 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
                 l.nvlsLatencyUs = r.num("nvls_latency_us", 0, 1e4);
             }
             l.ncclChannels = wholeNumber(r, "nccl_channels");
+            l.epDispatchExtraUs = r.num("ep_dispatch_extra_us", 0, 1e5, false, 0);
+            l.epCombineExtraUs = r.num("ep_combine_extra_us", 0, 1e5, false, 0);
             const Json& pj = r.json().is_object() && r.json().contains("protocols") ? r.json()["protocols"] : Json();
             if (!pj.is_array() || pj.empty()) r.error("protocols", "expected a non-empty array of protocols");
             else

@@ -16,6 +16,15 @@ double expectedDistinctGroups(int experts, int groups, int k) {
     return groups * (1.0 - miss);
 }
 
+double kernelCallUs(const ResolvedCluster& c, const EpKernelSpec& kernel, bool dispatch, bool spansNodes) {
+    double us = dispatch ? kernel.dispatchLatencyUs : kernel.combineLatencyUs;
+    if (!spansNodes) return us;
+    us += dispatch ? kernel.dispatchRdmaLatencyUs : kernel.combineRdmaLatencyUs;
+    // NCCL's all-to-all pays its network costs through the collective model's protocol latencies.
+    if (kernel.mode != EpKernelMode::Nccl) us += dispatch ? c.nic->epDispatchExtraUs : c.nic->epCombineExtraUs;
+    return us;
+}
+
 double overlapSlowdown(const GpuSpec& gpu, const EpKernelSpec* kernel) {
     if (!kernel || kernel->computeUnits <= 0 || gpu.computeUnits <= kernel->computeUnits) return 1.0;
     return double(gpu.computeUnits) / double(gpu.computeUnits - kernel->computeUnits);
@@ -111,8 +120,8 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
         }
     };
     const bool rdma = nodes > 1;
-    pass(t.dispatchBytesPerElement, kernel.dispatchLatencyUs + (rdma ? kernel.dispatchRdmaLatencyUs : 0.0), r.dispatchUs, r.dispatchGBs);
-    pass(t.combineBytesPerElement, kernel.combineLatencyUs + (rdma ? kernel.combineRdmaLatencyUs : 0.0), r.combineUs, r.combineGBs);
+    pass(t.dispatchBytesPerElement, kernelCallUs(c, kernel, true, rdma), r.dispatchUs, r.dispatchGBs);
+    pass(t.combineBytesPerElement, kernelCallUs(c, kernel, false, rdma), r.combineUs, r.combineGBs);
     r.computeUnitsUsed = kernel.computeUnits;
     r.computeUnitsTotal = c.gpu->computeUnits;
     r.overlapSlowdown = overlapSlowdown(*c.gpu, &kernel);

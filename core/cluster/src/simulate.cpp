@@ -463,8 +463,8 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         c.latency = (p.baseLatencyUs + p.hopLatencyUs) * 1e-6;
         if (const EpKernelSpec* k = d.epKernel) {
             const bool rdma = G > rc.system->gpusPerNode;
-            c.dispatchLatency = (k->dispatchLatencyUs + (rdma ? k->dispatchRdmaLatencyUs : 0)) * 1e-6;
-            c.combineLatency = (k->combineLatencyUs + (rdma ? k->combineRdmaLatencyUs : 0)) * 1e-6;
+            c.dispatchLatency = kernelCallUs(rc, *k, true, rdma) * 1e-6;
+            c.combineLatency = kernelCallUs(rc, *k, false, rdma) * 1e-6;
             c.slowdown = overlapSlowdown(*rc.gpu, k);
             r.overlapSlowdown = c.slowdown;
             r.kernelComputeUnits = k->computeUnits;

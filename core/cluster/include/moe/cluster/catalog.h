@@ -54,6 +54,9 @@ struct LinkSpec {
     double nvlsEfficiency = 0;        // NVLS algbw / spec
     double nvlsLatencyUs = 0;
     int ncclChannels = 0;             // ring/tree channels NCCL builds over this level (0: unknown)
+    // NICs: what one expert-parallel dispatch / combine call of a kernel library (not NCCL) costs
+    // beyond the kernel's own RDMA figures (fitted on ConnectX-7) when its group spans nodes.
+    double epDispatchExtraUs = 0, epCombineExtraUs = 0;
     bool sharp = false;               // NICs: the switches reduce in the network (SHARP, CollNet)
     std::vector<ProtocolSpec> protocols;
     std::map<std::string, std::string> sources;  // the entry's "sources" (number -> where from)

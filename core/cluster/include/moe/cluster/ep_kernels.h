@@ -38,6 +38,11 @@ struct EpEstimate {
 // Expected number of distinct groups of size E/groups hit by k distinct experts of E (uniform).
 double expectedDistinctGroups(int experts, int groups, int k);
 
+// The fixed cost of one call (dispatch or combine) of `kernel` on the cluster: its own figure,
+// plus its RDMA share and the NIC's extra cost (LinkSpec::epDispatchExtraUs) when the group spans
+// nodes. Microseconds.
+double kernelCallUs(const ResolvedCluster& c, const EpKernelSpec& kernel, bool dispatch, bool spansNodes);
+
 // How much slower compute runs beside `kernel` on `gpu`: total / (total - used) compute units;
 // 1 without a kernel, when it holds none, or when the GPU's count is unknown.
 double overlapSlowdown(const GpuSpec& gpu, const EpKernelSpec* kernel);
