@@ -50,13 +50,17 @@ int run(const moe::cli::ParsedArgs& a) {
     if (kernels.empty()) throw UsageError("the catalog lists no expert-parallel kernels (ep_kernels.json)");
 
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    moe::cli::Table table({"kernel", "dispatch us", "dispatch GB/s", "combine us", "combine GB/s", "bottleneck"});
+    moe::cli::Table table({"kernel", "dispatch us", "dispatch GB/s", "combine us", "combine GB/s", "bottleneck", "SMs/CUs held", "compute beside"});
     for (const auto* k : kernels) {
         auto e = cl::estimateEpKernel(rc, *k, t);
         if (!e) throw UsageError(e.errors()[0].path + ": " + e.errors()[0].message);
         rows.push_back({{"kernel", k->name}, {"dispatch_us", e->dispatchUs}, {"dispatch_gb_s", e->dispatchGBs}, {"combine_us", e->combineUs},
-                        {"combine_gb_s", e->combineGBs}, {"bottleneck", e->bottleneck}});
-        table.add({k->name, fixed(e->dispatchUs, 1), fixed(e->dispatchGBs, 1), fixed(e->combineUs, 1), fixed(e->combineGBs, 1), e->bottleneck});
+                        {"combine_gb_s", e->combineGBs}, {"bottleneck", e->bottleneck}, {"compute_units_used", e->computeUnitsUsed},
+                        {"compute_units_total", e->computeUnitsTotal}, {"overlap_compute_slowdown", e->overlapSlowdown}});
+        const std::string held = e->computeUnitsTotal > 0 ? std::to_string(e->computeUnitsUsed) + " of " + std::to_string(e->computeUnitsTotal)
+                                                          : std::to_string(e->computeUnitsUsed) + " (GPU count unknown)";
+        table.add({k->name, fixed(e->dispatchUs, 1), fixed(e->dispatchGBs, 1), fixed(e->combineUs, 1), fixed(e->combineGBs, 1), e->bottleneck, held,
+                   "x" + fixed(e->overlapSlowdown, 3)});
     }
     if (a.flag("json")) {
         nlohmann::ordered_json j;
@@ -81,7 +85,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "Prices one dispatch and one combine of uniform top-k routing with each expert-parallel kernel of the\n"
     "catalog (ep_kernels.json): direct sends (DeepEP low-latency, pplx-kernels, MORI-EP), NVLink-then-RDMA\n"
     "forwarding (DeepEP normal) or an NCCL/RCCL all-to-all. GB/s is the bottleneck link's bytes over the time,\n"
-    "as DeepEP reports it.",
+    "as DeepEP reports it. 'SMs/CUs held' is what the kernel occupies while it moves data; compute that overlaps\n"
+    "it (shared experts, another micro-batch's experts) runs on the rest, 'compute beside' times slower.",
     {{"cluster", "NAME", "a cluster from 'moe clusters' (required)"},
      {"ep", "N", "ranks of the expert-parallel group (required)"},
      {"tokens", "T", "tokens per rank (default 128)"},

@@ -38,6 +38,10 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
     j["grad_sync_us"] = r.gradSyncUs;
     j["compute_us_mean"] = r.computeUs;
     j["exposed_comm_us"] = r.exposedCommUs;
+    j["ep_kernel"] = d.epKernel ? nlohmann::ordered_json(d.epKernel->name) : nlohmann::ordered_json(nullptr);
+    j["kernel_compute_units"] = r.kernelComputeUnits;
+    j["overlap_compute_slowdown"] = r.overlapSlowdown;
+    j["overlap_slowdown_us"] = r.overlapSlowdownUs;
     if (r.stragglerRank >= 0)
         j["straggler"] = {{"rank", r.stragglerRank}, {"last_in_passes", r.stragglerLayers},
                           {"experts", r.ranks[static_cast<size_t>(r.stragglerRank)].experts}};
@@ -50,7 +54,7 @@ nlohmann::ordered_json toJson(const cl::StepResult& r, bool timeline) {
     for (const auto& l : r.layers)
         layers.push_back({{"layer", l.layer}, {"forward_us", l.forwardUs}, {"backward_us", l.backwardUs}, {"router_us", l.routerUs},
                           {"dispatch_us", l.dispatchUs}, {"shared_us", l.sharedUs}, {"experts_us", l.expertUs},
-                          {"experts_mean_us", l.expertMeanUs}, {"combine_us", l.combineUs}, {"straggler_rank", l.stragglerRank},
+                          {"experts_mean_us", l.expertMeanUs}, {"combine_us", l.combineUs}, {"overlap_slowdown_us", l.overlapSlowdownUs}, {"straggler_rank", l.stragglerRank},
                           {"imbalance", l.imbalance}, {"dispatch_bytes", l.dispatchBytes}, {"kept", l.keptAssignments},
                           {"dropped", l.droppedAssignments}, {"send_bytes_to", l.sendBytesTo},
                           {"combine_bytes_from", l.combineBytesFrom}, {"received_assignments", l.receivedAssignments}});
@@ -142,6 +146,10 @@ int run(const moe::cli::ParsedArgs& a) {
                                                                     ", gradient sync " + ms(s.gradSyncUs) + ")"
                                                                   : " (forward only)")
               << "\ncompute " << ms(s.computeUs) << " ms per GPU (mean), exposed communication and waiting " << ms(s.exposedCommUs) << " ms\n"
+              << (s.overlapSlowdown > 1.0 ? "compute beside the " + s.deployment.epKernel->name + " kernel (" + std::to_string(s.kernelComputeUnits) +
+                                                   " SMs/CUs held) runs x" + fixed(s.overlapSlowdown, 3) + " slower: +" + ms(s.overlapSlowdownUs) +
+                                                   " ms of compute on the most affected rank\n"
+                                             : std::string())
               << "straggler: " << straggler << "\n"
               << "expert weights " << fixed(s.expertWeightGiBPerGpu, 1) << " GiB per GPU of " << fixed(s.hbmGiB, 0) << " GiB HBM\n\n";
     moe::cli::Table h({"hot link", "bytes (each)", "busy ms", "utilisation"});

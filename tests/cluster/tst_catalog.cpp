@@ -138,6 +138,28 @@ private Q_SLOTS:
         QVERIFY2(r.ok(), r.message().c_str());
     }
 
+    // SMs/CUs are whole numbers with a source, on GPUs and on expert-parallel kernels.
+    void computeUnitsAreWholeAndSourced() {
+        auto c = Catalog::builtin().value();
+        QCOMPARE(c.gpu("h100-sxm")->computeUnits, 132);
+        QCOMPARE(c.gpu("mi300x")->computeUnits, 304);
+        QCOMPARE(c.epKernel("deepep-normal")->computeUnits, 20);
+        QCOMPARE(c.epKernel("deepep-ll")->computeUnits, 0);
+        auto kernel = [](const std::string& units, const std::string& source) {
+            return R"({"ep_kernels": [{"name": "k", "mode": "direct", "dispatch_latency_us": 1, "combine_latency_us": 1, "compute_units": )" + units +
+                   R"(, "sources": {"dispatch_latency_us": "x", "combine_latency_us": "x")" + source + "}}]}";
+        };
+        auto ok = Catalog::parse(sourceFiles(), "catalog", {{"k.json", kernel("24", R"(, "compute_units": "x")")}});
+        QVERIFY2(ok.ok(), ok.message().c_str());
+        QCOMPARE(ok->epKernel("k")->computeUnits, 24);
+        auto fraction = Catalog::parse(sourceFiles(), "catalog", {{"k.json", kernel("20.5", R"(, "compute_units": "x")")}});
+        QVERIFY(!fraction.ok());
+        QVERIFY2(anyMessageContains(fraction.errors(), "compute_units: expected a whole number"), fraction.message().c_str());
+        auto unsourced = Catalog::parse(sourceFiles(), "catalog", {{"k.json", kernel("20", "")}});
+        QVERIFY(!unsourced.ok());
+        QVERIFY2(anyMessageContains(unsourced.errors(), "compute_units: has no source"), unsourced.message().c_str());
+    }
+
     // Overlays replace entries by name or add new ones, are checked as the shipped files are, and
     // their errors name the overlay file.
     void overlaysReplaceAndAdd() {

@@ -98,7 +98,20 @@ private Q_SLOTS:
         QVERIFY2(r.code == 0, r.err.constData());
         const auto rows = QJsonDocument::fromJson(r.out).object()["rows"].toArray();
         QVERIFY(rows.size() >= 3);
-        for (const auto& row : rows) QVERIFY(row.toObject()["dispatch_us"].toDouble() > 0);
+        for (const auto& row : rows) {
+            const auto o = row.toObject();
+            QVERIFY(o["dispatch_us"].toDouble() > 0);
+            QCOMPARE(o["compute_units_total"].toInt(), 132);
+            if (o["kernel"].toString() == "deepep-normal") QCOMPARE(o["overlap_compute_slowdown"].toDouble(), 132.0 / 112.0);
+            if (o["kernel"].toString() == "deepep-ll") QCOMPARE(o["overlap_compute_slowdown"].toDouble(), 1.0);
+        }
+        // The step simulation says what the kernel's SMs cost the compute beside it.
+        auto sim = moe({"simulate", project("llm_h100.json"), "--ep-kernel", "deepep-normal", "--micro-batches", "2", "--json"});
+        QVERIFY2(sim.code == 0, sim.err.constData());
+        const auto j = QJsonDocument::fromJson(sim.out).object();
+        QCOMPARE(j["ep_kernel"].toString(), QString("deepep-normal"));
+        QCOMPARE(j["kernel_compute_units"].toInt(), 20);
+        QVERIFY(j["overlap_slowdown_us"].toDouble() > 0);
         auto bad = moe({"ep", "--cluster", "hgx-h800", "--ep", "16", "--kernel", "nope"});
         QCOMPARE(bad.code, 2);
         QVERIFY(bad.err.contains("deepep-ll"));

@@ -20,6 +20,43 @@ ResolvedCluster cluster(const std::string& name) { return cat().resolve(name, ""
 class TestCollective : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // NCCL's caps on a protocol's bus bandwidth: LL in total, LL128 per channel x the channels of
+    // the level; the scale-up link's (one-node) caps do not apply across nodes.
+    void protocolCapsAndChannels() {
+        Catalog c = cat();
+        LinkSpec* nvl = c.mutableLink("nvlink4");
+        QCOMPARE(nvl->ncclChannels, 24);
+        const std::vector<ProtocolSpec> all = nvl->protocols;
+        auto only = [&](const char* name) -> ProtocolSpec* {
+            nvl->protocols.clear();
+            for (const auto& p : all)
+                if (p.name == name) nvl->protocols.push_back(p);
+            if (nvl->protocols.size() != 1) qFatal("nvlink4 has no single %s protocol", name);
+            return &nvl->protocols[0];
+        };
+        CollectiveOptions ring;
+        ring.algorithm = Algorithm::Ring;
+        auto busbw = [&](int ranks) {
+            auto e = estimateCollective(c.resolve("hgx-h100", "").value(), nullptr, CollectiveOp::AllReduce, 4.0 * (1 << 30), ranks, ring);
+            if (!e) qFatal("%s", e.message().c_str());
+            return e->busbwGBs;
+        };
+        auto near = [](double a, double b) { return std::abs(a - b) <= 0.005 * b; };
+        ProtocolSpec* ll = only("LL");
+        QVERIFY2(near(busbw(8), 141.0), qPrintable(QString::number(busbw(8))));  // not 450 x 0.822 x 0.5 = 185
+        ll->maxGBs = 0;
+        QVERIFY2(near(busbw(8), 450 * 0.822 * 0.5), qPrintable(QString::number(busbw(8))));
+        ll->maxGBs = 141.0;
+        // Two nodes: the NICs' LL (50 x 0.83 x 0.5 per GPU, 8 per node) is the limit, not the one-node cap.
+        QVERIFY2(near(busbw(16), 8 * 50 * 0.83 * 0.5), qPrintable(QString::number(busbw(16))));
+        ProtocolSpec* ll128 = only("LL128");
+        QVERIFY2(near(busbw(8), 450 * 0.822 * 0.9375), qPrintable(QString::number(busbw(8))));  // 24 x 36.7 is above it
+        nvl->ncclChannels = 4;
+        QVERIFY2(near(busbw(8), 4 * ll128->perChannelMaxGBs), qPrintable(QString::number(busbw(8))));
+        nvl->ncclChannels = 0;  // unknown: no per-channel cap
+        QVERIFY2(near(busbw(8), 450 * 0.822 * 0.9375), qPrintable(QString::number(busbw(8))));
+    }
+
     void busbwFactorsFollowNcclTests() {
         QCOMPARE(busBwFactor(CollectiveOp::AllReduce, 8), 1.75);
         QCOMPARE(busBwFactor(CollectiveOp::AllGather, 8), 0.875);

@@ -224,6 +224,32 @@ private Q_SLOTS:
         QVERIFY(d.stepUs > b.stepUs);
     }
 
+    // With the all-to-all hidden behind another micro-batch's compute, that compute runs on the
+    // SMs the EP kernel leaves; without the overlap, or with a kernel holding none, nothing changes.
+    void epKernelComputeUnitsSlowOverlappedCompute() {
+        const spec::Project p = load("mixtral_8x7b.json");
+        const ModelShape s = shapeOf(p.model, 4096);
+        auto loads = modelLoads(s, "uniform", "deployment.routing", "", "deployment.routing_map").value();
+        const EpKernelSpec* normal = cat().epKernel("deepep-normal");
+        EpKernelSpec none = *normal;
+        none.computeUnits = 0;
+        StepModel m20(s, cat(), h100(), loads, 0.0, false, normal), m0(s, cat(), h100(), loads, 0.0, false, &none);
+        Layout l = layoutFromDeployment(*p.deployment, s, h100()).value();
+        QCOMPARE(m20.price(l)->stepUs, m0.price(l)->stepUs);  // nothing overlaps the kernel
+        QCOMPARE(m20.price(l)->epKernelSlowdownUs, 0.0);
+        l.epOverlap = true;
+        const auto a0 = m0.price(l).value(), a20 = m20.price(l).value();
+        QCOMPARE(a0.epKernelSlowdownUs, 0.0);
+        QVERIFY(a20.epKernelSlowdownUs > 0);
+        QVERIFY(a20.epKernelSlowdownUs <= (132.0 / 112.0 - 1) * a20.computeUs * (1 + 1e-9));
+        QCOMPARE(a20.computeUs, a0.computeUs);
+        QVERIFY(a20.epCommUs <= a0.epCommUs);
+        QVERIFY(a20.stepUs > a0.stepUs);
+        bool listed = false;
+        for (const auto& [name, us] : a20.parts()) listed = listed || (name == "compute beside EP kernels" && us == a20.epKernelSlowdownUs);
+        QVERIFY(listed);
+    }
+
     // Published training throughputs (tests/data/cluster/published_throughput.json, with sources):
     // the simulator's error on each is recorded there and must not drift unnoticed.
     void publishedThroughputs() {

@@ -108,6 +108,53 @@ private Q_SLOTS:
         t.ep = 12;
         QVERIFY(!estimateEpKernel(rc, *cat().epKernel("deepep-ll"), t).ok());  // not whole nodes
     }
+
+    // A NIC kind adds its own cost per call once the group leaves the node (EFA's over CX7's), to
+    // the kernel libraries, not to NCCL's all-to-all (priced by the collective model).
+    void nicKindAddsItsCostPerCall() {
+        const ResolvedCluster efa = cat().resolve("aws-p5", "").value(), ib = cat().resolve("hgx-h100", "").value();
+        const EpKernelSpec& pplx = *cat().epKernel("pplx");
+        QCOMPARE(kernelCallUs(efa, pplx, true, true) - kernelCallUs(ib, pplx, true, true), efa.nic->epDispatchExtraUs);
+        QCOMPARE(kernelCallUs(efa, pplx, false, true) - kernelCallUs(ib, pplx, false, true), efa.nic->epCombineExtraUs);
+        QVERIFY(efa.nic->epDispatchExtraUs > 3 * pplx.dispatchRdmaLatencyUs);  // several times CX7's
+        QCOMPARE(kernelCallUs(efa, pplx, true, false), kernelCallUs(ib, pplx, true, false));  // inside a node
+        const EpKernelSpec& nccl = *cat().epKernel("nccl-alltoall");
+        QCOMPARE(kernelCallUs(efa, nccl, true, true), kernelCallUs(ib, nccl, true, true));
+        EpTraffic t;
+        t.ep = 16;
+        QVERIFY(estimateEpKernel(efa, pplx, t)->dispatchUs > estimateEpKernel(ib, pplx, t)->dispatchUs + 0.9 * efa.nic->epDispatchExtraUs);
+    }
+
+    // Compute beside a kernel runs on the SMs/CUs it leaves: the part that overlaps the kernel
+    // takes total / (total - held) as long, the rest runs at full speed.
+    void computeUnitsSlowOverlappedCompute() {
+        QCOMPARE(overlappedComputeUs(10, 100, 2.0), 20.0);         // all of it inside the window
+        QCOMPARE(overlappedComputeUs(100, 30, 2.0), 30.0 + 85.0);  // 15 us of work in the window, 85 after
+        QCOMPARE(overlappedComputeUs(100, 30, 1.0), 100.0);
+        QCOMPARE(overlappedComputeUs(100, 0, 2.0), 100.0);         // the kernel is done before it starts
+        const ResolvedCluster rc = cat().resolve("hgx-h800", "").value();
+        QCOMPARE(rc.gpu->computeUnits, 132);
+        EpTraffic t;
+        t.ep = 16;
+        const auto normal = estimateEpKernel(rc, *cat().epKernel("deepep-normal"), t).value();
+        QCOMPARE(normal.computeUnitsUsed, 20);
+        QCOMPARE(normal.computeUnitsTotal, 132);
+        QCOMPARE(normal.overlapSlowdown, 132.0 / 112.0);
+        // Hook-based (no SM held) and split send/receive kernels change nothing.
+        for (const char* k : {"deepep-ll", "pplx"}) QCOMPARE(estimateEpKernel(rc, *cat().epKernel(k), t)->overlapSlowdown, 1.0);
+        const ResolvedCluster amd = cat().resolve("mi300x-8", "").value();
+        QCOMPARE(overlapSlowdown(*amd.gpu, cat().epKernel("mori-ep")), 304.0 / 224.0);
+        // A kernel that would take every SM is refused, naming the option.
+        EpKernelSpec all = *cat().epKernel("deepep-normal");
+        all.computeUnits = 132;
+        auto e = estimateEpKernel(rc, all, t);
+        QVERIFY(!e.ok());
+        QVERIFY2(e.errors()[0].path == "--kernel" && e.errors()[0].message.find("only 132") != std::string::npos, e.message().c_str());
+        // A GPU without a count: held SMs cannot be charged, so nothing changes.
+        GpuSpec unknown = *rc.gpu;
+        unknown.computeUnits = 0;
+        QCOMPARE(overlapSlowdown(unknown, cat().epKernel("deepep-normal")), 1.0);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestEpKernels)

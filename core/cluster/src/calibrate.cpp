@@ -526,6 +526,9 @@ std::string calibrationOverlay(const Calibration& c, const std::string& measurem
             num(j, "nvls_efficiency", "nvls_efficiency", l.nvlsEfficiency);
             num(j, "nvls_latency_us", "nvls_latency_us", l.nvlsLatencyUs);
         }
+        if (l.ncclChannels > 0) num(j, "nccl_channels", "nccl_channels", l.ncclChannels);
+        if (l.epDispatchExtraUs > 0) num(j, "ep_dispatch_extra_us", "ep_dispatch_extra_us", l.epDispatchExtraUs);
+        if (l.epCombineExtraUs > 0) num(j, "ep_combine_extra_us", "ep_combine_extra_us", l.epCombineExtraUs);
         j["protocols"] = nlohmann::ordered_json::array();
         for (const ProtocolSpec& p : l.protocols) {
             nlohmann::ordered_json pj;
@@ -534,6 +537,8 @@ std::string calibrationOverlay(const Calibration& c, const std::string& measurem
             num(pj, "base_latency_us", k + "base_latency_us", p.baseLatencyUs);
             num(pj, "hop_latency_us", k + "hop_latency_us", p.hopLatencyUs);
             num(pj, "bw_factor", k + "bw_factor", p.bwFactor);
+            if (p.perChannelMaxGBs > 0) num(pj, "per_channel_max_gb_s", k + "per_channel_max_gb_s", p.perChannelMaxGBs);
+            if (p.maxGBs > 0) num(pj, "max_gb_s", k + "max_gb_s", p.maxGBs);
             j["protocols"].push_back(pj);
         }
         j["sources"] = nlohmann::ordered_json::object();

@@ -87,6 +87,13 @@ private:
     const Json* m_sources = nullptr;
 };
 
+// An optional count (SMs, CUs): absent is 0; a fraction is an error, not rounded.
+int wholeNumber(EntryReader& r, const char* key) {
+    const double x = r.num(key, 0, 1e5, false, 0);
+    if (x != std::floor(x)) r.error(key, "expected a whole number");
+    return static_cast<int>(x);
+}
+
 std::string joined(const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -250,6 +257,7 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
             g.gemmEfficiency = r.num("gemm_efficiency", 0.01, 1);
             g.hbmEfficiency = r.num("hbm_efficiency", 0.01, 1);
             g.launchLatencyUs = r.num("launch_latency_us", 0, 1e3, false, 0);
+            g.computeUnits = wholeNumber(r, "compute_units");
             c.m_gpus.push_back(g);
         }
     for (const Item& item : section("links.json", "links")) {
@@ -272,6 +280,9 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
                 l.nvlsEfficiency = r.num("nvls_efficiency", 0.01, 1);
                 l.nvlsLatencyUs = r.num("nvls_latency_us", 0, 1e4);
             }
+            l.ncclChannels = wholeNumber(r, "nccl_channels");
+            l.epDispatchExtraUs = r.num("ep_dispatch_extra_us", 0, 1e5, false, 0);
+            l.epCombineExtraUs = r.num("ep_combine_extra_us", 0, 1e5, false, 0);
             const Json& pj = r.json().is_object() && r.json().contains("protocols") ? r.json()["protocols"] : Json();
             if (!pj.is_array() || pj.empty()) r.error("protocols", "expected a non-empty array of protocols");
             else
@@ -294,6 +305,8 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
                     ps.baseLatencyUs = field("base_latency_us", 0, 1e5);
                     ps.hopLatencyUs = field("hop_latency_us", 0, 1e5);
                     ps.bwFactor = field("bw_factor", 0.01, 1);
+                    if (pj[p].contains("per_channel_max_gb_s")) ps.perChannelMaxGBs = field("per_channel_max_gb_s", 0.01, 1e5);
+                    if (pj[p].contains("max_gb_s")) ps.maxGBs = field("max_gb_s", 0.01, 1e5);
                     l.protocols.push_back(ps);
                 }
             if (item.j->is_object() && item.j->contains("sources") && (*item.j)["sources"].is_object())
@@ -373,6 +386,7 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
         k.combineLatencyUs = r.num("combine_latency_us", 0, 1e5);
         k.dispatchRdmaLatencyUs = r.num("dispatch_rdma_latency_us", 0, 1e5, false, 0);
         k.combineRdmaLatencyUs = r.num("combine_rdma_latency_us", 0, 1e5, false, 0);
+        k.computeUnits = wholeNumber(r, "compute_units");
         if (c.epKernel(k.name)) r.error("name", "duplicate kernel name \"" + k.name + "\"");
         c.m_epKernels.push_back(k);
     }

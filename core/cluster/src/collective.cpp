@@ -50,7 +50,17 @@ std::string normalise(std::string s) {
 struct Proto {
     std::string name;
     double baseUs = 0, hopSuUs = 0, hopNetUs = 0, bwfSu = 1, bwfNet = 1;
+    double capBus = kInf;  // NCCL's bus bandwidth cap for the protocol (bytes/s), channels x per channel or total
 };
+
+// NCCL's caps on a protocol's bus bandwidth (src/graph/tuning.cc): channels x the per-channel
+// maximum (LL128) and a total maximum (LL); infinite where the catalog gives none.
+double protocolCap(const LinkSpec& link, const ProtocolSpec& p) {
+    double cap = kInf;
+    if (p.perChannelMaxGBs > 0 && link.ncclChannels > 0) cap = link.ncclChannels * p.perChannelMaxGBs * kGB;
+    if (p.maxGBs > 0) cap = std::min(cap, p.maxGBs * kGB);
+    return cap;
+}
 
 struct Geometry {
     int n = 1, g = 1, nodes = 1;
@@ -86,20 +96,22 @@ Geometry geometry(const ResolvedCluster& c, int n, int ranksPerNode, int gpusPer
         G.netNode = G.g * G.netGpu;
         G.netP2p = nic.bwGBs * nic.p2pEfficiency * kGB;
     }
+    // Caps: a scale-up link holds NCCL's one-node figures, a NIC its multi-node ones.
     for (const ProtocolSpec& p : su.protocols) {
-        Proto q{p.name, p.baseLatencyUs, p.hopLatencyUs, 0, p.bwFactor, 1};
+        Proto q{p.name, p.baseLatencyUs, p.hopLatencyUs, 0, p.bwFactor, 1, G.nodes > 1 ? kInf : protocolCap(su, p)};
         if (G.nodes > 1) {
             auto it = std::find_if(nic.protocols.begin(), nic.protocols.end(), [&](const ProtocolSpec& x) { return x.name == p.name; });
             if (it == nic.protocols.end()) continue;
             q.baseUs = std::max(q.baseUs, it->baseLatencyUs);
             q.hopNetUs = it->hopLatencyUs;
             q.bwfNet = it->bwFactor;
+            q.capBus = protocolCap(nic, *it);
         }
         G.protos.push_back(q);
     }
     if (G.g == 1 && G.nodes > 1) {
         G.protos.clear();
-        for (const ProtocolSpec& p : nic.protocols) G.protos.push_back({p.name, p.baseLatencyUs, 0, p.hopLatencyUs, 1, p.bwFactor});
+        for (const ProtocolSpec& p : nic.protocols) G.protos.push_back({p.name, p.baseLatencyUs, 0, p.hopLatencyUs, 1, p.bwFactor, protocolCap(nic, p)});
     }
     return G;
 }
@@ -132,11 +144,11 @@ Cost cheapest(const Geometry& G, F f) {
 // which the slower of the two drains its share. (Hence two 8 x MI300X nodes reach a higher
 // busbw than one: the NICs take an eighth of the load off the xGMI links.)
 double ringBw(const Geometry& G, const Proto& p) {
-    if (G.nodes <= 1) return G.suColl * p.bwfSu;
+    if (G.nodes <= 1) return std::min(G.suColl * p.bwfSu, p.capBus);
     const double f = 1.0 / G.g;
     double b = G.netGpu * p.bwfNet / f;
     if (G.g > 1) b = std::min(b, G.suColl * p.bwfSu / (1 - f));
-    return b;
+    return std::min(b, p.capBus);
 }
 
 // Bytes the busiest node sends over its NICs per byte of all-reduce in NCCL's double binary tree
@@ -169,6 +181,7 @@ Cost tree(const Geometry& G, CollectiveOp op, double S) {
         double perByteUs = 0;
         if (G.g > 1) perByteUs = std::max(perByteUs, passes / (kTreeEfficiency * G.suColl * p.bwfSu) * 1e6);
         if (G.nodes > 1) perByteUs = std::max(perByteUs, (op == CollectiveOp::AllReduce ? treeNetFactor(G.nodes) : 1.0) / (G.netNode * p.bwfNet) * 1e6);
+        perByteUs = std::max(perByteUs, passes / p.capBus * 1e6);  // the protocol's bus bandwidth cap
         const double lat = depth * p.hopNetUs + (G.g - 1) * p.hopSuUs;
         return p.baseUs + passes * lat + S * perByteUs;
     });

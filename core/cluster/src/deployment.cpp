@@ -3,6 +3,7 @@
 #include <numeric>
 
 #include "moe/cluster/simulate.h"
+#include "moe/cluster/ep_kernels.h"
 #include "moe/spec/derived.h"
 
 namespace moe::cluster {
@@ -142,15 +143,20 @@ spec::Result<Deployment> resolveDeployment(const spec::Project& project, const C
     // Expert-parallel kernel library.
     const std::string kernel = o.epKernel.empty() ? s.epKernel : o.epKernel;
     if (!kernel.empty()) {
-        d.epKernel = catalog.epKernel(kernel);
-        if (!d.epKernel) {
-            std::vector<int> none;
-            std::string names;
-            for (const auto& k : catalog.epKernels()) names += (names.empty() ? "" : ", ") + k.name;
-            err(o.epKernel.empty() ? "deployment.ep_kernel" : "--ep-kernel",
-                "\"" + kernel + "\" is not an expert-parallel kernel of the catalog; known: " + (names.empty() ? std::string("none") : names));
-        } else
+        auto k = findEpKernel(catalog, *rc->gpu, kernel, o.epKernel.empty() ? "deployment.ep_kernel" : "--ep-kernel");
+        if (!k) {
+            for (const auto& e : k.errors()) errs.push_back(e);
+        } else {
+            d.epKernel = k.value();
             d.notes.push_back("dispatch and combine as " + d.epKernel->display + " (its fixed cost per call instead of the flow model's per-message latency)");
+            if (const double f = overlapSlowdown(*rc->gpu, d.epKernel); f > 1.0)
+                d.notes.push_back("it holds " + n(d.epKernel->computeUnits) + " of the " + n(rc->gpu->computeUnits) +
+                                  " SMs/CUs of a " + rc->gpu->name + ": compute overlapping it runs on the rest (x" +
+                                  std::to_string(std::round(f * 1000) / 1000).substr(0, 5) + ")");
+            else if (d.epKernel->computeUnits > 0)
+                d.notes.push_back("it holds " + n(d.epKernel->computeUnits) + " SMs/CUs, but the catalog gives no compute_units for a " + rc->gpu->name +
+                                  ": compute beside it is not slowed");
+        }
     }
 
     // Routing.

@@ -16,6 +16,45 @@ double expectedDistinctGroups(int experts, int groups, int k) {
     return groups * (1.0 - miss);
 }
 
+double kernelCallUs(const ResolvedCluster& c, const EpKernelSpec& kernel, bool dispatch, bool spansNodes) {
+    double us = dispatch ? kernel.dispatchLatencyUs : kernel.combineLatencyUs;
+    if (!spansNodes) return us;
+    us += dispatch ? kernel.dispatchRdmaLatencyUs : kernel.combineRdmaLatencyUs;
+    // NCCL's all-to-all pays its network costs through the collective model's protocol latencies.
+    if (kernel.mode != EpKernelMode::Nccl) us += dispatch ? c.nic->epDispatchExtraUs : c.nic->epCombineExtraUs;
+    return us;
+}
+
+double overlapSlowdown(const GpuSpec& gpu, const EpKernelSpec* kernel) {
+    if (!kernel || kernel->computeUnits <= 0 || gpu.computeUnits <= kernel->computeUnits) return 1.0;
+    return double(gpu.computeUnits) / double(gpu.computeUnits - kernel->computeUnits);
+}
+
+std::string checkKernelFits(const GpuSpec& gpu, const EpKernelSpec& kernel) {
+    if (kernel.computeUnits <= 0 || gpu.computeUnits <= 0 || kernel.computeUnits < gpu.computeUnits) return {};
+    return kernel.name + " holds " + std::to_string(kernel.computeUnits) + " compute units, but a " + gpu.name + " has only " +
+           std::to_string(gpu.computeUnits) + "; lower the kernel's compute_units in a catalog overlay";
+}
+
+spec::Result<const EpKernelSpec*> findEpKernel(const Catalog& catalog, const GpuSpec& gpu, const std::string& name, const std::string& where) {
+    const EpKernelSpec* k = catalog.epKernel(name);
+    if (!k) {
+        std::string names;
+        for (const auto& x : catalog.epKernels()) names += (names.empty() ? "" : ", ") + x.name;
+        return spec::Diagnostics{
+            {where, "\"" + name + "\" is not an expert-parallel kernel of the catalog; known: " + (names.empty() ? std::string("none") : names)}};
+    }
+    if (std::string e = checkKernelFits(gpu, *k); !e.empty()) return spec::Diagnostics{{where, e}};
+    return k;
+}
+
+double overlappedComputeUs(double workUs, double windowUs, double slowdown) {
+    if (slowdown <= 1.0 || windowUs <= 0 || workUs <= 0) return workUs;
+    const double doneInWindow = windowUs / slowdown;  // work finished while the kernel runs
+    if (workUs <= doneInWindow) return workUs * slowdown;
+    return windowUs + (workUs - doneInWindow);
+}
+
 spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKernelSpec& kernel, const EpTraffic& t) {
     if (t.ep < 2) return spec::Diagnostics{{"--ep", "expert parallelism needs at least 2 ranks"}};
     if (std::string e = c.checkGpuCount(t.ep); !e.empty()) return spec::Diagnostics{{"--ep", e}};
@@ -23,6 +62,7 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
         return spec::Diagnostics{{"--experts", std::to_string(t.experts) + " experts do not spread evenly over " + std::to_string(t.ep) + " ranks"}};
     if (t.k < 1 || t.k > t.experts) return spec::Diagnostics{{"--k", "k must be between 1 and the expert count"}};
     if (t.tokensPerRank < 1 || t.hidden < 1) return spec::Diagnostics{{"--tokens", "tokens and hidden size must be positive"}};
+    if (std::string e = checkKernelFits(*c.gpu, kernel); !e.empty()) return spec::Diagnostics{{"--kernel", e}};
 
     const int g = std::min(t.ep, c.system->gpusPerNode);
     const int nodes = (t.ep + g - 1) / g;
@@ -80,8 +120,11 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
         }
     };
     const bool rdma = nodes > 1;
-    pass(t.dispatchBytesPerElement, kernel.dispatchLatencyUs + (rdma ? kernel.dispatchRdmaLatencyUs : 0.0), r.dispatchUs, r.dispatchGBs);
-    pass(t.combineBytesPerElement, kernel.combineLatencyUs + (rdma ? kernel.combineRdmaLatencyUs : 0.0), r.combineUs, r.combineGBs);
+    pass(t.dispatchBytesPerElement, kernelCallUs(c, kernel, true, rdma), r.dispatchUs, r.dispatchGBs);
+    pass(t.combineBytesPerElement, kernelCallUs(c, kernel, false, rdma), r.combineUs, r.combineGBs);
+    r.computeUnitsUsed = kernel.computeUnits;
+    r.computeUnitsTotal = c.gpu->computeUnits;
+    r.overlapSlowdown = overlapSlowdown(*c.gpu, &kernel);
     return r;
 }
 

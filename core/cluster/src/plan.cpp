@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "moe/cluster/ep_kernels.h"
+
 namespace moe::cluster {
 namespace {
 
@@ -20,6 +22,7 @@ struct Setup {
     spec::DeploymentSpec d;
     int gpus = 0;
     std::vector<std::vector<double>> loads;
+    const EpKernelSpec* epKernel = nullptr;  // deployment.ep_kernel
     std::vector<std::string> notes;
 };
 
@@ -33,6 +36,11 @@ spec::Result<Setup> setup(const spec::Project& project, const Catalog& catalog, 
     st.rc = rc.value();
     st.gpus = o.gpus > 0 ? o.gpus : st.d.gpus;
     if (std::string e = st.rc.checkGpuCount(st.gpus); !e.empty()) return spec::Diagnostics{{o.gpus > 0 ? "--gpus" : "deployment.gpus", e}};
+    if (!st.d.epKernel.empty()) {
+        auto k = findEpKernel(catalog, *st.rc.gpu, st.d.epKernel, "deployment.ep_kernel");
+        if (!k) return k.errors();
+        st.epKernel = k.value();
+    }
     st.shape = shapeOf(project.model, st.d.seqLen);
     if (st.shape.units() < 1) return spec::Diagnostics{{"model.blocks", "the model has no layers to place"}};
     const std::string routing = o.routing.empty() ? st.d.routing : o.routing;
@@ -81,7 +89,7 @@ spec::Result<PlanResult> planLayouts(const spec::Project& project, const Catalog
     if (o.globalBatch <= 0 && S.d.globalBatch <= 0)
         res.notes.push_back("global batch " + n(res.globalBatch) + " sequences (4 per GPU; set deployment.global_batch or --global-batch)");
     if (S.d.epOverlap) res.notes.push_back("every layout hides the expert all-to-all behind compute as far as it can (deployment.parallel.ep_overlap)");
-    StepModel model(shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens);
+    StepModel model(shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens, S.epKernel);
     const int gpn = S.rc.system->gpusPerNode, G = S.gpus, units = shape.units(), seq = shape.seqLen;
 
     std::vector<int> tps;
@@ -191,7 +199,7 @@ spec::Result<LayoutCost> costProjectLayout(const spec::Project& project, const C
     LayoutCost c;
     c.layout = l.value();
     c.memory = estimateMemory(S.shape, c.layout, *S.rc.gpu, o.inference);
-    StepModel model(S.shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens);
+    StepModel model(S.shape, catalog, S.rc, S.loads, S.d.capacityFactor, S.d.dedupTokens, S.epKernel);
     auto step = model.price(c.layout);
     if (!step) return step.errors();
     c.step = std::move(step.value());

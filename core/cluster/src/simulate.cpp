@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "moe/cluster/collective.h"
+#include "moe/cluster/ep_kernels.h"
 #include "moe/cluster/flow.h"
 #include "moe/spec/derived.h"
 
@@ -108,6 +109,8 @@ struct PassOutcome {
     std::vector<double> tpAgStart, tpRsEnd;
     std::vector<double> tpAgStartB, computeStartB, computeEndB, tpRsEndB;  // second micro-batch (empty with one)
     std::vector<double> secondCommEnd;  // combine done
+    std::vector<double> sharedEnd;      // shared experts done
+    std::vector<double> overlapExtraUs; // compute time added by the SMs/CUs the EP kernel holds
     std::vector<double> linkBytes;      // local links
     double end = 0;
     double firstCommBytes = 0;
@@ -127,6 +130,8 @@ struct Context {
     // With a kernel library chosen: its fixed cost per dispatch / combine call, in seconds
     // (negative: the per-message latency above).
     double dispatchLatency = -1, combineLatency = -1;
+    // Compute overlapping a dispatch or combine runs this much slower (the kernel's SMs/CUs).
+    double slowdown = 1;
 };
 
 // Appends the flows of one all-to-allv: src GPU (r, t) -> (s, t) for EP ranks r != s.
@@ -181,22 +186,26 @@ std::vector<double> scaled(std::vector<double> v, double k) {
 
 // One micro-batch's compute on every GPU: the TP group starts together once every member has
 // its tokens and the GPU is free; returns {TP all-gather start, expert start, expert end, TP end}.
+// Expert GEMMs that start while a dispatch/combine kernel still runs on the GPU (until
+// busyUntil) share the GPU with it (Context::slowdown); `extra` is the time that adds.
 struct ChunkCompute {
-    std::vector<double> tpAgStart, start, end, tpRsEnd;
+    std::vector<double> tpAgStart, start, end, tpRsEnd, extra;
 };
 ChunkCompute computeChunk(const Context& c, const LayerWork& w, double mult, const std::vector<double>& arrived,
-                          const std::vector<double>& gpuFree) {
+                          const std::vector<double>& gpuFree, const std::vector<double>& busyUntil) {
     const int tp = c.d.tp;
     ChunkCompute k;
-    for (auto* v : {&k.tpAgStart, &k.start, &k.end, &k.tpRsEnd}) v->resize(static_cast<size_t>(c.G));
+    for (auto* v : {&k.tpAgStart, &k.start, &k.end, &k.tpRsEnd, &k.extra}) v->resize(static_cast<size_t>(c.G));
     for (int s = 0; s < c.d.ep; ++s) {
-        double ready = 0;
+        double ready = 0, busy = 0;
         for (int t = 0; t < tp; ++t) {
             const size_t g = static_cast<size_t>(s * tp + t);
             ready = std::max({ready, arrived[g], gpuFree[g]});
+            busy = std::max(busy, busyUntil[g]);
         }
         const double cs = ready + w.tpAgUs[static_cast<size_t>(s)];
-        const double ce = cs + mult * w.expertFwdUs[static_cast<size_t>(s)];
+        const double work = mult * w.expertFwdUs[static_cast<size_t>(s)];
+        const double ce = cs + overlappedComputeUs(work, busy - cs, c.slowdown);
         const double re = ce + w.tpRsUs[static_cast<size_t>(s)];
         for (int t = 0; t < tp; ++t) {
             const size_t g = static_cast<size_t>(s * tp + t);
@@ -204,9 +213,15 @@ ChunkCompute computeChunk(const Context& c, const LayerWork& w, double mult, con
             k.start[g] = cs;
             k.end[g] = ce;
             k.tpRsEnd[g] = re;
+            k.extra[g] = ce - cs - work;
         }
     }
     return k;
+}
+
+// Per GPU: when the last flow of flows[from, to) it sends or receives finished (or `own`).
+std::vector<double> lastBusy(const std::vector<Flow>& flows, const FlowSolution& s, size_t from, size_t to, const std::vector<double>& own) {
+    return lastFinish(flows, s, from, to, lastFinish(flows, s, from, to, own, true));
 }
 
 // A layer pass. One micro-batch: dispatch, experts, combine. Two (`half` given): the tokens are
@@ -240,12 +255,17 @@ PassOutcome runPass(const Context& c, const LayerWork& w, const LayerWork* half,
     addBytes(s1);
     o.firstCommBytes = std::accumulate(s1.linkBytes.begin(), s1.linkBytes.end(), 0.0);
     const std::vector<double> arrivedA = lastFinish(f1, s1, 0, f1.size(), startV);
-    const std::vector<double> sharedEnd(G, start + mult * c.sharedUs);
-    const ChunkCompute A = computeChunk(c, cw, mult, arrivedA, sharedEnd);
-    o.tpAgStart = A.tpAgStart;
-    o.computeStart = A.start;
-    o.computeEnd = A.end;
-    o.tpRsEnd = A.tpRsEnd;
+    // The dispatch kernel runs on a GPU until its last send or receive is done; shared experts
+    // overlap it.
+    const std::vector<double> busyA = lastBusy(f1, s1, 0, f1.size(), startV);
+    o.sharedEnd.resize(G);
+    o.overlapExtraUs.assign(G, 0.0);
+    for (size_t g = 0; g < G; ++g) {
+        o.sharedEnd[g] = start + overlappedComputeUs(mult * c.sharedUs, busyA[g] - start, c.slowdown);
+        o.overlapExtraUs[g] = o.sharedEnd[g] - start - mult * c.sharedUs;
+    }
+    const std::vector<double>& sharedEnd = o.sharedEnd;
+    ChunkCompute A = computeChunk(c, cw, mult, arrivedA, sharedEnd, busyA);
     if (!half) {
         o.firstCommEnd = arrivedA;
         std::vector<Flow> f2;
@@ -261,11 +281,24 @@ PassOutcome runPass(const Context& c, const LayerWork& w, const LayerWork* half,
         appendAllToAll(c, toRank, true, scaled(sentA, 1e-6), f2);
         const size_t nB = f2.size();
         appendAllToAll(c, fromRank, false, scaled(A.tpRsEnd, 1e-6), f2);
-        const FlowSolution s2 = solve(c, f2);
+        FlowSolution s2 = solve(c, f2);
+        if (c.slowdown > 1.0) {
+            // The first half's experts overlap the second half's dispatch, which the kernel's
+            // SMs/CUs slow down; their later end moves the first half's combine, so solve again.
+            std::vector<double> busy = lastBusy(f2, s2, 0, nB, busyA);
+            A = computeChunk(c, cw, mult, arrivedA, sharedEnd, busy);
+            f2.resize(nB);
+            appendAllToAll(c, fromRank, false, scaled(A.tpRsEnd, 1e-6), f2);
+            o.rateUpdates += s2.rateUpdates;
+            s2 = solve(c, f2);
+        }
         addBytes(s2);
         const std::vector<double> arrivedB = lastFinish(f2, s2, 0, nB, startV);
         const std::vector<double> combinedA = lastFinish(f2, s2, nB, f2.size(), A.tpRsEnd);
-        const ChunkCompute B = computeChunk(c, cw, mult, arrivedB, A.tpRsEnd);
+        // The second half's experts overlap the first half's combine (and what is left of the
+        // second half's dispatch).
+        const ChunkCompute B = computeChunk(c, cw, mult, arrivedB, A.tpRsEnd, lastBusy(f2, s2, 0, f2.size(), startV));
+        for (size_t g = 0; g < G; ++g) o.overlapExtraUs[g] += B.extra[g];
         std::vector<Flow> f3;
         appendAllToAll(c, fromRank, false, scaled(B.tpRsEnd, 1e-6), f3);
         const FlowSolution s3 = solve(c, f3);
@@ -279,6 +312,11 @@ PassOutcome runPass(const Context& c, const LayerWork& w, const LayerWork* half,
         o.secondCommEnd.resize(G);
         for (size_t g = 0; g < G; ++g) o.secondCommEnd[g] = std::max(combinedA[g], combinedB[g]);
     }
+    o.tpAgStart = A.tpAgStart;
+    o.computeStart = A.start;
+    o.computeEnd = A.end;
+    o.tpRsEnd = A.tpRsEnd;
+    for (size_t g = 0; g < G; ++g) o.overlapExtraUs[g] += A.extra[g];
     for (double& x : o.secondCommEnd) {
         if (backward) x += mult * c.routerUs;  // router gradient after the gradients came back
         o.end = std::max(o.end, x);
@@ -425,8 +463,11 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
         c.latency = (p.baseLatencyUs + p.hopLatencyUs) * 1e-6;
         if (const EpKernelSpec* k = d.epKernel) {
             const bool rdma = G > rc.system->gpusPerNode;
-            c.dispatchLatency = (k->dispatchLatencyUs + (rdma ? k->dispatchRdmaLatencyUs : 0)) * 1e-6;
-            c.combineLatency = (k->combineLatencyUs + (rdma ? k->combineRdmaLatencyUs : 0)) * 1e-6;
+            c.dispatchLatency = kernelCallUs(rc, *k, true, rdma) * 1e-6;
+            c.combineLatency = kernelCallUs(rc, *k, false, rdma) * 1e-6;
+            c.slowdown = overlapSlowdown(*rc.gpu, k);
+            r.overlapSlowdown = c.slowdown;
+            r.kernelComputeUnits = k->computeUnits;
         }
     }
     const GpuSpec& gpu = *rc.gpu;
@@ -473,7 +514,8 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             const double start = bwd ? t0 : t0 + c.routerUs;
             if (!bwd) compute(EventKind::Router, t0, t0 + c.routerUs);
             emit(g, layer, pass, EventKind::Dispatch, start, t0 + o.firstCommEnd[gi]);
-            if (c.sharedUs > 0) compute(EventKind::SharedExperts, start, start + mult * c.sharedUs);
+            if (c.sharedUs > 0) compute(EventKind::SharedExperts, start, t0 + o.sharedEnd[gi]);
+            rk.overlapSlowdownUs += o.overlapExtraUs[gi];
             if (o.computeStart[gi] > o.tpAgStart[gi]) compute(EventKind::TensorParallel, t0 + o.tpAgStart[gi], t0 + o.computeStart[gi]);
             compute(EventKind::ExpertCompute, t0 + o.computeStart[gi], t0 + o.computeEnd[gi]);
             if (o.tpRsEnd[gi] > o.computeEnd[gi]) compute(EventKind::TensorParallel, t0 + o.computeEnd[gi], t0 + o.tpRsEnd[gi]);
@@ -604,6 +646,7 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
             lb.expertUs = std::max(lb.expertUs, f.lastEnd(gi) - f.tpAgStart[gi]);
             lb.expertMeanUs += (f.lastEnd(gi) - f.tpAgStart[gi]) / G;
             lb.combineUs = std::max(lb.combineUs, f.secondCommEnd[gi] - f.lastEnd(gi));
+            lb.overlapSlowdownUs = std::max(lb.overlapSlowdownUs, f.overlapExtraUs[gi]);
             r.ranks[gi].tokensReceived += w.received[static_cast<size_t>(g / d.tp)] / d.tp;
         }
         const double bpeD = spec::bytesPerElement(d.dispatchDtype);
@@ -681,6 +724,7 @@ spec::Result<StepResult> simulateStep(const Deployment& d, const Catalog& catalo
     for (const auto& rk : r.ranks) {
         r.computeUs += rk.computeUs / G;
         maxCompute = std::max(maxCompute, rk.computeUs);
+        r.overlapSlowdownUs = std::max(r.overlapSlowdownUs, rk.overlapSlowdownUs);
     }
     r.exposedCommUs = std::max(0.0, r.stepUs - r.gradSyncUs - maxCompute);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "moe/cluster/collective.h"
+#include "moe/cluster/ep_kernels.h"
 #include "moe/cluster/memory.h"
 #include "moe/cluster/simulate.h"
 
@@ -25,9 +26,11 @@ constexpr double kGroupedTileRows = 128;
 
 struct PassCost {
     double compute = 0, tp = 0, cp = 0, ep = 0, etp = 0;
-    double total() const { return compute + tp + cp + ep + etp; }
+    double epSm = 0;  // compute slowed by the EP kernel's SMs/CUs (ep_overlap)
+    double total() const { return compute + tp + cp + ep + etp + epSm; }
     PassCost& operator+=(const PassCost& o) {
         compute += o.compute;
+        epSm += o.epSm;
         tp += o.tp;
         cp += o.cp;
         ep += o.ep;
@@ -44,6 +47,7 @@ std::vector<std::pair<std::string, double>> StepBreakdown::parts() const {
             {"tensor-parallel comm", tpCommUs},
             {"context-parallel comm", cpCommUs},
             {"expert all-to-all", epCommUs},
+            {"compute beside EP kernels", epKernelSlowdownUs},
             {"expert-TP comm", etpCommUs},
             {"pipeline send/recv", ppCommUs},
             {"pipeline bubble", bubbleUs},
@@ -103,8 +107,14 @@ spec::Result<std::vector<std::vector<double>>> modelLoads(const ModelShape& s, c
 }
 
 StepModel::StepModel(const ModelShape& shape, const Catalog& catalog, const ResolvedCluster& rc, std::vector<std::vector<double>> loads,
-                     double capacityFactor, bool dedupTokens)
-    : m_shape(shape), m_catalog(catalog), m_rc(rc), m_loads(std::move(loads)), m_capacityFactor(capacityFactor), m_dedup(dedupTokens) {
+                     double capacityFactor, bool dedupTokens, const EpKernelSpec* epKernel)
+    : m_shape(shape),
+      m_catalog(catalog),
+      m_rc(rc),
+      m_loads(std::move(loads)),
+      m_capacityFactor(capacityFactor),
+      m_dedup(dedupTokens),
+      m_epKernel(epKernel) {
     for (const auto& row : m_loads)
         if (row != m_loads.front()) m_uniform = false;
 }
@@ -140,6 +150,7 @@ spec::Result<StepModel::A2a> StepModel::allToAll(const Layout& l, double tokensP
     d.tp = l.etp;
     d.capacityFactor = m_capacityFactor;
     d.dedupTokens = m_dedup;
+    d.epKernel = m_epKernel;
     d.placement.assign(static_cast<size_t>(d.ep), {});
     for (int e = 0; e < d.experts; ++e) d.placement[static_cast<size_t>(e % d.ep)].push_back(e);
     std::vector<std::vector<double>> loads(m_loads.begin(), m_loads.begin() + simLayers);
@@ -267,10 +278,14 @@ spec::Result<StepBreakdown> StepModel::price(const Layout& l) const {
         }
         // Batch-level overlap: this unit's all-to-all runs while another micro-batch computes the
         // same unit, so only what is longer than that compute stays exposed.
+        // That compute shares the GPU with the kernel's SMs/CUs while the all-to-all runs.
         if (l.epOverlap) {
-            c.fwd.ep = std::max(0.0, c.fwd.ep - c.fwd.compute);
-            c.bwd.ep = std::max(0.0, c.bwd.ep - c.bwd.compute);
-            c.re.ep = std::max(0.0, c.re.ep - c.re.compute);
+            const double slowdown = overlapSlowdown(gpu, m_epKernel);
+            for (PassCost* p : {&c.fwd, &c.bwd, &c.re}) {
+                const double slowed = overlappedComputeUs(p->compute, p->ep, slowdown);
+                p->epSm = slowed - p->compute;
+                p->ep = std::max(0.0, p->ep - slowed);
+            }
         }
         // Selective recomputation re-runs norms and activation functions: memory-bound, reading
         // their inputs and writing the dropped outputs again.
@@ -325,6 +340,7 @@ spec::Result<StepBreakdown> StepModel::price(const Layout& l) const {
     r.tpCommUs = m * (slowestF.tp + slowestB.tp + slowestRe.tp);
     r.cpCommUs = m * (slowestF.cp + slowestB.cp + slowestRe.cp);
     r.epCommUs = m * (slowestF.ep + slowestB.ep + slowestRe.ep);
+    r.epKernelSlowdownUs = m * (slowestF.epSm + slowestB.epSm + slowestRe.epSm);
     r.etpCommUs = m * (slowestF.etp + slowestB.etp + slowestRe.etp);
     r.ppCommUs = m * p2p;
     r.bubbleUs = bubbleFactor * tMb;

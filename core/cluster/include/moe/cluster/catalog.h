@@ -26,14 +26,19 @@ struct GpuSpec {
     double hbmEfficiency = 0;   // fraction of HBM bandwidth streaming kernels reach
     double launchLatencyUs = 0; // host cost of launching one more GPU's collective kernel from
                                 // the same thread (nccl-tests -g N); optional, 0 when absent
+    int computeUnits = 0;       // SMs (NVIDIA) or CUs (AMD); optional, 0 when unknown
 };
 
 // One NCCL-style protocol: time = baseLatency + steps x hopLatency + bytes / (bw x bwFactor).
+// NCCL's tuning model also caps a protocol's bus bandwidth: per channel (LL128) and in total (LL);
+// 0 = no cap. On a scale-up link they are NCCL's one-node figures, on a NIC its multi-node ones.
 struct ProtocolSpec {
     std::string name;           // "LL", "LL128", "Simple"
     double baseLatencyUs = 0;
     double hopLatencyUs = 0;
     double bwFactor = 1;
+    double perChannelMaxGBs = 0;  // x LinkSpec::ncclChannels
+    double maxGBs = 0;
 };
 
 enum class LinkKind { ScaleUp, Host, Nic };
@@ -48,6 +53,10 @@ struct LinkSpec {
     bool nvls = false;                // in-switch reduction (NVLink SHARP)
     double nvlsEfficiency = 0;        // NVLS algbw / spec
     double nvlsLatencyUs = 0;
+    int ncclChannels = 0;             // ring/tree channels NCCL builds over this level (0: unknown)
+    // NICs: what one expert-parallel dispatch / combine call of a kernel library (not NCCL) costs
+    // beyond the kernel's own RDMA figures (fitted on ConnectX-7) when its group spans nodes.
+    double epDispatchExtraUs = 0, epCombineExtraUs = 0;
     bool sharp = false;               // NICs: the switches reduce in the network (SHARP, CollNet)
     std::vector<ProtocolSpec> protocols;
     std::map<std::string, std::string> sources;  // the entry's "sources" (number -> where from)
@@ -93,6 +102,9 @@ struct EpKernelSpec {
     double combineLatencyUs = 0;
     double dispatchRdmaLatencyUs = 0;  // added when the group spans nodes (RDMA round trips)
     double combineRdmaLatencyUs = 0;
+    // SMs / CUs the kernel holds while it moves data (0: none, e.g. DeepEP's hook-based
+    // low-latency mode); compute running beside it gets the rest of the GPU.
+    int computeUnits = 0;
 };
 
 struct ClusterSpec {

@@ -29,10 +29,32 @@ struct EpEstimate {
     // bandwidth, local-rank traffic included); `bottleneck` is "NVLink"/"xGMI" or "RDMA".
     double dispatchGBs = 0, combineGBs = 0;
     std::string bottleneck;
+    // Compute beside the kernel: the SMs/CUs it holds of the GPU's, and how much slower work
+    // overlapping it runs (total / (total - used); 1 when it holds none or the GPU's count is unknown).
+    int computeUnitsUsed = 0, computeUnitsTotal = 0;
+    double overlapSlowdown = 1;
 };
 
 // Expected number of distinct groups of size E/groups hit by k distinct experts of E (uniform).
 double expectedDistinctGroups(int experts, int groups, int k);
+
+// The fixed cost of one call (dispatch or combine) of `kernel` on the cluster: its own figure,
+// plus its RDMA share and the NIC's extra cost (LinkSpec::epDispatchExtraUs) when the group spans
+// nodes. Microseconds.
+double kernelCallUs(const ResolvedCluster& c, const EpKernelSpec& kernel, bool dispatch, bool spansNodes);
+
+// How much slower compute runs beside `kernel` on `gpu`: total / (total - used) compute units;
+// 1 without a kernel, when it holds none, or when the GPU's count is unknown.
+double overlapSlowdown(const GpuSpec& gpu, const EpKernelSpec* kernel);
+// Empty when the kernel leaves the GPU some compute units; otherwise what is wrong.
+std::string checkKernelFits(const GpuSpec& gpu, const EpKernelSpec& kernel);
+// Duration of `workUs` of compute that starts while communication has `windowUs` left to run:
+// the work done during the window runs `slowdown` times slower, the rest at full speed.
+double overlappedComputeUs(double workUs, double windowUs, double slowdown);
+
+// The catalog's kernel `name` for a cluster of `gpu`s; errors (at `where`: deployment.ep_kernel,
+// --ep-kernel) list the known kernels or say that it leaves the GPU no compute units.
+spec::Result<const EpKernelSpec*> findEpKernel(const Catalog& catalog, const GpuSpec& gpu, const std::string& name, const std::string& where);
 
 // Errors name the option (--ep, --kernel) and what would be valid.
 spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKernelSpec& kernel, const EpTraffic& t);

@@ -19,7 +19,8 @@
 //  - With two micro-batches, the second half's dispatch shares the links with the first half's
 //    combine while the first half computes (dual micro-batch overlap).
 //  - Expert, shared-expert and router GEMMs by roofline (peak x gemm_efficiency vs HBM x
-//    hbm_efficiency). Shared experts overlap the dispatch. Backward: 2x the FLOPs, the same
+//    hbm_efficiency). Shared experts overlap the dispatch. Compute overlapping a dispatch or
+//    combine kernel that holds SMs/CUs runs on the rest of the GPU. Backward: 2x the FLOPs, the same
 //    traffic in reverse. Then expert and shared-expert gradients are all-reduced over the
 //    replicas (not overlapped: an upper bound).
 //  - Attention and dense layers are not priced.
@@ -109,6 +110,7 @@ struct RankTimeline {
     double expertUs = 0;             // expert GEMMs only
     double waitUs = 0;
     double tokensReceived = 0;       // token-expert assignments received, all layers, forward
+    double overlapSlowdownUs = 0;    // compute time added by the SMs/CUs the EP kernel holds, both passes
 };
 
 struct LayerBreakdown {
@@ -121,6 +123,7 @@ struct LayerBreakdown {
     double expertUs = 0;             // forward: slowest rank's expert GEMMs (incl. TP collectives)
     double expertMeanUs = 0;         // forward: mean over ranks
     double combineUs = 0;            // forward: slowest rank's combine
+    double overlapSlowdownUs = 0;    // forward: most compute time a rank lost to the EP kernel's SMs/CUs
     int stragglerRank = -1;          // the rank whose experts finished last (forward); -1: balanced (within 0.5%)
     double imbalance = 1;            // max / mean assignments received per EP rank
     double dispatchBytes = 0;        // bytes sent over links by the EP group, forward dispatch
@@ -169,6 +172,11 @@ struct StepResult {
     int stragglerLayers = 0;         // in how many layer passes it was last
     double expertWeightGiBPerGpu = 0;
     double hbmGiB = 0;
+    // Compute beside the EP kernel (Deployment::epKernel): the SMs/CUs it holds, how much slower
+    // overlapping compute runs (total / (total - held)), and the most time a rank lost to it.
+    int kernelComputeUnits = 0;
+    double overlapSlowdown = 1;
+    double overlapSlowdownUs = 0;
     int flowRateUpdates = 0;         // flow-model work, for benchmarks
     std::vector<std::string> notes;  // assumptions and defaults, for the user
 };

@@ -13,7 +13,8 @@
 //  - Expert-parallel all-to-all (dispatch and combine, with stragglers) from the MoE step simulator
 //    (simulate.h) on one expert-parallel group, in both passes; ETP all-gather / reduce-scatter.
 //    With ep_overlap (batch-level overlap of two micro-batches) only the part of each layer's
-//    all-to-all longer than that layer's compute is exposed.
+//    all-to-all longer than that layer's compute is exposed, and the compute it overlaps runs on
+//    the SMs/CUs the deployment's EP kernel leaves (ep_kernels.h, overlappedComputeUs).
 //  - TP: all-reduce per attention and FFN block in each pass, or all-gather + reduce-scatter with
 //    sequence parallelism; CP: keys and values gathered over the cp ranks, hidden behind the
 //    attention core when it is longer.
@@ -45,6 +46,9 @@ struct StepBreakdown {
     // Per step on the slowest pipeline rank (m micro-batches): compute, and what is exposed.
     double computeUs = 0, recomputeUs = 0;
     double tpCommUs = 0, cpCommUs = 0, epCommUs = 0, etpCommUs = 0, ppCommUs = 0;
+    // With ep_overlap: compute time added because the EP kernel holds SMs/CUs while the compute
+    // it hides behind runs (EpKernelSpec::computeUnits).
+    double epKernelSlowdownUs = 0;
     double bubbleUs = 0;
     double dpCommUs = 0, dpExposedUs = 0;
     double optimizerUs = 0;
@@ -73,8 +77,9 @@ class StepModel {
 public:
     // `loads`: one row per MoE layer (modelLoads). `capacityFactor` 0: dropless.
     // `dedupTokens`: a token goes once to each rank holding some of its experts.
+    // `epKernel`: the dispatch/combine library (deployment.ep_kernel; nullptr: the flow model).
     StepModel(const ModelShape& shape, const Catalog& catalog, const ResolvedCluster& rc, std::vector<std::vector<double>> loads,
-              double capacityFactor = 0.0, bool dedupTokens = false);
+              double capacityFactor = 0.0, bool dedupTokens = false, const EpKernelSpec* epKernel = nullptr);
 
     spec::Result<StepBreakdown> price(const Layout& l) const;
 
@@ -94,6 +99,7 @@ private:
     bool m_uniform = true;
     double m_capacityFactor = 0;
     bool m_dedup = false;
+    const EpKernelSpec* m_epKernel = nullptr;
     mutable std::mutex m_mutex;
     mutable std::map<std::tuple<int, int, long long, std::string, std::string>, std::shared_ptr<const A2a>> m_cache;
 };
