@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "catalog_files.h"
 #include "moe/cluster/calibrate.h"
 
 using namespace moe::cluster;
@@ -304,14 +305,7 @@ private Q_SLOTS:
         auto c = calibrate(t, cluster("gb200-nvl72"), CollectiveOp::AllReduce, 72, opt).value();
         const std::string overlay = calibrationOverlay(c, file, "gb200-nvl72");
         QVERIFY(overlay.find("fitted to gb200-72gpu-nvl72-allreduce-coreweave.txt") != std::string::npos);
-        std::map<std::string, std::string> files;
-        for (const char* f : {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"}) {
-            std::ifstream in(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog/" + f);
-            std::ostringstream s;
-            s << in.rdbuf();
-            files[f] = s.str();
-        }
-        auto cat = Catalog::parse(files, "catalog", {{"overlay.json", overlay}});
+        auto cat = Catalog::parse(shippedCatalogFiles(), "catalog", {{"overlay.json", overlay}});
         QVERIFY2(cat.ok(), cat.message().c_str());
         const ResolvedCluster rc = cat->resolve("gb200-nvl72", "").value();
         for (const auto& p : c.points) {
@@ -320,6 +314,18 @@ private Q_SLOTS:
         }
         QVERIFY(cat->link("nvlink5")->sources.at("collective_efficiency").find("moe calibrate") != std::string::npos);
         QCOMPARE(cat->links().size(), Catalog::builtin()->links().size());  // replaced, not added
+    }
+
+    // A NIC written to an overlay keeps its in-network reduction flag (SHARP, NCCL's CollNet).
+    void overlayKeepsSharp() {
+        Calibration c;
+        c.fittedLinks.push_back(*Catalog::builtin()->link("ib-ndr-cx7"));
+        QVERIFY(c.fittedLinks.front().sharp);
+        const std::string overlay = calibrationOverlay(c, "log.txt", "hgx-h100");
+        QVERIFY2(overlay.find("\"sharp\": true") != std::string::npos, overlay.c_str());
+        auto cat = Catalog::parse(shippedCatalogFiles(), "catalog", {{"overlay.json", overlay}});
+        QVERIFY2(cat.ok(), cat.message().c_str());
+        QVERIFY(cat->link("ib-ndr-cx7")->sharp);
     }
 
     // The local loop on a table measured with `moe collective alltoall --measure --nproc 2` on the
@@ -347,18 +353,7 @@ private Q_SLOTS:
         QVERIFY(c->catalogRmsPct > 40);  // half the rate is far out at the large sizes
         QVERIFY(c->calibratedRmsPct < 35);  // the small sizes of a shared machine are noisy
         const std::string overlay = calibrationOverlay(c.value(), file, "localhost-gloo");
-        auto cat = Catalog::parse(
-            [] {
-                std::map<std::string, std::string> files;
-                for (const char* f : {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"}) {
-                    std::ifstream in(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog/" + f);
-                    std::ostringstream s;
-                    s << in.rdbuf();
-                    files[f] = s.str();
-                }
-                return files;
-            }(),
-            "catalog", {{"local.json", overlay}});
+        auto cat = Catalog::parse(shippedCatalogFiles(), "catalog", {{"local.json", overlay}});
         QVERIFY2(cat.ok(), cat.message().c_str());
         QCOMPARE(cat->link("gloo-loopback")->p2pEfficiency, std::round(fitted.p2pEfficiency * 1e6) / 1e6);
         QVERIFY(cat->link("gloo-loopback")->sources.at("p2p_efficiency").find("moe calibrate") != std::string::npos);

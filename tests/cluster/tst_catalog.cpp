@@ -7,22 +7,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "catalog_files.h"
 #include "moe/cluster/catalog.h"
 
 using namespace moe::cluster;
 
 namespace {
 
-std::map<std::string, std::string> sourceFiles() {
-    std::map<std::string, std::string> files;
-    for (const char* f : {"gpus.json", "links.json", "systems.json", "topologies.json", "clusters.json"}) {
-        std::ifstream in(std::string(MOE_SOURCE_DIR) + "/core/cluster/catalog/" + f);
-        std::ostringstream s;
-        s << in.rdbuf();
-        files[f] = s.str();
-    }
-    return files;
-}
+std::map<std::string, std::string> sourceFiles() { return shippedCatalogFiles(); }
 
 bool anyMessageContains(const moe::spec::Diagnostics& d, const std::string& text) {
     for (const auto& e : d)

@@ -522,6 +522,7 @@ std::string calibrationOverlay(const Calibration& c, const std::string& measurem
         num(j, "collective_efficiency", "collective_efficiency", l.collectiveEfficiency);
         num(j, "p2p_efficiency", "p2p_efficiency", l.p2pEfficiency);
         j["nvls"] = l.nvls;
+        if (l.sharp) j["sharp"] = true;  // in-network reduction (CollNet), kept with its source
         if (l.nvls) {
             num(j, "nvls_efficiency", "nvls_efficiency", l.nvlsEfficiency);
             num(j, "nvls_latency_us", "nvls_latency_us", l.nvlsLatencyUs);
