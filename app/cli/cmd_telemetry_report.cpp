@@ -9,6 +9,7 @@
 #include "moe/cluster/layer_times.h"
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/collapse.h"
+#include "moe/telemetry/report.h"
 #include "moe/telemetry/run_store.h"
 
 namespace {
@@ -97,34 +98,11 @@ int run(const moe::cli::ParsedArgs& a) {
     for (const auto& al : r.latest()->alerts)
         if (al.kind == tel::AlertKind::Divergence) finalAlerts.push_back(al);
 
-    // Data parallel runs: each rank's time summed over the snapshots up to the reported one.
-    std::map<int, tel::RankTime> ranks;
-    for (const auto& s : r.snapshots()) {
-        if (s->step > snap->step) break;
-        for (const auto& t : s->rankTimes) {
-            auto& sum = ranks[t.rank];
-            sum.rank = t.rank;
-            sum.steps += t.steps;
-            sum.computeSeconds += t.computeSeconds;
-            sum.gradReduceSeconds += t.gradReduceSeconds;
-            sum.exchangeSeconds += t.exchangeSeconds;
-        }
-    }
-
-    // Expert parallel runs: each rank's all-to-all time and traffic per block, summed the same way,
-    // and with --predict the same traffic priced on a catalog cluster.
-    // The first snapshot's step alone is left out when others follow: its exchanges open the
-    // ranks' connections.
-    std::vector<tel::LayerTime> layerRecords;
-    const bool skipFirst = r.snapshots().size() > 1 && r.snapshots()[1]->step <= snap->step && !r.snapshots()[1]->layerTimes.empty();
-    for (const auto& s : r.snapshots()) {
-        if (s->step > snap->step) break;
-        if (skipFirst && s == r.snapshots().front()) continue;
-        layerRecords.insert(layerRecords.end(), s->layerTimes.begin(), s->layerTimes.end());
-    }
-    bool waitsMeasured = false;
-    for (const auto& t : layerRecords) waitsMeasured = waitsMeasured || t.waitSeconds > 0;
-    const std::vector<tel::LayerTime> layerTimes = tel::sumLayerTimes(layerRecords);
+    // Multi-rank runs: each rank's time and each expert parallel block's all-to-all, summed over the
+    // snapshots up to the reported one (as the Markdown report has them), and with --predict the
+    // same traffic priced on a catalog cluster.
+    const tel::DistributedSummary dist = tel::summarizeDistributed(r, snap->step);
+    const std::vector<tel::LayerTime>& layerTimes = dist.layerTimes;
     std::vector<cl::LayerPrediction> predictions;
     std::string predictedCluster;
     if (auto name = a.value("predict")) {
@@ -175,8 +153,8 @@ int run(const moe::cli::ParsedArgs& a) {
             j["unigram_bits_per_byte"] = lastLm->unigramBitsPerByte;
         }
         j["ranks"] = nlohmann::ordered_json::array();
-        for (const auto& [rank, t] : ranks)
-            j["ranks"].push_back({{"rank", rank}, {"steps", t.steps}, {"compute_seconds", t.computeSeconds},
+        for (const auto& t : dist.ranks)
+            j["ranks"].push_back({{"rank", t.rank}, {"steps", t.steps}, {"compute_seconds", t.computeSeconds},
                                   {"grad_reduce_seconds", t.gradReduceSeconds}, {"exchange_seconds", t.exchangeSeconds}});
         j["layer_times"] = nlohmann::ordered_json::array();
         for (const auto& t : layerTimes)
@@ -236,46 +214,32 @@ int run(const moe::cli::ParsedArgs& a) {
                   << fixed(tel::bitsPerByte(bestLm->testLoss), 3) << " at step " << bestLm->step << "; unigram reference "
                   << fixed(lastLm->unigramBitsPerByte, 3) << " bits per byte\n";
     std::cout << humanCount(snap->tokensPerSecond) << " tokens/s, " << fixed(snap->wallSeconds, 1) << " s of training\n";
-    if (!ranks.empty()) {
-        std::cout << "\ndata parallel over " << ranks.size() << " ranks, time per step up to step " << snap->step << ":\n";
+    if (!dist.ranks.empty()) {
+        std::cout << "\ndata parallel over " << dist.ranks.size() << " ranks, time per step up to step " << snap->step << ":\n";
         moe::cli::Table t({"rank", "steps", "compute ms", "grad reduce ms", "exchange ms", "communication"});
-        for (const auto& [rank, rt] : ranks) {
+        for (const auto& rt : dist.ranks) {
             const double n = std::max(1, rt.steps), total = rt.computeSeconds + rt.gradReduceSeconds + rt.exchangeSeconds;
-            t.add({std::to_string(rank), std::to_string(rt.steps), fixed(1e3 * rt.computeSeconds / n, 2), fixed(1e3 * rt.gradReduceSeconds / n, 2),
+            t.add({std::to_string(rt.rank), std::to_string(rt.steps), fixed(1e3 * rt.computeSeconds / n, 2), fixed(1e3 * rt.gradReduceSeconds / n, 2),
                    fixed(1e3 * rt.exchangeSeconds / n, 2), total > 0 ? pct((rt.gradReduceSeconds + rt.exchangeSeconds) / total) : "-"});
         }
         std::cout << t.str() << "(grad reduce: waiting for the gradient all-reduce after the backward pass; exchange: the routers' gathers and\n"
                      "the step's loss and telemetry sums in the forward pass; communication: their share of the step)\n";
     }
 
-    if (!layerTimes.empty()) {
-        std::map<int, std::vector<const tel::LayerTime*>> byBlock;
-        for (const auto& t : layerTimes) byBlock[t.block].push_back(&t);
-        std::cout << "\nexpert parallel, time per step up to step " << snap->step << (skipFirst ? " after the first snapshot" : "")
+    if (!dist.blocks.empty()) {
+        std::cout << "\nexpert parallel, time per step up to step " << snap->step << (dist.skippedFirst ? " after the first snapshot" : "")
                   << " (the slowest rank of each block):\n";
         std::vector<std::string> head{"block", "ranks", "steps", "all-to-all ms", "rank", "experts ms", "KiB sent per dispatch"};
-        if (waitsMeasured) head.insert(head.begin() + 5, "waiting ms");
+        if (dist.waitsMeasured) head.insert(head.begin() + 5, "waiting ms");
         moe::cli::Table t(head);
-        for (const auto& [block, ranksOfBlock] : byBlock) {
-            const tel::LayerTime* slow = ranksOfBlock.front();
-            double slowest = -1, experts = 0, sent = 0;
-            for (const tel::LayerTime* x : ranksOfBlock) {
-                const double n = std::max(1, x->steps);
-                if (x->alltoallSeconds / n > slowest) {
-                    slowest = x->alltoallSeconds / n;
-                    slow = x;
-                }
-                experts = std::max(experts, x->expertSeconds / n);
-                for (size_t d = 0; d < x->rowsTo.size(); ++d)
-                    if (static_cast<int>(d) != x->rank) sent += x->rowsTo[d] * x->bytesPerRow / n;
-            }
-            std::vector<std::string> row{std::to_string(block), std::to_string(ranksOfBlock.size()), std::to_string(slow->steps), fixed(1e3 * slowest, 3),
-                                         std::to_string(slow->rank), fixed(1e3 * experts, 3), fixed(sent / 1024, 1)};
-            if (waitsMeasured) row.insert(row.begin() + 5, fixed(1e3 * slow->waitSeconds / std::max(1, slow->steps), 3));
+        for (const auto& b : dist.blocks) {
+            std::vector<std::string> row{std::to_string(b.block), std::to_string(b.ranks), std::to_string(b.steps), fixed(1e3 * b.alltoallSeconds, 3),
+                                         std::to_string(b.slowestRank), fixed(1e3 * b.expertSeconds, 3), fixed(b.sentBytes / 1024, 1)};
+            if (dist.waitsMeasured) row.insert(row.begin() + 5, fixed(1e3 * b.waitSeconds, 3));
             t.add(row);
         }
         std::cout << t.str() << "(all-to-all: the block's dispatch and combine, forward and backward"
-                  << (waitsMeasured ? ", after the barrier before each; waiting: in that barrier,\nuntil the last rank arrived" : "")
+                  << (dist.waitsMeasured ? ", after the barrier before each; waiting: in that barrier,\nuntil the last rank arrived" : "")
                   << "; experts: the slowest rank's expert\nforward; sent: token rows every rank sends to the others in one dispatch, summed)\n";
     }
     if (!predictions.empty()) {

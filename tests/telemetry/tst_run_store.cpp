@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "moe/telemetry/report.h"
 #include "moe/telemetry/run_store.h"
 
 using namespace moe::telemetry;
@@ -422,6 +423,21 @@ private Q_SLOTS:
         QCOMPARE(sum[3].steps, 10);
         QCOMPARE(sum[3].alltoallSeconds, 1.02 + 1.02);
         QCOMPARE(sum[3].rowsTo, (std::vector<double>{22.0, 8.5 + 17.5}));
+        // What `moe report` and the Markdown report show: step 1 (the connections opening) left out,
+        // each block's slowest rank per step, the rows every rank sends to the others.
+        const auto dist = summarizeDistributed(*r.value(), snaps.back()->step);
+        QVERIFY(dist.skippedFirst);
+        QVERIFY(!dist.waitsMeasured);
+        QCOMPARE(dist.blocks.size(), size_t(2));
+        QCOMPARE(dist.blocks[1].slowestRank, 1);
+        QCOMPARE(dist.blocks[1].steps, 9);
+        QVERIFY(std::abs(dist.blocks[1].alltoallSeconds - 1.02 / 9) < 1e-12);
+        QVERIFY(std::abs(dist.blocks[1].expertSeconds - 5.0 / 9) < 1e-12);
+        QVERIFY(std::abs(dist.blocks[1].sentBytes - (17.5 + 11.0) * 128 / 9) < 1e-9);
+        std::ostringstream md;
+        writeMarkdownReport(*r.value(), md);
+        QVERIFY2(md.str().find("## Expert parallel") != std::string::npos, md.str().c_str());
+        QVERIFY2(md.str().find("| 1 | 2 | 9 | 113.333 | 1 | 555.556 | 0.4 |") != std::string::npos, md.str().c_str());
     }
 
     // Two ranks' blocks summed through additiveFigures describe their tokens together, as

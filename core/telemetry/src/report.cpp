@@ -1,5 +1,6 @@
 #include "moe/telemetry/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -27,6 +28,53 @@ std::string cell(std::string s) {
 }
 
 }  // namespace
+
+DistributedSummary summarizeDistributed(const RunReader& run, std::int64_t upToStep) {
+    DistributedSummary d;
+    std::map<int, RankTime> ranks;
+    const auto& snaps = run.snapshots();
+    d.skippedFirst = snaps.size() > 1 && snaps[1]->step <= upToStep && !snaps[1]->layerTimes.empty();
+    std::vector<LayerTime> records;
+    for (const auto& s : snaps) {
+        if (s->step > upToStep) break;
+        for (const auto& t : s->rankTimes) {
+            auto& sum = ranks[t.rank];
+            sum.rank = t.rank;
+            sum.steps += t.steps;
+            sum.computeSeconds += t.computeSeconds;
+            sum.gradReduceSeconds += t.gradReduceSeconds;
+            sum.exchangeSeconds += t.exchangeSeconds;
+        }
+        if (d.skippedFirst && s == snaps.front()) continue;
+        records.insert(records.end(), s->layerTimes.begin(), s->layerTimes.end());
+    }
+    for (const auto& [rank, t] : ranks) d.ranks.push_back(t);
+    for (const auto& t : records) d.waitsMeasured = d.waitsMeasured || t.waitSeconds > 0;
+    d.layerTimes = sumLayerTimes(records);
+    std::map<int, std::vector<const LayerTime*>> byBlock;
+    for (const auto& t : d.layerTimes) byBlock[t.block].push_back(&t);
+    for (const auto& [block, ofBlock] : byBlock) {
+        ExpertParallelBlock b;
+        b.block = block;
+        b.ranks = static_cast<int>(ofBlock.size());
+        double slowest = -1;
+        for (const LayerTime* x : ofBlock) {
+            const double n = std::max(1, x->steps);
+            if (x->alltoallSeconds / n > slowest) {
+                slowest = x->alltoallSeconds / n;
+                b.steps = x->steps;
+                b.slowestRank = x->rank;
+                b.alltoallSeconds = slowest;
+                b.waitSeconds = x->waitSeconds / n;
+            }
+            b.expertSeconds = std::max(b.expertSeconds, x->expertSeconds / n);
+            for (size_t to = 0; to < x->rowsTo.size(); ++to)
+                if (static_cast<int>(to) != x->rank) b.sentBytes += x->rowsTo[to] * x->bytesPerRow / n;
+        }
+        d.blocks.push_back(b);
+    }
+    return d;
+}
 
 void writeMarkdownReport(const RunReader& run, std::ostream& out) {
     const RunInfo& info = run.info();
@@ -79,6 +127,28 @@ void writeMarkdownReport(const RunReader& run, std::ostream& out) {
         out << "\nEvery detector that tripped during the run:\n\n";
         for (const auto& [key, step] : first)
             out << "- block " << key.first << ": " << toString(key.second) << " from step " << step << "\n";
+    }
+    const DistributedSummary d = summarizeDistributed(run, last->step);
+    if (!d.ranks.empty()) {
+        out << "\n## Ranks\n\nData parallel over " << d.ranks.size() << " ranks, time per step up to step " << last->step << ":\n\n";
+        out << "| rank | steps | compute ms | gradient reduce ms | exchange ms | communication |\n|---:|---:|---:|---:|---:|---:|\n";
+        for (const auto& r : d.ranks) {
+            const double n = std::max(1, r.steps), total = r.computeSeconds + r.gradReduceSeconds + r.exchangeSeconds;
+            out << "| " << r.rank << " | " << r.steps << " | " << fmt(1e3 * r.computeSeconds / n, 2) << " | " << fmt(1e3 * r.gradReduceSeconds / n, 2)
+                << " | " << fmt(1e3 * r.exchangeSeconds / n, 2) << " | " << (total > 0 ? pct((r.gradReduceSeconds + r.exchangeSeconds) / total) : "-")
+                << " |\n";
+        }
+    }
+    if (!d.blocks.empty()) {
+        out << "\n## Expert parallel\n\nTime per step" << (d.skippedFirst ? " after the first snapshot" : "")
+            << ", the slowest rank of each block (all-to-all: dispatch and combine, forward and backward"
+            << (d.waitsMeasured ? ", after a barrier; waiting: in that barrier" : "") << "):\n\n";
+        out << "| block | ranks | steps | all-to-all ms | rank |" << (d.waitsMeasured ? " waiting ms |" : "") << " experts ms | KiB sent per dispatch |\n";
+        out << "|---:|---:|---:|---:|---:|" << (d.waitsMeasured ? "---:|" : "") << "---:|---:|\n";
+        for (const auto& b : d.blocks)
+            out << "| " << b.block << " | " << b.ranks << " | " << b.steps << " | " << fmt(1e3 * b.alltoallSeconds, 3) << " | " << b.slowestRank << " | "
+                << (d.waitsMeasured ? fmt(1e3 * b.waitSeconds, 3) + " | " : "") << fmt(1e3 * b.expertSeconds, 3) << " | " << fmt(b.sentBytes / 1024, 1)
+                << " |\n";
     }
     if (!info.projectJson.empty()) out << "\n## Project as trained\n\n```json\n" << info.projectJson << (info.projectJson.back() == '\n' ? "" : "\n") << "```\n";
 }
