@@ -285,7 +285,7 @@ std::int64_t total(const std::vector<std::int64_t>& v) {
 }  // namespace
 
 ExpertParallel::ExpertParallel(const ProcessGroup& group, const dist::LaunchEnv& env, std::chrono::milliseconds timeout, int ep)
-    : m_rank(env.rank % ep), m_world(ep), m_first(env.rank - env.rank % ep), m_ranks(env.worldSize) {
+    : m_rank(env.rank % ep), m_world(ep), m_first(env.rank - env.rank % ep) {
     const int g = env.rank / ep;
     m_pg = glooGroup(c10::make_intrusive<c10d::PrefixStore>("moe/ep/" + std::to_string(g), group.store), env, timeout, m_rank, ep);
     if (env.worldSize > ep)
@@ -334,7 +334,9 @@ torch::Tensor ExpertParallel::allToAll(const torch::Tensor& rows, const std::vec
     if (m_measureWaits) {
         const auto w0 = Clock::now();
         m_pg->barrier()->wait();
-        m_totals[block].waitSeconds += secondsSince(w0);
+        const double waited = secondsSince(w0);
+        m_totals[block].waitSeconds += waited;
+        m_stepSeconds += waited;
     }
     const auto t0 = Clock::now();
     auto in = rows.detach().contiguous();
@@ -343,7 +345,9 @@ torch::Tensor ExpertParallel::allToAll(const torch::Tensor& rows, const std::vec
     auto out = torch::empty(shape, in.options());
     auto sendCopy = send, recvCopy = recv;
     m_pg->alltoall_base(out, in, recvCopy, sendCopy)->wait();
-    m_totals[block].alltoallSeconds += secondsSince(t0);
+    const double took = secondsSince(t0);
+    m_totals[block].alltoallSeconds += took;
+    m_stepSeconds += took;
     return out;
 }
 
@@ -360,12 +364,6 @@ torch::Tensor ExpertParallel::exchange(const torch::Tensor& rows, const std::vec
 void ExpertParallel::addExpertSeconds(int block, double seconds) { m_totals[block].expertSeconds += seconds; }
 
 std::map<int, ExpertParallel::BlockTotals> ExpertParallel::takeTotals() { return std::exchange(m_totals, {}); }
-
-double ExpertParallel::alltoallSecondsSinceTake() const {
-    double s = 0;
-    for (const auto& [b, t] : m_totals) s += t.alltoallSeconds + t.waitSeconds;
-    return s;
-}
 
 void ExpertParallel::collectOnRankZero(const std::vector<torch::Tensor>& mine, std::vector<std::vector<torch::Tensor>>& theirs) {
     torch::NoGradGuard ng;

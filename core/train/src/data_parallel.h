@@ -122,7 +122,6 @@ public:
     int size() const override { return m_world; }
     int rank() const override { return m_rank; }
     int firstRank() const override { return m_first; }
-    int ranks() const { return m_ranks; }  // of the whole run
     // Seconds in sumOverReplicas since the last take.
     double takeReplicaSeconds() { return std::exchange(m_replicaSeconds, 0.0); }
     // Several groups: each held expert's gradient summed over the ranks that hold it (a rank that
@@ -147,7 +146,9 @@ public:
         std::vector<double> rowsTo;
     };
     std::map<int, BlockTotals> takeTotals();
-    double alltoallSecondsSinceTake() const;  // waits included
+    // Seconds in the all-to-alls (waits included) since the last call: one step's, for the
+    // trainer's compute time.
+    double takeStepSeconds() { return std::exchange(m_stepSeconds, 0.0); }
     // A barrier before each all-to-all, so its time (waiting for the last rank to arrive) is
     // told apart from the exchange; costs one small round trip per all-to-all.
     void setMeasureWaits(bool on) { m_measureWaits = on; }
@@ -155,7 +156,8 @@ public:
 private:
     c10::intrusive_ptr<c10d::ProcessGroupGloo> m_pg;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> m_replicas;  // null with one group
-    int m_rank, m_world, m_first, m_ranks;
+    int m_rank, m_world, m_first;
+    double m_stepSeconds = 0;
     double m_replicaSeconds = 0;
     std::map<int, BlockTotals> m_totals;
     bool m_measureWaits = false;

@@ -80,9 +80,11 @@ struct Trainer::Impl {
     // Expert parallel (training.ep = the ranks): the MoE blocks' all-to-alls. Rank 0 keeps a copy
     // of the experts the others hold, refreshed before it probes, evaluates or saves the model.
     std::unique_ptr<detail::ExpertParallel> ep;
-    std::vector<torch::Tensor> heldExperts;  // expert parallel: this rank's experts' parameters
+    // Expert parallel: this rank's experts' parameters, and the other ranks' of its group by rank
+    // (released, empty, except on rank 0, which keeps a copy to probe, evaluate and save).
+    std::vector<torch::Tensor> heldExperts;
+    std::vector<std::vector<torch::Tensor>> otherExperts;
     telemetry::RankTime rankInterval;  // this rank's time since the last snapshot
-    double alltoallBefore = 0;         // expert parallel: all-to-all seconds already counted since the last snapshot
     bool leader() const { return !dp || dp->rank() == 0; }
     std::unique_ptr<torch::optim::Optimizer> optimizer;
     at::Generator generator;

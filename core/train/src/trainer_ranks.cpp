@@ -79,19 +79,17 @@ void Trainer::Impl::holdExperts() {
         if (!other) params.push_back(p);
     }
     dp->attach(params, held);
-    heldExperts = held;
+    heldExperts = std::move(held);
+    otherExperts = std::move(others);
     if (leader()) return;
     torch::NoGradGuard ng;
-    for (auto& list : others)
+    for (auto& list : otherExperts)
         for (auto& p : list) p.set_data(torch::empty({0}, p.options()));
 }
 
 void Trainer::Impl::gatherExperts() {
     if (!ep || ep->firstRank() != 0) return;  // only rank 0's group holds what rank 0 lacks
-    std::vector<torch::Tensor> held;
-    std::vector<std::vector<torch::Tensor>> others;
-    expertParameters(held, others);
-    ep->collectOnRankZero(held, others);
+    ep->collectOnRankZero(heldExperts, otherExperts);
 }
 
 std::vector<telemetry::RankTime> Trainer::Impl::mergeRanks(std::vector<telemetry::BlockSnapshot>& blocks, std::vector<telemetry::LayerTime>& layers) {
@@ -119,7 +117,6 @@ std::vector<telemetry::RankTime> Trainer::Impl::mergeRanks(std::vector<telemetry
     if (ep) {
         packed.resize(layersAt + moeLayers.size() * E * per, 0.0);
         auto totals = ep->takeTotals();
-        alltoallBefore = 0;
         for (size_t i = 0; i < moeLayers.size() && ep->firstRank() == 0; ++i) {
             const auto it = totals.find(moeLayers[i]);
             if (it == totals.end()) continue;

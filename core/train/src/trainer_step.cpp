@@ -172,8 +172,7 @@ std::string Trainer::Impl::runStep() {
     if (dp) {
         auto [reduce, exchange] = dp->takeWaitSeconds();
         if (ep) reduce += ep->takeReplicaSeconds();
-        const double alltoall = ep ? ep->alltoallSecondsSinceTake() - alltoallBefore : 0.0;
-        alltoallBefore += alltoall;
+        const double alltoall = ep ? ep->takeStepSeconds() : 0.0;
         rankInterval.steps += 1;
         rankInterval.computeSeconds += std::max(0.0, secs - reduce - exchange - alltoall);
         rankInterval.gradReduceSeconds += reduce;
