@@ -37,6 +37,7 @@ int run(const moe::cli::ParsedArgs& a) {
     t.dispatchBytesPerElement = bytesPer(a.valueOr("dispatch-dtype", "fp8"), "dispatch-dtype");
     t.combineBytesPerElement = bytesPer(a.valueOr("combine-dtype", "bf16"), "combine-dtype");
     std::vector<const cl::EpKernelSpec*> kernels;
+    std::vector<std::string> notHere;  // kernels of another GPU vendor
     if (auto k = a.value("kernel")) {
         const cl::EpKernelSpec* s = cat->epKernel(*k);
         if (!s) {
@@ -46,8 +47,11 @@ int run(const moe::cli::ParsedArgs& a) {
         }
         kernels.push_back(s);
     } else
-        for (const auto& x : cat->epKernels()) kernels.push_back(&x);
-    if (kernels.empty()) throw UsageError("the catalog lists no expert-parallel kernels (ep_kernels.json)");
+        for (const auto& x : cat->epKernels())
+            if (x.runsOn(rc.gpu->vendor)) kernels.push_back(&x);
+            else notHere.push_back(x.name);
+    if (kernels.empty())
+        throw UsageError("the catalog lists no expert-parallel kernel (ep_kernels.json) that runs on " + rc.gpu->name + " (" + rc.gpu->vendor + ")");
 
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     moe::cli::Table table({"kernel", "dispatch us", "dispatch GB/s", "combine us", "combine GB/s", "bottleneck", "SMs/CUs held", "compute beside"});
@@ -58,7 +62,8 @@ int run(const moe::cli::ParsedArgs& a) {
                         {"combine_gb_s", e->combineGBs}, {"bottleneck", e->bottleneck}, {"compute_units_used", e->computeUnitsUsed},
                         {"compute_units_total", e->computeUnitsTotal}, {"overlap_compute_slowdown", e->overlapSlowdown}});
         const std::string held = e->computeUnitsTotal > 0 ? std::to_string(e->computeUnitsUsed) + " of " + std::to_string(e->computeUnitsTotal)
-                                                          : std::to_string(e->computeUnitsUsed) + " (GPU count unknown)";
+                                 : rc.gpu->vendor == "cpu" ? std::string("-")
+                                                           : std::to_string(e->computeUnitsUsed) + " (GPU count unknown)";
         table.add({k->name, fixed(e->dispatchUs, 1), fixed(e->dispatchGBs, 1), fixed(e->combineUs, 1), fixed(e->combineGBs, 1), e->bottleneck, held,
                    "x" + fixed(e->overlapSlowdown, 3)});
     }
@@ -71,12 +76,15 @@ int run(const moe::cli::ParsedArgs& a) {
         j["k"] = t.k;
         j["experts"] = t.experts;
         j["rows"] = rows;
+        j["not_shown"] = notHere;
         moe::cli::printJson(j);
         return 0;
     }
     std::cout << "EP" << t.ep << " on " << rc.cluster->name << ": " << t.tokensPerRank << " tokens per rank, hidden " << t.hidden << ", top-" << t.k
               << " of " << t.experts << " experts (uniform routing)\n\n"
               << table.str();
+    if (!notHere.empty())
+        std::cout << "\nNot shown, as they do not run on " << rc.gpu->name << " (" << rc.gpu->vendor << "): " << moe::cli::joinList(notHere) << "\n";
     return 0;
 }
 
@@ -86,7 +94,8 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "catalog (ep_kernels.json): direct sends (DeepEP low-latency, pplx-kernels, MORI-EP), NVLink-then-RDMA\n"
     "forwarding (DeepEP normal) or an NCCL/RCCL all-to-all. GB/s is the bottleneck link's bytes over the time,\n"
     "as DeepEP reports it. 'SMs/CUs held' is what the kernel occupies while it moves data; compute that overlaps\n"
-    "it (shared experts, another micro-batch's experts) runs on the rest, 'compute beside' times slower.",
+    "it (shared experts, another micro-batch's experts) runs on the rest, 'compute beside' times slower.\n"
+    "Only the kernels that run on the cluster's GPU vendor are shown (ep_kernels.json \"vendors\").",
     {{"cluster", "NAME", "a cluster from 'moe clusters' (required)"},
      {"ep", "N", "ranks of the expert-parallel group (required)"},
      {"tokens", "T", "tokens per rank (default 128)"},

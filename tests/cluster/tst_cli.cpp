@@ -115,6 +115,15 @@ private Q_SLOTS:
         auto bad = moe({"ep", "--cluster", "hgx-h800", "--ep", "16", "--kernel", "nope"});
         QCOMPARE(bad.code, 2);
         QVERIFY(bad.err.contains("deepep-ll"));
+        // CPU ranks over Gloo: only the all-to-all, and the GPU libraries are named as not shown.
+        auto cpu = moe({"ep", "--cluster", "localhost-gloo", "--ep", "2"});
+        QVERIFY2(cpu.code == 0, cpu.err.constData());
+        QVERIFY(cpu.out.contains("nccl-alltoall") && cpu.out.contains("gloo-loopback"));
+        QVERIFY(!cpu.out.contains("NVLink"));
+        QVERIFY2(cpu.out.contains("Not shown, as they do not run on cpu-rank (cpu): deepep-ll, deepep-normal, pplx, mori-ep"), cpu.out.constData());
+        auto wrong = moe({"ep", "--cluster", "mi300x-8", "--ep", "8", "--kernel", "deepep-ll"});
+        QCOMPARE(wrong.code, 2);
+        QVERIFY2(wrong.err.contains("deepep-ll runs on nvidia GPUs, and a mi300x is amd"), wrong.err.constData());
     }
 
     void benchSmall() {

@@ -155,6 +155,30 @@ private Q_SLOTS:
         unknown.computeUnits = 0;
         QCOMPARE(overlapSlowdown(unknown, cat().epKernel("deepep-normal")), 1.0);
     }
+
+    // A library runs on its vendor's GPUs only: DeepEP and pplx on NVIDIA, MORI-EP on AMD, the
+    // NCCL/RCCL all-to-all everywhere (Gloo's on CPU ranks). Others are refused by name.
+    void kernelsRunOnTheirVendorsGpus() {
+        const ResolvedCluster nv = cat().resolve("hgx-h800", "").value();
+        const ResolvedCluster amd = cat().resolve("mi300x-8", "").value();
+        const ResolvedCluster cpu = cat().resolve("localhost-gloo", "").value();
+        EpTraffic t;
+        t.ep = 8;
+        for (const char* k : {"deepep-ll", "deepep-normal", "pplx"}) {
+            QVERIFY(estimateEpKernel(nv, *cat().epKernel(k), t).ok());
+            auto e = estimateEpKernel(amd, *cat().epKernel(k), t);
+            QVERIFY(!e.ok());
+            QVERIFY2(e.errors()[0].message.find("runs on nvidia GPUs") != std::string::npos, e.message().c_str());
+            QVERIFY(!findEpKernel(cat(), *cpu.gpu, k, "deployment.ep_kernel").ok());
+        }
+        QVERIFY(estimateEpKernel(amd, *cat().epKernel("mori-ep"), t).ok());
+        QVERIFY(!findEpKernel(cat(), *nv.gpu, "mori-ep", "deployment.ep_kernel").ok());
+        for (const ResolvedCluster* rc : {&nv, &amd, &cpu}) {
+            auto e = estimateEpKernel(*rc, *cat().epKernel("nccl-alltoall"), t);
+            QVERIFY2(e.ok(), e.message().c_str());
+            QCOMPARE(e->bottleneck, rc->scaleUp->name);  // one node: its scale-up link, by catalog name
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestEpKernels)

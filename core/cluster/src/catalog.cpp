@@ -387,6 +387,15 @@ spec::Result<Catalog> Catalog::parse(const std::map<std::string, std::string>& f
         k.dispatchRdmaLatencyUs = r.num("dispatch_rdma_latency_us", 0, 1e5, false, 0);
         k.combineRdmaLatencyUs = r.num("combine_rdma_latency_us", 0, 1e5, false, 0);
         k.computeUnits = wholeNumber(r, "compute_units");
+        if (item.j->is_object() && item.j->contains("vendors")) {
+            const Json& v = (*item.j)["vendors"];
+            if (!v.is_array() || v.empty()) r.error("vendors", "expected a list of GPU vendors, e.g. [\"nvidia\"]");
+            else
+                for (const Json& x : v) {
+                    if (!x.is_string() || x.get<std::string>().empty()) r.error("vendors", "expected a list of GPU vendors, e.g. [\"nvidia\"]");
+                    else k.vendors.push_back(x.get<std::string>());
+                }
+        }
         if (c.epKernel(k.name)) r.error("name", "duplicate kernel name \"" + k.name + "\"");
         c.m_epKernels.push_back(k);
     }
@@ -494,6 +503,10 @@ const LinkSpec* Catalog::link(const std::string& n) const { return findByName(m_
 const SystemSpec* Catalog::system(const std::string& n) const { return findByName(m_systems, n); }
 const TopologySpec* Catalog::topology(const std::string& n) const { return findByName(m_topologies, n); }
 const ClusterSpec* Catalog::cluster(const std::string& n) const { return findByName(m_clusters, n); }
+bool EpKernelSpec::runsOn(const std::string& vendor) const {
+    return vendors.empty() || std::find(vendors.begin(), vendors.end(), vendor) != vendors.end();
+}
+
 const EpKernelSpec* Catalog::epKernel(const std::string& n) const { return findByName(m_epKernels, n); }
 std::vector<std::string> Catalog::clusterNames() const { return namesOf(m_clusters); }
 

@@ -31,6 +31,11 @@ double overlapSlowdown(const GpuSpec& gpu, const EpKernelSpec* kernel) {
 }
 
 std::string checkKernelFits(const GpuSpec& gpu, const EpKernelSpec& kernel) {
+    if (!kernel.runsOn(gpu.vendor)) {
+        std::string vendors;
+        for (const auto& v : kernel.vendors) vendors += (vendors.empty() ? "" : " or ") + v;
+        return kernel.name + " runs on " + vendors + " GPUs, and a " + gpu.name + " is " + gpu.vendor + "; choose a kernel that runs there";
+    }
     if (kernel.computeUnits <= 0 || gpu.computeUnits <= 0 || kernel.computeUnits < gpu.computeUnits) return {};
     return kernel.name + " holds " + std::to_string(kernel.computeUnits) + " compute units, but a " + gpu.name + " has only " +
            std::to_string(gpu.computeUnits) + "; lower the kernel's compute_units in a catalog overlay";
@@ -72,7 +77,9 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
     const double links = c.system->fabric == FabricKind::Mesh ? g - 1 : 1;
     const double su = links * c.scaleUp->bwGBs * c.scaleUp->p2pEfficiency * kGB;
     const double net = c.nic->bwGBs * c.nic->p2pEfficiency * kGB;
-    const std::string suName = c.system->fabric == FabricKind::Mesh ? "xGMI" : "NVLink";
+    // The links by their catalog names (nvlink4, xgmi3, ib-ndr-cx7, gloo-loopback...).
+    const std::string& suName = c.scaleUp->name;
+    const std::string& netName = c.nic->name;
     const double perToken = double(t.hidden);
 
     EpEstimate r;
@@ -86,7 +93,7 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
             const double tnet = nodes > 1 ? bytes * (1 - local) / net : 0.0;
             us = latencyUs + std::max(tsu, tnet) * 1e6;
             gbs = bytes / (us * 1e-6) / kGB;  // logical: every copy, local ones included
-            r.bottleneck = tnet > tsu ? "RDMA" : suName;
+            r.bottleneck = tnet > tsu ? netName : suName;
             break;
         }
         case EpKernelMode::NodeForward: {
@@ -102,7 +109,7 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
             us = latencyUs + std::max(tnet, tsu) * 1e6;
             if (nodes > 1) {
                 gbs = rdma / (us * 1e-6) / kGB;
-                r.bottleneck = "RDMA";
+                r.bottleneck = netName;
             } else {
                 gbs = nvl / (us * 1e-6) / kGB;
                 r.bottleneck = suName;
@@ -114,7 +121,7 @@ spec::Result<EpEstimate> estimateEpKernel(const ResolvedCluster& c, const EpKern
             auto e = estimateCollective(c, nullptr, CollectiveOp::AllToAll, bytes, t.ep);
             us = latencyUs + (e ? e->timeUs : 0.0);
             gbs = bytes / (us * 1e-6) / kGB;
-            r.bottleneck = nodes > 1 ? "RDMA" : suName;
+            r.bottleneck = nodes > 1 ? netName : suName;
             break;
         }
         }

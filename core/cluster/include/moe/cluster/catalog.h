@@ -105,6 +105,10 @@ struct EpKernelSpec {
     // SMs / CUs the kernel holds while it moves data (0: none, e.g. DeepEP's hook-based
     // low-latency mode); compute running beside it gets the rest of the GPU.
     int computeUnits = 0;
+    // The GPU vendors (gpus.json "vendor") the library runs on: DeepEP and pplx-kernels are CUDA,
+    // MORI-EP is ROCm. Empty: any.
+    std::vector<std::string> vendors;
+    bool runsOn(const std::string& vendor) const;
 };
 
 struct ClusterSpec {

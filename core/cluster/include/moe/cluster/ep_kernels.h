@@ -26,7 +26,8 @@ struct EpTraffic {
 struct EpEstimate {
     double dispatchUs = 0, combineUs = 0;
     // DeepEP's convention: the bytes of the bottleneck link over the kernel's time ("logical"
-    // bandwidth, local-rank traffic included); `bottleneck` is "NVLink"/"xGMI" or "RDMA".
+    // bandwidth, local-rank traffic included); `bottleneck` names that link as the catalog does
+    // (the scale-up link inside a node, e.g. "nvlink4", or the NIC between nodes, "ib-ndr-cx7").
     double dispatchGBs = 0, combineGBs = 0;
     std::string bottleneck;
     // Compute beside the kernel: the SMs/CUs it holds of the GPU's, and how much slower work
@@ -46,14 +47,15 @@ double kernelCallUs(const ResolvedCluster& c, const EpKernelSpec& kernel, bool d
 // How much slower compute runs beside `kernel` on `gpu`: total / (total - used) compute units;
 // 1 without a kernel, when it holds none, or when the GPU's count is unknown.
 double overlapSlowdown(const GpuSpec& gpu, const EpKernelSpec* kernel);
-// Empty when the kernel leaves the GPU some compute units; otherwise what is wrong.
+// Empty when the kernel runs on the GPU's vendor and leaves it some compute units; otherwise what
+// is wrong.
 std::string checkKernelFits(const GpuSpec& gpu, const EpKernelSpec& kernel);
 // Duration of `workUs` of compute that starts while communication has `windowUs` left to run:
 // the work done during the window runs `slowdown` times slower, the rest at full speed.
 double overlappedComputeUs(double workUs, double windowUs, double slowdown);
 
 // The catalog's kernel `name` for a cluster of `gpu`s; errors (at `where`: deployment.ep_kernel,
-// --ep-kernel) list the known kernels or say that it leaves the GPU no compute units.
+// --ep-kernel) list the known kernels or say why it cannot run there (checkKernelFits).
 spec::Result<const EpKernelSpec*> findEpKernel(const Catalog& catalog, const GpuSpec& gpu, const std::string& name, const std::string& where);
 
 // Errors name the option (--ep, --kernel) and what would be valid.
