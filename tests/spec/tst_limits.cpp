@@ -228,6 +228,10 @@ std::vector<Case> cases() {
                  [](Project& p, double x) { p.training.seed = static_cast<unsigned>(static_cast<long long>(x)); }, [](P p) { return static_cast<double>(p.training.seed); }});
     v.push_back(ic("training.telemetry_interval", L::kTelemetryInterval, tr([](T& t, int x) { t.telemetryInterval = x; }), [](P p) { return p.training.telemetryInterval; }));
     v.push_back(ic("training.ep", L::kTrainingEp, tr([](T& t, int x) { t.ep = x; }), [](P p) { return p.training.ep; }));
+    v.push_back(ic("training.augment.shift", L::kAugmentShift, [](Project& p, int x) {
+        features(p, DatasetKind::FashionMnist);
+        p.training.augment.shift = x;
+    }, [](P p) { return p.training.augment.shift; }));
     v.push_back(ic("training.train_samples", L::kSamples, tr([](T& t, int x) { t.trainSamples = x; t.batch = std::min(t.batch, x); }), [](P p) { return p.training.trainSamples; }));
     v.push_back(ic("training.test_samples", L::kSamples, tr([](T& t, int x) { t.testSamples = x; }), [](P p) { return p.training.testSamples; }));
     auto twin = [](std::function<void(TwinSpec&, int)> f) {

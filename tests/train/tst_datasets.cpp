@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <numeric>
+#include <set>
+#include <tuple>
 
 #include "moe/train/datasets.h"
 
@@ -83,6 +85,60 @@ private Q_SLOTS:
                 QVERIFY(a->train.x[i + 1] > a->yMin && a->train.x[i + 1] < a->yMax);
             }
         }
+    }
+
+    // training.augment: every image comes out as the original mirrored or not and moved by some
+    // (dx, dy) within the shift, the rest filled; every choice occurs; the draw depends on the
+    // seed, the step and the image's place in the batch only.
+    void augmentMirrorsAndShiftsEachImage() {
+        const int side = 5, n = 400, px = side * side;
+        const float fill = -7;
+        std::vector<float> in(static_cast<size_t>(n) * px);
+        std::iota(in.begin(), in.end(), 1.0f);
+        // The reference: image i mirrored (or not), then moved by (dx, dy).
+        auto expected = [&](int i, bool flip, int dx, int dy) {
+            std::vector<float> e(px, fill);
+            for (int y = 0; y < side; ++y)
+                for (int x = 0; x < side; ++x) {
+                    const int sy = y - dy, sx = x - dx;
+                    if (sy < 0 || sy >= side || sx < 0 || sx >= side) continue;
+                    e[static_cast<size_t>(y * side + x)] = in[static_cast<size_t>(i * px + sy * side + (flip ? side - 1 - sx : sx))];
+                }
+            return e;
+        };
+        spec::AugmentSpec aug;
+        aug.flip = true;
+        aug.shift = 1;
+        auto out = in;
+        augmentImages(out.data(), n, side, aug, 3, 17, 0, fill);
+        std::set<std::tuple<bool, int, int>> seen;
+        for (int i = 0; i < n; ++i) {
+            const std::vector<float> got(out.begin() + i * px, out.begin() + (i + 1) * px);
+            bool matched = false;
+            for (bool flip : {false, true})
+                for (int dx = -1; dx <= 1 && !matched; ++dx)
+                    for (int dy = -1; dy <= 1 && !matched; ++dy)
+                        if (got == expected(i, flip, dx, dy)) {
+                            matched = true;
+                            seen.insert({flip, dx, dy});
+                        }
+            QVERIFY2(matched, qPrintable(QString("image %1 is not a mirrored and shifted original").arg(i)));
+        }
+        QCOMPARE(seen.size(), size_t(18));  // 2 x 3 x 3 choices, each seen
+        // Same seed and step: the same; two shards of the batch: the same as the whole.
+        auto again = in, shards = in;
+        augmentImages(again.data(), n, side, aug, 3, 17, 0, fill);
+        QCOMPARE(again, out);
+        augmentImages(shards.data(), 150, side, aug, 3, 17, 0, fill);
+        augmentImages(shards.data() + 150 * px, n - 150, side, aug, 3, 17, 150, fill);
+        QCOMPARE(shards, out);
+        auto other = in;
+        augmentImages(other.data(), n, side, aug, 3, 18, 0, fill);
+        QVERIFY(other != out);
+        // Nothing asked, nothing changed.
+        auto none = in;
+        augmentImages(none.data(), n, side, spec::AugmentSpec{}, 3, 17, 0, fill);
+        QCOMPARE(none, in);
     }
 };
 

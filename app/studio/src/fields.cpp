@@ -179,6 +179,20 @@ void modelFields(std::vector<FieldDef>& out, const spec::Project& proj) {
     dev.get = [](const P& p) { return V(qs(p.training.device)); };
     dev.set = [](P& p, const V& v) { p.training.device = v.toString().toStdString(); };
     out.push_back(dev);
+    if (proj.model.input.dataset == spec::DatasetKind::FashionMnist) {
+        FieldDef flip = field(FieldDef::Bool, QStringLiteral("training.augment.flip"), QObject::tr("Mirror images"), t,
+                              QObject::tr("Mirror each training image left to right half the time; held-out images stay as they are"));
+        flip.advanced = true;
+        flip.get = [](const P& p) { return V(p.training.augment.flip); };
+        flip.set = [](P& p, const V& v) { p.training.augment.flip = v.toBool(); };
+        out.push_back(flip);
+        FieldDef shift = field(FieldDef::Int, QStringLiteral("training.augment.shift"), QObject::tr("Shift images"), t,
+                               QObject::tr("Move each training image by up to this many pixels each way, drawn afresh every time (0: never)"));
+        within(shift, L::kAugmentShift), shift.unit = QObject::tr("px"), shift.advanced = true;
+        shift.get = [](const P& p) { return V(p.training.augment.shift); };
+        shift.set = [](P& p, const V& v) { p.training.augment.shift = v.toInt(); };
+        out.push_back(shift);
+    }
     // The trainable twin: the model keeps its real size (what the planner prices); this trains.
     const QString tw = QObject::tr("Trainable twin");
     FieldDef twin = field(FieldDef::Bool, QStringLiteral("training.twin"), QObject::tr("Train a twin"), tw,

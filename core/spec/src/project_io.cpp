@@ -196,6 +196,7 @@ nlohmann::ordered_json toJson(const Project& p) {
     tj["test_samples"] = t.testSamples;
     if (t.device != "auto") tj["device"] = t.device;
     if (t.ep > 1) tj["ep"] = t.ep;
+    if (t.augment.any()) tj["augment"] = {{"flip", t.augment.flip}, {"shift", t.augment.shift}};
     if (t.twin) {
         Json w = {{"d_model", t.twin->dModel}, {"layers", t.twin->layers}};
         if (t.twin->expertHidden > 0) w["expert_hidden"] = t.twin->expertHidden;

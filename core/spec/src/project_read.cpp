@@ -342,6 +342,12 @@ TrainingSettings readTraining(ReadContext& ctx, const Json& j, const std::string
     t.ep = r.getInt("ep", t.ep, limits::kTrainingEp);
     int gpu = -1;
     if (auto e = checkDeviceName(t.device, gpu); !e.empty()) ctx.error(r.childPath("device"), e);
+    if (const Json* a = r.get("augment")) {
+        ObjectReader ar(ctx, *a, r.childPath("augment"));
+        t.augment.flip = ar.getBool("flip", false);
+        t.augment.shift = ar.getInt("shift", 0, limits::kAugmentShift);
+        ar.finish();
+    }
     if (const Json* tw = r.get("twin")) {
         ObjectReader wr(ctx, *tw, r.childPath("twin"));
         TwinSpec w;

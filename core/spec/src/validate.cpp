@@ -170,6 +170,7 @@ void projectLimits(const Project& p, Diagnostics& out) {
     in("training.ep", t.ep, kTrainingEp);
     in("training.train_samples", t.trainSamples, kSamples);
     in("training.test_samples", t.testSamples, kSamples);
+    in("training.augment.shift", t.augment.shift, kAugmentShift);
     int gpu = -1;
     if (const std::string e = checkDeviceName(t.device, gpu); !e.empty()) err("training.device", e);
     if (t.twin) {
@@ -404,6 +405,9 @@ Diagnostics validateProject(const Project& p) {
     if (p.model.input.dataset != DatasetKind::FashionMnist && p.training.batch > p.training.trainSamples)
         out.push_back({"training.batch", "a batch of " + n(p.training.batch) + " is larger than the " +
                                              n(p.training.trainSamples) + " training samples"});
+    if (p.training.augment.any() && p.model.input.dataset != DatasetKind::FashionMnist)
+        out.push_back({"training.augment", "flips and shifts images, and the dataset \"" + std::string(toString(p.model.input.dataset)) +
+                                               "\" has none; remove it, or train on fashion_mnist"});
     // The twin is derived from the model: check it only when the model itself is sound.
     if (p.training.twin && out.empty()) {
         Diagnostics tw = validateModel(twinOf(p.model, *p.training.twin), "training.twin.model");

@@ -162,6 +162,37 @@ Dataset makeSynthetic(const moe::spec::InputSpec& in, int samples, std::uint64_t
     return s;
 }
 
+void augmentImages(float* images, std::int64_t rows, int side, const moe::spec::AugmentSpec& augment, unsigned seed, std::int64_t step,
+                   std::int64_t firstSample, float fill) {
+    if (!augment.any() || side < 1) return;
+    const auto mix = [](std::uint64_t z) {  // splitmix64's finaliser
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    };
+    const int s = augment.shift, span = 2 * s + 1;
+    std::vector<float> src(static_cast<size_t>(side) * side);
+    for (std::int64_t i = 0; i < rows; ++i) {
+        std::uint64_t r = mix(mix(mix(seed + 0x9E3779B97F4A7C15ULL) + static_cast<std::uint64_t>(step)) + static_cast<std::uint64_t>(firstSample + i));
+        const bool flip = augment.flip && (r & 1);
+        r >>= 1;
+        const int dx = s > 0 ? static_cast<int>(r % span) - s : 0;
+        r /= span;
+        const int dy = s > 0 ? static_cast<int>(r % span) - s : 0;
+        if (!flip && dx == 0 && dy == 0) continue;
+        float* img = images + i * side * side;
+        std::copy(img, img + src.size(), src.begin());
+        // Output pixel (y, x) shows the mirrored image's pixel (y - dy, x - dx).
+        for (int y = 0; y < side; ++y)
+            for (int x = 0; x < side; ++x) {
+                const int sy = y - dy, sx0 = x - dx;
+                const bool inside = sy >= 0 && sy < side && sx0 >= 0 && sx0 < side;
+                const int sx = flip ? side - 1 - sx0 : sx0;
+                img[y * side + x] = inside ? src[static_cast<size_t>(sy) * side + sx] : fill;
+            }
+    }
+}
+
 moe::spec::Result<DataSplit> makeData(const moe::spec::InputSpec& input, int trainSamples, int testSamples, unsigned seed,
                                       const std::string& fashionDir) {
     DataSplit split;
@@ -183,6 +214,7 @@ moe::spec::Result<DataSplit> makeData(const moe::spec::InputSpec& input, int tra
         const double sd = std::sqrt(std::max(sq / n - mean * mean, 1e-12));
         for (auto* set : {&split.train, &split.test})
             for (float& v : set->x) v = static_cast<float>((v - mean) / sd);
+        split.background = static_cast<float>(-mean / sd);
         return split;
     }
     const std::uint64_t s = static_cast<std::uint64_t>(seed) * 0x9E3779B97F4A7C15ULL;

@@ -37,7 +37,14 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::Impl::batchAt(std::int64_t s, b
     const std::int64_t epoch = s / stepsPerEpoch, pos = s % stepsPerEpoch;
     const auto& ord = epochOrder(epoch);
     auto idx = torch::from_blob(const_cast<std::int64_t*>(ord.data() + pos * batch + b0), {b1 - b0}, torch::kLong);
-    return {trainX.index_select(0, idx).to(device), trainY.index_select(0, idx).to(device)};
+    auto x = trainX.index_select(0, idx);
+    // Training steps only: the final snapshot (whole) shows the images as they are.
+    if (const auto& aug = project.training.augment; aug.any() && !whole) {
+        x = x.contiguous();
+        const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(x.size(1)))));
+        augmentImages(x.data_ptr<float>(), x.size(0), side, aug, project.training.seed, s, b0, data.background);
+    }
+    return {x.to(device), trainY.index_select(0, idx).to(device)};
 }
 
 std::vector<telemetry::BlockSnapshot> Trainer::Impl::blockSnapshots(const torch::Tensor& x, const torch::Tensor& y, bool withSimilarity) {

@@ -98,6 +98,7 @@ inline constexpr IntRange kSeed{0, INT_MAX};
 inline constexpr IntRange kTelemetryInterval{1, 1000000};
 inline constexpr IntRange kTrainingEp{1, 4096};  // training.ep: expert parallel ranks
 inline constexpr IntRange kSamples{1, 10000000};  // train and test samples
+inline constexpr IntRange kAugmentShift{0, 7};     // training.augment.shift: pixels, a quarter of a 28-pixel side
 // The training twin (vocab and seq_len as the model's).
 inline constexpr IntRange kTwinDModel{4, 4096};
 inline constexpr IntRange kTwinLayers{1, 256};

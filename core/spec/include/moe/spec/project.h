@@ -36,6 +36,15 @@ struct TwinSpec {
     int seqLen = 0;         // text: tokens per training sequence; 0: the model's seq_len
 };
 
+// Random changes to each training image, drawn afresh every time it is used (image datasets
+// only): a mirror image left to right, and a shift by up to `shift` pixels in each direction
+// (zero filled). Held-out images are never changed.
+struct AugmentSpec {
+    bool flip = false;
+    int shift = 0;
+    bool any() const { return flip || shift > 0; }
+};
+
 struct TrainingSettings {
     int batch = 64;                   // samples per step
     OptimizerKind optimizer = OptimizerKind::Adam;
@@ -57,6 +66,7 @@ struct TrainingSettings {
     // rank holds every expert) or E dividing N (groups of E consecutive ranks, each rank holding
     // 1/E of every MoE block's experts). One process holds every expert whatever this says.
     int ep = 1;
+    AugmentSpec augment;
     std::optional<TwinSpec> twin;     // absent: the model itself trains
 };
 

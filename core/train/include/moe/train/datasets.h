@@ -13,6 +13,7 @@
 
 #include "moe/spec/diagnostic.h"
 #include "moe/spec/model_spec.h"
+#include "moe/spec/project.h"
 
 namespace moe::train {
 
@@ -30,6 +31,8 @@ struct DataSplit {
     bool planar = false;         // a 2-D set: routing maps can be drawn over its plane
     // Bounding box of the training set with a margin (planar sets only).
     double xMin = 0, xMax = 0, yMin = 0, yMax = 0;
+    // Images: the standardised value of a black pixel, what a shifted image is filled with.
+    float background = 0;
 };
 
 // Where the Debian package puts the files; overridable for tests.
@@ -44,6 +47,14 @@ moe::spec::Result<Dataset> loadFashionMnist(const std::string& part, const std::
 // pixels standardised by the training set's mean and standard deviation.
 moe::spec::Result<DataSplit> makeData(const moe::spec::InputSpec& input, int trainSamples, int testSamples,
                                       unsigned seed, const std::string& fashionDir = kFashionMnistDir);
+
+// training.augment on a batch of square images, in place: `rows` images of side x side pixels,
+// row-major, one after another. Image i is image `firstSample + i` of step `step`'s batch; what
+// it gets (mirrored or not, the shift each way) is drawn from (seed, step, firstSample + i)
+// alone, so a data-parallel rank draws for its shard what one process draws for the same
+// images. Pixels shifted in are `fill`.
+void augmentImages(float* images, std::int64_t rows, int side, const moe::spec::AugmentSpec& augment, unsigned seed, std::int64_t step,
+                   std::int64_t firstSample, float fill);
 
 // One synthetic set (exposed for tests and the classroom).
 Dataset makeSynthetic(const moe::spec::InputSpec& input, int samples, std::uint64_t seed);
