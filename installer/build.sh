@@ -2,7 +2,9 @@
 # Sets up a Debian 12 machine, builds MoE Studio and then either runs it or runs the tests.
 #   installer/build.sh run       open the studio on the default project (or, with no display or no
 #                                studio, describe, train and report the default project with `moe`)
-#   installer/build.sh test      run the whole test suite
+#   installer/build.sh test      run the whole test suite, then the whole suite again under
+#                                AddressSanitizer + UndefinedBehaviorSanitizer (the sanitize
+#                                mode; MOE_TEST_SANITIZERS=0 leaves that second run out)
 #   installer/build.sh sanitize  build with AddressSanitizer + UndefinedBehaviorSanitizer in
 #                                build-asan/ and run the whole test suite there
 #   installer/build.sh tsan      build the threaded parts with ThreadSanitizer in build-tsan/ and
@@ -38,12 +40,19 @@ configure() {
 # are in tests/sanitizers/options.txt; CTest passes them to every test.
 sanitizer_args=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DMOE_ENABLE_CUDA=OFF)
 
-if [ "$mode" = sanitize ]; then
-  dir="${MOE_ASAN_BUILD_DIR:-build-asan}"
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, GUI tests under xvfb
+# included; its own build folder, as no object file can be shared with the normal build.
+sanitized_suite() {
+  local dir="${MOE_ASAN_BUILD_DIR:-build-asan}"
+  echo "== the whole test suite again, under AddressSanitizer + UndefinedBehaviorSanitizer ($dir)"
   configure "$dir" -DMOE_SANITIZE=address,undefined "${sanitizer_args[@]}"
   cmake --build "$dir" -j "$jobs"
-  cd "$dir"
-  exec ctest --output-on-failure -j "$jobs"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs")
+}
+
+if [ "$mode" = sanitize ]; then
+  sanitized_suite
+  exit 0
 fi
 
 if [ "$mode" = tsan ]; then
@@ -63,8 +72,9 @@ configure "$BUILD_DIR"
 cmake --build "$BUILD_DIR" -j "$jobs"
 
 if [ "$mode" = test ]; then
-  cd "$BUILD_DIR"
-  exec ctest --output-on-failure -j "$jobs" --timeout 900
+  (cd "$BUILD_DIR" && ctest --output-on-failure -j "$jobs" --timeout 900)
+  if [ "${MOE_TEST_SANITIZERS:-1}" != 0 ]; then sanitized_suite; fi
+  exit 0
 fi
 
 moe="$BUILD_DIR/app/cli/moe"

@@ -116,6 +116,7 @@ struct OffscreenRenderer::Impl {
             return "no Vulkan driver: vkCreateInstance failed (" + std::to_string(static_cast<int>(r)) +
                    "); install mesa-vulkan-drivers for the lavapipe software device";
         }
+        detail::keepVulkanDriversMappedForLeakReports();
         std::uint32_t n = 0;
         vkEnumeratePhysicalDevices(instance, &n, nullptr);
         std::vector<VkPhysicalDevice> devs(n);

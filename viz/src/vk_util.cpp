@@ -1,5 +1,12 @@
 #include "vk_util.h"
 
+#if defined(__SANITIZE_ADDRESS__) && defined(__linux__)
+#include <dlfcn.h>
+
+#include <fstream>
+#include <string>
+#endif
+
 namespace moe::viz::detail {
 
 namespace {
@@ -66,6 +73,20 @@ VkImageView colourView(VkDevice device, VkImage image, VkFormat format) {
     VkImageView view = VK_NULL_HANDLE;
     if (vkCreateImageView(device, &vci, nullptr, &view) != VK_SUCCESS) return VK_NULL_HANDLE;
     return view;
+}
+
+void keepVulkanDriversMappedForLeakReports() {
+#if defined(__SANITIZE_ADDRESS__) && defined(__linux__)
+    std::ifstream maps("/proc/self/maps");
+    for (std::string line; std::getline(maps, line);) {
+        const auto slash = line.find('/');
+        if (slash == std::string::npos) continue;
+        const std::string path = line.substr(slash);
+        if (path.find("/libvulkan_") == std::string::npos) continue;
+        // Already loaded: this only adds a reference that is never dropped, and NODELETE.
+        dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    }
+#endif
 }
 
 }  // namespace moe::viz::detail

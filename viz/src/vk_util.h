@@ -22,4 +22,10 @@ VkImageCreateInfo image2D(VkFormat format, int width, int height, VkImageTiling 
 // A colour view of all of `image`; VK_NULL_HANDLE when it cannot be made.
 VkImageView colourView(VkDevice device, VkImage image, VkFormat format);
 
+// Under AddressSanitizer only (elsewhere it does nothing): keeps the Vulkan drivers the loader has
+// mapped (libvulkan_*.so) in memory until the process ends, so that LeakSanitizer's report at
+// exit can name the driver of what it keeps for ever (tests/sanitizers/lsan.supp) instead of an
+// "<unknown module>" the loader unloaded at vkDestroyInstance. Call after vkCreateInstance.
+void keepVulkanDriversMappedForLeakReports();
+
 }  // namespace moe::viz::detail

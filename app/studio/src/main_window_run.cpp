@@ -407,9 +407,12 @@ void MainWindow::playScenario(const LaunchOptions& o) {
         return;
     }
     const int n = static_cast<int>(sc->steps.size());
-    auto next = std::make_shared<std::function<void(int)>>();
+    auto first = std::make_shared<std::function<void(int)>>();
     // Each step as a class does it: show it, press "Do this step", wait for its training, look.
-    *next = [this, o, n, next](int i) {
+    // The step holds itself weakly: only a pending wait keeps it alive, so it is freed at the end.
+    *first = [this, o, n, weak = std::weak_ptr<std::function<void(int)>>(first)](int i) {
+        const auto next = weak.lock();
+        if (!next) return;
         if (i >= n) {
             std::fprintf(stderr, "moe-studio: scenario played in %.1f s since launch\n", m_sinceLaunch.elapsed() / 1000.0);
             Q_EMIT scriptFinished(0);
@@ -443,7 +446,7 @@ void MainWindow::playScenario(const LaunchOptions& o) {
         Q_EMIT m_scenario->runStepRequested(i);
         if (st.trainSteps <= 0) settled();
     };
-    (*next)(0);
+    (*first)(0);
 }
 
 void MainWindow::raiseDock(const QString& name) {

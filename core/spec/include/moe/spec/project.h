@@ -38,7 +38,7 @@ struct TwinSpec {
 
 // Random changes to each training image, drawn afresh every time it is used (image datasets
 // only): a mirror image left to right, and a shift by up to `shift` pixels in each direction
-// (zero filled). Held-out images are never changed.
+// (filled with black). Held-out images are never changed.
 struct AugmentSpec {
     bool flip = false;
     int shift = 0;
