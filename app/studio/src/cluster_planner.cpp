@@ -21,6 +21,7 @@
 #include "cluster_planner_internal.h"
 #include "document.h"
 #include "moe/cluster/simulate.h"
+#include "moe/spec/handover.h"
 #include "placement_view.h"
 #include "theme.h"
 
@@ -339,9 +340,16 @@ void ClusterPlanner::startSimulation() {
     m_cancelRunning = job->cancel = std::make_shared<std::atomic<bool>>(false);
     job->options.cancel = job->cancel.get();
     m_pool.clear();
+    // The planner's own pool (one thread, waited for when the planner goes), not inBackground's.
+    spec::handOver();
     m_pool.start([this, job] {
+        spec::takeOver();
         auto out = runPlannerJob(*job);
-        QMetaObject::invokeMethod(this, [this, out] { onOutcome(out); }, Qt::QueuedConnection);
+        spec::handOver();
+        QMetaObject::invokeMethod(this, [this, out] {
+            spec::takeOver();
+            onOutcome(out);
+        }, Qt::QueuedConnection);
     });
 }
 

@@ -10,9 +10,9 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableWidget>
-#include <QThreadPool>
 #include <QVBoxLayout>
 
+#include "background.h"
 #include "document.h"
 #include "moe/cluster/plan.h"
 #include "moe/spec/limits.h"
@@ -186,31 +186,26 @@ void LayoutPlanPanel::refreshCurrent() {
     // UI thread like every simulation.
     const spec::Project p = withAbsoluteRouting(m_doc->project(), m_doc->filePath());
     auto cat = m_catalog;
-    QPointer<LayoutPlanPanel> self(this);
     const quint64 gen = ++m_costGeneration;
     m_current->setText(tr("pricing the deployment's layout…"));
-    QThreadPool::globalInstance()->start([self, gen, p, cat] {
-        auto cost = std::make_shared<spec::Result<cl::LayoutCost>>(cl::costProjectLayout(p, *cat, cl::PlanOptions{}));
-        QMetaObject::invokeMethod(
-            self.data(),
-            [self, gen, cost] {
-                if (!self || gen != self->m_costGeneration) return;  // overtaken by a newer edit
-                if (!cost->ok()) {
-                    self->m_current->setText(tr("The deployment's layout cannot be priced:"));
-                    self->m_error->setText(errorsText(cost->errors()));
-                    self->m_error->show();
-                    return;
-                }
-                self->m_error->hide();
-                const auto& c = cost->value();
-                self->m_current->setText(tr("Deployment layout %1 on %2 GPUs\n%3\n%4\n%5")
-                                             .arg(QString::fromStdString(c.layout.summary()))
-                                             .arg(c.layout.gpus)
-                                             .arg(memoryText(c.memory), stepText(c.step), notesText(c.notes, c.memory.notes) + QLatin1Char('\n') +
-                                                                                               notesText(c.step.notes, {})));
-            },
-            Qt::QueuedConnection);
-    });
+    inBackground(
+        this, [p, cat] { return cl::costProjectLayout(p, *cat, cl::PlanOptions{}); },
+        [this, gen](const spec::Result<cl::LayoutCost>& cost) {
+            if (gen != m_costGeneration) return;  // overtaken by a newer edit
+            if (!cost.ok()) {
+                m_current->setText(tr("The deployment's layout cannot be priced:"));
+                m_error->setText(errorsText(cost.errors()));
+                m_error->show();
+                return;
+            }
+            m_error->hide();
+            const auto& c = cost.value();
+            m_current->setText(tr("Deployment layout %1 on %2 GPUs\n%3\n%4\n%5")
+                                   .arg(QString::fromStdString(c.layout.summary()))
+                                   .arg(c.layout.gpus)
+                                   .arg(memoryText(c.memory), stepText(c.step),
+                                        notesText(c.notes, c.memory.notes) + QLatin1Char('\n') + notesText(c.step.notes, {})));
+        });
 }
 
 void LayoutPlanPanel::startPlan() {
@@ -219,35 +214,30 @@ void LayoutPlanPanel::startPlan() {
     cl::PlanOptions o;
     o.gpus = m_gpus->value();
     auto cat = m_catalog;
-    QPointer<LayoutPlanPanel> self(this);
     const quint64 gen = ++m_generation;
     m_planning = true;
     m_planButton->setEnabled(false);
     m_status->setText(tr("planning %1 GPUs…").arg(o.gpus));
-    QThreadPool::globalInstance()->start([self, gen, p, cat, o] {
-        auto plan = std::make_shared<spec::Result<cl::PlanResult>>(cl::planLayouts(p, *cat, o));
-        QMetaObject::invokeMethod(
-            self.data(),
-            [self, gen, plan] {
-                if (!self || gen != self->m_generation) return;  // overtaken by a newer request
-                self->m_planning = false;
-                self->m_planButton->setEnabled(true);
-                if (!plan->ok()) {
-                    self->m_plan.reset();
-                    self->m_table->setRowCount(0);
-                    self->m_status->setText(tr("Cannot plan:"));
-                    self->m_error->setText(errorsText(plan->errors()));
-                    self->m_error->show();
-                    Q_EMIT self->planned(false);
-                    return;
-                }
-                self->m_error->hide();
-                self->m_plan = std::make_shared<const cl::PlanResult>(std::move(plan->value()));
-                self->showPlan();
-                Q_EMIT self->planned(true);
-            },
-            Qt::QueuedConnection);
-    });
+    inBackground(
+        this, [p, cat, o] { return cl::planLayouts(p, *cat, o); },
+        [this, gen](spec::Result<cl::PlanResult>& plan) {
+            if (gen != m_generation) return;  // overtaken by a newer request
+            m_planning = false;
+            m_planButton->setEnabled(true);
+            if (!plan.ok()) {
+                m_plan.reset();
+                m_table->setRowCount(0);
+                m_status->setText(tr("Cannot plan:"));
+                m_error->setText(errorsText(plan.errors()));
+                m_error->show();
+                Q_EMIT planned(false);
+                return;
+            }
+            m_error->hide();
+            m_plan = std::make_shared<const cl::PlanResult>(std::move(plan.value()));
+            showPlan();
+            Q_EMIT planned(true);
+        });
 }
 
 void LayoutPlanPanel::showPlan() {

@@ -17,13 +17,11 @@
 #include <QLabel>
 #include <QLegendMarker>
 #include <QLineSeries>
-#include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStyle>
-#include <QThreadPool>
 #include <QValueAxis>
 #include <QLogValueAxis>
 #include <QCheckBox>
@@ -35,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "background.h"
 #include "format.h"
 #include "theme.h"
 
@@ -617,13 +616,8 @@ bool RunPanel::labelOpenedRun(const QString& name, const QString& notes, QString
 }
 
 void RunPanel::readRunAsync(const QString& path, std::function<void(const ReaderResult&)> done) {
-    QPointer<RunPanel> self(this);
-    QThreadPool::globalInstance()->start([self, path, done = std::move(done)] {
-        auto r = std::make_shared<ReaderResult>(moe::telemetry::RunReader::open(path.toStdString()));
-        // Back on the UI thread through the application object, which outlives this panel.
-        QMetaObject::invokeMethod(
-            qApp, [self, r, done] { if (self) done(*r); }, Qt::QueuedConnection);
-    });
+    inBackground(
+        this, [p = path.toStdString()] { return moe::telemetry::RunReader::open(p); }, [done = std::move(done)](ReaderResult& r) { done(r); });
 }
 
 void RunPanel::openRunAsync(const QString& path) {

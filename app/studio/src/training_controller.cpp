@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "moe/spec/atomic_file.h"
+#include "moe/spec/handover.h"
 #include "moe/spec/project_io.h"
 #include "moe/telemetry/run_store.h"
 #ifdef MOE_HAS_TRAINER
@@ -283,7 +284,9 @@ void TrainingController::start(const moe::spec::Project& project, const QString&
         opts.runStorePath = runPath;
         opts.background = true;  // the UI keeps its frames on time while training uses the cores
         auto built = std::make_shared<moe::spec::Result<std::unique_ptr<moe::train::Trainer>>>(moe::train::Trainer::create(project, opts));
+        moe::spec::handOver();
         QMetaObject::invokeMethod(this, [this, built, steps, alive] {
+            moe::spec::takeOver();
             if (alive.expired() || !m_engine) return;  // stopped or restarted meanwhile; the result is dropped here
             if (!built->ok()) {
                 RunStatus f;

@@ -1,5 +1,6 @@
 #include "moe/viz_qt/dashboard_window.h"
 
+#include "moe/spec/handover.h"
 #include "moe/viz/imgui_setup.h"
 
 #include <QGuiApplication>
@@ -118,7 +119,9 @@ void DashboardWindow::simulateClusterAsync() {
     const int index = m_state.snapshotIndex;
     QPointer<DashboardWindow> self(this);
     // The simulator takes milliseconds to seconds: never on the UI thread.
+    spec::handOver();
     QThreadPool::globalInstance()->start([run, index, self] {
+        spec::takeOver();
         auto sim = simulateCluster(*run, index);
         auto next = std::make_shared<RunView>(*run);
         const bool ok = sim.ok();
@@ -128,9 +131,12 @@ void DashboardWindow::simulateClusterAsync() {
         } else {
             next->clusterNote = "The cluster simulation failed: " + sim.message();
         }
+        // Back through the application object: this window may be gone by the time it runs.
+        spec::handOver();
         QMetaObject::invokeMethod(
-            self.data(),
+            QCoreApplication::instance(),
             [self, next, ok] {
+                spec::takeOver();
                 if (!self) return;
                 // Keep snapshots that arrived meanwhile: only the cluster result is new.
                 auto merged = std::make_shared<RunView>(self->m_run ? *self->m_run : *next);
