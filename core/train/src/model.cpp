@@ -73,15 +73,28 @@ torch::Tensor BlockImpl::runColumn(int e, const torch::Tensor& rows) {
     return m_constants[static_cast<size_t>(e - F - zeros - copies)]->forward(rows);
 }
 
+namespace {
+// The rows of each expert, in order, from rows sorted by expert: one split, whose backward pass
+// joins the experts' gradients in one go. (A narrow per expert would give every expert a
+// gradient the size of all the rows, zeros but its own, and add them all up.)
+std::vector<torch::Tensor> byColumn(const torch::Tensor& rows, const std::vector<std::int64_t>& sizes) {
+    std::int64_t total = 0;
+    for (const auto n : sizes) total += n;
+    const auto used = total == rows.size(0) ? rows : rows.narrow(0, 0, total);
+    return used.split_with_sizes(sizes, 0);
+}
+}  // namespace
+
 torch::Tensor BlockImpl::runExperts(const Permuted& p) {
     auto off = p.offsets.to(torch::kCPU);
     const auto* o = off.data_ptr<std::int64_t>();
+    std::vector<std::int64_t> sizes(static_cast<size_t>(m_routed));
+    for (int e = 0; e < m_routed; ++e) sizes[static_cast<size_t>(e)] = o[e + 1] - o[e];
+    const auto columns = byColumn(p.tokens, sizes);
     std::vector<torch::Tensor> parts;
     parts.reserve(static_cast<size_t>(m_routed));
-    for (int e = 0; e < m_routed; ++e) {
-        const auto n = o[e + 1] - o[e];
-        if (n > 0) parts.push_back(runColumn(e, p.tokens.narrow(0, o[e], n)));
-    }
+    for (int e = 0; e < m_routed; ++e)
+        if (sizes[static_cast<size_t>(e)] > 0) parts.push_back(runColumn(e, columns[static_cast<size_t>(e)]));
     if (parts.empty()) return torch::zeros({0, p.tokens.size(1)}, p.tokens.options());
     return torch::cat(parts, 0);
 }
@@ -135,13 +148,10 @@ torch::Tensor BlockImpl::runExpertsAcrossRanks(const Permuted& p, const Routing&
     auto orderT = torch::tensor(order, torch::kLong).to(got.device());
     auto byExpert = got.index_select(0, orderT);
     const auto t0 = std::chrono::steady_clock::now();
+    const auto columns = byColumn(byExpert, perExpert);
     std::vector<torch::Tensor> parts;
-    std::int64_t at = 0;
-    for (int e = first; e < last; ++e) {
-        const auto n = perExpert[static_cast<size_t>(e - first)];
-        if (n > 0) parts.push_back(runColumn(e, byExpert.narrow(0, at, n)));
-        at += n;
-    }
+    for (int e = first; e < last; ++e)
+        if (perExpert[static_cast<size_t>(e - first)] > 0) parts.push_back(runColumn(e, columns[static_cast<size_t>(e - first)]));
     ep.addExpertSeconds(m_index, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     // With no rows here the (empty) result still hangs on the exchange, so this rank's backward
     // pass takes part in the reverse exchange as every other rank's does.
