@@ -3,9 +3,13 @@
 // counts against moe/spec/derived.h.
 #include <QtTest/QtTest>
 
+#include <functional>
 #include <set>
 
+#include <torch/version.h>
+
 #include "moe/spec/derived.h"
+#include "batched_matmul.h"
 #include "moe_net.h"
 
 using namespace moe::train::detail;
@@ -131,6 +135,64 @@ private Q_SLOTS:
         auto x3 = x.detach().clone();
         x3.narrow(1, 0, 1).add_(1.0);
         QVERIFY(!same(attn->forward(x3).narrow(1, kP - 1, 1), y1.narrow(1, kP - 1, 1)));
+    }
+
+    // The batched products attention runs on: against LibTorch's bmm, values and gradients, for
+    // row-major operands, transposed views (K^T), a batch-broadcast operand and a layout that
+    // must be copied first.
+    void batchedMatmulMatchesBmm() {
+        struct Case {
+            const char* name;
+            std::function<torch::Tensor(const torch::Tensor&)> a, b;
+        };
+        auto plain = [](const torch::Tensor& t) { return t; };
+        const std::vector<Case> cases{
+            {"row-major", plain, plain},
+            {"b transposed", plain, [](const torch::Tensor& t) { return t.transpose(1, 2).contiguous().transpose(1, 2); }},
+            {"a transposed", [](const torch::Tensor& t) { return t.transpose(1, 2).contiguous().transpose(1, 2); }, plain},
+            {"b broadcast", plain, [](const torch::Tensor& t) { return t.narrow(0, 0, 1).expand_as(t); }},
+            {"a strided", [](const torch::Tensor& t) { return torch::cat({t, t}, 2).narrow(2, 0, t.size(2)); }, plain},
+        };
+        for (const auto& c : cases) {
+            auto a0 = torch::randn({6, 7, 5}), b0 = torch::randn({6, 5, 9});
+            auto a1 = a0.clone().requires_grad_(), b1 = b0.clone().requires_grad_();
+            auto a2 = a0.clone().requires_grad_(), b2 = b0.clone().requires_grad_();
+            auto A1 = c.a(a1), B1 = c.b(b1), A2 = c.a(a2), B2 = c.b(b2);
+            QVERIFY2(batchedMatmulUsesBlas(A1, B1), c.name);  // the path under test, not bmm
+            auto y1 = batchedMatmul(A1, B1), y2 = torch::bmm(A2, B2);
+            QVERIFY2(torch::allclose(y1, y2, 1e-5, 1e-5), c.name);
+            auto w = torch::randn(y1.sizes());
+            (y1 * w).sum().backward();
+            (y2 * w).sum().backward();
+            QVERIFY2(torch::allclose(a1.grad(), a2.grad(), 1e-5, 1e-5), c.name);
+            QVERIFY2(torch::allclose(b1.grad(), b2.grad(), 1e-5, 1e-5), c.name);
+        }
+        // Not on the CPU in float32: LibTorch's bmm.
+        QVERIFY(!batchedMatmulUsesBlas(torch::randn({2, 3, 4}, torch::kDouble), torch::randn({2, 4, 5}, torch::kDouble)));
+    }
+
+    // Attention as written out on the CPU equals LibTorch's own, for causal, windowed and
+    // bidirectional heads.
+    void attentionMatchesLibTorch() {
+        for (int variant = 0; variant < 3; ++variant) {
+            auto a = attention(AttentionKind::Mha);
+            a.causal = variant != 2;
+            a.window = variant == 1 ? 3 : 0;
+            Attention attn(a, kD, spec::PositionKind::None, 10000.0);
+            auto x = torch::randn({2, kP, kD});
+            torch::NoGradGuard ng;
+            auto heads = [&](const torch::Tensor& t) { return t.view({2, kP, a.heads, -1}).transpose(1, 2); };
+            auto qh = heads(attn->q->forward(x)), kh = heads(attn->k->forward(x)), vh = heads(attn->v->forward(x));
+            c10::optional<at::Tensor> mask;
+            if (auto seen = attn->visibility(kP, x.device()); seen.defined()) mask = seen;
+#if TORCH_VERSION_MAJOR >= 2
+            auto ref = at::scaled_dot_product_attention(qh, kh, vh, mask, 0.0, false);
+#else
+            auto ref = std::get<0>(at::_scaled_dot_product_attention(qh, kh, vh, mask, 0.0, false, false));
+#endif
+            auto expected = attn->o->forward(ref.transpose(1, 2).reshape({2, kP, -1}));
+            QVERIFY2(torch::allclose(attn->forward(x), expected, 1e-5, 1e-5), std::to_string(variant).c_str());
+        }
     }
 
     void attentionNonCausalSeesLaterTokens() {

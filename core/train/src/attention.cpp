@@ -6,6 +6,7 @@
 
 #include <torch/version.h>
 
+#include "batched_matmul.h"
 #include "moe_net.h"
 
 namespace moe::train::detail {
@@ -126,25 +127,37 @@ torch::Tensor AttentionImpl::visibility(std::int64_t P, const torch::Device& dev
 }
 
 torch::Tensor AttentionImpl::attend(const torch::Tensor& qh, const torch::Tensor& kh, const torch::Tensor& vh) const {
-    // The fused scaled-dot-product attention (flash kernels on CUDA, the math path on CPU). It
-    // scales by 1/sqrt(q's last dimension): the head dimension, or nope + rope for MLA. A boolean
-    // mask is true where a query sees a key. LibTorch 1.13 names it _scaled_dot_product_attention.
+    // Scaled by 1/sqrt(q's last dimension): the head dimension, or nope + rope for MLA.
     const bool plainCausal = m_spec.causal && m_spec.window <= 0;
-    if (sinks.defined()) {
-        // Attention sinks (gpt-oss): each head's learned logit joins the softmax as one more
-        // column that carries no value, so a query may attend to "nothing". Written out, since the
-        // fused path has no such column.
-        const auto P = qh.size(2);
-        auto scores = torch::matmul(qh, kh.transpose(-2, -1)) / std::sqrt(static_cast<double>(qh.size(-1)));
+    const auto B = qh.size(0), H = qh.size(1), P = qh.size(2);
+    const auto q3 = qh.reshape({B * H, P, qh.size(3)}), k3 = kh.reshape({B * H, P, kh.size(3)});
+#if TORCH_VERSION_MAJOR >= 2
+    const bool writtenOut = sinks.defined();
+#else
+    // LibTorch 1.13 has no fused attention on the CPU, only the same steps through its bmm:
+    // written out here over batchedMatmul, they take a fraction of the time.
+    const bool writtenOut = sinks.defined() || batchedMatmulUsesBlas(q3, k3.transpose(1, 2));
+#endif
+    if (writtenOut) {
+        auto scores = batchedMatmul(q3, k3.transpose(1, 2)).mul_(1.0 / std::sqrt(static_cast<double>(qh.size(-1))));
         if (auto seen = visibility(P, qh.device()); seen.defined())
             scores = scores.masked_fill(seen.logical_not(), -std::numeric_limits<float>::infinity());
-        auto sink = sinks.to(scores.dtype()).view({1, -1, 1, 1}).expand({scores.size(0), scores.size(1), P, 1});
-        auto probs = torch::softmax(torch::cat({scores, sink}, -1), -1).narrow(-1, 0, P);
-        return torch::matmul(probs, vh);
+        torch::Tensor probs;
+        if (sinks.defined()) {
+            // Attention sinks (gpt-oss): each head's learned logit joins the softmax as one more
+            // column that carries no value, so a query may attend to "nothing".
+            auto sink = sinks.to(scores.dtype()).view({1, -1, 1, 1}).expand({B, H, P, 1}).reshape({B * H, P, 1});
+            probs = torch::softmax(torch::cat({scores, sink}, -1), -1).narrow(-1, 0, P);
+        } else {
+            probs = torch::softmax(scores, -1);
+        }
+        return batchedMatmul(probs, vh.reshape({B * H, P, vh.size(3)})).view({B, H, P, vh.size(3)});
     }
+    // The fused scaled-dot-product attention (flash kernels on CUDA). A boolean mask is true
+    // where a query sees a key. LibTorch 1.13 names it _scaled_dot_product_attention.
     c10::optional<at::Tensor> mask;
     if (!plainCausal) {
-        auto m = visibility(qh.size(2), qh.device());
+        auto m = visibility(P, qh.device());
         if (m.defined()) mask = m;
     }
 #if TORCH_VERSION_MAJOR >= 2

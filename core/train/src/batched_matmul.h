@@ -1,0 +1,22 @@
+#pragma once
+// Many small matrix products at once (attention's scores and values: one per sequence and head),
+// forward and backward.
+//
+// LibTorch 1.13's CPU bmm multiplies each matrix of the batch through a select, a view and a
+// full addmm dispatch; at attention's sizes (64 x 64 x 32) that costs more than the product, and
+// the byte-level LM spent a third of its step there. Here, on the CPU in float32, each product is
+// one call of the BLAS sgemm LibTorch itself is linked against, straight from the tensors'
+// memory. Elsewhere (other devices or dtypes, a LibTorch without a global sgemm) it is bmm.
+
+#include <torch/torch.h>
+
+namespace moe::train::detail {
+
+// a [N, m, k] x b [N, k, n] -> [N, m, n]; differentiable in both. Either operand may be a
+// transposed view (attention's K^T); other layouts are made contiguous first.
+torch::Tensor batchedMatmul(const torch::Tensor& a, const torch::Tensor& b);
+
+// Whether batchedMatmul takes the sgemm path for these operands.
+bool batchedMatmulUsesBlas(const torch::Tensor& a, const torch::Tensor& b);
+
+}  // namespace moe::train::detail
