@@ -20,6 +20,7 @@ int run(const moe::cli::ParsedArgs& a) {
     o.warmup = a.intValue("warmup", o.warmup, 0, 10000);
     o.threads = a.intValue("threads", 0, 0, 1024);
     o.gemmSize = a.intValue("gemm", o.gemmSize, 16, 16384);
+    o.batch = a.intValue("batch", 0, 1, 1 << 20);
     o.projectDir = std::filesystem::path(path).parent_path().string();
     auto res = moe::train::benchTrain(loaded.value(), o);
     if (!res) {
@@ -32,6 +33,7 @@ int run(const moe::cli::ParsedArgs& a) {
         j["project"] = path;
         j["threads"] = r.threads;
         j["steps"] = r.steps;
+        j["batch"] = r.batch;
         j["tokens_per_step"] = r.tokensPerStep;
         j["forward_flops_per_token"] = r.forwardFlopsPerToken;
         j["seconds_per_step"] = r.secondsPerStep;
@@ -45,6 +47,7 @@ int run(const moe::cli::ParsedArgs& a) {
     std::cout << path << ": " << r.steps << " training steps on " << r.threads << " CPU thread" << (r.threads == 1 ? "" : "s")
               << " (telemetry included), medians\n\n";
     moe::cli::Table t({"measure", "value"});
+    t.add({"samples per step", std::to_string(r.batch)});
     t.add({"tokens per step", humanCount(r.tokensPerStep)});
     t.add({"forward FLOPs per token (describe)", humanCount(r.forwardFlopsPerToken)});
     t.add({"time per step", fixed(r.secondsPerStep * 1e3, 1) + " ms"});
@@ -63,6 +66,7 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     {{"json", "", "print the figures as JSON"},
      {"steps", "N", "timed training steps (default 30)"},
      {"warmup", "N", "untimed steps first (default 3)"},
+     {"batch", "N", "samples per step (default: the project's training.batch)"},
      {"gemm", "N", "side of the reference square sgemm (default 1024)"},
      {"threads", "N", "CPU threads (default: what moe train uses)"}},
     1, 1, run});

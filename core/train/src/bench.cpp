@@ -7,6 +7,7 @@
 #include "moe/spec/derived.h"
 #include "moe/spec/twin.h"
 #include "device.h"
+#include "flat_adam.h"
 #include "moe/telemetry/collapse.h"
 #include "moe/train/trainer.h"
 #include "probe.h"
@@ -42,11 +43,11 @@ double median(std::vector<double> v) {
 // Seconds of one n x n x n sgemm (median of a few) at the calling thread's LibTorch thread count.
 double gemmSeconds(int n) {
     auto a = torch::randn({n, n}), b = torch::randn({n, n});
-    auto c = torch::mm(a, b);  // warm-up
+    auto c = torch::mm(a, b);  // warm-up; then into the same output, so no page is new
     std::vector<double> t;
     for (int i = 0; i < 3; ++i) {
         const auto t0 = Clock::now();
-        c = torch::mm(a, b);
+        torch::mm_out(c, a, b);
         t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
     return median(t);
@@ -60,6 +61,7 @@ moe::spec::Result<TrainBenchResult> benchTrain(const moe::spec::Project& project
     moe::spec::Project p = moe::spec::trainingProject(project);  // the network that trains
     p.training.steps = o.warmup + o.steps;
     p.training.epochs.reset();
+    if (o.batch > 0) p.training.batch = o.batch;
     TrainerOptions topt;
     topt.threads = o.threads;
     topt.projectDir = o.projectDir;
@@ -69,6 +71,7 @@ moe::spec::Result<TrainBenchResult> benchTrain(const moe::spec::Project& project
     TrainBenchResult r;
     r.threads = trainer.progress().threads;
     r.steps = o.steps;
+    r.batch = p.training.batch;
     r.tokensPerStep = static_cast<double>(p.training.batch) * p.model.input.tokensPerSample();
     r.forwardFlopsPerToken = moe::spec::computeFigures(p.model).flopsPerToken;
     try {
@@ -167,13 +170,13 @@ moe::spec::Result<LayerBenchResult> benchLayer(const LayerBenchOptions& o) {
         // Training step with and without the snapshot work, interleaved so machine load hits both.
         detail::MoeNet net(spec);
         net->to(device);
-        torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+        detail::FlatAdam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
         auto xs = torch::randn({o.tokens, o.dModel}).to(device);
         auto ys = torch::randint(0, 8, {o.tokens}, torch::kLong).to(device);
         auto step = [&](bool telemetry) {
             auto logits = net->forward(xs, train);
             auto loss = torch::nn::functional::cross_entropy(logits, ys) + net->routingLoss();
-            adam.zero_grad();
+            adam.zeroGrad();
             loss.backward();
             if (telemetry) {
                 auto s = std::make_shared<moe::telemetry::RoutingSnapshot>();

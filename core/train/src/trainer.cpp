@@ -128,11 +128,11 @@ std::string Trainer::Impl::build() {
                 net->parameters(), torch::optim::SGDOptions(t.learningRate).momentum(t.momentum).weight_decay(t.weightDecay));
             break;
         case moe::spec::OptimizerKind::Adam:
-            optimizer = std::make_unique<torch::optim::Adam>(net->parameters(),
+            optimizer = std::make_unique<detail::FlatAdam>(net->parameters(),
                                                              torch::optim::AdamOptions(t.learningRate).weight_decay(t.weightDecay));
             break;
         case moe::spec::OptimizerKind::AdamW:
-            optimizer = std::make_unique<torch::optim::AdamW>(net->parameters(),
+            optimizer = std::make_unique<detail::FlatAdamW>(net->parameters(),
                                                               torch::optim::AdamWOptions(t.learningRate).weight_decay(t.weightDecay));
             break;
     }

@@ -37,6 +37,7 @@
 #include "checkpoint.h"
 #include "data_parallel.h"
 #include "device.h"
+#include "flat_adam.h"
 #include "probe.h"
 
 namespace moe::train {

@@ -147,7 +147,7 @@ std::string Trainer::Impl::runStep() {
         return "step " + std::to_string(step + 1) + ": " + what + "; " + where +
                ". Try a lower learning rate, a router z-loss (losses.z) or a higher softmax temperature.";
     }
-    optimizer->zero_grad();
+    detail::zeroGradients(*optimizer);
     if (dp) dp->beginBackward();
     loss.backward();
     if (dp) dp->finishGradients();

@@ -51,12 +51,14 @@ struct TrainBenchOptions {
     int warmup = 3;              // untimed steps first (allocator, thread pool)
     int threads = 0;             // 0: what `moe train` would use
     int gemmSize = 1024;         // square sgemm side for the reference rate
+    int batch = 0;               // samples per step; 0: the project's training.batch
     std::string projectDir;      // for relative corpus paths
 };
 
 struct TrainBenchResult {
     int threads = 0;
     int steps = 0;
+    int batch = 0;                  // samples per step
     double tokensPerStep = 0;
     double forwardFlopsPerToken = 0;
     double secondsPerStep = 0;      // median over the timed steps' chunks
