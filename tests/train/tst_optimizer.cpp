@@ -40,6 +40,26 @@ double maxDifference(torch::nn::Sequential& a, torch::nn::Sequential& b) {
     return worst;
 }
 
+// The model and optimizer as the trainer's checkpoints hold them.
+std::string checkpoint(torch::nn::Sequential& net, torch::optim::Optimizer& opt) {
+    torch::serialize::OutputArchive model, state;
+    net->save(model);
+    opt.save(state);
+    model.write("optimizer", state);
+    std::ostringstream bytes;
+    model.save_to(bytes);
+    return bytes.str();
+}
+
+void resume(torch::nn::Sequential& net, torch::optim::Optimizer& opt, const std::string& bytes) {
+    torch::serialize::InputArchive model, state;
+    std::istringstream in(bytes);
+    model.load_from(in);
+    net->load(model);
+    model.read("optimizer", state);
+    opt.load(state);
+}
+
 // LibTorch's and the flat optimizer's update of the same numbers may differ in the last bit
 // (vectorised and scalar loops), never more.
 constexpr double kTolerance = 1e-6;
@@ -98,45 +118,19 @@ private Q_SLOTS:
         auto first = network();
         FlatAdam firstOpt(first->parameters(), torch::optim::AdamOptions(1e-2));
         train(first, firstOpt, 0, 4);
-        std::stringstream saved;
-        {
-            torch::serialize::OutputArchive model, opt;
-            first->save(model);
-            firstOpt.save(opt);
-            model.write("optimizer", opt);
-            model.save_to(saved);
-        }
+        const auto saved = checkpoint(first, firstOpt);
         // LibTorch's Adam goes on from the flat optimizer's checkpoint ...
         auto second = network();
         torch::optim::Adam secondOpt(second->parameters(), torch::optim::AdamOptions(1e-2));
-        {
-            torch::serialize::InputArchive model, opt;
-            model.load_from(saved);
-            second->load(model);
-            model.read("optimizer", opt);
-            secondOpt.load(opt);
-        }
+        resume(second, secondOpt, saved);
         train(second, secondOpt, 4, 8);
-        std::stringstream again;
-        {
-            torch::serialize::OutputArchive model, opt;
-            second->save(model);
-            secondOpt.save(opt);
-            model.write("optimizer", opt);
-            model.save_to(again);
-        }
+        const auto again = checkpoint(second, secondOpt);
         // ... and the flat one from LibTorch's: loading re-points every parameter, which the
         // next step notices.
         auto third = network();
         FlatAdam thirdOpt(third->parameters(), torch::optim::AdamOptions(1e-2));
         train(third, thirdOpt, 0, 2);  // flattened before the load
-        {
-            torch::serialize::InputArchive model, opt;
-            model.load_from(again);
-            third->load(model);
-            model.read("optimizer", opt);
-            thirdOpt.load(opt);
-        }
+        resume(third, thirdOpt, again);
         train(third, thirdOpt, 8, 12);
         QVERIFY2(maxDifference(whole, third) < kTolerance, qPrintable(QString::number(maxDifference(whole, third))));
     }
