@@ -96,11 +96,12 @@ private Q_SLOTS:
         FlatAdam flat(net->parameters(), torch::optim::AdamOptions(1e-2));
         train(net, flat, 0, 1);
         auto params = net->parameters();
-        const auto* first = static_cast<const char*>(params.front().data_ptr());
-        std::int64_t at = 0;
+        // Addresses as numbers (QCOMPARE would compare char pointers as strings).
+        const auto first = reinterpret_cast<std::uintptr_t>(params.front().data_ptr());
+        std::uintptr_t at = 0;
         for (const auto& p : params) {
-            QCOMPARE(static_cast<const char*>(p.data_ptr()), first + at * static_cast<std::int64_t>(sizeof(float)));
-            at += p.numel();
+            QCOMPARE(reinterpret_cast<std::uintptr_t>(p.data_ptr()), first + at * sizeof(float));
+            at += static_cast<std::uintptr_t>(p.numel());
         }
         // One zeroing clears every gradient.
         backward(net, 1);
