@@ -287,7 +287,7 @@ private Q_SLOTS:
         QVERIFY2(w.openFile(copy, &err), qPrintable(err));
         const auto& sc = w.document()->project().scenario;
         QVERIFY(sc && sc->steps.size() == 4);
-        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.01);
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.05);
         auto* panel = w.findChild<ScenarioPanel*>();
         QVERIFY(panel);
         panel->setCurrentStep(3);
@@ -312,8 +312,8 @@ private Q_SLOTS:
         QCOMPARE(panel->currentStep(), 0);
         QVERIFY(!w.document()->hasScenarioOverlay());
         QVERIFY(!w.document()->isModified());
-        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.01);
-        QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.01);
+        QCOMPARE(w.document()->project().model.blocks[0].losses.aux, 0.05);
+        QCOMPARE(w.document()->project().model.blocks[1].losses.aux, 0.05);
     }
 
     void shippedExamplesAreNeverOverwritten() {
