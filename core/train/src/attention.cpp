@@ -130,15 +130,15 @@ torch::Tensor AttentionImpl::attend(const torch::Tensor& qh, const torch::Tensor
     // Scaled by 1/sqrt(q's last dimension): the head dimension, or nope + rope for MLA.
     const bool plainCausal = m_spec.causal && m_spec.window <= 0;
     const auto B = qh.size(0), H = qh.size(1), P = qh.size(2);
-    const auto q3 = qh.reshape({B * H, P, qh.size(3)}), k3 = kh.reshape({B * H, P, kh.size(3)});
 #if TORCH_VERSION_MAJOR >= 2
     const bool writtenOut = sinks.defined();
 #else
-    // LibTorch 1.13 has no fused attention on the CPU, only the same steps through its bmm:
-    // written out here over batchedMatmul, they take a fraction of the time.
-    const bool writtenOut = sinks.defined() || batchedMatmulUsesBlas(q3, k3.transpose(1, 2));
+    // LibTorch 1.13 has no fused attention on the CPU, only these same steps through its bmm;
+    // batchedMatmul runs them with less overhead per matrix.
+    const bool writtenOut = sinks.defined() || qh.device().is_cpu();
 #endif
     if (writtenOut) {
+        const auto q3 = qh.reshape({B * H, P, qh.size(3)}), k3 = kh.reshape({B * H, P, kh.size(3)});
         auto scores = batchedMatmul(q3, k3.transpose(1, 2)).mul_(1.0 / std::sqrt(static_cast<double>(qh.size(-1))));
         if (auto seen = visibility(P, qh.device()); seen.defined())
             scores = scores.masked_fill(seen.logical_not(), -std::numeric_limits<float>::infinity());

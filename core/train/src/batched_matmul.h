@@ -3,8 +3,9 @@
 // forward and backward.
 //
 // LibTorch 1.13's CPU bmm multiplies each matrix of the batch through a select, a view and a
-// full addmm dispatch; at attention's sizes (64 x 64 x 32) that costs more than the product, and
-// the byte-level LM spent a third of its step there. Here, on the CPU in float32, each product is
+// full addmm dispatch; at attention's sizes (49 x 49 x 16 in the ViT example) that costs more than
+// the product: the ViT's training step took 106-111 ms with this, 128-147 ms with bmm. Here, on
+// the CPU in float32, each product is
 // one call of the BLAS sgemm LibTorch itself is linked against, straight from the tensors'
 // memory. Elsewhere (other devices or dtypes, a LibTorch without a global sgemm) it is bmm.
 
