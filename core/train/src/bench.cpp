@@ -59,7 +59,9 @@ moe::spec::Result<TrainBenchResult> benchTrain(const moe::spec::Project& project
     if (o.steps < 1 || o.warmup < 0 || o.gemmSize < 16)
         return moe::spec::Diagnostics{{"bench", "need at least 1 timed step, no negative warm-up and a GEMM side of at least 16"}};
     moe::spec::Project p = moe::spec::trainingProject(project);  // the network that trains
-    p.training.steps = o.warmup + o.steps;
+    // One step more than is timed: the run's last step evaluates the whole held-out set, which is
+    // not training.
+    p.training.steps = o.warmup + o.steps + 1;
     p.training.epochs.reset();
     if (o.batch > 0) p.training.batch = o.batch;
     TrainerOptions topt;
