@@ -10,6 +10,7 @@
 
 #include "moe/spec/derived.h"
 #include "batched_matmul.h"
+#include "cpu_fused.h"
 #include "moe_net.h"
 
 using namespace moe::train::detail;
@@ -169,6 +170,97 @@ private Q_SLOTS:
         }
         // Not on the CPU in float32: LibTorch's bmm.
         QVERIFY(!batchedMatmulUsesBlas(torch::randn({2, 3, 4}, torch::kDouble), torch::randn({2, 4, 5}, torch::kDouble)));
+    }
+
+    // The fused CPU attention against the same steps in LibTorch ops (scores, a mask from the
+    // definition, softmax, values): values and the gradients of q, k and v, for causal and
+    // bidirectional heads with and without a window, and scores large enough to overflow a
+    // softmax that does not subtract its maximum.
+    void fusedAttentionMatchesLibTorchOps() {
+        struct Case {
+            const char* name;
+            bool causal;
+            std::int64_t window;
+            double spread;
+        };
+        const std::vector<Case> cases{{"causal", true, 0, 1.0},
+                                      {"causal window 3", true, 3, 1.0},
+                                      {"bidirectional", false, 0, 1.0},
+                                      {"bidirectional window 2", false, 2, 1.0},
+                                      {"large scores", true, 0, 40.0}};
+        const std::int64_t N = 6, P = 10, D = 5, Dv = 7;
+        for (const auto& c : cases) {
+            auto q0 = torch::randn({N, P, D}) * c.spread, k0 = torch::randn({N, P, D}) * c.spread, v0 = torch::randn({N, P, Dv});
+            auto q1 = q0.clone().requires_grad_(), k1 = k0.clone().requires_grad_(), v1 = v0.clone().requires_grad_();
+            auto q2 = q0.clone().requires_grad_(), k2 = k0.clone().requires_grad_(), v2 = v0.clone().requires_grad_();
+            const double scale = 0.37;
+            QVERIFY2(fusedCpuAttentionApplies(q1, k1, v1), c.name);
+            auto y1 = fusedCpuAttention(q1, k1, v1, scale, c.causal, c.window);
+            auto sees = torch::ones({P, P}, torch::kBool);
+            for (std::int64_t i = 0; i < P; ++i)
+                for (std::int64_t j = 0; j < P; ++j)
+                    sees[i][j] = (!c.causal || j <= i) && (c.window <= 0 || std::abs(i - j) < c.window);
+            auto scores = torch::bmm(q2, k2.transpose(1, 2)) * scale;
+            auto y2 = torch::bmm(torch::softmax(scores.masked_fill(sees.logical_not(), -INFINITY), -1), v2);
+            QVERIFY2(torch::isfinite(y1).all().item<bool>(), c.name);
+            QVERIFY2(torch::allclose(y1, y2, 1e-5, 1e-5), c.name);
+            auto w = torch::randn(y1.sizes());
+            (y1 * w).sum().backward();
+            (y2 * w).sum().backward();
+            QVERIFY2(torch::allclose(q1.grad(), q2.grad(), 1e-4, 1e-4), c.name);
+            QVERIFY2(torch::allclose(k1.grad(), k2.grad(), 1e-4, 1e-4), c.name);
+            QVERIFY2(torch::allclose(v1.grad(), v2.grad(), 1e-5, 1e-5), c.name);
+        }
+        // Strided operands (heads split off a projection) are taken as they are.
+        auto x = torch::randn({N, P, 2 * D});
+        auto qs = x.narrow(2, 0, D), ks = x.narrow(2, D, D), vs = torch::randn({N, P, Dv});
+        auto ref = fusedCpuAttention(qs.contiguous(), ks.contiguous(), vs, 0.5, true, 0);
+        QVERIFY(torch::allclose(fusedCpuAttention(qs, ks, vs, 0.5, true, 0), ref));
+        // Not float32 on the CPU, or empty: the written-out path.
+        const auto d = torch::randn({2, 3, 4}, torch::kDouble);
+        QVERIFY(!fusedCpuAttentionApplies(d, d, d));
+        const auto e = torch::randn({0, 3, 4});
+        QVERIFY(!fusedCpuAttentionApplies(e, e, e));
+    }
+
+    // Rotary positions and RMSNorm as fused CPU operations against the same formulas in LibTorch
+    // ops (run in double, where the fused path does not apply): values and gradients. The
+    // RMSNorm rows are enough for several threads to share the weight gradient.
+    void fusedRopeAndRmsNormMatchLibTorchOps() {
+        const int threads = at::get_num_threads();
+        at::set_num_threads(2);
+        for (const auto& shape : std::vector<std::vector<std::int64_t>>{{2, 3, 7, 8}, {1000, 64}}) {
+            auto x0 = torch::randn(shape);
+            auto x1 = x0.clone().requires_grad_(), x2 = x0.to(torch::kDouble).requires_grad_();
+            auto w = torch::randn(x1.sizes());
+            if (shape.size() == 4) {
+                QVERIFY(fusedCpuApplies(x1) && !fusedCpuApplies(x2));
+                auto y1 = applyRope(x1, 500.0), y2 = applyRope(x2, 500.0);
+                QVERIFY(torch::allclose(y1, y2.to(torch::kFloat), 1e-5, 1e-5));
+                (y1 * w).sum().backward();
+                (y2 * w.to(torch::kDouble)).sum().backward();
+                QVERIFY(torch::allclose(x1.grad(), x2.grad().to(torch::kFloat), 1e-5, 1e-5));
+                // A strided view (MLA's rotary slice) is read as it lies.
+                auto wide = torch::randn({2, 3, 7, 12});
+                QVERIFY(torch::allclose(applyRope(wide.narrow(-1, 4, 8), 500.0), applyRope(wide.narrow(-1, 4, 8).contiguous(), 500.0)));
+                continue;
+            }
+            RmsNorm norm(static_cast<int>(shape.back()));
+            {
+                torch::NoGradGuard ng;
+                norm->weight.uniform_(0.5, 1.5);
+            }
+            auto g1 = norm->weight.detach().clone().requires_grad_(), g2 = norm->weight.detach().to(torch::kDouble).requires_grad_();
+            auto y1 = fusedCpuRmsNorm(x1, g1, 1e-6);
+            auto y2 = x2 * torch::rsqrt(x2.pow(2).mean(-1, true) + 1e-6) * g2;
+            QVERIFY(torch::allclose(norm->forward(x0), y1));  // the module takes the fused path
+            QVERIFY(torch::allclose(y1, y2.to(torch::kFloat), 1e-5, 1e-5));
+            (y1 * w).sum().backward();
+            (y2 * w.to(torch::kDouble)).sum().backward();
+            QVERIFY(torch::allclose(x1.grad(), x2.grad().to(torch::kFloat), 1e-4, 1e-4));
+            QVERIFY(torch::allclose(g1.grad(), g2.grad().to(torch::kFloat), 1e-3, 1e-4));
+        }
+        at::set_num_threads(threads);
     }
 
     // Attention as written out on the CPU equals LibTorch's own, for causal, windowed and

@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include "batched_matmul.h"
+#include "cpu_fused.h"
 #include "moe_net.h"
 
 namespace moe::train::detail {
@@ -134,12 +135,16 @@ torch::Tensor AttentionImpl::attend(const torch::Tensor& qh, const torch::Tensor
     const bool writtenOut = sinks.defined();
 #else
     // LibTorch 1.13 has no fused attention on the CPU, only these same steps through its bmm;
-    // batchedMatmul runs them with less overhead per matrix.
+    // fusedCpuAttention (or, with sinks, batchedMatmul) runs them with less overhead.
     const bool writtenOut = sinks.defined() || qh.device().is_cpu();
 #endif
     if (writtenOut) {
         const auto q3 = qh.reshape({B * H, P, qh.size(3)}), k3 = kh.reshape({B * H, P, kh.size(3)});
-        auto scores = batchedMatmul(q3, k3.transpose(1, 2)).mul_(1.0 / std::sqrt(static_cast<double>(qh.size(-1))));
+        const auto v3 = vh.reshape({B * H, P, vh.size(3)});
+        const double scale = 1.0 / std::sqrt(static_cast<double>(qh.size(-1)));
+        if (!sinks.defined() && fusedCpuAttentionApplies(q3, k3, v3))
+            return fusedCpuAttention(q3, k3, v3, scale, m_spec.causal, m_spec.window).view({B, H, P, vh.size(3)});
+        auto scores = batchedMatmul(q3, k3.transpose(1, 2)).mul_(scale);
         if (auto seen = visibility(P, qh.device()); seen.defined())
             scores = scores.masked_fill(seen.logical_not(), -std::numeric_limits<float>::infinity());
         torch::Tensor probs;
@@ -151,7 +156,7 @@ torch::Tensor AttentionImpl::attend(const torch::Tensor& qh, const torch::Tensor
         } else {
             probs = torch::softmax(scores, -1);
         }
-        return batchedMatmul(probs, vh.reshape({B * H, P, vh.size(3)})).view({B, H, P, vh.size(3)});
+        return batchedMatmul(probs, v3).view({B, H, P, vh.size(3)});
     }
     // The fused scaled-dot-product attention (flash kernels on CUDA). A boolean mask is true
     // where a query sees a key. LibTorch 1.13 names it _scaled_dot_product_attention.

@@ -36,25 +36,22 @@ Operand operand(const torch::Tensor& x) {
 
 bool fitsInt(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
 
-// out[i] = a[i] x b[i]. Row-major C = A B is column-major C^T = B^T A^T: BLAS gets b first.
+// out[i] = a[i] x b[i].
 torch::Tensor multiplyWithBlas(const torch::Tensor& a, const torch::Tensor& b) {
     const auto N = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
     auto out = torch::empty({N, m, n}, a.options());
     if (N == 0 || m == 0 || n == 0) return out;
     if (k == 0) return out.zero_();
     const auto A = operand(a), B = operand(b);
-    const int M = static_cast<int>(n), Nn = static_cast<int>(m), K = static_cast<int>(k);
-    const int lda = static_cast<int>(B.ld), ldb = static_cast<int>(A.ld), ldc = static_cast<int>(n);
-    const char ta = B.transposed ? 'T' : 'N', tb = A.transposed ? 'T' : 'N';
-    const float one = 1, zero = 0;
     const float* pa = A.t.data_ptr<float>();
     const float* pb = B.t.data_ptr<float>();
     float* pc = out.data_ptr<float>();
     const auto sa = A.t.stride(0), sb = B.t.stride(0), sc = m * n;
-    const auto f = sgemm();
     // One call after another: at these sizes BLAS runs each on one thread anyway, and calls from
     // several threads at once would contend for its thread pool.
-    for (std::int64_t i = 0; i < N; ++i) f(&ta, &tb, &M, &Nn, &K, &one, pb + i * sb, &lda, pa + i * sa, &ldb, &zero, pc + i * sc, &ldc);
+    for (std::int64_t i = 0; i < N; ++i)
+        sgemmRowMajor(A.transposed, B.transposed, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, pa + i * sa,
+                      static_cast<int>(A.ld), pb + i * sb, static_cast<int>(B.ld), 0.0f, pc + i * sc, static_cast<int>(n));
     return out;
 }
 
@@ -79,8 +76,18 @@ public:
 
 }  // namespace
 
+bool haveBlasSgemm() { return sgemm() != nullptr; }
+
+// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: BLAS gets B first, and each
+// row-major matrix is, as it lies, the column-major transpose of itself.
+void sgemmRowMajor(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+                   float beta, float* C, int ldc) {
+    const char ta = transB ? 'T' : 'N', tb = transA ? 'T' : 'N';
+    sgemm()(&ta, &tb, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
+}
+
 bool batchedMatmulUsesBlas(const torch::Tensor& a, const torch::Tensor& b) {
-    if (!sgemm() || a.dim() != 3 || b.dim() != 3 || !a.device().is_cpu() || !b.device().is_cpu()) return false;
+    if (!haveBlasSgemm() || a.dim() != 3 || b.dim() != 3 || !a.device().is_cpu() || !b.device().is_cpu()) return false;
     if (a.scalar_type() != torch::kFloat || b.scalar_type() != torch::kFloat) return false;
     // Every size and leading dimension BLAS sees must fit its int.
     for (const auto& t : {a, b})

@@ -1,6 +1,7 @@
 // The layers blocks are made of: activations, norms, plain and gated FFNs, MoE++ constant experts
 // and rotary positions. Parameter layout follows the conventions of moe/spec/derived.h.
 
+#include "cpu_fused.h"
 #include "moe_net.h"
 
 namespace moe::train::detail {
@@ -54,6 +55,7 @@ torch::Tensor ConstantExpertImpl::forward(const torch::Tensor& x) {
 RmsNormImpl::RmsNormImpl(int d) { weight = register_parameter("weight", torch::ones({d})); }
 
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+    if (fusedCpuApplies(x) && fusedCpuApplies(weight)) return fusedCpuRmsNorm(x, weight, 1e-6);
     return x * torch::rsqrt(x.pow(2).mean(-1, true) + 1e-6) * weight;
 }
 
@@ -68,15 +70,21 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
     return x;
 }
 
-torch::Tensor applyRope(const torch::Tensor& x, double theta) {
-    const auto P = x.size(-2), dim = x.size(-1);
-    TORCH_CHECK(dim % 2 == 0, "rotary positions need an even head dimension, got ", dim);
+torch::Tensor ropeAngles(std::int64_t P, std::int64_t dim, double theta, const torch::TensorOptions& options) {
     const auto half = dim / 2;
-    auto opts = x.options().dtype(torch::kFloat);
+    auto opts = options.dtype(torch::kFloat);
     // Frequencies theta^(-2i/dim): in float32 whatever the activations' dtype, so long contexts
     // keep their angles.
     auto inv = torch::pow(theta, -torch::arange(half, opts) * (2.0 / static_cast<double>(dim)));
-    auto ang = torch::outer(torch::arange(P, opts), inv);  // [P, half]
+    return torch::outer(torch::arange(P, opts), inv);
+}
+
+torch::Tensor applyRope(const torch::Tensor& x, double theta) {
+    const auto P = x.size(-2), dim = x.size(-1);
+    TORCH_CHECK(dim % 2 == 0, "rotary positions need an even head dimension, got ", dim);
+    if (fusedCpuApplies(x)) return fusedCpuRope(x, theta);
+    const auto half = dim / 2;
+    auto ang = ropeAngles(P, dim, theta, x.options());  // [P, half]
     auto cos = torch::cat({ang.cos(), ang.cos()}, -1).to(x.scalar_type());
     auto sin = torch::cat({ang.sin(), ang.sin()}, -1).to(x.scalar_type());
     auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);

@@ -203,6 +203,8 @@ TORCH_MODULE(Norm);
 // layout (dimension i pairs with i + dim/2, as GPT-NeoX and Llama): x [B, H, P, dim], positions
 // 0..P-1. dim must be even.
 torch::Tensor applyRope(const torch::Tensor& x, double theta);
+// The rotation angles: position p times theta^(-2i/dim) for i < dim/2, [P, dim/2] float32.
+torch::Tensor ropeAngles(std::int64_t P, std::int64_t dim, double theta, const torch::TensorOptions& options);
 
 // ---- [SECTION] attention ---------------------------------------------------------------------
 

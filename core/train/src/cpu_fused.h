@@ -1,0 +1,36 @@
+#pragma once
+// Transformer pieces on the CPU in float32, each one autograd operation with its own backward pass:
+// attention, rotary positions and RMSNorm. Written out in LibTorch ops, each costs several times
+// its arithmetic at the example models' sizes: an operation, an autograd node and a fresh tensor
+// for every intermediate, forward and backward (the example LM's attention was 128 matrices of
+// 64 x 64 x 32 per layer through a mask built per call, masked_fill, softmax and reshapes).
+//
+// Attention: each sequence and head is one sgemm for the scores and one for the values, the mask
+// is written straight into the scores, and the softmax and its gradient are LibTorch's vectorised
+// kernels over the whole batch. Rotary positions and RMSNorm: one pass over the rows forward, one
+// backward.
+
+#include <torch/torch.h>
+
+namespace moe::train::detail {
+
+// Whether fusedCpuAttention takes these operands: float32 CPU tensors [N, P, d] (q, k) and
+// [N, P, dv] (v) with a BLAS sgemm to call and sizes that fit its int.
+bool fusedCpuAttentionApplies(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+
+// softmax(scale q k^T, masked) v for every n: [N, P, dv]. A query i sees key j when
+// (not causal or j <= i) and (window <= 0 or |i - j| < window). Differentiable in q, k and v.
+torch::Tensor fusedCpuAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale, bool causal,
+                                std::int64_t window);
+
+// Whether the fused rotary/RMSNorm operations take x: float32 on the CPU, not empty.
+bool fusedCpuApplies(const torch::Tensor& x);
+
+// Rotary positions in the half-split layout (moe_net.h: applyRope): x [..., P, dim], dim even,
+// positions 0..P-1. Differentiable in x.
+torch::Tensor fusedCpuRope(const torch::Tensor& x, double theta);
+
+// x / sqrt(mean(x^2) + eps) * weight over the last dimension. Differentiable in x and weight.
+torch::Tensor fusedCpuRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+}  // namespace moe::train::detail
