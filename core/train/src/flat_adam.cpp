@@ -1,6 +1,8 @@
 #include "flat_adam.h"
 
 #include <cmath>
+
+#include <ATen/Parallel.h>
 #include <type_traits>
 
 namespace moe::train::detail {
@@ -94,19 +96,55 @@ torch::Tensor FlatAdamOf<Base, Options>::step(torch::optim::Optimizer::LossClosu
     const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
     const double correction1 = 1 - std::pow(beta1, static_cast<double>(m_step));
     const double correction2 = 1 - std::pow(beta2, static_cast<double>(m_step));
-    auto grad = m_grads;
-    if (o.weight_decay() != 0) {
-        if constexpr (std::is_same_v<Base, torch::optim::AdamW>)
-            m_params.mul_(1 - o.lr() * o.weight_decay());
-        else
-            grad = grad.add(m_params, o.weight_decay());
+    const bool decoupled = std::is_same_v<Base, torch::optim::AdamW>;
+    if (m_params.device().is_cpu() && m_params.scalar_type() == torch::kFloat) {
+        cpuStep(o.lr(), beta1, beta2, o.eps(), o.weight_decay(), decoupled, correction1, correction2);
+    } else {
+        auto grad = m_grads;
+        if (o.weight_decay() != 0) {
+            if (decoupled)
+                m_params.mul_(1 - o.lr() * o.weight_decay());
+            else
+                grad = grad.add(m_params, o.weight_decay());
+        }
+        m_expAvg.mul_(beta1).add_(grad, 1 - beta1);
+        m_expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+        const auto denom = (m_expAvgSq.sqrt() / std::sqrt(correction2)).add_(o.eps());
+        m_params.addcdiv_(m_expAvg, denom, -o.lr() / correction1);
     }
-    m_expAvg.mul_(beta1).add_(grad, 1 - beta1);
-    m_expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-    const auto denom = (m_expAvgSq.sqrt() / std::sqrt(correction2)).add_(o.eps());
-    m_params.addcdiv_(m_expAvg, denom, -o.lr() / correction1);
     for (auto* s : m_states) s->step(m_step);
     return loss;
+}
+
+// The same update as the LibTorch operations above, in one pass over the four buffers (about nine
+// passes, two of them into new tensors, as operations).
+template <class Base, class Options>
+void FlatAdamOf<Base, Options>::cpuStep(double lr, double beta1, double beta2, double eps, double decay, bool decoupled,
+                                        double correction1, double correction2) {
+    float* p = m_params.data_ptr<float>();
+    const float* g = m_grads.data_ptr<float>();
+    float* m = m_expAvg.data_ptr<float>();
+    float* v = m_expAvgSq.data_ptr<float>();
+    // Every constant rounded to float from double, as LibTorch's operations take their scalars.
+    const auto b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), e = static_cast<float>(eps);
+    const auto a1 = static_cast<float>(1 - beta1), a2 = static_cast<float>(1 - beta2);
+    const auto keep = static_cast<float>(decoupled ? 1 - lr * decay : 1.0), l2 = static_cast<float>(decoupled ? 0.0 : decay);
+    const auto rootC2 = static_cast<float>(std::sqrt(correction2)), stepSize = static_cast<float>(-lr / correction1);
+    at::parallel_for(0, m_params.numel(), 32768, [=](std::int64_t begin, std::int64_t end) {
+        float* __restrict pr = p;
+        const float* __restrict gr = g;
+        float* __restrict mr = m;
+        float* __restrict vr = v;
+        for (std::int64_t i = begin; i < end; ++i) {
+            const float gi = gr[i] + l2 * pr[i];
+            const float pi = pr[i] * keep;
+            const float mi = mr[i] * b1 + a1 * gi;
+            const float vi = vr[i] * b2 + a2 * gi * gi;
+            mr[i] = mi;
+            vr[i] = vi;
+            pr[i] = pi + stepSize * (mi / (std::sqrt(vi) / rootC2 + e));
+        }
+    });
 }
 
 template <class Base, class Options>

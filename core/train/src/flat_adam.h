@@ -1,6 +1,6 @@
 #pragma once
-// Adam and AdamW whose step is a handful of operations over one flat buffer instead of about ten
-// per parameter tensor. A network with hundreds of small tensors (every expert has four) spent
+// Adam and AdamW whose step is one pass over flat buffers on the CPU (a handful of operations on
+// other devices) instead of about ten operations per parameter tensor. A network with hundreds of small tensors (every expert has four) spent
 // more time in LibTorch's per-tensor Adam, and in zeroing each gradient, than in its forward
 // pass at small batches.
 //
@@ -38,6 +38,7 @@ public:
 private:
     bool bound() const;
     void flatten();
+    void cpuStep(double lr, double beta1, double beta2, double eps, double decay, bool decoupled, double correction1, double correction2);
 
     torch::Tensor m_params, m_grads, m_expAvg, m_expAvgSq;
     std::vector<torch::Tensor> m_order;  // the parameters, in buffer order
