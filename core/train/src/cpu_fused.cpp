@@ -2,7 +2,9 @@
 
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include <ATen/Parallel.h>
 
@@ -27,42 +29,95 @@ Visible visibleKeys(std::int64_t i, std::int64_t P, bool causal, std::int64_t wi
     return {first, last};
 }
 
-// scores[n] = scale q[n] k[n]^T, with -inf where a query may not look.
-torch::Tensor maskedScores(const torch::Tensor& q, const torch::Tensor& k, float scale, bool causal, std::int64_t window) {
-    const auto N = q.size(0), P = q.size(1), D = q.size(2);
-    auto scores = torch::empty({N, P, P}, q.options());
-    const float* pq = q.data_ptr<float>();
-    const float* pk = k.data_ptr<float>();
-    float* ps = scores.data_ptr<float>();
-    const int p = static_cast<int>(P), d = static_cast<int>(D);
-    const bool masked = causal || window > 0;
-    constexpr float hidden = -std::numeric_limits<float>::infinity();
-    for (std::int64_t n = 0; n < N; ++n) {
-        float* s = ps + n * P * P;
-        sgemmRowMajor(false, true, p, p, d, scale, pq + n * P * D, d, pk + n * P * D, d, 0.0f, s, p);
-        if (!masked) continue;
-        for (std::int64_t i = 0; i < P; ++i) {
-            const auto [first, last] = visibleKeys(i, P, causal, window);
-            float* row = s + i * P;
-            std::fill(row, row + first, hidden);
-            std::fill(row + last, row + P, hidden);
-        }
-    }
-    return scores;
+// e^x for x <= 0 (softmax's shifted scores), to about 2 ulp, in a form the compiler vectorises:
+// e^x = 2^n e^r with n = round(x / ln 2) and |r| <= ln(2) / 2, e^r from its Taylor polynomial
+// (degree 6: the first omitted term is below 2^-24 there), 2^n written into a float's exponent.
+// Below -87 it returns e^-87 (about 1.6e-38, against a softmax sum of at least 1), so 2^n stays a
+// normal float and the loop has no branch to keep it from vectorising.
+inline float expNonPositive(float x) {
+    constexpr float log2e = 1.44269504088896341f, ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+    constexpr float roundMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    const float xc = std::max(x, -87.0f);
+    const float n = (xc * log2e + roundMagic) - roundMagic;
+    const float r = (xc - n * ln2hi) - n * ln2lo;
+    float poly = 1.0f / 720.0f;
+    poly = poly * r + 1.0f / 120.0f;
+    poly = poly * r + 1.0f / 24.0f;
+    poly = poly * r + 1.0f / 6.0f;
+    poly = poly * r + 0.5f;
+    poly = poly * r + 1.0f;
+    poly = poly * r + 1.0f;
+    const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return poly * scale;
 }
 
-// out[n] = a[n] b[n] (transA: a[n]^T, transB: b[n]^T), all contiguous; out is [N, m, cols].
-void multiplyEach(const torch::Tensor& a, bool transA, const torch::Tensor& b, bool transB, float alpha, torch::Tensor& out) {
-    const auto N = out.size(0);
-    const int m = static_cast<int>(out.size(1)), cols = static_cast<int>(out.size(2));
-    const int k = static_cast<int>(transA ? a.size(1) : a.size(2));
-    const int lda = static_cast<int>(a.size(2)), ldb = static_cast<int>(b.size(2));
-    const float* pa = a.data_ptr<float>();
-    const float* pb = b.data_ptr<float>();
-    float* po = out.data_ptr<float>();
-    const auto sa = a.size(1) * a.size(2), sb = b.size(1) * b.size(2), so = out.size(1) * out.size(2);
-    for (std::int64_t n = 0; n < N; ++n)
-        sgemmRowMajor(transA, transB, m, cols, k, alpha, pa + n * sa, lda, pb + n * sb, ldb, 0.0f, po + n * so, cols);
+// Sum of a[i] * b[i] in eight lanes (so the compiler may vectorise it).
+float dot8(const float* a, const float* b, std::int64_t n) {
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) lane[l] += a[i + l] * b[i + l];
+    float sum = 0;
+    for (; i < n; ++i) sum += a[i] * b[i];
+    for (float l : lane) sum += l;
+    return sum;
+}
+
+// Sum and maximum in eight lanes, so the compiler may vectorise them (it keeps a float sum in
+// order otherwise).
+float sum8(const float* a, std::int64_t n) {
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) lane[l] += a[i + l];
+    float sum = 0;
+    for (; i < n; ++i) sum += a[i];
+    for (float l : lane) sum += l;
+    return sum;
+}
+
+float max8(const float* a, std::int64_t n) {
+    constexpr float low = -std::numeric_limits<float>::infinity();
+    float lane[8] = {low, low, low, low, low, low, low, low};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) lane[l] = a[i + l] > lane[l] ? a[i + l] : lane[l];
+    float top = low;
+    for (; i < n; ++i) top = a[i] > top ? a[i] : top;
+    for (float l : lane) top = l > top ? l : top;
+    return top;
+}
+
+// One query's scores in place -> its attention weights; keys outside [first, last) get 0.
+void softmaxRow(float* row, std::int64_t P, std::int64_t first, std::int64_t last) {
+    float* seen = row + first;
+    const auto n = last - first;
+    const float top = max8(seen, n);
+    for (std::int64_t j = 0; j < n; ++j) seen[j] = expNonPositive(seen[j] - top);
+    const float inv = 1.0f / sum8(seen, n);
+    for (std::int64_t j = 0; j < n; ++j) seen[j] *= inv;
+    std::fill(row, row + first, 0.0f);
+    std::fill(row + last, row + P, 0.0f);
+}
+
+struct Shape {
+    std::int64_t N, P, D, Dv;
+    bool causal;
+    std::int64_t window;
+};
+
+// Each (sequence, head) n on its own, over LibTorch's threads: its P x P scores stay in cache
+// from the first product to the last. At these sizes BLAS runs each product on the calling
+// thread.
+template <typename F>
+void forEachHead(const Shape& s, const F& f) {
+    const auto perHead = s.P * (s.P + s.D + s.Dv);
+    at::parallel_for(0, s.N, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, perHead)), [&](std::int64_t n0, std::int64_t n1) {
+        std::vector<float> scratch(static_cast<size_t>(s.P * s.P));
+        for (std::int64_t n = n0; n < n1; ++n) f(n, scratch.data());
+    });
 }
 
 class FusedAttentionFn : public torch::autograd::Function<FusedAttentionFn> {
@@ -70,28 +125,55 @@ public:
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qIn, const torch::Tensor& kIn,
                                  const torch::Tensor& vIn, double scale, bool causal, std::int64_t window) {
         const auto q = qIn.contiguous(), k = kIn.contiguous(), v = vIn.contiguous();
-        auto probs = at::_softmax(maskedScores(q, k, static_cast<float>(scale), causal, window), -1, false);
-        auto out = torch::empty({q.size(0), q.size(1), v.size(2)}, q.options());
-        multiplyEach(probs, false, v, false, 1.0f, out);
+        const Shape s{q.size(0), q.size(1), q.size(2), v.size(2), causal, window};
+        auto probs = torch::empty({s.N, s.P, s.P}, q.options());
+        auto out = torch::empty({s.N, s.P, s.Dv}, q.options());
+        const float *pq = q.data_ptr<float>(), *pk = k.data_ptr<float>(), *pv = v.data_ptr<float>();
+        float *pp = probs.data_ptr<float>(), *po = out.data_ptr<float>();
+        const int P = static_cast<int>(s.P), D = static_cast<int>(s.D), Dv = static_cast<int>(s.Dv);
+        const auto a = static_cast<float>(scale);
+        forEachHead(s, [&](std::int64_t n, float*) {
+            float* w = pp + n * s.P * s.P;
+            sgemmRowMajor(false, true, P, P, D, a, pq + n * s.P * s.D, D, pk + n * s.P * s.D, D, 0.0f, w, P);
+            for (std::int64_t i = 0; i < s.P; ++i) {
+                const auto [first, last] = visibleKeys(i, s.P, causal, window);
+                softmaxRow(w + i * s.P, s.P, first, last);
+            }
+            sgemmRowMajor(false, false, P, Dv, P, 1.0f, w, P, pv + n * s.P * s.Dv, Dv, 0.0f, po + n * s.P * s.Dv, Dv);
+        });
         ctx->save_for_backward({q, k, v, probs});
         ctx->saved_data["scale"] = scale;
+        ctx->saved_data["causal"] = causal;
+        ctx->saved_data["window"] = window;
         return out;
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
         const auto saved = ctx->get_saved_variables();
         const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
-        const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+        const auto a = static_cast<float>(ctx->saved_data["scale"].toDouble());
+        const Shape s{q.size(0), q.size(1), q.size(2), v.size(2), ctx->saved_data["causal"].toBool(), ctx->saved_data["window"].toInt()};
         const auto dOut = grads[0].contiguous();
-        // dV = P^T dO; dP = dO V^T; dS = softmax'(dP); dQ = scale dS K; dK = scale dS^T Q.
-        auto dv = torch::empty_like(v);
-        multiplyEach(probs, true, dOut, false, 1.0f, dv);
-        auto dProbs = torch::empty_like(probs);
-        multiplyEach(dOut, false, v, true, 1.0f, dProbs);
-        const auto dScores = at::_softmax_backward_data(dProbs, probs, -1, probs.scalar_type());
-        auto dq = torch::empty_like(q), dk = torch::empty_like(k);
-        multiplyEach(dScores, false, k, false, scale, dq);
-        multiplyEach(dScores, true, q, false, scale, dk);
+        auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
+        const float *pq = q.data_ptr<float>(), *pk = k.data_ptr<float>(), *pv = v.data_ptr<float>();
+        const float *pp = probs.data_ptr<float>(), *pdo = dOut.data_ptr<float>();
+        float *pdq = dq.data_ptr<float>(), *pdk = dk.data_ptr<float>(), *pdv = dv.data_ptr<float>();
+        const int P = static_cast<int>(s.P), D = static_cast<int>(s.D), Dv = static_cast<int>(s.Dv);
+        // dV = W^T dO; dW = dO V^T; dS = W (dW - rowsum(W dW)); dQ = scale dS K; dK = scale dS^T Q.
+        forEachHead(s, [&](std::int64_t n, float* dS) {
+            const float* w = pp + n * s.P * s.P;
+            const float* go = pdo + n * s.P * s.Dv;
+            sgemmRowMajor(true, false, P, Dv, P, 1.0f, w, P, go, Dv, 0.0f, pdv + n * s.P * s.Dv, Dv);
+            sgemmRowMajor(false, true, P, P, Dv, 1.0f, go, Dv, pv + n * s.P * s.Dv, Dv, 0.0f, dS, P);
+            for (std::int64_t i = 0; i < s.P; ++i) {
+                const float* wr = w + i * s.P;
+                float* dr = dS + i * s.P;
+                const float dot = dot8(wr, dr, s.P);
+                for (std::int64_t j = 0; j < s.P; ++j) dr[j] = wr[j] * (dr[j] - dot);
+            }
+            sgemmRowMajor(false, false, P, D, P, a, dS, P, pk + n * s.P * s.D, D, 0.0f, pdq + n * s.P * s.D, D);
+            sgemmRowMajor(true, false, P, D, P, a, dS, P, pq + n * s.P * s.D, D, 0.0f, pdk + n * s.P * s.D, D);
+        });
         return {dq, dk, dv, {}, {}, {}};
     }
 };
@@ -171,18 +253,6 @@ public:
     }
 };
 
-// Sum of a[i] * b[i] in eight lanes (so the compiler may vectorise it).
-float dot(const float* a, const float* b, std::int64_t n) {
-    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    std::int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) lane[l] += a[i + l] * b[i + l];
-    float sum = 0;
-    for (; i < n; ++i) sum += a[i] * b[i];
-    for (float l : lane) sum += l;
-    return sum;
-}
-
 class RmsNormFn : public torch::autograd::Function<RmsNormFn> {
 public:
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& xIn, const torch::Tensor& wIn, double eps) {
@@ -198,7 +268,7 @@ public:
         forRows(rows, n, [&](std::int64_t r0, std::int64_t r1) {
             for (std::int64_t r = r0; r < r1; ++r) {
                 const float* xr = px + r * n;
-                const float v = 1.0f / std::sqrt(dot(xr, xr, n) / static_cast<float>(n) + e);
+                const float v = 1.0f / std::sqrt(dot8(xr, xr, n) / static_cast<float>(n) + e);
                 pinv[r] = v;
                 float* yr = py + r * n;
                 for (std::int64_t j = 0; j < n; ++j) yr[j] = xr[j] * v * pw[j];

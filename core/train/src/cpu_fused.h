@@ -5,10 +5,10 @@
 // for every intermediate, forward and backward (the example LM's attention was 128 matrices of
 // 64 x 64 x 32 per layer through a mask built per call, masked_fill, softmax and reshapes).
 //
-// Attention: each sequence and head is one sgemm for the scores and one for the values, the mask
-// is written straight into the scores, and the softmax and its gradient are LibTorch's vectorised
-// kernels over the whole batch. Rotary positions and RMSNorm: one pass over the rows forward, one
-// backward.
+// Attention: each sequence and head runs on its own, over LibTorch's threads, with its scores in
+// cache from first to last: one sgemm for the scores, the mask and softmax in one pass over them
+// (a vectorised exp), one sgemm for the values; backward, four sgemms and one pass. Rotary
+// positions and RMSNorm: one pass over the rows forward, one backward.
 
 #include <torch/torch.h>
 
