@@ -236,6 +236,7 @@ private Q_SLOTS:
             if (shape.size() == 4) {
                 QVERIFY(fusedCpuApplies(x1) && !fusedCpuApplies(x2));
                 auto y1 = applyRope(x1, 500.0), y2 = applyRope(x2, 500.0);
+                QVERIFY(std::string(y1.grad_fn()->name()).find("RopeFn") != std::string::npos);
                 QVERIFY(torch::allclose(y1, y2.to(torch::kFloat), 1e-5, 1e-5));
                 (y1 * w).sum().backward();
                 (y2 * w.to(torch::kDouble)).sum().backward();
@@ -253,7 +254,10 @@ private Q_SLOTS:
             auto g1 = norm->weight.detach().clone().requires_grad_(), g2 = norm->weight.detach().to(torch::kDouble).requires_grad_();
             auto y1 = fusedCpuRmsNorm(x1, g1, 1e-6);
             auto y2 = x2 * torch::rsqrt(x2.pow(2).mean(-1, true) + 1e-6) * g2;
-            QVERIFY(torch::allclose(norm->forward(x0), y1));  // the module takes the fused path
+            // The module takes the fused path.
+            const auto viaModule = norm->forward(x0.clone().requires_grad_());
+            QVERIFY(std::string(viaModule.grad_fn()->name()).find("RmsNormFn") != std::string::npos);
+            QVERIFY(torch::allclose(viaModule, y1));
             QVERIFY(torch::allclose(y1, y2.to(torch::kFloat), 1e-5, 1e-5));
             (y1 * w).sum().backward();
             (y2 * w.to(torch::kDouble)).sum().backward();

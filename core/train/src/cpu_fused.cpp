@@ -108,17 +108,16 @@ struct Shape {
     std::int64_t window;
 };
 
-// Each (sequence, head) n on its own, over LibTorch's threads: its P x P scores stay in cache
-// from the first product to the last. At these sizes BLAS runs each product on the calling
-// thread.
+// Rows of `width` floats in chunks of about 32k values, over LibTorch's threads: f(first, end).
 template <typename F>
-void forEachHead(const Shape& s, const F& f) {
-    const auto perHead = s.P * (s.P + s.D + s.Dv);
-    at::parallel_for(0, s.N, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, perHead)), [&](std::int64_t n0, std::int64_t n1) {
-        std::vector<float> scratch(static_cast<size_t>(s.P * s.P));
-        for (std::int64_t n = n0; n < n1; ++n) f(n, scratch.data());
-    });
+void forRows(std::int64_t rows, std::int64_t width, const F& f) {
+    at::parallel_for(0, rows, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, width)), f);
 }
+
+// Attention runs each (sequence, head) n on its own, over LibTorch's threads: its P x P scores
+// stay in cache from the first product to the last. At the example models' sizes BLAS runs each
+// product on the calling thread.
+std::int64_t floatsPerHead(const Shape& s) { return s.P * (s.P + s.D + s.Dv); }
 
 class FusedAttentionFn : public torch::autograd::Function<FusedAttentionFn> {
 public:
@@ -132,14 +131,16 @@ public:
         float *pp = probs.data_ptr<float>(), *po = out.data_ptr<float>();
         const int P = static_cast<int>(s.P), D = static_cast<int>(s.D), Dv = static_cast<int>(s.Dv);
         const auto a = static_cast<float>(scale);
-        forEachHead(s, [&](std::int64_t n, float*) {
-            float* w = pp + n * s.P * s.P;
-            sgemmRowMajor(false, true, P, P, D, a, pq + n * s.P * s.D, D, pk + n * s.P * s.D, D, 0.0f, w, P);
-            for (std::int64_t i = 0; i < s.P; ++i) {
-                const auto [first, last] = visibleKeys(i, s.P, causal, window);
-                softmaxRow(w + i * s.P, s.P, first, last);
+        forRows(s.N, floatsPerHead(s), [&](std::int64_t n0, std::int64_t n1) {
+            for (std::int64_t n = n0; n < n1; ++n) {
+                float* w = pp + n * s.P * s.P;
+                sgemmRowMajor(false, true, P, P, D, a, pq + n * s.P * s.D, D, pk + n * s.P * s.D, D, 0.0f, w, P);
+                for (std::int64_t i = 0; i < s.P; ++i) {
+                    const auto [first, last] = visibleKeys(i, s.P, causal, window);
+                    softmaxRow(w + i * s.P, s.P, first, last);
+                }
+                sgemmRowMajor(false, false, P, Dv, P, 1.0f, w, P, pv + n * s.P * s.Dv, Dv, 0.0f, po + n * s.P * s.Dv, Dv);
             }
-            sgemmRowMajor(false, false, P, Dv, P, 1.0f, w, P, pv + n * s.P * s.Dv, Dv, 0.0f, po + n * s.P * s.Dv, Dv);
         });
         ctx->save_for_backward({q, k, v, probs});
         ctx->saved_data["scale"] = scale;
@@ -160,19 +161,23 @@ public:
         float *pdq = dq.data_ptr<float>(), *pdk = dk.data_ptr<float>(), *pdv = dv.data_ptr<float>();
         const int P = static_cast<int>(s.P), D = static_cast<int>(s.D), Dv = static_cast<int>(s.Dv);
         // dV = W^T dO; dW = dO V^T; dS = W (dW - rowsum(W dW)); dQ = scale dS K; dK = scale dS^T Q.
-        forEachHead(s, [&](std::int64_t n, float* dS) {
-            const float* w = pp + n * s.P * s.P;
-            const float* go = pdo + n * s.P * s.Dv;
-            sgemmRowMajor(true, false, P, Dv, P, 1.0f, w, P, go, Dv, 0.0f, pdv + n * s.P * s.Dv, Dv);
-            sgemmRowMajor(false, true, P, P, Dv, 1.0f, go, Dv, pv + n * s.P * s.Dv, Dv, 0.0f, dS, P);
-            for (std::int64_t i = 0; i < s.P; ++i) {
-                const float* wr = w + i * s.P;
-                float* dr = dS + i * s.P;
-                const float dot = dot8(wr, dr, s.P);
-                for (std::int64_t j = 0; j < s.P; ++j) dr[j] = wr[j] * (dr[j] - dot);
+        forRows(s.N, floatsPerHead(s), [&](std::int64_t n0, std::int64_t n1) {
+            std::vector<float> scratch(static_cast<size_t>(s.P * s.P));
+            float* dS = scratch.data();
+            for (std::int64_t n = n0; n < n1; ++n) {
+                const float* w = pp + n * s.P * s.P;
+                const float* go = pdo + n * s.P * s.Dv;
+                sgemmRowMajor(true, false, P, Dv, P, 1.0f, w, P, go, Dv, 0.0f, pdv + n * s.P * s.Dv, Dv);
+                sgemmRowMajor(false, true, P, P, Dv, 1.0f, go, Dv, pv + n * s.P * s.Dv, Dv, 0.0f, dS, P);
+                for (std::int64_t i = 0; i < s.P; ++i) {
+                    const float* wr = w + i * s.P;
+                    float* dr = dS + i * s.P;
+                    const float dot = dot8(wr, dr, s.P);
+                    for (std::int64_t j = 0; j < s.P; ++j) dr[j] = wr[j] * (dr[j] - dot);
+                }
+                sgemmRowMajor(false, false, P, D, P, a, dS, P, pk + n * s.P * s.D, D, 0.0f, pdq + n * s.P * s.D, D);
+                sgemmRowMajor(true, false, P, D, P, a, dS, P, pq + n * s.P * s.D, D, 0.0f, pdk + n * s.P * s.D, D);
             }
-            sgemmRowMajor(false, false, P, D, P, a, dS, P, pk + n * s.P * s.D, D, 0.0f, pdq + n * s.P * s.D, D);
-            sgemmRowMajor(true, false, P, D, P, a, dS, P, pq + n * s.P * s.D, D, 0.0f, pdk + n * s.P * s.D, D);
         });
         return {dq, dk, dv, {}, {}, {}};
     }
@@ -200,12 +205,6 @@ torch::Tensor fusedCpuAttention(const torch::Tensor& q, const torch::Tensor& k, 
 bool fusedCpuApplies(const torch::Tensor& x) { return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.numel() > 0; }
 
 namespace {
-
-// Rows of `width` floats in chunks of about 32k values, over LibTorch's threads.
-template <typename F>
-void forRows(std::int64_t rows, std::int64_t width, const F& f) {
-    at::parallel_for(0, rows, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, width)), f);
-}
 
 // y = x rotated by +angle (sign 1) or -angle (sign -1), pairs (i, i + half) of each position.
 void rotate(const float* x, float* y, const float* cos, const float* sin, std::int64_t rows, std::int64_t P, std::int64_t half,
