@@ -8,10 +8,10 @@
 
 namespace {
 
-// What the OpenMP runtime was started with (the programs choose passive; see openmp_wait.h).
+// What the OpenMP runtime was started with.
 std::string ompWaitPolicy() {
     const char* p = std::getenv("OMP_WAIT_POLICY");
-    return p ? p : "default (active)";
+    return p ? p : "default (spin a while, then sleep)";
 }
 
 using moe::cli::fixed;

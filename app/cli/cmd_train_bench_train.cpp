@@ -39,6 +39,8 @@ int run(const moe::cli::ParsedArgs& a) {
         j["seconds_per_step"] = r.secondsPerStep;
         j["train_flops_per_second"] = r.trainFlops;
         j["gemm_size"] = o.gemmSize;
+        j["gemm_blas_threads_flops_per_second"] = r.gemmBlasThreadsFlops;
+        j["gemm_bands_flops_per_second"] = r.gemmBandsFlops;
         j["gemm_flops_per_second"] = r.gemmFlops;
         j["fraction_of_gemm"] = r.fraction;
         moe::cli::printJson(j);
@@ -52,7 +54,9 @@ int run(const moe::cli::ParsedArgs& a) {
     t.add({"forward FLOPs per token (describe)", humanCount(r.forwardFlopsPerToken)});
     t.add({"time per step", fixed(r.secondsPerStep * 1e3, 1) + " ms"});
     t.add({"achieved training FLOP/s (3 x forward)", humanCount(r.trainFlops)});
-    t.add({"sgemm " + std::to_string(o.gemmSize) + "^3 FLOP/s", humanCount(r.gemmFlops)});
+    const std::string side = std::to_string(o.gemmSize);
+    t.add({"sgemm " + side + "^3 FLOP/s, BLAS's threads", humanCount(r.gemmBlasThreadsFlops)});
+    t.add({"sgemm " + side + "^3 FLOP/s, bands on LibTorch's", humanCount(r.gemmBandsFlops)});
     t.add({"fraction of GEMM rate", fixed(100 * r.fraction, 1) + "%"});
     std::cout << t.str();
     return 0;
@@ -62,7 +66,9 @@ MOE_CLI_COMMAND(moe::cli::CommandSpec{
     "bench train", "achieved training FLOP/s of a project as a fraction of this machine's GEMM rate", "PROJECT",
     "Trains the project for a few steps with the real trainer (its threads, data and telemetry) and divides the\n"
     "achieved FLOP rate (describe's forward FLOPs per token x 3 for forward + backward x tokens per second) by\n"
-    "the rate of a square sgemm through LibTorch at the same thread count, timed in between the training steps.",
+    "this machine's GEMM rate at the same thread count: the faster of a square sgemm through LibTorch with BLAS on\n"
+    "its own threads (timed before training) and the same product in bands over LibTorch's threads with BLAS on\n"
+    "one, as training runs its products (timed in between the training steps).",
     {{"json", "", "print the figures as JSON"},
      {"steps", "N", "timed training steps (default 30)"},
      {"warmup", "N", "untimed steps first (default 3)"},

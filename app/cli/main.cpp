@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include "cli_command.h"
-#include "openmp_wait.h"
 
 namespace {
 
@@ -37,7 +36,6 @@ void printOverview() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    moe::app::preferPassiveOpenMpWaiting(argv);
     // Logs go to stderr so stdout stays clean for tables and --json.
     auto logger = spdlog::stderr_color_mt("moe");
     spdlog::set_default_logger(logger);

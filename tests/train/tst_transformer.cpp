@@ -267,6 +267,75 @@ private Q_SLOTS:
         at::set_num_threads(threads);
     }
 
+    // The banded sgemm equals LibTorch's product for every transpose of A and B, split by rows
+    // and by columns, with a bias, and with alpha and beta.
+    void parallelSgemmMatchesMm() {
+        QVERIFY(haveBlasSgemm());
+        const int threads = at::get_num_threads();
+        setCpuThreads(2);
+        // 300 x 40 splits by rows, 40 x 300 by columns (both above the size a split needs).
+        for (auto [m, n] : std::vector<std::pair<int, int>>{{300, 40}, {40, 300}, {5, 6}})
+            for (int ta = 0; ta < 2; ++ta)
+                for (int tb = 0; tb < 2; ++tb) {
+                    const int k = 37;
+                    auto a = ta ? torch::randn({k, m}) : torch::randn({m, k});
+                    auto b = tb ? torch::randn({n, k}) : torch::randn({k, n});
+                    auto bias = torch::randn({n});
+                    auto c = torch::randn({m, n});
+                    const auto c0 = c.clone();
+                    parallelSgemm(ta, tb, m, n, k, 0.5f, a.data_ptr<float>(), ta ? m : k, b.data_ptr<float>(), tb ? k : n, 2.0f,
+                                  c.data_ptr<float>(), n);
+                    const auto opA = ta ? a.t() : a, opB = tb ? b.t() : b;
+                    QVERIFY(torch::allclose(c, 0.5 * torch::mm(opA, opB) + 2.0 * c0, 1e-4, 1e-4));
+                    parallelSgemm(ta, tb, m, n, k, 1.0f, a.data_ptr<float>(), ta ? m : k, b.data_ptr<float>(), tb ? k : n, 0.0f,
+                                  c.data_ptr<float>(), n, bias.data_ptr<float>());
+                    QVERIFY(torch::allclose(c, torch::mm(opA, opB) + bias, 1e-4, 1e-4));
+                }
+        at::set_num_threads(threads);
+    }
+
+    // The fused linear layer against LibTorch's in double: values and the gradients of x, the
+    // weight and the bias, with and without a bias, leading dimensions, and shapes whose products
+    // split by rows and by columns; the model's linear layers take it.
+    void fusedLinearMatchesLibTorch() {
+        const int threads = at::get_num_threads();
+        setCpuThreads(2);
+        struct Case {
+            std::vector<std::int64_t> x;
+            std::int64_t out;
+            bool bias;
+        };
+        for (const auto& c : std::vector<Case>{{{3, 5, 24}, 40, true}, {{1200, 64}, 96, false}, {{20, 64}, 600, true}, {{2, 7}, 3, false}}) {
+            auto x1 = torch::randn(c.x).requires_grad_();
+            auto w1 = torch::randn({c.out, c.x.back()}).requires_grad_();
+            auto b1 = c.bias ? torch::randn({c.out}).requires_grad_() : torch::Tensor();
+            auto x2 = x1.detach().to(torch::kDouble).requires_grad_(), w2 = w1.detach().to(torch::kDouble).requires_grad_();
+            auto b2 = c.bias ? b1.detach().to(torch::kDouble).requires_grad_() : torch::Tensor();
+            QVERIFY(fusedCpuLinearApplies(x1, w1, b1) && !fusedCpuLinearApplies(x2, w2, b2));
+            auto y1 = fusedCpuLinear(x1, w1, b1);
+            auto y2 = torch::nn::functional::linear(x2, w2, b2);
+            QCOMPARE(y1.sizes(), y2.sizes());
+            QVERIFY(torch::allclose(y1, y2.to(torch::kFloat), 1e-4, 1e-4));
+            auto g = torch::randn(y1.sizes());
+            (y1 * g).sum().backward();
+            (y2 * g.to(torch::kDouble)).sum().backward();
+            QVERIFY(torch::allclose(x1.grad(), x2.grad().to(torch::kFloat), 1e-4, 1e-4));
+            QVERIFY(torch::allclose(w1.grad(), w2.grad().to(torch::kFloat), 1e-3, 1e-4));
+            if (c.bias) QVERIFY(torch::allclose(b1.grad(), b2.grad().to(torch::kFloat), 1e-3, 1e-4));
+        }
+        // Only the inputs that need a gradient get one.
+        auto frozen = torch::randn({8, 4});
+        auto x = torch::randn({6, 4}).requires_grad_();
+        fusedCpuLinear(x, frozen, {}).sum().backward();
+        QVERIFY(x.grad().defined() && !frozen.grad().defined());
+        // The model's linear layers (here an FFN's) take the fused path, and so keep LibTorch's
+        // parameter names.
+        Linear layer = makeLinear(16, 8, true);
+        QVERIFY(std::string(layer->forward(torch::randn({4, 16})).grad_fn()->name()).find("LinearFn") != std::string::npos);
+        QCOMPARE(layer->named_parameters().keys(), (std::vector<std::string>{"weight", "bias"}));
+        at::set_num_threads(threads);
+    }
+
     // Attention as written out on the CPU equals LibTorch's own, for causal, windowed and
     // bidirectional heads.
     void attentionMatchesLibTorch() {

@@ -16,8 +16,6 @@ using moe::spec::AttentionKind;
 
 namespace {
 
-torch::nn::Linear linear(int in, int out, bool bias) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias)); }
-
 // [B, P, H*dim] -> [B, H, P, dim]
 torch::Tensor splitHeads(const torch::Tensor& x, std::int64_t heads) {
     return x.view({x.size(0), x.size(1), heads, -1}).transpose(1, 2);
@@ -50,23 +48,23 @@ AttentionImpl::AttentionImpl(const moe::spec::AttentionSpec& spec, int d, moe::s
     if (spec.kind == AttentionKind::Mla) {
         const int qk = spec.qkNopeHeadDim + spec.qkRopeHeadDim;
         if (spec.qLoraRank > 0) {
-            qA = register_module("q_a", linear(d, spec.qLoraRank, b));
+            qA = register_module("q_a", makeLinear(d, spec.qLoraRank, b));
             qANorm = register_module("q_a_norm", RmsNorm(spec.qLoraRank));
-            qB = register_module("q_b", linear(spec.qLoraRank, m_heads * qk, b));
+            qB = register_module("q_b", makeLinear(spec.qLoraRank, m_heads * qk, b));
         } else {
-            q = register_module("q", linear(d, m_heads * qk, b));
+            q = register_module("q", makeLinear(d, m_heads * qk, b));
         }
-        kvA = register_module("kv_a", linear(d, spec.kvLoraRank + spec.qkRopeHeadDim, b));
+        kvA = register_module("kv_a", makeLinear(d, spec.kvLoraRank + spec.qkRopeHeadDim, b));
         kvANorm = register_module("kv_a_norm", RmsNorm(spec.kvLoraRank));
-        kvB = register_module("kv_b", linear(spec.kvLoraRank, m_heads * (spec.qkNopeHeadDim + spec.vHeadDim), b));
-        o = register_module("o", linear(m_heads * spec.vHeadDim, d, b));
+        kvB = register_module("kv_b", makeLinear(spec.kvLoraRank, m_heads * (spec.qkNopeHeadDim + spec.vHeadDim), b));
+        o = register_module("o", makeLinear(m_heads * spec.vHeadDim, d, b));
         return;
     }
     TORCH_CHECK(m_headDim > 0, "attention: head dimension must be positive");
-    q = register_module("q", linear(d, m_heads * m_headDim, b));
-    k = register_module("k", linear(d, m_kvHeads * m_headDim, b));
-    v = register_module("v", linear(d, m_kvHeads * m_headDim, b));
-    o = register_module("o", linear(m_heads * m_headDim, d, b));
+    q = register_module("q", makeLinear(d, m_heads * m_headDim, b));
+    k = register_module("k", makeLinear(d, m_kvHeads * m_headDim, b));
+    v = register_module("v", makeLinear(d, m_kvHeads * m_headDim, b));
+    o = register_module("o", makeLinear(m_heads * m_headDim, d, b));
     if (spec.qkNorm) {
         qNorm = register_module("q_norm", RmsNorm(m_headDim));
         kNorm = register_module("k_norm", RmsNorm(m_headDim));

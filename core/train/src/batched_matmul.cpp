@@ -1,22 +1,10 @@
 #include "batched_matmul.h"
 
-#include <dlfcn.h>
-
 #include <climits>
 
 namespace moe::train::detail {
 
 namespace {
-
-// The Fortran BLAS sgemm (column-major), as the system BLAS (OpenBLAS on Debian) exports it.
-using Sgemm = void (*)(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
-                       const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
-
-Sgemm sgemm() {
-    // LibTorch's CPU library loads the BLAS it calls; its symbols are in the global scope.
-    static const auto f = reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "sgemm_"));
-    return f;
-}
 
 // A matrix operand as BLAS takes it: row-major rows (inner stride 1) or a transposed view of
 // them (outer stride 1), with its leading dimension.
@@ -75,16 +63,6 @@ public:
 };
 
 }  // namespace
-
-bool haveBlasSgemm() { return sgemm() != nullptr; }
-
-// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: BLAS gets B first, and each
-// row-major matrix is, as it lies, the column-major transpose of itself.
-void sgemmRowMajor(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
-                   float beta, float* C, int ldc) {
-    const char ta = transB ? 'T' : 'N', tb = transA ? 'T' : 'N';
-    sgemm()(&ta, &tb, &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
-}
 
 bool batchedMatmulUsesBlas(const torch::Tensor& a, const torch::Tensor& b) {
     if (!haveBlasSgemm() || a.dim() != 3 || b.dim() != 3 || !a.device().is_cpu() || !b.device().is_cpu()) return false;

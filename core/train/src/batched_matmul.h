@@ -11,16 +11,9 @@
 
 #include <torch/torch.h>
 
+#include "cpu_blas.h"
+
 namespace moe::train::detail {
-
-// Whether the BLAS sgemm LibTorch is linked against can be called directly.
-bool haveBlasSgemm();
-
-// Row-major C[m x n] = alpha op(A)[m x k] op(B)[k x n] + beta C through that sgemm; op
-// transposes when asked. lda, ldb and ldc are the row strides of A, B and C as they lie in
-// memory. Only call when haveBlasSgemm().
-void sgemmRowMajor(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
-                   float beta, float* C, int ldc);
 
 // a [N, m, k] x b [N, k, n] -> [N, m, n]; differentiable in both. Either operand may be a
 // transposed view (attention's K^T); other layouts are made contiguous first.

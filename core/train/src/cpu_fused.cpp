@@ -8,7 +8,7 @@
 
 #include <ATen/Parallel.h>
 
-#include "batched_matmul.h"
+#include "cpu_blas.h"
 #include "moe_net.h"
 
 namespace moe::train::detail {
@@ -185,7 +185,67 @@ public:
 
 bool fitsInt(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
 
+// y = x W^T + b over the rows of x; backward dx = dy W, dW = dy^T x, db = column sums of dy.
+class LinearFn : public torch::autograd::Function<LinearFn> {
+public:
+    // The bias is optional: an undefined tensor is not an autograd input.
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& xIn, const torch::Tensor& wIn,
+                                 const c10::optional<torch::Tensor>& b) {
+        const auto K = wIn.size(1), N = wIn.size(0);
+        const auto x = xIn.reshape({-1, K}).contiguous();
+        const auto w = wIn.contiguous();
+        const auto M = x.size(0);
+        auto y = torch::empty({M, N}, x.options());
+        const auto bias = b && b->defined() ? b->contiguous() : torch::Tensor();
+        parallelSgemm(false, true, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, x.data_ptr<float>(),
+                      static_cast<int>(K), w.data_ptr<float>(), static_cast<int>(K), 0.0f, y.data_ptr<float>(), static_cast<int>(N),
+                      bias.defined() ? bias.data_ptr<float>() : nullptr);
+        ctx->save_for_backward({x, w});
+        ctx->saved_data["shape"] = xIn.sizes().vec();
+        ctx->saved_data["bias"] = bias.defined();
+        auto shape = xIn.sizes().vec();
+        shape.back() = N;
+        return y.view(shape);
+    }
+
+    static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        const auto &x = saved[0], &w = saved[1];
+        const auto M = x.size(0), K = x.size(1), N = w.size(0);
+        const auto g = grads[0].reshape({M, N}).contiguous();
+        torch::Tensor dx, dw, db;
+        if (ctx->needs_input_grad(0)) {
+            dx = torch::empty({M, K}, x.options());
+            parallelSgemm(false, false, static_cast<int>(M), static_cast<int>(K), static_cast<int>(N), 1.0f, g.data_ptr<float>(),
+                          static_cast<int>(N), w.data_ptr<float>(), static_cast<int>(K), 0.0f, dx.data_ptr<float>(), static_cast<int>(K));
+            dx = dx.view(ctx->saved_data["shape"].toIntVector());
+        }
+        if (ctx->needs_input_grad(1)) {
+            dw = torch::empty({N, K}, x.options());
+            parallelSgemm(true, false, static_cast<int>(N), static_cast<int>(K), static_cast<int>(M), 1.0f, g.data_ptr<float>(),
+                          static_cast<int>(N), x.data_ptr<float>(), static_cast<int>(K), 0.0f, dw.data_ptr<float>(), static_cast<int>(K));
+        }
+        if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = g.sum(0);
+        return {dx, dw, db};
+    }
+};
+
 }  // namespace
+
+bool fusedCpuLinearApplies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+    if (!haveBlasSgemm() || x.dim() < 1 || weight.dim() != 2 || x.numel() == 0 || weight.numel() == 0) return false;
+    for (const auto* t : {&x, &weight})
+        if (!t->device().is_cpu() || t->scalar_type() != torch::kFloat) return false;
+    if (bias.defined() && (!bias.device().is_cpu() || bias.scalar_type() != torch::kFloat || bias.dim() != 1 || bias.size(0) != weight.size(0)))
+        return false;
+    const auto K = weight.size(1);
+    return x.size(-1) == K && fitsInt(x.numel() / K) && fitsInt(weight.size(0)) && fitsInt(K);
+}
+
+torch::Tensor fusedCpuLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+    TORCH_CHECK(fusedCpuLinearApplies(x, weight, bias), "fusedCpuLinear wants non-empty float32 CPU x [..., K], weight [N, K], bias [N]");
+    return LinearFn::apply(x, weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt);
+}
 
 bool fusedCpuAttentionApplies(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
     if (!haveBlasSgemm()) return false;

@@ -1,9 +1,12 @@
 #pragma once
-// Transformer pieces on the CPU in float32, each one autograd operation with its own backward pass:
-// attention, rotary positions and RMSNorm. Written out in LibTorch ops, each costs several times
+// Pieces of the networks on the CPU in float32, each one autograd operation with its own backward
+// pass: linear layers, attention, rotary positions and RMSNorm. Written out in LibTorch ops, each costs several times
 // its arithmetic at the example models' sizes: an operation, an autograd node and a fresh tensor
 // for every intermediate, forward and backward (the example LM's attention was 128 matrices of
 // 64 x 64 x 32 per layer through a mask built per call, masked_fill, softmax and reshapes).
+//
+// Linear layers: their three products (forward, input and weight gradients) spread over LibTorch's
+// threads with BLAS on one thread (cpu_blas.h), instead of BLAS's own thread pool.
 //
 // Attention: each sequence and head runs on its own, over LibTorch's threads, with its scores in
 // cache from first to last: one sgemm for the scores, the mask and softmax in one pass over them
@@ -13,6 +16,13 @@
 #include <torch/torch.h>
 
 namespace moe::train::detail {
+
+// Whether fusedCpuLinear takes these operands: float32 CPU x [..., K] (not empty), weight [N, K]
+// and bias [N] or undefined, with a BLAS sgemm to call and sizes that fit its int.
+bool fusedCpuLinearApplies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+// x weight^T + bias: [..., N]. Differentiable in all three.
+torch::Tensor fusedCpuLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
 // Whether fusedCpuAttention takes these operands: float32 CPU tensors [N, P, d] (q, k) and
 // [N, P, dv] (v) with a BLAS sgemm to call and sizes that fit its int.

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "checkpoint.h"
+#include "cpu_blas.h"
 #include "moe/train/datasets.h"
 #include "moe_net.h"
 
@@ -24,7 +25,7 @@ moe::spec::Result<std::string> generateText(const moe::spec::Project& project, c
         return Diagnostics{{"checkpoint", "no checkpoint at '" + checkpoint + "'"}};
     try {
         const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-        at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(hw));
+        detail::setCpuThreads(o.threads > 0 ? o.threads : static_cast<int>(hw));
         torch::serialize::InputArchive a;
         a.load_from(checkpoint);
         c10::IValue spec;

@@ -1,4 +1,4 @@
-// The layers blocks are made of: activations, norms, plain and gated FFNs, MoE++ constant experts
+// The layers blocks are made of: linear layers, activations, norms, plain and gated FFNs, MoE++ constant experts
 // and rotary positions. Parameter layout follows the conventions of moe/spec/derived.h.
 
 #include "cpu_fused.h"
@@ -22,19 +22,24 @@ torch::Tensor activate(const torch::Tensor& x, Activation a) {
     return x;
 }
 
-namespace {
-torch::nn::Linear linear(int in, int out, bool bias) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias)); }
-}  // namespace
+torch::Tensor applyLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    if (fusedCpuLinearApplies(x, w, b)) return fusedCpuLinear(x, w, b);
+    return torch::nn::functional::linear(x, w, b);
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return applyLinear(x, weight, bias); }
+
+Linear makeLinear(int in, int out, bool bias) { return Linear(torch::nn::LinearOptions(in, out).bias(bias)); }
 
 FfnImpl::FfnImpl(int d, const moe::spec::FfnSpec& spec) : act(spec.activation) {
     if (moe::spec::isGated(spec.activation)) {
-        gate = register_module("gate", linear(d, spec.hidden, spec.bias));
-        up = register_module("up", linear(d, spec.hidden, spec.bias));
-        down = register_module("down", linear(spec.hidden, d, spec.bias));
+        gate = register_module("gate", makeLinear(d, spec.hidden, spec.bias));
+        up = register_module("up", makeLinear(d, spec.hidden, spec.bias));
+        down = register_module("down", makeLinear(spec.hidden, d, spec.bias));
         return;
     }
-    fc1 = register_module("fc1", linear(d, spec.hidden, spec.bias));
-    fc2 = register_module("fc2", linear(spec.hidden, d, spec.bias));
+    fc1 = register_module("fc1", makeLinear(d, spec.hidden, spec.bias));
+    fc2 = register_module("fc2", makeLinear(spec.hidden, d, spec.bias));
 }
 
 torch::Tensor FfnImpl::forward(const torch::Tensor& x) {
@@ -44,7 +49,7 @@ torch::Tensor FfnImpl::forward(const torch::Tensor& x) {
 
 ConstantExpertImpl::ConstantExpertImpl(int d) {
     vec = register_parameter("vec", torch::randn({d}) * 0.02);
-    mix = register_module("mix", torch::nn::Linear(d, 2));
+    mix = register_module("mix", makeLinear(d, 2, true));
 }
 
 torch::Tensor ConstantExpertImpl::forward(const torch::Tensor& x) {

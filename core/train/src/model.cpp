@@ -211,7 +211,7 @@ MoeNetImpl::MoeNetImpl(const moe::spec::ModelSpec& authored) : m_spec(authored.f
         torch::NoGradGuard ng;
         m_embed->weight.normal_(0.0, 0.02);
     } else {
-        m_stem = register_module("stem", torch::nn::Linear(m.input.tokenDim(), d));
+        m_stem = register_module("stem", makeLinear(m.input.tokenDim(), d, true));
     }
     if (m.stem.positions == moe::spec::PositionKind::Learned) {
         const int rows = m.stem.maxPositions > 0 ? m.stem.maxPositions : m.input.tokensPerSample();
@@ -226,10 +226,10 @@ MoeNetImpl::MoeNetImpl(const moe::spec::ModelSpec& authored) : m_spec(authored.f
     if (m.input.isText()) {
         const int vocab = m_embed ? m.stem.vocab : m.input.numClasses();
         TORCH_CHECK(!m.head.tied || m_embed, "a tied LM head needs an embedding stem");
-        if (!m.head.tied) m_head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(d, vocab).bias(false)));
+        if (!m.head.tied) m_head = register_module("head", makeLinear(d, vocab, false));
     } else {
         TORCH_CHECK(!m.head.tied, "only a language model's head can be tied to the embedding");
-        m_head = register_module("head", torch::nn::Linear(d, m.input.numClasses()));
+        m_head = register_module("head", makeLinear(d, m.input.numClasses(), true));
     }
     // Fixed multipliers for content ids: a hash of the quantised token, not learned, not saved.
     auto gen = at::detail::createCPUGenerator(0x4a5b);
@@ -295,7 +295,7 @@ torch::Tensor MoeNetImpl::forward(const torch::Tensor& x, const RouteContext& ct
     }
     if (m_spec.input.isText()) {
         h = m_headNorm->forward(h);
-        return m_head ? m_head->forward(h) : torch::nn::functional::linear(h, m_embed->weight);
+        return m_head ? m_head->forward(h) : applyLinear(h, m_embed->weight);
     }
     h = h.view({B, P, -1}).mean(1);
     return m_head->forward(m_headNorm->forward(h));

@@ -3,6 +3,7 @@
 // nothing outside core/train includes LibTorch.
 //
 // [SECTION] routing decisions and the dispatch/combine seam
+// [SECTION] linear layers
 // [SECTION] routers
 // [SECTION] layers: activations, norms, FFNs, rotary positions
 // [SECTION] attention
@@ -71,6 +72,22 @@ std::int64_t applyCapacity(Routing& r, std::int64_t experts, double factor, moe:
 // The assignments applyCapacity drops, as a flat [T*K] bool mask (no gradient); fills capacityOut.
 torch::Tensor dropMask(const Routing& r, std::int64_t experts, double factor, moe::spec::DropPolicy policy, std::int64_t& capacityOut);
 
+// ---- [SECTION] linear layers -----------------------------------------------------------------
+
+// torch::nn::Linear whose forward takes the fused CPU path (cpu_fused.h) where it applies. Same
+// parameters ("weight", "bias"), so checkpoints do not change.
+class LinearImpl : public torch::nn::LinearImpl {
+public:
+    using torch::nn::LinearImpl::LinearImpl;
+    torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(Linear);
+
+Linear makeLinear(int in, int out, bool bias);
+
+// x w^T + b: the fused CPU path where it applies, LibTorch's linear elsewhere.
+torch::Tensor applyLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
+
 // ---- [SECTION] routers -----------------------------------------------------------------------
 
 // Data parallel: the ranks that share one global batch, each holding a contiguous run of its
@@ -137,7 +154,7 @@ public:
     // sigmoid_bias: nudge each expert's bias toward balance after an optimizer step.
     void updateBias();
     bool hasWeights() const { return static_cast<bool>(m_linear); }
-    torch::nn::Linear& linear() { return m_linear; }
+    Linear& linear() { return m_linear; }
     const moe::spec::RouterSpec& spec() const { return m_spec; }
     int experts() const { return m_experts; }
 
@@ -148,7 +165,7 @@ private:
     moe::spec::RouterSpec m_spec;
     int m_experts;
     int m_k;
-    torch::nn::Linear m_linear{nullptr};
+    Linear m_linear{nullptr};
     torch::Tensor m_bias;      // sigmoid_bias: per-expert selection bias (a buffer, not learned)
     torch::Tensor m_lastLoad;  // sigmoid_bias: wanted load of the last training forward
 };
@@ -163,8 +180,8 @@ class FfnImpl : public torch::nn::Module {
 public:
     FfnImpl(int d, const moe::spec::FfnSpec& spec);
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear fc1{nullptr}, fc2{nullptr};               // plain
-    torch::nn::Linear gate{nullptr}, up{nullptr}, down{nullptr};  // gated
+    Linear fc1{nullptr}, fc2{nullptr};               // plain
+    Linear gate{nullptr}, up{nullptr}, down{nullptr};  // gated
     moe::spec::Activation act;
 };
 TORCH_MODULE(Ffn);
@@ -175,7 +192,7 @@ public:
     explicit ConstantExpertImpl(int d);
     torch::Tensor forward(const torch::Tensor& x);
     torch::Tensor vec;
-    torch::nn::Linear mix{nullptr};
+    Linear mix{nullptr};
 };
 TORCH_MODULE(ConstantExpert);
 
@@ -227,10 +244,10 @@ public:
     // query sees every key.
     torch::Tensor visibility(std::int64_t P, const torch::Device& device) const;
 
-    torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+    Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
     RmsNorm qNorm{nullptr}, kNorm{nullptr};
     // MLA
-    torch::nn::Linear qA{nullptr}, qB{nullptr}, kvA{nullptr}, kvB{nullptr};
+    Linear qA{nullptr}, qB{nullptr}, kvA{nullptr}, kvB{nullptr};
     RmsNorm qANorm{nullptr}, kvANorm{nullptr};
     torch::Tensor sinks;  // [heads] learned sink logits (spec.sinks), else undefined
 
@@ -333,12 +350,12 @@ public:
 
 private:
     moe::spec::ModelSpec m_spec;
-    torch::nn::Linear m_stem{nullptr};
+    Linear m_stem{nullptr};
     torch::nn::Embedding m_embed{nullptr};
     torch::Tensor m_positions;    // learned positions: [rows, d]
     std::vector<Block> m_blocks;
     Norm m_headNorm{nullptr};
-    torch::nn::Linear m_head{nullptr};  // classifier, or the untied LM head (no bias)
+    Linear m_head{nullptr};  // classifier, or the untied LM head (no bias)
     torch::Tensor m_hashWeights;  // [tokenDim] int64 multipliers for content ids
     bool m_needsIds = false;
 };

@@ -183,7 +183,7 @@ torch::Tensor countPerExpert(const torch::Tensor& expertIdx, int experts) {
 RouterImpl::RouterImpl(const moe::spec::RouterSpec& spec, int dModel, int experts, int k)
     : m_spec(spec), m_experts(experts), m_k(k) {
     if (spec.kind != RouterKind::Hash)
-        m_linear = register_module("linear", torch::nn::Linear(torch::nn::LinearOptions(dModel, experts).bias(false)));
+        m_linear = register_module("linear", makeLinear(dModel, experts, false));
     if (spec.kind == RouterKind::SigmoidBias) m_bias = register_buffer("bias", torch::zeros({experts}));
     if (spec.groups > 1) {
         TORCH_CHECK(experts % spec.groups == 0, "router: ", experts, " routed experts do not split into ", spec.groups, " equal groups");

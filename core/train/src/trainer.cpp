@@ -163,7 +163,7 @@ std::string Trainer::Impl::build() {
     }
     progress.totalSteps = totalSteps;
     progress.unigramBitsPerByte = unigramBpb;
-    progress.threads = at::get_num_threads();
+    progress.threads = threads;
     progress.device = device.str();
     progress.step = step;
     baseLr = t.learningRate;
@@ -185,7 +185,7 @@ void Trainer::Impl::ensureThread() {
 }
 
 void Trainer::Impl::loop() {
-    at::set_num_threads(threads);
+    detail::setCpuThreads(threads);
     if (options.background) lowerPriority();
     while (true) {
         {
@@ -346,7 +346,9 @@ moe::spec::Result<std::unique_ptr<Trainer>> Trainer::create(const moe::spec::Pro
     const moe::spec::Project project = moe::spec::trainingProject(source);
     try {
         const int threads = options.threads > 0 ? options.threads : defaultThreads(project, options.ranks ? options.ranks->localWorldSize : 1);
-        at::set_num_threads(threads);
+        // The trainer's thread trains on `threads` threads; this one builds the run on one.
+        detail::setBlasThreads(1);
+        detail::SerialScope serial;
         spdlog::info("training with {} CPU thread(s)", threads);
         auto impl = std::make_unique<Impl>();
         if (project.model.input.isText()) {

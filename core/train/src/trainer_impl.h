@@ -35,6 +35,7 @@
 #include "moe/telemetry/run_store.h"
 #include "moe/train/datasets.h"
 #include "checkpoint.h"
+#include "cpu_blas.h"
 #include "data_parallel.h"
 #include "device.h"
 #include "flat_adam.h"

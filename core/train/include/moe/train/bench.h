@@ -63,7 +63,13 @@ struct TrainBenchResult {
     double forwardFlopsPerToken = 0;
     double secondsPerStep = 0;      // median over the timed steps' chunks
     double trainFlops = 0;          // achieved FLOP/s: 3 x forward FLOPs x tokens / second
-    double gemmFlops = 0;           // square sgemm FLOP/s at the same thread count
+    // This machine's GEMM rate at the same thread count: the faster of two ways to run a square
+    // sgemm. LibTorch's product with BLAS on its own threads, timed once before training (waking
+    // BLAS's threads in between would slow the training steps), and the bands over LibTorch's
+    // threads that training uses, timed in between the training steps.
+    double gemmBlasThreadsFlops = 0;
+    double gemmBandsFlops = 0;      // the fastest over the chunks of steps
+    double gemmFlops = 0;           // the larger of the two
     double fraction = 0;            // trainFlops / gemmFlops
 };
 
