@@ -1,6 +1,9 @@
 #include "batched_matmul.h"
 
+#include <algorithm>
 #include <climits>
+
+#include <ATen/Parallel.h>
 
 namespace moe::train::detail {
 
@@ -35,11 +38,13 @@ torch::Tensor multiplyWithBlas(const torch::Tensor& a, const torch::Tensor& b) {
     const float* pb = B.t.data_ptr<float>();
     float* pc = out.data_ptr<float>();
     const auto sa = A.t.stride(0), sb = B.t.stride(0), sc = m * n;
-    // One call after another: at these sizes BLAS runs each on one thread anyway, and calls from
-    // several threads at once would contend for its thread pool.
-    for (std::int64_t i = 0; i < N; ++i)
-        sgemmRowMajor(A.transposed, B.transposed, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, pa + i * sa,
-                      static_cast<int>(A.ld), pb + i * sb, static_cast<int>(B.ld), 0.0f, pc + i * sc, static_cast<int>(n));
+    // The products spread over LibTorch's threads, each one call of BLAS on the thread that runs
+    // it (training keeps BLAS on one thread: cpu_blas.h).
+    at::parallel_for(0, N, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, m * n + m * k)), [&](std::int64_t i0, std::int64_t i1) {
+        for (std::int64_t i = i0; i < i1; ++i)
+            sgemmRowMajor(A.transposed, B.transposed, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, pa + i * sa,
+                          static_cast<int>(A.ld), pb + i * sb, static_cast<int>(B.ld), 0.0f, pc + i * sc, static_cast<int>(n));
+    });
     return out;
 }
 
