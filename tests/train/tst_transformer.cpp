@@ -336,6 +336,64 @@ private Q_SLOTS:
         at::set_num_threads(threads);
     }
 
+    // The fused experts against each expert written out in LibTorch operations in double: values
+    // and the gradients of the tokens and every weight, for each activation, gated and plain, with
+    // and without biases, an expert with no rows, experts small enough to run several at once and
+    // large enough to run one after another.
+    void fusedExpertsMatchLibTorch() {
+        using spec::Activation;
+        const int threads = at::get_num_threads();
+        setCpuThreads(2);
+        const int d = 12, H = 20;
+        for (auto act : {Activation::Relu, Activation::Gelu, Activation::Silu, Activation::Swiglu, Activation::Geglu})
+            for (bool bias : {false, true})
+                for (const auto& sizes : std::vector<std::vector<std::int64_t>>{{5, 0, 17, 3}, {300, 180}}) {
+                    const bool gated = spec::isGated(act);
+                    std::int64_t S = 0;
+                    for (auto n : sizes) S += n;
+                    std::vector<torch::Tensor> w1, w2;  // float for the fused op, double for the reference
+                    for (size_t e = 0; e < sizes.size(); ++e)
+                        for (int m = 0; m < (gated ? 3 : 2); ++m) {
+                            const bool last = m == (gated ? 2 : 1);
+                            w1.push_back(torch::randn(last ? std::vector<std::int64_t>{d, H} : std::vector<std::int64_t>{H, d}) * 0.3);
+                            if (bias) w1.push_back(torch::randn({last ? d : H}) * 0.3);
+                        }
+                    for (auto& t : w1) {
+                        t.requires_grad_();
+                        w2.push_back(t.detach().to(torch::kDouble).requires_grad_());
+                    }
+                    auto x1 = torch::randn({S, d}).mul(2).requires_grad_();
+                    auto x2 = x1.detach().to(torch::kDouble).requires_grad_();
+                    auto y1 = fusedCpuExperts(x1, sizes, act, bias, w1);
+                    // The reference: expert by expert, as FfnImpl writes it.
+                    std::vector<torch::Tensor> parts;
+                    const size_t per = (gated ? 3 : 2) * (bias ? 2 : 1);
+                    std::int64_t row = 0;
+                    for (size_t e = 0; e < sizes.size(); ++e) {
+                        auto xe = x2.narrow(0, row, sizes[e]);
+                        row += sizes[e];
+                        auto lin = [&](int m, const torch::Tensor& in) {
+                            const size_t i = e * per + static_cast<size_t>(m) * (bias ? 2 : 1);
+                            return torch::nn::functional::linear(in, w2[i], bias ? w2[i + 1] : torch::Tensor());
+                        };
+                        parts.push_back(gated ? lin(2, activate(lin(0, xe), act) * lin(1, xe)) : lin(1, activate(lin(0, xe), act)));
+                    }
+                    auto y2 = torch::cat(parts, 0);
+                    QVERIFY(std::string(y1.grad_fn()->name()).find("ExpertsFn") != std::string::npos);
+                    QVERIFY2(torch::allclose(y1, y2.to(torch::kFloat), 1e-4, 1e-4), std::string(spec::toString(act)).c_str());
+                    auto g = torch::randn({S, d});
+                    (y1 * g).sum().backward();
+                    (y2 * g.to(torch::kDouble)).sum().backward();
+                    QVERIFY2(torch::allclose(x1.grad(), x2.grad().to(torch::kFloat), 1e-3, 1e-4), std::string(spec::toString(act)).c_str());
+                    for (size_t i = 0; i < w1.size(); ++i)
+                        QVERIFY2(torch::allclose(w1[i].grad(), w2[i].grad().to(torch::kFloat), 1e-3, 1e-3), std::string(spec::toString(act)).c_str());
+                }
+        // Tanh experts and other dtypes keep LibTorch's operations.
+        QVERIFY(!fusedCpuExpertsApplies(torch::randn({4, d}), Activation::Tanh));
+        QVERIFY(!fusedCpuExpertsApplies(torch::randn({4, d}, torch::kDouble), Activation::Gelu));
+        at::set_num_threads(threads);
+    }
+
     // Attention as written out on the CPU equals LibTorch's own, for causal, windowed and
     // bidirectional heads.
     void attentionMatchesLibTorch() {

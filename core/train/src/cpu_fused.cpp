@@ -232,6 +232,249 @@ public:
 
 }  // namespace
 
+namespace {
+
+// ---- the routed experts ------------------------------------------------------------------------
+
+enum class Act { Relu, Gelu, Silu };
+
+// erf(x) to about 1.5e-7 (Abramowitz and Stegun, Handbook of Mathematical Functions, 7.1.26),
+// in a form the compiler vectorises.
+inline float erfApprox(float x) {
+    const float a = std::fabs(x);
+    const float t = 1.0f / (1.0f + 0.3275911f * a);
+    const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    return std::copysign(1.0f - poly * expNonPositive(-a * a), x);
+}
+
+// The logistic function, from e^-|x| so the exponent never overflows.
+inline float sigmoid(float x) {
+    const float e = expNonPositive(-std::fabs(x));
+    const float s = 1.0f / (1.0f + e);
+    return x >= 0.0f ? s : e * s;
+}
+
+constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
+
+template <Act K>
+inline float activation(float x) {
+    if constexpr (K == Act::Relu) return x > 0.0f ? x : 0.0f;
+    else if constexpr (K == Act::Gelu) return 0.5f * x * (1.0f + erfApprox(x * kInvSqrt2));
+    else return x * sigmoid(x);
+}
+
+template <Act K>
+inline float derivative(float x) {
+    if constexpr (K == Act::Relu) return x > 0.0f ? 1.0f : 0.0f;
+    else if constexpr (K == Act::Gelu) return 0.5f * (1.0f + erfApprox(x * kInvSqrt2)) + x * kInvSqrt2Pi * expNonPositive(-0.5f * x * x);
+    else {
+        const float s = sigmoid(x);
+        return s * (1.0f + x * (1.0f - s));
+    }
+}
+
+// The elementwise passes over n values, one loop each so they vectorise.
+template <Act K>
+void activateInto(const float* a, const float* up, float* z, std::int64_t n) {
+    if (up)
+        for (std::int64_t i = 0; i < n; ++i) z[i] = activation<K>(a[i]) * up[i];
+    else
+        for (std::int64_t i = 0; i < n; ++i) z[i] = activation<K>(a[i]);
+}
+
+// Plain: dz *= act'(a). Gated (z = act(a) up): dUp = dz act(a), then dz := dz up act'(a).
+template <Act K>
+void backThrough(const float* a, const float* up, float* dz, float* dUp, std::int64_t n) {
+    if (up) {
+        for (std::int64_t i = 0; i < n; ++i) dUp[i] = dz[i] * activation<K>(a[i]);
+        for (std::int64_t i = 0; i < n; ++i) dz[i] = dz[i] * up[i] * derivative<K>(a[i]);
+    } else {
+        for (std::int64_t i = 0; i < n; ++i) dz[i] *= derivative<K>(a[i]);
+    }
+}
+
+template <typename F>
+void dispatchAct(Act k, const F& f) {
+    switch (k) {
+        case Act::Relu: return f(std::integral_constant<Act, Act::Relu>{});
+        case Act::Gelu: return f(std::integral_constant<Act, Act::Gelu>{});
+        case Act::Silu: return f(std::integral_constant<Act, Act::Silu>{});
+    }
+}
+
+// out[j] = sum over the n rows of a [n, w].
+void columnSums(const float* a, std::int64_t n, std::int64_t w, float* out) {
+    std::fill(out, out + w, 0.0f);
+    for (std::int64_t r = 0; r < n; ++r)
+        for (std::int64_t j = 0; j < w; ++j) out[j] += a[r * w + j];
+}
+
+// Experts with fewer rows than this on average run whole on one thread each, several at once.
+constexpr std::int64_t kRowsForBands = 128;
+
+struct ExpertLayout {
+    std::vector<std::int64_t> sizes, first;  // rows of each expert and its first row
+    std::int64_t d = 0, H = 0;
+    bool gated = false, bias = false;
+    Act act = Act::Gelu;
+    int matrices() const { return gated ? 3 : 2; }
+    int perExpert() const { return matrices() * (bias ? 2 : 1); }
+    // Index in the weights of expert e's matrix m (and its bias, one further, when biased).
+    size_t at(size_t e, int m) const { return e * static_cast<size_t>(perExpert()) + static_cast<size_t>(m * (bias ? 2 : 1)); }
+    // Runs f(e) for every expert with rows.
+    template <typename F>
+    void forExperts(const F& f) const {
+        const auto E = static_cast<std::int64_t>(sizes.size());
+        const auto rows = first.empty() ? 0 : first.back() + sizes.back();
+        if (E > 1 && rows < kRowsForBands * E)
+            at::parallel_for(0, E, 1, [&](std::int64_t e0, std::int64_t e1) {
+                for (auto e = e0; e < e1; ++e) f(static_cast<size_t>(e));
+            });
+        else
+            for (std::int64_t e = 0; e < E; ++e) f(static_cast<size_t>(e));
+    }
+};
+
+ExpertLayout expertLayout(const std::vector<std::int64_t>& sizes, const torch::Tensor& x, const torch::Tensor& firstWeight, std::int64_t act,
+                          bool gated, bool bias) {
+    ExpertLayout l;
+    l.sizes = sizes;
+    std::int64_t row = 0;
+    for (const auto n : sizes) {
+        l.first.push_back(row);
+        row += n;
+    }
+    l.d = x.size(1);
+    l.H = firstWeight.size(0);
+    l.gated = gated;
+    l.bias = bias;
+    l.act = static_cast<Act>(act);
+    return l;
+}
+
+const float* dataOrNull(const std::vector<torch::Tensor>& w, size_t i, bool present) { return present ? w[i].data_ptr<float>() : nullptr; }
+
+class ExpertsFn : public torch::autograd::Function<ExpertsFn> {
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& xIn, at::TensorList weightsIn,
+                                 std::vector<std::int64_t> sizes, std::int64_t act, bool gated, bool bias) {
+        const auto x = xIn.contiguous();
+        std::vector<torch::Tensor> w;
+        for (const auto& t : weightsIn) w.push_back(t.contiguous());
+        const auto l = expertLayout(sizes, x, w[0], act, gated, bias);
+        const auto S = x.size(0), d = l.d, H = l.H;
+        auto pre = torch::empty({S, H}, x.options()), z = torch::empty({S, H}, x.options()), y = torch::empty({S, d}, x.options());
+        auto up = gated ? torch::empty({S, H}, x.options()) : torch::Tensor();
+        const float* px = x.data_ptr<float>();
+        float *pPre = pre.data_ptr<float>(), *pz = z.data_ptr<float>(), *py = y.data_ptr<float>();
+        float* pUp = gated ? up.data_ptr<float>() : nullptr;
+        const int di = static_cast<int>(d), Hi = static_cast<int>(H);
+        l.forExperts([&](size_t e) {
+            const auto n = l.sizes[e], r0 = l.first[e];
+            if (n == 0) return;
+            const int ni = static_cast<int>(n);
+            const float* xe = px + r0 * d;
+            float* a = pPre + r0 * H;
+            float* u = gated ? pUp + r0 * H : nullptr;
+            float* ze = pz + r0 * H;
+            parallelSgemm(false, true, ni, Hi, di, 1.0f, xe, di, w[l.at(e, 0)].data_ptr<float>(), di, 0.0f, a, Hi, dataOrNull(w, l.at(e, 0) + 1, bias));
+            if (gated)
+                parallelSgemm(false, true, ni, Hi, di, 1.0f, xe, di, w[l.at(e, 1)].data_ptr<float>(), di, 0.0f, u, Hi, dataOrNull(w, l.at(e, 1) + 1, bias));
+            dispatchAct(l.act, [&](auto k) {
+                forRows(n, H, [&](std::int64_t i0, std::int64_t i1) { activateInto<decltype(k)::value>(a + i0 * H, u ? u + i0 * H : nullptr, ze + i0 * H, (i1 - i0) * H); });
+            });
+            const auto out = l.at(e, l.matrices() - 1);
+            parallelSgemm(false, true, ni, di, Hi, 1.0f, ze, Hi, w[out].data_ptr<float>(), Hi, 0.0f, py + r0 * d, di, dataOrNull(w, out + 1, bias));
+        });
+        std::vector<torch::Tensor> saved{x, pre, z, gated ? up : pre};
+        saved.insert(saved.end(), w.begin(), w.end());
+        ctx->save_for_backward(saved);
+        ctx->saved_data["sizes"] = sizes;
+        ctx->saved_data["act"] = act;
+        ctx->saved_data["gated"] = gated;
+        ctx->saved_data["bias"] = bias;
+        return y;
+    }
+
+    static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        const auto &x = saved[0], &pre = saved[1], &z = saved[2], &up = saved[3];
+        const std::vector<torch::Tensor> w(saved.begin() + 4, saved.end());
+        const bool gated = ctx->saved_data["gated"].toBool(), bias = ctx->saved_data["bias"].toBool();
+        const auto l = expertLayout(ctx->saved_data["sizes"].toIntVector(), x, w[0], ctx->saved_data["act"].toInt(), gated, bias);
+        const auto S = x.size(0), d = l.d, H = l.H;
+        const auto g = grads[0].contiguous();
+        auto dx = torch::empty({S, d}, x.options()), dz = torch::empty({S, H}, x.options());
+        auto dUp = gated ? torch::empty({S, H}, x.options()) : torch::Tensor();
+        std::vector<torch::Tensor> dw;
+        for (const auto& t : w) dw.push_back(torch::empty_like(t));
+        const float *px = x.data_ptr<float>(), *pPre = pre.data_ptr<float>(), *pz = z.data_ptr<float>(), *pg = g.data_ptr<float>();
+        const float* pUp = gated ? up.data_ptr<float>() : nullptr;
+        float *pdx = dx.data_ptr<float>(), *pdz = dz.data_ptr<float>(), *pdUp = gated ? dUp.data_ptr<float>() : nullptr;
+        const int di = static_cast<int>(d), Hi = static_cast<int>(H);
+        for (size_t e = 0; e < l.sizes.size(); ++e)
+            if (l.sizes[e] == 0)
+                for (int i = 0; i < l.perExpert(); ++i) dw[e * static_cast<size_t>(l.perExpert()) + static_cast<size_t>(i)].zero_();
+        l.forExperts([&](size_t e) {
+            const auto n = l.sizes[e], r0 = l.first[e];
+            if (n == 0) return;
+            const int ni = static_cast<int>(n);
+            const float* ge = pg + r0 * d;
+            const float* xe = px + r0 * d;
+            float* dze = pdz + r0 * H;
+            float* due = gated ? pdUp + r0 * H : nullptr;
+            // The output matrix: dW = g^T z, db = column sums of g, dz = g W.
+            const auto out = l.at(e, l.matrices() - 1);
+            parallelSgemm(true, false, di, Hi, ni, 1.0f, ge, di, pz + r0 * H, Hi, 0.0f, dw[out].data_ptr<float>(), Hi);
+            if (bias) columnSums(ge, n, d, dw[out + 1].data_ptr<float>());
+            parallelSgemm(false, false, ni, Hi, di, 1.0f, ge, di, w[out].data_ptr<float>(), Hi, 0.0f, dze, Hi);
+            // Through the activation: dz becomes the gradient of the first matrix's output.
+            dispatchAct(l.act, [&](auto k) {
+                forRows(n, H, [&](std::int64_t i0, std::int64_t i1) {
+                    backThrough<decltype(k)::value>(pPre + (r0 + i0) * H, gated ? pUp + (r0 + i0) * H : nullptr, dze + i0 * H,
+                                                    gated ? due + i0 * H : nullptr, (i1 - i0) * H);
+                });
+            });
+            // The input matrices: dW = dA^T x, db = column sums of dA, dx = sum of dA W.
+            for (int m = 0; m < l.matrices() - 1; ++m) {
+                const float* dA = m == 0 ? dze : due;
+                const auto idx = l.at(e, m);
+                parallelSgemm(true, false, Hi, di, ni, 1.0f, dA, Hi, xe, di, 0.0f, dw[idx].data_ptr<float>(), di);
+                if (bias) columnSums(dA, n, H, dw[idx + 1].data_ptr<float>());
+                parallelSgemm(false, false, ni, di, Hi, 1.0f, dA, Hi, w[idx].data_ptr<float>(), di, m == 0 ? 0.0f : 1.0f, pdx + r0 * d, di);
+            }
+        });
+        torch::autograd::tensor_list result{dx};
+        result.insert(result.end(), dw.begin(), dw.end());
+        result.insert(result.end(), {torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()});
+        return result;
+    }
+};
+
+}  // namespace
+
+bool fusedCpuExpertsApplies(const torch::Tensor& tokens, moe::spec::Activation activation) {
+    using moe::spec::Activation;
+    if (!haveBlasSgemm() || tokens.dim() != 2 || !tokens.device().is_cpu() || tokens.scalar_type() != torch::kFloat) return false;
+    return activation != Activation::Tanh && fitsInt(tokens.size(0)) && fitsInt(tokens.size(1));
+}
+
+torch::Tensor fusedCpuExperts(const torch::Tensor& tokens, const std::vector<std::int64_t>& sizes, moe::spec::Activation activation,
+                              bool bias, const std::vector<torch::Tensor>& weights) {
+    using moe::spec::Activation;
+    TORCH_CHECK(fusedCpuExpertsApplies(tokens, activation), "fusedCpuExperts wants float32 CPU tokens [S, d] and a relu, gelu, silu, swiglu or geglu FFN");
+    const bool gated = moe::spec::isGated(activation);
+    const Act act = activation == Activation::Relu ? Act::Relu : (activation == Activation::Silu || activation == Activation::Swiglu) ? Act::Silu : Act::Gelu;
+    const size_t per = static_cast<size_t>((gated ? 3 : 2) * (bias ? 2 : 1));
+    std::int64_t rows = 0;
+    for (const auto n : sizes) rows += n;
+    TORCH_CHECK(!sizes.empty() && weights.size() == per * sizes.size() && rows == tokens.size(0),
+                "fusedCpuExperts: ", sizes.size(), " experts need ", per * sizes.size(), " weights and ", rows, " rows");
+    for (const auto& t : weights) TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == torch::kFloat, "fusedCpuExperts wants float32 CPU weights");
+    if (rows == 0) return torch::zeros({0, tokens.size(1)}, tokens.options());
+    return ExpertsFn::apply(tokens, at::TensorList(weights), sizes, static_cast<std::int64_t>(act), gated, bias);
+}
+
 bool fusedCpuLinearApplies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
     if (!haveBlasSgemm() || x.dim() < 1 || weight.dim() != 2 || x.numel() == 0 || weight.numel() == 0) return false;
     for (const auto* t : {&x, &weight})

@@ -5,6 +5,10 @@
 // for every intermediate, forward and backward (the example LM's attention was 128 matrices of
 // 64 x 64 x 32 per layer through a mask built per call, masked_fill, softmax and reshapes).
 //
+// A block's routed experts: all of them one operation, their activations in the same pass as the
+// bias (instead of a narrow, two linear layers, an activation, and for gated experts a product,
+// per expert, and a concatenation).
+//
 // Linear layers: their three products (forward, input and weight gradients) spread over LibTorch's
 // threads with BLAS on one thread (cpu_blas.h), instead of BLAS's own thread pool.
 //
@@ -15,6 +19,8 @@
 
 #include <torch/torch.h>
 
+#include "moe/spec/model_spec.h"
+
 namespace moe::train::detail {
 
 // Whether fusedCpuLinear takes these operands: float32 CPU x [..., K] (not empty), weight [N, K]
@@ -23,6 +29,19 @@ bool fusedCpuLinearApplies(const torch::Tensor& x, const torch::Tensor& weight, 
 
 // x weight^T + bias: [..., N]. Differentiable in all three.
 torch::Tensor fusedCpuLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+// Whether fusedCpuExperts takes these: float32 CPU tokens [S, d] and a plain (relu, gelu, silu)
+// or gated (swiglu, geglu) FFN; tanh experts keep LibTorch's operations.
+bool fusedCpuExpertsApplies(const torch::Tensor& tokens, moe::spec::Activation activation);
+
+// A block's routed FFN experts over their rows of the permuted tokens: rows [o_e, o_e + sizes[e])
+// through expert e, sizes summing to S; [S, d]. `weights` holds each expert's matrices in order,
+// each followed by its bias when `bias`: plain fc1 [H, d], fc2 [d, H]; gated gate [H, d],
+// up [H, d], down [d, H]. Differentiable in the tokens and every weight. Experts of a few rows
+// each run whole on one thread, several at once; larger ones one after another, their products
+// in bands over the threads.
+torch::Tensor fusedCpuExperts(const torch::Tensor& tokens, const std::vector<std::int64_t>& sizes, moe::spec::Activation activation,
+                              bool bias, const std::vector<torch::Tensor>& weights);
 
 // Whether fusedCpuAttention takes these operands: float32 CPU tensors [N, P, d] (q, k) and
 // [N, P, dv] (v) with a BLAS sgemm to call and sizes that fit its int.

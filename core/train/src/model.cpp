@@ -10,6 +10,7 @@
 
 #include <chrono>
 
+#include "cpu_fused.h"
 #include "moe_net.h"
 
 namespace moe::train::detail {
@@ -90,6 +91,23 @@ torch::Tensor BlockImpl::runExperts(const Permuted& p) {
     const auto* o = off.data_ptr<std::int64_t>();
     std::vector<std::int64_t> sizes(static_cast<size_t>(m_routed));
     for (int e = 0; e < m_routed; ++e) sizes[static_cast<size_t>(e)] = o[e + 1] - o[e];
+    const int F = ffnExperts();
+    if (F > 0 && o[F] > o[0] && fusedCpuExpertsApplies(p.tokens, m_spec.ffn.activation)) {
+        // The FFN experts in one operation; the zero, copy and constant experts' rows after them.
+        std::vector<torch::Tensor> weights;
+        for (auto& x : m_experts) {
+            const std::vector<Linear*> layers = x->gate ? std::vector<Linear*>{&x->gate, &x->up, &x->down} : std::vector<Linear*>{&x->fc1, &x->fc2};
+            for (auto* l : layers) {
+                weights.push_back((*l)->weight);
+                if (m_spec.ffn.bias) weights.push_back((*l)->bias);
+            }
+        }
+        std::vector<torch::Tensor> parts{fusedCpuExperts(p.tokens.narrow(0, o[0], o[F] - o[0]), std::vector<std::int64_t>(sizes.begin(), sizes.begin() + F),
+                                                         m_spec.ffn.activation, m_spec.ffn.bias, weights)};
+        for (int e = F; e < m_routed; ++e)
+            if (sizes[static_cast<size_t>(e)] > 0) parts.push_back(runColumn(e, p.tokens.narrow(0, o[e], sizes[static_cast<size_t>(e)])));
+        return parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
+    }
     const auto columns = byColumn(p.tokens, sizes);
     std::vector<torch::Tensor> parts;
     parts.reserve(static_cast<size_t>(m_routed));
