@@ -302,11 +302,14 @@ void dispatchAct(Act k, const F& f) {
     }
 }
 
-// out[j] = sum over the n rows of a [n, w].
+// out[j] = sum over the n rows of a [n, w], the columns spread over LibTorch's threads.
 void columnSums(const float* a, std::int64_t n, std::int64_t w, float* out) {
-    std::fill(out, out + w, 0.0f);
-    for (std::int64_t r = 0; r < n; ++r)
-        for (std::int64_t j = 0; j < w; ++j) out[j] += a[r * w + j];
+    const auto grain = std::max<std::int64_t>(16, w * n > 32768 ? 16 : w);
+    at::parallel_for(0, w, grain, [&](std::int64_t j0, std::int64_t j1) {
+        std::fill(out + j0, out + j1, 0.0f);
+        for (std::int64_t r = 0; r < n; ++r)
+            for (std::int64_t j = j0; j < j1; ++j) out[j] += a[r * w + j];
+    });
 }
 
 // Experts with fewer rows than this on average run whole on one thread each, several at once.
