@@ -304,7 +304,7 @@ void dispatchAct(Act k, const F& f) {
 
 // out[j] = sum over the n rows of a [n, w], the columns spread over LibTorch's threads.
 void columnSums(const float* a, std::int64_t n, std::int64_t w, float* out) {
-    const auto grain = std::max<std::int64_t>(16, w * n > 32768 ? 16 : w);
+    const auto grain = w * n > 32768 ? std::int64_t{16} : std::max<std::int64_t>(w, 1);
     at::parallel_for(0, w, grain, [&](std::int64_t j0, std::int64_t j1) {
         std::fill(out + j0, out + j1, 0.0f);
         for (std::int64_t r = 0; r < n; ++r)

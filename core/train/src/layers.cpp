@@ -42,6 +42,8 @@ FfnImpl::FfnImpl(int d, const moe::spec::FfnSpec& spec) : act(spec.activation) {
     fc2 = register_module("fc2", makeLinear(spec.hidden, d, spec.bias));
 }
 
+std::vector<Linear*> FfnImpl::layers() { return gate ? std::vector<Linear*>{&gate, &up, &down} : std::vector<Linear*>{&fc1, &fc2}; }
+
 torch::Tensor FfnImpl::forward(const torch::Tensor& x) {
     if (gate) return down->forward(activate(gate->forward(x), act) * up->forward(x));
     return fc2->forward(activate(fc1->forward(x), act));

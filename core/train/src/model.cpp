@@ -95,13 +95,11 @@ torch::Tensor BlockImpl::runExperts(const Permuted& p) {
     if (F > 0 && o[F] > o[0] && fusedCpuExpertsApplies(p.tokens, m_spec.ffn.activation)) {
         // The FFN experts in one operation; the zero, copy and constant experts' rows after them.
         std::vector<torch::Tensor> weights;
-        for (auto& x : m_experts) {
-            const std::vector<Linear*> layers = x->gate ? std::vector<Linear*>{&x->gate, &x->up, &x->down} : std::vector<Linear*>{&x->fc1, &x->fc2};
-            for (auto* l : layers) {
+        for (auto& x : m_experts)
+            for (auto* l : x->layers()) {
                 weights.push_back((*l)->weight);
                 if (m_spec.ffn.bias) weights.push_back((*l)->bias);
             }
-        }
         std::vector<torch::Tensor> parts{fusedCpuExperts(p.tokens.narrow(0, o[0], o[F] - o[0]), std::vector<std::int64_t>(sizes.begin(), sizes.begin() + F),
                                                          m_spec.ffn.activation, m_spec.ffn.bias, weights)};
         for (int e = F; e < m_routed; ++e)

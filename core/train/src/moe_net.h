@@ -180,6 +180,8 @@ class FfnImpl : public torch::nn::Module {
 public:
     FfnImpl(int d, const moe::spec::FfnSpec& spec);
     torch::Tensor forward(const torch::Tensor& x);
+    // Its linear layers in order: fc1, fc2, or gate, up, down.
+    std::vector<Linear*> layers();
     Linear fc1{nullptr}, fc2{nullptr};               // plain
     Linear gate{nullptr}, up{nullptr}, down{nullptr};  // gated
     moe::spec::Activation act;
